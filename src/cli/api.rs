@@ -1,0 +1,262 @@
+//! `blast api`: flags -> plan + workload -> run -> reports.
+
+use super::units::{parse_count, parse_duration, parse_rate};
+use super::{available_cores, UsageError};
+use crate::engine::{self, Arrival, Plan};
+use crate::report::{self, Summary};
+use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
+use crate::workloads::api::target::HttpTarget;
+use crate::workloads::api::ApiWorkload;
+use clap::{Args, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DEFAULT_TARGET: &str = "http://127.0.0.1:8000/v1/messages";
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ArrivalArg {
+    Constant,
+    Poisson,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    /// Arrival rate: 166000, 166k, 10M/min, 2000/s.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+    /// Measured duration after warm-up (default 30s).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// URL to send to (default http://127.0.0.1:8000/v1/messages).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Keep-alive connections in total, spread over the cores.
+    #[arg(long, value_parser = parse_count, default_value = "100")]
+    pub conns: usize,
+    /// Worker threads, one pinned per core (default: all cores).
+    #[arg(long, value_parser = parse_count)]
+    pub cores: Option<usize>,
+    /// Requests are sent but not recorded for this long first.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub warmup: Duration,
+    /// Extra request header, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// Request body from a file, sent unchanged.
+    #[arg(long, conflicts_with = "body_template")]
+    pub body: Option<PathBuf>,
+    /// Body with placeholders {{seq}}, {{ts}}, {{core}}, {{conn}} (default: a chat message JSON).
+    #[arg(long)]
+    pub body_template: Option<String>,
+    /// HTTP method.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Longest a connect or a request may take.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    pub timeout: Duration,
+    /// Spacing of arrivals.
+    #[arg(long, value_enum, default_value = "constant")]
+    pub arrival: ArrivalArg,
+    /// Seed of the Poisson arrival generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Requests that may wait for a busy connection (in total) before new ones are dropped.
+    #[arg(long, value_parser = parse_count, default_value = "1000000")]
+    pub max_queue: usize,
+    /// Write the results as JSON to this file ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// No live progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+}
+
+struct Built {
+    plan: Plan,
+    target: HttpTarget,
+    workload: ApiWorkload,
+}
+
+fn build(a: &ApiArgs) -> Result<Built, UsageError> {
+    let rate = a
+        .rate
+        .ok_or("--rate is required (e.g. --rate 166000 or --rate 10M/min)")?;
+    let duration = a.duration.unwrap_or(Duration::from_secs(30));
+    if duration.is_zero() {
+        return Err("--duration must be greater than 0".into());
+    }
+    if a.timeout.is_zero() {
+        return Err("--timeout must be greater than 0".into());
+    }
+    let url = a
+        .target
+        .clone()
+        .unwrap_or_else(|| DEFAULT_TARGET.to_string());
+    let target = HttpTarget::parse(&url)?;
+    let cores = match a.cores {
+        Some(c) => {
+            if (c as f64) > rate {
+                return Err(format!("--rate {rate} is lower than --cores {c}: every core needs at least 1 request/s").into());
+            }
+            if c > a.conns {
+                return Err(format!(
+                    "--conns {} is lower than --cores {c}: every core needs a connection",
+                    a.conns
+                )
+                .into());
+            }
+            c
+        }
+        None => available_cores()
+            .min(a.conns)
+            .min((rate.floor() as usize).max(1)),
+    };
+    let method = a.method.trim();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "--method '{}' is not an HTTP method (e.g. POST, GET)",
+            a.method
+        )
+        .into());
+    }
+    let headers = a
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = match (&a.body, &a.body_template) {
+        (Some(path), _) => BodyTemplate::fixed(
+            std::fs::read(path).map_err(|e| format!("--body {}: {e}", path.display()))?,
+        ),
+        (None, Some(t)) => BodyTemplate::parse(t).map_err(|e| e.0)?,
+        (None, None) => BodyTemplate::parse(DEFAULT_TEMPLATE).map_err(|e| e.0)?,
+    };
+    crate::sys::ensure_fds(a.conns + 64).map_err(UsageError)?;
+    let request = RequestTemplate::new(method, &target.path, &target.authority, &headers, body);
+    let plan = Plan {
+        rate,
+        duration,
+        warmup: a.warmup,
+        arrival: match a.arrival {
+            ArrivalArg::Constant => Arrival::Constant,
+            ArrivalArg::Poisson => Arrival::Poisson,
+        },
+        seed: a.seed,
+        cores,
+        conns: a.conns,
+        max_queue: a.max_queue,
+        timeout: a.timeout,
+        grace: Duration::from_secs(1),
+        pin: !a.no_pin,
+    };
+    let workload = ApiWorkload::new(target.addrs.clone(), request);
+    Ok(Built {
+        plan,
+        target,
+        workload,
+    })
+}
+
+/// `Name: value` with a valid token name and no line breaks.
+fn parse_header(h: &str) -> Result<(String, String), UsageError> {
+    let (name, value) = h
+        .split_once(':')
+        .ok_or_else(|| format!("header '{h}' must look like 'Name: value'"))?;
+    let name = name.trim();
+    let valid_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid_name || value.contains(['\r', '\n']) {
+        return Err(format!("header '{}' is not a valid HTTP header", redact_header(h)).into());
+    }
+    if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("host") {
+        return Err(format!("header '{name}' is set by blast").into());
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+/// Header text safe to print: the value of credentials is never shown.
+fn redact_header(h: &str) -> String {
+    match h.split_once(':') {
+        Some((n, _)) => format!("{}: <redacted>", n.trim()),
+        None => "<redacted>".to_string(),
+    }
+}
+
+/// Runs the api workload; `label` names it in reports (e.g. "demo").
+pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
+    let Built {
+        plan,
+        target,
+        workload,
+    } = build(&args)?;
+    // Open the JSON file first, so a bad path fails before the run and not after it.
+    if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
+        std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping ends the process at once.
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    let url = format!("http://{}{}", target.authority, target.path);
+    let live = !args.quiet;
+    let every = if std::io::stderr().is_terminal() {
+        1
+    } else {
+        5
+    };
+    let warmup_s = plan.warmup.as_secs();
+    let outcome = engine::run(&plan, workload, stop, |p| {
+        if live && p.second % every == 0 {
+            let lat = crate::report::summary::Percentiles::of(&p.interval.latency);
+            let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
+            eprintln!(
+                "[{:>4}s] sent {:>8}/s  done {:>8}/s  p99 {:>9.3} ms  failed {}  queue peak {}{phase}",
+                p.second,
+                p.interval.sent,
+                p.interval.completed,
+                lat.p99,
+                p.total.total_errors() + p.total.codes_in(400, 999),
+                p.interval.queue_peak
+            );
+        }
+    })
+    .map_err(|e| e.0)?;
+    let summary = Summary::build(label.unwrap_or("api"), &url, &plan, &outcome);
+    print!("{}", report::text::render(&summary));
+    if let Some(path) = &args.json {
+        report::write_json(&summary, path).map_err(|e| format!("--json {path}: {e}"))?;
+    }
+    Ok(if summary.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_validated_and_never_echoed() {
+        assert_eq!(
+            parse_header("Authorization: Bearer x").expect("ok"),
+            ("Authorization".into(), "Bearer x".into())
+        );
+        let err = parse_header("Bad Name: secret-token").expect_err("bad");
+        assert!(!err.0.contains("secret-token"), "{}", err.0);
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("Host: x").is_err());
+    }
+}

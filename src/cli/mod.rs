@@ -1,0 +1,115 @@
+//! The command line: parses flags, builds the engine's plan and the workload, runs, reports,
+//! and maps the result to an exit code. No measuring happens here.
+//!
+//! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
+//! 2 bad input or configuration.
+
+pub mod api;
+pub mod serve;
+pub mod units;
+
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A user or configuration error: printed as one line, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl<T: Into<String>> From<T> for UsageError {
+    fn from(s: T) -> Self {
+        UsageError(s.into())
+    }
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "blast", version, about = "Open-loop, thread-per-core load generator", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// POST requests to an HTTP API at a fixed arrival rate.
+    Api(api::ApiArgs),
+    /// Run the embedded target (POST /v1/messages, GET /health).
+    Serve(serve::ServeArgs),
+    /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub api: api::ApiArgs,
+    /// Worker threads of the embedded target (default: all cores).
+    #[arg(long, value_parser = units::parse_count)]
+    pub serve_threads: Option<usize>,
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            if matches!(
+                e.kind(),
+                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("blast: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Api(args) => api::run(args, None),
+        Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(UsageError(msg)) => {
+            eprintln!("blast: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
+    if args.api.target.is_some() {
+        return Err(
+            "demo starts its own target; use `blast api --target ...` for another one".into(),
+        );
+    }
+    let cfg = crate::serve::ServeConfig {
+        listen: "127.0.0.1:0".parse().map_err(|_| "bad listen address")?,
+        threads: args.serve_threads.unwrap_or_else(available_cores),
+        faults: Default::default(),
+    };
+    let running =
+        crate::serve::start(&cfg).map_err(|e| format!("cannot start the embedded target: {e}"))?;
+    eprintln!(
+        "blast demo: embedded target listening on http://{}",
+        running.addr
+    );
+    args.api.target = Some(format!("http://{}/v1/messages", running.addr));
+    args.api.rate.get_or_insert(20_000.0);
+    args.api
+        .duration
+        .get_or_insert(std::time::Duration::from_secs(10));
+    api::run(args.api, Some("demo"))
+}
+
+/// Cores this process may run on.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

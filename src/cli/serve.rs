@@ -1,0 +1,70 @@
+//! `blast serve`: flags for the embedded target.
+
+use super::units::{parse_count, parse_duration};
+use super::UsageError;
+use crate::serve::faults::{Faults, Stall};
+use crate::serve::{start, ServeConfig};
+use clap::Args;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_parser = parse_count)]
+    pub threads: Option<usize>,
+    /// Fixed latency added to every POST /v1/messages answer, e.g. 10ms.
+    #[arg(long, value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Stall periodically: every this long, answer nothing for --stall-for.
+    #[arg(long, value_parser = parse_duration, requires = "stall_for")]
+    pub stall_every: Option<Duration>,
+    /// Length of each stall.
+    #[arg(long, value_parser = parse_duration, requires = "stall_every")]
+    pub stall_for: Option<Duration>,
+    /// Stop by itself after this long (default: run until interrupted).
+    #[arg(long, value_parser = parse_duration)]
+    pub exit_after: Option<Duration>,
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
+    let stall = match (args.stall_every, args.stall_for) {
+        (Some(every), Some(length)) => {
+            if length.is_zero() || length >= every {
+                return Err(
+                    "--stall-for must be greater than 0 and shorter than --stall-every".into(),
+                );
+            }
+            Some(Stall { every, length })
+        }
+        _ => None,
+    };
+    let cfg = ServeConfig {
+        listen: args.listen,
+        threads: args.threads.unwrap_or_else(super::available_cores),
+        faults: Faults {
+            delay: args.delay.unwrap_or_default(),
+            stall,
+        },
+    };
+    let running = start(&cfg).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    println!("blast serve listening on http://{}", running.addr);
+    let _ = std::io::stdout().flush();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    let started = std::time::Instant::now();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if args.exit_after.is_some_and(|d| started.elapsed() >= d) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,132 @@
+//! Parsers for human-written quantities: durations, rates, counts.
+
+use std::time::Duration;
+
+/// `500ms`, `10s`, `2m`, `1h`, `250us`, `1.5s`. A bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (try 500ms, 10s, 2m)"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "'{s}': unknown duration unit '{other}' (use us, ms, s, m, h)"
+            ))
+        }
+    };
+    if !secs.is_finite() || secs > 365.0 * 86400.0 {
+        return Err(format!("'{s}' is not a sensible duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Requests per second from `166000`, `166k`, `10M/min`, `2000/s`, `5/s`, `0.5`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (amount, per) = match t.split_once('/') {
+        Some((a, p)) => (a.trim(), p.trim()),
+        None => (t, "s"),
+    };
+    let per_secs = match per {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "'{s}': unknown rate unit '/{other}' (use /s, /min, /h)"
+            ))
+        }
+    };
+    let value = parse_scaled(amount)
+        .ok_or_else(|| format!("'{s}' is not a rate (try 166000, 166k, 10M/min)"))?;
+    let rate = value / per_secs;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!("rate must be greater than 0, got '{s}'"));
+    }
+    if rate > 100_000_000.0 {
+        return Err(format!("rate '{s}' is above 100M req/s"));
+    }
+    Ok(rate)
+}
+
+/// A number with an optional k/M/G (x1000) suffix.
+fn parse_scaled(s: &str) -> Option<f64> {
+    let (num, mult) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1e3),
+        'M' => (&s[..s.len() - 1], 1e6),
+        'G' => (&s[..s.len() - 1], 1e9),
+        _ => (s, 1.0),
+    };
+    num.trim().parse::<f64>().ok().map(|v| v * mult)
+}
+
+/// A positive whole count, with optional k/M suffix: `1000`, `10k`.
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    let v = parse_scaled(s.trim()).ok_or_else(|| format!("'{s}' is not a count"))?;
+    if v < 1.0 || v.fract() != 0.0 || v > 1e12 {
+        return Err(format!("'{s}' must be a whole number of at least 1"));
+    }
+    Ok(v as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("10s", 10_000),
+            ("500ms", 500),
+            ("2m", 120_000),
+            ("1.5s", 1500),
+            ("3", 3000),
+            ("1h", 3_600_000),
+        ];
+        for (s, ms) in ok {
+            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        for bad in ["", "abc", "10x", "-1s", "1e400s", "s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rates() {
+        let ok = [
+            ("166000", 166000.0),
+            ("166k", 166000.0),
+            ("10M/min", 10e6 / 60.0),
+            ("2000/s", 2000.0),
+            ("0.5", 0.5),
+            ("3600/h", 1.0),
+        ];
+        for (s, r) in ok {
+            let got = parse_rate(s).expect(s);
+            assert!((got - r).abs() < 1e-6, "{s}: {got}");
+        }
+        for bad in ["0", "-5", "abc", "10/day", "", "nan", "1G"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("10k"), Ok(10_000));
+        assert_eq!(parse_count("64"), Ok(64));
+        for bad in ["0", "1.5", "-3", "x"] {
+            assert!(parse_count(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! What one pinned core runs: its pacer, its connections and its recorder.
+//!
+//! Everything here lives on one thread (a current-thread tokio runtime with a `LocalSet`), so
+//! state is shared through `Rc`/`RefCell` and the only cross-thread traffic is one message a
+//! second to the reporter.
+
+use crate::clock::PreciseTimer;
+use crate::engine::pacer::Pacer;
+use crate::engine::queue::JobQueue;
+use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::workload::{CallStats, Connection, Job, Workload};
+use crate::engine::Plan;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A due slot closer than this is waited for by yielding to the connections, not by a timer:
+/// arming a timer costs more than the wait.
+const SPIN_BELOW: Duration = Duration::from_micros(30);
+/// The pacer looks at the stop flag at least this often while waiting.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// One core's measurements for one interval, sent to the reporter.
+pub struct Snapshot {
+    pub core: usize,
+    /// Whole seconds since the run's start (t0) at the end of the interval.
+    pub second: u64,
+    pub recorder: Recorder,
+    /// The core's last snapshot.
+    pub last: bool,
+    /// Set in the last snapshot when the schedule was cut short: when dispatching stopped.
+    pub stopped_at: Option<Instant>,
+    /// Connections that could not be opened before the start.
+    pub preconnect_failed: u64,
+    /// The first error seen while pre-connecting, for the user.
+    pub preconnect_error: Option<ErrorKind>,
+}
+
+/// Shared by the tasks of one core.
+struct CoreState {
+    queue: JobQueue,
+    recorder: RefCell<Recorder>,
+    /// Jobs taken by a connection and not yet finished.
+    inflight: Cell<u64>,
+    /// Requests due before this instant are warm-up and not recorded.
+    measure_from: Instant,
+    timeout: Duration,
+}
+
+/// Everything a core needs from the coordinating thread.
+pub struct CoreSetup<W: Workload> {
+    pub index: usize,
+    pub plan: Plan,
+    pub workload: Arc<W>,
+    pub sink: Sender<Snapshot>,
+    pub stop: Arc<AtomicBool>,
+    /// All cores and the coordinator meet here twice: connected, then started.
+    pub barrier: Arc<Barrier>,
+    pub t0: Arc<OnceLock<Instant>>,
+}
+
+/// Runs one core to completion on the current thread.
+pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
+    let CoreSetup {
+        index,
+        plan,
+        workload,
+        sink,
+        stop,
+        barrier,
+        t0,
+    } = setup;
+    let conns = plan.conns_on(index);
+
+    // Open every connection before the clock starts, so the first requests pay no handshake.
+    let mut recorder = Recorder::new();
+    let mut opened = Vec::with_capacity(conns);
+    let mut preconnect_failed = 0;
+    let mut preconnect_error = None;
+    let handles: Vec<_> = (0..conns)
+        .map(|c| {
+            let w = workload.clone();
+            let timeout = plan.timeout;
+            tokio::task::spawn_local(async move { connect(&*w, index, c, timeout).await })
+        })
+        .collect();
+    for h in handles {
+        match h.await {
+            Ok((Ok(conn), took)) => {
+                recorder.record_connect(took, true);
+                opened.push(Some(conn));
+            }
+            Ok((Err(kind), took)) => {
+                recorder.record_connect(took, false);
+                preconnect_failed += 1;
+                preconnect_error.get_or_insert(kind);
+                opened.push(None);
+            }
+            Err(_) => {
+                preconnect_failed += 1;
+                opened.push(None);
+            }
+        }
+    }
+
+    barrier.wait();
+    barrier.wait();
+    let Some(&start) = t0.get() else { return };
+    let measure_from = start + plan.warmup;
+    let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
+
+    let st = Rc::new(CoreState {
+        queue: JobQueue::new(conns, plan.queue_per_core()),
+        recorder: RefCell::new(recorder),
+        inflight: Cell::new(0),
+        measure_from,
+        timeout: plan.timeout,
+    });
+
+    let conn_tasks: Vec<_> = opened
+        .into_iter()
+        .enumerate()
+        .map(|(c, conn)| {
+            tokio::task::spawn_local(conn_loop(st.clone(), workload.clone(), index, c, conn))
+        })
+        .collect();
+
+    let ticker = {
+        let st = st.clone();
+        let sink = sink.clone();
+        tokio::task::spawn_local(async move {
+            let mut second = 1u64;
+            loop {
+                tokio::time::sleep_until((start + Duration::from_secs(second)).into()).await;
+                let recorder = std::mem::take(&mut *st.recorder.borrow_mut());
+                let snap = Snapshot {
+                    core: index,
+                    second,
+                    recorder,
+                    last: false,
+                    stopped_at: None,
+                    preconnect_failed: 0,
+                    preconnect_error: None,
+                };
+                if sink.send(snap).is_err() {
+                    return;
+                }
+                second += 1;
+            }
+        })
+    };
+
+    // The pacer: every wake-up sends every slot that is due, and intended times come from the
+    // schedule alone.
+    let mut pacer = Pacer::new(
+        plan.rate,
+        plan.cores,
+        index,
+        plan.arrival,
+        plan.seed,
+        end_ns,
+    );
+    let mut timer = PreciseTimer::new();
+    let mut stopped_at = None;
+    let mut next = pacer.next_slot();
+    while let Some(slot) = next {
+        if stop.load(Ordering::Relaxed) {
+            stopped_at = Some(Instant::now());
+            break;
+        }
+        let due = start + Duration::from_nanos(slot.offset_ns);
+        let now = Instant::now();
+        if due > now {
+            let wait = due - now;
+            if wait < SPIN_BELOW {
+                tokio::task::yield_now().await;
+            } else {
+                timer.sleep_until(due.min(now + STOP_POLL)).await;
+            }
+            continue;
+        }
+        let job = Job {
+            seq: slot.seq,
+            intended: due,
+        };
+        match st.queue.push(job) {
+            Ok(depth) => {
+                let mut rec = st.recorder.borrow_mut();
+                rec.note_queue_depth(depth);
+                if due >= measure_from {
+                    rec.record_dispatch(now - due);
+                }
+            }
+            Err(_) => {
+                if due >= measure_from {
+                    st.recorder.borrow_mut().record_error(ErrorKind::Dropped);
+                }
+            }
+        }
+        next = pacer.next_slot();
+    }
+
+    // Drain: queued and in-flight requests get at most the grace period.
+    st.queue.close();
+    let grace = if stopped_at.is_some() {
+        plan.grace.min(plan.timeout)
+    } else {
+        plan.timeout
+    };
+    let deadline = tokio::time::Instant::now() + grace;
+    for t in conn_tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            abort.abort();
+        }
+    }
+    ticker.abort();
+    let unfinished = st.queue.len() as u64 + st.inflight.get();
+    let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
+    recorder.record_errors(ErrorKind::Unfinished, unfinished);
+    let second = Instant::now().saturating_duration_since(start).as_secs() + 1;
+    let _ = sink.send(Snapshot {
+        core: index,
+        second,
+        recorder,
+        last: true,
+        stopped_at,
+        preconnect_failed,
+        preconnect_error,
+    });
+}
+
+async fn connect<W: Workload>(
+    w: &W,
+    core: usize,
+    conn: usize,
+    timeout: Duration,
+) -> (Result<W::Conn, ErrorKind>, Duration) {
+    let started = Instant::now();
+    let result = match tokio::time::timeout(timeout, w.connect(core, conn)).await {
+        Ok(r) => r,
+        Err(_) => Err(ErrorKind::ConnectTimeout),
+    };
+    (result, started.elapsed())
+}
+
+/// One connection's life: take a job, (re)connect if needed, call, record, repeat.
+async fn conn_loop<W: Workload>(
+    st: Rc<CoreState>,
+    workload: Arc<W>,
+    core: usize,
+    index: usize,
+    mut conn: Option<W::Conn>,
+) {
+    while let Some(job) = st.queue.next(index).await {
+        st.inflight.set(st.inflight.get() + 1);
+        let measured = job.intended >= st.measure_from;
+        if conn.is_none() {
+            let (result, took) = connect(&*workload, core, index, st.timeout).await;
+            st.recorder
+                .borrow_mut()
+                .record_connect(took, result.is_ok());
+            match result {
+                Ok(c) => conn = Some(c),
+                Err(kind) => {
+                    if measured {
+                        st.recorder.borrow_mut().record_error(kind);
+                    }
+                    st.inflight.set(st.inflight.get() - 1);
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let mut stats = CallStats::default();
+        let result = match tokio::time::timeout(st.timeout, c.call(&job, &mut stats)).await {
+            Ok(r) => r,
+            Err(_) => Err(ErrorKind::Timeout),
+        };
+        let done = Instant::now();
+        let keep = result.is_ok() && c.reusable();
+        if measured {
+            let mut rec = st.recorder.borrow_mut();
+            if let Some(sent) = stats.sent_at {
+                rec.record_sent(
+                    sent.saturating_duration_since(job.intended),
+                    stats.bytes_out,
+                );
+            }
+            match result {
+                Ok(code) => {
+                    let service =
+                        done.saturating_duration_since(stats.sent_at.unwrap_or(job.intended));
+                    rec.record_response(
+                        code,
+                        done.saturating_duration_since(job.intended),
+                        service,
+                        stats.bytes_in,
+                    );
+                }
+                Err(kind) => rec.record_error(kind),
+            }
+        }
+        if !keep {
+            conn = None;
+        }
+        st.inflight.set(st.inflight.get() - 1);
+    }
+}

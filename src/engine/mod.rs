@@ -1,0 +1,60 @@
+//! The engine: cores, pacing, queueing and recording. It knows no protocol.
+//!
+//! - `pacer`: when each request is due (a pure function of the plan).
+//! - `queue`: hands due jobs to the free connections of one core.
+//! - `recorder`: per-core histograms and counters, merged exactly.
+//! - `core`: what one pinned core runs.
+//! - `run`: starts the pinned threads, collects their snapshots, returns the merged result.
+//! - `workload`: the trait a protocol implements to be driven by the engine.
+
+pub mod core;
+pub mod pacer;
+pub mod queue;
+pub mod recorder;
+pub mod rng;
+pub mod run;
+pub mod workload;
+
+pub use pacer::Arrival;
+pub use recorder::{ErrorKind, Recorder};
+pub use run::{run, RunOutcome};
+pub use workload::{CallStats, Connection, Job, Workload};
+
+use std::time::Duration;
+
+/// A validated description of one open-loop run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Global arrival rate, requests per second.
+    pub rate: f64,
+    /// Measured part of the run (after warm-up).
+    pub duration: Duration,
+    /// Requests due in this first part are sent but not recorded.
+    pub warmup: Duration,
+    pub arrival: Arrival,
+    pub seed: u64,
+    /// Worker threads, one per core.
+    pub cores: usize,
+    /// Connections in total, spread evenly over the cores.
+    pub conns: usize,
+    /// Requests that may wait for a free connection, in total; beyond that they are dropped.
+    pub max_queue: usize,
+    /// Longest a connect or a call may take.
+    pub timeout: Duration,
+    /// After an interrupt, how long in-flight requests may still finish.
+    pub grace: Duration,
+    /// Pin each worker thread to its own core.
+    pub pin: bool,
+}
+
+impl Plan {
+    /// Connections of core `core`: the total spread as evenly as possible.
+    pub fn conns_on(&self, core: usize) -> usize {
+        self.conns / self.cores + usize::from(core < self.conns % self.cores)
+    }
+
+    /// Queue capacity of one core.
+    pub fn queue_per_core(&self) -> usize {
+        (self.max_queue / self.cores).max(1)
+    }
+}

@@ -1,0 +1,200 @@
+//! The open-loop pacer: when each request is *due*, independent of when anything happens.
+//!
+//! The schedule is a pure function of (rate, cores, core, arrival, seed). Slot `k` of core `c`
+//! under constant arrivals is due at `(k * cores + c) / rate` seconds after the start, so the
+//! cores together reproduce the single global schedule `i / rate` exactly (global slot
+//! `i = k * cores + c`). Under Poisson arrivals each core draws exponential gaps at
+//! `rate / cores` from its own seeded generator; the union of independent Poisson streams is a
+//! Poisson stream of the summed rate, so the global process is Poisson at `rate`.
+//!
+//! Nothing here reads a clock: callers turn offsets into instants by adding them to the run's
+//! start, and never derive an intended time from the moment they woke up.
+
+use crate::engine::rng::SplitMix64;
+
+/// How arrivals are spaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced: one request every `1/rate` seconds.
+    Constant,
+    /// Exponentially distributed gaps with mean `1/rate` (a Poisson process).
+    Poisson,
+}
+
+/// One scheduled request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Globally unique sequence number of the request (`k * cores + core`).
+    pub seq: u64,
+    /// Nanoseconds after the run's start at which the request is due.
+    pub offset_ns: u64,
+}
+
+/// Offset in nanoseconds of global slot `i` at `rate_milli` thousandths of a request per second.
+///
+/// Integer arithmetic so that a long run never drifts: `i * 1e12 / rate_milli`.
+pub fn constant_offset_ns(global_index: u64, rate_milli: u64) -> u64 {
+    ((global_index as u128 * 1_000_000_000_000u128) / rate_milli as u128) as u64
+}
+
+/// The per-core stream of due slots, ending at `end_ns` (exclusive).
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    rate_milli: u64,
+    cores: u64,
+    core: u64,
+    arrival: Arrival,
+    rng: SplitMix64,
+    /// Next per-core slot number.
+    k: u64,
+    /// Poisson only: the offset reached so far, in (fractional) nanoseconds.
+    poisson_at: f64,
+    end_ns: u64,
+}
+
+impl Pacer {
+    /// `rate` is the global rate in requests per second; `core` counts from 0 to `cores - 1`.
+    pub fn new(
+        rate: f64,
+        cores: usize,
+        core: usize,
+        arrival: Arrival,
+        seed: u64,
+        end_ns: u64,
+    ) -> Self {
+        assert!(cores > 0 && core < cores, "core index out of range");
+        let rate_milli = ((rate * 1000.0).round() as u64).max(1);
+        Pacer {
+            rate_milli,
+            cores: cores as u64,
+            core: core as u64,
+            arrival,
+            rng: SplitMix64::new(seed ^ (core as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            k: 0,
+            poisson_at: 0.0,
+            end_ns,
+        }
+    }
+
+    /// The next due slot, or `None` once the schedule has ended.
+    pub fn next_slot(&mut self) -> Option<Slot> {
+        let seq = self.k * self.cores + self.core;
+        let offset_ns = match self.arrival {
+            Arrival::Constant => constant_offset_ns(seq, self.rate_milli),
+            Arrival::Poisson => {
+                // Mean gap of this core's stream: cores / rate seconds.
+                let mean_ns = self.cores as f64 * 1e12 / self.rate_milli as f64;
+                self.poisson_at += self.rng.exponential(mean_ns);
+                self.poisson_at as u64
+            }
+        };
+        if offset_ns >= self.end_ns {
+            return None;
+        }
+        self.k += 1;
+        Some(Slot { seq, offset_ns })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn collect(rate: f64, cores: usize, core: usize, arrival: Arrival, end_ns: u64) -> Vec<Slot> {
+        let mut p = Pacer::new(rate, cores, core, arrival, 42, end_ns);
+        std::iter::from_fn(|| p.next_slot()).collect()
+    }
+
+    #[test]
+    fn constant_schedule_table() {
+        // (rate, cores, core, end, expected offsets in ns)
+        let rows: &[(f64, usize, usize, u64, &[u64])] = &[
+            // 1 req/s on one core over 3 s: due at 0 s, 1 s, 2 s.
+            (1.0, 1, 0, 3 * SEC, &[0, SEC, 2 * SEC]),
+            // 2 req/s on two cores: core 0 takes even global slots (0, 1 s), core 1 odd (0.5 s, 1.5 s).
+            (2.0, 2, 0, 2 * SEC, &[0, SEC]),
+            (2.0, 2, 1, 2 * SEC, &[SEC / 2, 3 * SEC / 2]),
+            // 3 req/s: thirds of a second, integer nanoseconds rounded down, no drift.
+            (3.0, 1, 0, SEC, &[0, 333_333_333, 666_666_666]),
+            // 0.5 req/s: every 2 s; end is exclusive.
+            (0.5, 1, 0, 4 * SEC, &[0, 2 * SEC]),
+        ];
+        for (rate, cores, core, end, want) in rows {
+            let got: Vec<u64> = collect(*rate, *cores, *core, Arrival::Constant, *end)
+                .iter()
+                .map(|s| s.offset_ns)
+                .collect();
+            assert_eq!(&got, want, "rate {rate} cores {cores} core {core}");
+        }
+    }
+
+    #[test]
+    fn cores_together_reproduce_the_global_schedule() {
+        for cores in [1usize, 2, 3, 7, 16] {
+            let rate = 166_000.0;
+            let end = SEC / 10;
+            let mut all: Vec<Slot> = (0..cores)
+                .flat_map(|c| collect(rate, cores, c, Arrival::Constant, end))
+                .collect();
+            all.sort_by_key(|s| s.seq);
+            assert_eq!(all.len(), 16_600, "cores {cores}: slot count");
+            for (i, s) in all.iter().enumerate() {
+                assert_eq!(s.seq, i as u64);
+                assert_eq!(s.offset_ns, constant_offset_ns(i as u64, 166_000_000));
+            }
+        }
+    }
+
+    #[test]
+    fn long_runs_do_not_drift() {
+        // After one hour at 166K/s the last slot is exactly where i / rate says.
+        let i = 166_000u64 * 3600 - 1;
+        assert_eq!(constant_offset_ns(i + 1, 166_000_000), 3600 * SEC);
+    }
+
+    #[test]
+    fn poisson_mean_within_two_percent() {
+        for (rate, cores) in [(1000.0, 1usize), (50_000.0, 2), (166_000.0, 4)] {
+            let end = 2 * SEC;
+            let mut gaps = Vec::new();
+            let mut count = 0usize;
+            for c in 0..cores {
+                let slots = collect(rate, cores, c, Arrival::Poisson, end);
+                count += slots.len();
+                gaps.extend(
+                    slots
+                        .windows(2)
+                        .map(|w| (w[1].offset_ns - w[0].offset_ns) as f64),
+                );
+            }
+            let expected = rate * 2.0;
+            let err = (count as f64 - expected).abs() / expected;
+            assert!(
+                err < 0.02,
+                "rate {rate} cores {cores}: {count} arrivals, expected {expected}"
+            );
+            // Per-core gaps are exponential with mean cores/rate; their coefficient of variation is 1.
+            let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+            let want = cores as f64 * 1e9 / rate;
+            assert!(
+                (mean - want).abs() / want < 0.02,
+                "mean gap {mean} want {want}"
+            );
+            let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+            let cv = var.sqrt() / mean;
+            assert!((cv - 1.0).abs() < 0.05, "coefficient of variation {cv}");
+        }
+    }
+
+    #[test]
+    fn poisson_is_reproducible_from_the_seed() {
+        let a = collect(100.0, 2, 1, Arrival::Poisson, SEC);
+        let b = collect(100.0, 2, 1, Arrival::Poisson, SEC);
+        assert_eq!(a, b);
+        let c = collect(100.0, 2, 0, Arrival::Poisson, SEC);
+        assert_ne!(a, c, "cores draw different streams");
+    }
+}

@@ -1,0 +1,284 @@
+//! Per-core measurement: latency histograms and outcome counters.
+//!
+//! Each core owns one `Recorder` and is the only one that writes to it, so recording takes no
+//! lock and touches no shared atomic. Once a second the core hands its recorder to the reporter
+//! thread and starts a fresh one; the reporter merges them (`Recorder::merge`) into the time
+//! series and the run's totals. HdrHistograms add without loss, so merged percentiles are exact
+//! to the histogram's precision (3 significant digits).
+
+use hdrhistogram::Histogram;
+use std::time::Duration;
+
+/// Highest latency the histograms track without saturating: one hour, in microseconds.
+pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+/// Significant decimal digits kept by every histogram.
+pub const SIGFIG: u8 = 3;
+
+/// Transport-level failure kinds. The engine knows no protocol: workloads map their errors here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The target refused the TCP connection.
+    ConnectRefused,
+    /// Connecting took longer than the timeout.
+    ConnectTimeout,
+    /// Any other failure to connect (unreachable, out of ports or descriptors, ...).
+    ConnectOther,
+    /// No complete response within the timeout.
+    Timeout,
+    /// The peer closed the connection before a complete response.
+    Closed,
+    /// The peer reset the connection.
+    Reset,
+    /// The response could not be parsed (garbage, truncated, headers too large).
+    Malformed,
+    /// Any other I/O error.
+    Io,
+    /// The request never left: every connection was busy and the queue was full.
+    Dropped,
+    /// The run ended (or was interrupted) before the request finished.
+    Unfinished,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::ConnectOther,
+        ErrorKind::Timeout,
+        ErrorKind::Closed,
+        ErrorKind::Reset,
+        ErrorKind::Malformed,
+        ErrorKind::Io,
+        ErrorKind::Dropped,
+        ErrorKind::Unfinished,
+    ];
+
+    /// Stable machine-readable name, used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::ConnectOther => "connect_error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Malformed => "malformed_response",
+            ErrorKind::Io => "io_error",
+            ErrorKind::Dropped => "dropped",
+            ErrorKind::Unfinished => "unfinished",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Maps an I/O error to a kind.
+    pub fn from_io(e: &std::io::Error) -> ErrorKind {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => ErrorKind::ConnectRefused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => ErrorKind::Reset,
+            K::UnexpectedEof => ErrorKind::Closed,
+            K::TimedOut => ErrorKind::Timeout,
+            _ => ErrorKind::Io,
+        }
+    }
+}
+
+/// Outcome codes are protocol status codes (HTTP status, WebSocket close code ...) below this.
+pub const MAX_CODE: usize = 1000;
+
+fn histogram() -> Histogram<u64> {
+    // Bounds are constants that are valid, so construction cannot fail.
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().min(MAX_TRACKABLE_US as u128) as u64
+}
+
+/// What one core measured over one interval (or, merged, over the run).
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    /// Corrected latency: completion minus *intended* send time (includes queueing and lag).
+    pub latency: Histogram<u64>,
+    /// Service time: completion minus actual send time (what a closed-loop tool reports).
+    pub service: Histogram<u64>,
+    /// Send lag: actual send minus intended send time (generator or queue delay).
+    pub send_lag: Histogram<u64>,
+    /// Pacer lag: when the pacer queued a request minus when it was due. Only the generator's
+    /// own slowness shows here (queueing for a busy connection comes after).
+    pub dispatch_lag: Histogram<u64>,
+    /// Time to establish a connection.
+    pub connect: Histogram<u64>,
+    /// Requests written to the wire.
+    pub sent: u64,
+    /// Requests that got a complete response (any status).
+    pub completed: u64,
+    /// Responses by status code (index = code; codes >= MAX_CODE land in slot 0).
+    pub codes: Vec<u64>,
+    /// Failures by kind (see `ErrorKind::ALL`).
+    pub errors: [u64; 10],
+    /// Connections established and failed.
+    pub connects_ok: u64,
+    pub connects_failed: u64,
+    /// Bytes written and read by requests.
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    /// Largest number of requests waiting for a free connection.
+    pub queue_peak: u64,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Recorder {
+            latency: histogram(),
+            service: histogram(),
+            send_lag: histogram(),
+            dispatch_lag: histogram(),
+            connect: histogram(),
+            sent: 0,
+            completed: 0,
+            codes: vec![0; MAX_CODE],
+            errors: [0; 10],
+            connects_ok: 0,
+            connects_failed: 0,
+            bytes_out: 0,
+            bytes_in: 0,
+            queue_peak: 0,
+        }
+    }
+
+    /// A request was written to the wire `lag` after it was due.
+    pub fn record_sent(&mut self, lag: Duration, bytes: u64) {
+        self.sent += 1;
+        self.bytes_out += bytes;
+        self.send_lag.saturating_record(micros(lag));
+    }
+
+    /// A complete response with `code` arrived; `latency` from intended, `service` from sent.
+    pub fn record_response(&mut self, code: u16, latency: Duration, service: Duration, bytes: u64) {
+        self.completed += 1;
+        self.bytes_in += bytes;
+        let slot = if (code as usize) < MAX_CODE {
+            code as usize
+        } else {
+            0
+        };
+        self.codes[slot] += 1;
+        self.latency.saturating_record(micros(latency));
+        self.service.saturating_record(micros(service));
+    }
+
+    /// The pacer queued a request `lag` after it was due.
+    pub fn record_dispatch(&mut self, lag: Duration) {
+        self.dispatch_lag.saturating_record(micros(lag));
+    }
+
+    pub fn record_error(&mut self, kind: ErrorKind) {
+        self.errors[kind.index()] += 1;
+    }
+
+    pub fn record_errors(&mut self, kind: ErrorKind, n: u64) {
+        self.errors[kind.index()] += n;
+    }
+
+    pub fn record_connect(&mut self, took: Duration, ok: bool) {
+        if ok {
+            self.connects_ok += 1;
+            self.connect.saturating_record(micros(took));
+        } else {
+            self.connects_failed += 1;
+        }
+    }
+
+    pub fn note_queue_depth(&mut self, depth: usize) {
+        self.queue_peak = self.queue_peak.max(depth as u64);
+    }
+
+    pub fn errors_of(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind.index()]
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Responses whose status code is `lo..=hi`.
+    pub fn codes_in(&self, lo: u16, hi: u16) -> u64 {
+        self.codes[lo as usize..=(hi as usize).min(MAX_CODE - 1)]
+            .iter()
+            .sum()
+    }
+
+    /// Adds `other` into `self`. Exact: histogram counts add bucket by bucket.
+    pub fn merge(&mut self, other: &Recorder) {
+        // Same bounds on both sides, so `add` cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.service.add(&other.service);
+        let _ = self.send_lag.add(&other.send_lag);
+        let _ = self.dispatch_lag.add(&other.dispatch_lag);
+        let _ = self.connect.add(&other.connect);
+        self.sent += other.sent;
+        self.completed += other.completed;
+        for (a, b) in self.codes.iter_mut().zip(&other.codes) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(&other.errors) {
+            *a += b;
+        }
+        self.connects_ok += other.connects_ok;
+        self.connects_failed += other.connects_failed;
+        self.bytes_out += other.bytes_out;
+        self.bytes_in += other.bytes_in;
+        self.queue_peak = self.queue_peak.max(other.queue_peak);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_counts_and_histograms_exactly() {
+        let mut a = Recorder::new();
+        let mut b = Recorder::new();
+        for i in 1..=1000u64 {
+            a.record_response(202, Duration::from_micros(i), Duration::from_micros(i), 10);
+            b.record_response(
+                500,
+                Duration::from_micros(1000 + i),
+                Duration::from_micros(i),
+                10,
+            );
+        }
+        b.record_error(ErrorKind::Timeout);
+        let mut m = Recorder::new();
+        m.merge(&a);
+        m.merge(&b);
+        assert_eq!(m.completed, 2000);
+        assert_eq!(m.codes[202], 1000);
+        assert_eq!(m.codes_in(500, 599), 1000);
+        assert_eq!(m.errors_of(ErrorKind::Timeout), 1);
+        assert_eq!(m.latency.len(), 2000);
+        // p50 of 1..=2000 µs is 1000 µs, within 3 significant digits.
+        let p50 = m.latency.value_at_quantile(0.5);
+        assert!((999..=1001).contains(&p50), "p50 {p50}");
+        assert_eq!(m.latency.max(), m.latency.highest_equivalent(2000));
+    }
+
+    #[test]
+    fn saturates_instead_of_failing() {
+        let mut r = Recorder::new();
+        r.record_response(200, Duration::from_secs(10_000), Duration::ZERO, 0);
+        assert_eq!(r.latency.len(), 1);
+        assert!(r.latency.max() >= MAX_TRACKABLE_US);
+    }
+}

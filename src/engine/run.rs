@@ -1,0 +1,183 @@
+//! Starts one pinned worker thread per core, collects their per-second snapshots and merges
+//! them into a time series and the run's totals.
+
+use crate::engine::core::{run_core, CoreSetup, Snapshot};
+use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::{Plan, Workload};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// What a run measured.
+pub struct RunOutcome {
+    /// Everything recorded after warm-up, all cores merged.
+    pub total: Recorder,
+    /// Per-second totals since the start (index 0 = first second, warm-up included).
+    pub timeline: Vec<Recorder>,
+    /// Wall-clock time of the start (t0).
+    pub started_at: SystemTime,
+    /// Seconds of the measured window that actually ran (less than planned when interrupted).
+    pub measured_secs: f64,
+    /// The run was stopped before its schedule ended.
+    pub interrupted: bool,
+    /// Worker threads that were pinned to a core.
+    pub pinned: usize,
+    /// Connections that could not be opened before the start, and why (first error).
+    pub preconnect_failed: u64,
+    pub preconnect_error: Option<ErrorKind>,
+}
+
+/// Live view handed to the progress callback once a second.
+pub struct Progress<'a> {
+    pub second: u64,
+    pub interval: &'a Recorder,
+    pub total: &'a Recorder,
+}
+
+/// Failure to start the run at all (threads or runtimes could not be created).
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Runs `plan` with `workload`; `progress` is called once per completed second.
+pub fn run<W: Workload>(
+    plan: &Plan,
+    workload: W,
+    stop: Arc<AtomicBool>,
+    mut progress: impl FnMut(&Progress<'_>),
+) -> Result<RunOutcome, StartError> {
+    let workload = Arc::new(workload);
+    let core_ids = if plan.pin {
+        core_affinity::get_core_ids().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let barrier = Arc::new(Barrier::new(plan.cores + 1));
+    let t0 = Arc::new(OnceLock::new());
+    let (tx, rx) = mpsc::channel::<Snapshot>();
+    let mut threads = Vec::with_capacity(plan.cores);
+    let pinned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    for index in 0..plan.cores {
+        let setup = CoreSetup {
+            index,
+            plan: plan.clone(),
+            workload: workload.clone(),
+            sink: tx.clone(),
+            stop: stop.clone(),
+            barrier: barrier.clone(),
+            t0: t0.clone(),
+        };
+        let core_id = (!core_ids.is_empty()).then(|| core_ids[index % core_ids.len()]);
+        let pinned = pinned.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("blast-core-{index}"))
+            .spawn(move || {
+                if let Some(id) = core_id {
+                    if core_affinity::set_for_current(id) {
+                        pinned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => {
+                        let local = tokio::task::LocalSet::new();
+                        local.block_on(&rt, run_core(setup));
+                    }
+                    Err(_) => {
+                        // Keep the others from waiting forever, then give up: t0 never reaches us.
+                        setup.barrier.wait();
+                        setup.barrier.wait();
+                    }
+                }
+            });
+        match spawned {
+            Ok(handle) => threads.push(handle),
+            Err(e) => {
+                // The threads already started wait at the barrier; they cannot be released
+                // without a start, so start with nothing and let them finish at once.
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(StartError(format!(
+                    "cannot start worker thread {index}: {e}"
+                )));
+            }
+        }
+    }
+    drop(tx);
+
+    barrier.wait(); // every core has opened its connections
+    let start = Instant::now() + Duration::from_millis(5);
+    let started_at = SystemTime::now() + Duration::from_millis(5);
+    let _ = t0.set(start);
+    barrier.wait();
+
+    let mut total = Recorder::new();
+    let mut timeline: Vec<Recorder> = Vec::new();
+    let mut reported: Vec<usize> = Vec::new();
+    let mut next_progress = 1u64;
+    let mut stopped_at: Option<Instant> = None;
+    let mut preconnect_failed = 0;
+    let mut preconnect_error = None;
+
+    for snap in rx {
+        let idx = snap.second.saturating_sub(1) as usize;
+        if timeline.len() <= idx {
+            timeline.resize_with(idx + 1, Recorder::new);
+            reported.resize(idx + 1, 0);
+        }
+        timeline[idx].merge(&snap.recorder);
+        total.merge(&snap.recorder);
+        if !snap.last {
+            reported[idx] += 1;
+        } else {
+            preconnect_failed += snap.preconnect_failed;
+            if preconnect_error.is_none() {
+                preconnect_error = snap.preconnect_error;
+            }
+            if let Some(at) = snap.stopped_at {
+                stopped_at = Some(stopped_at.map_or(at, |s: Instant| s.max(at)));
+            }
+        }
+        // A second is complete once every core has reported it.
+        while (next_progress as usize) <= reported.len()
+            && reported[next_progress as usize - 1] == plan.cores
+        {
+            let i = next_progress as usize - 1;
+            progress(&Progress {
+                second: next_progress,
+                interval: &timeline[i],
+                total: &total,
+            });
+            next_progress += 1;
+        }
+        let _ = snap.core;
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+
+    let planned = plan.duration.as_secs_f64();
+    let measured_secs = match stopped_at {
+        Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64())
+            .clamp(0.0, planned),
+        None => planned,
+    };
+    Ok(RunOutcome {
+        total,
+        timeline,
+        started_at,
+        measured_secs,
+        interrupted: stopped_at.is_some(),
+        pinned: pinned.load(std::sync::atomic::Ordering::Relaxed),
+        preconnect_failed,
+        preconnect_error,
+    })
+}

@@ -1,0 +1,19 @@
+//! blast: an open-loop, thread-per-core load generator.
+//!
+//! # Layout
+//! - `engine`: pinned worker threads, the open-loop pacer, per-core queues and recorders. It
+//!   knows no protocol.
+//! - `workloads`: one module per protocol (`api`), each plugging into the engine through the
+//!   `Workload` and `Connection` traits.
+//! - `serve`: the embedded target (`blast serve`), separate from the generators.
+//! - `report`: turns merged measurements into the terminal summary and JSON.
+//! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
+//! - `clock`: sub-millisecond timers; `sys`: OS limits.
+
+pub mod cli;
+pub mod clock;
+pub mod engine;
+pub mod report;
+pub mod serve;
+pub mod sys;
+pub mod workloads;

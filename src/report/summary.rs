@@ -1,0 +1,297 @@
+//! The figures of one run, computed once from the merged recorders. Every output format
+//! (terminal, JSON, later CSV/HTML) renders this, so they cannot disagree.
+
+use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::{Plan, RunOutcome};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::UNIX_EPOCH;
+
+/// Dispatch lag p99 above which blast itself is reported as the bottleneck.
+pub const GENERATOR_LAG_LIMIT_MS: f64 = 1.0;
+/// Achieved rate below this share of the target is reported.
+pub const RATE_SHORTFALL: f64 = 0.99;
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    pub fn of(h: &Histogram<u64>) -> Self {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return Percentiles {
+                count: 0,
+                min: 0.0,
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p95: 0.0,
+                p99: 0.0,
+                p99_9: 0.0,
+                max: 0.0,
+            };
+        }
+        Percentiles {
+            count: h.len(),
+            min: ms(h.min()),
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p99_9: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// The plan as the user asked for it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanInfo {
+    pub rate: f64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub arrival: crate::engine::Arrival,
+    pub cores: usize,
+    pub conns: usize,
+    pub max_queue: usize,
+    pub timeout_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Requests {
+    /// Requests the schedule asked for in the measured window.
+    pub scheduled: u64,
+    /// Written to the wire.
+    pub sent: u64,
+    /// Got a complete response, any status.
+    pub completed: u64,
+    /// Completed with a 1xx-3xx status.
+    pub ok: u64,
+    /// Errors of any kind plus 4xx/5xx responses.
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Connections {
+    pub opened: u64,
+    pub failed: u64,
+    /// Failed while opening the pool before the start.
+    pub failed_at_start: u64,
+}
+
+/// One second of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Second {
+    /// Seconds since the start (warm-up included); this row covers (second-1, second].
+    pub second: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Everything a report shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub workload: String,
+    pub target: String,
+    pub started_at_unix: f64,
+    pub plan: PlanInfo,
+    /// Seconds actually measured (shorter than planned when interrupted).
+    pub measured_s: f64,
+    pub interrupted: bool,
+    pub requests: Requests,
+    /// Sent per second of measured time.
+    pub achieved_rate: f64,
+    /// achieved_rate / plan.rate.
+    pub rate_ratio: f64,
+    /// Completed per second of measured time.
+    pub throughput_rps: f64,
+    pub status_codes: BTreeMap<String, u64>,
+    pub errors: BTreeMap<String, u64>,
+    /// From the intended send time (coordinated-omission corrected).
+    pub latency_ms: Percentiles,
+    /// From the actual send time (what a closed-loop tool would report).
+    pub service_ms: Percentiles,
+    /// Actual send minus intended send.
+    pub send_lag_ms: Percentiles,
+    /// Pacer lag: blast's own delay in queueing a due request.
+    pub dispatch_lag_ms: Percentiles,
+    pub connect_ms: Percentiles,
+    pub connections: Connections,
+    /// Most requests that waited at once on one core for a free connection.
+    pub queue_peak: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub warnings: Vec<String>,
+    pub timeline: Vec<Second>,
+}
+
+impl Summary {
+    pub fn build(workload: &str, target: &str, plan: &Plan, run: &RunOutcome) -> Summary {
+        let t = &run.total;
+        let failed_status = t.codes_in(400, 999) + t.codes[0];
+        let errors_total = t.total_errors();
+        let measured = run.measured_secs.max(1e-9);
+        let achieved_rate = t.sent as f64 / measured;
+        let mut status_codes = BTreeMap::new();
+        for (code, &n) in t.codes.iter().enumerate() {
+            if n > 0 {
+                let key = if code == 0 {
+                    "other".to_string()
+                } else {
+                    code.to_string()
+                };
+                status_codes.insert(key, n);
+            }
+        }
+        let mut errors = BTreeMap::new();
+        for kind in ErrorKind::ALL {
+            let n = t.errors_of(kind);
+            if n > 0 {
+                errors.insert(kind.name().to_string(), n);
+            }
+        }
+        let mut s = Summary {
+            workload: workload.to_string(),
+            target: target.to_string(),
+            started_at_unix: run
+                .started_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            plan: PlanInfo {
+                rate: plan.rate,
+                duration_s: plan.duration.as_secs_f64(),
+                warmup_s: plan.warmup.as_secs_f64(),
+                arrival: plan.arrival,
+                cores: plan.cores,
+                conns: plan.conns,
+                max_queue: plan.max_queue,
+                timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
+            },
+            measured_s: run.measured_secs,
+            interrupted: run.interrupted,
+            requests: Requests {
+                scheduled: (plan.rate * run.measured_secs).round() as u64,
+                sent: t.sent,
+                completed: t.completed,
+                ok: t.codes_in(100, 399),
+                failed: errors_total + failed_status,
+            },
+            achieved_rate,
+            rate_ratio: achieved_rate / plan.rate,
+            throughput_rps: t.completed as f64 / measured,
+            status_codes,
+            errors,
+            latency_ms: Percentiles::of(&t.latency),
+            service_ms: Percentiles::of(&t.service),
+            send_lag_ms: Percentiles::of(&t.send_lag),
+            dispatch_lag_ms: Percentiles::of(&t.dispatch_lag),
+            connect_ms: Percentiles::of(&t.connect),
+            connections: Connections {
+                opened: t.connects_ok,
+                failed: t.connects_failed,
+                failed_at_start: run.preconnect_failed,
+            },
+            queue_peak: t.queue_peak,
+            bytes_out: t.bytes_out,
+            bytes_in: t.bytes_in,
+            warnings: Vec::new(),
+            timeline: run
+                .timeline
+                .iter()
+                .enumerate()
+                .map(|(i, r)| second(i as u64 + 1, r))
+                .collect(),
+        };
+        s.warnings = warnings(&s, run);
+        s
+    }
+
+    /// The run was clean: everything scheduled was sent and answered without failure.
+    pub fn clean(&self) -> bool {
+        self.requests.failed == 0 && !self.interrupted
+    }
+}
+
+fn second(second: u64, r: &Recorder) -> Second {
+    let p = Percentiles::of(&r.latency);
+    Second {
+        second,
+        sent: r.sent,
+        completed: r.completed,
+        failed: r.total_errors() + r.codes_in(400, 999) + r.codes[0],
+        p50_ms: p.p50,
+        p99_ms: p.p99,
+        max_ms: p.max,
+    }
+}
+
+fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {
+    let mut w = Vec::new();
+    if run.preconnect_failed > 0 {
+        let why = run.preconnect_error.map_or("unknown error", |k| k.name());
+        w.push(format!(
+            "{} of {} connections could not be opened before the start ({why})",
+            run.preconnect_failed, s.plan.conns
+        ));
+    }
+    if s.dispatch_lag_ms.p99 > GENERATOR_LAG_LIMIT_MS {
+        w.push(format!(
+            "generator-bound: blast queued requests late (pacer lag p99 {:.2} ms > {GENERATOR_LAG_LIMIT_MS} ms); \
+             its own CPU, not the target, limited this run: use more --cores or a lower --rate",
+            s.dispatch_lag_ms.p99
+        ));
+    }
+    let dropped = s
+        .errors
+        .get(ErrorKind::Dropped.name())
+        .copied()
+        .unwrap_or(0);
+    if dropped > 0 {
+        w.push(format!(
+            "{dropped} requests dropped: all connections were busy and the queue (--max-queue {}) was full",
+            s.plan.max_queue
+        ));
+    }
+    if s.queue_peak > 0
+        && s.send_lag_ms.p99 > GENERATOR_LAG_LIMIT_MS
+        && s.dispatch_lag_ms.p99 <= GENERATOR_LAG_LIMIT_MS
+    {
+        w.push(format!(
+            "all connections were busy at times: up to {} requests waited for one (send lag p99 {:.2} ms, counted in latency); \
+             raise --conns if the target should take more concurrency",
+            s.queue_peak, s.send_lag_ms.p99
+        ));
+    }
+    if !s.interrupted && s.rate_ratio < RATE_SHORTFALL {
+        w.push(format!(
+            "achieved {:.0} req/s, {:.1}% of the target {:.0} req/s",
+            s.achieved_rate,
+            s.rate_ratio * 100.0,
+            s.plan.rate
+        ));
+    }
+    if s.interrupted {
+        w.push(format!(
+            "interrupted after {:.1} s of {:.1} s measured",
+            s.measured_s, s.plan.duration_s
+        ));
+    }
+    w
+}

@@ -1,0 +1,73 @@
+//! Known, injected misbehaviour of the embedded target, so blast's numbers can be checked
+//! against the truth: a fixed added delay, and periodic stalls in which nothing is answered.
+
+use std::time::{Duration, Instant};
+
+/// When a request that arrived at some instant may be answered.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Added to every answer of `POST /v1/messages`.
+    pub delay: Duration,
+    /// Every `every`, starting `every` after the server started, nothing is answered for `length`.
+    pub stall: Option<Stall>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stall {
+    pub every: Duration,
+    pub length: Duration,
+}
+
+impl Faults {
+    pub fn is_none(&self) -> bool {
+        self.delay.is_zero() && self.stall.is_none()
+    }
+
+    /// The instant at which a request that arrived at `arrived` is answered, for a server that
+    /// started at `started`: after the delay, pushed past the end of any stall it falls in.
+    pub fn release_at(&self, started: Instant, arrived: Instant) -> Instant {
+        let mut release = arrived + self.delay;
+        if let Some(s) = self.stall {
+            let since = release.saturating_duration_since(started);
+            if since >= s.every {
+                let phase = Duration::from_nanos((since.as_nanos() % s.every.as_nanos()) as u64);
+                if phase < s.length {
+                    release += s.length - phase;
+                }
+            }
+        }
+        release
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_table() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let f = Faults {
+            delay: ms(10),
+            stall: Some(Stall {
+                every: ms(1000),
+                length: ms(200),
+            }),
+        };
+        // (arrived after start, answered after start)
+        let rows = [
+            (0, 10),      // before the first stall: just the delay
+            (500, 510),   // between stalls
+            (995, 1200),  // delay ends inside the stall at 1000..1200: answered at its end
+            (1100, 1200), // arrived mid-stall
+            (1190, 1200), // release at 1200 is exactly the end: not stalled
+            (2050, 2200), // second stall
+            (1300, 1310),
+        ];
+        for (arrived, want) in rows {
+            let got = f.release_at(t0, t0 + ms(arrived)) - t0;
+            assert_eq!(got, ms(want), "arrived at {arrived} ms");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Operating-system limits blast depends on.
+
+/// Makes sure the process may hold `needed` descriptors, raising the soft limit up to the hard
+/// limit if necessary. The error says what is short and by how much.
+pub fn ensure_fds(needed: usize) -> Result<(), String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Ok(()); // cannot tell: let the run report connect errors if it comes to that
+    }
+    let needed = needed as libc::rlim_t;
+    if lim.rlim_cur >= needed {
+        return Ok(());
+    }
+    if lim.rlim_max < needed {
+        return Err(format!(
+            "{needed} file descriptors needed but the hard limit (ulimit -Hn) is {}; lower --conns or raise the limit",
+            lim.rlim_max
+        ));
+    }
+    let raised = libc::rlimit {
+        rlim_cur: needed.max(lim.rlim_max.min(1 << 20)),
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: `raised` is a valid rlimit no higher than the hard limit.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return Err(format!(
+            "cannot raise the file descriptor limit to {needed}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,426 @@
+//! A small sans-IO HTTP/1.1 client codec: preformatted request bytes out, responses in.
+//!
+//! No I/O happens here, so every edge (partial reads, pipelined responses, chunked bodies,
+//! garbage) is tested with plain byte slices. Bodies are counted and discarded; a load
+//! generator needs the status, the framing and the byte count, not the content.
+
+use bytes::{Buf, BytesMut};
+
+/// Largest response head accepted (status line and headers).
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Most headers accepted in one response.
+pub const MAX_HEADERS: usize = 100;
+/// Longest chunk-size or trailer line accepted.
+const MAX_LINE: usize = 4096;
+
+/// Why a response could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodecError {
+    /// Not HTTP/1.x, or a head httparse rejects.
+    BadHead(String),
+    /// The head exceeded `MAX_HEAD` or had more than `MAX_HEADERS` headers.
+    HeadTooLarge,
+    /// A Content-Length or chunk size that is not a number.
+    BadLength,
+    /// The connection ended in the middle of a response.
+    Truncated,
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodecError::BadHead(why) => write!(f, "malformed response head: {why}"),
+            CodecError::HeadTooLarge => write!(f, "response head too large"),
+            CodecError::BadLength => write!(f, "malformed body length"),
+            CodecError::Truncated => write!(f, "connection closed mid-response"),
+        }
+    }
+}
+
+/// A complete response, as far as a load generator cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// The server will close the connection after this response.
+    pub close: bool,
+    /// Bytes of the whole response, head included.
+    pub wire_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    /// Fixed-length body, bytes still to come.
+    Length(u64),
+    /// Chunked: expecting a chunk-size line.
+    ChunkSize,
+    /// Chunked: bytes of the current chunk still to come.
+    ChunkData(u64),
+    /// Chunked: the CRLF after a chunk's data.
+    ChunkCrlf,
+    /// Chunked: trailer lines until an empty one.
+    Trailer,
+    /// No framing: the body runs until the server closes.
+    UntilClose,
+}
+
+/// Reads responses one after another from a byte buffer.
+#[derive(Debug)]
+pub struct ResponseDecoder {
+    state: State,
+    status: u16,
+    close: bool,
+    wire_bytes: u64,
+}
+
+impl Default for ResponseDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResponseDecoder {
+    pub fn new() -> Self {
+        ResponseDecoder {
+            state: State::Head,
+            status: 0,
+            close: false,
+            wire_bytes: 0,
+        }
+    }
+
+    /// Consumes what it can from `buf`. Returns a response once one is complete; bytes after it
+    /// (a pipelined next response) stay in `buf`.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, CodecError> {
+        loop {
+            match self.state {
+                State::Head => {
+                    if !self.decode_head(buf)? {
+                        return Ok(None);
+                    }
+                }
+                State::Length(0) => return Ok(Some(self.finish())),
+                State::Length(left) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = left.min(buf.len() as u64);
+                    self.consume(buf, n as usize);
+                    self.state = State::Length(left - n);
+                }
+                State::ChunkSize => {
+                    let Some(line_end) = find_crlf(buf)? else {
+                        return Ok(None);
+                    };
+                    let size = match httparse::parse_chunk_size(&buf[..line_end + 2]) {
+                        Ok(httparse::Status::Complete((_, size))) => size,
+                        _ => return Err(CodecError::BadLength),
+                    };
+                    self.consume(buf, line_end + 2);
+                    self.state = if size == 0 {
+                        State::Trailer
+                    } else {
+                        State::ChunkData(size)
+                    };
+                }
+                State::ChunkData(left) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = left.min(buf.len() as u64);
+                    self.consume(buf, n as usize);
+                    self.state = if n == left {
+                        State::ChunkCrlf
+                    } else {
+                        State::ChunkData(left - n)
+                    };
+                }
+                State::ChunkCrlf => {
+                    if buf.len() < 2 {
+                        return Ok(None);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err(CodecError::BadLength);
+                    }
+                    self.consume(buf, 2);
+                    self.state = State::ChunkSize;
+                }
+                State::Trailer => {
+                    let Some(line_end) = find_crlf(buf)? else {
+                        return Ok(None);
+                    };
+                    self.consume(buf, line_end + 2);
+                    if line_end == 0 {
+                        return Ok(Some(self.finish()));
+                    }
+                }
+                State::UntilClose => {
+                    let n = buf.len();
+                    self.consume(buf, n);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The peer closed the connection: completes a body that runs until close, otherwise a
+    /// response in progress is truncated. `Ok(None)` when nothing was in progress.
+    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, CodecError> {
+        if let Some(r) = self.decode(buf)? {
+            return Ok(Some(r));
+        }
+        match self.state {
+            State::UntilClose => Ok(Some(self.finish())),
+            State::Head if buf.is_empty() && self.wire_bytes == 0 => Ok(None),
+            _ => Err(CodecError::Truncated),
+        }
+    }
+
+    fn consume(&mut self, buf: &mut BytesMut, n: usize) {
+        buf.advance(n);
+        self.wire_bytes += n as u64;
+    }
+
+    fn finish(&mut self) -> Response {
+        let r = Response {
+            status: self.status,
+            close: self.close,
+            wire_bytes: self.wire_bytes,
+        };
+        *self = ResponseDecoder::new();
+        r
+    }
+
+    /// Parses a complete head if there is one; returns false when more bytes are needed.
+    fn decode_head(&mut self, buf: &mut BytesMut) -> Result<bool, CodecError> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        let head_len = match resp.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > MAX_HEAD {
+                    return Err(CodecError::HeadTooLarge);
+                }
+                return Ok(false);
+            }
+            Err(httparse::Error::TooManyHeaders) => return Err(CodecError::HeadTooLarge),
+            Err(e) => return Err(CodecError::BadHead(e.to_string())),
+        };
+        if head_len > MAX_HEAD {
+            return Err(CodecError::HeadTooLarge);
+        }
+        let status = resp.code.unwrap_or(0);
+        let http10 = resp.version == Some(0);
+        let mut close = http10;
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        for h in resp.headers.iter() {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let v = std::str::from_utf8(h.value).map_err(|_| CodecError::BadLength)?;
+                let n: u64 = v.trim().parse().map_err(|_| CodecError::BadLength)?;
+                if length.is_some_and(|prev| prev != n) {
+                    return Err(CodecError::BadLength);
+                }
+                length = Some(n);
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = last_token_is(h.value, b"chunked");
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                if contains_token(h.value, b"close") {
+                    close = true;
+                } else if contains_token(h.value, b"keep-alive") {
+                    close = false;
+                }
+            }
+        }
+        self.consume(buf, head_len);
+        self.status = status;
+        self.close = close;
+        self.state = if (100..200).contains(&status) && status != 101 {
+            // Interim response (100 Continue, 103 Early Hints): the real one follows.
+            self.wire_bytes = 0;
+            State::Head
+        } else if status == 204 || status == 304 || (100..200).contains(&status) {
+            State::Length(0)
+        } else if chunked {
+            State::ChunkSize
+        } else if let Some(n) = length {
+            State::Length(n)
+        } else {
+            self.close = true;
+            State::UntilClose
+        };
+        Ok(true)
+    }
+}
+
+/// Position of the first CRLF, erroring when a line grows past `MAX_LINE`.
+fn find_crlf(buf: &[u8]) -> Result<Option<usize>, CodecError> {
+    match buf.windows(2).position(|w| w == b"\r\n") {
+        Some(p) if p <= MAX_LINE => Ok(Some(p)),
+        Some(_) => Err(CodecError::HeadTooLarge),
+        None if buf.len() > MAX_LINE => Err(CodecError::HeadTooLarge),
+        None => Ok(None),
+    }
+}
+
+fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(|t| t.trim_ascii())
+}
+
+fn contains_token(value: &[u8], token: &[u8]) -> bool {
+    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+fn last_token_is(value: &[u8], token: &[u8]) -> bool {
+    tokens(value)
+        .last()
+        .is_some_and(|t| t.eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8], step: usize) -> Result<Vec<Response>, CodecError> {
+        let mut d = ResponseDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(step.max(1)) {
+            buf.extend_from_slice(piece);
+            while let Some(r) = d.decode(&mut buf)? {
+                out.push(r);
+            }
+        }
+        if let Some(r) = d.decode_eof(&mut buf)? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    const SIMPLE: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\nhello";
+
+    #[test]
+    fn content_length_at_every_split() {
+        for step in 1..=SIMPLE.len() {
+            let got = decode_all(SIMPLE, step).expect("valid");
+            assert_eq!(
+                got,
+                vec![Response {
+                    status: 202,
+                    close: false,
+                    wire_bytes: SIMPLE.len() as u64
+                }],
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn pipelined_responses_are_split_exactly() {
+        let mut input = SIMPLE.to_vec();
+        input.extend_from_slice(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n");
+        input.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+        for step in [1, 3, 7, input.len()] {
+            let got = decode_all(&input, step).expect("valid");
+            let codes: Vec<u16> = got.iter().map(|r| r.status).collect();
+            assert_eq!(codes, vec![202, 500, 204], "step {step}");
+        }
+    }
+
+    #[test]
+    fn chunked_with_extensions_and_trailers() {
+        let input = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: yes\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+        for step in 1..=input.len() {
+            let got = decode_all(input, step).expect("valid");
+            assert_eq!(got.len(), 2, "step {step}");
+            assert_eq!(got[0].status, 200);
+            assert_eq!(got[1].status, 201);
+        }
+    }
+
+    #[test]
+    fn connection_close_and_http10() {
+        let got = decode_all(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            4,
+        )
+        .expect("valid");
+        assert!(got[0].close);
+        let got = decode_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 4).expect("valid");
+        assert!(got[0].close);
+        let got = decode_all(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+            4,
+        )
+        .expect("valid");
+        assert!(!got[0].close);
+    }
+
+    #[test]
+    fn body_until_close() {
+        let got = decode_all(b"HTTP/1.1 200 OK\r\n\r\nsome bytes", 3).expect("valid");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].close);
+    }
+
+    #[test]
+    fn interim_responses_are_skipped() {
+        let got = decode_all(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok",
+            5,
+        )
+        .expect("valid");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].status, 202);
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        let cases: &[&[u8]] = &[
+            b"garbage garbage\r\n\r\n",
+            b"HTTP/1.1 abc OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX",
+            b"\x00\x01\x02\xff\r\n\r\n",
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            assert!(decode_all(case, 1).is_err(), "case {i} should fail");
+            assert!(
+                decode_all(case, case.len()).is_err(),
+                "case {i} should fail whole"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_responses_are_reported() {
+        assert_eq!(
+            decode_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 2),
+            Err(CodecError::Truncated)
+        );
+        assert_eq!(
+            decode_all(b"HTTP/1.1 200 OK\r\nContent-Le", 2),
+            Err(CodecError::Truncated)
+        );
+        assert_eq!(decode_all(b"", 1), Ok(vec![]));
+    }
+
+    #[test]
+    fn huge_heads_are_refused() {
+        let mut input = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while input.len() <= MAX_HEAD {
+            input.extend_from_slice(
+                b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+            );
+        }
+        assert_eq!(decode_all(&input, 1000), Err(CodecError::HeadTooLarge));
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..(MAX_HEADERS + 1) {
+            many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(decode_all(&many, many.len()), Err(CodecError::HeadTooLarge));
+    }
+}
