@@ -15,23 +15,24 @@ pub struct HttpTarget {
 impl HttpTarget {
     /// Parses `http://host[:port][/path]`. Only plain HTTP/1.1 is spoken on the hot path.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let rest =
-            match url.split_once("://") {
-                Some(("http", rest)) => rest,
-                Some(("https", _)) => return Err(format!(
+        let rest = match url.split_once("://") {
+            Some(("http", rest)) => rest,
+            Some(("https", _)) => {
+                return Err(format!(
                     "target '{url}': https is not supported by the api workload yet; use http://"
-                )),
-                Some((scheme, _)) => {
-                    return Err(format!(
-                        "target '{url}': unsupported scheme '{scheme}', expected http://"
-                    ))
-                }
-                None => {
-                    return Err(format!(
-                        "target '{url}': expected a URL like http://127.0.0.1:8000/v1/messages"
-                    ))
-                }
-            };
+                ))
+            }
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "target '{url}': unsupported scheme '{scheme}', expected http://"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "target '{url}': expected a URL like http://127.0.0.1:8000/v1/messages"
+                ))
+            }
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),

@@ -1,0 +1,123 @@
+//! Helpers for the integration tests: start the real `blast serve` as a separate process on
+//! 127.0.0.1, run the real `blast` binary against it, read its JSON report.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");
+
+/// Load tests share two cores: run them one at a time so none measures another's load.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A `blast serve` process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts `blast serve --listen 127.0.0.1:0 <extra>` and waits for its address.
+    pub fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(BLAST)
+            .args(["serve", "--listen", "127.0.0.1:0", "--exit-after", "300s"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn blast serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read serve banner");
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .filter(|a| a.starts_with("127.0.0.1:"))
+            .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/messages", self.addr)
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A fresh path for a report file.
+pub fn temp_path(name: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("blast-test-{}-{n}-{name}", std::process::id()))
+}
+
+/// Result of one `blast` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub json: Option<serde_json::Value>,
+}
+
+/// Runs `blast <args> --json <tmp>` and parses the report.
+pub fn blast(args: &[&str]) -> Run {
+    let json_path = temp_path("report.json");
+    let out: Output = Command::new(BLAST)
+        .args(args)
+        .arg("--json")
+        .arg(&json_path)
+        .arg("--quiet")
+        .output()
+        .expect("run blast");
+    finish(out, &json_path)
+}
+
+pub fn finish(out: Output, json_path: &std::path::Path) -> Run {
+    let json = std::fs::read(json_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let _ = std::fs::remove_file(json_path);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        json,
+    }
+}
+
+/// Runs blast without a report file and returns exit code and stderr.
+pub fn blast_plain(args: &[&str]) -> (i32, String) {
+    let out = Command::new(BLAST).args(args).output().expect("run blast");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn f(v: &serde_json::Value, path: &str) -> f64 {
+    v.pointer(path)
+        .and_then(|x| x.as_f64())
+        .unwrap_or_else(|| panic!("missing {path} in {v}"))
+}
+
+pub fn wait_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
