@@ -13,13 +13,17 @@ use crate::engine::Plan;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A due slot closer than this is waited for by yielding to the connections, not by a timer:
-/// arming a timer costs more than the wait.
-const SPIN_BELOW: Duration = Duration::from_micros(30);
+/// The last stretch before a due slot is waited for by yielding to the connections (which
+/// polls the reactor) rather than by a timer: a timer wake-up on an idle core arrives tens of
+/// microseconds late (measured ~45 µs here), so the timer is set up to this much early.
+const SPIN_MAX: Duration = Duration::from_micros(80);
+/// Yielding keeps the core busy, which on a machine shared with the target steals its CPU:
+/// the spin window is shrunk so that it costs at most this share of a core.
+const SPIN_CPU_SHARE: f64 = 0.02;
 /// The pacer looks at the stop flag at least this often while waiting.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
@@ -56,6 +60,8 @@ pub struct CoreSetup<W: Workload> {
     pub plan: Plan,
     pub workload: Arc<W>,
     pub sink: Sender<Snapshot>,
+    /// Emptied recorders coming back from the reporter, to be reused.
+    pub recycled: Receiver<Recorder>,
     pub stop: Arc<AtomicBool>,
     /// All cores and the coordinator meet here twice: connected, then started.
     pub barrier: Arc<Barrier>,
@@ -69,6 +75,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         plan,
         workload,
         sink,
+        recycled,
         stop,
         barrier,
         t0,
@@ -106,6 +113,13 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         }
     }
 
+    // Allocate before the clock starts: the queue, the timer, and spare recorders for the
+    // first interval swaps (later ones come back recycled from the reporter).
+    let queue = JobQueue::new(conns, plan.queue_per_core());
+    crate::clock::tighten_timer_slack();
+    let mut timer = PreciseTimer::new();
+    let mut spares = vec![Recorder::new(), Recorder::new()];
+
     barrier.wait();
     barrier.wait();
     let Some(&start) = t0.get() else { return };
@@ -113,7 +127,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
 
     let st = Rc::new(CoreState {
-        queue: JobQueue::new(conns, plan.queue_per_core()),
+        queue,
         recorder: RefCell::new(recorder),
         inflight: Cell::new(0),
         measure_from,
@@ -135,7 +149,9 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
             let mut second = 1u64;
             loop {
                 tokio::time::sleep_until((start + Duration::from_secs(second)).into()).await;
-                let recorder = std::mem::take(&mut *st.recorder.borrow_mut());
+                spares.extend(recycled.try_iter());
+                let fresh = spares.pop().unwrap_or_default();
+                let recorder = std::mem::replace(&mut *st.recorder.borrow_mut(), fresh);
                 let snap = Snapshot {
                     core: index,
                     second,
@@ -163,7 +179,9 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         plan.seed,
         end_ns,
     );
-    let mut timer = PreciseTimer::new();
+    let spin = SPIN_MAX.min(Duration::from_secs_f64(
+        SPIN_CPU_SHARE * plan.cores as f64 / plan.rate,
+    ));
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
     while let Some(slot) = next {
@@ -175,10 +193,10 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         let now = Instant::now();
         if due > now {
             let wait = due - now;
-            if wait < SPIN_BELOW {
+            if wait <= spin {
                 tokio::task::yield_now().await;
             } else {
-                timer.sleep_until(due.min(now + STOP_POLL)).await;
+                timer.sleep_until((due - spin).min(now + STOP_POLL)).await;
             }
             continue;
         }

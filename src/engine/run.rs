@@ -64,8 +64,12 @@ pub fn run<W: Workload>(
     let mut threads = Vec::with_capacity(plan.cores);
     let pinned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
+    let mut recycle = Vec::with_capacity(plan.cores);
     for index in 0..plan.cores {
+        let (back_tx, back_rx) = mpsc::channel::<Recorder>();
+        recycle.push(back_tx);
         let setup = CoreSetup {
+            recycled: back_rx,
             index,
             plan: plan.clone(),
             workload: workload.clone(),
@@ -158,7 +162,10 @@ pub fn run<W: Workload>(
             });
             next_progress += 1;
         }
-        let _ = snap.core;
+        // Hand the emptied recorder back to its core for reuse.
+        let mut spent = snap.recorder;
+        spent.reset();
+        let _ = recycle[snap.core].send(spent);
     }
     for t in threads {
         let _ = t.join();
