@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub preconnect_failed: u64,
     /// The first error seen while pre-connecting, for the user.
     pub preconnect_error: Option<ErrorKind>,
+    /// Set in the last snapshot: when this core wrote its last measured request.
+    pub last_send: Option<Instant>,
 }
 
 /// Shared by the tasks of one core.
@@ -49,6 +51,9 @@ struct CoreState {
     recorder: RefCell<Recorder>,
     /// Jobs taken by a connection and not yet finished.
     inflight: Cell<u64>,
+    /// When the latest measured request was written (the achieved rate is taken over the time
+    /// it really took to send them, not over the planned duration).
+    last_send: Cell<Option<Instant>>,
     /// Requests due before this instant are warm-up and not recorded.
     measure_from: Instant,
     timeout: Duration,
@@ -130,6 +135,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         queue,
         recorder: RefCell::new(recorder),
         inflight: Cell::new(0),
+        last_send: Cell::new(None),
         measure_from,
         timeout: plan.timeout,
     });
@@ -160,6 +166,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
                     stopped_at: None,
                     preconnect_failed: 0,
                     preconnect_error: None,
+                    last_send: None,
                 };
                 if sink.send(snap).is_err() {
                     return;
@@ -248,6 +255,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         stopped_at,
         preconnect_failed,
         preconnect_error,
+        last_send: st.last_send.get(),
     });
 }
 
@@ -303,6 +311,8 @@ async fn conn_loop<W: Workload>(
         if measured {
             let mut rec = st.recorder.borrow_mut();
             if let Some(sent) = stats.sent_at {
+                st.last_send
+                    .set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
                 rec.record_sent(
                     sent.saturating_duration_since(job.intended),
                     stats.bytes_out,

@@ -19,6 +19,9 @@ pub struct RunOutcome {
     pub started_at: SystemTime,
     /// Seconds of the measured window that actually ran (less than planned when interrupted).
     pub measured_secs: f64,
+    /// Seconds from the start of the measured window to the last measured request written; more
+    /// than `measured_secs` when blast or the target fell behind the schedule.
+    pub send_secs: f64,
     /// The run was stopped before its schedule ended.
     pub interrupted: bool,
     /// Worker threads that were pinned to a core.
@@ -130,6 +133,7 @@ pub fn run<W: Workload>(
     let mut stopped_at: Option<Instant> = None;
     let mut preconnect_failed = 0;
     let mut preconnect_error = None;
+    let mut last_send: Option<Instant> = None;
 
     for snap in rx {
         let idx = snap.second.saturating_sub(1) as usize;
@@ -145,6 +149,9 @@ pub fn run<W: Workload>(
             preconnect_failed += snap.preconnect_failed;
             if preconnect_error.is_none() {
                 preconnect_error = snap.preconnect_error;
+            }
+            if let Some(at) = snap.last_send {
+                last_send = Some(last_send.map_or(at, |l: Instant| l.max(at)));
             }
             if let Some(at) = snap.stopped_at {
                 stopped_at = Some(stopped_at.map_or(at, |s: Instant| s.max(at)));
@@ -177,7 +184,12 @@ pub fn run<W: Workload>(
             .clamp(0.0, planned),
         None => planned,
     };
+    let send_secs = last_send.map_or(0.0, |at| {
+        at.saturating_duration_since(start + plan.warmup)
+            .as_secs_f64()
+    });
     Ok(RunOutcome {
+        send_secs,
         total,
         timeline,
         started_at,

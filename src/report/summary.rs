@@ -148,7 +148,9 @@ impl Summary {
         let failed_status = t.codes_in(400, 999) + t.codes[0];
         let errors_total = t.total_errors();
         let measured = run.measured_secs.max(1e-9);
-        let achieved_rate = t.sent as f64 / measured;
+        // Sent over the time sending really took: a run that fell behind and caught up after
+        // the schedule ended did not achieve the planned rate.
+        let achieved_rate = t.sent as f64 / measured.max(run.send_secs);
         let mut status_codes = BTreeMap::new();
         for (code, &n) in t.codes.iter().enumerate() {
             if n > 0 {
@@ -253,8 +255,9 @@ fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {
     }
     if s.dispatch_lag_ms.p99 > GENERATOR_LAG_LIMIT_MS {
         w.push(format!(
-            "generator-bound: blast queued requests late (pacer lag p99 {:.2} ms > {GENERATOR_LAG_LIMIT_MS} ms); \
-             its own CPU, not the target, limited this run: use more --cores or a lower --rate",
+            "generator-bound: blast queued requests late (pacer lag p99 {:.2} ms > {GENERATOR_LAG_LIMIT_MS} ms): \
+             the CPU blast runs on was saturated and the figures include blast's own delay; \
+             use more --cores, a lower --rate, or a target on another machine",
             s.dispatch_lag_ms.p99
         ));
     }
