@@ -21,9 +21,7 @@ pub struct PreciseTimer {
 impl PreciseTimer {
     /// Must be called inside a tokio runtime with I/O enabled.
     pub fn new() -> Self {
-        PreciseTimer {
-            fd: create_timerfd().ok(),
-        }
+        PreciseTimer { fd: create_timerfd().ok() }
     }
 
     /// True when the timer has sub-millisecond resolution.
@@ -77,12 +75,7 @@ pub fn tighten_timer_slack() {
 fn create_timerfd() -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: timerfd_create has no memory-safety preconditions; a non-negative return is a
     // fresh descriptor that we own from here on.
-    let raw = unsafe {
-        libc::timerfd_create(
-            libc::CLOCK_MONOTONIC,
-            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-        )
-    };
+    let raw = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -90,43 +83,24 @@ fn create_timerfd() -> io::Result<AsyncFd<OwnedFd>> {
     let owned = unsafe { OwnedFd::from_raw_fd(raw) };
     // SAFETY: `owned` is an open descriptor owned by the AsyncFd from here until it is dropped,
     // and `OwnedFd::as_raw_fd` always returns that same descriptor.
-    unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)
+    unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }.map_err(|e| e.into_parts().1)
 }
 
 /// Arms the timer to fire once, `wait` from now, at an absolute CLOCK_MONOTONIC time.
 fn arm(fd: &OwnedFd, wait: Duration) -> io::Result<()> {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid, writable timespec.
     if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
         return Err(io::Error::last_os_error());
     }
     let total_ns = now.tv_nsec as u64 + wait.subsec_nanos() as u64;
     let value = libc::timespec {
-        tv_sec: now.tv_sec
-            + wait.as_secs() as libc::time_t
-            + (total_ns / 1_000_000_000) as libc::time_t,
+        tv_sec: now.tv_sec + wait.as_secs() as libc::time_t + (total_ns / 1_000_000_000) as libc::time_t,
         tv_nsec: (total_ns % 1_000_000_000) as libc::c_long,
     };
-    let spec = libc::itimerspec {
-        it_interval: libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        },
-        it_value: value,
-    };
+    let spec = libc::itimerspec { it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 }, it_value: value };
     // SAFETY: `fd` is a timerfd we own; `spec` is valid; the old-value pointer may be null.
-    let rc = unsafe {
-        libc::timerfd_settime(
-            fd.as_raw_fd(),
-            libc::TFD_TIMER_ABSTIME,
-            &spec,
-            std::ptr::null_mut(),
-        )
-    };
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -149,10 +123,7 @@ mod tests {
 
     #[test]
     fn wakes_close_to_the_deadline() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         rt.block_on(async {
             let mut t = PreciseTimer::new();
             assert!(t.is_precise(), "timerfd available on Linux");

@@ -3,10 +3,7 @@
 /// Makes sure the process may hold `needed` descriptors, raising the soft limit up to the hard
 /// limit if necessary. The error says what is short and by how much.
 pub fn ensure_fds(needed: usize) -> Result<(), String> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `lim` is a valid, writable rlimit.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return Ok(()); // cannot tell: let the run report connect errors if it comes to that
@@ -21,16 +18,35 @@ pub fn ensure_fds(needed: usize) -> Result<(), String> {
             lim.rlim_max
         ));
     }
-    let raised = libc::rlimit {
-        rlim_cur: needed.max(lim.rlim_max.min(1 << 20)),
-        rlim_max: lim.rlim_max,
-    };
+    let raised = libc::rlimit { rlim_cur: needed.max(lim.rlim_max.min(1 << 20)), rlim_max: lim.rlim_max };
     // SAFETY: `raised` is a valid rlimit no higher than the hard limit.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return Err(format!(
-            "cannot raise the file descriptor limit to {needed}: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(format!("cannot raise the file descriptor limit to {needed}: {}", std::io::Error::last_os_error()));
     }
     Ok(())
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB; 0 where /proc is unavailable.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Raises the soft descriptor limit to the hard limit (for servers holding many connections).
+pub fn raise_fds_to_hard() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: valid, writable rlimit; then set to values the kernel gave us.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

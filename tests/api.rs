@@ -8,15 +8,7 @@ use common::*;
 fn rate_20000_for_10s_achieves_99_percent_with_no_errors() {
     let _g = serial();
     let server = Server::start(&[]);
-    let r = blast(&[
-        "api",
-        "--rate",
-        "20000",
-        "--duration",
-        "10s",
-        "--target",
-        &server.url(),
-    ]);
+    let r = blast(&["api", "--rate", "20000", "--duration", "10s", "--target", &server.url()]);
     let j = r.json.expect("json report");
     assert_eq!(r.code, 0, "clean run exits 0: {}", r.stdout);
     assert_eq!(f(&j, "/requests/failed"), 0.0, "{}", r.stdout);
@@ -31,27 +23,13 @@ fn rate_20000_for_10s_achieves_99_percent_with_no_errors() {
 fn fixed_10ms_delay_is_reported_within_1_percent_plus_200us() {
     let _g = serial();
     let server = Server::start(&["--delay", "10ms"]);
-    let r = blast(&[
-        "api",
-        "--rate",
-        "200",
-        "--duration",
-        "3s",
-        "--conns",
-        "20",
-        "--target",
-        &server.url(),
-    ]);
+    let r = blast(&["api", "--rate", "200", "--duration", "3s", "--conns", "20", "--target", &server.url()]);
     let j = r.json.expect("json report");
     assert_eq!(r.code, 0, "{}", r.stdout);
     // Tolerance: 10 ms +- (1% + 200 us) = [9.7, 10.3] ms.
     for path in ["/latency_ms/p50", "/service_ms/p50"] {
         let p50 = f(&j, path);
-        assert!(
-            (9.7..=10.3).contains(&p50),
-            "{path} = {p50} ms\n{}",
-            r.stdout
-        );
+        assert!((9.7..=10.3).contains(&p50), "{path} = {p50} ms\n{}", r.stdout);
     }
     // Nothing may be faster than the injected delay.
     assert!(f(&j, "/service_ms/min") >= 9.99, "{}", r.stdout);
@@ -64,35 +42,13 @@ fn stalls_show_in_corrected_tail_but_not_in_uncorrected() {
     // queue at blast during each stall: the corrected p99 must show hundreds of ms, while the
     // uncorrected p99 (service time) sees only the 2 stuck requests per stall (< 1%).
     let server = Server::start(&["--stall-every", "2s", "--stall-for", "500ms"]);
-    let r = blast(&[
-        "api",
-        "--rate",
-        "200",
-        "--duration",
-        "5s",
-        "--conns",
-        "2",
-        "--target",
-        &server.url(),
-    ]);
+    let r = blast(&["api", "--rate", "200", "--duration", "5s", "--conns", "2", "--target", &server.url()]);
     let j = r.json.expect("json report");
     let corrected = f(&j, "/latency_ms/p99");
     let uncorrected = f(&j, "/service_ms/p99");
-    assert!(
-        corrected >= 300.0,
-        "corrected p99 {corrected} ms\n{}",
-        r.stdout
-    );
-    assert!(
-        uncorrected < 50.0,
-        "uncorrected p99 {uncorrected} ms\n{}",
-        r.stdout
-    );
-    assert!(
-        f(&j, "/latency_ms/max") <= 600.0,
-        "no request waits longer than a stall plus slack\n{}",
-        r.stdout
-    );
+    assert!(corrected >= 300.0, "corrected p99 {corrected} ms\n{}", r.stdout);
+    assert!(uncorrected < 50.0, "uncorrected p99 {uncorrected} ms\n{}", r.stdout);
+    assert!(f(&j, "/latency_ms/max") <= 600.0, "no request waits longer than a stall plus slack\n{}", r.stdout);
     assert_eq!(f(&j, "/requests/failed"), 0.0);
 }
 
@@ -100,17 +56,7 @@ fn stalls_show_in_corrected_tail_but_not_in_uncorrected() {
 fn poisson_arrivals_average_to_the_rate() {
     let _g = serial();
     let server = Server::start(&[]);
-    let r = blast(&[
-        "api",
-        "--rate",
-        "5000",
-        "--duration",
-        "4s",
-        "--arrival",
-        "poisson",
-        "--target",
-        &server.url(),
-    ]);
+    let r = blast(&["api", "--rate", "5000", "--duration", "4s", "--arrival", "poisson", "--target", &server.url()]);
     let j = r.json.expect("json report");
     let sent = f(&j, "/requests/sent");
     // 20000 expected; a Poisson count has sd ~141, so 3% is > 4 sd.
@@ -122,34 +68,14 @@ fn poisson_arrivals_average_to_the_rate() {
 fn refused_connections_are_counted_and_reported() {
     let _g = serial();
     // Bind then drop a listener to get a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let url = format!("http://127.0.0.1:{port}/v1/messages");
-    let r = blast(&[
-        "api",
-        "--rate",
-        "100",
-        "--duration",
-        "1s",
-        "--conns",
-        "4",
-        "--target",
-        &url,
-    ]);
+    let r = blast(&["api", "--rate", "100", "--duration", "1s", "--conns", "4", "--target", &url]);
     assert_eq!(r.code, 1, "a run with failures exits 1: {}", r.stderr);
-    let j = r
-        .json
-        .expect("report is written even when everything fails");
+    let j = r.json.expect("report is written even when everything fails");
     assert_eq!(f(&j, "/errors/connect_refused"), 100.0, "{}", r.stdout);
     assert_eq!(f(&j, "/requests/sent"), 0.0);
-    assert!(
-        r.stdout.contains("could not be opened before the start"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("could not be opened before the start"), "{}", r.stdout);
 }
 
 #[test]
@@ -158,18 +84,7 @@ fn target_killed_mid_run_ends_on_time_with_a_report() {
     let mut server = Server::start(&[]);
     let json_path = temp_path("killed.json");
     let child = std::process::Command::new(BLAST)
-        .args([
-            "api",
-            "--rate",
-            "500",
-            "--duration",
-            "3s",
-            "--timeout",
-            "500ms",
-            "--quiet",
-            "--target",
-            &server.url(),
-        ])
+        .args(["api", "--rate", "500", "--duration", "3s", "--timeout", "500ms", "--quiet", "--target", &server.url()])
         .arg("--json")
         .arg(&json_path)
         .stdout(std::process::Stdio::piped())
@@ -182,10 +97,7 @@ fn target_killed_mid_run_ends_on_time_with_a_report() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let j = r.json.expect("report");
     let completed = f(&j, "/requests/completed");
-    assert!(
-        completed > 300.0 && completed < 1200.0,
-        "completed {completed}"
-    );
+    assert!(completed > 300.0 && completed < 1200.0, "completed {completed}");
     let failed = f(&j, "/requests/failed");
     assert!(failed >= 500.0, "failed {failed}\n{}", r.stdout);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
@@ -197,16 +109,7 @@ fn sigint_stops_the_run_and_writes_the_report() {
     let server = Server::start(&[]);
     let json_path = temp_path("sigint.json");
     let child = std::process::Command::new(BLAST)
-        .args([
-            "api",
-            "--rate",
-            "1000",
-            "--duration",
-            "60s",
-            "--quiet",
-            "--target",
-            &server.url(),
-        ])
+        .args(["api", "--rate", "1000", "--duration", "60s", "--quiet", "--target", &server.url()])
         .arg("--json")
         .arg(&json_path)
         .stdout(std::process::Stdio::piped())
@@ -260,15 +163,8 @@ fn bad_input_exits_2_with_one_line() {
     for args in cases {
         let (code, stderr) = blast_plain(args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
-        assert_eq!(
-            stderr.trim().lines().count(),
-            1,
-            "{args:?}: one line, got {stderr:?}"
-        );
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: one line, got {stderr:?}");
         assert!(stderr.starts_with("blast: "), "{args:?}: {stderr}");
-        assert!(
-            !stderr.contains("panicked") && !stderr.contains("secret-value"),
-            "{args:?}: {stderr}"
-        );
+        assert!(!stderr.contains("panicked") && !stderr.contains("secret-value"), "{args:?}: {stderr}");
     }
 }

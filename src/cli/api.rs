@@ -85,9 +85,7 @@ struct Built {
 }
 
 fn build(a: &ApiArgs) -> Result<Built, UsageError> {
-    let rate = a
-        .rate
-        .ok_or("--rate is required (e.g. --rate 166000 or --rate 10M/min)")?;
+    let rate = a.rate.ok_or("--rate is required (e.g. --rate 166000 or --rate 10M/min)")?;
     let duration = a.duration.unwrap_or(Duration::from_secs(30));
     if duration.is_zero() {
         return Err("--duration must be greater than 0".into());
@@ -95,46 +93,33 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
     if a.timeout.is_zero() {
         return Err("--timeout must be greater than 0".into());
     }
-    let url = a
-        .target
-        .clone()
-        .unwrap_or_else(|| DEFAULT_TARGET.to_string());
+    let url = a.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let target = HttpTarget::parse(&url)?;
     let cores = match a.cores {
         Some(c) => {
             if (c as f64) > rate {
-                return Err(format!("--rate {rate} is lower than --cores {c}: every core needs at least 1 request/s").into());
+                return Err(
+                    format!("--rate {rate} is lower than --cores {c}: every core needs at least 1 request/s").into()
+                );
             }
             if c > a.conns {
-                return Err(format!(
-                    "--conns {} is lower than --cores {c}: every core needs a connection",
-                    a.conns
-                )
-                .into());
+                return Err(
+                    format!("--conns {} is lower than --cores {c}: every core needs a connection", a.conns).into()
+                );
             }
             c
         }
-        None => available_cores()
-            .min(a.conns)
-            .min((rate.floor() as usize).max(1)),
+        None => available_cores().min(a.conns).min((rate.floor() as usize).max(1)),
     };
     let method = a.method.trim();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!(
-            "--method '{}' is not an HTTP method (e.g. POST, GET)",
-            a.method
-        )
-        .into());
+        return Err(format!("--method '{}' is not an HTTP method (e.g. POST, GET)", a.method).into());
     }
-    let headers = a
-        .headers
-        .iter()
-        .map(|h| parse_header(h))
-        .collect::<Result<Vec<_>, _>>()?;
+    let headers = a.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
     let body = match (&a.body, &a.body_template) {
-        (Some(path), _) => BodyTemplate::fixed(
-            std::fs::read(path).map_err(|e| format!("--body {}: {e}", path.display()))?,
-        ),
+        (Some(path), _) => {
+            BodyTemplate::fixed(std::fs::read(path).map_err(|e| format!("--body {}: {e}", path.display()))?)
+        }
         (None, Some(t)) => BodyTemplate::parse(t).map_err(|e| e.0)?,
         (None, None) => BodyTemplate::parse(DEFAULT_TEMPLATE).map_err(|e| e.0)?,
     };
@@ -157,23 +142,15 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         pin: !a.no_pin,
     };
     let workload = ApiWorkload::new(target.addrs.clone(), request);
-    Ok(Built {
-        plan,
-        target,
-        workload,
-    })
+    Ok(Built { plan, target, workload })
 }
 
 /// `Name: value` with a valid token name and no line breaks.
 fn parse_header(h: &str) -> Result<(String, String), UsageError> {
-    let (name, value) = h
-        .split_once(':')
-        .ok_or_else(|| format!("header '{h}' must look like 'Name: value'"))?;
+    let (name, value) = h.split_once(':').ok_or_else(|| format!("header '{h}' must look like 'Name: value'"))?;
     let name = name.trim();
-    let valid_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let valid_name =
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !valid_name || value.contains(['\r', '\n']) {
         return Err(format!("header '{}' is not a valid HTTP header", redact_header(h)).into());
     }
@@ -193,11 +170,7 @@ fn redact_header(h: &str) -> String {
 
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
 pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
-    let Built {
-        plan,
-        target,
-        workload,
-    } = build(&args)?;
+    let Built { plan, target, workload } = build(&args)?;
     // Open the JSON file first, so a bad path fails before the run and not after it.
     if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
         std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
@@ -210,11 +183,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     }
     let url = format!("http://{}{}", target.authority, target.path);
     let live = !args.quiet;
-    let every = if std::io::stderr().is_terminal() {
-        1
-    } else {
-        5
-    };
+    let every = if std::io::stderr().is_terminal() { 1 } else { 5 };
     let warmup_s = plan.warmup.as_secs();
     let outcome = engine::run(&plan, workload, stop, |p| {
         if live && p.second % every == 0 {
@@ -237,11 +206,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     if let Some(path) = &args.json {
         report::write_json(&summary, path).map_err(|e| format!("--json {path}: {e}"))?;
     }
-    Ok(if summary.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[cfg(test)]
@@ -250,10 +215,7 @@ mod tests {
 
     #[test]
     fn headers_are_validated_and_never_echoed() {
-        assert_eq!(
-            parse_header("Authorization: Bearer x").expect("ok"),
-            ("Authorization".into(), "Bearer x".into())
-        );
+        assert_eq!(parse_header("Authorization: Bearer x").expect("ok"), ("Authorization".into(), "Bearer x".into()));
         let err = parse_header("Bad Name: secret-token").expect_err("bad");
         assert!(!err.0.contains("secret-token"), "{}", err.0);
         assert!(parse_header("no colon").is_err());

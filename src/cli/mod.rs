@@ -7,6 +7,7 @@
 pub mod api;
 pub mod serve;
 pub mod units;
+pub mod ws;
 
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// POST requests to an HTTP API at a fixed arrival rate.
     Api(api::ApiArgs),
+    /// Hold many WebSocket connections and measure broadcast delivery to every subscriber.
+    Ws(ws::WsArgs),
     /// Run the embedded target (POST /v1/messages, GET /health).
     Serve(serve::ServeArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
@@ -53,10 +56,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind as K;
-            if matches!(
-                e.kind(),
-                K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion | K::DisplayHelpOnMissingArgumentOrSubcommand) {
                 let _ = e.print();
                 return if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
                     ExitCode::from(2)
@@ -72,6 +72,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Api(args) => api::run(args, None),
+        Command::Ws(args) => ws::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
     };
@@ -86,26 +87,19 @@ pub fn main() -> ExitCode {
 
 fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     if args.api.target.is_some() {
-        return Err(
-            "demo starts its own target; use `blast api --target ...` for another one".into(),
-        );
+        return Err("demo starts its own target; use `blast api --target ...` for another one".into());
     }
     let cfg = crate::serve::ServeConfig {
         listen: "127.0.0.1:0".parse().map_err(|_| "bad listen address")?,
         threads: args.serve_threads.unwrap_or_else(available_cores),
         faults: Default::default(),
+        ws_drop: None,
     };
-    let running =
-        crate::serve::start(&cfg).map_err(|e| format!("cannot start the embedded target: {e}"))?;
-    eprintln!(
-        "blast demo: embedded target listening on http://{}",
-        running.addr
-    );
+    let running = crate::serve::start(&cfg).map_err(|e| format!("cannot start the embedded target: {e}"))?;
+    eprintln!("blast demo: embedded target listening on http://{}", running.addr);
     args.api.target = Some(format!("http://{}/v1/messages", running.addr));
     args.api.rate.get_or_insert(20_000.0);
-    args.api
-        .duration
-        .get_or_insert(std::time::Duration::from_secs(10));
+    args.api.duration.get_or_insert(std::time::Duration::from_secs(10));
     api::run(args.api, Some("demo"))
 }
 

@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// Length of each stall.
     #[arg(long, value_parser = parse_duration, requires = "stall_every")]
     pub stall_for: Option<Duration>,
+    /// Fault: this long after the start, drop every other WebSocket connection abruptly.
+    #[arg(long, value_parser = parse_duration)]
+    pub ws_drop_half_at: Option<Duration>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -36,9 +39,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
     let stall = match (args.stall_every, args.stall_for) {
         (Some(every), Some(length)) => {
             if length.is_zero() || length >= every {
-                return Err(
-                    "--stall-for must be greater than 0 and shorter than --stall-every".into(),
-                );
+                return Err("--stall-for must be greater than 0 and shorter than --stall-every".into());
             }
             Some(Stall { every, length })
         }
@@ -47,11 +48,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
     let cfg = ServeConfig {
         listen: args.listen,
         threads: args.threads.unwrap_or_else(super::available_cores),
-        faults: Faults {
-            delay: args.delay.unwrap_or_default(),
-            stall,
-        },
+        faults: Faults { delay: args.delay.unwrap_or_default(), stall },
+        ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
     };
+    crate::sys::raise_fds_to_hard();
     let running = start(&cfg).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     println!("blast serve listening on http://{}", running.addr);
     let _ = std::io::stdout().flush();

@@ -5,24 +5,16 @@ use std::time::Duration;
 /// `500ms`, `10s`, `2m`, `1h`, `250us`, `1.5s`. A bare number is seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration (try 500ms, 10s, 2m)"))?;
+    let value: f64 = num.parse().map_err(|_| format!("'{s}' is not a duration (try 500ms, 10s, 2m)"))?;
     let secs = match unit.trim() {
         "" | "s" | "sec" => value,
         "ms" => value / 1e3,
         "us" | "µs" => value / 1e6,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "'{s}': unknown duration unit '{other}' (use us, ms, s, m, h)"
-            ))
-        }
+        other => return Err(format!("'{s}': unknown duration unit '{other}' (use us, ms, s, m, h)")),
     };
     if !secs.is_finite() || secs > 365.0 * 86400.0 {
         return Err(format!("'{s}' is not a sensible duration"));
@@ -41,14 +33,9 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
         "s" | "sec" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "'{s}': unknown rate unit '/{other}' (use /s, /min, /h)"
-            ))
-        }
+        other => return Err(format!("'{s}': unknown rate unit '/{other}' (use /s, /min, /h)")),
     };
-    let value = parse_scaled(amount)
-        .ok_or_else(|| format!("'{s}' is not a rate (try 166000, 166k, 10M/min)"))?;
+    let value = parse_scaled(amount).ok_or_else(|| format!("'{s}' is not a rate (try 166000, 166k, 10M/min)"))?;
     let rate = value / per_secs;
     if !(rate.is_finite() && rate > 0.0) {
         return Err(format!("rate must be greater than 0, got '{s}'"));
@@ -85,14 +72,7 @@ mod tests {
 
     #[test]
     fn durations() {
-        let ok = [
-            ("10s", 10_000),
-            ("500ms", 500),
-            ("2m", 120_000),
-            ("1.5s", 1500),
-            ("3", 3000),
-            ("1h", 3_600_000),
-        ];
+        let ok = [("10s", 10_000), ("500ms", 500), ("2m", 120_000), ("1.5s", 1500), ("3", 3000), ("1h", 3_600_000)];
         for (s, ms) in ok {
             assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
         }

@@ -75,16 +75,7 @@ pub struct CoreSetup<W: Workload> {
 
 /// Runs one core to completion on the current thread.
 pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
-    let CoreSetup {
-        index,
-        plan,
-        workload,
-        sink,
-        recycled,
-        stop,
-        barrier,
-        t0,
-    } = setup;
+    let CoreSetup { index, plan, workload, sink, recycled, stop, barrier, t0 } = setup;
     let conns = plan.conns_on(index);
 
     // Open every connection before the clock starts, so the first requests pay no handshake.
@@ -143,9 +134,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let conn_tasks: Vec<_> = opened
         .into_iter()
         .enumerate()
-        .map(|(c, conn)| {
-            tokio::task::spawn_local(conn_loop(st.clone(), workload.clone(), index, c, conn))
-        })
+        .map(|(c, conn)| tokio::task::spawn_local(conn_loop(st.clone(), workload.clone(), index, c, conn)))
         .collect();
 
     let ticker = {
@@ -178,17 +167,8 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
 
     // The pacer: every wake-up sends every slot that is due, and intended times come from the
     // schedule alone.
-    let mut pacer = Pacer::new(
-        plan.rate,
-        plan.cores,
-        index,
-        plan.arrival,
-        plan.seed,
-        end_ns,
-    );
-    let spin = SPIN_MAX.min(Duration::from_secs_f64(
-        SPIN_CPU_SHARE * plan.cores as f64 / plan.rate,
-    ));
+    let mut pacer = Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns);
+    let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.rate));
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
     while let Some(slot) = next {
@@ -207,10 +187,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
             }
             continue;
         }
-        let job = Job {
-            seq: slot.seq,
-            intended: due,
-        };
+        let job = Job { seq: slot.seq, intended: due };
         match st.queue.push(job) {
             Ok(depth) => {
                 let mut rec = st.recorder.borrow_mut();
@@ -230,11 +207,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
 
     // Drain: queued and in-flight requests get at most the grace period.
     st.queue.close();
-    let grace = if stopped_at.is_some() {
-        plan.grace.min(plan.timeout)
-    } else {
-        plan.timeout
-    };
+    let grace = if stopped_at.is_some() { plan.grace.min(plan.timeout) } else { plan.timeout };
     let deadline = tokio::time::Instant::now() + grace;
     for t in conn_tasks {
         let abort = t.abort_handle();
@@ -286,9 +259,7 @@ async fn conn_loop<W: Workload>(
         let measured = job.intended >= st.measure_from;
         if conn.is_none() {
             let (result, took) = connect(&*workload, core, index, st.timeout).await;
-            st.recorder
-                .borrow_mut()
-                .record_connect(took, result.is_ok());
+            st.recorder.borrow_mut().record_connect(took, result.is_ok());
             match result {
                 Ok(c) => conn = Some(c),
                 Err(kind) => {
@@ -311,23 +282,13 @@ async fn conn_loop<W: Workload>(
         if measured {
             let mut rec = st.recorder.borrow_mut();
             if let Some(sent) = stats.sent_at {
-                st.last_send
-                    .set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
-                rec.record_sent(
-                    sent.saturating_duration_since(job.intended),
-                    stats.bytes_out,
-                );
+                st.last_send.set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
+                rec.record_sent(sent.saturating_duration_since(job.intended), stats.bytes_out);
             }
             match result {
                 Ok(code) => {
-                    let service =
-                        done.saturating_duration_since(stats.sent_at.unwrap_or(job.intended));
-                    rec.record_response(
-                        code,
-                        done.saturating_duration_since(job.intended),
-                        service,
-                        stats.bytes_in,
-                    );
+                    let service = done.saturating_duration_since(stats.sent_at.unwrap_or(job.intended));
+                    rec.record_response(code, done.saturating_duration_since(job.intended), service, stats.bytes_in);
                 }
                 Err(kind) => rec.record_error(kind),
             }

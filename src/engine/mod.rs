@@ -5,6 +5,7 @@
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `core`: what one pinned core runs.
 //! - `run`: starts the pinned threads, collects their snapshots, returns the merged result.
+//! - `threads`: worker threads pinned one per core, each with its own runtime.
 //! - `workload`: the trait a protocol implements to be driven by the engine.
 
 pub mod core;
@@ -13,6 +14,7 @@ pub mod queue;
 pub mod recorder;
 pub mod rng;
 pub mod run;
+pub mod threads;
 pub mod workload;
 
 pub use pacer::Arrival;

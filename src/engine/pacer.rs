@@ -55,14 +55,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// `rate` is the global rate in requests per second; `core` counts from 0 to `cores - 1`.
-    pub fn new(
-        rate: f64,
-        cores: usize,
-        core: usize,
-        arrival: Arrival,
-        seed: u64,
-        end_ns: u64,
-    ) -> Self {
+    pub fn new(rate: f64, cores: usize, core: usize, arrival: Arrival, seed: u64, end_ns: u64) -> Self {
         assert!(cores > 0 && core < cores, "core index out of range");
         let rate_milli = ((rate * 1000.0).round() as u64).max(1);
         Pacer {
@@ -123,10 +116,8 @@ mod tests {
             (0.5, 1, 0, 4 * SEC, &[0, 2 * SEC]),
         ];
         for (rate, cores, core, end, want) in rows {
-            let got: Vec<u64> = collect(*rate, *cores, *core, Arrival::Constant, *end)
-                .iter()
-                .map(|s| s.offset_ns)
-                .collect();
+            let got: Vec<u64> =
+                collect(*rate, *cores, *core, Arrival::Constant, *end).iter().map(|s| s.offset_ns).collect();
             assert_eq!(&got, want, "rate {rate} cores {cores} core {core}");
         }
     }
@@ -136,9 +127,7 @@ mod tests {
         for cores in [1usize, 2, 3, 7, 16] {
             let rate = 166_000.0;
             let end = SEC / 10;
-            let mut all: Vec<Slot> = (0..cores)
-                .flat_map(|c| collect(rate, cores, c, Arrival::Constant, end))
-                .collect();
+            let mut all: Vec<Slot> = (0..cores).flat_map(|c| collect(rate, cores, c, Arrival::Constant, end)).collect();
             all.sort_by_key(|s| s.seq);
             assert_eq!(all.len(), 16_600, "cores {cores}: slot count");
             for (i, s) in all.iter().enumerate() {
@@ -164,25 +153,15 @@ mod tests {
             for c in 0..cores {
                 let slots = collect(rate, cores, c, Arrival::Poisson, end);
                 count += slots.len();
-                gaps.extend(
-                    slots
-                        .windows(2)
-                        .map(|w| (w[1].offset_ns - w[0].offset_ns) as f64),
-                );
+                gaps.extend(slots.windows(2).map(|w| (w[1].offset_ns - w[0].offset_ns) as f64));
             }
             let expected = rate * 2.0;
             let err = (count as f64 - expected).abs() / expected;
-            assert!(
-                err < 0.02,
-                "rate {rate} cores {cores}: {count} arrivals, expected {expected}"
-            );
+            assert!(err < 0.02, "rate {rate} cores {cores}: {count} arrivals, expected {expected}");
             // Per-core gaps are exponential with mean cores/rate; their coefficient of variation is 1.
             let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
             let want = cores as f64 * 1e9 / rate;
-            assert!(
-                (mean - want).abs() / want < 0.02,
-                "mean gap {mean} want {want}"
-            );
+            assert!((mean - want).abs() / want < 0.02, "mean gap {mean} want {want}");
             let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
             let cv = var.sqrt() / mean;
             assert!((cv - 1.0).abs() < 0.05, "coefficient of variation {cv}");

@@ -115,10 +115,7 @@ mod tests {
     use std::time::Instant;
 
     fn job(seq: u64) -> Job {
-        Job {
-            seq,
-            intended: Instant::now(),
-        }
+        Job { seq, intended: Instant::now() }
     }
 
     #[test]
@@ -127,9 +124,7 @@ mod tests {
         assert_eq!(q.push(job(1)), Ok(1));
         assert_eq!(q.push(job(2)), Ok(2));
         assert_eq!(q.push(job(3)), Err(QueueFull));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
         rt.block_on(async {
             assert_eq!(q.next(0).await.map(|j| j.seq), Some(1));
             q.close();

@@ -167,11 +167,7 @@ impl Recorder {
     pub fn record_response(&mut self, code: u16, latency: Duration, service: Duration, bytes: u64) {
         self.completed += 1;
         self.bytes_in += bytes;
-        let slot = if (code as usize) < MAX_CODE {
-            code as usize
-        } else {
-            0
-        };
+        let slot = if (code as usize) < MAX_CODE { code as usize } else { 0 };
         self.codes[slot] += 1;
         self.latency.saturating_record(micros(latency));
         self.service.saturating_record(micros(service));
@@ -232,9 +228,7 @@ impl Recorder {
 
     /// Responses whose status code is `lo..=hi`.
     pub fn codes_in(&self, lo: u16, hi: u16) -> u64 {
-        self.codes[lo as usize..=(hi as usize).min(MAX_CODE - 1)]
-            .iter()
-            .sum()
+        self.codes[lo as usize..=(hi as usize).min(MAX_CODE - 1)].iter().sum()
     }
 
     /// Adds `other` into `self`. Exact: histogram counts add bucket by bucket.
@@ -271,12 +265,7 @@ mod tests {
         let mut b = Recorder::new();
         for i in 1..=1000u64 {
             a.record_response(202, Duration::from_micros(i), Duration::from_micros(i), 10);
-            b.record_response(
-                500,
-                Duration::from_micros(1000 + i),
-                Duration::from_micros(i),
-                10,
-            );
+            b.record_response(500, Duration::from_micros(1000 + i), Duration::from_micros(i), 10);
         }
         b.record_error(ErrorKind::Timeout);
         let mut m = Recorder::new();

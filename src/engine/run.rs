@@ -56,65 +56,40 @@ pub fn run<W: Workload>(
     mut progress: impl FnMut(&Progress<'_>),
 ) -> Result<RunOutcome, StartError> {
     let workload = Arc::new(workload);
-    let core_ids = if plan.pin {
-        core_affinity::get_core_ids().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+    let workers = crate::engine::threads::Pinned::new(plan.pin);
     let barrier = Arc::new(Barrier::new(plan.cores + 1));
     let t0 = Arc::new(OnceLock::new());
     let (tx, rx) = mpsc::channel::<Snapshot>();
     let mut threads = Vec::with_capacity(plan.cores);
-    let pinned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-
     let mut recycle = Vec::with_capacity(plan.cores);
     for index in 0..plan.cores {
         let (back_tx, back_rx) = mpsc::channel::<Recorder>();
         recycle.push(back_tx);
         let setup = CoreSetup {
-            recycled: back_rx,
             index,
             plan: plan.clone(),
             workload: workload.clone(),
             sink: tx.clone(),
+            recycled: back_rx,
             stop: stop.clone(),
             barrier: barrier.clone(),
             t0: t0.clone(),
         };
-        let core_id = (!core_ids.is_empty()).then(|| core_ids[index % core_ids.len()]);
-        let pinned = pinned.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("blast-core-{index}"))
-            .spawn(move || {
-                if let Some(id) = core_id {
-                    if core_affinity::set_for_current(id) {
-                        pinned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => {
-                        let local = tokio::task::LocalSet::new();
-                        local.block_on(&rt, run_core(setup));
-                    }
-                    Err(_) => {
-                        // Keep the others from waiting forever, then give up: t0 never reaches us.
-                        setup.barrier.wait();
-                        setup.barrier.wait();
-                    }
-                }
-            });
+        let fail_barrier = barrier.clone();
+        let spawned = workers.spawn(
+            index,
+            move || run_core(setup),
+            // Keep the others from waiting forever; t0 never reaches this core.
+            move || {
+                fail_barrier.wait();
+                fail_barrier.wait();
+            },
+        );
         match spawned {
             Ok(handle) => threads.push(handle),
             Err(e) => {
-                // The threads already started wait at the barrier; they cannot be released
-                // without a start, so start with nothing and let them finish at once.
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Err(StartError(format!(
-                    "cannot start worker thread {index}: {e}"
-                )));
+                return Err(StartError(format!("cannot start worker thread {index}: {e}")));
             }
         }
     }
@@ -158,15 +133,9 @@ pub fn run<W: Workload>(
             }
         }
         // A second is complete once every core has reported it.
-        while (next_progress as usize) <= reported.len()
-            && reported[next_progress as usize - 1] == plan.cores
-        {
+        while (next_progress as usize) <= reported.len() && reported[next_progress as usize - 1] == plan.cores {
             let i = next_progress as usize - 1;
-            progress(&Progress {
-                second: next_progress,
-                interval: &timeline[i],
-                total: &total,
-            });
+            progress(&Progress { second: next_progress, interval: &timeline[i], total: &total });
             next_progress += 1;
         }
         // Hand the emptied recorder back to its core for reuse.
@@ -180,14 +149,10 @@ pub fn run<W: Workload>(
 
     let planned = plan.duration.as_secs_f64();
     let measured_secs = match stopped_at {
-        Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64())
-            .clamp(0.0, planned),
+        Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64()).clamp(0.0, planned),
         None => planned,
     };
-    let send_secs = last_send.map_or(0.0, |at| {
-        at.saturating_duration_since(start + plan.warmup)
-            .as_secs_f64()
-    });
+    let send_secs = last_send.map_or(0.0, |at| at.saturating_duration_since(start + plan.warmup).as_secs_f64());
     Ok(RunOutcome {
         send_secs,
         total,
@@ -195,7 +160,7 @@ pub fn run<W: Workload>(
         started_at,
         measured_secs,
         interrupted: stopped_at.is_some(),
-        pinned: pinned.load(std::sync::atomic::Ordering::Relaxed),
+        pinned: workers.pinned(),
         preconnect_failed,
         preconnect_error,
     })

@@ -33,11 +33,7 @@ pub trait Workload: Send + Sync + 'static {
     type Conn: Connection;
 
     /// Opens connection number `conn` of core `core`.
-    fn connect(
-        &self,
-        core: usize,
-        conn: usize,
-    ) -> impl Future<Output = Result<Self::Conn, ErrorKind>>;
+    fn connect(&self, core: usize, conn: usize) -> impl Future<Output = Result<Self::Conn, ErrorKind>>;
 }
 
 /// One open connection, owned by one task on one core.

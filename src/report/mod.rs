@@ -2,15 +2,17 @@
 //!
 //! - `summary`: the figures, computed once (`Summary`); every format renders it.
 //! - `text`: the terminal summary.
+//! - `ws`: the report of a `blast ws` run.
 //! - JSON is `Summary` serialized with serde_json (`write_json`).
 
 pub mod summary;
 pub mod text;
+pub mod ws;
 
 pub use summary::Summary;
 
 /// Writes the summary as pretty JSON to `path` (`-` for stdout).
-pub fn write_json(s: &Summary, path: &str) -> std::io::Result<()> {
+pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
     if path == "-" {
         println!("{json}");

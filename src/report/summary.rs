@@ -154,11 +154,7 @@ impl Summary {
         let mut status_codes = BTreeMap::new();
         for (code, &n) in t.codes.iter().enumerate() {
             if n > 0 {
-                let key = if code == 0 {
-                    "other".to_string()
-                } else {
-                    code.to_string()
-                };
+                let key = if code == 0 { "other".to_string() } else { code.to_string() };
                 status_codes.insert(key, n);
             }
         }
@@ -172,10 +168,7 @@ impl Summary {
         let mut s = Summary {
             workload: workload.to_string(),
             target: target.to_string(),
-            started_at_unix: run
-                .started_at
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            started_at_unix: run.started_at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             plan: PlanInfo {
                 rate: plan.rate,
                 duration_s: plan.duration.as_secs_f64(),
@@ -214,12 +207,7 @@ impl Summary {
             bytes_out: t.bytes_out,
             bytes_in: t.bytes_in,
             warnings: Vec::new(),
-            timeline: run
-                .timeline
-                .iter()
-                .enumerate()
-                .map(|(i, r)| second(i as u64 + 1, r))
-                .collect(),
+            timeline: run.timeline.iter().enumerate().map(|(i, r)| second(i as u64 + 1, r)).collect(),
         };
         s.warnings = warnings(&s, run);
         s
@@ -261,20 +249,14 @@ fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {
             s.dispatch_lag_ms.p99
         ));
     }
-    let dropped = s
-        .errors
-        .get(ErrorKind::Dropped.name())
-        .copied()
-        .unwrap_or(0);
+    let dropped = s.errors.get(ErrorKind::Dropped.name()).copied().unwrap_or(0);
     if dropped > 0 {
         w.push(format!(
             "{dropped} requests dropped: all connections were busy and the queue (--max-queue {}) was full",
             s.plan.max_queue
         ));
     }
-    if s.queue_peak > 0
-        && s.send_lag_ms.p99 > GENERATOR_LAG_LIMIT_MS
-        && s.dispatch_lag_ms.p99 <= GENERATOR_LAG_LIMIT_MS
+    if s.queue_peak > 0 && s.send_lag_ms.p99 > GENERATOR_LAG_LIMIT_MS && s.dispatch_lag_ms.p99 <= GENERATOR_LAG_LIMIT_MS
     {
         w.push(format!(
             "all connections were busy at times: up to {} requests waited for one (send lag p99 {:.2} ms, counted in latency); \
@@ -291,10 +273,7 @@ fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {
         ));
     }
     if s.interrupted {
-        w.push(format!(
-            "interrupted after {:.1} s of {:.1} s measured",
-            s.measured_s, s.plan.duration_s
-        ));
+        w.push(format!("interrupted after {:.1} s of {:.1} s measured", s.measured_s, s.plan.duration_s));
     }
     w
 }

@@ -10,10 +10,7 @@ pub fn render(s: &Summary) -> String {
         o,
         "  plan      {:.0} req/s {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections",
         s.plan.rate,
-        serde_json::to_value(s.plan.arrival)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        serde_json::to_value(s.plan.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
         s.plan.duration_s,
         s.plan.warmup_s,
         s.plan.cores,
@@ -22,11 +19,7 @@ pub fn render(s: &Summary) -> String {
     let _ = writeln!(
         o,
         "  requests  {} scheduled, {} sent, {} completed, {} ok, {} failed",
-        s.requests.scheduled,
-        s.requests.sent,
-        s.requests.completed,
-        s.requests.ok,
-        s.requests.failed
+        s.requests.scheduled, s.requests.sent, s.requests.completed, s.requests.ok, s.requests.failed
     );
     let _ = writeln!(
         o,
@@ -36,30 +29,10 @@ pub fn render(s: &Summary) -> String {
         s.throughput_rps,
         s.measured_s
     );
-    let codes: Vec<String> = s
-        .status_codes
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect();
-    let _ = writeln!(
-        o,
-        "  status    {}",
-        if codes.is_empty() {
-            "none".into()
-        } else {
-            codes.join(", ")
-        }
-    );
+    let codes: Vec<String> = s.status_codes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let _ = writeln!(o, "  status    {}", if codes.is_empty() { "none".into() } else { codes.join(", ") });
     let errors: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    let _ = writeln!(
-        o,
-        "  errors    {}",
-        if errors.is_empty() {
-            "none".into()
-        } else {
-            errors.join(", ")
-        }
-    );
+    let _ = writeln!(o, "  errors    {}", if errors.is_empty() { "none".into() } else { errors.join(", ") });
     let _ = writeln!(
         o,
         "  conns     {} opened, {} failed, queue peak {} per core",

@@ -48,13 +48,7 @@ mod tests {
     fn release_table() {
         let ms = Duration::from_millis;
         let t0 = Instant::now();
-        let f = Faults {
-            delay: ms(10),
-            stall: Some(Stall {
-                every: ms(1000),
-                length: ms(200),
-            }),
-        };
+        let f = Faults { delay: ms(10), stall: Some(Stall { every: ms(1000), length: ms(200) }) };
         // (arrived after start, answered after start)
         let rows = [
             (0, 10),      // before the first stall: just the delay

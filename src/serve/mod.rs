@@ -1,11 +1,14 @@
 //! `blast serve`: the embedded target. Separate from the generators; they only share the
 //! precise timer.
 //!
-//! It answers `POST /v1/messages` with 202 and a small JSON body, `GET /health` with 200, and
-//! can inject known faults (`faults`) so that blast's accuracy is testable against the truth.
+//! It answers `POST /v1/messages` with 202 and a small JSON body, `GET /health` with 200,
+//! upgrades `GET /ws` to a WebSocket with conversation fan-out (`ws`, `rooms`), and can inject
+//! known faults (`faults`) so that blast's accuracy is testable against the truth.
 //! HTTP is hyper's (well tested, and later issues add WebSocket and S3 on the same server).
 
 pub mod faults;
+pub mod rooms;
+pub mod ws;
 
 use crate::clock::PreciseTimer;
 use bytes::Bytes;
@@ -28,12 +31,20 @@ pub struct ServeConfig {
     /// Runtime worker threads.
     pub threads: usize,
     pub faults: Faults,
+    /// Drop half the WebSocket connections at this time after the start.
+    pub ws_drop: Option<ws::DropHalf>,
 }
 
 struct App {
     started: Instant,
     faults: Faults,
+    rooms: Arc<rooms::Rooms>,
+    next_ws_id: std::sync::atomic::AtomicU64,
+    ws_drop: Option<ws::DropHalf>,
 }
+
+/// Pending connections the kernel may queue before `accept`.
+const LISTEN_BACKLOG: u32 = 4096;
 
 const ACCEPTED: &[u8] = br#"{"status":"accepted"}"#;
 const HEALTHY: &[u8] = br#"{"status":"ok"}"#;
@@ -48,32 +59,32 @@ pub struct Running {
 /// Binds now (so the caller learns the address and bind errors at once) and serves on a
 /// background thread.
 pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
-    let listener = std::net::TcpListener::bind(cfg.listen)?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
         .thread_name("blast-serve")
         .enable_all()
         .build()?;
+    // A deep accept backlog: 10K WebSocket clients connecting at thousands per second overflow
+    // the default (128) and wait a full SYN retransmit (1 s).
+    let listener = {
+        let _enter = runtime.enter();
+        let socket =
+            if cfg.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(cfg.listen)?;
+        socket.listen(LISTEN_BACKLOG)?
+    };
+    let addr = listener.local_addr()?;
     let app = Arc::new(App {
         started: Instant::now(),
         faults: cfg.faults.clone(),
+        rooms: Arc::default(),
+        next_ws_id: Default::default(),
+        ws_drop: cfg.ws_drop,
     });
-    std::thread::Builder::new()
-        .name("blast-serve-accept".into())
-        .spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("blast serve: {e}");
-                        return;
-                    }
-                };
-                accept_loop(listener, app).await;
-            });
-        })?;
+    std::thread::Builder::new().name("blast-serve-accept".into()).spawn(move || {
+        runtime.block_on(accept_loop(listener, app));
+    })?;
     Ok(Running { addr })
 }
 
@@ -94,27 +105,27 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>) {
             let _ = http1::Builder::new()
                 .pipeline_flush(true)
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
         });
     }
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    app: Arc<App>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Infallible> {
     let arrived = Instant::now();
     let (status, body) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/ws") => return Ok(upgrade(req, &app)),
         (&Method::POST, "/v1/messages") => {
-            if req.into_body().collect().await.is_err() {
-                (StatusCode::BAD_REQUEST, BAD_BODY)
-            } else {
+            if let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) {
+                if !app.rooms.is_empty() {
+                    fan_out(&app, &body);
+                }
                 if !app.faults.is_none() {
-                    PreciseTimer::new()
-                        .sleep_until(app.faults.release_at(app.started, arrived))
-                        .await;
+                    PreciseTimer::new().sleep_until(app.faults.release_at(app.started, arrived)).await;
                 }
                 (StatusCode::ACCEPTED, ACCEPTED)
+            } else {
+                (StatusCode::BAD_REQUEST, BAD_BODY)
             }
         }
         (&Method::GET, "/health") => (StatusCode::OK, HEALTHY),
@@ -122,9 +133,53 @@ async fn handle(
     };
     let mut resp = Response::new(Full::new(Bytes::from_static(body)));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     Ok(resp)
+}
+
+/// Broadcasts a posted message to its conversation's WebSocket subscribers.
+fn fan_out(app: &App, body: &[u8]) {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    if let Some(room) = v.get("conversation_id").and_then(|c| c.as_str()) {
+        app.rooms.publish(room, text);
+    }
+}
+
+/// Answers a WebSocket upgrade with 101 and serves the connection once hyper hands it over.
+fn upgrade(mut req: Request<Incoming>, app: &Arc<App>) -> Response<Full<Bytes>> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(hyper::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers.get(hyper::header::SEC_WEBSOCKET_KEY).map(|k| k.as_bytes().to_vec());
+    let (true, Some(key)) = (is_upgrade, key) else {
+        let mut resp = Response::new(Full::new(Bytes::from_static(br#"{"error":"websocket upgrade required"}"#)));
+        *resp.status_mut() = StatusCode::BAD_REQUEST;
+        return resp;
+    };
+    let id = app.next_ws_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let rooms = app.rooms.clone();
+    let drop_at = app.ws_drop.map(|d| app.started + d.at);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            ws::session(upgraded, id, rooms, drop_at).await;
+        }
+    });
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+    let mut resp = Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = resp.headers_mut();
+    h.insert(hyper::header::UPGRADE, hyper::header::HeaderValue::from_static("websocket"));
+    h.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("Upgrade"));
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&accept) {
+        h.insert(hyper::header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    resp
 }

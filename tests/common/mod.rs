@@ -33,9 +33,7 @@ impl Server {
             .expect("spawn blast serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read serve banner");
+        BufReader::new(stdout).read_line(&mut line).expect("read serve banner");
         let addr = line
             .trim()
             .rsplit("http://")
@@ -80,20 +78,13 @@ pub struct Run {
 /// Runs `blast <args> --json <tmp>` and parses the report.
 pub fn blast(args: &[&str]) -> Run {
     let json_path = temp_path("report.json");
-    let out: Output = Command::new(BLAST)
-        .args(args)
-        .arg("--json")
-        .arg(&json_path)
-        .arg("--quiet")
-        .output()
-        .expect("run blast");
+    let out: Output =
+        Command::new(BLAST).args(args).arg("--json").arg(&json_path).arg("--quiet").output().expect("run blast");
     finish(out, &json_path)
 }
 
 pub fn finish(out: Output, json_path: &std::path::Path) -> Run {
-    let json = std::fs::read(json_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let json = std::fs::read(json_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let _ = std::fs::remove_file(json_path);
     Run {
         code: out.status.code().unwrap_or(-1),
@@ -106,16 +97,11 @@ pub fn finish(out: Output, json_path: &std::path::Path) -> Run {
 /// Runs blast without a report file and returns exit code and stderr.
 pub fn blast_plain(args: &[&str]) -> (i32, String) {
     let out = Command::new(BLAST).args(args).output().expect("run blast");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 pub fn f(v: &serde_json::Value, path: &str) -> f64 {
-    v.pointer(path)
-        .and_then(|x| x.as_f64())
-        .unwrap_or_else(|| panic!("missing {path} in {v}"))
+    v.pointer(path).and_then(|x| x.as_f64()).unwrap_or_else(|| panic!("missing {path} in {v}"))
 }
 
 pub fn wait_ms(ms: u64) {

@@ -81,12 +81,7 @@ impl Default for ResponseDecoder {
 
 impl ResponseDecoder {
     pub fn new() -> Self {
-        ResponseDecoder {
-            state: State::Head,
-            status: 0,
-            close: false,
-            wire_bytes: 0,
-        }
+        ResponseDecoder { state: State::Head, status: 0, close: false, wire_bytes: 0 }
     }
 
     /// Consumes what it can from `buf`. Returns a response once one is complete; bytes after it
@@ -117,11 +112,7 @@ impl ResponseDecoder {
                         _ => return Err(CodecError::BadLength),
                     };
                     self.consume(buf, line_end + 2);
-                    self.state = if size == 0 {
-                        State::Trailer
-                    } else {
-                        State::ChunkData(size)
-                    };
+                    self.state = if size == 0 { State::Trailer } else { State::ChunkData(size) };
                 }
                 State::ChunkData(left) => {
                     if buf.is_empty() {
@@ -129,11 +120,7 @@ impl ResponseDecoder {
                     }
                     let n = left.min(buf.len() as u64);
                     self.consume(buf, n as usize);
-                    self.state = if n == left {
-                        State::ChunkCrlf
-                    } else {
-                        State::ChunkData(left - n)
-                    };
+                    self.state = if n == left { State::ChunkCrlf } else { State::ChunkData(left - n) };
                 }
                 State::ChunkCrlf => {
                     if buf.len() < 2 {
@@ -182,11 +169,7 @@ impl ResponseDecoder {
     }
 
     fn finish(&mut self) -> Response {
-        let r = Response {
-            status: self.status,
-            close: self.close,
-            wire_bytes: self.wire_bytes,
-        };
+        let r = Response { status: self.status, close: self.close, wire_bytes: self.wire_bytes };
         *self = ResponseDecoder::new();
         r
     }
@@ -272,9 +255,7 @@ fn contains_token(value: &[u8], token: &[u8]) -> bool {
 }
 
 fn last_token_is(value: &[u8], token: &[u8]) -> bool {
-    tokens(value)
-        .last()
-        .is_some_and(|t| t.eq_ignore_ascii_case(token))
+    tokens(value).last().is_some_and(|t| t.eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]
@@ -305,11 +286,7 @@ mod tests {
             let got = decode_all(SIMPLE, step).expect("valid");
             assert_eq!(
                 got,
-                vec![Response {
-                    status: 202,
-                    close: false,
-                    wire_bytes: SIMPLE.len() as u64
-                }],
+                vec![Response { status: 202, close: false, wire_bytes: SIMPLE.len() as u64 }],
                 "step {step}"
             );
         }
@@ -340,19 +317,12 @@ mod tests {
 
     #[test]
     fn connection_close_and_http10() {
-        let got = decode_all(
-            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-            4,
-        )
-        .expect("valid");
+        let got = decode_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 4).expect("valid");
         assert!(got[0].close);
         let got = decode_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 4).expect("valid");
         assert!(got[0].close);
-        let got = decode_all(
-            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
-            4,
-        )
-        .expect("valid");
+        let got =
+            decode_all(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", 4).expect("valid");
         assert!(!got[0].close);
     }
 
@@ -365,11 +335,8 @@ mod tests {
 
     #[test]
     fn interim_responses_are_skipped() {
-        let got = decode_all(
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok",
-            5,
-        )
-        .expect("valid");
+        let got = decode_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok", 5)
+            .expect("valid");
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].status, 202);
     }
@@ -387,23 +354,14 @@ mod tests {
         ];
         for (i, case) in cases.iter().enumerate() {
             assert!(decode_all(case, 1).is_err(), "case {i} should fail");
-            assert!(
-                decode_all(case, case.len()).is_err(),
-                "case {i} should fail whole"
-            );
+            assert!(decode_all(case, case.len()).is_err(), "case {i} should fail whole");
         }
     }
 
     #[test]
     fn truncated_responses_are_reported() {
-        assert_eq!(
-            decode_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 2),
-            Err(CodecError::Truncated)
-        );
-        assert_eq!(
-            decode_all(b"HTTP/1.1 200 OK\r\nContent-Le", 2),
-            Err(CodecError::Truncated)
-        );
+        assert_eq!(decode_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 2), Err(CodecError::Truncated));
+        assert_eq!(decode_all(b"HTTP/1.1 200 OK\r\nContent-Le", 2), Err(CodecError::Truncated));
         assert_eq!(decode_all(b"", 1), Ok(vec![]));
     }
 
@@ -411,9 +369,7 @@ mod tests {
     fn huge_heads_are_refused() {
         let mut input = b"HTTP/1.1 200 OK\r\n".to_vec();
         while input.len() <= MAX_HEAD {
-            input.extend_from_slice(
-                b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
-            );
+            input.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
         }
         assert_eq!(decode_all(&input, 1000), Err(CodecError::HeadTooLarge));
         let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();

@@ -32,10 +32,7 @@ pub struct ApiWorkload {
 
 impl ApiWorkload {
     pub fn new(addrs: Vec<SocketAddr>, request: RequestTemplate) -> Self {
-        ApiWorkload {
-            addrs,
-            request: Arc::new(request),
-        }
+        ApiWorkload { addrs, request: Arc::new(request) }
     }
 }
 
@@ -55,11 +52,7 @@ impl Workload for ApiWorkload {
                         decoder: ResponseDecoder::new(),
                         out: Vec::with_capacity(512),
                         scratch: Vec::with_capacity(256),
-                        vars: Vars {
-                            core,
-                            conn,
-                            ..Vars::default()
-                        },
+                        vars: Vars { core, conn, ..Vars::default() },
                         open: true,
                     });
                 }
@@ -93,16 +86,10 @@ pub struct ApiConn {
 impl ApiConn {
     async fn exchange(&mut self, job: &Job, stats: &mut CallStats) -> Result<u16, ErrorKind> {
         self.vars.seq = job.seq;
-        self.vars.ts_us = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        self.request
-            .encode(&self.vars, &mut self.scratch, &mut self.out);
+        self.vars.ts_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+        self.request.encode(&self.vars, &mut self.scratch, &mut self.out);
         stats.sent_at = Some(Instant::now());
-        self.stream
-            .write_all(&self.out)
-            .await
-            .map_err(|e| ErrorKind::from_io(&e))?;
+        self.stream.write_all(&self.out).await.map_err(|e| ErrorKind::from_io(&e))?;
         stats.bytes_out = self.out.len() as u64;
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
@@ -113,18 +100,10 @@ impl ApiConn {
             if self.read.capacity() - self.read.len() < READ_CHUNK / 2 {
                 self.read.reserve(READ_CHUNK);
             }
-            let n = self
-                .stream
-                .read_buf(&mut self.read)
-                .await
-                .map_err(|e| ErrorKind::from_io(&e))?;
+            let n = self.stream.read_buf(&mut self.read).await.map_err(|e| ErrorKind::from_io(&e))?;
             if n == 0 {
                 self.open = false;
-                return match self
-                    .decoder
-                    .decode_eof(&mut self.read)
-                    .map_err(codec_error)?
-                {
+                return match self.decoder.decode_eof(&mut self.read).map_err(codec_error)? {
                     Some(r) => {
                         stats.bytes_in = r.wire_bytes;
                         Ok(r.status)
@@ -144,11 +123,7 @@ fn codec_error(e: CodecError) -> ErrorKind {
 }
 
 impl Connection for ApiConn {
-    async fn call<'a>(
-        &'a mut self,
-        job: &'a Job,
-        stats: &'a mut CallStats,
-    ) -> Result<u16, ErrorKind> {
+    async fn call<'a>(&'a mut self, job: &'a Job, stats: &'a mut CallStats) -> Result<u16, ErrorKind> {
         let result = self.exchange(job, stats).await;
         if result.is_err() {
             self.open = false;

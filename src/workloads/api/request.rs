@@ -79,9 +79,7 @@ impl BodyTemplate {
 
     /// A body that never changes (from `--body FILE`).
     pub fn fixed(body: Vec<u8>) -> Self {
-        BodyTemplate {
-            pieces: vec![Piece::Text(body)],
-        }
+        BodyTemplate { pieces: vec![Piece::Text(body)] }
     }
 
     pub fn render(&self, v: &Vars, out: &mut Vec<u8>) {
@@ -117,13 +115,7 @@ pub struct RequestTemplate {
 
 impl RequestTemplate {
     /// `headers` are `(name, value)` pairs already validated by the caller.
-    pub fn new(
-        method: &str,
-        path: &str,
-        host: &str,
-        headers: &[(String, String)],
-        body: BodyTemplate,
-    ) -> Self {
+    pub fn new(method: &str, path: &str, host: &str, headers: &[(String, String)], body: BodyTemplate) -> Self {
         let mut head = Vec::with_capacity(256);
         head.extend_from_slice(format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n").as_bytes());
         let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
@@ -131,9 +123,7 @@ impl RequestTemplate {
             head.extend_from_slice(b"Content-Type: application/json\r\n");
         }
         if !has("user-agent") {
-            head.extend_from_slice(
-                concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes(),
-            );
+            head.extend_from_slice(concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes());
         }
         for (k, v) in headers {
             head.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
@@ -160,46 +150,23 @@ mod tests {
 
     #[test]
     fn renders_placeholders() {
-        let t = BodyTemplate::parse(r#"{"s":{{seq}},"t":{{ ts }},"c":"{{core}}-{{conn}}"}"#)
-            .expect("valid");
+        let t = BodyTemplate::parse(r#"{"s":{{seq}},"t":{{ ts }},"c":"{{core}}-{{conn}}"}"#).expect("valid");
         let mut out = Vec::new();
-        t.render(
-            &Vars {
-                seq: 7,
-                ts_us: 99,
-                core: 1,
-                conn: 3,
-            },
-            &mut out,
-        );
+        t.render(&Vars { seq: 7, ts_us: 99, core: 1, conn: 3 }, &mut out);
         assert_eq!(out, br#"{"s":7,"t":99,"c":"1-3"}"#);
     }
 
     #[test]
     fn rejects_unknown_and_unclosed_placeholders() {
-        assert!(BodyTemplate::parse("{{nope}}")
-            .unwrap_err()
-            .0
-            .contains("unknown placeholder '{{nope}}'"));
-        assert!(BodyTemplate::parse("abc {{seq")
-            .unwrap_err()
-            .0
-            .contains("unclosed"));
+        assert!(BodyTemplate::parse("{{nope}}").unwrap_err().0.contains("unknown placeholder '{{nope}}'"));
+        assert!(BodyTemplate::parse("abc {{seq").unwrap_err().0.contains("unclosed"));
     }
 
     #[test]
     fn default_template_renders_valid_json() {
         let t = BodyTemplate::parse(DEFAULT_TEMPLATE).expect("valid");
         let mut out = Vec::new();
-        t.render(
-            &Vars {
-                seq: 12,
-                ts_us: 1_700_000_000_000_000,
-                core: 0,
-                conn: 5,
-            },
-            &mut out,
-        );
+        t.render(&Vars { seq: 12, ts_us: 1_700_000_000_000_000, core: 0, conn: 5 }, &mut out);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("json");
         assert_eq!(v["seq"], 12);
         assert_eq!(v["conversation_id"], "conv-0-5");
@@ -215,14 +182,7 @@ mod tests {
             BodyTemplate::parse("{{seq}}").expect("valid"),
         );
         let (mut scratch, mut out) = (Vec::new(), Vec::new());
-        t.encode(
-            &Vars {
-                seq: 12345,
-                ..Vars::default()
-            },
-            &mut scratch,
-            &mut out,
-        );
+        t.encode(&Vars { seq: 12345, ..Vars::default() }, &mut scratch, &mut out);
         let mut headers = [httparse::EMPTY_HEADER; 16];
         let mut req = httparse::Request::new(&mut headers);
         let n = match req.parse(&out) {
@@ -230,11 +190,7 @@ mod tests {
             other => panic!("not a complete request: {other:?}"),
         };
         assert_eq!(req.method, Some("POST"));
-        let cl = req
-            .headers
-            .iter()
-            .find(|h| h.name == "Content-Length")
-            .expect("content-length");
+        let cl = req.headers.iter().find(|h| h.name == "Content-Length").expect("content-length");
         assert_eq!(cl.value, b"5");
         assert_eq!(&out[n..], b"12345");
         assert!(req.headers.iter().any(|h| h.name == "Authorization"));

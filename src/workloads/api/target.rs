@@ -18,20 +18,12 @@ impl HttpTarget {
         let rest = match url.split_once("://") {
             Some(("http", rest)) => rest,
             Some(("https", _)) => {
-                return Err(format!(
-                    "target '{url}': https is not supported by the api workload yet; use http://"
-                ))
+                return Err(format!("target '{url}': https is not supported by the api workload yet; use http://"))
             }
             Some((scheme, _)) => {
-                return Err(format!(
-                    "target '{url}': unsupported scheme '{scheme}', expected http://"
-                ))
+                return Err(format!("target '{url}': unsupported scheme '{scheme}', expected http://"))
             }
-            None => {
-                return Err(format!(
-                    "target '{url}': expected a URL like http://127.0.0.1:8000/v1/messages"
-                ))
-            }
+            None => return Err(format!("target '{url}': expected a URL like http://127.0.0.1:8000/v1/messages")),
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -41,36 +33,26 @@ impl HttpTarget {
             return Err(format!("target '{url}': missing host"));
         }
         if authority.contains('@') {
-            return Err(format!("target '{url}': credentials in the URL are not supported; use -H 'Authorization: ...'"));
+            return Err(format!(
+                "target '{url}': credentials in the URL are not supported; use -H 'Authorization: ...'"
+            ));
         }
-        let with_port = if has_port(authority) {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
+        let with_port = if has_port(authority) { authority.to_string() } else { format!("{authority}:80") };
         let addrs: Vec<SocketAddr> = with_port
             .to_socket_addrs()
             .map_err(|e| format!("target '{url}': cannot resolve '{authority}': {e}"))?
             .collect();
         if addrs.is_empty() {
-            return Err(format!(
-                "target '{url}': '{authority}' resolves to no address"
-            ));
+            return Err(format!("target '{url}': '{authority}' resolves to no address"));
         }
-        Ok(HttpTarget {
-            authority: authority.to_string(),
-            path: path.to_string(),
-            addrs,
-        })
+        Ok(HttpTarget { authority: authority.to_string(), path: path.to_string(), addrs })
     }
 }
 
 fn has_port(authority: &str) -> bool {
     match authority.rfind(':') {
         // "[::1]" has colons but no port; "[::1]:80" and "host:80" have one.
-        Some(i) => {
-            !authority.ends_with(']') && authority[i + 1..].chars().all(|c| c.is_ascii_digit())
-        }
+        Some(i) => !authority.ends_with(']') && authority[i + 1..].chars().all(|c| c.is_ascii_digit()),
         None => false,
     }
 }
@@ -93,13 +75,7 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_speak() {
-        for bad in [
-            "https://127.0.0.1/",
-            "ftp://x/",
-            "127.0.0.1:80",
-            "http:///x",
-            "http://u:p@127.0.0.1/",
-        ] {
+        for bad in ["https://127.0.0.1/", "ftp://x/", "127.0.0.1:80", "http:///x", "http://u:p@127.0.0.1/"] {
             assert!(HttpTarget::parse(bad).is_err(), "{bad}");
         }
     }

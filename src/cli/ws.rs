@@ -1,0 +1,162 @@
+//! `blast ws`: flags -> plan -> run -> report.
+
+use super::units::{parse_count, parse_duration, parse_rate};
+use super::{available_cores, UsageError};
+use crate::report::ws::WsSummary;
+use crate::workloads::api::target::HttpTarget;
+use crate::workloads::ws::{self, WsPlan};
+use clap::Args;
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct WsArgs {
+    /// WebSocket connections to open and hold.
+    #[arg(long, value_parser = parse_count, default_value = "1000")]
+    pub conns: usize,
+    /// WebSocket URL.
+    #[arg(long, default_value = "ws://127.0.0.1:8000/ws")]
+    pub target: String,
+    /// Connections opened per second (open-loop).
+    #[arg(long, value_parser = parse_rate, default_value = "2000/s")]
+    pub connect_rate: f64,
+    /// How long connections are held and probed once all are open.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub duration: Duration,
+    /// Latency probes per second (0 for none).
+    #[arg(long, value_parser = parse_probe_rate, default_value = "5/s")]
+    pub probe_rate: f64,
+    /// Where probes are POSTed (default: http://<target host>/v1/messages).
+    #[arg(long)]
+    pub probe_target: Option<String>,
+    /// Conversations; connections are spread evenly, so fan-out width is conns/rooms.
+    #[arg(long, value_parser = parse_count, default_value = "1")]
+    pub rooms: usize,
+    /// WebSocket ping interval (0s for none); the pong round trip is recorded.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub heartbeat: Duration,
+    /// Bearer token sent with the upgrade request (never printed).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Subscribe message; {{room}} becomes the conversation id.
+    #[arg(long, default_value = r#"{"type":"subscribe","conversation_id":"{{room}}"}"#)]
+    pub subscribe: String,
+    /// JSON pointer to the probe id in a received message.
+    #[arg(long, default_value = "/probe_id")]
+    pub probe_id_pointer: String,
+    /// JSON pointer to the probe's send time (µs since the Unix epoch) in a received message.
+    #[arg(long, default_value = "/sent_at_us")]
+    pub probe_ts_pointer: String,
+    /// Reconnect connections the server drops.
+    #[arg(long)]
+    pub reconnect: bool,
+    /// Local source addresses, comma-separated (beyond ~28K connections per address pair the
+    /// ephemeral ports run out): 127.0.0.1,127.0.0.2
+    #[arg(long, value_delimiter = ',')]
+    pub bind: Vec<IpAddr>,
+    /// Longest a connect + upgrade (or a probe POST) may take.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub timeout: Duration,
+    /// Worker threads, one pinned per core (default: all cores).
+    #[arg(long, value_parser = parse_count)]
+    pub cores: Option<usize>,
+    /// Write the results as JSON to this file ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// No progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+}
+
+fn parse_probe_rate(s: &str) -> Result<f64, String> {
+    if s.trim() == "0" {
+        return Ok(0.0);
+    }
+    parse_rate(s)
+}
+
+fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
+    let http_like = match a.target.strip_prefix("ws://") {
+        Some(rest) => format!("http://{rest}"),
+        None if a.target.starts_with("wss://") => return Err("wss:// is not supported yet; use ws://".into()),
+        None => return Err(format!("--target '{}': expected ws://host:port/path", a.target).into()),
+    };
+    let target = HttpTarget::parse(&http_like).map_err(|e| e.replace("http://", "ws://"))?;
+    let probe_url = a.probe_target.clone().unwrap_or_else(|| format!("http://{}/v1/messages", target.authority));
+    let probe_target = HttpTarget::parse(&probe_url)?;
+    if a.duration.is_zero() {
+        return Err("--duration must be greater than 0".into());
+    }
+    if a.rooms > a.conns {
+        return Err(format!(
+            "--rooms {} is more than --conns {}: some rooms would have no subscriber",
+            a.rooms, a.conns
+        )
+        .into());
+    }
+    if !a.subscribe.contains("{{room}}") {
+        return Err("--subscribe must contain {{room}}".into());
+    }
+    for p in [&a.probe_id_pointer, &a.probe_ts_pointer] {
+        if !p.starts_with('/') {
+            return Err(format!("'{p}' is not a JSON pointer (it must start with '/')").into());
+        }
+    }
+    let cores = a.cores.unwrap_or_else(available_cores).min(a.conns);
+    // Per connection one socket; plus the probe connection, the runtime and some slack.
+    let fds = a.conns + 64;
+    crate::sys::ensure_fds(fds).map_err(|e| format!("--conns {}: {e}", a.conns))?;
+    Ok(WsPlan {
+        target,
+        probe_target,
+        conns: a.conns,
+        cores,
+        connect_rate: a.connect_rate,
+        duration: a.duration,
+        probe_rate: a.probe_rate,
+        heartbeat: (!a.heartbeat.is_zero()).then_some(a.heartbeat),
+        rooms: a.rooms as u32,
+        token: a.token.clone(),
+        timeout: a.timeout,
+        reconnect: a.reconnect,
+        bind: a.bind.clone(),
+        subscribe_template: a.subscribe.clone(),
+        probe_id_pointer: a.probe_id_pointer.clone(),
+        probe_ts_pointer: a.probe_ts_pointer.clone(),
+        drain: Duration::from_secs(1),
+        pin: !a.no_pin,
+    })
+}
+
+pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
+    let plan = build(&args)?;
+    if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
+        std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    if !args.quiet {
+        eprintln!(
+            "blast ws: opening {} connections at {:.0}/s, then holding them for {:.0}s",
+            plan.conns,
+            plan.connect_rate,
+            plan.duration.as_secs_f64()
+        );
+    }
+    let outcome = ws::run(&plan, stop)?;
+    let summary = WsSummary::build(&plan, &outcome);
+    print!("{}", summary.render());
+    if let Some(path) = &args.json {
+        crate::report::write_json(&summary, path).map_err(|e| format!("--json {path}: {e}"))?;
+    }
+    Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,210 @@
+//! The report of a `blast ws` run: connections, fan-out delivery and heartbeats.
+
+use crate::report::summary::Percentiles;
+use crate::workloads::ws::tally::account;
+use crate::workloads::ws::{WsOutcome, WsPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+#[derive(Debug, Serialize)]
+pub struct WsConnections {
+    pub planned: usize,
+    pub attempted: u64,
+    pub established: u64,
+    pub failed: BTreeMap<String, u64>,
+    /// Established connections that the server closed or lost mid-run.
+    pub dropped: u64,
+    pub reconnects: u64,
+    pub open_peak: u64,
+    /// established / planned, in percent.
+    pub success_pct: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WsProbes {
+    pub sent: u64,
+    pub failed_to_send: u64,
+    pub expected_deliveries: u64,
+    pub delivered: u64,
+    pub missing: u64,
+    pub duplicates: u64,
+    pub unexpected: u64,
+    pub complete_probes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WsSummary {
+    pub workload: String,
+    pub target: String,
+    pub plan: WsPlanInfo,
+    pub ramp_s: f64,
+    pub hold_s: f64,
+    pub interrupted: bool,
+    pub connections: WsConnections,
+    pub connect_ms: Percentiles,
+    pub probes: WsProbes,
+    /// Per recipient: probe send until this subscriber received it.
+    pub delivery_ms: Percentiles,
+    /// Per probe: send until the last expected subscriber received it.
+    pub probe_completion_ms: Percentiles,
+    pub heartbeats_sent: u64,
+    pub heartbeats_answered: u64,
+    pub heartbeat_rtt_ms: Percentiles,
+    pub messages_received: u64,
+    /// Peak resident memory of the blast process, MiB.
+    pub peak_rss_mib: f64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WsPlanInfo {
+    pub conns: usize,
+    pub cores: usize,
+    pub connect_rate: f64,
+    pub duration_s: f64,
+    pub probe_rate: f64,
+    pub rooms: u32,
+    pub heartbeat_s: Option<f64>,
+}
+
+impl WsSummary {
+    pub fn build(plan: &WsPlan, run: &WsOutcome) -> WsSummary {
+        let t = &run.tally;
+        let d = account(t);
+        let mut warnings = Vec::new();
+        if let Some(n) = t.failed.get("no_ephemeral_ports") {
+            warnings.push(format!("{n} connections failed for lack of ephemeral ports: add source addresses with --bind 127.0.0.1,127.0.0.2,..."));
+        }
+        if let Some(n) = t.failed.get("fd_limit") {
+            warnings.push(format!("{n} connections failed at the file descriptor limit (ulimit -n)"));
+        }
+        if d.missing > 0 {
+            warnings.push(format!("{} of {} expected deliveries never arrived", d.missing, d.expected));
+        }
+        if t.duplicates > 0 {
+            warnings.push(format!("{} probes were delivered more than once to the same connection", t.duplicates));
+        }
+        WsSummary {
+            workload: "ws".into(),
+            target: format!("ws://{}{}", plan.target.authority, plan.target.path),
+            plan: WsPlanInfo {
+                conns: plan.conns,
+                cores: plan.cores,
+                connect_rate: plan.connect_rate,
+                duration_s: plan.duration.as_secs_f64(),
+                probe_rate: plan.probe_rate,
+                rooms: plan.rooms,
+                heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
+            },
+            ramp_s: run.ramp_secs,
+            hold_s: run.hold_secs,
+            interrupted: run.interrupted,
+            connections: WsConnections {
+                planned: plan.conns,
+                attempted: t.attempted,
+                established: t.established,
+                failed: t.failed.clone(),
+                dropped: t.dropped,
+                reconnects: t.reconnects,
+                open_peak: t.open_peak,
+                success_pct: 100.0 * t.established.min(plan.conns as u64) as f64 / plan.conns.max(1) as f64,
+            },
+            connect_ms: Percentiles::of(&t.connect),
+            probes: WsProbes {
+                sent: t.probes.len() as u64,
+                failed_to_send: t.probe_failures,
+                expected_deliveries: d.expected,
+                delivered: d.delivered,
+                missing: d.missing,
+                duplicates: t.duplicates,
+                unexpected: d.unexpected,
+                complete_probes: d.complete_probes,
+            },
+            delivery_ms: Percentiles::of(&t.delivery),
+            probe_completion_ms: Percentiles::of(&d.completion),
+            heartbeats_sent: t.heartbeats_sent,
+            heartbeats_answered: t.heartbeats_answered,
+            heartbeat_rtt_ms: Percentiles::of(&t.heartbeat_rtt),
+            messages_received: t.messages_received,
+            peak_rss_mib: crate::sys::peak_rss_mib(),
+            warnings,
+        }
+    }
+
+    /// Every planned connection held to the end, every probe delivered exactly once.
+    pub fn clean(&self) -> bool {
+        let c = &self.connections;
+        let p = &self.probes;
+        !self.interrupted
+            && c.failed.is_empty()
+            && c.dropped == 0
+            && c.established >= c.planned as u64
+            && p.missing == 0
+            && p.duplicates == 0
+            && p.failed_to_send == 0
+    }
+
+    pub fn render(&self) -> String {
+        let mut o = String::new();
+        let c = &self.connections;
+        let p = &self.probes;
+        let _ = writeln!(o, "blast ws -> {}", self.target);
+        let _ = writeln!(
+            o,
+            "  plan        {} connections over {} cores at {:.0}/s, {} rooms, probes {}/s for {:.1}s",
+            self.plan.conns,
+            self.plan.cores,
+            self.plan.connect_rate,
+            self.plan.rooms,
+            self.plan.probe_rate,
+            self.plan.duration_s
+        );
+        let failed: Vec<String> = c.failed.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(
+            o,
+            "  connections {} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {}, dropped {}, reconnects {}, peak open {}",
+            c.established,
+            c.planned,
+            c.success_pct,
+            self.ramp_s,
+            c.attempted,
+            if failed.is_empty() { "none".into() } else { failed.join(", ") },
+            c.dropped,
+            c.reconnects,
+            c.open_peak
+        );
+        let _ = writeln!(
+            o,
+            "  probes      {} sent ({} failed), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}",
+            p.sent, p.failed_to_send, p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes
+        );
+        let _ = writeln!(
+            o,
+            "  heartbeats  {} sent, {} answered; {} messages received; peak RSS {:.1} MiB",
+            self.heartbeats_sent, self.heartbeats_answered, self.messages_received, self.peak_rss_mib
+        );
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "  {:<24}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
+            "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max"
+        );
+        for (name, q) in [
+            ("delivery (per recipient)", &self.delivery_ms),
+            ("probe completion", &self.probe_completion_ms),
+            ("connect + upgrade", &self.connect_ms),
+            ("heartbeat rtt", &self.heartbeat_rtt_ms),
+        ] {
+            let _ = writeln!(
+                o,
+                "  {:<24}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>9.3}",
+                name, q.p50, q.p90, q.p95, q.p99, q.p99_9, q.max
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(o, "  warning: {w}");
+        }
+        o
+    }
+}

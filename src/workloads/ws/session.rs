@@ -1,0 +1,200 @@
+//! One WebSocket connection's life: connect and upgrade, subscribe, heartbeat, receive probes,
+//! and (with `--reconnect`) start again when the server drops it.
+
+use crate::workloads::ws::tally::Membership;
+use crate::workloads::ws::{now_us, CoreWs};
+use futures_util::{SinkExt, StreamExt};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+
+type Ws = WebSocketStream<TcpStream>;
+
+/// Why a connected session ended.
+enum End {
+    Dropped,
+    Stopped,
+}
+
+/// Runs connection `global` (subscribed to `room`) until the core stops it.
+pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
+    let mut settled = false;
+    let mut attempt = 0u32;
+    loop {
+        if core.stopping() {
+            break;
+        }
+        {
+            let mut t = core.tally.borrow_mut();
+            t.attempted += 1;
+            if attempt > 0 {
+                t.reconnects += 1;
+            }
+        }
+        attempt += 1;
+        let started = Instant::now();
+        let result = match tokio::time::timeout(core.plan.timeout, open(&core, global)).await {
+            Ok(r) => r,
+            Err(_) => Err("timeout".to_string()),
+        };
+        match result {
+            Err(reason) => {
+                core.tally.borrow_mut().fail(&reason);
+                if !settled {
+                    settled = true;
+                    core.settle();
+                }
+            }
+            Ok(ws) => {
+                {
+                    let mut t = core.tally.borrow_mut();
+                    t.established += 1;
+                    t.connect.saturating_record(started.elapsed().as_micros().max(1) as u64);
+                }
+                core.opened();
+                let end = connected(&core, ws, room, &mut settled).await;
+                core.closed();
+                if let End::Stopped = end {
+                    break;
+                }
+                core.tally.borrow_mut().dropped += 1;
+            }
+        }
+        if !core.plan.reconnect || core.stopping() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if !settled {
+        core.settle();
+    }
+}
+
+/// TCP connect (from a `--bind` address if given) and WebSocket upgrade.
+async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
+    let plan = &core.plan;
+    let addr = plan.target.addrs[global as usize % plan.target.addrs.len()];
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(|e| io_reason(&e))?;
+    if !plan.bind.is_empty() {
+        let ip = plan.bind[global as usize % plan.bind.len()];
+        socket.bind(std::net::SocketAddr::new(ip, 0)).map_err(|e| io_reason(&e))?;
+    }
+    let stream = socket.connect(addr).await.map_err(|e| io_reason(&e))?;
+    let _ = stream.set_nodelay(true);
+    let url = format!("ws://{}{}", plan.target.authority, plan.target.path);
+    let mut request = url.into_client_request().map_err(|e| format!("bad_request: {e}"))?;
+    if let Some(token) = &plan.token {
+        let value = format!("Bearer {token}").parse().map_err(|_| "bad_token".to_string())?;
+        request.headers_mut().insert("Authorization", value);
+    }
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(crate::serve::ws::ws_config())).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(resp)) => Err(format!("http_{}", resp.status().as_u16())),
+        Err(tungstenite::Error::Io(e)) => Err(io_reason(&e)),
+        Err(_) => Err("handshake".to_string()),
+    }
+}
+
+/// Short, stable names for connection failures, with the ones users can act on told apart.
+fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match (e.kind(), e.raw_os_error()) {
+        (K::ConnectionRefused, _) => "refused".into(),
+        (K::TimedOut, _) => "timeout".into(),
+        (K::AddrNotAvailable, _) | (_, Some(libc::EADDRNOTAVAIL)) => "no_ephemeral_ports".into(),
+        (_, Some(libc::EMFILE)) | (_, Some(libc::ENFILE)) => "fd_limit".into(),
+        (K::ConnectionReset, _) => "reset".into(),
+        _ => "io".into(),
+    }
+}
+
+async fn connected(core: &CoreWs, mut ws: Ws, room: u32, settled: &mut bool) -> End {
+    let subscribe = core.plan.subscribe_message(room);
+    if ws.send(Message::text(subscribe)).await.is_err() {
+        return End::Dropped;
+    }
+    let membership = {
+        let mut t = core.tally.borrow_mut();
+        t.memberships.push(Membership { room, from: u64::MAX, to: None });
+        t.memberships.len() - 1
+    };
+    let leave = |core: &CoreWs| core.tally.borrow_mut().memberships[membership].to = Some(now_us());
+    let mut seen: Vec<u64> = Vec::new();
+    let beat = core.plan.heartbeat.unwrap_or(Duration::from_secs(3600));
+    let mut heartbeat = tokio::time::interval_at((Instant::now() + beat).into(), beat);
+    let mut stop = core.stop_rx.clone();
+    let epoch = core.epoch;
+    loop {
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let received = now_us();
+                    core.tally.borrow_mut().messages_received += 1;
+                    on_text(core, text.as_str(), received, membership, &mut seen, settled);
+                }
+                Some(Ok(Message::Pong(payload))) => {
+                    if let Ok(b) = <[u8; 8]>::try_from(payload.as_ref()) {
+                        let sent = u64::from_be_bytes(b);
+                        let now = epoch.elapsed().as_micros() as u64;
+                        let mut t = core.tally.borrow_mut();
+                        t.heartbeats_answered += 1;
+                        t.heartbeat_rtt.saturating_record(now.saturating_sub(sent).max(1));
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    leave(core);
+                    return End::Dropped;
+                }
+                Some(Ok(_)) => {}
+            },
+            _ = heartbeat.tick(), if core.plan.heartbeat.is_some() => {
+                let now = epoch.elapsed().as_micros() as u64;
+                core.tally.borrow_mut().heartbeats_sent += 1;
+                if ws.send(Message::Ping(now.to_be_bytes().to_vec().into())).await.is_err() {
+                    leave(core);
+                    return End::Dropped;
+                }
+            }
+            _ = stop.changed() => {
+                leave(core);
+                let _ = tokio::time::timeout(Duration::from_millis(500), ws.close(None)).await;
+                return End::Stopped;
+            }
+        }
+    }
+}
+
+/// A text frame: the subscription ack, or a probe to account for.
+fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen: &mut Vec<u64>, settled: &mut bool) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    if v.get("type").and_then(|t| t.as_str()) == Some("subscribed") {
+        core.tally.borrow_mut().memberships[membership].from = received_us;
+        if !*settled {
+            *settled = true;
+            core.settle();
+        }
+        return;
+    }
+    let (Some(id), Some(sent)) = (
+        v.pointer(&core.plan.probe_id_pointer).and_then(|x| x.as_u64()),
+        v.pointer(&core.plan.probe_ts_pointer).and_then(|x| x.as_u64()),
+    ) else {
+        return;
+    };
+    let (word, bit) = ((id / 64) as usize, id % 64);
+    if seen.len() <= word {
+        seen.resize(word + 1, 0);
+    }
+    let mut t = core.tally.borrow_mut();
+    if seen[word] & (1 << bit) != 0 {
+        t.duplicates += 1;
+        return;
+    }
+    seen[word] |= 1 << bit;
+    t.delivered(id, received_us.saturating_sub(sent));
+}

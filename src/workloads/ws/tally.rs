@@ -1,0 +1,216 @@
+//! What one core measured of its WebSocket connections, and the exact delivery accounting
+//! done when the cores' tallies are merged.
+
+use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use hdrhistogram::Histogram;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
+}
+
+/// A probe the publisher sent and the target accepted.
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeSent {
+    pub id: u64,
+    pub room: u32,
+    /// Wall-clock send time, microseconds since the Unix epoch.
+    pub sent_us: u64,
+}
+
+/// When one connection was subscribed to its room (wall-clock µs); `to` is `None` while open.
+#[derive(Clone, Copy, Debug)]
+pub struct Membership {
+    pub room: u32,
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+/// Per-core counters and histograms. Owned by one core; merged at the end.
+#[derive(Debug)]
+pub struct WsTally {
+    pub connect: Histogram<u64>,
+    /// Per recipient: receive time minus probe send time.
+    pub delivery: Histogram<u64>,
+    /// WebSocket ping to pong.
+    pub heartbeat_rtt: Histogram<u64>,
+    pub attempted: u64,
+    pub established: u64,
+    /// Failed connection attempts by reason (`refused`, `timeout`, `http_403`, ...).
+    pub failed: BTreeMap<String, u64>,
+    /// Established connections the server closed or lost before the end.
+    pub dropped: u64,
+    pub reconnects: u64,
+    pub heartbeats_sent: u64,
+    pub heartbeats_answered: u64,
+    pub messages_received: u64,
+    /// The same probe received twice on one connection.
+    pub duplicates: u64,
+    /// Deliveries per probe id, and the slowest of them (µs).
+    pub per_probe: HashMap<u64, (u64, u64)>,
+    pub memberships: Vec<Membership>,
+    /// Probes sent (only the publishing core has any) and those the target refused.
+    pub probes: Vec<ProbeSent>,
+    pub probe_failures: u64,
+    /// Most connections open at once (summed over cores).
+    pub open_peak: u64,
+}
+
+impl Default for WsTally {
+    fn default() -> Self {
+        WsTally {
+            connect: histogram(),
+            delivery: histogram(),
+            heartbeat_rtt: histogram(),
+            attempted: 0,
+            established: 0,
+            failed: BTreeMap::new(),
+            dropped: 0,
+            reconnects: 0,
+            heartbeats_sent: 0,
+            heartbeats_answered: 0,
+            messages_received: 0,
+            duplicates: 0,
+            per_probe: HashMap::new(),
+            memberships: Vec::new(),
+            probes: Vec::new(),
+            probe_failures: 0,
+            open_peak: 0,
+        }
+    }
+}
+
+impl WsTally {
+    pub fn fail(&mut self, reason: &str) {
+        *self.failed.entry(reason.to_string()).or_default() += 1;
+    }
+
+    pub fn delivered(&mut self, probe: u64, latency_us: u64) {
+        self.delivery.saturating_record(latency_us.clamp(1, MAX_TRACKABLE_US));
+        let e = self.per_probe.entry(probe).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(latency_us);
+    }
+
+    pub fn merge(&mut self, o: WsTally) {
+        let _ = self.connect.add(&o.connect);
+        let _ = self.delivery.add(&o.delivery);
+        let _ = self.heartbeat_rtt.add(&o.heartbeat_rtt);
+        self.attempted += o.attempted;
+        self.established += o.established;
+        for (k, v) in o.failed {
+            *self.failed.entry(k).or_default() += v;
+        }
+        self.dropped += o.dropped;
+        self.reconnects += o.reconnects;
+        self.heartbeats_sent += o.heartbeats_sent;
+        self.heartbeats_answered += o.heartbeats_answered;
+        self.messages_received += o.messages_received;
+        self.duplicates += o.duplicates;
+        for (id, (n, max)) in o.per_probe {
+            let e = self.per_probe.entry(id).or_default();
+            e.0 += n;
+            e.1 = e.1.max(max);
+        }
+        self.memberships.extend(o.memberships);
+        self.probes.extend(o.probes);
+        self.probe_failures += o.probe_failures;
+        self.open_peak += o.open_peak;
+    }
+}
+
+/// Delivery accounting over all cores, exact: each probe is expected by every connection that
+/// was subscribed to its room when it was sent.
+#[derive(Debug)]
+pub struct Deliveries {
+    pub expected: u64,
+    pub delivered: u64,
+    pub missing: u64,
+    /// Receipts of probes the publisher does not know (refused ones) or beyond the expected
+    /// subscribers (connections that were not subscribed when the probe was sent).
+    pub unexpected: u64,
+    /// Probes every expected subscriber received.
+    pub complete_probes: u64,
+    /// Per complete probe: from its send until the last subscriber had it.
+    pub completion: Histogram<u64>,
+}
+
+pub fn account(t: &WsTally) -> Deliveries {
+    let mut by_room: HashMap<u32, Vec<&Membership>> = HashMap::new();
+    for m in &t.memberships {
+        by_room.entry(m.room).or_default().push(m);
+    }
+    let mut d = Deliveries {
+        expected: 0,
+        delivered: 0,
+        missing: 0,
+        unexpected: 0,
+        complete_probes: 0,
+        completion: histogram(),
+    };
+    let mut known = HashSet::new();
+    for p in &t.probes {
+        known.insert(p.id);
+        let expected = by_room.get(&p.room).map_or(0, |ms| {
+            ms.iter().filter(|m| m.from <= p.sent_us && m.to.is_none_or(|to| to > p.sent_us)).count() as u64
+        });
+        let (got, slowest) = t.per_probe.get(&p.id).copied().unwrap_or((0, 0));
+        d.expected += expected;
+        d.delivered += got.min(expected);
+        d.missing += expected.saturating_sub(got);
+        d.unexpected += got.saturating_sub(expected);
+        if got >= expected && expected > 0 {
+            d.complete_probes += 1;
+            d.completion.saturating_record(slowest.clamp(1, MAX_TRACKABLE_US));
+        }
+    }
+    for (id, (n, _)) in &t.per_probe {
+        if !known.contains(id) {
+            d.unexpected += n;
+        }
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(room: u32, from: u64, to: Option<u64>) -> Membership {
+        Membership { room, from, to }
+    }
+
+    #[test]
+    fn expected_counts_follow_membership_in_time() {
+        let mut t = WsTally {
+            memberships: vec![
+                member(0, 100, None),
+                member(0, 100, Some(150)), // dropped before probe 2
+                member(1, 100, None),
+                member(0, 300, None), // joined after probe 2
+            ],
+            probes: vec![ProbeSent { id: 1, room: 0, sent_us: 120 }, ProbeSent { id: 2, room: 0, sent_us: 200 }],
+            ..WsTally::default()
+        };
+        t.delivered(1, 10);
+        t.delivered(1, 30);
+        t.delivered(2, 5);
+        t.delivered(9, 5); // unknown probe
+        let d = account(&t);
+        assert_eq!((d.expected, d.delivered, d.missing, d.unexpected), (3, 3, 0, 1));
+        assert_eq!(d.complete_probes, 2);
+        assert_eq!(d.completion.max(), 30);
+    }
+
+    #[test]
+    fn missing_deliveries_are_counted() {
+        let mut t = WsTally {
+            memberships: vec![member(0, 0, None); 3],
+            probes: vec![ProbeSent { id: 1, room: 0, sent_us: 10 }],
+            ..WsTally::default()
+        };
+        t.delivered(1, 7);
+        let d = account(&t);
+        assert_eq!((d.expected, d.delivered, d.missing, d.complete_probes), (3, 1, 2, 0));
+    }
+}

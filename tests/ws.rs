@@ -1,0 +1,96 @@
+//! `blast ws` against the real `blast serve` (a separate process on 127.0.0.1).
+
+mod common;
+use common::*;
+
+#[test]
+fn every_probe_reaches_every_subscriber_exactly_once() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let target = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--conns",
+        "1000",
+        "--rooms",
+        "4",
+        "--connect-rate",
+        "4000/s",
+        "--duration",
+        "3s",
+        "--probe-rate",
+        "20/s",
+        "--heartbeat",
+        "1s",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("json report");
+    assert_eq!(f(&j, "/connections/established"), 1000.0);
+    assert_eq!(f(&j, "/connections/dropped"), 0.0);
+    // 60 probes round-robin over 4 rooms of 250 subscribers: 15,000 deliveries, exactly.
+    assert_eq!(f(&j, "/probes/sent"), 60.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/expected_deliveries"), 15_000.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/delivered"), 15_000.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/missing"), 0.0);
+    assert_eq!(f(&j, "/probes/duplicates"), 0.0);
+    assert_eq!(f(&j, "/probes/complete_probes"), 60.0);
+    assert_eq!(f(&j, "/delivery_ms/count"), 15_000.0);
+    let (p50, max) = (f(&j, "/delivery_ms/p50"), f(&j, "/delivery_ms/max"));
+    assert!(p50 > 0.0 && p50 <= max, "p50 {p50} max {max}");
+    // Completion of a probe is its slowest delivery: never below the per-recipient median.
+    assert!(f(&j, "/probe_completion_ms/p50") >= p50);
+    assert!(f(&j, "/heartbeats_answered") >= 1000.0, "{}", r.stdout);
+    assert!(f(&j, "/connect_ms/count") == 1000.0);
+}
+
+#[test]
+fn server_dropping_half_the_connections_is_counted() {
+    let _g = serial();
+    let server = Server::start(&["--ws-drop-half-at", "2s"]);
+    let target = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--conns",
+        "200",
+        "--connect-rate",
+        "2000/s",
+        "--duration",
+        "3s",
+        "--probe-rate",
+        "10/s",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(r.code, 1, "a run with drops is not clean: {}", r.stdout);
+    let j = r.json.expect("report written");
+    assert_eq!(f(&j, "/connections/established"), 200.0);
+    assert_eq!(f(&j, "/connections/dropped"), 100.0, "{}", r.stdout);
+    // After the drop only the remaining 100 subscribers are expected: nothing missing.
+    assert_eq!(f(&j, "/probes/missing"), 0.0, "{}", r.stdout);
+    assert!(!r.stderr.contains("panicked"));
+}
+
+#[test]
+fn refused_connections_are_reported_by_reason() {
+    let _g = serial();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let target = format!("ws://127.0.0.1:{port}/ws");
+    let r = blast(&["ws", "--conns", "20", "--duration", "1s", "--probe-rate", "0", "--target", &target]);
+    assert_eq!(r.code, 1);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/connections/failed/refused"), 20.0, "{}", r.stdout);
+}
+
+#[test]
+fn rejected_upgrade_reports_the_http_status() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    // /nope is not a WebSocket endpoint: the upgrade is answered 404 instead of 101.
+    let target = format!("ws://{}/nope", server.addr);
+    let r = blast(&["ws", "--conns", "10", "--duration", "1s", "--probe-rate", "0", "--target", &target]);
+    assert_eq!(r.code, 1);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/connections/failed/http_404"), 10.0, "{}", r.stdout);
+}
