@@ -83,14 +83,10 @@ fn target_killed_mid_run_ends_on_time_with_a_report() {
     let _g = serial();
     let mut server = Server::start(&[]);
     let json_path = temp_path("killed.json");
-    let child = std::process::Command::new(BLAST)
-        .args(["api", "--rate", "500", "--duration", "3s", "--timeout", "500ms", "--quiet", "--target", &server.url()])
-        .arg("--json")
-        .arg(&json_path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_blast(
+        &["api", "--rate", "500", "--duration", "3s", "--timeout", "500ms", "--target", &server.url()],
+        &json_path,
+    );
     wait_ms(1000);
     server.kill();
     let r = finish(child.wait_with_output().expect("wait"), &json_path);
@@ -108,14 +104,7 @@ fn sigint_stops_the_run_and_writes_the_report() {
     let _g = serial();
     let server = Server::start(&[]);
     let json_path = temp_path("sigint.json");
-    let child = std::process::Command::new(BLAST)
-        .args(["api", "--rate", "1000", "--duration", "60s", "--quiet", "--target", &server.url()])
-        .arg("--json")
-        .arg(&json_path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_blast(&["api", "--rate", "1000", "--duration", "60s", "--target", &server.url()], &json_path);
     wait_ms(1500);
     // SAFETY: sending a signal to a child we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

@@ -11,8 +11,6 @@ use clap::{Args, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_TARGET: &str = "http://127.0.0.1:8000/v1/messages";
@@ -67,15 +65,8 @@ pub struct ApiArgs {
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
-    /// Write the results as JSON to this file ('-' for stdout).
-    #[arg(long)]
-    pub json: Option<String>,
-    /// No live progress lines.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Do not pin worker threads to cores.
-    #[arg(long)]
-    pub no_pin: bool,
+    #[command(flatten)]
+    pub out: super::OutputArgs,
 }
 
 struct Built {
@@ -139,7 +130,7 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         max_queue: a.max_queue,
         timeout: a.timeout,
         grace: Duration::from_secs(1),
-        pin: !a.no_pin,
+        pin: !a.out.no_pin,
     };
     let workload = ApiWorkload::new(target.addrs.clone(), request);
     Ok(Built { plan, target, workload })
@@ -171,18 +162,10 @@ fn redact_header(h: &str) -> String {
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
 pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     let Built { plan, target, workload } = build(&args)?;
-    // Open the JSON file first, so a bad path fails before the run and not after it.
-    if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
-        std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while stopping ends the process at once.
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
-        let _ = signal_hook::flag::register(sig, stop.clone());
-    }
+    args.out.check_json_path()?;
+    let stop = super::stop_on_signals();
     let url = format!("http://{}{}", target.authority, target.path);
-    let live = !args.quiet;
+    let live = !args.out.quiet;
     let every = if std::io::stderr().is_terminal() { 1 } else { 5 };
     let warmup_s = plan.warmup.as_secs();
     let outcome = engine::run(&plan, workload, stop, |p| {
@@ -203,9 +186,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     .map_err(|e| e.0)?;
     let summary = Summary::build(label.unwrap_or("api"), &url, &plan, &outcome);
     print!("{}", report::text::render(&summary));
-    if let Some(path) = &args.json {
-        report::write_json(&summary, path).map_err(|e| format!("--json {path}: {e}"))?;
-    }
+    args.out.write_json(&summary)?;
     Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

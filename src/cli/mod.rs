@@ -103,6 +103,48 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     api::run(args.api, Some("demo"))
 }
 
+/// Flags every workload shares: where the report goes, progress, pinning.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Write the results as JSON to this file ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// No live progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+}
+
+impl OutputArgs {
+    /// Creates the JSON file now, so that a bad path fails before the run and not after it.
+    pub fn check_json_path(&self) -> Result<(), UsageError> {
+        if let Some(path) = self.json.as_deref().filter(|p| *p != "-") {
+            std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn write_json<T: serde::Serialize>(&self, report: &T) -> Result<(), UsageError> {
+        if let Some(path) = &self.json {
+            crate::report::write_json(report, path).map_err(|e| format!("--json {path}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A flag that the first Ctrl-C or SIGTERM sets (the run then stops and reports); a second
+/// one ends the process at once.
+pub fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    stop
+}
+
 /// Cores this process may run on.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -8,8 +8,6 @@ use crate::workloads::ws::{self, WsPlan};
 use clap::Args;
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -63,15 +61,8 @@ pub struct WsArgs {
     /// Worker threads, one pinned per core (default: all cores).
     #[arg(long, value_parser = parse_count)]
     pub cores: Option<usize>,
-    /// Write the results as JSON to this file ('-' for stdout).
-    #[arg(long)]
-    pub json: Option<String>,
-    /// No progress lines.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Do not pin worker threads to cores.
-    #[arg(long)]
-    pub no_pin: bool,
+    #[command(flatten)]
+    pub out: super::OutputArgs,
 }
 
 fn parse_probe_rate(s: &str) -> Result<f64, String> {
@@ -130,21 +121,15 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         probe_id_pointer: a.probe_id_pointer.clone(),
         probe_ts_pointer: a.probe_ts_pointer.clone(),
         drain: Duration::from_secs(1),
-        pin: !a.no_pin,
+        pin: !a.out.no_pin,
     })
 }
 
 pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
-    if let Some(path) = args.json.as_deref().filter(|p| *p != "-") {
-        std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
-        let _ = signal_hook::flag::register(sig, stop.clone());
-    }
-    if !args.quiet {
+    args.out.check_json_path()?;
+    let stop = super::stop_on_signals();
+    if !args.out.quiet {
         eprintln!(
             "blast ws: opening {} connections at {:.0}/s, then holding them for {:.0}s",
             plan.conns,
@@ -155,8 +140,6 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     let outcome = ws::run(&plan, stop)?;
     let summary = WsSummary::build(&plan, &outcome);
     print!("{}", summary.render());
-    if let Some(path) = &args.json {
-        crate::report::write_json(&summary, path).map_err(|e| format!("--json {path}: {e}"))?;
-    }
+    args.out.write_json(&summary)?;
     Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -94,6 +94,19 @@ pub fn finish(out: Output, json_path: &std::path::Path) -> Run {
     }
 }
 
+/// Starts `blast <args> --quiet --json <json_path>` in the background, output captured.
+pub fn spawn_blast(args: &[&str], json_path: &std::path::Path) -> Child {
+    Command::new(BLAST)
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(json_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn blast")
+}
+
 /// Runs blast without a report file and returns exit code and stderr.
 pub fn blast_plain(args: &[&str]) -> (i32, String) {
     let out = Command::new(BLAST).args(args).output().expect("run blast");
