@@ -67,8 +67,13 @@ fn server_dropping_half_the_connections_is_counted() {
     let j = r.json.expect("report written");
     assert_eq!(f(&j, "/connections/established"), 200.0);
     assert_eq!(f(&j, "/connections/dropped"), 100.0, "{}", r.stdout);
-    // After the drop only the remaining 100 subscribers are expected: nothing missing.
-    assert_eq!(f(&j, "/probes/missing"), 0.0, "{}", r.stdout);
+    // After the drop only the remaining 100 subscribers are expected. A dropped connection can
+    // miss at most the one probe that was in flight at the instant it was dropped.
+    assert!(f(&j, "/probes/missing") <= 100.0, "{}", r.stdout);
+    let (expected, delivered) = (f(&j, "/probes/expected_deliveries"), f(&j, "/probes/delivered"));
+    // 30 probes: ~20 before the drop reach 200 subscribers, ~10 after reach 100.
+    assert!((3000.0..=5500.0).contains(&expected), "expected {expected}\n{}", r.stdout);
+    assert!(delivered >= expected - 100.0, "delivered {delivered} of {expected}");
     assert!(!r.stderr.contains("panicked"));
 }
 
