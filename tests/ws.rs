@@ -99,3 +99,62 @@ fn rejected_upgrade_reports_the_http_status() {
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/connections/failed/http_404"), 10.0, "{}", r.stdout);
 }
+
+#[test]
+fn app_level_heartbeats_are_answered_and_timed() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let target = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--conns",
+        "50",
+        "--duration",
+        "2s",
+        "--probe-rate",
+        "0",
+        "--heartbeat",
+        "500ms",
+        "--heartbeat-mode",
+        "app",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    // 50 connections x 4 beats in 2 s (the last may be cut by the end).
+    let (sent, answered) = (f(&j, "/heartbeats_sent"), f(&j, "/heartbeats_answered"));
+    assert!(sent >= 150.0, "sent {sent}");
+    assert!(answered >= sent - 50.0 && answered <= sent, "answered {answered} of {sent}");
+    assert_eq!(f(&j, "/heartbeat_rtt_ms/count"), answered);
+}
+
+#[test]
+fn probes_published_over_a_websocket_reach_every_subscriber_once() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let target = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--conns",
+        "300",
+        "--rooms",
+        "3",
+        "--duration",
+        "2s",
+        "--probe-rate",
+        "15/s",
+        "--probe-via",
+        "ws",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    // 30 probes over 3 rooms of 100: 3,000 deliveries; the publisher itself subscribes to nothing.
+    assert_eq!(f(&j, "/probes/sent"), 30.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/expected_deliveries"), 3_000.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/delivered"), 3_000.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/unexpected"), 0.0);
+    assert_eq!(f(&j, "/delivery_ms/count"), 3_000.0);
+}

@@ -30,12 +30,25 @@ pub struct WsArgs {
     /// Where probes are POSTed (default: http://<target host>/v1/messages).
     #[arg(long)]
     pub probe_target: Option<String>,
+    /// How probes are published: an HTTP POST (http) or a text frame sent on a WebSocket
+    /// connection of blast's own that subscribes to nothing (ws).
+    #[arg(long, value_enum, default_value = "http")]
+    pub probe_via: ProbeViaArg,
+    /// Probe frame for --probe-via ws; {{room}}, {{probe_id}} and {{sent_at_us}} are replaced.
+    #[arg(
+        long,
+        default_value = r#"{"type":"publish","conversation_id":"{{room}}","probe_id":{{probe_id}},"sent_at_us":{{sent_at_us}}}"#
+    )]
+    pub publish: String,
     /// Conversations; connections are spread evenly, so fan-out width is conns/rooms.
     #[arg(long, value_parser = parse_count, default_value = "1")]
     pub rooms: usize,
     /// WebSocket ping interval (0s for none); the pong round trip is recorded.
     #[arg(long, value_parser = parse_duration, default_value = "15s")]
     pub heartbeat: Duration,
+    /// Heartbeat as WebSocket ping frames (ws) or {"type":"ping"} text messages (app).
+    #[arg(long, value_enum, default_value = "ws")]
+    pub heartbeat_mode: HeartbeatMode,
     /// Bearer token sent with the upgrade request (never printed).
     #[arg(long)]
     pub token: Option<String>,
@@ -65,6 +78,18 @@ pub struct WsArgs {
     pub out: super::OutputArgs,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProbeViaArg {
+    Http,
+    Ws,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HeartbeatMode {
+    Ws,
+    App,
+}
+
 fn parse_probe_rate(s: &str) -> Result<f64, String> {
     if s.trim() == "0" {
         return Ok(0.0);
@@ -91,6 +116,11 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         )
         .into());
     }
+    for field in ["{{room}}", "{{probe_id}}", "{{sent_at_us}}"] {
+        if a.probe_via == ProbeViaArg::Ws && !a.publish.contains(field) {
+            return Err(format!("--publish must contain {field}").into());
+        }
+    }
     if !a.subscribe.contains("{{room}}") {
         return Err("--subscribe must contain {{room}}".into());
     }
@@ -106,12 +136,18 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     Ok(WsPlan {
         target,
         probe_target,
+        probe_via: match a.probe_via {
+            ProbeViaArg::Http => ws::probe::ProbeVia::Http,
+            ProbeViaArg::Ws => ws::probe::ProbeVia::Ws,
+        },
+        publish_template: a.publish.clone(),
         conns: a.conns,
         cores,
         connect_rate: a.connect_rate,
         duration: a.duration,
         probe_rate: a.probe_rate,
         heartbeat: (!a.heartbeat.is_zero()).then_some(a.heartbeat),
+        app_heartbeat: a.heartbeat_mode == HeartbeatMode::App,
         rooms: a.rooms as u32,
         token: a.token.clone(),
         timeout: a.timeout,

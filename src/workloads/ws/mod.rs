@@ -2,7 +2,7 @@
 //! probes that measure how long a broadcast takes to reach every subscriber.
 //!
 //! - `session`: one connection's life (connect, subscribe, heartbeat, receive).
-//! - `probe`: the publisher of probes (HTTP POST to the target).
+//! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own).
 //! - `tally`: per-core counters and the exact delivered/expected accounting.
 //!
 //! Connections are opened open-loop at `--connect-rate` with the engine's pacer, spread over
@@ -34,8 +34,11 @@ pub fn now_us() -> u64 {
 pub struct WsPlan {
     /// ws://host:port/path, parsed like an HTTP target.
     pub target: HttpTarget,
-    /// Where probes are POSTed.
+    /// Where probes are POSTed (with `probe_via` Http).
     pub probe_target: HttpTarget,
+    pub probe_via: probe::ProbeVia,
+    /// Probe frame for `probe_via` Ws: `{{room}}`, `{{probe_id}}`, `{{sent_at_us}}` are replaced.
+    pub publish_template: String,
     pub conns: usize,
     pub cores: usize,
     pub connect_rate: f64,
@@ -43,6 +46,8 @@ pub struct WsPlan {
     pub duration: Duration,
     pub probe_rate: f64,
     pub heartbeat: Option<Duration>,
+    /// Heartbeat with `{"type":"ping"}` text frames instead of WebSocket pings.
+    pub app_heartbeat: bool,
     pub rooms: u32,
     pub token: Option<String>,
     pub timeout: Duration,
@@ -64,6 +69,13 @@ impl WsPlan {
 
     pub fn subscribe_message(&self, room: u32) -> String {
         self.subscribe_template.replace("{{room}}", &self.room_name(room))
+    }
+
+    pub fn publish_message(&self, room: u32, probe_id: u64, sent_us: u64) -> String {
+        self.publish_template
+            .replace("{{room}}", &self.room_name(room))
+            .replace("{{probe_id}}", &probe_id.to_string())
+            .replace("{{sent_at_us}}", &sent_us.to_string())
     }
 
     fn conns_on(&self, core: usize) -> usize {

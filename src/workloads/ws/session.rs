@@ -74,7 +74,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
 }
 
 /// TCP connect (from a `--bind` address if given) and WebSocket upgrade.
-async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
+pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
     let plan = &core.plan;
     let addr = plan.target.addrs[global as usize % plan.target.addrs.len()];
     let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(|e| io_reason(&e))?;
@@ -127,12 +127,20 @@ async fn connected(core: &CoreWs, mut ws: Ws, room: u32, settled: &mut bool) -> 
     let mut heartbeat = tokio::time::interval_at((Instant::now() + beat).into(), beat);
     let mut stop = core.stop_rx.clone();
     let epoch = core.epoch;
+    // App-level heartbeat: when the last {"type":"ping"} left (its pong carries no timestamp).
+    let mut app_ping: Option<Instant> = None;
     loop {
         tokio::select! {
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let received = now_us();
                     core.tally.borrow_mut().messages_received += 1;
+                    if let Some(sent) = app_ping.take_if(|_| is_pong(text.as_str())) {
+                        let mut t = core.tally.borrow_mut();
+                        t.heartbeats_answered += 1;
+                        t.heartbeat_rtt.saturating_record(sent.elapsed().as_micros().max(1) as u64);
+                        continue;
+                    }
                     on_text(core, text.as_str(), received, membership, &mut seen, settled);
                 }
                 Some(Ok(Message::Pong(payload))) => {
@@ -153,7 +161,13 @@ async fn connected(core: &CoreWs, mut ws: Ws, room: u32, settled: &mut bool) -> 
             _ = heartbeat.tick(), if core.plan.heartbeat.is_some() => {
                 let now = epoch.elapsed().as_micros() as u64;
                 core.tally.borrow_mut().heartbeats_sent += 1;
-                if ws.send(Message::Ping(now.to_be_bytes().to_vec().into())).await.is_err() {
+                let ping = if core.plan.app_heartbeat {
+                    app_ping = Some(Instant::now());
+                    Message::text(r#"{"type":"ping"}"#)
+                } else {
+                    Message::Ping(now.to_be_bytes().to_vec().into())
+                };
+                if ws.send(ping).await.is_err() {
                     leave(core);
                     return End::Dropped;
                 }
@@ -165,6 +179,13 @@ async fn connected(core: &CoreWs, mut ws: Ws, room: u32, settled: &mut bool) -> 
             }
         }
     }
+}
+
+/// An app-level heartbeat answer: `{"type":"pong"}`.
+fn is_pong(text: &str) -> bool {
+    text.contains("\"pong\"")
+        && serde_json::from_str::<serde_json::Value>(text)
+            .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("pong"))
 }
 
 /// A text frame: the subscription ack, or a probe to account for.
