@@ -27,7 +27,7 @@ pub enum ProbeVia {
 /// A connection probes go out on, opened lazily and again after a failure.
 enum Channel {
     Http(TcpStream, BytesMut),
-    Ws(WebSocketStream<TcpStream>),
+    Ws(Box<WebSocketStream<TcpStream>>),
 }
 
 /// Sends probes from `start` for `length`, round-robin over the rooms.
@@ -70,7 +70,7 @@ async fn open(core: &CoreWs) -> Option<Channel> {
             let _ = s.set_nodelay(true);
             Some(Channel::Http(s, BytesMut::with_capacity(4096)))
         }
-        ProbeVia::Ws => session::open(core, 0).await.ok().map(Channel::Ws),
+        ProbeVia::Ws => session::open(core, 0).await.ok().map(|ws| Channel::Ws(Box::new(ws))),
     }
 }
 
