@@ -7,6 +7,7 @@
 pub mod api;
 pub mod serve;
 pub mod units;
+pub mod upload;
 pub mod ws;
 
 use clap::{Args, Parser, Subcommand};
@@ -35,7 +36,9 @@ pub enum Command {
     Api(api::ApiArgs),
     /// Hold many WebSocket connections and measure broadcast delivery to every subscriber.
     Ws(ws::WsArgs),
-    /// Run the embedded target (POST /v1/messages, GET /health).
+    /// Concurrent S3 multipart uploads, checksummed and verified.
+    Upload(upload::UploadArgs),
+    /// Run the embedded target (POST /v1/messages, GET /health, /ws, and S3 with --s3-listen).
     Serve(serve::ServeArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
     Demo(DemoArgs),
@@ -73,6 +76,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Api(args) => api::run(args, None),
         Command::Ws(args) => ws::run(args),
+        Command::Upload(args) => upload::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
     };
@@ -94,6 +98,7 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
         threads: args.serve_threads.unwrap_or_else(available_cores),
         faults: Default::default(),
         ws_drop: None,
+        s3: None,
     };
     let running = crate::serve::start(&cfg).map_err(|e| format!("cannot start the embedded target: {e}"))?;
     eprintln!("blast demo: embedded target listening on http://{}", running.addr);

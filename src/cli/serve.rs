@@ -3,6 +3,7 @@
 use super::units::{parse_count, parse_duration};
 use super::UsageError;
 use crate::serve::faults::{Faults, Stall};
+use crate::serve::s3::S3Config;
 use crate::serve::{start, ServeConfig};
 use clap::Args;
 use std::io::Write;
@@ -30,6 +31,19 @@ pub struct ServeArgs {
     /// Fault: this long after the start, drop every other WebSocket connection abruptly.
     #[arg(long, value_parser = parse_duration)]
     pub ws_drop_half_at: Option<Duration>,
+    /// Also serve an S3 endpoint (the multipart calls of `blast upload`; data is checked and
+    /// discarded) on this address, e.g. 127.0.0.1:9000.
+    #[arg(long)]
+    pub s3_listen: Option<SocketAddr>,
+    /// Access key the S3 endpoint accepts.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = crate::workloads::upload::DEFAULT_ACCESS_KEY, hide_env_values = true)]
+    pub access_key: String,
+    /// Secret key the S3 endpoint accepts (never printed).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = crate::workloads::upload::DEFAULT_SECRET_KEY, hide_env_values = true, hide_default_value = true)]
+    pub secret_key: String,
+    /// Fault: answer every n-th S3 UploadPart with 503 SlowDown.
+    #[arg(long, value_parser = parse_count)]
+    pub s3_fail_every_part: Option<usize>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -50,10 +64,21 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
         threads: args.threads.unwrap_or_else(super::available_cores),
         faults: Faults { delay: args.delay.unwrap_or_default(), stall },
         ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
+        s3: args.s3_listen.map(|addr| {
+            let s3 = S3Config {
+                access_key: args.access_key.clone(),
+                secret_key: args.secret_key.clone(),
+                fail_every_part: args.s3_fail_every_part.unwrap_or(0) as u64,
+            };
+            (addr, s3)
+        }),
     };
     crate::sys::raise_fds_to_hard();
     let running = start(&cfg).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     println!("blast serve listening on http://{}", running.addr);
+    if let Some(s3) = running.s3_addr {
+        println!("blast serve S3 endpoint on http://{s3}");
+    }
     let _ = std::io::stdout().flush();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

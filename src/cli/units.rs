@@ -66,9 +66,42 @@ pub fn parse_count(s: &str) -> Result<usize, String> {
     Ok(v as usize)
 }
 
+/// A byte size with binary multiples: `1G` = 1 GiB, `10M`, `512K`, `5MiB`, `1GB`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits_end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits_end);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("'{s}' is not a size (e.g. 10M, 1G)")),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("'{s}' is not a size (e.g. 10M, 1G)"))?;
+    let bytes = v * (1u64 << shift) as f64;
+    if !(1.0..=(1u64 << 50) as f64).contains(&bytes) || bytes.fract() != 0.0 {
+        return Err(format!("'{s}' must be a whole number of bytes between 1 and 1P"));
+    }
+    Ok(bytes as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        for (s, b) in
+            [("1G", 1u64 << 30), ("10M", 10 << 20), ("5MiB", 5 << 20), ("4096", 4096), ("1.5K", 1536), ("2gb", 2 << 30)]
+        {
+            assert_eq!(parse_size(s), Ok(b), "{s}");
+        }
+        for bad in ["", "G", "10X", "-1M", "0", "0.3"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

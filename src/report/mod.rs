@@ -2,11 +2,12 @@
 //!
 //! - `summary`: the figures, computed once (`Summary`); every format renders it.
 //! - `text`: the terminal summary.
-//! - `ws`: the report of a `blast ws` run.
+//! - `ws`, `upload`: the reports of `blast ws` and `blast upload` runs.
 //! - JSON is `Summary` serialized with serde_json (`write_json`).
 
 pub mod summary;
 pub mod text;
+pub mod upload;
 pub mod ws;
 
 pub use summary::Summary;

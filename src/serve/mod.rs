@@ -3,11 +3,13 @@
 //!
 //! It answers `POST /v1/messages` with 202 and a small JSON body, `GET /health` with 200,
 //! upgrades `GET /ws` to a WebSocket with conversation fan-out (`ws`, `rooms`), and can inject
-//! known faults (`faults`) so that blast's accuracy is testable against the truth.
+//! known faults (`faults`) so that blast's accuracy is testable against the truth. With
+//! `s3` set it also serves an S3 endpoint (`s3`) on a listener of its own.
 //! HTTP is hyper's (well tested, and later issues add WebSocket and S3 on the same server).
 
 pub mod faults;
 pub mod rooms;
+pub mod s3;
 pub mod ws;
 
 use crate::clock::PreciseTimer;
@@ -33,6 +35,8 @@ pub struct ServeConfig {
     pub faults: Faults,
     /// Drop half the WebSocket connections at this time after the start.
     pub ws_drop: Option<ws::DropHalf>,
+    /// Also serve S3 on this address.
+    pub s3: Option<(SocketAddr, s3::S3Config)>,
 }
 
 struct App {
@@ -54,6 +58,15 @@ const BAD_BODY: &[u8] = br#"{"error":"unreadable body"}"#;
 /// A running target: its address, and the thread that runs it (it runs until the process ends).
 pub struct Running {
     pub addr: SocketAddr,
+    /// The S3 endpoint's address, when one was asked for.
+    pub s3_addr: Option<SocketAddr>,
+}
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Binds now (so the caller learns the address and bind errors at once) and serves on a
@@ -66,15 +79,19 @@ pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         .build()?;
     // A deep accept backlog: 10K WebSocket clients connecting at thousands per second overflow
     // the default (128) and wait a full SYN retransmit (1 s).
-    let listener = {
+    let (listener, s3_listener) = {
         let _enter = runtime.enter();
-        let socket =
-            if cfg.listen.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-        socket.set_reuseaddr(true)?;
-        socket.bind(cfg.listen)?;
-        socket.listen(LISTEN_BACKLOG)?
+        let s3 = match &cfg.s3 {
+            Some((addr, s3cfg)) => Some((listen(*addr)?, s3::service(s3cfg))),
+            None => None,
+        };
+        (listen(cfg.listen)?, s3)
     };
     let addr = listener.local_addr()?;
+    let s3_addr = match &s3_listener {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let app = Arc::new(App {
         started: Instant::now(),
         faults: cfg.faults.clone(),
@@ -83,9 +100,25 @@ pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         ws_drop: cfg.ws_drop,
     });
     std::thread::Builder::new().name("blast-serve-accept".into()).spawn(move || {
+        if let Some((l, service)) = s3_listener {
+            runtime.spawn(s3_accept_loop(l, service));
+        }
         runtime.block_on(accept_loop(listener, app));
     })?;
-    Ok(Running { addr })
+    Ok(Running { addr, s3_addr })
+}
+
+async fn s3_accept_loop(listener: tokio::net::TcpListener, service: s3s::service::S3Service) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>) {

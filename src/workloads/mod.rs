@@ -4,4 +4,5 @@
 //! - `ws`: WebSocket connections held open, with fan-out latency probes.
 
 pub mod api;
+pub mod upload;
 pub mod ws;

@@ -19,6 +19,8 @@ pub fn serial() -> MutexGuard<'static, ()> {
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// `http://127.0.0.1:port` of the S3 endpoint, when started with `--s3-listen`.
+    pub s3: Option<String>,
 }
 
 impl Server {
@@ -31,17 +33,20 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn blast serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read serve banner");
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .filter(|a| a.starts_with("127.0.0.1:"))
-            .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"))
-            .to_string();
-        Server { child, addr }
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut banner = || {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("read serve banner");
+            line.trim()
+                .rsplit("http://")
+                .next()
+                .filter(|a| a.starts_with("127.0.0.1:"))
+                .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"))
+                .to_string()
+        };
+        let addr = banner();
+        let s3 = extra.contains(&"--s3-listen").then(|| format!("http://{}", banner()));
+        Server { child, addr, s3 }
     }
 
     pub fn url(&self) -> String {

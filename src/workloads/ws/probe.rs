@@ -59,7 +59,7 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
         }
     }
     if let Some(Channel::Ws(mut ws)) = channel {
-        let _ = tokio::time::timeout(Duration::from_millis(200), ws.close(None)).await;
+        let _ = tokio::time::timeout(Duration::from_millis(200), SinkExt::close(&mut ws)).await;
     }
 }
 

@@ -1,0 +1,154 @@
+//! `blast upload`: flags -> plan -> run -> report.
+
+use super::units::{parse_count, parse_duration, parse_size};
+use super::{available_cores, UsageError};
+use crate::report::upload::UploadSummary;
+use crate::workloads::upload::s3::S3Target;
+use crate::workloads::upload::{self, UploadPlan, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
+use clap::Args;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// S3's limits on multipart uploads.
+const MIN_PART: u64 = 5 << 20;
+const MAX_PART: u64 = 5 << 30;
+const MAX_PARTS: u64 = 10_000;
+
+#[derive(Args, Debug)]
+pub struct UploadArgs {
+    /// Size of each object: 1G, 100M, ...
+    #[arg(long, value_parser = parse_size, default_value = "64M")]
+    pub size: u64,
+    /// Uploads in flight at once.
+    #[arg(long, value_parser = parse_count, default_value = "8")]
+    pub parallel: usize,
+    /// S3 endpoint (path-style): http://host:port
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub target: String,
+    #[arg(long, default_value = "blast")]
+    pub bucket: String,
+    /// Multipart part size (S3: at least 5 MiB, at most 10,000 parts per object).
+    #[arg(long, value_parser = parse_size, default_value = "10M")]
+    pub part_size: u64,
+    /// Parts of one upload in flight at once (each over its own connection).
+    #[arg(long, value_parser = parse_count, default_value = "1")]
+    pub part_concurrency: usize,
+    /// Objects to upload in total (default: --parallel, one per slot; with --duration: no limit).
+    #[arg(long, value_parser = parse_count)]
+    pub uploads: Option<usize>,
+    /// Start no new upload after this long (uploads in flight finish).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = DEFAULT_ACCESS_KEY, hide_env_values = true)]
+    pub access_key: String,
+    /// Secret key (never printed).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = DEFAULT_SECRET_KEY, hide_env_values = true, hide_default_value = true)]
+    pub secret_key: String,
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Leave the uploaded objects in place (default: delete each after verifying it).
+    #[arg(long)]
+    pub keep: bool,
+    /// Skip the HeadObject size check of each completed object.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Retries of a request that failed transiently (5xx, SlowDown, connection errors).
+    #[arg(long, default_value = "2")]
+    pub retries: u32,
+    /// Longest one request (a part included) may take.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub timeout: Duration,
+    /// Objective per 10 MiB part (scaled to the part size); slower parts are counted.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub part_objective: Duration,
+    /// Object keys: PREFIX000000, PREFIX000001, ... (default: blast-<unix time>/).
+    #[arg(long)]
+    pub key_prefix: Option<String>,
+    /// Seed of the pseudo-random data (the same seed sends the same bytes).
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
+    /// Worker threads, one pinned per core (default: all cores).
+    #[arg(long, value_parser = parse_count)]
+    pub cores: Option<usize>,
+    #[command(flatten)]
+    pub out: super::OutputArgs,
+}
+
+fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
+    if a.part_size > MAX_PART {
+        return Err(format!("--part-size {}: S3 parts are at most 5 GiB", a.part_size).into());
+    }
+    if a.part_size < MIN_PART && a.size > a.part_size {
+        return Err(format!(
+            "--part-size {} bytes: S3 needs parts of at least 5 MiB (only the last part may be smaller)",
+            a.part_size
+        )
+        .into());
+    }
+    let parts = a.size.div_ceil(a.part_size);
+    if parts > MAX_PARTS {
+        return Err(format!(
+            "--size {} in --part-size {} parts makes {parts} parts; S3 allows at most 10,000 (use larger parts)",
+            a.size, a.part_size
+        )
+        .into());
+    }
+    if a.secret_key.is_empty() || a.access_key.is_empty() {
+        return Err("--access-key and --secret-key must not be empty".into());
+    }
+    let target = S3Target::new(&a.target, &a.bucket, &a.region, &a.access_key, &a.secret_key)?;
+    if a.duration.is_some_and(|d| d.is_zero()) {
+        return Err("--duration must be greater than 0".into());
+    }
+    let uploads = match (a.uploads, a.duration) {
+        (Some(n), _) => Some(n as u64),
+        (None, Some(_)) => None,
+        (None, None) => Some(a.parallel as u64),
+    };
+    let part_size_ratio = a.part_size as f64 / (10u64 << 20) as f64;
+    let key_prefix = a.key_prefix.clone().unwrap_or_else(|| {
+        format!("blast-{}/", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    });
+    crate::sys::ensure_fds(a.parallel * a.part_concurrency + 64)
+        .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", a.parallel, a.part_concurrency))?;
+    Ok(UploadPlan {
+        target,
+        endpoint: a.target.clone(),
+        size: a.size,
+        part_size: a.part_size.min(a.size),
+        parallel: a.parallel,
+        part_concurrency: a.part_concurrency.min(parts as usize),
+        uploads,
+        duration: a.duration,
+        retries: a.retries,
+        timeout: a.timeout,
+        verify: !a.no_verify,
+        keep: a.keep,
+        key_prefix,
+        seed: a.seed,
+        part_objective: a.part_objective.mul_f64(part_size_ratio),
+        cores: a.cores.unwrap_or_else(available_cores).min(a.parallel),
+        pin: !a.out.no_pin,
+    })
+}
+
+pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
+    let plan = build(&args)?;
+    args.out.check_json_path()?;
+    let stop = super::stop_on_signals();
+    if !args.out.quiet {
+        eprintln!(
+            "blast upload: {} objects of {} bytes, {} at a time, to {} bucket {}",
+            plan.uploads.map_or("unlimited".to_string(), |n| n.to_string()),
+            plan.size,
+            plan.parallel,
+            plan.endpoint,
+            plan.target.bucket.name()
+        );
+    }
+    let outcome = upload::run(&plan, stop)?;
+    let summary = UploadSummary::build(&plan, &outcome);
+    print!("{}", summary.render());
+    args.out.write_json(&summary)?;
+    Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,231 @@
+//! The report of a `blast upload` run: uploads and parts, throughput over time, latencies.
+
+use crate::report::summary::Percentiles;
+use crate::workloads::upload::{UploadOutcome, UploadPlan};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const MB: f64 = 1e6;
+
+#[derive(Debug, Serialize)]
+pub struct UploadPlanInfo {
+    pub size_bytes: u64,
+    pub part_size_bytes: u64,
+    pub parts_per_object: u64,
+    pub parallel: usize,
+    pub part_concurrency: usize,
+    pub uploads: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub cores: usize,
+    pub verify: bool,
+    pub retries: u32,
+    /// A part slower than this (for a full-size part) misses the objective.
+    pub part_objective_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadCounts {
+    pub started: u64,
+    pub completed: u64,
+    pub failed: u64,
+    /// Failed uploads by the kind of failure (`auth_SignatureDoesNotMatch`, `s3_SlowDown`,
+    /// `timeout`, `refused`, `checksum_mismatch`, `size_mismatch`, `interrupted`, ...).
+    pub failures: BTreeMap<String, u64>,
+    /// completed / started, in percent.
+    pub success_pct: f64,
+    pub aborted: u64,
+    pub abort_failed: u64,
+    pub verified: u64,
+    pub deleted: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartCounts {
+    pub ok: u64,
+    pub failed: u64,
+    pub retries: u64,
+    pub over_objective: u64,
+    /// over_objective / ok, in percent.
+    pub over_objective_pct: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadSummary {
+    pub workload: String,
+    pub target: String,
+    pub plan: UploadPlanInfo,
+    pub elapsed_s: f64,
+    pub interrupted: bool,
+    /// How creating the bucket went: created, exists, or the failure.
+    pub bucket: String,
+    pub uploads: UploadCounts,
+    pub parts: PartCounts,
+    pub bytes_acked: u64,
+    /// Acknowledged part bytes over the run's wall time, MB = 10^6 bytes.
+    pub mb_per_s: f64,
+    /// Bytes sent in each second of the run, in MB/s.
+    pub mb_per_s_timeline: Vec<f64>,
+    pub part_ms: Percentiles,
+    /// Last byte of a part sent until the first byte of its response.
+    pub part_ttfb_ms: Percentiles,
+    pub object_ms: Percentiles,
+    pub create_ms: Percentiles,
+    pub complete_ms: Percentiles,
+    /// CPU time spent computing CRC32C checksums.
+    pub checksum_cpu_s: f64,
+    /// The shared data pool parts are sliced from.
+    pub data_pool_mib: f64,
+    pub peak_rss_mib: f64,
+    pub warnings: Vec<String>,
+}
+
+impl UploadSummary {
+    pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
+        let t = &out.tally;
+        let failed: u64 = t.failures.values().sum();
+        let elapsed = out.elapsed.as_secs_f64();
+        let mut warnings = Vec::new();
+        if let Some((kind, n)) = t.failures.iter().find(|(k, _)| k.starts_with("auth_")) {
+            warnings.push(format!(
+                "authentication failed ({kind}, {n} uploads): check --access-key/--secret-key (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and --region"
+            ));
+        }
+        if t.abort_failed > 0 {
+            warnings.push(format!(
+                "{} failed uploads could not be aborted: their parts may remain on the server",
+                t.abort_failed
+            ));
+        }
+        UploadSummary {
+            workload: "upload".into(),
+            target: format!("{} bucket {}", plan.endpoint, plan.target.bucket.name()),
+            plan: UploadPlanInfo {
+                size_bytes: plan.size,
+                part_size_bytes: plan.part_size,
+                parts_per_object: plan.parts_per_object(),
+                parallel: plan.parallel,
+                part_concurrency: plan.part_concurrency,
+                uploads: plan.uploads,
+                duration_s: plan.duration.map(|d| d.as_secs_f64()),
+                cores: plan.cores,
+                verify: plan.verify,
+                retries: plan.retries,
+                part_objective_s: plan.part_objective.as_secs_f64(),
+            },
+            elapsed_s: elapsed,
+            interrupted: out.interrupted,
+            bucket: out.bucket.clone(),
+            uploads: UploadCounts {
+                started: t.uploads_started,
+                completed: t.uploads_ok,
+                failed,
+                failures: t.failures.clone(),
+                success_pct: if t.uploads_started == 0 {
+                    0.0
+                } else {
+                    100.0 * t.uploads_ok as f64 / t.uploads_started as f64
+                },
+                aborted: t.aborted,
+                abort_failed: t.abort_failed,
+                verified: t.objects_verified,
+                deleted: t.objects_deleted,
+            },
+            parts: PartCounts {
+                ok: t.parts_ok,
+                failed: t.parts_failed,
+                retries: t.retries,
+                over_objective: t.parts_over_objective,
+                over_objective_pct: if t.parts_ok == 0 {
+                    0.0
+                } else {
+                    100.0 * t.parts_over_objective as f64 / t.parts_ok as f64
+                },
+            },
+            bytes_acked: t.bytes_acked,
+            mb_per_s: if elapsed > 0.0 { t.bytes_acked as f64 / MB / elapsed } else { 0.0 },
+            mb_per_s_timeline: out.timeline.iter().map(|&b| b as f64 / MB).collect(),
+            part_ms: Percentiles::of(&t.part),
+            part_ttfb_ms: Percentiles::of(&t.part_ttfb),
+            object_ms: Percentiles::of(&t.object),
+            create_ms: Percentiles::of(&t.create),
+            complete_ms: Percentiles::of(&t.complete),
+            checksum_cpu_s: t.checksum_time.as_secs_f64(),
+            data_pool_mib: out.pool_bytes as f64 / (1u64 << 20) as f64,
+            peak_rss_mib: crate::sys::peak_rss_mib(),
+            warnings,
+        }
+    }
+
+    /// Every planned upload completed and verified.
+    pub fn clean(&self) -> bool {
+        !self.interrupted && self.uploads.failed == 0 && self.uploads.started > 0
+    }
+
+    pub fn render(&self) -> String {
+        let mut o = String::new();
+        let u = &self.uploads;
+        let p = &self.parts;
+        let _ = writeln!(o, "blast upload -> {}", self.target);
+        let _ = writeln!(
+            o,
+            "  plan        {} parallel x {:.1} MiB in {:.1} MiB parts ({} per object, {} at a time), {} cores, bucket {}",
+            self.plan.parallel,
+            self.plan.size_bytes as f64 / (1u64 << 20) as f64,
+            self.plan.part_size_bytes as f64 / (1u64 << 20) as f64,
+            self.plan.parts_per_object,
+            self.plan.part_concurrency,
+            self.plan.cores,
+            self.bucket
+        );
+        let failures: Vec<String> = u.failures.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(
+            o,
+            "  uploads     {} completed of {} started ({:.2}%), {} verified, failed: {}; {} aborted",
+            u.completed,
+            u.started,
+            u.success_pct,
+            u.verified,
+            if failures.is_empty() { "none".into() } else { failures.join(", ") },
+            u.aborted
+        );
+        let _ = writeln!(
+            o,
+            "  parts       {} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s",
+            p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, self.plan.part_objective_s
+        );
+        let _ = writeln!(
+            o,
+            "  throughput  {:.1} MB/s over {:.2}s ({:.2} GB acknowledged); checksums {:.2} CPU s; data pool {:.0} MiB, peak RSS {:.0} MiB",
+            self.mb_per_s,
+            self.elapsed_s,
+            self.bytes_acked as f64 / 1e9,
+            self.checksum_cpu_s,
+            self.data_pool_mib,
+            self.peak_rss_mib
+        );
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "  {:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+            "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max"
+        );
+        for (name, q) in [
+            ("part", &self.part_ms),
+            ("part ttfb (after body)", &self.part_ttfb_ms),
+            ("object", &self.object_ms),
+            ("create", &self.create_ms),
+            ("complete", &self.complete_ms),
+        ] {
+            let _ = writeln!(
+                o,
+                "  {:<24}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}",
+                name, q.p50, q.p90, q.p95, q.p99, q.p99_9, q.max
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(o, "  warning: {w}");
+        }
+        o
+    }
+}

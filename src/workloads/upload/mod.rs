@@ -1,0 +1,208 @@
+//! `blast upload`: concurrent S3 multipart uploads, SigV4-signed, every part checksummed and
+//! every object verified.
+//!
+//! - `data`: the shared pool of pseudo-random bytes parts are sliced from (no disk, bounded memory).
+//! - `s3`: the S3 calls, presigned by `rusty-s3`, over hyper HTTP/1.1 connections.
+//! - `object`: one upload's life: create, parts, complete, verify, and abort on failure.
+//! - `tally`: per-core histograms and counters, merged at the end.
+//!
+//! `--parallel` upload slots are spread over the pinned cores; each slot uploads objects one
+//! after another (each over `--part-concurrency` connections) until `--uploads` objects have
+//! started or `--duration` has passed. Uploads are closed-loop by nature (a slot is busy until
+//! its object is done); what is measured is per-part and per-object time and throughput.
+
+pub mod data;
+pub mod object;
+pub mod s3;
+pub mod tally;
+
+use crate::engine::threads::Pinned;
+use s3::{Lane, S3Target, Timeline};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+use tally::UploadTally;
+
+/// Credentials used when none are given: MinIO's defaults, which `blast serve` also accepts.
+pub const DEFAULT_ACCESS_KEY: &str = "minioadmin";
+pub const DEFAULT_SECRET_KEY: &str = "minioadmin";
+
+/// A validated `blast upload` run.
+#[derive(Clone, Debug)]
+pub struct UploadPlan {
+    pub target: S3Target,
+    /// The endpoint as the user wrote it (for reports).
+    pub endpoint: String,
+    pub size: u64,
+    pub part_size: u64,
+    pub parallel: usize,
+    pub part_concurrency: usize,
+    /// Objects to upload in total (`None`: as many as fit in `duration`).
+    pub uploads: Option<u64>,
+    /// No upload starts after this long.
+    pub duration: Option<Duration>,
+    pub retries: u32,
+    pub timeout: Duration,
+    pub verify: bool,
+    pub keep: bool,
+    pub key_prefix: String,
+    pub seed: u64,
+    /// A part slower than this misses the objective (the seed's 5 s per 10 MB, scaled).
+    pub part_objective: Duration,
+    pub cores: usize,
+    pub pin: bool,
+}
+
+impl UploadPlan {
+    pub fn parts_per_object(&self) -> u64 {
+        self.size.div_ceil(self.part_size)
+    }
+
+    pub fn key(&self, index: u64) -> String {
+        format!("{}{index:06}", self.key_prefix)
+    }
+
+    fn slots_on(&self, core: usize) -> usize {
+        self.parallel / self.cores + usize::from(core < self.parallel % self.cores)
+    }
+}
+
+/// What an upload run measured.
+pub struct UploadOutcome {
+    pub tally: UploadTally,
+    /// Bytes sent per second of the run, all cores summed.
+    pub timeline: Vec<u64>,
+    pub elapsed: Duration,
+    /// How the bucket creation went: "created", "exists", or a failure kind.
+    pub bucket: String,
+    pub pool_bytes: usize,
+    pub interrupted: bool,
+    pub pinned: usize,
+}
+
+/// State shared by the upload slots of one core.
+pub struct CoreUpload {
+    pub plan: UploadPlan,
+    pub pool: data::DataPool,
+    pub tally: std::cell::RefCell<UploadTally>,
+    pub timeline: Rc<Timeline>,
+    next_upload: Arc<AtomicU64>,
+    deadline: Option<Instant>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CoreUpload {
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The next object to upload, if the run is not over.
+    fn next(&self) -> Option<u64> {
+        if self.stopping() || self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        let i = self.next_upload.fetch_add(1, Ordering::Relaxed);
+        match self.plan.uploads {
+            Some(n) if i >= n => None,
+            _ => Some(i),
+        }
+    }
+}
+
+/// Creates the bucket (if missing), runs the slots on pinned cores and merges their tallies.
+pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>) -> Result<UploadOutcome, String> {
+    let start = Instant::now();
+    let bucket = create_bucket(plan)?;
+    let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
+    let workers = Pinned::new(plan.pin);
+    let next_upload = Arc::new(AtomicU64::new(0));
+    let deadline = plan.duration.map(|d| start + d);
+    let (tx, rx) = mpsc::channel::<(UploadTally, Vec<u64>)>();
+    let mut threads = Vec::new();
+    for index in 0..plan.cores {
+        let (plan, pool, next_upload, stop, tx) =
+            (plan.clone(), pool.clone(), next_upload.clone(), stop.clone(), tx.clone());
+        let handle = workers
+            .spawn(
+                index,
+                move || async move {
+                    let slots = plan.slots_on(index);
+                    let timeline = Rc::new(Timeline { start, bytes: Default::default() });
+                    let core = Rc::new(CoreUpload {
+                        plan,
+                        pool,
+                        tally: Default::default(),
+                        timeline,
+                        next_upload,
+                        deadline,
+                        stop,
+                    });
+                    let tasks: Vec<_> = (0..slots).map(|_| tokio::task::spawn_local(run_slot(core.clone()))).collect();
+                    for t in tasks {
+                        let _ = t.await;
+                    }
+                    let tally = std::mem::take(&mut *core.tally.borrow_mut());
+                    let timeline = std::mem::take(&mut *core.timeline.bytes.borrow_mut());
+                    let _ = tx.send((tally, timeline));
+                },
+                || {},
+            )
+            .map_err(|e| format!("cannot start worker thread {index}: {e}"))?;
+        threads.push(handle);
+    }
+    drop(tx);
+    let mut tally = UploadTally::default();
+    let mut timeline: Vec<u64> = Vec::new();
+    for (t, line) in rx {
+        tally.merge(t);
+        if timeline.len() < line.len() {
+            timeline.resize(line.len(), 0);
+        }
+        for (a, b) in timeline.iter_mut().zip(line) {
+            *a += b;
+        }
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(UploadOutcome {
+        tally,
+        timeline,
+        elapsed: start.elapsed(),
+        bucket,
+        pool_bytes: pool.footprint(),
+        interrupted: stop.load(Ordering::Relaxed),
+        pinned: workers.pinned(),
+    })
+}
+
+/// One upload slot: its connections, reused for the objects it uploads one after another.
+async fn run_slot(core: Rc<CoreUpload>) {
+    let mut lanes: Vec<Lane> =
+        (0..core.plan.part_concurrency).map(|_| Lane::new(core.plan.target.clone(), core.timeline.clone())).collect();
+    while let Some(index) = core.next() {
+        object::upload(&core, &mut lanes, index).await;
+    }
+}
+
+/// Makes sure the bucket exists; an answer that it already does is fine.
+fn create_bucket(plan: &UploadPlan) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let local = tokio::task::LocalSet::new();
+    let timeline = Rc::new(Timeline { start: Instant::now(), bytes: Default::default() });
+    let mut lane = Lane::new(plan.target.clone(), timeline);
+    let timeout = plan.timeout;
+    let result = local.block_on(&rt, async move { tokio::time::timeout(timeout, lane.create_bucket()).await });
+    Ok(match result {
+        Err(_) => "timeout".to_string(),
+        Ok(Ok(_)) => "created".to_string(),
+        Ok(Err(f)) if f.kind.contains("BucketAlreadyOwnedByYou") || f.kind.contains("BucketAlreadyExists") => {
+            "exists".to_string()
+        }
+        Ok(Err(f)) => f.kind,
+    })
+}

@@ -1,0 +1,144 @@
+//! What one core measured of its uploads; merged when the run ends.
+
+use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
+}
+
+/// Why a request (and so its upload) failed: a short stable name, and whether retrying may help.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: String,
+    pub transient: bool,
+}
+
+impl Failure {
+    pub fn new(kind: &str) -> Self {
+        Failure { kind: kind.to_string(), transient: false }
+    }
+
+    /// Connection-level errors may pass: they are retried.
+    pub fn io(e: &std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let kind = match e.kind() {
+            K::ConnectionRefused => "refused",
+            K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted => "reset",
+            K::TimedOut => "timeout",
+            _ => "io",
+        };
+        Failure { kind: kind.to_string(), transient: true }
+    }
+
+    pub fn hyper(e: &hyper::Error) -> Self {
+        let kind = if e.is_incomplete_message() {
+            "closed_early"
+        } else if e.is_parse() {
+            "bad_response"
+        } else {
+            "reset"
+        };
+        Failure { kind: kind.to_string(), transient: !e.is_parse() }
+    }
+
+    pub fn timeout() -> Self {
+        Failure { kind: "timeout".into(), transient: true }
+    }
+}
+
+/// Per-core counters and histograms of `blast upload`.
+#[derive(Debug)]
+pub struct UploadTally {
+    /// UploadPart: request start until its response is complete.
+    pub part: Histogram<u64>,
+    /// UploadPart: last body byte handed to the connection until the response head arrived.
+    pub part_ttfb: Histogram<u64>,
+    /// Whole object: create + parts + complete (+ verify).
+    pub object: Histogram<u64>,
+    pub create: Histogram<u64>,
+    pub complete: Histogram<u64>,
+    pub parts_ok: u64,
+    pub parts_failed: u64,
+    /// Parts slower than the per-part objective (scaled to the part size).
+    pub parts_over_objective: u64,
+    pub retries: u64,
+    pub uploads_started: u64,
+    pub uploads_ok: u64,
+    /// Failed uploads by the kind of their first unrecovered failure.
+    pub failures: BTreeMap<String, u64>,
+    /// Failed uploads whose multipart upload was aborted (no orphaned parts), and those where
+    /// even the abort failed.
+    pub aborted: u64,
+    pub abort_failed: u64,
+    pub objects_verified: u64,
+    pub objects_deleted: u64,
+    /// Bytes of parts the server acknowledged.
+    pub bytes_acked: u64,
+    /// CPU time spent computing part checksums.
+    pub checksum_time: Duration,
+}
+
+impl Default for UploadTally {
+    fn default() -> Self {
+        UploadTally {
+            part: histogram(),
+            part_ttfb: histogram(),
+            object: histogram(),
+            create: histogram(),
+            complete: histogram(),
+            parts_ok: 0,
+            parts_failed: 0,
+            parts_over_objective: 0,
+            retries: 0,
+            uploads_started: 0,
+            uploads_ok: 0,
+            failures: BTreeMap::new(),
+            aborted: 0,
+            abort_failed: 0,
+            objects_verified: 0,
+            objects_deleted: 0,
+            bytes_acked: 0,
+            checksum_time: Duration::ZERO,
+        }
+    }
+}
+
+impl UploadTally {
+    pub fn record(h: &mut Histogram<u64>, d: Duration) {
+        h.saturating_record(d.as_micros().max(1) as u64);
+    }
+
+    pub fn fail(&mut self, kind: &str) {
+        *self.failures.entry(kind.to_string()).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, o: UploadTally) {
+        for (a, b) in [
+            (&mut self.part, &o.part),
+            (&mut self.part_ttfb, &o.part_ttfb),
+            (&mut self.object, &o.object),
+            (&mut self.create, &o.create),
+            (&mut self.complete, &o.complete),
+        ] {
+            let _ = a.add(b);
+        }
+        self.parts_ok += o.parts_ok;
+        self.parts_failed += o.parts_failed;
+        self.parts_over_objective += o.parts_over_objective;
+        self.retries += o.retries;
+        self.uploads_started += o.uploads_started;
+        self.uploads_ok += o.uploads_ok;
+        for (k, v) in o.failures {
+            *self.failures.entry(k).or_default() += v;
+        }
+        self.aborted += o.aborted;
+        self.abort_failed += o.abort_failed;
+        self.objects_verified += o.objects_verified;
+        self.objects_deleted += o.objects_deleted;
+        self.bytes_acked += o.bytes_acked;
+        self.checksum_time += o.checksum_time;
+    }
+}

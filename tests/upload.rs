@@ -1,0 +1,235 @@
+//! `blast upload` against the real `blast serve` S3 endpoint (a separate process) and against
+//! s3s-fs, a third-party S3 implementation from crates.io that verifies SigV4 and stores the
+//! objects on disk, where the test reads them back.
+
+mod common;
+use blast::workloads::upload::data::DataPool;
+use common::*;
+
+const MIB: u64 = 1 << 20;
+
+fn s3_server(extra: &[&str]) -> Server {
+    let mut args = vec!["--s3-listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+#[test]
+fn uploads_to_blast_serve_complete_and_verify() {
+    let _g = serial();
+    let server = s3_server(&[]);
+    let target = server.s3.clone().expect("s3 address");
+    let r = blast(&[
+        "upload",
+        "--target",
+        &target,
+        "--size",
+        "24M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "3",
+        "--uploads",
+        "6",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    // 24 MiB in 5 MiB parts: 4 full parts and one of 4 MiB, per object.
+    assert_eq!(f(&j, "/plan/parts_per_object"), 5.0);
+    assert_eq!(f(&j, "/uploads/completed"), 6.0);
+    assert_eq!(f(&j, "/uploads/verified"), 6.0);
+    assert_eq!(f(&j, "/uploads/deleted"), 6.0);
+    assert_eq!(f(&j, "/parts/ok"), 30.0);
+    assert_eq!(f(&j, "/part_ms/count"), 30.0);
+    assert_eq!(f(&j, "/object_ms/count"), 6.0);
+    assert_eq!(f(&j, "/bytes_acked"), (6 * 24 * MIB) as f64);
+    let timeline: f64 = j["mb_per_s_timeline"].as_array().expect("timeline").iter().filter_map(|v| v.as_f64()).sum();
+    // Every byte sent is in the timeline (one second buckets, MB = 10^6).
+    assert!((timeline * 1e6 - (6 * 24 * MIB) as f64).abs() < 1.0, "timeline sums to {timeline} MB");
+}
+
+#[test]
+fn a_wrong_secret_is_an_authentication_error_not_a_hang() {
+    let _g = serial();
+    let server = s3_server(&[]);
+    let target = server.s3.clone().expect("s3 address");
+    let r =
+        blast(&["upload", "--target", &target, "--size", "10M", "--parallel", "2", "--secret-key", "not-the-secret"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/uploads/failures/auth_SignatureDoesNotMatch"), 2.0, "{}", r.stdout);
+    assert!(r.stdout.contains("authentication failed"), "{}", r.stdout);
+    assert!(!r.stdout.contains("not-the-secret") && !r.stderr.contains("not-the-secret"));
+    assert!(!serde_json::to_string(&j).expect("json").contains("not-the-secret"));
+}
+
+#[test]
+fn slowdown_answers_are_retried_and_counted() {
+    let _g = serial();
+    // Every 4th UploadPart is answered 503 SlowDown; with retries every upload still completes.
+    let server = s3_server(&["--s3-fail-every-part", "4"]);
+    let target = server.s3.clone().expect("s3 address");
+    let r = blast(&[
+        "upload",
+        "--target",
+        &target,
+        "--size",
+        "30M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "2",
+        "--retries",
+        "3",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/parts/ok"), 12.0);
+    // 12 parts succeed and every 4th attempt failed: 16 attempts, 4 retries (3 or 4 with timing).
+    let retries = f(&j, "/parts/retries");
+    assert!((3.0..=4.0).contains(&retries), "retries {retries}");
+
+    // Without retries the failing uploads are aborted, so no parts are left behind.
+    let r = blast(&[
+        "upload",
+        "--target",
+        &target,
+        "--size",
+        "30M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "2",
+        "--retries",
+        "0",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json.expect("report");
+    let failed = f(&j, "/uploads/failures/s3_SlowDown");
+    assert!(failed >= 1.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/uploads/aborted"), failed, "{}", r.stdout);
+}
+
+#[test]
+fn bad_part_sizes_are_usage_errors() {
+    for (args, needle) in [
+        (vec!["--size", "100M", "--part-size", "1M"], "at least 5 MiB"),
+        (vec!["--size", "100G", "--part-size", "5M"], "at most 10,000"),
+        (vec!["--size", "ten"], "not a size"),
+        (vec!["--target", "https://127.0.0.1:9"], "https"),
+    ] {
+        let mut all = vec!["upload"];
+        all.extend(args);
+        let r = blast(&all);
+        assert_eq!(r.code, 2, "{all:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle) && r.stderr.lines().count() == 1, "{all:?}: {}", r.stderr);
+    }
+}
+
+/// s3s-fs on 127.0.0.1 in a thread of this process, with SigV4 auth, storing under `root`.
+fn start_s3s_fs(root: &std::path::Path) -> String {
+    use hyper_util::rt::TokioIo;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
+    let mut b = s3s::service::S3ServiceBuilder::new(fs);
+    b.set_auth(s3s::auth::SimpleAuth::from_single("fs-access", "fs-secret"));
+    let service = b.build();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn objects_on_s3s_fs_are_the_bytes_blast_meant_to_send() {
+    let _g = serial();
+    let root = temp_path("s3s-fs");
+    std::fs::create_dir_all(&root).expect("root");
+    let target = start_s3s_fs(&root);
+    let r = blast(&[
+        "upload",
+        "--target",
+        &target,
+        "--access-key",
+        "fs-access",
+        "--secret-key",
+        "fs-secret",
+        "--size",
+        "32M",
+        "--part-size",
+        "6M",
+        "--parallel",
+        "4",
+        "--keep",
+        "--key-prefix",
+        "run/",
+        "--seed",
+        "42",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/uploads/completed"), 4.0);
+    assert_eq!(f(&j, "/uploads/verified"), 4.0);
+    // Regenerate what blast meant to send from the seed and compare with what s3s-fs stored.
+    let (size, part) = (32 * MIB, 6 * MIB);
+    let pool = DataPool::new(42, part as usize);
+    for upload in 0..4u64 {
+        let stored = std::fs::read(root.join("blast").join(format!("run/{upload:06}"))).expect("stored object");
+        assert_eq!(stored.len() as u64, size);
+        let mut expected = 0u32;
+        for number in 1..=size.div_ceil(part) {
+            let len = (size - (number - 1) * part).min(part) as usize;
+            expected = crc32c::crc32c_append(expected, &pool.part(upload, number as u32, len));
+        }
+        assert_eq!(crc32c::crc32c(&stored), expected, "object {upload} differs from what blast sent");
+    }
+    // Parts of different objects differ (no two parts of a run are identical).
+    let a = std::fs::read(root.join("blast/run/000000")).expect("object 0");
+    let b = std::fs::read(root.join("blast/run/000001")).expect("object 1");
+    assert_ne!(a[..part as usize], b[..part as usize]);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_wrong_secret_against_s3s_fs_is_reported_as_authentication() {
+    let _g = serial();
+    let root = temp_path("s3s-fs-auth");
+    std::fs::create_dir_all(root.join("blast")).expect("root");
+    let target = start_s3s_fs(&root);
+    let r = blast(&[
+        "upload",
+        "--target",
+        &target,
+        "--access-key",
+        "fs-access",
+        "--secret-key",
+        "wrong",
+        "--size",
+        "6M",
+        "--parallel",
+        "1",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json.expect("report");
+    let auth: f64 = j["uploads"]["failures"]
+        .as_object()
+        .expect("failures")
+        .iter()
+        .filter(|(k, _)| k.starts_with("auth_"))
+        .filter_map(|(_, v)| v.as_f64())
+        .sum();
+    assert_eq!(auth, 1.0, "{}", r.stdout);
+    let _ = std::fs::remove_dir_all(&root);
+}
