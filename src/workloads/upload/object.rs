@@ -97,7 +97,8 @@ async fn send_parts(
         let len = (plan.size - (number - 1) * plan.part_size).min(plan.part_size);
         let data = core.pool.part(index, number as u32, len as usize);
         let hashing = Instant::now();
-        let crc = base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(&data).to_be_bytes());
+        let crc = base64::engine::general_purpose::STANDARD
+            .encode(core.pool.part_crc32c(index, number as u32, len as usize).to_be_bytes());
         core.tally.borrow_mut().checksum_time += hashing.elapsed();
 
         let mut sent_at = Instant::now();
