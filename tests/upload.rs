@@ -233,3 +233,28 @@ fn a_wrong_secret_against_s3s_fs_is_reported_as_authentication() {
     assert_eq!(auth, 1.0, "{}", r.stdout);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn sigint_aborts_uploads_in_flight_and_writes_the_report() {
+    let _g = serial();
+    let server = s3_server(&[]);
+    let target = server.s3.clone().expect("s3 address");
+    let json_path = temp_path("upload-sigint.json");
+    // 40 GiB in all: far more than fits in the second before the signal.
+    let child =
+        spawn_blast(&["upload", "--target", &target, "--size", "1G", "--parallel", "2", "--uploads", "40"], &json_path);
+    wait_ms(1000);
+    let signalled = std::time::Instant::now();
+    // SAFETY: sending a signal to a child we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let r = finish(child.wait_with_output().expect("wait"), &json_path);
+    assert!(signalled.elapsed().as_secs_f64() < 5.0, "took {:?} after the signal", signalled.elapsed());
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let j = r.json.expect("report written after SIGINT");
+    assert_eq!(j["interrupted"], true);
+    // The two uploads in flight were cut and aborted; nothing else failed.
+    assert_eq!(f(&j, "/uploads/failures/interrupted"), 2.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/uploads/aborted"), 2.0, "{}", r.stdout);
+    assert!(f(&j, "/uploads/started") < 40.0);
+    assert!(f(&j, "/parts/ok") > 0.0);
+}

@@ -147,7 +147,8 @@ fn check_part(reply: &Reply, crc: &str) -> Result<String, Failure> {
 /// Records a failed upload and aborts its multipart upload.
 async fn give_up(core: &CoreUpload, lane: &mut Lane, key: &str, upload_id: &str, f: &Failure) {
     core.tally.borrow_mut().fail(&f.kind);
-    let aborted = tokio::time::timeout(core.plan.timeout, lane.abort(key, upload_id)).await;
+    let limit = if core.stopping() { GRACE } else { core.plan.timeout };
+    let aborted = tokio::time::timeout(limit, lane.abort(key, upload_id)).await;
     let mut t = core.tally.borrow_mut();
     match aborted {
         Ok(Ok(_)) => t.aborted += 1,
@@ -155,14 +156,25 @@ async fn give_up(core: &CoreUpload, lane: &mut Lane, key: &str, upload_id: &str,
     }
 }
 
+/// After Ctrl-C / SIGTERM, requests in flight get this long to finish before they are cut.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Resolves `GRACE` after the run was interrupted.
+async fn interrupted_past_grace(core: &CoreUpload) {
+    while !core.stopping() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(GRACE).await;
+}
+
 /// Runs a request with the per-request timeout, retrying transient failures up to `--retries`
 /// times with exponential backoff (retries are counted).
 async fn retrying<T>(core: &CoreUpload, mut call: impl AsyncFnMut() -> Result<T, Failure>) -> Result<T, Failure> {
     let mut attempt = 0u32;
     loop {
-        let result = match tokio::time::timeout(core.plan.timeout, call()).await {
-            Ok(r) => r,
-            Err(_) => Err(Failure::timeout()),
+        let result = tokio::select! {
+            r = tokio::time::timeout(core.plan.timeout, call()) => r.unwrap_or_else(|_| Err(Failure::timeout())),
+            _ = interrupted_past_grace(core) => Err(Failure::new("interrupted")),
         };
         match result {
             Err(f) if f.transient && attempt < core.plan.retries && !core.stopping() => {
