@@ -157,3 +157,21 @@ fn bad_input_exits_2_with_one_line() {
         assert!(!stderr.contains("panicked") && !stderr.contains("secret-value"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn stages_ramp_and_hold_follow_the_schedule() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    // Ramp 0 -> 2000/s over 2 s (2,000 requests, 500 in the first second), then hold 1 s.
+    let r = blast(&["api", "--stages", "2s:0->2000,1s:2000", "--target", &server.url()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/requests/scheduled"), 4000.0);
+    assert_eq!(f(&j, "/requests/completed"), 4000.0);
+    let sent: Vec<f64> = j["timeline"].as_array().expect("timeline").iter().map(|s| f(s, "/sent")).collect();
+    // Per second: 500, 1500, 2000 (±1% for the slot on a second's edge and timer jitter).
+    for (i, want) in [500.0, 1500.0, 2000.0].iter().enumerate() {
+        assert!((sent[i] - want).abs() <= want * 0.01 + 2.0, "second {}: sent {} want {want}", i + 1, sent[i]);
+    }
+    assert!((f(&j, "/rate_ratio") - 1.0).abs() < 0.01);
+}

@@ -2,6 +2,7 @@
 
 use super::units::{parse_count, parse_duration, parse_rate};
 use super::{available_cores, UsageError};
+use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::{self, Summary};
 use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
@@ -29,6 +30,10 @@ pub struct ApiArgs {
     /// Measured duration after warm-up (default 30s).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Load shape instead of --rate/--duration: stages DURATION:RATE (hold) or
+    /// DURATION:FROM->TO (ramp), e.g. 10s:0->1000,30s:1000,5s:5000,30s:1000.
+    #[arg(long, conflicts_with_all = ["rate", "duration"])]
+    pub stages: Option<String>,
     /// URL to send to (default http://127.0.0.1:8000/v1/messages).
     #[arg(long)]
     pub target: Option<String>,
@@ -76,8 +81,22 @@ struct Built {
 }
 
 fn build(a: &ApiArgs) -> Result<Built, UsageError> {
-    let rate = a.rate.ok_or("--rate is required (e.g. --rate 166000 or --rate 10M/min)")?;
-    let duration = a.duration.unwrap_or(Duration::from_secs(30));
+    let shape = match &a.stages {
+        Some(spec) => Some(std::sync::Arc::new(Shape::parse(spec).map_err(|e| format!("--stages: {e}"))?)),
+        None => None,
+    };
+    let (rate, duration) = match &shape {
+        Some(s) => {
+            if a.warmup >= s.duration() {
+                return Err("--warmup must be shorter than the stages".into());
+            }
+            (s.peak_rate(), s.duration() - a.warmup)
+        }
+        None => (
+            a.rate.ok_or("--rate is required (e.g. --rate 166000 or --rate 10M/min), or give --stages")?,
+            a.duration.unwrap_or(Duration::from_secs(30)),
+        ),
+    };
     if duration.is_zero() {
         return Err("--duration must be greater than 0".into());
     }
@@ -118,6 +137,8 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
     let request = RequestTemplate::new(method, &target.path, &target.authority, &headers, body);
     let plan = Plan {
         rate,
+        shape,
+        stages_spec: a.stages.clone(),
         duration,
         warmup: a.warmup,
         arrival: match a.arrival {

@@ -1,6 +1,7 @@
 //! The engine: cores, pacing, queueing and recording. It knows no protocol.
 //!
 //! - `pacer`: when each request is due (a pure function of the plan).
+//! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `core`: what one pinned core runs.
@@ -14,6 +15,7 @@ pub mod queue;
 pub mod recorder;
 pub mod rng;
 pub mod run;
+pub mod shape;
 pub mod threads;
 pub mod workload;
 
@@ -27,8 +29,12 @@ use std::time::Duration;
 /// A validated description of one open-loop run.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// Global arrival rate, requests per second.
+    /// Global arrival rate, requests per second (with a shape: its peak).
     pub rate: f64,
+    /// A varying rate over the run (warm-up included); `None` for a constant `rate`.
+    pub shape: Option<std::sync::Arc<shape::Shape>>,
+    /// The shape as the user wrote it (for reports).
+    pub stages_spec: Option<String>,
     /// Measured part of the run (after warm-up).
     pub duration: Duration,
     /// Requests due in this first part are sent but not recorded.
@@ -53,6 +59,14 @@ impl Plan {
     /// Connections of core `core`: the total spread as evenly as possible.
     pub fn conns_on(&self, core: usize) -> usize {
         self.conns / self.cores + usize::from(core < self.conns % self.cores)
+    }
+
+    /// Requests due between `from` and `to` seconds after the start.
+    pub fn scheduled_between(&self, from: f64, to: f64) -> f64 {
+        match &self.shape {
+            Some(s) => s.count_at(to) - s.count_at(from),
+            None => self.rate * (to - from).max(0.0),
+        }
     }
 
     /// Queue capacity of one core.

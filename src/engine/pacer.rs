@@ -11,6 +11,8 @@
 //! start, and never derive an intended time from the moment they woke up.
 
 use crate::engine::rng::SplitMix64;
+use crate::engine::shape::Shape;
+use std::sync::Arc;
 
 /// How arrivals are spaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -48,9 +50,12 @@ pub struct Pacer {
     rng: SplitMix64,
     /// Next per-core slot number.
     k: u64,
-    /// Poisson only: the offset reached so far, in (fractional) nanoseconds.
+    /// Poisson only: the offset reached so far, in (fractional) nanoseconds, or with a shape
+    /// the position in count space.
     poisson_at: f64,
     end_ns: u64,
+    /// A varying rate (`--stages`); `rate_milli` is then unused.
+    shape: Option<Arc<Shape>>,
 }
 
 impl Pacer {
@@ -67,15 +72,28 @@ impl Pacer {
             k: 0,
             poisson_at: 0.0,
             end_ns,
+            shape: None,
         }
+    }
+
+    /// Follows `shape` instead of a constant rate: global slot `i` is due at `N⁻¹(i)`.
+    pub fn shaped(mut self, shape: Option<Arc<Shape>>) -> Self {
+        self.shape = shape;
+        self
     }
 
     /// The next due slot, or `None` once the schedule has ended.
     pub fn next_slot(&mut self) -> Option<Slot> {
         let seq = self.k * self.cores + self.core;
-        let offset_ns = match self.arrival {
-            Arrival::Constant => constant_offset_ns(seq, self.rate_milli),
-            Arrival::Poisson => {
+        let offset_ns = match (&self.shape, self.arrival) {
+            (Some(shape), Arrival::Constant) => shape.offset_ns(seq as f64)?,
+            (Some(shape), Arrival::Poisson) => {
+                // This core's stream has mean gap `cores` in count space.
+                self.poisson_at += self.rng.exponential(self.cores as f64);
+                shape.offset_ns(self.poisson_at)?
+            }
+            (None, Arrival::Constant) => constant_offset_ns(seq, self.rate_milli),
+            (None, Arrival::Poisson) => {
                 // Mean gap of this core's stream: cores / rate seconds.
                 let mean_ns = self.cores as f64 * 1e12 / self.rate_milli as f64;
                 self.poisson_at += self.rng.exponential(mean_ns);
@@ -99,6 +117,28 @@ mod tests {
     fn collect(rate: f64, cores: usize, core: usize, arrival: Arrival, end_ns: u64) -> Vec<Slot> {
         let mut p = Pacer::new(rate, cores, core, arrival, 42, end_ns);
         std::iter::from_fn(|| p.next_slot()).collect()
+    }
+
+    #[test]
+    fn shaped_schedules_follow_the_stages_across_cores() {
+        let shape = Arc::new(Shape::parse("2s:0->1000,1s:1000").expect("valid"));
+        for arrival in [Arrival::Constant, Arrival::Poisson] {
+            let mut all: Vec<Slot> = (0..3)
+                .flat_map(|c| {
+                    let mut p = Pacer::new(1000.0, 3, c, arrival, 9, 3 * SEC).shaped(Some(shape.clone()));
+                    std::iter::from_fn(move || p.next_slot()).collect::<Vec<_>>()
+                })
+                .collect();
+            all.sort_by_key(|s| s.offset_ns);
+            // 1,000 in the ramp and 1,000 in the hold (Poisson: within 5 standard deviations).
+            let ramp = all.iter().filter(|s| s.offset_ns < 2 * SEC).count() as f64;
+            let tol = if arrival == Arrival::Constant { 1.0 } else { 5.0 * 1000f64.sqrt() };
+            assert!((ramp - 1000.0).abs() <= tol, "{arrival:?} ramp {ramp}");
+            assert!((all.len() as f64 - 2000.0).abs() <= 2.0 * tol, "{arrival:?} total {}", all.len());
+            // The first second of a linear ramp from 0 holds a quarter of its requests.
+            let first = all.iter().filter(|s| s.offset_ns < SEC).count() as f64;
+            assert!((first - 250.0).abs() <= tol.max(1.0), "{arrival:?} first second {first}");
+        }
     }
 
     #[test]

@@ -60,7 +60,10 @@ impl Percentiles {
 /// The plan as the user asked for it.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlanInfo {
+    /// Requests per second (with stages: the peak).
     pub rate: f64,
+    /// The load shape, when the rate varies (`--stages`).
+    pub stages: Option<String>,
     pub duration_s: f64,
     pub warmup_s: f64,
     pub arrival: crate::engine::Arrival,
@@ -151,6 +154,8 @@ impl Summary {
         // Sent over the time sending really took: a run that fell behind and caught up after
         // the schedule ended did not achieve the planned rate.
         let achieved_rate = t.sent as f64 / measured.max(run.send_secs);
+        let warmup = plan.warmup.as_secs_f64();
+        let scheduled = plan.scheduled_between(warmup, warmup + run.measured_secs).round();
         let mut status_codes = BTreeMap::new();
         for (code, &n) in t.codes.iter().enumerate() {
             if n > 0 {
@@ -171,6 +176,7 @@ impl Summary {
             started_at_unix: run.started_at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             plan: PlanInfo {
                 rate: plan.rate,
+                stages: plan.stages_spec.clone(),
                 duration_s: plan.duration.as_secs_f64(),
                 warmup_s: plan.warmup.as_secs_f64(),
                 arrival: plan.arrival,
@@ -182,14 +188,19 @@ impl Summary {
             measured_s: run.measured_secs,
             interrupted: run.interrupted,
             requests: Requests {
-                scheduled: (plan.rate * run.measured_secs).round() as u64,
+                scheduled: scheduled as u64,
                 sent: t.sent,
                 completed: t.completed,
                 ok: t.codes_in(100, 399),
                 failed: errors_total + failed_status,
             },
             achieved_rate,
-            rate_ratio: achieved_rate / plan.rate,
+            // Constant rate: achieved over planned. A shape has no single rate: sent over due,
+            // with the same penalty when sending ran past the schedule.
+            rate_ratio: match &plan.shape {
+                None => achieved_rate / plan.rate,
+                Some(_) => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
+            },
             throughput_rps: t.completed as f64 / measured,
             status_codes,
             errors,

@@ -6,10 +6,13 @@ use std::fmt::Write;
 pub fn render(s: &Summary) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "blast {} -> {}", s.workload, s.target);
+    let rate = match &s.plan.stages {
+        Some(stages) => format!("stages {stages} (peak {:.0} req/s)", s.plan.rate),
+        None => format!("{:.0} req/s", s.plan.rate),
+    };
     let _ = writeln!(
         o,
-        "  plan      {:.0} req/s {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections",
-        s.plan.rate,
+        "  plan      {rate} {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections",
         serde_json::to_value(s.plan.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
         s.plan.duration_s,
         s.plan.warmup_s,
@@ -23,7 +26,7 @@ pub fn render(s: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "  rate      achieved {:.1} req/s ({:.2}% of target), throughput {:.1} resp/s over {:.2}s",
+        "  rate      achieved {:.1} req/s ({:.2}% of schedule), throughput {:.1} resp/s over {:.2}s",
         s.achieved_rate,
         s.rate_ratio * 100.0,
         s.throughput_rps,
