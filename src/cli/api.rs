@@ -5,6 +5,7 @@ use super::{available_cores, UsageError};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::{self, Summary};
+
 use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
 use crate::workloads::api::target::HttpTarget;
 use crate::workloads::api::ApiWorkload;
@@ -183,7 +184,7 @@ fn redact_header(h: &str) -> String {
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
 pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     let Built { plan, target, workload } = build(&args)?;
-    args.out.check_json_path()?;
+    let sla = args.out.check(&crate::report::api::metric_names())?;
     let stop = super::stop_on_signals();
     let url = format!("http://{}{}", target.authority, target.path);
     let live = !args.out.quiet;
@@ -205,10 +206,28 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
         }
     })
     .map_err(|e| e.0)?;
-    let summary = Summary::build(label.unwrap_or("api"), &url, &plan, &outcome);
-    print!("{}", report::text::render(&summary));
-    args.out.write_json(&summary)?;
-    Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let mut summary = Summary::build(label.unwrap_or("api"), &url, &plan, &outcome);
+    summary.method = args.method.trim().to_string();
+    if let Some(path) = &args.out.hdr_log {
+        write_hdr_log(path, &outcome).map_err(|e| format!("--hdr-log {path}: {e}"))?;
+    }
+    args.out.finish(&summary, sla.as_deref())
+}
+
+/// One interval per second: corrected latency (tag `latency`) and service time (`service`).
+fn write_hdr_log(path: &str, outcome: &engine::RunOutcome) -> std::io::Result<()> {
+    let mut intervals = Vec::new();
+    for (i, r) in outcome.timeline.iter().enumerate() {
+        for (tag, h) in [("latency", &r.latency), ("service", &r.service)] {
+            intervals.push(report::hdr::Interval {
+                tag,
+                start: Duration::from_secs(i as u64),
+                length: Duration::from_secs(1),
+                histogram: h,
+            });
+        }
+    }
+    report::hdr::write(path, outcome.started_at, "api", &intervals)
 }
 
 #[cfg(test)]

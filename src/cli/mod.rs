@@ -5,11 +5,14 @@
 //! 2 bad input or configuration.
 
 pub mod api;
+pub mod compare;
 pub mod serve;
 pub mod units;
 pub mod upload;
 pub mod ws;
 
+use crate::report::metrics::{self, Target};
+use crate::report::Report;
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -40,6 +43,8 @@ pub enum Command {
     Upload(upload::UploadArgs),
     /// Run the embedded target (POST /v1/messages, GET /health, /ws, and S3 with --s3-listen).
     Serve(serve::ServeArgs),
+    /// Compare two runs' JSON reports; exit 1 on a regression.
+    Compare(compare::CompareArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
     Demo(DemoArgs),
 }
@@ -77,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Api(args) => api::run(args, None),
         Command::Ws(args) => ws::run(args),
         Command::Upload(args) => upload::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
     };
@@ -114,6 +120,19 @@ pub struct OutputArgs {
     /// Write the results as JSON to this file ('-' for stdout).
     #[arg(long)]
     pub json: Option<String>,
+    /// Locust-compatible CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<String>,
+    /// A self-contained HTML report (charts, percentile spectrum, tables).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
+    /// Latency histograms as an HdrHistogram interval log.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<String>,
+    /// Targets checked at the end, e.g. 'p99<200ms,errors<1%,rate>=99%': a PASS/FAIL line each,
+    /// exit 1 when one is missed.
+    #[arg(long)]
+    pub sla: Option<String>,
     /// No live progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -123,19 +142,62 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
-    /// Creates the JSON file now, so that a bad path fails before the run and not after it.
-    pub fn check_json_path(&self) -> Result<(), UsageError> {
-        if let Some(path) = self.json.as_deref().filter(|p| *p != "-") {
-            std::fs::File::create(path).map_err(|e| format!("--json {path}: {e}"))?;
+    /// Checks everything about the outputs before the run, so that a bad path or SLA fails at
+    /// once and not after the run: creates the files, parses `--sla` against the figures the
+    /// workload reports (`metric_names`).
+    pub fn check(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
+        for (flag, path) in [("--json", &self.json), ("--html", &self.html), ("--hdr-log", &self.hdr_log)] {
+            if let Some(path) = path.as_deref().filter(|p| *p != "-") {
+                std::fs::File::create(path).map_err(|e| format!("{flag} {path}: {e}"))?;
+            }
         }
-        Ok(())
+        if let Some(prefix) = &self.csv {
+            for path in crate::report::csv::paths(prefix) {
+                std::fs::File::create(&path).map_err(|e| format!("--csv {}: {e}", path.display()))?;
+            }
+        }
+        match &self.sla {
+            Some(spec) => {
+                let targets = metrics::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;
+                metrics::check_names(&targets, metric_names).map_err(|e| format!("--sla: {e}"))?;
+                Ok(Some(targets))
+            }
+            None => Ok(None),
+        }
     }
 
-    pub fn write_json<T: serde::Serialize>(&self, report: &T) -> Result<(), UsageError> {
-        if let Some(path) = &self.json {
-            crate::report::write_json(report, path).map_err(|e| format!("--json {path}: {e}"))?;
+    /// Prints the summary and the SLA verdicts, writes every requested file, and returns the
+    /// exit code: 1 when interrupted or an SLA target was missed; without `--sla`, 1 when
+    /// anything failed; else 0.
+    pub fn finish<R: Report>(&self, report: &R, sla: Option<&[Target]>) -> Result<ExitCode, UsageError> {
+        print!("{}", report.render());
+        let figures = report.metrics();
+        let verdicts = sla.map(|t| metrics::evaluate(t, &figures)).unwrap_or_default();
+        for v in &verdicts {
+            println!("  {}", v.line);
         }
-        Ok(())
+        if let Some(path) = &self.json {
+            let mut value = serde_json::to_value(report).map_err(|e| format!("--json: {e}"))?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("metrics".into(), serde_json::to_value(&figures).unwrap_or_default());
+                obj.insert("sla".into(), serde_json::to_value(&verdicts).unwrap_or_default());
+            }
+            crate::report::write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
+        }
+        if let Some(prefix) = &self.csv {
+            crate::report::csv::write(prefix, &report.stats(), &report.history(), &report.failures())
+                .map_err(|e| format!("--csv {prefix}: {e}"))?;
+        }
+        if let Some(path) = &self.html {
+            let mut page = report.page();
+            page.verdicts = verdicts.clone();
+            std::fs::write(path, crate::report::html::render(&page)).map_err(|e| format!("--html {path}: {e}"))?;
+        }
+        let ok = match sla {
+            Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
+            None => report.clean(),
+        };
+        Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
     }
 }
 

@@ -134,7 +134,8 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
 
 pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
-    args.out.check_json_path()?;
+    let sla = args.out.check(&crate::report::upload::metric_names())?;
+    let started_at = SystemTime::now();
     let stop = super::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
@@ -148,7 +149,19 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     }
     let outcome = upload::run(&plan, stop)?;
     let summary = UploadSummary::build(&plan, &outcome);
-    print!("{}", summary.render());
-    args.out.write_json(&summary)?;
-    Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    if let Some(path) = &args.out.hdr_log {
+        let t = &outcome.tally;
+        let intervals: Vec<_> = [("part", &t.part), ("part_ttfb", &t.part_ttfb), ("object", &t.object)]
+            .into_iter()
+            .map(|(tag, h)| crate::report::hdr::Interval {
+                tag,
+                start: Duration::ZERO,
+                length: outcome.elapsed,
+                histogram: h,
+            })
+            .collect();
+        crate::report::hdr::write(path, started_at, "upload", &intervals)
+            .map_err(|e| format!("--hdr-log {path}: {e}"))?;
+    }
+    args.out.finish(&summary, sla.as_deref())
 }

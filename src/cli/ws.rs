@@ -163,7 +163,8 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
 
 pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
-    args.out.check_json_path()?;
+    let sla = args.out.check(&crate::report::ws::metric_names())?;
+    let started_at = std::time::SystemTime::now();
     let stop = super::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
@@ -175,7 +176,14 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     }
     let outcome = ws::run(&plan, stop)?;
     let summary = WsSummary::build(&plan, &outcome);
-    print!("{}", summary.render());
-    args.out.write_json(&summary)?;
-    Ok(if summary.clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    if let Some(path) = &args.out.hdr_log {
+        let t = &outcome.tally;
+        let whole = Duration::from_secs_f64(outcome.ramp_secs + outcome.hold_secs);
+        let intervals: Vec<_> = [("delivery", &t.delivery), ("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)]
+            .into_iter()
+            .map(|(tag, h)| crate::report::hdr::Interval { tag, start: Duration::ZERO, length: whole, histogram: h })
+            .collect();
+        crate::report::hdr::write(path, started_at, "ws", &intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
+    }
+    args.out.finish(&summary, sla.as_deref())
 }

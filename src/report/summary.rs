@@ -20,10 +20,15 @@ pub struct Percentiles {
     pub min: f64,
     pub mean: f64,
     pub p50: f64,
+    pub p66: f64,
+    pub p75: f64,
+    pub p80: f64,
     pub p90: f64,
     pub p95: f64,
+    pub p98: f64,
     pub p99: f64,
     pub p99_9: f64,
+    pub p99_99: f64,
     pub max: f64,
 }
 
@@ -36,10 +41,15 @@ impl Percentiles {
                 min: 0.0,
                 mean: 0.0,
                 p50: 0.0,
+                p66: 0.0,
+                p75: 0.0,
+                p80: 0.0,
                 p90: 0.0,
                 p95: 0.0,
+                p98: 0.0,
                 p99: 0.0,
                 p99_9: 0.0,
+                p99_99: 0.0,
                 max: 0.0,
             };
         }
@@ -48,10 +58,15 @@ impl Percentiles {
             min: ms(h.min()),
             mean: h.mean() / 1000.0,
             p50: ms(h.value_at_quantile(0.50)),
+            p66: ms(h.value_at_quantile(0.66)),
+            p75: ms(h.value_at_quantile(0.75)),
+            p80: ms(h.value_at_quantile(0.80)),
             p90: ms(h.value_at_quantile(0.90)),
             p95: ms(h.value_at_quantile(0.95)),
+            p98: ms(h.value_at_quantile(0.98)),
             p99: ms(h.value_at_quantile(0.99)),
             p99_9: ms(h.value_at_quantile(0.999)),
+            p99_99: ms(h.value_at_quantile(0.9999)),
             max: ms(h.max()),
         }
     }
@@ -106,6 +121,8 @@ pub struct Second {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Corrected latency of the requests completed in this second.
+    pub latency_ms: Percentiles,
 }
 
 /// Everything a report shows.
@@ -143,6 +160,12 @@ pub struct Summary {
     pub bytes_in: u64,
     pub warnings: Vec<String>,
     pub timeline: Vec<Second>,
+    /// Request method and path (the CSV's Type and Name).
+    pub method: String,
+    pub path: String,
+    /// Per second, with cumulative figures (for `_stats_history.csv`).
+    #[serde(skip)]
+    pub history: Vec<crate::report::csv::HistoryRow>,
 }
 
 impl Summary {
@@ -219,7 +242,14 @@ impl Summary {
             bytes_in: t.bytes_in,
             warnings: Vec::new(),
             timeline: run.timeline.iter().enumerate().map(|(i, r)| second(i as u64 + 1, r)).collect(),
+            method: "POST".into(),
+            path: target
+                .split_once("://")
+                .and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string()))
+                .unwrap_or("/".into()),
+            history: Vec::new(),
         };
+        s.history = history(&s, plan, run);
         s.warnings = warnings(&s, run);
         s
     }
@@ -240,7 +270,39 @@ fn second(second: u64, r: &Recorder) -> Second {
         p50_ms: p.p50,
         p99_ms: p.p99,
         max_ms: p.max,
+        latency_ms: p,
     }
+}
+
+/// Locust-style history: each second's figures and the cumulative ones up to it.
+fn history(s: &Summary, plan: &Plan, run: &RunOutcome) -> Vec<crate::report::csv::HistoryRow> {
+    use crate::report::csv::{HistoryRow, StatRow};
+    let mut total = Recorder::new();
+    let row = |r: &Recorder, secs: f64, s: &Summary| {
+        let failed = r.total_errors() + r.codes_in(400, 999) + r.codes[0];
+        StatRow {
+            kind: s.method.clone(),
+            name: s.path.clone(),
+            requests: r.codes_in(100, 399) + failed,
+            failures: failed,
+            latency: Percentiles::of(&r.latency),
+            avg_content_size: if r.completed == 0 { 0.0 } else { r.bytes_in as f64 / r.completed as f64 },
+            secs,
+        }
+    };
+    run.timeline
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            total.merge(r);
+            HistoryRow {
+                timestamp: (s.started_at_unix as u64) + i as u64 + 1,
+                users: plan.conns as u64,
+                interval: row(r, 1.0, s),
+                total: row(&total, (i + 1) as f64, s),
+            }
+        })
+        .collect()
 }
 
 fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {

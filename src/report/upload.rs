@@ -1,5 +1,8 @@
 //! The report of a `blast upload` run: uploads and parts, throughput over time, latencies.
 
+use crate::report::csv::{FailureRow, HistoryRow, StatRow};
+use crate::report::html::{self, Chart, Page, Series};
+use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::summary::Percentiles;
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::Serialize;
@@ -228,4 +231,175 @@ impl UploadSummary {
         }
         o
     }
+}
+
+impl crate::report::Report for UploadSummary {
+    fn render(&self) -> String {
+        UploadSummary::render(self)
+    }
+
+    fn clean(&self) -> bool {
+        UploadSummary::clean(self)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    fn metrics(&self) -> Metrics {
+        let mut m = Metrics::new();
+        metrics::latency(&mut m, "", &self.part_ms);
+        metrics::latency(&mut m, "object_", &self.object_ms);
+        metrics::latency(&mut m, "ttfb_", &self.part_ttfb_ms);
+        let u = &self.uploads;
+        m.insert(
+            "errors".into(),
+            Metric::pct_low(if u.started == 0 { 100.0 } else { 100.0 * u.failed as f64 / u.started as f64 }),
+        );
+        m.insert("success".into(), Metric::pct_high(u.success_pct));
+        m.insert("mbps".into(), Metric::per_s(self.mb_per_s));
+        m.insert("slow_parts".into(), Metric::pct_low(self.parts.over_objective_pct));
+        m
+    }
+
+    fn stats(&self) -> Vec<StatRow> {
+        let secs = self.elapsed_s.max(1e-9);
+        let u = &self.uploads;
+        let part = StatRow {
+            kind: "PUT".into(),
+            name: "UploadPart".into(),
+            requests: self.parts.ok + self.parts.failed,
+            failures: self.parts.failed,
+            latency: self.part_ms.clone(),
+            avg_content_size: if self.parts.ok == 0 { 0.0 } else { self.bytes_acked as f64 / self.parts.ok as f64 },
+            secs,
+        };
+        vec![
+            part.clone(),
+            StatRow {
+                kind: "POST".into(),
+                name: "CreateMultipartUpload".into(),
+                requests: self.create_ms.count,
+                failures: 0,
+                latency: self.create_ms.clone(),
+                avg_content_size: 0.0,
+                secs,
+            },
+            StatRow {
+                kind: "POST".into(),
+                name: "CompleteMultipartUpload".into(),
+                requests: self.complete_ms.count,
+                failures: 0,
+                latency: self.complete_ms.clone(),
+                avg_content_size: 0.0,
+                secs,
+            },
+            StatRow {
+                kind: "S3".into(),
+                name: "object upload".into(),
+                requests: u.started,
+                failures: u.failed,
+                latency: self.object_ms.clone(),
+                avg_content_size: self.plan.size_bytes as f64,
+                secs,
+            },
+            StatRow { kind: String::new(), name: "Aggregated".into(), ..part },
+        ]
+    }
+
+    /// Per-second figures of uploads are the MB/s timeline in the JSON; the CSV history holds the
+    /// whole run as one row.
+    fn history(&self) -> Vec<HistoryRow> {
+        let row = self.stats().remove(0);
+        let started =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+                - self.elapsed_s;
+        vec![HistoryRow {
+            timestamp: started as u64,
+            users: self.plan.parallel as u64,
+            interval: row.clone(),
+            total: row,
+        }]
+    }
+
+    fn failures(&self) -> Vec<FailureRow> {
+        self.uploads
+            .failures
+            .iter()
+            .map(|(k, &n)| FailureRow {
+                method: "S3".into(),
+                name: "object upload".into(),
+                error: k.clone(),
+                occurrences: n,
+            })
+            .collect()
+    }
+
+    fn page(&self) -> Page {
+        Page {
+            title: format!("blast upload -> {}", self.target),
+            headline: vec![
+                ("uploads".into(), format!("{} / {}", self.uploads.completed, self.uploads.started)),
+                ("MB/s".into(), format!("{:.1}", self.mb_per_s)),
+                ("part p99".into(), format!("{:.1} ms", self.part_ms.p99)),
+                ("parts over objective".into(), format!("{:.2}%", self.parts.over_objective_pct)),
+                ("failed".into(), self.uploads.failed.to_string()),
+            ],
+            charts: vec![
+                Chart {
+                    title: "Throughput per second".into(),
+                    x_label: "seconds since start".into(),
+                    y_label: "MB/s".into(),
+                    series: vec![Series {
+                        name: "sent".into(),
+                        points: self.mb_per_s_timeline.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)).collect(),
+                    }],
+                    spectrum: false,
+                },
+                Chart {
+                    title: "Latency distribution (percentile spectrum)".into(),
+                    x_label: "percentile".into(),
+                    y_label: "ms".into(),
+                    series: vec![
+                        Series { name: "part".into(), points: html::spectrum(&self.part_ms) },
+                        Series { name: "part ttfb".into(), points: html::spectrum(&self.part_ttfb_ms) },
+                    ],
+                    spectrum: true,
+                },
+            ],
+            tables: vec![html::latency_table(
+                "Latency (ms)",
+                &[
+                    ("part", &self.part_ms),
+                    ("part ttfb (after body)", &self.part_ttfb_ms),
+                    ("object", &self.object_ms),
+                    ("create", &self.create_ms),
+                    ("complete", &self.complete_ms),
+                ],
+            )],
+            params: vec![
+                ("target".into(), self.target.clone()),
+                ("objects".into(), format!("{} bytes, {} at a time", self.plan.size_bytes, self.plan.parallel)),
+                (
+                    "parts".into(),
+                    format!("{} bytes, {} per object", self.plan.part_size_bytes, self.plan.parts_per_object),
+                ),
+                ("cores".into(), self.plan.cores.to_string()),
+            ],
+            warnings: self.warnings.clone(),
+            verdicts: Vec::new(),
+        }
+    }
+}
+
+/// Figures `blast upload` reports, for checking `--sla` names before a run.
+pub fn metric_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for prefix in ["", "object_", "ttfb_"] {
+        for p in ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"] {
+            names.push(format!("{prefix}{p}"));
+        }
+    }
+    names.extend(["errors", "success", "mbps", "slow_parts"].map(String::from));
+    names
 }

@@ -1,5 +1,8 @@
 //! The report of a `blast ws` run: connections, fan-out delivery and heartbeats.
 
+use crate::report::csv::{FailureRow, HistoryRow, StatRow};
+use crate::report::html::{self, Chart, Page, Series};
+use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::summary::Percentiles;
 use crate::workloads::ws::tally::account;
 use crate::workloads::ws::{WsOutcome, WsPlan};
@@ -38,6 +41,7 @@ pub struct WsSummary {
     pub workload: String,
     pub target: String,
     pub plan: WsPlanInfo,
+    pub started_at_unix: f64,
     pub ramp_s: f64,
     pub hold_s: f64,
     pub interrupted: bool,
@@ -97,6 +101,11 @@ impl WsSummary {
                 rooms: plan.rooms,
                 heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
             },
+            started_at_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+                - run.ramp_secs
+                - run.hold_secs,
             ramp_s: run.ramp_secs,
             hold_s: run.hold_secs,
             interrupted: run.interrupted,
@@ -207,4 +216,159 @@ impl WsSummary {
         }
         o
     }
+}
+
+impl crate::report::Report for WsSummary {
+    fn render(&self) -> String {
+        WsSummary::render(self)
+    }
+
+    fn clean(&self) -> bool {
+        WsSummary::clean(self)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    fn metrics(&self) -> Metrics {
+        let mut m = Metrics::new();
+        metrics::latency(&mut m, "", &self.delivery_ms);
+        metrics::latency(&mut m, "completion_", &self.probe_completion_ms);
+        metrics::latency(&mut m, "connect_", &self.connect_ms);
+        metrics::latency(&mut m, "heartbeat_", &self.heartbeat_rtt_ms);
+        let p = &self.probes;
+        let errors = if p.expected_deliveries == 0 {
+            0.0
+        } else {
+            100.0 * (p.missing + p.duplicates) as f64 / p.expected_deliveries as f64
+        };
+        m.insert("errors".into(), Metric::pct_low(errors));
+        m.insert("success".into(), Metric::pct_high(self.connections.success_pct));
+        m.insert("drops".into(), Metric::count_low(self.connections.dropped as f64));
+        m
+    }
+
+    fn stats(&self) -> Vec<StatRow> {
+        let p = &self.probes;
+        let c = &self.connections;
+        let secs = self.hold_s.max(1e-9);
+        let failed_conns: u64 = c.failed.values().sum();
+        let delivery = StatRow {
+            kind: "WS".into(),
+            name: "delivery".into(),
+            requests: p.delivered + p.missing,
+            failures: p.missing + p.duplicates,
+            latency: self.delivery_ms.clone(),
+            avg_content_size: 0.0,
+            secs,
+        };
+        vec![
+            delivery.clone(),
+            StatRow {
+                name: "connect".into(),
+                requests: c.attempted,
+                failures: failed_conns + c.dropped,
+                latency: self.connect_ms.clone(),
+                secs: self.ramp_s.max(1e-9),
+                ..delivery.clone()
+            },
+            StatRow {
+                name: "heartbeat".into(),
+                requests: self.heartbeats_sent,
+                failures: self.heartbeats_sent.saturating_sub(self.heartbeats_answered),
+                latency: self.heartbeat_rtt_ms.clone(),
+                ..delivery.clone()
+            },
+            StatRow { kind: String::new(), name: "Aggregated".into(), ..delivery },
+        ]
+    }
+
+    /// blast ws keeps no per-second figures yet: the history holds the whole hold as one row.
+    fn history(&self) -> Vec<HistoryRow> {
+        let row = self.stats().remove(0);
+        vec![HistoryRow {
+            timestamp: self.started_at_unix as u64,
+            users: self.connections.open_peak,
+            interval: row.clone(),
+            total: row,
+        }]
+    }
+
+    fn failures(&self) -> Vec<FailureRow> {
+        let mut rows: Vec<FailureRow> = self
+            .connections
+            .failed
+            .iter()
+            .map(|(k, &n)| FailureRow { method: "WS".into(), name: "connect".into(), error: k.clone(), occurrences: n })
+            .collect();
+        for (name, error, n) in [
+            ("connect", "dropped by the server", self.connections.dropped),
+            ("delivery", "missing", self.probes.missing),
+            ("delivery", "duplicate", self.probes.duplicates),
+            ("probe", "publish failed", self.probes.failed_to_send),
+        ] {
+            if n > 0 {
+                rows.push(FailureRow { method: "WS".into(), name: name.into(), error: error.into(), occurrences: n });
+            }
+        }
+        rows
+    }
+
+    fn page(&self) -> Page {
+        let p = &self.probes;
+        Page {
+            title: format!("blast ws -> {}", self.target),
+            headline: vec![
+                ("connections".into(), format!("{} / {}", self.connections.established, self.connections.planned)),
+                ("deliveries".into(), format!("{} / {}", p.delivered, p.expected_deliveries)),
+                ("delivery p99".into(), format!("{:.2} ms", self.delivery_ms.p99)),
+                ("probe completion p99".into(), format!("{:.2} ms", self.probe_completion_ms.p99)),
+                ("dropped".into(), self.connections.dropped.to_string()),
+            ],
+            charts: vec![Chart {
+                title: "Latency distribution (percentile spectrum)".into(),
+                x_label: "percentile".into(),
+                y_label: "ms".into(),
+                series: vec![
+                    Series { name: "delivery (per recipient)".into(), points: html::spectrum(&self.delivery_ms) },
+                    Series { name: "probe completion".into(), points: html::spectrum(&self.probe_completion_ms) },
+                    Series { name: "connect + upgrade".into(), points: html::spectrum(&self.connect_ms) },
+                ],
+                spectrum: true,
+            }],
+            tables: vec![html::latency_table(
+                "Latency (ms)",
+                &[
+                    ("delivery (per recipient)", &self.delivery_ms),
+                    ("probe completion", &self.probe_completion_ms),
+                    ("connect + upgrade", &self.connect_ms),
+                    ("heartbeat rtt", &self.heartbeat_rtt_ms),
+                ],
+            )],
+            params: vec![
+                ("target".into(), self.target.clone()),
+                (
+                    "connections".into(),
+                    format!("{} at {}/s over {} cores", self.plan.conns, self.plan.connect_rate, self.plan.cores),
+                ),
+                ("rooms".into(), self.plan.rooms.to_string()),
+                ("probes".into(), format!("{}/s for {} s", self.plan.probe_rate, self.plan.duration_s)),
+            ],
+            warnings: self.warnings.clone(),
+            verdicts: Vec::new(),
+        }
+    }
+}
+
+/// Figures `blast ws` reports, for checking `--sla` names before a run.
+pub fn metric_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for prefix in ["", "completion_", "connect_", "heartbeat_"] {
+        for p in ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"] {
+            names.push(format!("{prefix}{p}"));
+        }
+    }
+    names.extend(["errors", "success", "drops"].map(String::from));
+    names
 }

@@ -1,0 +1,204 @@
+//! Locust-compatible CSV files (`--csv PREFIX`): `PREFIX_stats.csv`, `PREFIX_stats_history.csv`
+//! and `PREFIX_failures.csv`, with Locust's column names so that analysis scripts written for
+//! Locust read them unchanged. Times are milliseconds (Locust's unit), with three decimals
+//! where Locust rounds: blast's figures are exact, so they are not rounded away.
+//!
+//! After Locust's columns, `_stats.csv` carries `P95`, `P99` and `Failure Rate` (a fraction),
+//! names that the seeds' pandas scripts use.
+
+use crate::report::summary::Percentiles;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// One row of `_stats.csv` (and of a history interval): a request type and name with its
+/// latency distribution.
+#[derive(Clone, Debug)]
+pub struct StatRow {
+    /// `POST`, `WS`, `PUT`, or empty for the `Aggregated` row.
+    pub kind: String,
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub latency: Percentiles,
+    pub avg_content_size: f64,
+    /// Seconds the counts were taken over (for Requests/s and Failures/s).
+    pub secs: f64,
+}
+
+/// One second of `_stats_history.csv`.
+#[derive(Clone, Debug)]
+pub struct HistoryRow {
+    pub timestamp: u64,
+    /// Locust's "User Count": connections (open-loop blast has no users).
+    pub users: u64,
+    /// This second's figures (Requests/s, Failures/s, percentiles).
+    pub interval: StatRow,
+    /// Cumulative figures up to this second (the `Total ...` columns).
+    pub total: StatRow,
+}
+
+/// One row of `_failures.csv`.
+#[derive(Clone, Debug)]
+pub struct FailureRow {
+    pub method: String,
+    pub name: String,
+    pub error: String,
+    pub occurrences: u64,
+}
+
+/// Locust's `_stats.csv` header, then blast's extra columns.
+pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,P95,P99,Failure Rate";
+/// Locust's `_stats_history.csv` header.
+pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
+/// Locust's `_failures.csv` header.
+pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences";
+
+/// A field quoted when it needs to be.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn n(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn percentiles(p: &Percentiles) -> [f64; 11] {
+    [p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.max]
+}
+
+fn per_s(count: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+pub fn stats_csv(rows: &[StatRow]) -> String {
+    let mut o = String::from(STATS_HEADER);
+    o.push('\n');
+    for r in rows {
+        let p = &r.latency;
+        let _ = write!(
+            o,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            field(&r.kind),
+            field(&r.name),
+            r.requests,
+            r.failures,
+            n(p.p50),
+            n(p.mean),
+            n(p.min),
+            n(p.max),
+            n(r.avg_content_size),
+            n(per_s(r.requests, r.secs)),
+            n(per_s(r.failures, r.secs)),
+        );
+        for v in percentiles(p) {
+            let _ = write!(o, ",{}", n(v));
+        }
+        let rate = if r.requests == 0 { 0.0 } else { r.failures as f64 / r.requests as f64 };
+        let _ = writeln!(o, ",{},{},{}", n(p.p95), n(p.p99), n(rate));
+    }
+    o
+}
+
+/// Locust writes an `Aggregated` row for every second (and, with full history, one per request
+/// name): blast writes both, the named row first.
+pub fn history_csv(rows: &[HistoryRow]) -> String {
+    let mut o = String::from(HISTORY_HEADER);
+    o.push('\n');
+    let with_aggregated = rows.iter().flat_map(|h| {
+        let mut agg = h.clone();
+        agg.interval.kind.clear();
+        agg.interval.name = "Aggregated".into();
+        [h.clone(), agg]
+    });
+    for h in with_aggregated {
+        let h = &h;
+        let (i, t) = (&h.interval, &h.total);
+        let _ = write!(
+            o,
+            "{},{},{},{},{},{}",
+            h.timestamp,
+            h.users,
+            field(&i.kind),
+            field(&i.name),
+            n(per_s(i.requests, i.secs)),
+            n(per_s(i.failures, i.secs))
+        );
+        for v in percentiles(&i.latency) {
+            let _ = write!(o, ",{}", n(v));
+        }
+        let tp = &t.latency;
+        let _ = writeln!(
+            o,
+            ",{},{},{},{},{},{},{}",
+            t.requests,
+            t.failures,
+            n(tp.p50),
+            n(tp.mean),
+            n(tp.min),
+            n(tp.max),
+            n(t.avg_content_size)
+        );
+    }
+    o
+}
+
+pub fn failures_csv(rows: &[FailureRow]) -> String {
+    let mut o = String::from(FAILURES_HEADER);
+    o.push('\n');
+    for r in rows {
+        let _ = writeln!(o, "{},{},{},{}", field(&r.method), field(&r.name), field(&r.error), r.occurrences);
+    }
+    o
+}
+
+/// The three files' paths for `prefix`.
+pub fn paths(prefix: &str) -> [PathBuf; 3] {
+    [
+        PathBuf::from(format!("{prefix}_stats.csv")),
+        PathBuf::from(format!("{prefix}_stats_history.csv")),
+        PathBuf::from(format!("{prefix}_failures.csv")),
+    ]
+}
+
+/// Writes the three files.
+pub fn write(prefix: &str, stats: &[StatRow], history: &[HistoryRow], failures: &[FailureRow]) -> std::io::Result<()> {
+    let [s, h, f] = paths(prefix);
+    std::fs::write(s, stats_csv(stats))?;
+    std::fs::write(h, history_csv(history))?;
+    std::fs::write(f, failures_csv(failures))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_rows_line_up_with_the_header() {
+        let h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("hist");
+        let row = StatRow {
+            kind: "POST".into(),
+            name: "/v1/messages, quoted".into(),
+            requests: 10,
+            failures: 1,
+            latency: Percentiles::of(&h),
+            avg_content_size: 21.0,
+            secs: 2.0,
+        };
+        let csv = stats_csv(&[row]);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[1].starts_with("POST,\"/v1/messages, quoted\",10,1,"));
+        // Same number of fields as the header once the quoted comma is accounted for.
+        assert_eq!(lines[0].split(',').count() + 1, lines[1].split(',').count());
+        assert!(lines[1].ends_with(",0.1"), "{}", lines[1]);
+    }
+}

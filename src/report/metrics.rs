@@ -1,0 +1,233 @@
+//! Named figures of a run (`p99`, `errors`, `rate`, `mbps`, ...), the vocabulary that SLAs
+//! (`--sla 'p99<200ms,errors<1%'`) and `blast compare` speak. Each workload's report says which
+//! figures it has; every figure knows its unit and whether higher is better.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Milliseconds.
+    Ms,
+    /// Percent (0-100).
+    Pct,
+    /// Per second (requests or MB).
+    PerS,
+    /// A plain count.
+    Count,
+}
+
+impl Unit {
+    fn suffix(self) -> &'static str {
+        match self {
+            Unit::Ms => " ms",
+            Unit::Pct => "%",
+            Unit::PerS => "/s",
+            Unit::Count => "",
+        }
+    }
+}
+
+/// One figure.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub value: f64,
+    pub unit: Unit,
+    pub higher_is_better: bool,
+}
+
+impl Metric {
+    pub fn ms(value: f64) -> Self {
+        Metric { value, unit: Unit::Ms, higher_is_better: false }
+    }
+    pub fn pct_low(value: f64) -> Self {
+        Metric { value, unit: Unit::Pct, higher_is_better: false }
+    }
+    pub fn pct_high(value: f64) -> Self {
+        Metric { value, unit: Unit::Pct, higher_is_better: true }
+    }
+    pub fn per_s(value: f64) -> Self {
+        Metric { value, unit: Unit::PerS, higher_is_better: true }
+    }
+    pub fn count_low(value: f64) -> Self {
+        Metric { value, unit: Unit::Count, higher_is_better: false }
+    }
+
+    pub fn show(&self, v: f64) -> String {
+        format!("{}{}", trim(v), self.unit.suffix())
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+pub type Metrics = BTreeMap<String, Metric>;
+
+/// The latency percentiles as metrics named `p50` ... `max` (and a prefix for others).
+pub fn latency(m: &mut Metrics, prefix: &str, p: &crate::report::summary::Percentiles) {
+    for (name, v) in [
+        ("p50", p.p50),
+        ("p90", p.p90),
+        ("p95", p.p95),
+        ("p99", p.p99),
+        ("p99.9", p.p99_9),
+        ("max", p.max),
+        ("mean", p.mean),
+    ] {
+        m.insert(format!("{prefix}{name}"), Metric::ms(v));
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// One SLA target, e.g. `p99<200ms`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub metric: String,
+    op: Op,
+    /// In the metric's unit (ms, percent, per second, count).
+    pub value: f64,
+    pub text: String,
+}
+
+/// The outcome of one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub target: String,
+    pub actual: f64,
+    pub pass: bool,
+    /// `[PASS] p99: 145.2 ms < 200 ms`.
+    pub line: String,
+}
+
+/// Parses `p99<200ms,errors<1%,rate>=99%`. Latencies take ms, s or us; percentages a `%`.
+pub fn parse_sla(spec: &str) -> Result<Vec<Target>, String> {
+    let mut out = Vec::new();
+    for raw in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = || format!("SLA target '{raw}': expected METRIC<VALUE, METRIC<=VALUE, METRIC>VALUE or METRIC>=VALUE");
+        let at = raw.find(['<', '>']).ok_or_else(bad)?;
+        let metric = raw[..at].trim().to_ascii_lowercase();
+        let rest = &raw[at..];
+        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+            (Op::Le, v)
+        } else if let Some(v) = rest.strip_prefix(">=") {
+            (Op::Ge, v)
+        } else if let Some(v) = rest.strip_prefix('<') {
+            (Op::Lt, v)
+        } else if let Some(v) = rest.strip_prefix('>') {
+            (Op::Gt, v)
+        } else {
+            return Err(bad());
+        };
+        if metric.is_empty() {
+            return Err(bad());
+        }
+        let v = value.trim();
+        let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+            (n, 1.0)
+        } else if let Some(n) = v.strip_suffix("us") {
+            (n, 1e-3)
+        } else if let Some(n) = v.strip_suffix('s') {
+            (n, 1e3)
+        } else if let Some(n) = v.strip_suffix('%') {
+            (n, 1.0)
+        } else {
+            (v, 1.0)
+        };
+        let value: f64 = num.trim().parse().map_err(|_| format!("SLA target '{raw}': '{v}' is not a number"))?;
+        if !value.is_finite() || value < 0.0 {
+            return Err(format!("SLA target '{raw}': the value must be a number of at least 0"));
+        }
+        out.push(Target { metric, op, value: value * scale, text: raw.to_string() });
+    }
+    if out.is_empty() {
+        return Err("--sla is empty".into());
+    }
+    Ok(out)
+}
+
+/// Checks that every target names a figure the workload reports (before the run starts).
+pub fn check_names(targets: &[Target], known: &[String]) -> Result<(), String> {
+    for t in targets {
+        if !known.contains(&t.metric) {
+            return Err(format!(
+                "SLA target '{}': unknown metric '{}'; this workload has: {}",
+                t.text,
+                t.metric,
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Evaluates the targets against a run's figures.
+pub fn evaluate(targets: &[Target], metrics: &Metrics) -> Vec<Verdict> {
+    targets
+        .iter()
+        .map(|t| {
+            let m = metrics.get(&t.metric).copied().unwrap_or(Metric::count_low(f64::NAN));
+            let pass = match t.op {
+                Op::Lt => m.value < t.value,
+                Op::Le => m.value <= t.value,
+                Op::Gt => m.value > t.value,
+                Op::Ge => m.value >= t.value,
+            };
+            let sign = match t.op {
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+            };
+            let line = format!(
+                "[{}] {}: {} {sign} {} target",
+                if pass { "PASS" } else { "FAIL" },
+                t.metric,
+                m.show(m.value),
+                m.show(t.value)
+            );
+            Verdict { target: t.text.clone(), actual: m.value, pass, line }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_targets_with_units() {
+        let t = parse_sla("p99<200ms, errors<1%,rate>=99%, p50<=0.5s, max<900us, mbps>200").expect("valid");
+        let values: Vec<f64> = t.iter().map(|t| t.value).collect();
+        assert_eq!(values, vec![200.0, 1.0, 99.0, 500.0, 0.9, 200.0]);
+        for bad in ["", "p99", "p99=200ms", "<200ms", "p99<fast", "p99<-1ms"] {
+            assert!(parse_sla(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn verdicts_pass_and_fail_on_the_boundary() {
+        let mut m = Metrics::new();
+        m.insert("p99".into(), Metric::ms(200.0));
+        m.insert("errors".into(), Metric::pct_low(0.5));
+        let v = evaluate(&parse_sla("p99<200ms,p99<=200ms,errors<1%").expect("valid"), &m);
+        assert_eq!(v.iter().map(|v| v.pass).collect::<Vec<_>>(), vec![false, true, true]);
+        assert_eq!(v[0].line, "[FAIL] p99: 200 ms < 200 ms target");
+        assert_eq!(v[2].line, "[PASS] errors: 0.5% < 1% target");
+        assert!(check_names(&parse_sla("p42<1ms").expect("valid"), &["p99".into()]).is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! Report outputs of real runs against `blast serve`: Locust-compatible CSV read by column
+//! name, the HTML report rendered by headless Chromium, the HdrHistogram log read back, SLA
+//! exit codes and `blast compare`.
+
+mod common;
+use common::*;
+use std::collections::HashMap;
+
+/// Rows of a CSV file as column-name -> value maps (no quoted commas in these files' numbers).
+fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<HashMap<String, String>>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().expect("header").split(',').map(String::from).collect();
+    let rows =
+        lines.map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect::<HashMap<_, _>>()).collect();
+    (header, rows)
+}
+
+fn num(row: &HashMap<String, String>, col: &str) -> f64 {
+    row.get(col).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("column {col} in {row:?}"))
+}
+
+#[test]
+fn csv_files_use_locust_columns_and_match_the_json() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let prefix = temp_path("locust");
+    let prefix = prefix.to_string_lossy().to_string();
+    let r = blast(&["api", "--rate", "1000", "--duration", "3s", "--target", &server.url(), "--csv", &prefix]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json.expect("report");
+
+    let (header, stats) = read_csv(std::path::Path::new(&format!("{prefix}_stats.csv")));
+    for col in [
+        "Type",
+        "Name",
+        "Request Count",
+        "Failure Count",
+        "Median Response Time",
+        "Average Response Time",
+        "Min Response Time",
+        "Max Response Time",
+        "Average Content Size",
+        "Requests/s",
+        "Failures/s",
+        "50%",
+        "66%",
+        "75%",
+        "80%",
+        "90%",
+        "95%",
+        "98%",
+        "99%",
+        "99.9%",
+        "99.99%",
+        "100%",
+    ] {
+        assert!(header.contains(&col.to_string()), "missing Locust column {col}");
+    }
+    let post = &stats[0];
+    assert_eq!(post["Type"], "POST");
+    assert_eq!(post["Name"], "/v1/messages");
+    assert_eq!(num(post, "Request Count"), 3000.0);
+    assert_eq!(num(post, "Failure Count"), 0.0);
+    assert!((num(post, "99%") - f(&j, "/latency_ms/p99")).abs() < 0.001);
+    assert!((num(post, "Requests/s") - 1000.0).abs() < 1.0);
+    assert_eq!(stats[1]["Name"], "Aggregated");
+
+    let (_, history) = read_csv(std::path::Path::new(&format!("{prefix}_stats_history.csv")));
+    let aggregated: Vec<_> = history.iter().filter(|r| r["Name"] == "Aggregated").collect();
+    assert!(aggregated.len() >= 3, "one Aggregated row per second: {}", aggregated.len());
+    // Cumulative counts grow to the total; per-second rates add up to it.
+    let last = aggregated.last().expect("rows");
+    assert_eq!(num(last, "Total Request Count"), 3000.0);
+    let summed: f64 = aggregated.iter().map(|r| num(r, "Requests/s")).sum();
+    assert_eq!(summed, 3000.0);
+
+    let (fheader, failures) = read_csv(std::path::Path::new(&format!("{prefix}_failures.csv")));
+    assert_eq!(fheader, vec!["Method", "Name", "Error", "Occurrences"]);
+    assert!(failures.is_empty());
+    for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv"] {
+        let _ = std::fs::remove_file(format!("{prefix}{suffix}"));
+    }
+}
+
+#[test]
+fn failures_csv_lists_errors_by_kind() {
+    let _g = serial();
+    // Nothing listens here: every connection is refused.
+    let prefix = temp_path("refused").to_string_lossy().to_string();
+    let r = blast(&[
+        "api",
+        "--rate",
+        "100",
+        "--duration",
+        "1s",
+        "--conns",
+        "2",
+        "--target",
+        "http://127.0.0.1:9/v1/messages",
+        "--csv",
+        &prefix,
+    ]);
+    assert_eq!(r.code, 1);
+    let (_, failures) = read_csv(std::path::Path::new(&format!("{prefix}_failures.csv")));
+    assert!(!failures.is_empty(), "{}", r.stdout);
+    let total: f64 = failures.iter().map(|row| num(row, "Occurrences")).sum();
+    let (_, stats) = read_csv(std::path::Path::new(&format!("{prefix}_stats.csv")));
+    assert_eq!(total, num(&stats[0], "Failure Count"));
+}
+
+fn chromium() -> String {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+            return c.to_string();
+        }
+    }
+    panic!("headless Chromium is needed to check the HTML report: apt-get install chromium (.ci/run does)");
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let html = temp_path("report.html");
+    let html_s = html.to_string_lossy().to_string();
+    let r = blast(&[
+        "api",
+        "--rate",
+        "500",
+        "--duration",
+        "2s",
+        "--target",
+        &server.url(),
+        "--html",
+        &html_s,
+        "--sla",
+        "p99<1s",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&html).expect("html written");
+    assert!(!text.contains("http://") || !text.contains("<script"), "self-contained: no scripts");
+    assert!(!text.contains("src=\"http") && !text.contains("href=\"http"), "no network resources");
+    let out = std::process::Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("id=\"blast-report\""), "rendered DOM lacks the report");
+    assert_eq!(dom.matches("<svg").count(), 3, "three charts");
+    assert!(dom.contains("[PASS] p99"), "SLA verdict shown");
+    assert!(dom.contains("polyline"), "chart lines drawn");
+    let _ = std::fs::remove_file(&html);
+}
+
+#[test]
+fn hdr_log_reads_back_to_the_run_counts() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use hdrhistogram::serialization::Deserializer;
+    let _g = serial();
+    let server = Server::start(&[]);
+    let log = temp_path("run.hlog");
+    let log_s = log.to_string_lossy().to_string();
+    let r = blast(&["api", "--rate", "1000", "--duration", "2s", "--target", &server.url(), "--hdr-log", &log_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json.expect("report");
+    let bytes = std::fs::read(&log).expect("log written");
+    let mut merged: hdrhistogram::Histogram<u64> = hdrhistogram::Histogram::new(3).expect("hist");
+    let mut intervals = 0;
+    for entry in IntervalLogIterator::new(&bytes) {
+        if let LogEntry::Interval(i) = entry.expect("valid log entry") {
+            if i.tag().map(|t| t.as_str()) == Some("latency") {
+                let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, i.encoded_histogram())
+                    .expect("base64");
+                let h: hdrhistogram::Histogram<u64> =
+                    Deserializer::new().deserialize(&mut raw.as_slice()).expect("hist");
+                merged.add(&h).expect("add");
+                intervals += 1;
+            }
+        }
+    }
+    assert!(intervals >= 2, "one interval per second");
+    assert_eq!(merged.len() as f64, f(&j, "/latency_ms/count"));
+    assert!((merged.value_at_quantile(0.99) as f64 / 1000.0 - f(&j, "/latency_ms/p99")).abs() < 0.01);
+    let _ = std::fs::remove_file(&log);
+}
+
+#[test]
+fn sla_exit_codes_pass_fail_and_bad_input() {
+    let _g = serial();
+    let server = Server::start(&["--delay", "20ms"]);
+    let url = server.url();
+    let run = |sla: &str| blast(&["api", "--rate", "200", "--duration", "1s", "--target", &url, "--sla", sla]);
+    let pass = run("p99<500ms,errors<1%,rate>=99%");
+    assert_eq!(pass.code, 0, "{}", pass.stdout);
+    assert!(pass.stdout.contains("[PASS] p99:"), "{}", pass.stdout);
+    // The target adds 20 ms to every answer: a 5 ms p50 target cannot be met.
+    let fail = run("p50<5ms,errors<1%");
+    assert_eq!(fail.code, 1, "{}", fail.stdout);
+    assert!(fail.stdout.contains("[FAIL] p50:") && fail.stdout.contains("[PASS] errors:"), "{}", fail.stdout);
+    let j = fail.json.expect("report");
+    assert_eq!(j["sla"][0]["pass"], false);
+    for bad in ["p42<5ms", "p99=5ms", "p99<soon"] {
+        let (code, err) =
+            blast_plain(&["api", "--rate", "10", "--duration", "1s", "--target", &server.url(), "--sla", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert_eq!(err.lines().count(), 1, "{bad}: {err}");
+    }
+}
+
+#[test]
+fn compare_flags_a_regression_between_two_runs() {
+    let _g = serial();
+    let fast = Server::start(&[]);
+    let slow = Server::start(&["--delay", "30ms"]);
+    let (a, b) = (temp_path("base.json"), temp_path("cur.json"));
+    for (server, path) in [(&fast, &a), (&slow, &b)] {
+        let out = std::process::Command::new(BLAST)
+            .args(["api", "--rate", "200", "--duration", "1s", "--quiet", "--target", &server.url(), "--json"])
+            .arg(path)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let (a, b) = (a.to_string_lossy().to_string(), b.to_string_lossy().to_string());
+    let same = std::process::Command::new(BLAST).args(["compare", &a, &a]).output().expect("compare");
+    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
+    let worse = std::process::Command::new(BLAST)
+        .args(["compare", &a, &b, "--max-regression", "10%"])
+        .output()
+        .expect("compare");
+    let text = String::from_utf8_lossy(&worse.stdout);
+    assert_eq!(worse.status.code(), Some(1), "{text}");
+    assert!(text.contains("p99") && text.contains("REGRESSION"), "{text}");
+    // Slower is an improvement when the slow run is the baseline.
+    let better =
+        std::process::Command::new(BLAST).args(["compare", &b, &a, "--metrics", "p50,p99"]).output().expect("compare");
+    assert_eq!(better.status.code(), Some(0), "{}", String::from_utf8_lossy(&better.stdout));
+    let (code, err) = blast_plain(&["compare", &a, "/nonexistent.json"]);
+    assert_eq!(code, 2, "{err}");
+}
