@@ -134,7 +134,6 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         (None, Some(t)) => BodyTemplate::parse(t).map_err(|e| e.0)?,
         (None, None) => BodyTemplate::parse(DEFAULT_TEMPLATE).map_err(|e| e.0)?,
     };
-    crate::sys::ensure_fds(a.conns + 64).map_err(UsageError)?;
     let request = RequestTemplate::new(method, &target.path, &target.authority, &headers, body);
     let plan = Plan {
         rate,
@@ -181,9 +180,15 @@ fn redact_header(h: &str) -> String {
     }
 }
 
+/// Validates the flags without running (`blast run --dry-run`).
+pub fn check(args: &ApiArgs) -> Result<(), UsageError> {
+    build(args).map(|_| ())
+}
+
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
 pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     let Built { plan, target, workload } = build(&args)?;
+    crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
     let sla = args.out.check(&crate::report::api::metric_names())?;
     let stop = super::stop_on_signals();
     let url = format!("http://{}{}", target.authority, target.path);

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod compare;
+pub mod profile;
 pub mod serve;
 pub mod units;
 pub mod upload;
@@ -43,6 +44,8 @@ pub enum Command {
     Upload(upload::UploadArgs),
     /// Run the embedded target (POST /v1/messages, GET /health, /ws, and S3 with --s3-listen).
     Serve(serve::ServeArgs),
+    /// Run a named load profile (TOML): blast run profiles/smoke.toml [FLAGS that override it].
+    Run(profile::RunArgs),
     /// Compare two runs' JSON reports; exit 1 on a regression.
     Compare(compare::CompareArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Ws(args) => ws::run(args),
         Command::Upload(args) => upload::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Run(args) => profile::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
     };

@@ -109,8 +109,6 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     let key_prefix = a.key_prefix.clone().unwrap_or_else(|| {
         format!("blast-{}/", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
     });
-    crate::sys::ensure_fds(a.parallel * a.part_concurrency + 64)
-        .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", a.parallel, a.part_concurrency))?;
     Ok(UploadPlan {
         target,
         endpoint: a.target.clone(),
@@ -132,8 +130,15 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     })
 }
 
+/// Validates the flags without running (`blast run --dry-run`).
+pub fn check(args: &UploadArgs) -> Result<(), UsageError> {
+    build(args).map(|_| ())
+}
+
 pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
+    crate::sys::ensure_fds(args.parallel * args.part_concurrency + 64)
+        .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", args.parallel, args.part_concurrency))?;
     let sla = args.out.check(&crate::report::upload::metric_names())?;
     let started_at = SystemTime::now();
     let stop = super::stop_on_signals();

@@ -130,9 +130,6 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         }
     }
     let cores = a.cores.unwrap_or_else(available_cores).min(a.conns);
-    // Per connection one socket; plus the probe connection, the runtime and some slack.
-    let fds = a.conns + 64;
-    crate::sys::ensure_fds(fds).map_err(|e| format!("--conns {}: {e}", a.conns))?;
     Ok(WsPlan {
         target,
         probe_target,
@@ -161,8 +158,15 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     })
 }
 
+/// Validates the flags without running (`blast run --dry-run`).
+pub fn check(args: &WsArgs) -> Result<(), UsageError> {
+    build(args).map(|_| ())
+}
+
 pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
+    // Per connection one socket; plus the probe connection, the runtime and some slack.
+    crate::sys::ensure_fds(args.conns + 64).map_err(|e| format!("--conns {}: {e}", args.conns))?;
     let sla = args.out.check(&crate::report::ws::metric_names())?;
     let started_at = std::time::SystemTime::now();
     let stop = super::stop_on_signals();

@@ -1,0 +1,218 @@
+//! `blast run PROFILE.toml [FLAGS...]`: named load profiles. A profile names the workload, its
+//! flags (the same names as on the command line, without `--`) and SLA targets; flags given after
+//! the profile override the profile's. Errors name the file, the line and the field.
+//!
+//! ```toml
+//! description = "Chat4All: 10M messages/minute"
+//! workload = "api"
+//! sla = ["p99<200ms", "errors<1%", "rate>=99%"]
+//!
+//! [args]
+//! rate = "166000"
+//! duration = "30s"
+//! stages = "10s:0->166000,30s:166000"   # a load shape instead of rate/duration
+//! ```
+
+use super::{Cli, Command, UsageError};
+use clap::error::{ContextKind, ContextValue};
+use clap::{Args, Parser};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use toml::Spanned;
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The profile, e.g. profiles/smoke.toml.
+    pub profile: PathBuf,
+    /// Check the profile (and the overrides) and print the command it stands for, without running.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Flags that override the profile's, e.g. --target http://127.0.0.1:9000 --duration 10s.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub overrides: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Sla {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    workload: Spanned<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    sla: Option<Spanned<Sla>>,
+    #[serde(default)]
+    args: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+const WORKLOADS: [&str; 3] = ["api", "ws", "upload"];
+
+/// A loaded profile: the command line it stands for, and where each field came from.
+pub struct Loaded {
+    pub argv: Vec<String>,
+    /// Field name -> line in the file, for error messages.
+    lines: BTreeMap<String, usize>,
+    file: String,
+}
+
+impl Loaded {
+    /// Points an error at the profile field it is about, when one is named in it.
+    fn locate(&self, msg: &str) -> String {
+        for (key, line) in &self.lines {
+            let flag = format!("--{}", key.replace('_', "-"));
+            let named = msg
+                .match_indices(&flag)
+                .any(|(i, _)| !msg[i + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-'));
+            if named || (key == "sla" && msg.starts_with("--sla")) {
+                return format!("{}:{line}: field '{key}': {msg}", self.file);
+            }
+        }
+        format!("{}: {msg}", self.file)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads `path` and builds the command line, with `overrides` taking precedence.
+pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, UsageError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let profile: Profile = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| line_of(&text, s.start));
+        let msg = e.message().trim().to_string();
+        match line {
+            Some(l) => format!("{file}:{l}: {msg}"),
+            None => format!("{file}: {msg}"),
+        }
+    })?;
+    let mut lines = BTreeMap::new();
+    let workload = profile.workload.get_ref().clone();
+    let wl_line = line_of(&text, profile.workload.span().start);
+    if !WORKLOADS.contains(&workload.as_str()) {
+        return Err(format!("{file}:{wl_line}: field 'workload': '{workload}' is not one of api, ws, upload").into());
+    }
+    let overridden = |key: &str| {
+        let flag = format!("--{}", key.replace('_', "-"));
+        overrides.iter().any(|o| *o == flag || o.starts_with(&format!("{flag}=")))
+    };
+    let mut argv = vec!["blast".to_string(), workload];
+    for (key, value) in &profile.args {
+        let line = line_of(&text, value.span().start);
+        lines.insert(key.clone(), line);
+        if !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+            return Err(format!("{file}:{line}: field '{key}': not a flag name").into());
+        }
+        if overridden(key) {
+            continue;
+        }
+        let flag = format!("--{}", key.replace('_', "-"));
+        let scalar = |v: &toml::Value| -> Result<String, UsageError> {
+            match v {
+                toml::Value::String(s) => Ok(s.clone()),
+                toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Float(f) => Ok(f.to_string()),
+                _ => Err(format!("{file}:{line}: field '{key}': expected a string, a number or true/false").into()),
+            }
+        };
+        match value.get_ref() {
+            toml::Value::Boolean(true) => argv.push(flag),
+            toml::Value::Boolean(false) => {}
+            toml::Value::Array(items) => {
+                for item in items {
+                    argv.extend([flag.clone(), scalar(item)?]);
+                }
+            }
+            v => argv.extend([flag, scalar(v)?]),
+        }
+    }
+    if let Some(sla) = &profile.sla {
+        lines.insert("sla".into(), line_of(&text, sla.span().start));
+        if !overridden("sla") {
+            let joined = match sla.get_ref() {
+                Sla::One(s) => s.clone(),
+                Sla::Many(v) => v.join(","),
+            };
+            argv.extend(["--sla".to_string(), joined]);
+        }
+    }
+    argv.extend(overrides.iter().cloned());
+    Ok(Loaded { argv, lines, file })
+}
+
+/// Parses the profile's command line; errors point into the profile.
+pub fn parse(loaded: &Loaded) -> Result<Command, UsageError> {
+    let cli = Cli::try_parse_from(&loaded.argv).map_err(|e| {
+        let first = e.render().to_string();
+        let first = first.lines().next().unwrap_or("invalid value").trim_start_matches("error: ").to_string();
+        let about = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) if !first.contains(arg.as_str()) => format!("{arg}: {first}"),
+            _ => first,
+        };
+        UsageError(loaded.locate(&about))
+    })?;
+    Ok(cli.command)
+}
+
+pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
+    let mut overrides = a.overrides.clone();
+    let dry_run = a.dry_run || overrides.iter().any(|o| o == "--dry-run");
+    overrides.retain(|o| o != "--dry-run");
+    let loaded = load(&a.profile, &overrides)?;
+    let command = parse(&loaded)?;
+    let located = |e: UsageError| UsageError(loaded.locate(&e.0));
+    if dry_run {
+        match &command {
+            Command::Api(x) => super::api::check(x).map_err(located)?,
+            Command::Ws(x) => super::ws::check(x).map_err(located)?,
+            Command::Upload(x) => super::upload::check(x).map_err(located)?,
+            _ => return Err(UsageError(format!("{}: not a workload", loaded.file))),
+        }
+        for (flag, names) in [
+            ("api", crate::report::api::metric_names()),
+            ("ws", crate::report::ws::metric_names()),
+            ("upload", crate::report::upload::metric_names()),
+        ] {
+            if loaded.argv[1] == flag {
+                if let Some(i) = loaded.argv.iter().position(|x| x == "--sla") {
+                    let spec = loaded.argv.get(i + 1).cloned().unwrap_or_default();
+                    let targets = crate::report::metrics::parse_sla(&spec)
+                        .map_err(|e| located(UsageError(format!("--sla: {e}"))))?;
+                    crate::report::metrics::check_names(&targets, &names)
+                        .map_err(|e| located(UsageError(format!("--sla: {e}"))))?;
+                }
+            }
+        }
+        println!("{}", shell_words(&loaded.argv));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match command {
+        Command::Api(x) => super::api::run(x, None),
+        Command::Ws(x) => super::ws::run(x),
+        Command::Upload(x) => super::upload::run(x),
+        _ => Err(UsageError(format!("{}: not a workload", loaded.file))),
+    }
+    .map_err(located)
+}
+
+/// The command line, quoted for a POSIX shell.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| {
+            if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,%".contains(c)) {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

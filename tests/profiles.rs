@@ -1,0 +1,96 @@
+//! `blast run PROFILE.toml`: every shipped profile loads, the small ones run against
+//! `blast serve`, flags override the profile, and malformed profiles name file, line and field.
+
+mod common;
+use common::*;
+
+fn shipped() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .expect("profiles/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_shipped_profile_loads() {
+    let profiles = shipped();
+    // The three seed workloads at full scale and the seed scenarios.
+    for name in [
+        "chat4all-api",
+        "chat4all-ws",
+        "chat4all-upload",
+        "smoke",
+        "load",
+        "peak",
+        "spike",
+        "soak",
+        "stress",
+        "ramp-up",
+    ] {
+        assert!(profiles.iter().any(|p| p.file_stem().is_some_and(|s| s == name)), "profiles/{name}.toml missing");
+    }
+    for p in profiles {
+        let path = p.to_string_lossy().to_string();
+        let out = std::process::Command::new(BLAST).args(["run", &path, "--dry-run"]).output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.starts_with("blast ") && stdout.contains("--sla"), "{path}: {stdout}");
+    }
+}
+
+#[test]
+fn smoke_profile_runs_against_blast_serve_and_meets_its_sla() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let r = blast(&["run", "profiles/smoke.toml", "--target", &server.url(), "--duration", "2s"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    // The profile's rate (50/s), the override's duration.
+    assert_eq!(f(&j, "/requests/completed"), 100.0);
+    assert_eq!(j["sla"].as_array().map(|a| a.len()), Some(2), "the profile's two SLA targets were checked");
+    assert!(r.stdout.contains("[PASS] p95"), "{}", r.stdout);
+}
+
+#[test]
+fn shaped_profile_runs_scaled_down() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    // spike.toml's shape, scaled by overriding the stages (the rest comes from the profile).
+    let r = blast(&["run", "profiles/spike.toml", "--target", &server.url(), "--stages", "1s:200,1s:1000,1s:200"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/requests/completed"), 1400.0);
+}
+
+fn write_profile(name: &str, text: &str) -> String {
+    let path = temp_path(name);
+    std::fs::write(&path, text).expect("write profile");
+    path.to_string_lossy().to_string()
+}
+
+#[test]
+fn malformed_profiles_name_the_file_line_and_field() {
+    let cases = [
+        ("syntax", "workload = \"api\"\n[args]\nrate = \n", ":3"),
+        ("bad-value", "workload = \"api\"\n\n[args]\nrate = \"fast\"\nduration = \"1s\"\n", ":4: field 'rate'"),
+        ("unknown-flag", "workload = \"api\"\n[args]\nrate = 10\nratee = 5\n", ":4: field 'ratee'"),
+        ("workload", "description = \"x\"\nworkload = \"apii\"\n", ":2: field 'workload'"),
+        ("sla", "workload = \"api\"\nsla = \"p42<1ms\"\n[args]\nrate = 10\n", ":2: field 'sla'"),
+        ("top-level", "workload = \"api\"\nrat = 5\n", "rat"),
+        ("part-size", "workload = \"upload\"\n[args]\nsize = \"1G\"\npart-size = \"1M\"\n", ":4: field 'part-size'"),
+    ];
+    for (name, text, needle) in cases {
+        let path = write_profile(&format!("{name}.toml"), text);
+        let (code, err) = blast_plain(&["run", &path, "--dry-run"]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
+        assert!(err.contains(&path) && err.contains(needle), "{name}: expected '{needle}' in: {err}");
+        let _ = std::fs::remove_file(&path);
+    }
+    let (code, err) = blast_plain(&["run", "/nonexistent/profile.toml"]);
+    assert_eq!(code, 2, "{err}");
+}
