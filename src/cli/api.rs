@@ -10,7 +10,6 @@ use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMP
 use crate::workloads::api::target::HttpTarget;
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -192,25 +191,22 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     let sla = args.out.check(&crate::report::api::metric_names())?;
     let stop = super::stop_on_signals();
     let url = format!("http://{}{}", target.authority, target.path);
-    let live = !args.out.quiet;
-    let every = if std::io::stderr().is_terminal() { 1 } else { 5 };
     let warmup_s = plan.warmup.as_secs();
+    let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
     let outcome = engine::run(&plan, workload, stop, |p| {
-        if live && p.second % every == 0 {
-            let lat = crate::report::summary::Percentiles::of(&p.interval.latency);
-            let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
-            eprintln!(
-                "[{:>4}s] sent {:>8}/s  done {:>8}/s  p99 {:>9.3} ms  failed {}  queue peak {}{phase}",
-                p.second,
-                p.interval.sent,
-                p.interval.completed,
-                lat.p99,
-                p.total.total_errors() + p.total.codes_in(400, 999),
-                p.interval.queue_peak
-            );
-        }
+        let lat = crate::report::summary::Percentiles::of(&p.interval.latency);
+        let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
+        progress.update(&format!(
+            "sent {}/s done {}/s p99 {:.3} ms failed {} queue peak {}{phase}",
+            p.interval.sent,
+            p.interval.completed,
+            lat.p99,
+            p.total.total_errors() + p.total.codes_in(400, 999),
+            p.interval.queue_peak
+        ));
     })
     .map_err(|e| e.0)?;
+    progress.finish();
     let mut summary = Summary::build(label.unwrap_or("api"), &url, &plan, &outcome);
     summary.method = args.method.trim().to_string();
     if let Some(path) = &args.out.hdr_log {

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod compare;
 pub mod profile;
+pub mod progress;
 pub mod serve;
 pub mod units;
 pub mod upload;

@@ -152,7 +152,20 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
             plan.target.bucket.name()
         );
     }
-    let outcome = upload::run(&plan, stop)?;
+    let mut progress = super::progress::Progress::new(args.out.quiet, plan.duration);
+    let started = std::time::Instant::now();
+    let outcome = upload::run(&plan, stop, |live| {
+        let bytes = live.sum(upload::LIVE_BYTES);
+        progress.update(&format!(
+            "{:.1} GB acknowledged ({:.0} MB/s), {} parts, {} uploads done, {} failed",
+            bytes as f64 / 1e9,
+            bytes as f64 / 1e6 / started.elapsed().as_secs_f64().max(1e-3),
+            live.sum(upload::LIVE_PARTS),
+            live.sum(upload::LIVE_DONE),
+            live.sum(upload::LIVE_FAILED)
+        ))
+    })?;
+    progress.finish();
     let summary = UploadSummary::build(&plan, &outcome);
     if let Some(path) = &args.out.hdr_log {
         let t = &outcome.tally;

@@ -178,7 +178,18 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
             plan.duration.as_secs_f64()
         );
     }
-    let outcome = ws::run(&plan, stop)?;
+    let mut progress = super::progress::Progress::new(args.out.quiet, None);
+    let outcome = ws::run(&plan, stop, |live| {
+        progress.update(&format!(
+            "open {} of {}, deliveries {}, dropped {}, failed connects {}",
+            live.sum(ws::LIVE_OPEN),
+            plan.conns,
+            live.sum(ws::LIVE_DELIVERED),
+            live.sum(ws::LIVE_DROPPED),
+            live.sum(ws::LIVE_FAILED)
+        ))
+    })?;
+    progress.finish();
     let summary = WsSummary::build(&plan, &outcome);
     if let Some(path) = &args.out.hdr_log {
         let t = &outcome.tally;

@@ -12,8 +12,10 @@ pub enum Unit {
     Ms,
     /// Percent (0-100).
     Pct,
-    /// Per second (requests or MB).
+    /// Requests per second.
     PerS,
+    /// Megabytes (10^6 B) per second.
+    MbPerS,
     /// A plain count.
     Count,
 }
@@ -24,6 +26,7 @@ impl Unit {
             Unit::Ms => " ms",
             Unit::Pct => "%",
             Unit::PerS => "/s",
+            Unit::MbPerS => " MB/s",
             Unit::Count => "",
         }
     }
@@ -49,6 +52,9 @@ impl Metric {
     }
     pub fn per_s(value: f64) -> Self {
         Metric { value, unit: Unit::PerS, higher_is_better: true }
+    }
+    pub fn mb_per_s(value: f64) -> Self {
+        Metric { value, unit: Unit::MbPerS, higher_is_better: true }
     }
     pub fn count_low(value: f64) -> Self {
         Metric { value, unit: Unit::Count, higher_is_better: false }

@@ -257,7 +257,7 @@ impl crate::report::Report for UploadSummary {
             Metric::pct_low(if u.started == 0 { 100.0 } else { 100.0 * u.failed as f64 / u.started as f64 }),
         );
         m.insert("success".into(), Metric::pct_high(u.success_pct));
-        m.insert("mbps".into(), Metric::per_s(self.mb_per_s));
+        m.insert("mbps".into(), Metric::mb_per_s(self.mb_per_s));
         m.insert("slow_parts".into(), Metric::pct_low(self.parts.over_objective_pct));
         m
     }

@@ -16,6 +16,7 @@ pub mod object;
 pub mod s3;
 pub mod tally;
 
+use crate::engine::live::Live;
 use crate::engine::threads::Pinned;
 use s3::{Lane, S3Target, Timeline};
 use std::rc::Rc;
@@ -90,7 +91,16 @@ pub struct CoreUpload {
     next_upload: Arc<AtomicU64>,
     deadline: Option<Instant>,
     stop: Arc<AtomicBool>,
+    /// Live progress: [bytes acknowledged, parts done, uploads completed, uploads failed].
+    pub live: Arc<Live>,
+    pub index: usize,
 }
+
+/// Indexes of the live counters.
+pub const LIVE_BYTES: usize = 0;
+pub const LIVE_PARTS: usize = 1;
+pub const LIVE_DONE: usize = 2;
+pub const LIVE_FAILED: usize = 3;
 
 impl CoreUpload {
     pub fn stopping(&self) -> bool {
@@ -110,8 +120,10 @@ impl CoreUpload {
     }
 }
 
-/// Creates the bucket (if missing), runs the slots on pinned cores and merges their tallies.
-pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>) -> Result<UploadOutcome, String> {
+/// Creates the bucket (if missing), runs the slots on pinned cores and merges their tallies;
+/// `progress` is called about once a second with the live counters.
+pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
+    let live = Arc::new(Live::new(plan.cores));
     let start = Instant::now();
     let bucket = create_bucket(plan)?;
     let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
@@ -121,8 +133,8 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>) -> Result<UploadOutcome, St
     let (tx, rx) = mpsc::channel::<(UploadTally, Vec<u64>)>();
     let mut threads = Vec::new();
     for index in 0..plan.cores {
-        let (plan, pool, next_upload, stop, tx) =
-            (plan.clone(), pool.clone(), next_upload.clone(), stop.clone(), tx.clone());
+        let (plan, pool, next_upload, stop, tx, live) =
+            (plan.clone(), pool.clone(), next_upload.clone(), stop.clone(), tx.clone(), live.clone());
         let handle = workers
             .spawn(
                 index,
@@ -137,6 +149,8 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>) -> Result<UploadOutcome, St
                         next_upload,
                         deadline,
                         stop,
+                        live,
+                        index,
                     });
                     let tasks: Vec<_> = (0..slots).map(|_| tokio::task::spawn_local(run_slot(core.clone()))).collect();
                     for t in tasks {
@@ -154,7 +168,14 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>) -> Result<UploadOutcome, St
     drop(tx);
     let mut tally = UploadTally::default();
     let mut timeline: Vec<u64> = Vec::new();
-    for (t, line) in rx {
+    let results = std::iter::from_fn(|| loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(r) => return Some(r),
+            Err(mpsc::RecvTimeoutError::Timeout) => progress(&live),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    });
+    for (t, line) in results {
         tally.merge(t);
         if timeline.len() < line.len() {
             timeline.resize(line.len(), 0);

@@ -12,6 +12,7 @@ pub mod probe;
 pub mod session;
 pub mod tally;
 
+use crate::engine::live::Live;
 use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
 use crate::engine::threads::Pinned;
 use crate::workloads::api::target::HttpTarget;
@@ -96,6 +97,9 @@ pub struct CoreWs {
     stopping: Cell<bool>,
     /// Set by Ctrl-C / SIGTERM.
     interrupt: Arc<AtomicBool>,
+    /// Live progress: [open connections, deliveries, dropped, failed connects].
+    pub live: Arc<Live>,
+    pub index: usize,
 }
 
 impl CoreWs {
@@ -111,12 +115,14 @@ impl CoreWs {
 
     pub fn opened(&self) {
         self.open.set(self.open.get() + 1);
+        self.live.set(self.index, LIVE_OPEN, self.open.get());
         let mut t = self.tally.borrow_mut();
         t.open_peak = t.open_peak.max(self.open.get());
     }
 
     pub fn closed(&self) {
         self.open.set(self.open.get().saturating_sub(1));
+        self.live.set(self.index, LIVE_OPEN, self.open.get());
     }
 }
 
@@ -131,8 +137,16 @@ pub struct WsOutcome {
     pub pinned: usize,
 }
 
-/// Runs the plan on pinned cores and merges their tallies.
-pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>) -> Result<WsOutcome, String> {
+/// Indexes of the live counters.
+pub const LIVE_OPEN: usize = 0;
+pub const LIVE_DELIVERED: usize = 1;
+pub const LIVE_DROPPED: usize = 2;
+pub const LIVE_FAILED: usize = 3;
+
+/// Runs the plan on pinned cores and merges their tallies; `progress` is called about once a
+/// second with the live counters.
+pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)) -> Result<WsOutcome, String> {
+    let live = Arc::new(Live::new(plan.cores));
     let workers = Pinned::new(plan.pin);
     let barrier = Arc::new(Barrier::new(plan.cores + 1));
     let t0: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
@@ -140,8 +154,8 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>) -> Result<WsOutcome, String> {
     let (tx, rx) = mpsc::channel::<(WsTally, Option<Instant>, Option<(Instant, Instant)>)>();
     let mut threads = Vec::new();
     for index in 0..plan.cores {
-        let (plan, barrier, t0, ramped, tx, stop) =
-            (plan.clone(), barrier.clone(), t0.clone(), ramped.clone(), tx.clone(), stop.clone());
+        let (plan, barrier, t0, ramped, tx, stop, live) =
+            (plan.clone(), barrier.clone(), t0.clone(), ramped.clone(), tx.clone(), stop.clone(), live.clone());
         let fail_barrier = barrier.clone();
         let handle = workers
             .spawn(
@@ -149,7 +163,7 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>) -> Result<WsOutcome, String> {
                 move || async move {
                     barrier.wait();
                     let Some(&start) = t0.get() else { return };
-                    let result = run_core(plan, index, start, ramped, stop).await;
+                    let result = run_core(plan, index, start, ramped, stop, live).await;
                     let _ = tx.send(result);
                 },
                 move || {
@@ -167,7 +181,14 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>) -> Result<WsOutcome, String> {
     let mut tally = WsTally::default();
     let mut last_settled: Option<Instant> = None;
     let mut hold: Option<(Instant, Instant)> = None;
-    for (t, settled, h) in rx {
+    let results = std::iter::from_fn(|| loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(r) => return Some(r),
+            Err(mpsc::RecvTimeoutError::Timeout) => progress(&live),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+        }
+    });
+    for (t, settled, h) in results {
         tally.merge(t);
         if let Some(s) = settled {
             last_settled = Some(last_settled.map_or(s, |l: Instant| l.max(s)));
@@ -197,6 +218,7 @@ async fn run_core(
     start: Instant,
     ramped: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    live: Arc<Live>,
 ) -> CoreResult {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mine = plan.conns_on(index);
@@ -210,6 +232,8 @@ async fn run_core(
         open: Cell::new(0),
         stopping: Cell::new(false),
         interrupt: stop.clone(),
+        live,
+        index,
     });
 
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).

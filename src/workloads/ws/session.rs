@@ -43,6 +43,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         match result {
             Err(reason) => {
                 core.tally.borrow_mut().fail(&reason);
+                core.live.add(core.index, super::LIVE_FAILED, 1);
                 if !settled {
                     settled = true;
                     core.settle();
@@ -61,6 +62,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                     break;
                 }
                 core.tally.borrow_mut().dropped += 1;
+                core.live.add(core.index, super::LIVE_DROPPED, 1);
             }
         }
         if !core.plan.reconnect || core.stopping() {
@@ -218,4 +220,5 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
     }
     seen[word] |= 1 << bit;
     t.delivered(id, received_us.saturating_sub(sent));
+    core.live.add(core.index, super::LIVE_DELIVERED, 1);
 }

@@ -1,0 +1,27 @@
+//! The helper scripts under scripts/, run for real.
+
+mod common;
+use common::*;
+
+#[test]
+fn run_all_runs_the_three_workloads_and_writes_every_report() {
+    let _g = serial();
+    let out = temp_path("run-all");
+    let status = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run-all.sh"))
+        .args(["--cooldown", "0", "--out"])
+        .arg(&out)
+        .env("BLAST", BLAST)
+        .output()
+        .expect("run scripts/run-all.sh");
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&status.stderr));
+    for name in ["api", "ws", "upload"] {
+        for suffix in [".json", ".html", "_stats.csv", "_stats_history.csv", "_failures.csv"] {
+            let path = out.join(format!("{name}{suffix}"));
+            assert!(path.metadata().is_ok_and(|m| m.len() > 0), "{} missing", path.display());
+        }
+        assert!(stdout.contains(&format!("{name:<8} exit 0  targets met")), "{stdout}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
