@@ -110,6 +110,7 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
         faults: Default::default(),
         ws_drop: None,
         s3: None,
+        misbehave: None,
     };
     let running = crate::serve::start(&cfg).map_err(|e| format!("cannot start the embedded target: {e}"))?;
     eprintln!("blast demo: embedded target listening on http://{}", running.addr);

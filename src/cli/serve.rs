@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// Fault: answer every n-th S3 UploadPart with 503 SlowDown.
     #[arg(long, value_parser = parse_count)]
     pub s3_fail_every_part: Option<usize>,
+    /// Fault target: answer every HTTP request wrongly in this one way (raw TCP).
+    #[arg(long, value_enum)]
+    pub misbehave: Option<crate::serve::misbehave::Misbehaviour>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -64,6 +67,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
         threads: args.threads.unwrap_or_else(super::available_cores),
         faults: Faults { delay: args.delay.unwrap_or_default(), stall },
         ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
+        misbehave: args.misbehave,
         s3: args.s3_listen.map(|addr| {
             let s3 = S3Config {
                 access_key: args.access_key.clone(),

@@ -8,6 +8,7 @@
 //! HTTP is hyper's (well tested, and later issues add WebSocket and S3 on the same server).
 
 pub mod faults;
+pub mod misbehave;
 pub mod rooms;
 pub mod s3;
 pub mod ws;
@@ -37,6 +38,8 @@ pub struct ServeConfig {
     pub ws_drop: Option<ws::DropHalf>,
     /// Also serve S3 on this address.
     pub s3: Option<(SocketAddr, s3::S3Config)>,
+    /// Answer every HTTP request wrongly in this way instead (raw TCP; for fault tests).
+    pub misbehave: Option<misbehave::Misbehaviour>,
 }
 
 struct App {
@@ -99,11 +102,15 @@ pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         next_ws_id: Default::default(),
         ws_drop: cfg.ws_drop,
     });
+    let misbehave = cfg.misbehave;
     std::thread::Builder::new().name("blast-serve-accept".into()).spawn(move || {
         if let Some((l, service)) = s3_listener {
             runtime.spawn(s3_accept_loop(l, service));
         }
-        runtime.block_on(accept_loop(listener, app));
+        match misbehave {
+            Some(kind) => runtime.block_on(misbehave::serve(listener, kind)),
+            None => runtime.block_on(accept_loop(listener, app)),
+        }
     })?;
     Ok(Running { addr, s3_addr })
 }
