@@ -1,0 +1,68 @@
+//! Accuracy suite: blast's figures against targets whose behaviour is known. Tolerances are in
+//! each test's name or comment. (The 10 ms delay, the stall / coordinated-omission case and
+//! Poisson arrivals are in tests/api.rs and the pacer's unit tests; ws delivery counts are exact
+//! in tests/ws.rs; upload byte counts in tests/upload.rs.)
+
+mod common;
+use common::*;
+
+/// A fixed delay `d` must be reported as p50 within d - 0.05 ms and d + 1% + 0.3 ms, for the
+/// corrected and uncorrected latency alike (the target is not saturated), and nothing faster.
+fn delay_is_reported(delay: &str, ms: f64, rate: &str, conns: &str) {
+    let _g = serial();
+    let server = Server::start(&["--delay", delay]);
+    let r = blast(&["api", "--rate", rate, "--duration", "2s", "--conns", conns, "--target", &server.url()]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    let (lo, hi) = (ms - 0.05, ms * 1.01 + 0.3);
+    for path in ["/latency_ms/p50", "/service_ms/p50"] {
+        let v = f(&j, path);
+        assert!((lo..=hi).contains(&v), "{delay}: {path} = {v} ms, want [{lo}, {hi}]\n{}", r.stdout);
+    }
+    assert!(f(&j, "/service_ms/min") >= ms - 0.01, "{delay}: faster than the delay\n{}", r.stdout);
+}
+
+#[test]
+fn delay_1ms_within_1_percent_plus_300us() {
+    delay_is_reported("1ms", 1.0, "1000", "10");
+}
+
+#[test]
+fn delay_100ms_within_1_percent_plus_300us() {
+    // 100 ms at 200/s keeps 20 requests in flight: 50 connections are enough.
+    delay_is_reported("100ms", 100.0, "200", "50");
+}
+
+#[test]
+fn rate_sweep_achieves_the_target_within_half_a_percent() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    for rate in ["500", "5000", "20000"] {
+        let r = blast(&["api", "--rate", rate, "--duration", "2s", "--target", &server.url()]);
+        assert_eq!(r.code, 0, "{rate}: {}", r.stdout);
+        let j = r.json.expect("report");
+        let ratio = f(&j, "/rate_ratio");
+        assert!((0.995..=1.005).contains(&ratio), "rate {rate}: achieved {ratio} of target\n{}", r.stdout);
+        let (sent, scheduled) = (f(&j, "/requests/sent"), f(&j, "/requests/scheduled"));
+        assert!((sent - scheduled).abs() <= scheduled * 0.005, "rate {rate}: sent {sent} of {scheduled}");
+        assert_eq!(f(&j, "/requests/completed"), sent, "rate {rate}: every request answered");
+    }
+}
+
+#[test]
+fn stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
+    let _g = serial();
+    // Every 1 s the target answers nothing for 800 ms; with a 300 ms timeout the requests caught
+    // in a stall time out, the others succeed, and the run ends on time.
+    let server = Server::start(&["--stall-every", "1s", "--stall-for", "800ms"]);
+    let started = std::time::Instant::now();
+    let r = blast(&["api", "--rate", "200", "--duration", "2s", "--timeout", "300ms", "--target", &server.url()]);
+    assert!(started.elapsed().as_secs_f64() < 5.0, "took {:?}", started.elapsed());
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json.expect("report");
+    let timeouts = j["errors"]["timeout"].as_f64().unwrap_or(0.0);
+    assert!(timeouts > 50.0, "timeouts {timeouts}\n{}", r.stdout);
+    assert!(f(&j, "/requests/ok") > 100.0, "{}", r.stdout);
+    // Nothing is recorded as answered later than the timeout (+ scheduling slack).
+    assert!(f(&j, "/service_ms/max") <= 320.0, "{}", r.stdout);
+}
