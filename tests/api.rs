@@ -148,6 +148,21 @@ fn bad_input_exits_2_with_one_line() {
         &["api", "--rate", "100", "--bogus"],
         &["serve", "--stall-every", "1s", "--stall-for", "2s"],
         &["nope"],
+        // Resources: more connections than the descriptor hard limit allows.
+        &["api", "--rate", "100", "--conns", "50000000"],
+        &["ws", "--conns", "50000000"],
+        &["upload", "--parallel", "1000000", "--part-concurrency", "100"],
+        // ws and upload flags.
+        &["ws", "--target", "http://127.0.0.1:1/ws"],
+        &["ws", "--conns", "10", "--rooms", "20"],
+        &["ws", "--conns", "10", "--duration", "0s"],
+        &["ws", "--probe-via", "ws", "--publish", "{\"no\":\"placeholders\"}"],
+        &["upload", "--size", "0"],
+        &["upload", "--part-size", "6G"],
+        &["upload", "--target", "http://127.0.0.1:1/bucket/path"],
+        &["api", "--stages", "10s:fast"],
+        &["api", "--stages", "10s:100", "--rate", "100"],
+        &["compare", "/nonexistent/a.json", "/nonexistent/b.json"],
     ];
     for args in cases {
         let (code, stderr) = blast_plain(args);
