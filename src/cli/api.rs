@@ -67,6 +67,13 @@ pub struct ApiArgs {
     /// Seed of the Poisson arrival generator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Run shard I (from 0) of N: this process takes every N-th request of the schedule, so N
+    /// processes (machines) reproduce one run; merge their --json reports with `blast merge`.
+    #[arg(long, value_parser = super::units::parse_shard, value_name = "I/N")]
+    pub shard: Option<(u32, u32)>,
+    /// Start at this wall-clock time, Unix seconds (so that shards begin together).
+    #[arg(long, value_parser = super::units::parse_start_at, value_name = "UNIX_SECONDS")]
+    pub start_at: Option<std::time::SystemTime>,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
@@ -103,11 +110,12 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
     if a.timeout.is_zero() {
         return Err("--timeout must be greater than 0".into());
     }
+    let shards = a.shard.map_or(1.0, |(_, n)| n as f64);
     let url = a.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let target = HttpTarget::parse(&url)?;
     let cores = match a.cores {
         Some(c) => {
-            if (c as f64) > rate {
+            if (c as f64) > rate / shards {
                 return Err(
                     format!("--rate {rate} is lower than --cores {c}: every core needs at least 1 request/s").into()
                 );
@@ -119,7 +127,7 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
             }
             c
         }
-        None => available_cores().min(a.conns).min((rate.floor() as usize).max(1)),
+        None => available_cores().min(a.conns).min(((rate / shards).floor() as usize).max(1)),
     };
     let method = a.method.trim();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -151,6 +159,8 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         timeout: a.timeout,
         grace: Duration::from_secs(1),
         pin: !a.out.no_pin,
+        shard: a.shard.unwrap_or((0, 1)),
+        start_at: a.start_at,
     };
     let workload = ApiWorkload::new(target.addrs.clone(), request);
     Ok(Built { plan, target, workload })

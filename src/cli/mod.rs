@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod compare;
+pub mod merge;
 pub mod profile;
 pub mod progress;
 pub mod serve;
@@ -47,6 +48,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run a named load profile (TOML): blast run profiles/smoke.toml [FLAGS that override it].
     Run(profile::RunArgs),
+    /// Merge the JSON reports of a sharded `blast api` run (--shard I/N) into one exact report.
+    Merge(merge::MergeArgs),
     /// Compare two runs' JSON reports; exit 1 on a regression.
     Compare(compare::CompareArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Upload(args) => upload::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Run(args) => profile::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
     };

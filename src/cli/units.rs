@@ -87,9 +87,47 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// `I/N`: shard I (from 0) of N.
+pub fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n || n > 100_000 {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// A wall-clock start time: Unix seconds (`1764080000`, `1764080000.5`) no more than an hour
+/// ahead and not more than a second past.
+pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let secs: f64 = s.trim().parse().map_err(|_| format!("'{s}' is not a time in Unix seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("'{s}' is not a time in Unix seconds"));
+    }
+    let at = std::time::UNIX_EPOCH + Duration::from_secs_f64(secs);
+    let now = std::time::SystemTime::now();
+    if at + Duration::from_secs(1) < now {
+        return Err(format!("--start-at {s} is in the past"));
+    }
+    if at > now + Duration::from_secs(3600) {
+        return Err(format!("--start-at {s} is more than an hour ahead"));
+    }
+    Ok(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards() {
+        assert_eq!(parse_shard("0/2"), Ok((0, 2)));
+        assert_eq!(parse_shard(" 3 / 4 "), Ok((3, 4)));
+        for bad in ["2/2", "1/0", "x/2", "1", "-1/2"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -167,9 +167,10 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
 
     // The pacer: every wake-up sends every slot that is due, and intended times come from the
     // schedule alone.
-    let mut pacer =
-        Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns).shaped(plan.shape.clone());
-    let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.rate));
+    let mut pacer = Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns)
+        .shaped(plan.shape.clone())
+        .sharded(plan.shard.0, plan.shard.1);
+    let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
     while let Some(slot) = next {

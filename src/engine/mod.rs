@@ -55,6 +55,10 @@ pub struct Plan {
     pub grace: Duration,
     /// Pin each worker thread to its own core.
     pub pin: bool,
+    /// This run is shard `.0` of `.1` (`--shard I/N`); `(0, 1)` for a whole run.
+    pub shard: (u32, u32),
+    /// Start at this wall-clock time (`--start-at`), so that shards begin together.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl Plan {
@@ -63,12 +67,18 @@ impl Plan {
         self.conns / self.cores + usize::from(core < self.conns % self.cores)
     }
 
-    /// Requests due between `from` and `to` seconds after the start.
+    /// Requests due between `from` and `to` seconds after the start (this shard's share).
     pub fn scheduled_between(&self, from: f64, to: f64) -> f64 {
-        match &self.shape {
+        let all = match &self.shape {
             Some(s) => s.count_at(to) - s.count_at(from),
             None => self.rate * (to - from).max(0.0),
-        }
+        };
+        all / self.shard.1.max(1) as f64
+    }
+
+    /// This process's share of the global rate.
+    pub fn own_rate(&self) -> f64 {
+        self.rate / self.shard.1.max(1) as f64
     }
 
     /// Queue capacity of one core.

@@ -15,7 +15,7 @@ use crate::engine::shape::Shape;
 use std::sync::Arc;
 
 /// How arrivals are spaced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arrival {
     /// Evenly spaced: one request every `1/rate` seconds.
@@ -56,6 +56,11 @@ pub struct Pacer {
     end_ns: u64,
     /// A varying rate (`--stages`); `rate_milli` is then unused.
     shape: Option<Arc<Shape>>,
+    /// This process is shard `shard` of `shards` (`--shard I/N`): it takes every N-th slot of
+    /// the global schedule, so N processes together reproduce one run exactly.
+    shard: u64,
+    shards: u64,
+    seed: u64,
 }
 
 impl Pacer {
@@ -73,7 +78,20 @@ impl Pacer {
             poisson_at: 0.0,
             end_ns,
             shape: None,
+            shard: 0,
+            shards: 1,
+            seed,
         }
+    }
+
+    /// Takes only shard `index` of `count` of the global schedule (global slot `g` belongs to
+    /// shard `g mod count`; within the shard, slots are striped over the cores as usual).
+    pub fn sharded(mut self, index: u32, count: u32) -> Self {
+        self.shard = index as u64;
+        self.shards = count.max(1) as u64;
+        // Every (shard, core) draws its own Poisson stream.
+        self.rng = SplitMix64::stream(self.seed, (self.shard << 32) | self.core);
+        self
     }
 
     /// Follows `shape` instead of a constant rate: global slot `i` is due at `N⁻¹(i)`.
@@ -84,18 +102,20 @@ impl Pacer {
 
     /// The next due slot, or `None` once the schedule has ended.
     pub fn next_slot(&mut self) -> Option<Slot> {
-        let seq = self.k * self.cores + self.core;
+        // Global slot: shard-local slot `k * cores + core`, striped over the shards.
+        let seq = (self.k * self.cores + self.core) * self.shards + self.shard;
+        let streams = (self.cores * self.shards) as f64;
         let offset_ns = match (&self.shape, self.arrival) {
             (Some(shape), Arrival::Constant) => shape.offset_ns(seq as f64)?,
             (Some(shape), Arrival::Poisson) => {
-                // This core's stream has mean gap `cores` in count space.
-                self.poisson_at += self.rng.exponential(self.cores as f64);
+                // This core's stream has mean gap `cores * shards` in count space.
+                self.poisson_at += self.rng.exponential(streams);
                 shape.offset_ns(self.poisson_at)?
             }
             (None, Arrival::Constant) => constant_offset_ns(seq, self.rate_milli),
             (None, Arrival::Poisson) => {
-                // Mean gap of this core's stream: cores / rate seconds.
-                let mean_ns = self.cores as f64 * 1e12 / self.rate_milli as f64;
+                // Mean gap of this core's stream: cores * shards / rate seconds.
+                let mean_ns = streams * 1e12 / self.rate_milli as f64;
                 self.poisson_at += self.rng.exponential(mean_ns);
                 self.poisson_at as u64
             }
@@ -206,6 +226,26 @@ mod tests {
             let cv = var.sqrt() / mean;
             assert!((cv - 1.0).abs() < 0.05, "coefficient of variation {cv}");
         }
+    }
+
+    #[test]
+    fn shards_together_reproduce_the_single_run_schedule() {
+        // 2 shards of 3 cores and 1 shard of 2 cores: the union equals one run's schedule.
+        let one: Vec<Slot> = {
+            let mut v: Vec<Slot> = (0..2).flat_map(|c| collect(10_000.0, 2, c, Arrival::Constant, SEC / 10)).collect();
+            v.sort_by_key(|s| s.seq);
+            v
+        };
+        let mut sharded: Vec<Slot> = (0..2u32)
+            .flat_map(|shard| {
+                (0..3).flat_map(move |c| {
+                    let mut p = Pacer::new(10_000.0, 3, c, Arrival::Constant, 42, SEC / 10).sharded(shard, 2);
+                    std::iter::from_fn(move || p.next_slot()).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        sharded.sort_by_key(|s| s.seq);
+        assert_eq!(sharded, one);
     }
 
     #[test]

@@ -96,8 +96,13 @@ pub fn run<W: Workload>(
     drop(tx);
 
     barrier.wait(); // every core has opened its connections
-    let start = Instant::now() + Duration::from_millis(5);
-    let started_at = SystemTime::now() + Duration::from_millis(5);
+                    // Shards start together at --start-at; a whole run 5 ms from now.
+    let lead = match plan.start_at {
+        Some(at) => at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).max(Duration::from_millis(5)),
+        None => Duration::from_millis(5),
+    };
+    let start = Instant::now() + lead;
+    let started_at = SystemTime::now() + lead;
     let _ = t0.set(start);
     barrier.wait();
 

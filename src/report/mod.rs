@@ -11,6 +11,7 @@ pub mod csv;
 pub mod hdr;
 pub mod html;
 pub mod metrics;
+pub mod raw;
 pub mod summary;
 pub mod text;
 pub mod upload;

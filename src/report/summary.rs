@@ -79,6 +79,8 @@ pub struct PlanInfo {
     pub rate: f64,
     /// The load shape, when the rate varies (`--stages`).
     pub stages: Option<String>,
+    /// `I/N` (I from 0) when this run is one shard of a larger one (rates above are the whole run's).
+    pub shard: Option<String>,
     pub duration_s: f64,
     pub warmup_s: f64,
     pub arrival: crate::engine::Arrival,
@@ -166,6 +168,8 @@ pub struct Summary {
     /// Per second, with cumulative figures (for `_stats_history.csv`).
     #[serde(skip)]
     pub history: Vec<crate::report::csv::HistoryRow>,
+    /// Every histogram and counter, for exact merging of shards (`blast merge`).
+    pub raw: crate::report::raw::RawRun,
 }
 
 impl Summary {
@@ -200,6 +204,7 @@ impl Summary {
             plan: PlanInfo {
                 rate: plan.rate,
                 stages: plan.stages_spec.clone(),
+                shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
                 duration_s: plan.duration.as_secs_f64(),
                 warmup_s: plan.warmup.as_secs_f64(),
                 arrival: plan.arrival,
@@ -221,7 +226,7 @@ impl Summary {
             // Constant rate: achieved over planned. A shape has no single rate: sent over due,
             // with the same penalty when sending ran past the schedule.
             rate_ratio: match &plan.shape {
-                None => achieved_rate / plan.rate,
+                None => achieved_rate / plan.own_rate(),
                 Some(_) => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
             },
             throughput_rps: t.completed as f64 / measured,
@@ -248,6 +253,7 @@ impl Summary {
                 .and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string()))
                 .unwrap_or("/".into()),
             history: Vec::new(),
+            raw: crate::report::raw::RawRun::of(plan, run),
         };
         s.history = history(&s, plan, run);
         s.warnings = warnings(&s, run);

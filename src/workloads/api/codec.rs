@@ -193,6 +193,11 @@ impl ResponseDecoder {
             return Err(CodecError::HeadTooLarge);
         }
         let status = resp.code.unwrap_or(0);
+        // httparse takes any three digits; below 100 is no HTTP status (found by fuzzing: a
+        // "020" answer was counted neither ok nor failed).
+        if status < 100 {
+            return Err(CodecError::BadHead(format!("status code {status:03} is not an HTTP status")));
+        }
         let http10 = resp.version == Some(0);
         let mut close = http10;
         let mut length: Option<u64> = None;
@@ -279,6 +284,13 @@ mod tests {
     }
 
     const SIMPLE: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\nhello";
+
+    #[test]
+    fn status_codes_below_100_are_malformed() {
+        let mut d = ResponseDecoder::new();
+        let mut buf = BytesMut::from(&b"HTTP/1.1 020 Odd\r\nContent-Length: 0\r\n\r\n"[..]);
+        assert!(matches!(d.decode(&mut buf), Err(CodecError::BadHead(_))));
+    }
 
     #[test]
     fn content_length_at_every_split() {

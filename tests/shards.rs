@@ -1,0 +1,165 @@
+//! Sharded runs: two `blast api --shard I/2` processes started together by scripts/shards.sh,
+//! merged by `blast merge`; counts add up exactly and the merged percentiles are those of the
+//! union of both shards' histograms. Plus the Kubernetes manifest, checked field by field.
+
+mod common;
+use base64::Engine as _;
+use common::*;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+
+fn histogram(v: &serde_json::Value, path: &str) -> Histogram<u64> {
+    let b64 = v.pointer(path).and_then(|x| x.as_str()).unwrap_or_else(|| panic!("missing {path}"));
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64");
+    Deserializer::new().deserialize(&mut bytes.as_slice()).expect("histogram")
+}
+
+fn read(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).expect("json")
+}
+
+#[test]
+fn two_shards_merge_into_one_exact_run() {
+    let _g = serial();
+    let out = temp_path("shards");
+    let status = std::process::Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/shards.sh"))
+        .args(["2", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "10"])
+        .env("BLAST", BLAST)
+        .env("OUT", &out)
+        .output()
+        .expect("run scripts/shards.sh");
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&status.stderr));
+    let (a, b, total) =
+        (read(&out.join("shard-0.json")), read(&out.join("shard-1.json")), read(&out.join("total.json")));
+    assert_eq!(a["plan"]["shard"], "0/2");
+    assert_eq!(b["plan"]["shard"], "1/2");
+    // Each shard sent half of the schedule; the merged run is the whole schedule, exactly.
+    for (shard, name) in [(&a, "shard 0"), (&b, "shard 1")] {
+        assert_eq!(f(shard, "/requests/sent"), 2000.0, "{name}");
+        assert!((f(shard, "/rate_ratio") - 1.0).abs() < 0.01, "{name}: its share of the rate");
+    }
+    for path in ["/requests/sent", "/requests/completed", "/requests/ok", "/bytes_in", "/bytes_out"] {
+        assert_eq!(f(&total, path), f(&a, path) + f(&b, path), "{path}");
+    }
+    assert_eq!(f(&total, "/requests/scheduled"), 4000.0);
+    assert!((f(&total, "/rate_ratio") - 1.0).abs() < 0.01);
+    assert_eq!(total["plan"]["shard"], serde_json::Value::Null);
+    // Merged percentiles are those of the union of the two shards' histograms.
+    let mut union = histogram(&a, "/raw/total/latency");
+    union.add(histogram(&b, "/raw/total/latency")).expect("same bounds");
+    assert_eq!(union, histogram(&total, "/raw/total/latency"));
+    for (q, path) in [(0.5, "/latency_ms/p50"), (0.99, "/latency_ms/p99"), (0.999, "/latency_ms/p99_9")] {
+        assert_eq!(union.value_at_quantile(q) as f64 / 1000.0, f(&total, path), "{path}");
+    }
+    assert_eq!(union.max() as f64 / 1000.0, f(&total, "/latency_ms/max"));
+    assert_eq!(union.len() as f64, f(&total, "/latency_ms/count"));
+    // Per-second rows add up too.
+    let seconds: f64 = total["timeline"].as_array().expect("timeline").iter().map(|s| f(s, "/sent")).sum();
+    assert_eq!(seconds, 4000.0);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn merge_refuses_reports_that_are_not_one_run() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let (x, y) = (temp_path("m0.json"), temp_path("m1.json"));
+    for (shard, rate, path) in [("0/2", "400", &x), ("1/2", "800", &y)] {
+        let out = std::process::Command::new(BLAST)
+            .args([
+                "api",
+                "--rate",
+                rate,
+                "--duration",
+                "1s",
+                "--cores",
+                "1",
+                "--quiet",
+                "--shard",
+                shard,
+                "--target",
+                &server.url(),
+                "--json",
+            ])
+            .arg(path)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let (xs, ys) = (x.to_string_lossy().to_string(), y.to_string_lossy().to_string());
+    for (args, needle) in [
+        (vec![xs.as_str(), ys.as_str()], "not shards of the same run"),
+        (vec![xs.as_str(), xs.as_str()], "appears twice"),
+        (vec![xs.as_str()], "missing"),
+    ] {
+        let mut all = vec!["merge"];
+        all.extend(args);
+        let (code, err) = blast_plain(&all);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+}
+
+#[test]
+fn kubernetes_manifest_runs_each_index_as_its_shard() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/k8s/blast-shards.yaml"))
+        .expect("manifest");
+    let docs: Vec<serde_yaml::Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).expect("valid YAML"))
+        .collect();
+    let job = docs.iter().find(|d| d["kind"] == "Job").expect("a Job");
+    assert_eq!(job["apiVersion"], "batch/v1");
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    let n = spec["completions"].as_u64().expect("completions");
+    assert_eq!(spec["parallelism"].as_u64(), Some(n), "all shards run at once");
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    let c = &pod["containers"][0];
+    let args: Vec<String> =
+        c["args"].as_sequence().expect("args").iter().map(|a| a.as_str().expect("string arg").to_string()).collect();
+    let after =
+        |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned().unwrap_or_default();
+    assert_eq!(args[0], "api");
+    assert_eq!(after("--shard"), format!("$(JOB_COMPLETION_INDEX)/{n}"));
+    assert_eq!(after("--start-at"), "$(START_AT)");
+    let json = after("--json");
+    let mount = c["volumeMounts"][0]["mountPath"].as_str().expect("mount");
+    assert!(json.starts_with(mount) && json.contains("$(JOB_COMPLETION_INDEX)"), "{json} under {mount}");
+    let env: Vec<&str> = c["env"].as_sequence().expect("env").iter().filter_map(|e| e["name"].as_str()).collect();
+    assert!(env.contains(&"START_AT") && env.contains(&"TARGET"));
+    // The flags the pod passes are flags blast api accepts (checked with a dry run of the same
+    // command line, with the Kubernetes substitutions filled in).
+    let start =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 60).to_string();
+    let filled: Vec<String> = args
+        .iter()
+        .map(|a| {
+            a.replace("$(JOB_COMPLETION_INDEX)", "0")
+                .replace("$(START_AT)", &start)
+                .replace("$(TARGET)", "http://127.0.0.1:9/v1/messages")
+        })
+        .map(|a| a.replace("/results/", &format!("{}/", std::env::temp_dir().display())))
+        .collect();
+    let profile = temp_path("k8s.toml");
+    let mut toml = String::from("workload = \"api\"\n[args]\n");
+    let mut i = 1;
+    while i < filled.len() {
+        let key = filled[i].trim_start_matches("--");
+        match filled.get(i + 1).filter(|v| !v.starts_with("--")) {
+            Some(v) => {
+                toml.push_str(&format!("{key} = {v:?}\n"));
+                i += 2;
+            }
+            None => {
+                toml.push_str(&format!("{key} = true\n"));
+                i += 1;
+            }
+        }
+    }
+    std::fs::write(&profile, toml).expect("profile");
+    let (code, err) = blast_plain(&["run", &profile.to_string_lossy(), "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+}
