@@ -11,7 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 shift || true
-rates=("${@:-20000 50000}")
 [ $# -gt 0 ] && rates=("$@") || rates=(20000 50000)
 blast=./target/release/blast
 port=18099
