@@ -172,12 +172,5 @@ impl Report for Summary {
 
 /// Figures `blast api` reports, for checking `--sla` names before a run.
 pub fn metric_names() -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for prefix in ["", "service_"] {
-        for p in ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"] {
-            names.push(format!("{prefix}{p}"));
-        }
-    }
-    names.extend(["errors", "success", "rate", "rps", "send_lag_p99"].map(String::from));
-    names
+    metrics::names(&["", "service_"], &["errors", "success", "rate", "rps", "send_lag_p99"])
 }

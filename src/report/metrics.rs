@@ -92,6 +92,19 @@ pub fn latency(m: &mut Metrics, prefix: &str, p: &crate::report::summary::Percen
     }
 }
 
+/// Names of the figures `latency` makes for each prefix, then `extra`: what a workload lists
+/// for checking `--sla` before its run.
+pub fn names(prefixes: &[&str], extra: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for prefix in prefixes {
+        for p in ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"] {
+            out.push(format!("{prefix}{p}"));
+        }
+    }
+    out.extend(extra.iter().map(|e| e.to_string()));
+    out
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Lt,

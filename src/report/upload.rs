@@ -394,12 +394,5 @@ impl crate::report::Report for UploadSummary {
 
 /// Figures `blast upload` reports, for checking `--sla` names before a run.
 pub fn metric_names() -> Vec<String> {
-    let mut names = Vec::new();
-    for prefix in ["", "object_", "ttfb_"] {
-        for p in ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"] {
-            names.push(format!("{prefix}{p}"));
-        }
-    }
-    names.extend(["errors", "success", "mbps", "slow_parts"].map(String::from));
-    names
+    metrics::names(&["", "object_", "ttfb_"], &["errors", "success", "mbps", "slow_parts"])
 }

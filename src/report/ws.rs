@@ -363,12 +363,5 @@ impl crate::report::Report for WsSummary {
 
 /// Figures `blast ws` reports, for checking `--sla` names before a run.
 pub fn metric_names() -> Vec<String> {
-    let mut names = Vec::new();
-    for prefix in ["", "completion_", "connect_", "heartbeat_"] {
-        for p in ["p50", "p90", "p95", "p99", "p99.9", "max", "mean"] {
-            names.push(format!("{prefix}{p}"));
-        }
-    }
-    names.extend(["errors", "success", "drops"].map(String::from));
-    names
+    metrics::names(&["", "completion_", "connect_", "heartbeat_"], &["errors", "success", "drops"])
 }
