@@ -137,9 +137,12 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         .map(|(c, conn)| tokio::task::spawn_local(conn_loop(st.clone(), workload.clone(), index, c, conn)))
         .collect();
 
+    // The second the ticker will close next: what is recorded after the last tick belongs there.
+    let open_second = Rc::new(Cell::new(1u64));
     let ticker = {
         let st = st.clone();
         let sink = sink.clone();
+        let open_second = open_second.clone();
         tokio::task::spawn_local(async move {
             let mut second = 1u64;
             loop {
@@ -161,6 +164,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
                     return;
                 }
                 second += 1;
+                open_second.set(second);
             }
         })
     };
@@ -173,6 +177,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
+    let mut last_wake = Instant::now();
     while let Some(slot) = next {
         if stop.load(Ordering::Relaxed) {
             stopped_at = Some(Instant::now());
@@ -181,11 +186,15 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
         let due = start + Duration::from_nanos(slot.offset_ns);
         let now = Instant::now();
         if due > now {
-            let wait = due - now;
-            if wait <= spin {
+            // Wake just before the slot, but at most once per coalescing window: at low rates
+            // every slot is on time, at high rates one wake-up sends every slot due by then
+            // (each at most a window late; that lag is recorded like any other).
+            if due - now <= spin {
                 tokio::task::yield_now().await;
             } else {
-                timer.sleep_until((due - spin).min(now + STOP_POLL)).await;
+                let wake = (due - spin).max(last_wake + plan.coalesce);
+                timer.sleep_until(wake.min(now + STOP_POLL)).await;
+                last_wake = Instant::now();
             }
             continue;
         }
@@ -221,7 +230,9 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let unfinished = st.queue.len() as u64 + st.inflight.get();
     let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
     recorder.record_errors(ErrorKind::Unfinished, unfinished);
-    let second = Instant::now().saturating_duration_since(start).as_secs() + 1;
+    // The rest goes with the second the ticker had open (the run's last requests are answered
+    // just after its schedule ends: they must not leave that second empty).
+    let second = open_second.get();
     let _ = sink.send(Snapshot {
         core: index,
         second,

@@ -57,6 +57,9 @@ pub struct Plan {
     pub pin: bool,
     /// This run is shard `.0` of `.1` (`--shard I/N`); `(0, 1)` for a whole run.
     pub shard: (u32, u32),
+    /// Wake at most once per this window per core and send every slot due by then (0: wake for
+    /// each slot). Each request's lag, at most the window, is counted in corrected latency.
+    pub coalesce: Duration,
     /// Start at this wall-clock time (`--start-at`), so that shards begin together.
     pub start_at: Option<std::time::SystemTime>,
 }

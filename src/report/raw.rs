@@ -213,6 +213,7 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
         grace: Duration::from_secs(1),
         pin: true,
         shard: (0, 1),
+        coalesce: Duration::ZERO,
         start_at: None,
     };
     let started = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);

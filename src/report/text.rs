@@ -12,12 +12,13 @@ pub fn render(s: &Summary) -> String {
     };
     let _ = writeln!(
         o,
-        "  plan      {rate} {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections",
+        "  plan      {rate} {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections, wake-ups coalesced to {:.0} us",
         serde_json::to_value(s.plan.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
         s.plan.duration_s,
         s.plan.warmup_s,
         s.plan.cores,
-        s.plan.conns
+        s.plan.conns,
+        s.plan.coalesce_us
     );
     let _ = writeln!(
         o,
