@@ -16,12 +16,6 @@ use std::time::Duration;
 
 pub const DEFAULT_TARGET: &str = "http://127.0.0.1:8000/v1/messages";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum IoArg {
-    Epoll,
-    Uring,
-}
-
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ArrivalArg {
     Constant,
@@ -78,10 +72,6 @@ pub struct ApiArgs {
     /// measured and counted in corrected latency. 0 wakes for every request.
     #[arg(long, value_parser = parse_duration, default_value = "200us")]
     pub coalesce: Duration,
-    /// I/O backend: epoll, or io_uring (built with --features uring; falls back to epoll with a
-    /// message where the kernel or container forbids io_uring).
-    #[arg(long, value_enum, default_value = "epoll")]
-    pub io: IoArg,
     /// Run shard I (from 0) of N: this process takes every N-th request of the schedule, so N
     /// processes (machines) reproduce one run; merge their --json reports with `blast merge`.
     #[arg(long, value_parser = super::units::parse_shard, value_name = "I/N")]
@@ -176,7 +166,6 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         pin: !a.out.no_pin,
         shard: a.shard.unwrap_or((0, 1)),
         coalesce: a.coalesce,
-        uring: a.io == IoArg::Uring,
         start_at: a.start_at,
     };
     let workload = ApiWorkload::new(target.addrs.clone(), request);

@@ -60,8 +60,6 @@ pub struct Plan {
     /// Wake at most once per this window per core and send every slot due by then (0: wake for
     /// each slot). Each request's lag, at most the window, is counted in corrected latency.
     pub coalesce: Duration,
-    /// Drive sockets with io_uring instead of epoll (`--io uring`; needs the `uring` feature).
-    pub uring: bool,
     /// Start at this wall-clock time (`--start-at`), so that shards begin together.
     pub start_at: Option<std::time::SystemTime>,
 }

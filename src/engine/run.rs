@@ -29,8 +29,6 @@ pub struct RunOutcome {
     /// Connections that could not be opened before the start, and why (first error).
     pub preconnect_failed: u64,
     pub preconnect_error: Option<ErrorKind>,
-    /// The I/O backend the cores ran on: "epoll", "uring", or why uring fell back to epoll.
-    pub io: String,
 }
 
 /// Live view handed to the progress callback once a second.
@@ -50,19 +48,6 @@ impl std::fmt::Display for StartError {
     }
 }
 
-fn io_used(plan: &Plan, workers: &crate::engine::threads::Pinned) -> String {
-    if !plan.uring {
-        return "epoll".into();
-    }
-    if !cfg!(feature = "uring") {
-        return "epoll (io_uring asked for, but this blast was built without --features uring)".into();
-    }
-    match workers.uring_unavailable.lock().ok().and_then(|w| w.clone()) {
-        Some(why) => format!("epoll (io_uring unavailable here: {why})"),
-        None => "uring".into(),
-    }
-}
-
 /// Runs `plan` with `workload`; `progress` is called once per completed second.
 pub fn run<W: Workload>(
     plan: &Plan,
@@ -71,7 +56,7 @@ pub fn run<W: Workload>(
     mut progress: impl FnMut(&Progress<'_>),
 ) -> Result<RunOutcome, StartError> {
     let workload = Arc::new(workload);
-    let workers = crate::engine::threads::Pinned::new(plan.pin).with_uring(plan.uring);
+    let workers = crate::engine::threads::Pinned::new(plan.pin);
     let barrier = Arc::new(Barrier::new(plan.cores + 1));
     let t0 = Arc::new(OnceLock::new());
     let (tx, rx) = mpsc::channel::<Snapshot>();
@@ -183,6 +168,5 @@ pub fn run<W: Workload>(
         pinned: workers.pinned(),
         preconnect_failed,
         preconnect_error,
-        io: io_used(plan, &workers),
     })
 }

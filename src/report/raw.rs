@@ -214,7 +214,6 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
         pin: true,
         shard: (0, 1),
         coalesce: Duration::ZERO,
-        uring: false,
         start_at: None,
     };
     let started = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);
@@ -228,7 +227,6 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
         pinned: shards.iter().map(|s| s.pinned).sum(),
         preconnect_failed: shards.iter().map(|s| s.preconnect_failed).sum(),
         preconnect_error: None,
-        io: "merged".into(),
     };
     Ok((plan, outcome))
 }

@@ -79,8 +79,6 @@ pub struct PlanInfo {
     pub rate: f64,
     /// The load shape, when the rate varies (`--stages`).
     pub stages: Option<String>,
-    /// The I/O backend the run used (`epoll`, `uring`, or why io_uring fell back to epoll).
-    pub io: String,
     /// Wake-up coalescing window, µs (requests may leave up to this late, on purpose).
     pub coalesce_us: f64,
     /// `I/N` (I from 0) when this run is one shard of a larger one (rates above are the whole run's).
@@ -209,7 +207,6 @@ impl Summary {
                 rate: plan.rate,
                 stages: plan.stages_spec.clone(),
                 coalesce_us: plan.coalesce.as_secs_f64() * 1e6,
-                io: run.io.clone(),
                 shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
                 duration_s: plan.duration.as_secs_f64(),
                 warmup_s: plan.warmup.as_secs_f64(),
@@ -319,9 +316,6 @@ fn history(s: &Summary, plan: &Plan, run: &RunOutcome) -> Vec<crate::report::csv
 
 fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {
     let mut w = Vec::new();
-    if run.io.starts_with("epoll (") {
-        w.push(format!("I/O: {}", run.io));
-    }
     if run.preconnect_failed > 0 {
         let why = run.preconnect_error.map_or("unknown error", |k| k.name());
         w.push(format!(

@@ -3,7 +3,6 @@
 //! - `target`: the URL and its resolved addresses.
 //! - `request`: preformatted request bytes and body templates.
 //! - `codec`: the sans-IO response decoder.
-//! - `transport`: the byte stream under it (epoll, or io_uring with `--features uring`).
 //!
 //! This module plugs into the engine through `Workload`/`Connection`; pacing, queueing and
 //! recording are the engine's.
@@ -11,7 +10,6 @@
 pub mod codec;
 pub mod request;
 pub mod target;
-pub mod transport;
 
 use crate::engine::{CallStats, Connection, ErrorKind, Job, Workload};
 use bytes::BytesMut;
@@ -20,6 +18,8 @@ use request::{RequestTemplate, Vars};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Read buffer reserve per connection; grows only for large responses.
 const READ_CHUNK: usize = 8 * 1024;
@@ -42,8 +42,9 @@ impl Workload for ApiWorkload {
     async fn connect(&self, core: usize, conn: usize) -> Result<ApiConn, ErrorKind> {
         let mut last = ErrorKind::ConnectOther;
         for addr in &self.addrs {
-            match transport::Stream::connect(*addr).await {
+            match TcpStream::connect(addr).await {
                 Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
                     return Ok(ApiConn {
                         stream,
                         request: self.request.clone(),
@@ -70,7 +71,7 @@ impl Workload for ApiWorkload {
 
 /// One keep-alive connection with its reusable buffers.
 pub struct ApiConn {
-    stream: transport::Stream,
+    stream: TcpStream,
     request: Arc<RequestTemplate>,
     read: BytesMut,
     decoder: ResponseDecoder,
@@ -88,7 +89,7 @@ impl ApiConn {
         self.vars.ts_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
         self.request.encode(&self.vars, &mut self.scratch, &mut self.out);
         stats.sent_at = Some(Instant::now());
-        self.stream.write_all(&mut self.out).await.map_err(|e| ErrorKind::from_io(&e))?;
+        self.stream.write_all(&self.out).await.map_err(|e| ErrorKind::from_io(&e))?;
         stats.bytes_out = self.out.len() as u64;
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
@@ -99,7 +100,7 @@ impl ApiConn {
             if self.read.capacity() - self.read.len() < READ_CHUNK / 2 {
                 self.read.reserve(READ_CHUNK);
             }
-            let n = self.stream.read_into(&mut self.read).await.map_err(|e| ErrorKind::from_io(&e))?;
+            let n = self.stream.read_buf(&mut self.read).await.map_err(|e| ErrorKind::from_io(&e))?;
             if n == 0 {
                 self.open = false;
                 return match self.decoder.decode_eof(&mut self.read).map_err(codec_error)? {
