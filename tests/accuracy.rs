@@ -66,3 +66,51 @@ fn stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
     // Nothing is recorded as answered later than the timeout (+ scheduling slack).
     assert!(f(&j, "/service_ms/max") <= 320.0, "{}", r.stdout);
 }
+
+#[test]
+fn ws_broadcast_delay_20ms_is_reported_per_recipient_within_3ms() {
+    let _g = serial();
+    // The target holds every broadcast 20 ms before writing it to the subscribers: each
+    // recipient's delivery latency is 20 ms plus the POST and the frame write (tolerance 3 ms
+    // at p50, nothing below 20 ms).
+    let server = Server::start(&["--broadcast-delay", "20ms"]);
+    let target = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--conns",
+        "200",
+        "--rooms",
+        "4",
+        "--duration",
+        "2s",
+        "--probe-rate",
+        "20/s",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/probes/delivered"), f(&j, "/probes/expected_deliveries"));
+    let (min, p50) = (f(&j, "/delivery_ms/min"), f(&j, "/delivery_ms/p50"));
+    assert!(min >= 20.0, "a delivery faster than the injected delay: {min} ms\n{}", r.stdout);
+    assert!(p50 <= 23.0, "delivery p50 {p50} ms\n{}", r.stdout);
+}
+
+#[test]
+fn s3_part_delay_50ms_shows_in_part_ttfb_within_1_percent_plus_5ms() {
+    let _g = serial();
+    // The S3 endpoint answers each UploadPart 50 ms after reading it: the part's time to first
+    // byte (last body byte sent -> response head) is 50 ms plus the rest of the body still in
+    // socket buffers and the target's CRC check (tolerance 1% + 5 ms at p50, nothing below).
+    let server = Server::start(&["--s3-listen", "127.0.0.1:0", "--s3-part-delay", "50ms"]);
+    let s3 = server.s3.clone().expect("s3");
+    let r =
+        blast(&["upload", "--target", &s3, "--size", "20M", "--part-size", "5M", "--parallel", "2", "--uploads", "4"]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/part_ttfb_ms/count"), 16.0);
+    let (min, p50) = (f(&j, "/part_ttfb_ms/min"), f(&j, "/part_ttfb_ms/p50"));
+    assert!(min >= 50.0, "a part answered faster than the injected delay: {min} ms\n{}", r.stdout);
+    assert!(p50 <= 50.0 * 1.01 + 5.0, "part ttfb p50 {p50} ms\n{}", r.stdout);
+    assert!(f(&j, "/part_ms/min") >= 50.0);
+}

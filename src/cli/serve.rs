@@ -41,6 +41,12 @@ pub struct ServeArgs {
     /// Secret key the S3 endpoint accepts (never printed).
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = crate::workloads::upload::DEFAULT_SECRET_KEY, hide_env_values = true, hide_default_value = true)]
     pub secret_key: String,
+    /// Known delay before each posted message is broadcast to its WebSocket subscribers.
+    #[arg(long, value_parser = parse_duration)]
+    pub broadcast_delay: Option<Duration>,
+    /// Known delay added to every S3 UploadPart answer (after the part was read).
+    #[arg(long, value_parser = parse_duration)]
+    pub s3_part_delay: Option<Duration>,
     /// Fault: answer every n-th S3 UploadPart with 503 SlowDown.
     #[arg(long, value_parser = parse_count)]
     pub s3_fail_every_part: Option<usize>,
@@ -65,7 +71,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
     let cfg = ServeConfig {
         listen: args.listen,
         threads: args.threads.unwrap_or_else(super::available_cores),
-        faults: Faults { delay: args.delay.unwrap_or_default(), stall },
+        faults: Faults {
+            delay: args.delay.unwrap_or_default(),
+            stall,
+            broadcast_delay: args.broadcast_delay.unwrap_or_default(),
+        },
         ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
         misbehave: args.misbehave,
         s3: args.s3_listen.map(|addr| {
@@ -73,6 +83,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
                 access_key: args.access_key.clone(),
                 secret_key: args.secret_key.clone(),
                 fail_every_part: args.s3_fail_every_part.unwrap_or(0) as u64,
+                part_delay: args.s3_part_delay.unwrap_or_default(),
             };
             (addr, s3)
         }),

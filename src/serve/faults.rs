@@ -10,6 +10,8 @@ pub struct Faults {
     pub delay: Duration,
     /// Every `every`, starting `every` after the server started, nothing is answered for `length`.
     pub stall: Option<Stall>,
+    /// Added before a posted message is broadcast to its WebSocket subscribers.
+    pub broadcast_delay: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +21,7 @@ pub struct Stall {
 }
 
 impl Faults {
+    /// No delay or stall on answers (a broadcast delay does not delay the answer).
     pub fn is_none(&self) -> bool {
         self.delay.is_zero() && self.stall.is_none()
     }
@@ -48,7 +51,7 @@ mod tests {
     fn release_table() {
         let ms = Duration::from_millis;
         let t0 = Instant::now();
-        let f = Faults { delay: ms(10), stall: Some(Stall { every: ms(1000), length: ms(200) }) };
+        let f = Faults { delay: ms(10), stall: Some(Stall { every: ms(1000), length: ms(200) }), ..Faults::default() };
         // (arrived after start, answered after start)
         let rows = [
             (0, 10),      // before the first stall: just the delay

@@ -158,7 +158,16 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         (&Method::POST, "/v1/messages") => {
             if let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) {
                 if !app.rooms.is_empty() {
-                    fan_out(&app, &body);
+                    let wait = app.faults.broadcast_delay;
+                    if wait.is_zero() {
+                        fan_out(&app, &body);
+                    } else {
+                        let (app, body) = (app.clone(), body.clone());
+                        tokio::spawn(async move {
+                            PreciseTimer::new().sleep_until(arrived + wait).await;
+                            fan_out(&app, &body);
+                        });
+                    }
                 }
                 if !app.faults.is_none() {
                     PreciseTimer::new().sleep_until(app.faults.release_at(app.started, arrived)).await;

@@ -4,7 +4,7 @@
 //! `Content-MD5` when sent) and discarded; only sizes are kept, so 100 GB fit on any machine.
 //!
 //! Fault injection for tests: `fail_every_part = n` answers every n-th UploadPart with
-//! 503 SlowDown (after reading its body).
+//! 503 SlowDown (after reading its body); `part_delay` delays every UploadPart answer.
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -23,6 +23,8 @@ pub struct S3Config {
     pub secret_key: String,
     /// Answer every n-th UploadPart with 503 SlowDown (0: never).
     pub fail_every_part: u64,
+    /// Added to every UploadPart answer, after its body was read.
+    pub part_delay: std::time::Duration,
 }
 
 /// Builds the hyper service for the endpoint.
@@ -31,6 +33,7 @@ pub fn service(cfg: &S3Config) -> s3s::service::S3Service {
         state: Mutex::default(),
         parts_seen: AtomicU64::new(0),
         fail_every_part: cfg.fail_every_part,
+        part_delay: cfg.part_delay,
     });
     b.set_auth(s3s::auth::SimpleAuth::from_single(cfg.access_key.clone(), cfg.secret_key.clone()));
     b.build()
@@ -55,6 +58,7 @@ struct DiscardingS3 {
     state: Mutex<State>,
     parts_seen: AtomicU64,
     fail_every_part: u64,
+    part_delay: std::time::Duration,
 }
 
 impl DiscardingS3 {
@@ -107,6 +111,10 @@ impl S3 for DiscardingS3 {
                 h.update(&chunk);
             }
             size += chunk.len() as u64;
+        }
+        if !self.part_delay.is_zero() {
+            let at = std::time::Instant::now() + self.part_delay;
+            crate::clock::PreciseTimer::new().sleep_until(at).await;
         }
         if inject {
             // After reading the body, so that the client sees the answer and not a reset.
