@@ -195,9 +195,10 @@ fn redact_header(h: &str) -> String {
     }
 }
 
-/// Validates the flags without running (`blast run --dry-run`).
+/// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
 pub fn check(args: &ApiArgs) -> Result<(), UsageError> {
-    build(args).map(|_| ())
+    build(args)?;
+    args.out.sla_targets(&crate::report::api::metric_names()).map(|_| ())
 }
 
 /// Runs the api workload; `label` names it in reports (e.g. "demo").

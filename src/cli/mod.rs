@@ -166,6 +166,11 @@ impl OutputArgs {
                 std::fs::File::create(&path).map_err(|e| format!("--csv {}: {e}", path.display()))?;
             }
         }
+        self.sla_targets(metric_names)
+    }
+
+    /// Parses `--sla` against the figures the workload reports (no files touched).
+    pub fn sla_targets(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
         match &self.sla {
             Some(spec) => {
                 let targets = metrics::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;

@@ -176,21 +176,6 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
             Command::Upload(x) => super::upload::check(x).map_err(located)?,
             _ => return Err(UsageError(format!("{}: not a workload", loaded.file))),
         }
-        for (flag, names) in [
-            ("api", crate::report::api::metric_names()),
-            ("ws", crate::report::ws::metric_names()),
-            ("upload", crate::report::upload::metric_names()),
-        ] {
-            if loaded.argv[1] == flag {
-                if let Some(i) = loaded.argv.iter().position(|x| x == "--sla") {
-                    let spec = loaded.argv.get(i + 1).cloned().unwrap_or_default();
-                    let targets = crate::report::metrics::parse_sla(&spec)
-                        .map_err(|e| located(UsageError(format!("--sla: {e}"))))?;
-                    crate::report::metrics::check_names(&targets, &names)
-                        .map_err(|e| located(UsageError(format!("--sla: {e}"))))?;
-                }
-            }
-        }
         println!("{}", shell_words(&loaded.argv));
         return Ok(ExitCode::SUCCESS);
     }

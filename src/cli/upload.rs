@@ -130,9 +130,10 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     })
 }
 
-/// Validates the flags without running (`blast run --dry-run`).
+/// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
 pub fn check(args: &UploadArgs) -> Result<(), UsageError> {
-    build(args).map(|_| ())
+    build(args)?;
+    args.out.sla_targets(&crate::report::upload::metric_names()).map(|_| ())
 }
 
 pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
@@ -140,7 +141,6 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     crate::sys::ensure_fds(args.parallel * args.part_concurrency + 64)
         .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", args.parallel, args.part_concurrency))?;
     let sla = args.out.check(&crate::report::upload::metric_names())?;
-    let started_at = SystemTime::now();
     let stop = super::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
@@ -178,7 +178,7 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
                 histogram: h,
             })
             .collect();
-        crate::report::hdr::write(path, started_at, "upload", &intervals)
+        crate::report::hdr::write(path, outcome.started_at, "upload", &intervals)
             .map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())

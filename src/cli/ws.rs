@@ -158,9 +158,10 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     })
 }
 
-/// Validates the flags without running (`blast run --dry-run`).
+/// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
 pub fn check(args: &WsArgs) -> Result<(), UsageError> {
-    build(args).map(|_| ())
+    build(args)?;
+    args.out.sla_targets(&crate::report::ws::metric_names()).map(|_| ())
 }
 
 pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
@@ -168,7 +169,6 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     // Per connection one socket; plus the probe connection, the runtime and some slack.
     crate::sys::ensure_fds(args.conns + 64).map_err(|e| format!("--conns {}: {e}", args.conns))?;
     let sla = args.out.check(&crate::report::ws::metric_names())?;
-    let started_at = std::time::SystemTime::now();
     let stop = super::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
@@ -198,7 +198,8 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
             .into_iter()
             .map(|(tag, h)| crate::report::hdr::Interval { tag, start: Duration::ZERO, length: whole, histogram: h })
             .collect();
-        crate::report::hdr::write(path, started_at, "ws", &intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
+        crate::report::hdr::write(path, outcome.started_at, "ws", &intervals)
+            .map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())
 }

@@ -262,11 +262,6 @@ impl Summary {
         s.warnings = warnings(&s, run);
         s
     }
-
-    /// The run was clean: everything scheduled was sent and answered without failure.
-    pub fn clean(&self) -> bool {
-        self.requests.failed == 0 && !self.interrupted
-    }
 }
 
 fn second(second: u64, r: &Recorder) -> Second {

@@ -58,6 +58,7 @@ pub struct UploadSummary {
     pub workload: String,
     pub target: String,
     pub plan: UploadPlanInfo,
+    pub started_at_unix: f64,
     pub elapsed_s: f64,
     pub interrupted: bool,
     /// How creating the bucket went: created, exists, or the failure.
@@ -116,6 +117,7 @@ impl UploadSummary {
                 retries: plan.retries,
                 part_objective_s: plan.part_objective.as_secs_f64(),
             },
+            started_at_unix: out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             elapsed_s: elapsed,
             interrupted: out.interrupted,
             bucket: out.bucket.clone(),
@@ -159,13 +161,15 @@ impl UploadSummary {
             warnings,
         }
     }
+}
 
+impl crate::report::Report for UploadSummary {
     /// Every planned upload completed and verified.
-    pub fn clean(&self) -> bool {
+    fn clean(&self) -> bool {
         !self.interrupted && self.uploads.failed == 0 && self.uploads.started > 0
     }
 
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
         let mut o = String::new();
         let u = &self.uploads;
         let p = &self.parts;
@@ -230,16 +234,6 @@ impl UploadSummary {
             let _ = writeln!(o, "  warning: {w}");
         }
         o
-    }
-}
-
-impl crate::report::Report for UploadSummary {
-    fn render(&self) -> String {
-        UploadSummary::render(self)
-    }
-
-    fn clean(&self) -> bool {
-        UploadSummary::clean(self)
     }
 
     fn interrupted(&self) -> bool {
@@ -311,11 +305,8 @@ impl crate::report::Report for UploadSummary {
     /// whole run as one row.
     fn history(&self) -> Vec<HistoryRow> {
         let row = self.stats().remove(0);
-        let started =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-                - self.elapsed_s;
         vec![HistoryRow {
-            timestamp: started as u64,
+            timestamp: self.started_at_unix as u64,
             users: self.plan.parallel as u64,
             interval: row.clone(),
             total: row,

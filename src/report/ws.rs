@@ -101,11 +101,7 @@ impl WsSummary {
                 rooms: plan.rooms,
                 heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
             },
-            started_at_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64())
-                - run.ramp_secs
-                - run.hold_secs,
+            started_at_unix: run.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             ramp_s: run.ramp_secs,
             hold_s: run.hold_secs,
             interrupted: run.interrupted,
@@ -140,9 +136,11 @@ impl WsSummary {
             warnings,
         }
     }
+}
 
+impl crate::report::Report for WsSummary {
     /// Every planned connection held to the end, every probe delivered exactly once.
-    pub fn clean(&self) -> bool {
+    fn clean(&self) -> bool {
         let c = &self.connections;
         let p = &self.probes;
         !self.interrupted
@@ -154,7 +152,7 @@ impl WsSummary {
             && p.failed_to_send == 0
     }
 
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
         let mut o = String::new();
         let c = &self.connections;
         let p = &self.probes;
@@ -215,16 +213,6 @@ impl WsSummary {
             let _ = writeln!(o, "  warning: {w}");
         }
         o
-    }
-}
-
-impl crate::report::Report for WsSummary {
-    fn render(&self) -> String {
-        WsSummary::render(self)
-    }
-
-    fn clean(&self) -> bool {
-        WsSummary::clean(self)
     }
 
     fn interrupted(&self) -> bool {

@@ -75,6 +75,8 @@ pub struct UploadOutcome {
     /// Bytes sent per second of the run, all cores summed.
     pub timeline: Vec<u64>,
     pub elapsed: Duration,
+    /// Wall-clock time the run started.
+    pub started_at: std::time::SystemTime,
     /// How the bucket creation went: "created", "exists", or a failure kind.
     pub bucket: String,
     pub pool_bytes: usize,
@@ -125,6 +127,7 @@ impl CoreUpload {
 pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
     let live = Arc::new(Live::new(plan.cores));
     let start = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let bucket = create_bucket(plan)?;
     let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
     let workers = Pinned::new(plan.pin);
@@ -168,13 +171,7 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&L
     drop(tx);
     let mut tally = UploadTally::default();
     let mut timeline: Vec<u64> = Vec::new();
-    let results = std::iter::from_fn(|| loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(r) => return Some(r),
-            Err(mpsc::RecvTimeoutError::Timeout) => progress(&live),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-        }
-    });
+    let results = crate::engine::live::receive_with_ticks(&rx, || progress(&live));
     for (t, line) in results {
         tally.merge(t);
         if timeline.len() < line.len() {
@@ -191,6 +188,7 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&L
         tally,
         timeline,
         elapsed: start.elapsed(),
+        started_at,
         bucket,
         pool_bytes: pool.footprint(),
         interrupted: stop.load(Ordering::Relaxed),

@@ -113,16 +113,17 @@ impl Lane {
         self.sender.as_mut().ok_or_else(|| Failure::new("io"))
     }
 
-    /// Sends one request; the connection is dropped on any transport error. Bodies sent with
-    /// extra headers (parts, with their checksum) count in the throughput timeline.
+    /// Sends one request; the connection is dropped on any transport error. `part_data`
+    /// bodies count in the throughput timeline (not the small XML bodies of other calls).
     async fn send(
         &mut self,
         method: &str,
         url: url::Url,
         headers: &[(&str, String)],
         body: Bytes,
+        part_data: bool,
     ) -> Result<Reply, Failure> {
-        let result = self.try_send(method, url, headers, body).await;
+        let result = self.try_send(method, url, headers, body, part_data).await;
         if result.is_err() {
             self.sender = None;
         }
@@ -135,6 +136,7 @@ impl Lane {
         url: url::Url,
         headers: &[(&str, String)],
         body: Bytes,
+        part_data: bool,
     ) -> Result<Reply, Failure> {
         let path_and_query = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -148,8 +150,7 @@ impl Lane {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        // Only part data counts as throughput, not the small XML bodies of other calls.
-        let timeline = (!headers.is_empty()).then(|| self.timeline.clone());
+        let timeline = part_data.then(|| self.timeline.clone());
         let done: Rc<Cell<Option<Instant>>> = Rc::default();
         let req =
             req.body(PartBody { rest: body, timeline, done: done.clone() }).map_err(|_| Failure::new("bad_request"))?;
@@ -169,13 +170,13 @@ impl Lane {
     pub async fn create_bucket(&mut self) -> Result<Reply, Failure> {
         let t = self.target.clone();
         let url = CreateBucket::new(&t.bucket, &t.credentials).sign(PRESIGN_VALID);
-        ok(self.send("PUT", url, &[], Bytes::new()).await?)
+        ok(self.send("PUT", url, &[], Bytes::new(), false).await?)
     }
 
     pub async fn create(&mut self, key: &str) -> Result<String, Failure> {
         let t = self.target.clone();
         let url = CreateMultipartUpload::new(&t.bucket, Some(&t.credentials), key).sign(PRESIGN_VALID);
-        let reply = ok(self.send("POST", url, &[], Bytes::new()).await?)?;
+        let reply = ok(self.send("POST", url, &[], Bytes::new(), false).await?)?;
         let text = std::str::from_utf8(&reply.body).map_err(|_| Failure::new("bad_response"))?;
         let parsed = CreateMultipartUpload::parse_response(text).map_err(|_| Failure::new("bad_response"))?;
         Ok(parsed.upload_id().to_string())
@@ -195,7 +196,7 @@ impl Lane {
         action.headers_mut().insert("x-amz-checksum-crc32c", crc32c_b64.to_string());
         let url = action.sign(PRESIGN_VALID);
         let headers = [("x-amz-checksum-crc32c", crc32c_b64.to_string())];
-        ok(self.send("PUT", url, &headers, data).await?)
+        ok(self.send("PUT", url, &headers, data, true).await?)
     }
 
     pub async fn complete(&mut self, key: &str, upload_id: &str, etags: &[String]) -> Result<Reply, Failure> {
@@ -208,15 +209,8 @@ impl Lane {
             etags.iter().map(|e| e.as_str()),
         );
         let url = action.sign(PRESIGN_VALID);
-        let body = CompleteMultipartUpload::new(
-            &t.bucket,
-            Some(&t.credentials),
-            key,
-            upload_id,
-            etags.iter().map(|e| e.as_str()),
-        )
-        .body();
-        let reply = ok(self.send("POST", url, &[], Bytes::from(body)).await?)?;
+        let body = action.body();
+        let reply = ok(self.send("POST", url, &[], Bytes::from(body), false).await?)?;
         // S3 may answer 200 and still put an error in the body of a CompleteMultipartUpload.
         if let Some(code) = s3_error_code(&reply.body) {
             return Err(Failure::new(&format!("s3_{code}")));
@@ -227,19 +221,19 @@ impl Lane {
     pub async fn head(&mut self, key: &str) -> Result<Reply, Failure> {
         let t = self.target.clone();
         let url = HeadObject::new(&t.bucket, Some(&t.credentials), key).sign(PRESIGN_VALID);
-        ok(self.send("HEAD", url, &[], Bytes::new()).await?)
+        ok(self.send("HEAD", url, &[], Bytes::new(), false).await?)
     }
 
     pub async fn delete(&mut self, key: &str) -> Result<Reply, Failure> {
         let t = self.target.clone();
         let url = DeleteObject::new(&t.bucket, Some(&t.credentials), key).sign(PRESIGN_VALID);
-        ok(self.send("DELETE", url, &[], Bytes::new()).await?)
+        ok(self.send("DELETE", url, &[], Bytes::new(), false).await?)
     }
 
     pub async fn abort(&mut self, key: &str, upload_id: &str) -> Result<Reply, Failure> {
         let t = self.target.clone();
         let url = AbortMultipartUpload::new(&t.bucket, Some(&t.credentials), key, upload_id).sign(PRESIGN_VALID);
-        ok(self.send("DELETE", url, &[], Bytes::new()).await?)
+        ok(self.send("DELETE", url, &[], Bytes::new(), false).await?)
     }
 }
 

@@ -135,6 +135,8 @@ pub struct WsOutcome {
     pub hold_secs: f64,
     pub interrupted: bool,
     pub pinned: usize,
+    /// Wall-clock time the run started.
+    pub started_at: SystemTime,
 }
 
 /// Indexes of the live counters.
@@ -175,19 +177,14 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)
     }
     drop(tx);
     let start = Instant::now() + Duration::from_millis(5);
+    let started_at = SystemTime::now() + Duration::from_millis(5);
     let _ = t0.set(start);
     barrier.wait();
 
     let mut tally = WsTally::default();
     let mut last_settled: Option<Instant> = None;
     let mut hold: Option<(Instant, Instant)> = None;
-    let results = std::iter::from_fn(|| loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(r) => return Some(r),
-            Err(mpsc::RecvTimeoutError::Timeout) => progress(&live),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-        }
-    });
+    let results = crate::engine::live::receive_with_ticks(&rx, || progress(&live));
     for (t, settled, h) in results {
         tally.merge(t);
         if let Some(s) = settled {
@@ -207,6 +204,7 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)
         hold_secs: hold.map_or(0.0, |(a, b)| b.saturating_duration_since(a).as_secs_f64()),
         interrupted,
         pinned: workers.pinned(),
+        started_at,
     })
 }
 
