@@ -1,6 +1,7 @@
-//! Sharded runs: two `blast api --shard I/2` processes started together by scripts/shards.sh,
-//! merged by `blast merge`; counts add up exactly and the merged percentiles are those of the
-//! union of both shards' histograms. Plus the Kubernetes manifest, checked field by field.
+//! Sharded runs: two `blast api|ws|upload --shard I/2` processes started together by
+//! scripts/shards.sh, merged by `blast merge`; counts add up exactly and the merged percentiles
+//! are those of the union of both shards' histograms. Plus the Kubernetes manifest, checked
+//! field by field.
 
 mod common;
 use base64::Engine as _;
@@ -18,21 +19,48 @@ fn read(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).expect("json")
 }
 
-#[test]
-fn two_shards_merge_into_one_exact_run() {
-    let _g = serial();
+/// Runs scripts/shards.sh with `args`; returns shard 0's, shard 1's and the merged report.
+fn run_shards(args: &[&str]) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
     let out = temp_path("shards");
     let status = std::process::Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/shards.sh"))
-        .args(["2", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "10"])
+        .args(args)
         .env("BLAST", BLAST)
         .env("OUT", &out)
         .output()
         .expect("run scripts/shards.sh");
     let stdout = String::from_utf8_lossy(&status.stdout);
-    assert_eq!(status.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&status.stderr));
-    let (a, b, total) =
-        (read(&out.join("shard-0.json")), read(&out.join("shard-1.json")), read(&out.join("total.json")));
+    let log = |i: usize| std::fs::read_to_string(out.join(format!("shard-{i}.txt"))).unwrap_or_default();
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{stdout}{}\nshard 0: {}\nshard 1: {}",
+        String::from_utf8_lossy(&status.stderr),
+        log(0),
+        log(1)
+    );
+    let reports = (read(&out.join("shard-0.json")), read(&out.join("shard-1.json")), read(&out.join("total.json")));
+    let _ = std::fs::remove_dir_all(&out);
+    reports
+}
+
+/// The merged histogram at `path` is the union of the shards' ones, and the merged report's
+/// percentiles (at `pct`, in ms) are read from it.
+fn assert_union(a: &serde_json::Value, b: &serde_json::Value, total: &serde_json::Value, path: &str, pct: &str) {
+    let mut union = histogram(a, path);
+    union.add(histogram(b, path)).expect("same bounds");
+    assert_eq!(union, histogram(total, path), "{path}");
+    for (q, p) in [(0.5, "p50"), (0.99, "p99"), (0.999, "p99_9")] {
+        assert_eq!(union.value_at_quantile(q) as f64 / 1000.0, f(total, &format!("{pct}/{p}")), "{pct}/{p}");
+    }
+    assert_eq!(union.max() as f64 / 1000.0, f(total, &format!("{pct}/max")));
+    assert_eq!(union.len() as f64, f(total, &format!("{pct}/count")));
+}
+
+#[test]
+fn two_shards_merge_into_one_exact_run() {
+    let _g = serial();
+    let (a, b, total) = run_shards(&["2", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "10"]);
     assert_eq!(a["plan"]["shard"], "0/2");
     assert_eq!(b["plan"]["shard"], "1/2");
     // Each shard sent half of the schedule; the merged run is the whole schedule, exactly.
@@ -47,18 +75,118 @@ fn two_shards_merge_into_one_exact_run() {
     assert!((f(&total, "/rate_ratio") - 1.0).abs() < 0.01);
     assert_eq!(total["plan"]["shard"], serde_json::Value::Null);
     // Merged percentiles are those of the union of the two shards' histograms.
-    let mut union = histogram(&a, "/raw/total/latency");
-    union.add(histogram(&b, "/raw/total/latency")).expect("same bounds");
-    assert_eq!(union, histogram(&total, "/raw/total/latency"));
-    for (q, path) in [(0.5, "/latency_ms/p50"), (0.99, "/latency_ms/p99"), (0.999, "/latency_ms/p99_9")] {
-        assert_eq!(union.value_at_quantile(q) as f64 / 1000.0, f(&total, path), "{path}");
-    }
-    assert_eq!(union.max() as f64 / 1000.0, f(&total, "/latency_ms/max"));
-    assert_eq!(union.len() as f64, f(&total, "/latency_ms/count"));
+    assert_union(&a, &b, &total, "/raw/total/latency", "/latency_ms");
     // Per-second rows add up too.
     let seconds: f64 = total["timeline"].as_array().expect("timeline").iter().map(|s| f(s, "/sent")).sum();
     assert_eq!(seconds, 4000.0);
-    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn ws_shards_account_probes_across_shards() {
+    let _g = serial();
+    // 3 rooms over 2 shards: connection g is in room g mod 3 and on shard g mod 2, so every
+    // room has subscribers on both shards, and only the merge sees whole deliveries.
+    let (a, b, total) = run_shards(&[
+        "2",
+        "ws",
+        "--conns",
+        "90",
+        "--rooms",
+        "3",
+        "--connect-rate",
+        "900",
+        "--duration",
+        "2s",
+        "--probe-rate",
+        "15",
+        "--cores",
+        "1",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(a["plan"]["shard"], "0/2");
+    assert_eq!(f(&a, "/connections/planned"), 45.0);
+    assert_eq!(f(&b, "/connections/planned"), 45.0);
+    assert_eq!(f(&b, "/probes/sent"), 0.0, "only shard 0 publishes");
+    let probes = f(&a, "/probes/sent");
+    assert!(probes >= 29.0, "{probes} probes");
+    assert_eq!(f(&total, "/connections/planned"), 90.0);
+    for path in ["/connections/established", "/connections/attempted", "/messages_received"] {
+        assert_eq!(f(&total, path), f(&a, path) + f(&b, path), "{path}");
+    }
+    assert_eq!(f(&total, "/connections/established"), 90.0);
+    // Each probe reaches the 30 subscribers of its room, 15 on each shard: exactly.
+    assert_eq!(f(&total, "/probes/sent"), probes);
+    assert_eq!(f(&total, "/probes/expected_deliveries"), probes * 30.0);
+    assert_eq!(f(&total, "/probes/delivered"), probes * 30.0);
+    assert_eq!(f(&total, "/probes/missing"), 0.0);
+    assert_eq!(f(&total, "/probes/unexpected"), 0.0);
+    assert_eq!(f(&total, "/probes/complete_probes"), probes);
+    // Each shard alone sees half: shard 0 knows the probes but holds half of each room, shard 1
+    // received the other half of probes it never sent (unknown to it until the merge).
+    assert_eq!(f(&a, "/probes/expected_deliveries"), probes * 15.0);
+    assert_eq!(f(&b, "/probes/expected_deliveries"), 0.0);
+    assert_eq!(f(&b, "/probes/unexpected"), probes * 15.0);
+    assert_union(&a, &b, &total, "/raw/tally/delivery", "/delivery_ms");
+    assert_union(&a, &b, &total, "/raw/tally/connect", "/connect_ms");
+    assert_eq!(total["plan"]["shard"], serde_json::Value::Null);
+}
+
+#[test]
+fn upload_shards_split_the_objects_and_merge_exactly() {
+    let _g = serial();
+    // s3s-fs (third party) stores what each shard uploads, so the split is checked on disk.
+    let root = temp_path("shards-s3s-fs");
+    std::fs::create_dir_all(&root).expect("root");
+    let target = start_s3s_fs(&root);
+    let (a, b, total) = run_shards(&[
+        "2",
+        "upload",
+        "--target",
+        &target,
+        "--access-key",
+        "fs-access",
+        "--secret-key",
+        "fs-secret",
+        "--size",
+        "12M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "3",
+        "--uploads",
+        "5",
+        "--keep",
+        "--key-prefix",
+        "sharded/",
+        "--seed",
+        "9",
+        "--cores",
+        "1",
+    ]);
+    // Objects 0, 2, 4 on shard 0 (2 of the 3 slots), 1 and 3 on shard 1.
+    assert_eq!(f(&a, "/uploads/completed"), 3.0);
+    assert_eq!(f(&b, "/uploads/completed"), 2.0);
+    for path in ["/uploads/started", "/uploads/completed", "/uploads/verified", "/parts/ok", "/bytes_acked"] {
+        assert_eq!(f(&total, path), f(&a, path) + f(&b, path), "{path}");
+    }
+    assert_eq!(f(&total, "/uploads/completed"), 5.0);
+    assert_eq!(f(&total, "/parts/ok"), 15.0);
+    assert_eq!(f(&total, "/bytes_acked"), 5.0 * 12.0 * 1048576.0);
+    assert_union(&a, &b, &total, "/raw/tally/part", "/part_ms");
+    assert_union(&a, &b, &total, "/raw/tally/object", "/object_ms");
+    // The five objects of one run, each the bytes a single run would have sent for it.
+    let pool = blast::workloads::upload::data::DataPool::new(9, 5 << 20);
+    for object in 0..5u64 {
+        let stored = std::fs::read(root.join(format!("blast/sharded/{object:06}"))).expect("stored object");
+        let mut expected = 0u32;
+        for (number, len) in [(1u32, 5usize << 20), (2, 5 << 20), (3, 2 << 20)] {
+            expected = crc32c::crc32c_append(expected, &pool.part(object, number, len));
+        }
+        assert_eq!(crc32c::crc32c(&stored), expected, "object {object}");
+    }
+    assert!(!root.join("blast/sharded/000005").exists(), "no object beyond --uploads");
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]

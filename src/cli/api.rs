@@ -72,13 +72,8 @@ pub struct ApiArgs {
     /// measured and counted in corrected latency. 0 wakes for every request.
     #[arg(long, value_parser = parse_duration, default_value = "200us")]
     pub coalesce: Duration,
-    /// Run shard I (from 0) of N: this process takes every N-th request of the schedule, so N
-    /// processes (machines) reproduce one run; merge their --json reports with `blast merge`.
-    #[arg(long, value_parser = super::units::parse_shard, value_name = "I/N")]
-    pub shard: Option<(u32, u32)>,
-    /// Start at this wall-clock time, Unix seconds (so that shards begin together).
-    #[arg(long, value_parser = super::units::parse_start_at, value_name = "UNIX_SECONDS")]
-    pub start_at: Option<std::time::SystemTime>,
+    #[command(flatten)]
+    pub shard: super::ShardArgs,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
@@ -115,7 +110,7 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
     if a.timeout.is_zero() {
         return Err("--timeout must be greater than 0".into());
     }
-    let shards = a.shard.map_or(1.0, |(_, n)| n as f64);
+    let shards = a.shard.shard.map_or(1.0, |(_, n)| n as f64);
     let url = a.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let target = HttpTarget::parse(&url)?;
     let cores = match a.cores {
@@ -164,9 +159,9 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         timeout: a.timeout,
         grace: Duration::from_secs(1),
         pin: !a.out.no_pin,
-        shard: a.shard.unwrap_or((0, 1)),
+        shard: a.shard.get(),
         coalesce: a.coalesce,
-        start_at: a.start_at,
+        start_at: a.shard.start_at,
     };
     let workload = ApiWorkload::new(target.addrs.clone(), request);
     Ok(Built { plan, target, workload })

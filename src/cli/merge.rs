@@ -1,10 +1,13 @@
-//! `blast merge SHARD.json...`: the shards of one `blast api` run (`--shard I/N`) merged into
-//! the report a single run would have written: terminal, JSON, CSV, HTML, SLAs.
+//! `blast merge SHARD.json...`: the shards of one run (`--shard I/N` of `blast api`, `ws` or
+//! `upload`) merged into the report a single run would have written: terminal, JSON, CSV,
+//! HTML, SLAs.
 
 use super::UsageError;
-use crate::report::raw::{self, RawRun};
-use crate::report::Summary;
+use crate::report::raw;
+use crate::report::ws::WsSummary;
+use crate::report::{upload::UploadSummary, Summary};
 use clap::Args;
+use serde::de::DeserializeOwned;
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
@@ -16,25 +19,68 @@ pub struct MergeArgs {
     pub out: super::OutputArgs,
 }
 
-pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
-    let mut shards = Vec::new();
-    let mut first: Option<serde_json::Value> = None;
-    for path in &a.reports {
+/// One shard's report: its workload name, the whole JSON, and the path (for errors).
+struct ShardReport {
+    path: String,
+    workload: String,
+    json: serde_json::Value,
+}
+
+impl ShardReport {
+    fn read(path: &str) -> Result<Self, UsageError> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path}: not JSON: {e}"))?;
-        let raw = v
-            .get("raw")
-            .cloned()
-            .ok_or_else(|| format!("{path}: no \"raw\" measurements (only blast api reports merge)"))?;
-        let raw: RawRun = serde_json::from_value(raw).map_err(|e| format!("{path}: bad \"raw\": {e}"))?;
-        shards.push(raw);
-        first.get_or_insert(v);
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path}: not JSON: {e}"))?;
+        let workload = match json.get("workload").and_then(|w| w.as_str()) {
+            Some("api" | "demo") => "api",
+            Some(w @ ("ws" | "upload")) => w,
+            _ => return Err(format!("{path}: not a blast api, ws or upload report").into()),
+        };
+        Ok(ShardReport { path: path.to_string(), workload: workload.to_string(), json })
     }
-    let first = first.ok_or("no reports given")?;
-    let text = |k: &str| first.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let (plan, outcome) = raw::merge(&shards)?;
-    let sla = a.out.check(&crate::report::api::metric_names())?;
-    let mut summary = Summary::build(&text("workload"), &text("target"), &plan, &outcome);
-    summary.method = text("method");
-    a.out.finish(&summary, sla.as_deref())
+
+    fn text(&self, key: &str) -> String {
+        self.json.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    }
+
+    /// The raw measurements every report carries (`raw`).
+    fn raw<T: DeserializeOwned>(&self) -> Result<T, UsageError> {
+        let path = &self.path;
+        let raw = self.json.get("raw").cloned().ok_or_else(|| format!("{path}: no \"raw\" measurements"))?;
+        Ok(serde_json::from_value(raw).map_err(|e| format!("{path}: bad \"raw\": {e}"))?)
+    }
+}
+
+pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
+    let reports = a.reports.iter().map(|p| ShardReport::read(p)).collect::<Result<Vec<_>, _>>()?;
+    let first = reports.first().ok_or("no reports given")?;
+    if let Some(other) = reports.iter().find(|r| r.workload != first.workload) {
+        return Err(format!(
+            "{} is from blast {}, {} from blast {}: merge the shards of one run",
+            first.path, first.workload, other.path, other.workload
+        )
+        .into());
+    }
+    match first.workload.as_str() {
+        "ws" => {
+            let merged = raw::ws::merge(&raws(&reports)?)?;
+            let sla = a.out.check(&crate::report::ws::metric_names())?;
+            a.out.finish(&WsSummary::merged(merged), sla.as_deref())
+        }
+        "upload" => {
+            let merged = raw::upload::merge(&raws(&reports)?)?;
+            let sla = a.out.check(&crate::report::upload::metric_names())?;
+            a.out.finish(&UploadSummary::merged(merged), sla.as_deref())
+        }
+        _ => {
+            let (plan, outcome) = raw::api::merge(&raws(&reports)?)?;
+            let sla = a.out.check(&crate::report::api::metric_names())?;
+            let mut summary = Summary::build(&first.text("workload"), &first.text("target"), &plan, &outcome);
+            summary.method = first.text("method");
+            a.out.finish(&summary, sla.as_deref())
+        }
+    }
+}
+
+fn raws<T: DeserializeOwned>(reports: &[ShardReport]) -> Result<Vec<T>, UsageError> {
+    reports.iter().map(|r| r.raw()).collect()
 }

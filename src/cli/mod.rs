@@ -48,7 +48,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run a named load profile (TOML): blast run profiles/smoke.toml [FLAGS that override it].
     Run(profile::RunArgs),
-    /// Merge the JSON reports of a sharded `blast api` run (--shard I/N) into one exact report.
+    /// Merge the JSON reports of a sharded run (--shard I/N) into one exact report.
     Merge(merge::MergeArgs),
     /// Compare two runs' JSON reports; exit 1 on a regression.
     Compare(compare::CompareArgs),
@@ -122,6 +122,26 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     args.api.rate.get_or_insert(20_000.0);
     args.api.duration.get_or_insert(std::time::Duration::from_secs(10));
     api::run(args.api, Some("demo"))
+}
+
+/// Running one run as N processes (machines): each takes its share, `blast merge` joins them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShardArgs {
+    /// Run shard I (from 0) of N: this process takes every N-th request, connection or upload
+    /// of the run's schedule, so N processes (machines) reproduce one run; merge their --json
+    /// reports with `blast merge`.
+    #[arg(long, value_parser = units::parse_shard, value_name = "I/N")]
+    pub shard: Option<(u32, u32)>,
+    /// Start at this wall-clock time, Unix seconds (so that shards begin together).
+    #[arg(long, value_parser = units::parse_start_at, value_name = "UNIX_SECONDS")]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+impl ShardArgs {
+    /// (index, count); (0, 1) for an unsharded run.
+    pub fn get(&self) -> (u32, u32) {
+        self.shard.unwrap_or((0, 1))
+    }
 }
 
 /// Flags every workload shares: where the report goes, progress, pinning.

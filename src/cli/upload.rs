@@ -71,6 +71,8 @@ pub struct UploadArgs {
     #[arg(long, value_parser = parse_count)]
     pub cores: Option<usize>,
     #[command(flatten)]
+    pub shard: super::ShardArgs,
+    #[command(flatten)]
     pub out: super::OutputArgs,
 }
 
@@ -105,9 +107,21 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
         (None, Some(_)) => None,
         (None, None) => Some(a.parallel as u64),
     };
+    let shard = a.shard.get();
+    if a.parallel < shard.1 as usize || uploads.is_some_and(|n| n < u64::from(shard.1)) {
+        return Err(format!(
+            "--parallel and --uploads must be at least the {} shards: every shard needs an upload",
+            shard.1
+        )
+        .into());
+    }
+    let own_parallel = crate::engine::shard_share(a.parallel as u64, shard) as usize;
     let part_size_ratio = a.part_size as f64 / (10u64 << 20) as f64;
+    // Shards started together share the prefix (their keys never collide: object numbers are
+    // global).
     let key_prefix = a.key_prefix.clone().unwrap_or_else(|| {
-        format!("blast-{}/", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+        let at = a.shard.start_at.unwrap_or_else(SystemTime::now);
+        format!("blast-{}/", at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
     });
     Ok(UploadPlan {
         target,
@@ -125,8 +139,10 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
         key_prefix,
         seed: a.seed,
         part_objective: a.part_objective.mul_f64(part_size_ratio),
-        cores: a.cores.unwrap_or_else(available_cores).min(a.parallel),
+        cores: a.cores.unwrap_or_else(available_cores).min(own_parallel),
         pin: !a.out.no_pin,
+        shard,
+        start_at: a.shard.start_at,
     })
 }
 
@@ -138,7 +154,7 @@ pub fn check(args: &UploadArgs) -> Result<(), UsageError> {
 
 pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
-    crate::sys::ensure_fds(args.parallel * args.part_concurrency + 64)
+    crate::sys::ensure_fds(plan.own_parallel() * args.part_concurrency + 64)
         .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", args.parallel, args.part_concurrency))?;
     let sla = args.out.check(&crate::report::upload::metric_names())?;
     let stop = super::stop_on_signals();
@@ -147,7 +163,7 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
             "blast upload: {} objects of {} bytes, {} at a time, to {} bucket {}",
             plan.uploads.map_or("unlimited".to_string(), |n| n.to_string()),
             plan.size,
-            plan.parallel,
+            plan.own_parallel(),
             plan.endpoint,
             plan.target.bucket.name()
         );

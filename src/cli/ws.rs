@@ -75,6 +75,8 @@ pub struct WsArgs {
     #[arg(long, value_parser = parse_count)]
     pub cores: Option<usize>,
     #[command(flatten)]
+    pub shard: super::ShardArgs,
+    #[command(flatten)]
     pub out: super::OutputArgs,
 }
 
@@ -129,7 +131,16 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
             return Err(format!("'{p}' is not a JSON pointer (it must start with '/')").into());
         }
     }
-    let cores = a.cores.unwrap_or_else(available_cores).min(a.conns);
+    let shard = a.shard.get();
+    if a.conns < shard.1 as usize {
+        return Err(format!(
+            "--conns {} is fewer than the {} shards: every shard needs a connection",
+            a.conns, shard.1
+        )
+        .into());
+    }
+    let own = crate::engine::shard_share(a.conns as u64, shard) as usize;
+    let cores = a.cores.unwrap_or_else(available_cores).min(own);
     Ok(WsPlan {
         target,
         probe_target,
@@ -155,6 +166,8 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         probe_ts_pointer: a.probe_ts_pointer.clone(),
         drain: Duration::from_secs(1),
         pin: !a.out.no_pin,
+        shard,
+        start_at: a.shard.start_at,
     })
 }
 
@@ -167,13 +180,13 @@ pub fn check(args: &WsArgs) -> Result<(), UsageError> {
 pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     let plan = build(&args)?;
     // Per connection one socket; plus the probe connection, the runtime and some slack.
-    crate::sys::ensure_fds(args.conns + 64).map_err(|e| format!("--conns {}: {e}", args.conns))?;
+    crate::sys::ensure_fds(plan.own_conns() + 64).map_err(|e| format!("--conns {}: {e}", args.conns))?;
     let sla = args.out.check(&crate::report::ws::metric_names())?;
     let stop = super::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
             "blast ws: opening {} connections at {:.0}/s, then holding them for {:.0}s",
-            plan.conns,
+            plan.own_conns(),
             plan.connect_rate,
             plan.duration.as_secs_f64()
         );
@@ -183,7 +196,7 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         progress.update(&format!(
             "open {} of {}, deliveries {}, dropped {}, failed connects {}",
             live.sum(ws::LIVE_OPEN),
-            plan.conns,
+            plan.own_conns(),
             live.sum(ws::LIVE_DELIVERED),
             live.sum(ws::LIVE_DROPPED),
             live.sum(ws::LIVE_FAILED)

@@ -89,3 +89,25 @@ impl Plan {
         (self.max_queue / self.cores).max(1)
     }
 }
+
+/// How many of `total` globally numbered items (0..total) shard `index` of `count` takes when
+/// item `g` belongs to shard `g mod count`.
+pub fn shard_share(total: u64, (index, count): (u32, u32)) -> u64 {
+    let count = u64::from(count.max(1));
+    total / count + u64::from(u64::from(index) < total % count)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shard_shares_add_up_to_the_whole() {
+        for total in [0u64, 1, 7, 100, 10_001] {
+            for n in 1..=5u32 {
+                let sum: u64 = (0..n).map(|i| super::shard_share(total, (i, n))).sum();
+                assert_eq!(sum, total, "{total} over {n}");
+                let counted = (0..total).filter(|g| g % u64::from(n) == 0).count() as u64;
+                assert_eq!(super::shard_share(total, (0, n)), counted);
+            }
+        }
+    }
+}

@@ -31,6 +31,16 @@ pub struct RunOutcome {
     pub preconnect_error: Option<ErrorKind>,
 }
 
+/// When a run starts, as an instant and as wall-clock time: at `start_at` when given (shards
+/// begin together), else 5 ms from now (time for every core to reach the barrier).
+pub fn start_time(start_at: Option<SystemTime>) -> (Instant, SystemTime) {
+    let lead = match start_at {
+        Some(at) => at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).max(Duration::from_millis(5)),
+        None => Duration::from_millis(5),
+    };
+    (Instant::now() + lead, SystemTime::now() + lead)
+}
+
 /// Live view handed to the progress callback once a second.
 pub struct Progress<'a> {
     pub second: u64,
@@ -96,13 +106,7 @@ pub fn run<W: Workload>(
     drop(tx);
 
     barrier.wait(); // every core has opened its connections
-                    // Shards start together at --start-at; a whole run 5 ms from now.
-    let lead = match plan.start_at {
-        Some(at) => at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).max(Duration::from_millis(5)),
-        None => Duration::from_millis(5),
-    };
-    let start = Instant::now() + lead;
-    let started_at = SystemTime::now() + lead;
+    let (start, started_at) = start_time(plan.start_at);
     let _ = t0.set(start);
     barrier.wait();
 

@@ -171,7 +171,7 @@ pub struct Summary {
     #[serde(skip)]
     pub history: Vec<crate::report::csv::HistoryRow>,
     /// Every histogram and counter, for exact merging of shards (`blast merge`).
-    pub raw: crate::report::raw::RawRun,
+    pub raw: crate::report::raw::api::RawRun,
 }
 
 impl Summary {
@@ -256,7 +256,7 @@ impl Summary {
                 .and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string()))
                 .unwrap_or("/".into()),
             history: Vec::new(),
-            raw: crate::report::raw::RawRun::of(plan, run),
+            raw: crate::report::raw::api::RawRun::of(plan, run),
         };
         s.history = history(&s, plan, run);
         s.warnings = warnings(&s, run);

@@ -3,15 +3,18 @@
 use crate::report::csv::{FailureRow, HistoryRow, StatRow};
 use crate::report::html::{self, Chart, Page, Series};
 use crate::report::metrics::{self, Metric, Metrics};
+use crate::report::raw::upload::{MergedUpload, RawUpload};
 use crate::report::summary::Percentiles;
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 const MB: f64 = 1e6;
 
-#[derive(Debug, Serialize)]
+/// The plan as reports show it; `parallel` and `uploads` are the whole run's even in a shard's
+/// report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UploadPlanInfo {
     pub size_bytes: u64,
     pub part_size_bytes: u64,
@@ -25,6 +28,27 @@ pub struct UploadPlanInfo {
     pub retries: u32,
     /// A part slower than this (for a full-size part) misses the objective.
     pub part_objective_s: f64,
+    /// `I/N` when this run is one shard of a larger one.
+    pub shard: Option<String>,
+}
+
+impl UploadPlanInfo {
+    pub fn of(plan: &UploadPlan) -> Self {
+        UploadPlanInfo {
+            size_bytes: plan.size,
+            part_size_bytes: plan.part_size,
+            parts_per_object: plan.parts_per_object(),
+            parallel: plan.parallel,
+            part_concurrency: plan.part_concurrency,
+            uploads: plan.uploads,
+            duration_s: plan.duration.map(|d| d.as_secs_f64()),
+            cores: plan.cores,
+            verify: plan.verify,
+            retries: plan.retries,
+            part_objective_s: plan.part_objective.as_secs_f64(),
+            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -82,10 +106,24 @@ pub struct UploadSummary {
     pub data_pool_mib: f64,
     pub peak_rss_mib: f64,
     pub warnings: Vec<String>,
+    /// Every histogram and counter, for exact merging of shards (`blast merge`).
+    pub raw: RawUpload,
 }
 
 impl UploadSummary {
     pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
+        let target = format!("{} bucket {}", plan.endpoint, plan.target.bucket.name());
+        let raw = RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib());
+        Self::from_raw(raw, out)
+    }
+
+    /// The report of a merged sharded run.
+    pub fn merged(m: MergedUpload) -> Self {
+        let raw = RawUpload::of(&m.target, &m.plan, (0, 1), &m.outcome, m.peak_rss_mib);
+        Self::from_raw(raw, &m.outcome)
+    }
+
+    fn from_raw(raw: RawUpload, out: &UploadOutcome) -> Self {
         let t = &out.tally;
         let failed: u64 = t.failures.values().sum();
         let elapsed = out.elapsed.as_secs_f64();
@@ -103,20 +141,8 @@ impl UploadSummary {
         }
         UploadSummary {
             workload: "upload".into(),
-            target: format!("{} bucket {}", plan.endpoint, plan.target.bucket.name()),
-            plan: UploadPlanInfo {
-                size_bytes: plan.size,
-                part_size_bytes: plan.part_size,
-                parts_per_object: plan.parts_per_object(),
-                parallel: plan.parallel,
-                part_concurrency: plan.part_concurrency,
-                uploads: plan.uploads,
-                duration_s: plan.duration.map(|d| d.as_secs_f64()),
-                cores: plan.cores,
-                verify: plan.verify,
-                retries: plan.retries,
-                part_objective_s: plan.part_objective.as_secs_f64(),
-            },
+            target: raw.target.clone(),
+            plan: raw.plan.clone(),
             started_at_unix: out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             elapsed_s: elapsed,
             interrupted: out.interrupted,
@@ -157,8 +183,9 @@ impl UploadSummary {
             complete_ms: Percentiles::of(&t.complete),
             checksum_cpu_s: t.checksum_time.as_secs_f64(),
             data_pool_mib: out.pool_bytes as f64 / (1u64 << 20) as f64,
-            peak_rss_mib: crate::sys::peak_rss_mib(),
+            peak_rss_mib: raw.peak_rss_mib,
             warnings,
+            raw,
         }
     }
 }
@@ -185,6 +212,9 @@ impl crate::report::Report for UploadSummary {
             self.plan.cores,
             self.bucket
         );
+        if let Some(shard) = &self.plan.shard {
+            let _ = writeln!(o, "  shard       {shard}: objects I, I+N, I+2N, ... of the run, on this shard's share of the slots; merge the shards with `blast merge`");
+        }
         let failures: Vec<String> = u.failures.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let _ = writeln!(
             o,

@@ -3,10 +3,11 @@
 use crate::report::csv::{FailureRow, HistoryRow, StatRow};
 use crate::report::html::{self, Chart, Page, Series};
 use crate::report::metrics::{self, Metric, Metrics};
+use crate::report::raw::ws::{MergedWs, RawWs};
 use crate::report::summary::Percentiles;
 use crate::workloads::ws::tally::account;
 use crate::workloads::ws::{WsOutcome, WsPlan};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -59,9 +60,12 @@ pub struct WsSummary {
     /// Peak resident memory of the blast process, MiB.
     pub peak_rss_mib: f64,
     pub warnings: Vec<String>,
+    /// Every histogram and record, for exact merging of shards (`blast merge`).
+    pub raw: RawWs,
 }
 
-#[derive(Debug, Serialize)]
+/// The plan as reports show it; `conns` is the whole run's even in a shard's report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WsPlanInfo {
     pub conns: usize,
     pub cores: usize,
@@ -70,11 +74,42 @@ pub struct WsPlanInfo {
     pub probe_rate: f64,
     pub rooms: u32,
     pub heartbeat_s: Option<f64>,
+    /// `I/N` when this run is one shard of a larger one.
+    pub shard: Option<String>,
+}
+
+impl WsPlanInfo {
+    pub fn of(plan: &WsPlan) -> Self {
+        WsPlanInfo {
+            conns: plan.conns,
+            cores: plan.cores,
+            connect_rate: plan.connect_rate,
+            duration_s: plan.duration.as_secs_f64(),
+            probe_rate: plan.probe_rate,
+            rooms: plan.rooms,
+            heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
+            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+        }
+    }
 }
 
 impl WsSummary {
     pub fn build(plan: &WsPlan, run: &WsOutcome) -> WsSummary {
+        let target = format!("ws://{}{}", plan.target.authority, plan.target.path);
+        let info = WsPlanInfo::of(plan);
+        let raw = RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib());
+        Self::from_raw(raw, run)
+    }
+
+    /// The report of a merged sharded run.
+    pub fn merged(m: MergedWs) -> WsSummary {
+        let raw = RawWs::of(&m.target, &m.plan, (0, 1), m.planned, &m.outcome, m.peak_rss_mib);
+        Self::from_raw(raw, &m.outcome)
+    }
+
+    fn from_raw(raw: RawWs, run: &WsOutcome) -> WsSummary {
         let t = &run.tally;
+        let planned = raw.planned;
         let d = account(t);
         let mut warnings = Vec::new();
         if let Some(n) = t.failed.get("no_ephemeral_ports") {
@@ -91,29 +126,21 @@ impl WsSummary {
         }
         WsSummary {
             workload: "ws".into(),
-            target: format!("ws://{}{}", plan.target.authority, plan.target.path),
-            plan: WsPlanInfo {
-                conns: plan.conns,
-                cores: plan.cores,
-                connect_rate: plan.connect_rate,
-                duration_s: plan.duration.as_secs_f64(),
-                probe_rate: plan.probe_rate,
-                rooms: plan.rooms,
-                heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
-            },
+            target: raw.target.clone(),
+            plan: raw.plan.clone(),
             started_at_unix: run.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
             ramp_s: run.ramp_secs,
             hold_s: run.hold_secs,
             interrupted: run.interrupted,
             connections: WsConnections {
-                planned: plan.conns,
+                planned: planned as usize,
                 attempted: t.attempted,
                 established: t.established,
                 failed: t.failed.clone(),
                 dropped: t.dropped,
                 reconnects: t.reconnects,
                 open_peak: t.open_peak,
-                success_pct: 100.0 * t.established.min(plan.conns as u64) as f64 / plan.conns.max(1) as f64,
+                success_pct: 100.0 * t.established.min(planned) as f64 / planned.max(1) as f64,
             },
             connect_ms: Percentiles::of(&t.connect),
             probes: WsProbes {
@@ -132,8 +159,9 @@ impl WsSummary {
             heartbeats_answered: t.heartbeats_answered,
             heartbeat_rtt_ms: Percentiles::of(&t.heartbeat_rtt),
             messages_received: t.messages_received,
-            peak_rss_mib: crate::sys::peak_rss_mib(),
+            peak_rss_mib: raw.peak_rss_mib,
             warnings,
+            raw,
         }
     }
 }
@@ -159,13 +187,20 @@ impl crate::report::Report for WsSummary {
         let _ = writeln!(o, "blast ws -> {}", self.target);
         let _ = writeln!(
             o,
-            "  plan        {} connections over {} cores at {:.0}/s, {} rooms, probes {}/s for {:.1}s",
+            "  plan        {} connections over {} cores at {:.0}/s, {} rooms, probes {}/s for {:.1}s{}",
             self.plan.conns,
             self.plan.cores,
             self.plan.connect_rate,
             self.plan.rooms,
             self.plan.probe_rate,
-            self.plan.duration_s
+            self.plan.duration_s,
+            match &self.plan.shard {
+                Some(shard) => format!(
+                    "; shard {shard}: {} connections here (deliveries are accounted over all shards by `blast merge`)",
+                    c.planned
+                ),
+                None => String::new(),
+            }
         );
         let failed: Vec<String> = c.failed.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let _ = writeln!(

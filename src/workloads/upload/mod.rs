@@ -53,6 +53,11 @@ pub struct UploadPlan {
     pub part_objective: Duration,
     pub cores: usize,
     pub pin: bool,
+    /// Shard `.0` of `.1` (`--shard I/N`): this process uploads object `g` of the run when
+    /// `g mod N == I`, with its share of the `parallel` slots.
+    pub shard: (u32, u32),
+    /// Wall-clock start (`--start-at`), so that shards begin together.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 impl UploadPlan {
@@ -64,8 +69,14 @@ impl UploadPlan {
         format!("{}{index:06}", self.key_prefix)
     }
 
+    /// Upload slots this process runs (its shard's share of `parallel`).
+    pub fn own_parallel(&self) -> usize {
+        crate::engine::shard_share(self.parallel as u64, self.shard) as usize
+    }
+
     fn slots_on(&self, core: usize) -> usize {
-        self.parallel / self.cores + usize::from(core < self.parallel % self.cores)
+        let own = self.own_parallel();
+        own / self.cores + usize::from(core < own % self.cores)
     }
 }
 
@@ -114,7 +125,9 @@ impl CoreUpload {
         if self.stopping() || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
-        let i = self.next_upload.fetch_add(1, Ordering::Relaxed);
+        // This shard's k-th object is object k * N + I of the whole run.
+        let (shard, shards) = self.plan.shard;
+        let i = self.next_upload.fetch_add(1, Ordering::Relaxed) * u64::from(shards) + u64::from(shard);
         match self.plan.uploads {
             Some(n) if i >= n => None,
             _ => Some(i),
@@ -126,10 +139,11 @@ impl CoreUpload {
 /// `progress` is called about once a second with the live counters.
 pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
     let live = Arc::new(Live::new(plan.cores));
-    let start = Instant::now();
-    let started_at = std::time::SystemTime::now();
     let bucket = create_bucket(plan)?;
     let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
+    // Shards begin together at --start-at; a whole run at once.
+    let (start, started_at) = crate::engine::run::start_time(plan.start_at);
+    std::thread::sleep(start.saturating_duration_since(Instant::now()));
     let workers = Pinned::new(plan.pin);
     let next_upload = Arc::new(AtomicU64::new(0));
     let deadline = plan.duration.map(|d| start + d);

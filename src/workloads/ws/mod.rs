@@ -61,6 +61,11 @@ pub struct WsPlan {
     /// After the last probe, how long deliveries may still arrive.
     pub drain: Duration,
     pub pin: bool,
+    /// Shard `.0` of `.1` (`--shard I/N`): this process opens connection `g` of the run when
+    /// `g mod N == I`; shard 0 alone publishes the probes.
+    pub shard: (u32, u32),
+    /// Wall-clock start (`--start-at`), so that shards begin together.
+    pub start_at: Option<SystemTime>,
 }
 
 impl WsPlan {
@@ -79,8 +84,30 @@ impl WsPlan {
             .replace("{{sent_at_us}}", &sent_us.to_string())
     }
 
+    /// Connections this process opens (its shard's share of `conns`).
+    pub fn own_conns(&self) -> usize {
+        crate::engine::shard_share(self.conns as u64, self.shard) as usize
+    }
+
     fn conns_on(&self, core: usize) -> usize {
-        self.conns / self.cores + usize::from(core < self.conns % self.cores)
+        let own = self.own_conns();
+        own / self.cores + usize::from(core < own % self.cores)
+    }
+
+    /// This process publishes the probes (the only shard, or shard 0 of several).
+    pub fn publishes(&self) -> bool {
+        self.shard.0 == 0 && self.probe_rate > 0.0
+    }
+
+    /// How much longer than `duration` this process holds its connections: a shard that does
+    /// not publish stays subscribed long enough for every probe of shard 0 to reach it, since
+    /// shards' ramps may settle up to `timeout + 1s` apart.
+    fn linger(&self) -> Duration {
+        if self.shard.0 == 0 {
+            Duration::ZERO
+        } else {
+            self.timeout + Duration::from_secs(1)
+        }
     }
 }
 
@@ -176,8 +203,7 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)
         threads.push(handle);
     }
     drop(tx);
-    let start = Instant::now() + Duration::from_millis(5);
-    let started_at = SystemTime::now() + Duration::from_millis(5);
+    let (start, started_at) = crate::engine::run::start_time(plan.start_at);
     let _ = t0.set(start);
     barrier.wait();
 
@@ -237,7 +263,8 @@ async fn run_core(
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
     let rate_milli = ((plan.connect_rate * 1000.0).round() as u64).max(1);
     let end_ns = constant_offset_ns(plan.conns as u64, rate_milli);
-    let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns);
+    let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns)
+        .sharded(plan.shard.0, plan.shard.1);
     let mut timer = crate::clock::PreciseTimer::new();
     let mut sessions = Vec::with_capacity(mine);
     while let Some(slot) = pacer.next_slot() {
@@ -259,10 +286,10 @@ async fn run_core(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    // Hold: core 0 publishes probes; every core receives them.
+    // Hold: core 0 (of shard 0) publishes probes; every core receives them.
     let hold_start = Instant::now();
-    let hold_end = hold_start + plan.duration;
-    if index == 0 && plan.probe_rate > 0.0 {
+    let hold_end = hold_start + plan.duration + plan.linger();
+    if index == 0 && plan.publishes() {
         probe::publish(&core, hold_start, plan.duration).await;
     }
     let drain_end = hold_end + plan.drain;

@@ -10,7 +10,7 @@ fn histogram() -> Histogram<u64> {
 }
 
 /// A probe the publisher sent and the target accepted.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProbeSent {
     pub id: u64,
     pub room: u32,
@@ -19,7 +19,7 @@ pub struct ProbeSent {
 }
 
 /// When one connection was subscribed to its room (wall-clock µs); `to` is `None` while open.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Membership {
     pub room: u32,
     pub from: u64,

@@ -1,28 +1,12 @@
-//! The raw measurements of a `blast api` run, carried in its JSON report (`raw`): every
-//! histogram (HdrHistogram V2, deflated, base64) and counter, per second and in total, and the
-//! plan. `blast merge` rebuilds runs from them, so merging shards is exact: histograms add
-//! bucket by bucket, nothing is averaged.
+//! The raw measurements of a `blast api` run: the engine's recorders per second and in total,
+//! and the plan.
 
+use super::{add_into, check_shards, encode, from_unix_ns, unix_ns};
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Arrival, Plan, RunOutcome};
-use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn encode(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    // Serializing an in-memory histogram into a Vec cannot fail.
-    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
-    base64::engine::general_purpose::STANDARD.encode(buf)
-}
-
-fn decode(s: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("bad histogram: {e}"))?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("bad histogram: {e:?}"))
-}
+use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawRecorder {
@@ -78,7 +62,7 @@ impl RawRecorder {
             (&mut r.dispatch_lag, &self.dispatch_lag),
             (&mut r.connect, &self.connect),
         ] {
-            into.add(decode(from)?).map_err(|e| format!("histogram out of range: {e:?}"))?;
+            add_into(into, from)?;
         }
         r.sent = self.sent;
         r.completed = self.completed;
@@ -145,7 +129,7 @@ impl RawRun {
                 timeout_ns: plan.timeout.as_nanos() as u64,
                 shard: plan.shard,
             },
-            started_at_unix_ns: run.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+            started_at_unix_ns: unix_ns(run.started_at),
             measured_secs: run.measured_secs,
             send_secs: run.send_secs,
             interrupted: run.interrupted,
@@ -160,8 +144,6 @@ impl RawRun {
 /// Merges the shards of one run into the plan and outcome a single run would have had.
 pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
     let first = shards.first().ok_or("nothing to merge")?;
-    let n = first.plan.shard.1;
-    let mut seen = vec![false; n as usize];
     for s in shards {
         let mut p = s.plan.clone();
         p.shard = first.plan.shard;
@@ -171,17 +153,8 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
         if p != first.plan {
             return Err("the reports are not shards of the same run (rate, stages, duration, warm-up, arrival, seed or timeout differ)".into());
         }
-        let (i, count) = s.plan.shard;
-        if count != n {
-            return Err(format!("shard {i}/{count} does not belong to a run of {n} shards"));
-        }
-        if std::mem::replace(&mut seen[i as usize], true) {
-            return Err(format!("shard {i}/{n} appears twice"));
-        }
     }
-    if let Some(missing) = seen.iter().position(|s| !s) {
-        return Err(format!("shard {missing}/{n} is missing"));
-    }
+    check_shards(&shards.iter().map(|s| s.plan.shard).collect::<Vec<_>>())?;
     let mut total = Recorder::new();
     let mut timeline: Vec<Recorder> = Vec::new();
     for s in shards {
@@ -220,7 +193,7 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
     let outcome = RunOutcome {
         total,
         timeline,
-        started_at: SystemTime::UNIX_EPOCH + Duration::from_nanos(started),
+        started_at: from_unix_ns(started),
         measured_secs: shards.iter().map(|s| s.measured_secs).fold(0.0, f64::max),
         send_secs: shards.iter().map(|s| s.send_secs).fold(0.0, f64::max),
         interrupted: shards.iter().any(|s| s.interrupted),
