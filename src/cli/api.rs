@@ -219,8 +219,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     })
     .map_err(|e| e.0)?;
     progress.finish();
-    let mut summary = Summary::build(label.unwrap_or("api"), &url, &plan, &outcome);
-    summary.method = args.method.trim().to_string();
+    let summary = Summary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome);
     if let Some(path) = &args.out.hdr_log {
         write_hdr_log(path, &outcome).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
@@ -229,18 +228,18 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
 
 /// One interval per second: corrected latency (tag `latency`) and service time (`service`).
 fn write_hdr_log(path: &str, outcome: &engine::RunOutcome) -> std::io::Result<()> {
-    let mut intervals = Vec::new();
-    for (i, r) in outcome.timeline.iter().enumerate() {
-        for (tag, h) in [("latency", &r.latency), ("service", &r.service)] {
-            intervals.push(report::hdr::Interval {
+    // Decoded one second at a time from the compacted series.
+    let intervals = outcome.timeline.iter().enumerate().flat_map(|(i, r)| {
+        [("latency", &r.latency), ("service", &r.service)].into_iter().filter_map(move |(tag, h)| {
+            Some(report::hdr::Interval {
                 tag,
                 start: Duration::from_secs(i as u64),
                 length: Duration::from_secs(1),
-                histogram: h,
-            });
-        }
-    }
-    report::hdr::write(path, outcome.started_at, "api", &intervals)
+                histogram: std::borrow::Cow::Owned(h.histogram().ok()?),
+            })
+        })
+    });
+    report::hdr::write(path, outcome.started_at, "api", intervals)
 }
 
 #[cfg(test)]

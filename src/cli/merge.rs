@@ -74,8 +74,8 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
         _ => {
             let (plan, outcome) = raw::api::merge(&raws(&reports)?)?;
             let sla = a.out.check(&crate::report::api::metric_names())?;
-            let mut summary = Summary::build(&first.text("workload"), &first.text("target"), &plan, &outcome);
-            summary.method = first.text("method");
+            let summary =
+                Summary::build(&first.text("workload"), &first.text("target"), &first.text("method"), &plan, &outcome);
             a.out.finish(&summary, sla.as_deref())
         }
     }

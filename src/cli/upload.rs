@@ -191,10 +191,10 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
                 tag,
                 start: Duration::ZERO,
                 length: outcome.elapsed,
-                histogram: h,
+                histogram: std::borrow::Cow::Borrowed(h),
             })
             .collect();
-        crate::report::hdr::write(path, outcome.started_at, "upload", &intervals)
+        crate::report::hdr::write(path, outcome.started_at, "upload", intervals)
             .map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())

@@ -209,9 +209,14 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         let whole = Duration::from_secs_f64(outcome.ramp_secs + outcome.hold_secs);
         let intervals: Vec<_> = [("delivery", &t.delivery), ("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)]
             .into_iter()
-            .map(|(tag, h)| crate::report::hdr::Interval { tag, start: Duration::ZERO, length: whole, histogram: h })
+            .map(|(tag, h)| crate::report::hdr::Interval {
+                tag,
+                start: Duration::ZERO,
+                length: whole,
+                histogram: std::borrow::Cow::Borrowed(h),
+            })
             .collect();
-        crate::report::hdr::write(path, outcome.started_at, "ws", &intervals)
+        crate::report::hdr::write(path, outcome.started_at, "ws", intervals)
             .map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())

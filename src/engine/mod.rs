@@ -4,12 +4,14 @@
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
+//! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
 //! - `core`: what one pinned core runs.
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `run`: starts the pinned threads, collects their snapshots, returns the merged result.
 //! - `threads`: worker threads pinned one per core, each with its own runtime.
 //! - `workload`: the trait a protocol implements to be driven by the engine.
 
+pub mod compact;
 pub mod core;
 pub mod live;
 pub mod pacer;

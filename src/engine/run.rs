@@ -1,6 +1,7 @@
 //! Starts one pinned worker thread per core, collects their per-second snapshots and merges
 //! them into a time series and the run's totals.
 
+use crate::engine::compact::CompactRecorder;
 use crate::engine::core::{run_core, CoreSetup, Snapshot};
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Plan, Workload};
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct RunOutcome {
     /// Everything recorded after warm-up, all cores merged.
     pub total: Recorder,
-    /// Per-second totals since the start (index 0 = first second, warm-up included).
-    pub timeline: Vec<Recorder>,
+    /// Per-second totals since the start (index 0 = first second, warm-up included), compacted
+    /// once every core has reported the second.
+    pub timeline: Vec<CompactRecorder>,
     /// Wall-clock time of the start (t0).
     pub started_at: SystemTime,
     /// Seconds of the measured window that actually ran (less than planned when interrupted).
@@ -111,7 +113,7 @@ pub fn run<W: Workload>(
     barrier.wait();
 
     let mut total = Recorder::new();
-    let mut timeline: Vec<Recorder> = Vec::new();
+    let mut timeline = Timeline::default();
     let mut reported: Vec<usize> = Vec::new();
     let mut next_progress = 1u64;
     let mut stopped_at: Option<Instant> = None;
@@ -121,11 +123,10 @@ pub fn run<W: Workload>(
 
     for snap in rx {
         let idx = snap.second.saturating_sub(1) as usize;
-        if timeline.len() <= idx {
-            timeline.resize_with(idx + 1, Recorder::new);
+        if reported.len() <= idx {
             reported.resize(idx + 1, 0);
         }
-        timeline[idx].merge(&snap.recorder);
+        timeline.open(idx).merge(&snap.recorder);
         total.merge(&snap.recorder);
         if !snap.last {
             reported[idx] += 1;
@@ -144,7 +145,8 @@ pub fn run<W: Workload>(
         // A second is complete once every core has reported it.
         while (next_progress as usize) <= reported.len() && reported[next_progress as usize - 1] == plan.cores {
             let i = next_progress as usize - 1;
-            progress(&Progress { second: next_progress, interval: &timeline[i], total: &total });
+            progress(&Progress { second: next_progress, interval: timeline.open(i), total: &total });
+            timeline.seal(i);
             next_progress += 1;
         }
         // Hand the emptied recorder back to its core for reuse.
@@ -165,7 +167,7 @@ pub fn run<W: Workload>(
     Ok(RunOutcome {
         send_secs,
         total,
-        timeline,
+        timeline: timeline.finish(),
         started_at,
         measured_secs,
         interrupted: stopped_at.is_some(),
@@ -173,4 +175,39 @@ pub fn run<W: Workload>(
         preconnect_failed,
         preconnect_error,
     })
+}
+
+/// The per-second series while the run goes on: seconds some core has yet to report stay full
+/// recorders; complete ones are compacted (a full recorder is about 1 MB, a compacted second a
+/// few KB), so memory does not grow by a megabyte a second over a long run.
+#[derive(Default)]
+struct Timeline {
+    sealed: Vec<Option<CompactRecorder>>,
+    open: std::collections::BTreeMap<usize, Recorder>,
+}
+
+impl Timeline {
+    /// Second `i`'s recorder, reopened if it was already compacted (a late snapshot).
+    fn open(&mut self, i: usize) -> &mut Recorder {
+        if self.sealed.len() <= i {
+            self.sealed.resize(i + 1, None);
+        }
+        let sealed = &mut self.sealed[i];
+        self.open.entry(i).or_insert_with(|| sealed.take().map_or_else(Recorder::new, |c| c.expand_own()))
+    }
+
+    fn seal(&mut self, i: usize) {
+        if let Some(r) = self.open.remove(&i) {
+            self.sealed[i] = Some(CompactRecorder::of(&r));
+        }
+    }
+
+    fn finish(mut self) -> Vec<CompactRecorder> {
+        let open: Vec<usize> = self.open.keys().copied().collect();
+        for i in open {
+            self.seal(i);
+        }
+        let empty = CompactRecorder::of(&Recorder::new());
+        self.sealed.into_iter().map(|s| s.unwrap_or_else(|| empty.clone())).collect()
+    }
 }

@@ -6,6 +6,7 @@
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
+use std::borrow::Cow;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
@@ -14,11 +15,17 @@ pub struct Interval<'a> {
     pub tag: &'a str,
     pub start: Duration,
     pub length: Duration,
-    pub histogram: &'a Histogram<u64>,
+    /// Borrowed, or decoded just for the log (a run's per-second series is kept compacted).
+    pub histogram: Cow<'a, Histogram<u64>>,
 }
 
-/// Writes the intervals (ordered by start) to `path`.
-pub fn write(path: &str, started_at: SystemTime, what: &str, intervals: &[Interval<'_>]) -> std::io::Result<()> {
+/// Writes the intervals (ordered by start) to `path`, taking one at a time.
+pub fn write<'a>(
+    path: &str,
+    started_at: SystemTime,
+    what: &str,
+    intervals: impl IntoIterator<Item = Interval<'a>>,
+) -> std::io::Result<()> {
     let mut out = Vec::new();
     {
         let mut serializer = V2DeflateSerializer::new();
@@ -30,7 +37,7 @@ pub fn write(path: &str, started_at: SystemTime, what: &str, intervals: &[Interv
             .begin_log_with(&mut out, &mut serializer)?;
         log.write_comment("\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"")?;
         for i in intervals {
-            log.write_histogram(i.histogram, i.start, i.length, Tag::new(i.tag))
+            log.write_histogram(&i.histogram, i.start, i.length, Tag::new(i.tag))
                 .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         }
     }
@@ -56,10 +63,20 @@ mod tests {
         let path = path.to_string_lossy().to_string();
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let intervals = [
-            Interval { tag: "latency", start: Duration::ZERO, length: Duration::from_secs(1), histogram: &a },
-            Interval { tag: "latency", start: Duration::from_secs(1), length: Duration::from_secs(1), histogram: &b },
+            Interval {
+                tag: "latency",
+                start: Duration::ZERO,
+                length: Duration::from_secs(1),
+                histogram: Cow::Borrowed(&a),
+            },
+            Interval {
+                tag: "latency",
+                start: Duration::from_secs(1),
+                length: Duration::from_secs(1),
+                histogram: Cow::Borrowed(&b),
+            },
         ];
-        write(&path, start, "test", &intervals).expect("written");
+        write(&path, start, "test", intervals).expect("written");
         let bytes = std::fs::read(&path).expect("read");
         let _ = std::fs::remove_file(&path);
         let mut read = Vec::new();

@@ -175,7 +175,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn build(workload: &str, target: &str, plan: &Plan, run: &RunOutcome) -> Summary {
+    pub fn build(workload: &str, target: &str, method: &str, plan: &Plan, run: &RunOutcome) -> Summary {
         let t = &run.total;
         let failed_status = t.codes_in(400, 999) + t.codes[0];
         let errors_total = t.total_errors();
@@ -249,8 +249,8 @@ impl Summary {
             bytes_out: t.bytes_out,
             bytes_in: t.bytes_in,
             warnings: Vec::new(),
-            timeline: run.timeline.iter().enumerate().map(|(i, r)| second(i as u64 + 1, r)).collect(),
-            method: "POST".into(),
+            timeline: Vec::new(),
+            method: method.to_string(),
             path: target
                 .split_once("://")
                 .and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string()))
@@ -258,7 +258,7 @@ impl Summary {
             history: Vec::new(),
             raw: crate::report::raw::api::RawRun::of(plan, run),
         };
-        s.history = history(&s, plan, run);
+        (s.timeline, s.history) = per_second(&s, plan, run);
         s.warnings = warnings(&s, run);
         s
     }
@@ -278,8 +278,9 @@ fn second(second: u64, r: &Recorder) -> Second {
     }
 }
 
-/// Locust-style history: each second's figures and the cumulative ones up to it.
-fn history(s: &Summary, plan: &Plan, run: &RunOutcome) -> Vec<crate::report::csv::HistoryRow> {
+/// Each second's figures, and the Locust-style history: each second's figures and the
+/// cumulative ones up to it. One pass, expanding one compacted second at a time.
+fn per_second(s: &Summary, plan: &Plan, run: &RunOutcome) -> (Vec<Second>, Vec<crate::report::csv::HistoryRow>) {
     use crate::report::csv::{HistoryRow, StatRow};
     let mut total = Recorder::new();
     let row = |r: &Recorder, secs: f64, s: &Summary| {
@@ -294,19 +295,20 @@ fn history(s: &Summary, plan: &Plan, run: &RunOutcome) -> Vec<crate::report::csv
             secs,
         }
     };
-    run.timeline
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            total.merge(r);
-            HistoryRow {
-                timestamp: (s.started_at_unix as u64) + i as u64 + 1,
-                users: plan.conns as u64,
-                interval: row(r, 1.0, s),
-                total: row(&total, (i + 1) as f64, s),
-            }
-        })
-        .collect()
+    let mut seconds = Vec::with_capacity(run.timeline.len());
+    let mut history = Vec::with_capacity(run.timeline.len());
+    for (i, compact) in run.timeline.iter().enumerate() {
+        let r = compact.expand_own();
+        total.merge(&r);
+        seconds.push(second(i as u64 + 1, &r));
+        history.push(HistoryRow {
+            timestamp: (s.started_at_unix as u64) + i as u64 + 1,
+            users: plan.conns as u64,
+            interval: row(&r, 1.0, s),
+            total: row(&total, (i + 1) as f64, s),
+        });
+    }
+    (seconds, history)
 }
 
 fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {

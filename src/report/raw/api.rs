@@ -1,88 +1,12 @@
 //! The raw measurements of a `blast api` run: the engine's recorders per second and in total,
 //! and the plan.
 
-use super::{add_into, check_shards, encode, from_unix_ns, unix_ns};
-use crate::engine::recorder::{ErrorKind, Recorder};
+use super::{check_shards, from_unix_ns, unix_ns};
+use crate::engine::compact::CompactRecorder;
+use crate::engine::recorder::Recorder;
 use crate::engine::{Arrival, Plan, RunOutcome};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RawRecorder {
-    pub latency: String,
-    pub service: String,
-    pub send_lag: String,
-    pub dispatch_lag: String,
-    pub connect: String,
-    pub sent: u64,
-    pub completed: u64,
-    /// Status code (0: other) -> count.
-    pub codes: BTreeMap<u16, u64>,
-    /// Error kind name -> count.
-    pub errors: BTreeMap<String, u64>,
-    pub connects_ok: u64,
-    pub connects_failed: u64,
-    pub bytes_out: u64,
-    pub bytes_in: u64,
-    pub queue_peak: u64,
-}
-
-impl RawRecorder {
-    pub fn of(r: &Recorder) -> Self {
-        RawRecorder {
-            latency: encode(&r.latency),
-            service: encode(&r.service),
-            send_lag: encode(&r.send_lag),
-            dispatch_lag: encode(&r.dispatch_lag),
-            connect: encode(&r.connect),
-            sent: r.sent,
-            completed: r.completed,
-            codes: r.codes.iter().enumerate().filter(|(_, &n)| n > 0).map(|(c, &n)| (c as u16, n)).collect(),
-            errors: ErrorKind::ALL
-                .iter()
-                .filter(|k| r.errors_of(**k) > 0)
-                .map(|k| (k.name().to_string(), r.errors_of(*k)))
-                .collect(),
-            connects_ok: r.connects_ok,
-            connects_failed: r.connects_failed,
-            bytes_out: r.bytes_out,
-            bytes_in: r.bytes_in,
-            queue_peak: r.queue_peak,
-        }
-    }
-
-    pub fn recorder(&self) -> Result<Recorder, String> {
-        let mut r = Recorder::new();
-        // Decoded histograms may have other bounds: add into the recorder's own.
-        for (into, from) in [
-            (&mut r.latency, &self.latency),
-            (&mut r.service, &self.service),
-            (&mut r.send_lag, &self.send_lag),
-            (&mut r.dispatch_lag, &self.dispatch_lag),
-            (&mut r.connect, &self.connect),
-        ] {
-            add_into(into, from)?;
-        }
-        r.sent = self.sent;
-        r.completed = self.completed;
-        for (&code, &n) in &self.codes {
-            let slot = r.codes.get_mut(code as usize).ok_or_else(|| format!("bad status code {code}"))?;
-            *slot += n;
-        }
-        for (name, &n) in &self.errors {
-            let kind =
-                ErrorKind::ALL.iter().find(|k| k.name() == name).ok_or_else(|| format!("unknown error kind {name}"))?;
-            r.record_errors(*kind, n);
-        }
-        r.connects_ok = self.connects_ok;
-        r.connects_failed = self.connects_failed;
-        r.bytes_out = self.bytes_out;
-        r.bytes_in = self.bytes_in;
-        r.queue_peak = self.queue_peak;
-        Ok(r)
-    }
-}
 
 /// What `blast merge` needs of a plan.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -109,8 +33,8 @@ pub struct RawRun {
     pub interrupted: bool,
     pub pinned: usize,
     pub preconnect_failed: u64,
-    pub total: RawRecorder,
-    pub timeline: Vec<RawRecorder>,
+    pub total: CompactRecorder,
+    pub timeline: Vec<CompactRecorder>,
 }
 
 impl RawRun {
@@ -135,8 +59,8 @@ impl RawRun {
             interrupted: run.interrupted,
             pinned: run.pinned,
             preconnect_failed: run.preconnect_failed,
-            total: RawRecorder::of(&run.total),
-            timeline: run.timeline.iter().map(RawRecorder::of).collect(),
+            total: CompactRecorder::of(&run.total),
+            timeline: run.timeline.clone(),
         }
     }
 }
@@ -156,15 +80,18 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
     }
     check_shards(&shards.iter().map(|s| s.plan.shard).collect::<Vec<_>>())?;
     let mut total = Recorder::new();
-    let mut timeline: Vec<Recorder> = Vec::new();
     for s in shards {
-        total.merge(&s.total.recorder()?);
-        for (i, r) in s.timeline.iter().enumerate() {
-            if timeline.len() <= i {
-                timeline.resize_with(i + 1, Recorder::new);
-            }
-            timeline[i].merge(&r.recorder()?);
+        total.merge(&s.total.expand()?);
+    }
+    // Second by second, so that only one full recorder is held at a time.
+    let seconds = shards.iter().map(|s| s.timeline.len()).max().unwrap_or(0);
+    let mut timeline = Vec::with_capacity(seconds);
+    for i in 0..seconds {
+        let mut second = Recorder::new();
+        for s in shards.iter().filter_map(|s| s.timeline.get(i)) {
+            second.merge(&s.expand()?);
         }
+        timeline.push(CompactRecorder::of(&second));
     }
     let p = &first.plan;
     let shape = match &p.stages {

@@ -1,5 +1,5 @@
 //! The raw measurements of a run, carried in its JSON report (`raw`): every histogram
-//! (HdrHistogram V2, deflated, base64) and counter, and the plan. `blast merge` rebuilds runs
+//! (HdrHistogram V2, deflated, base64: `engine::compact::Deflated`) and counter, and the plan. `blast merge` rebuilds runs
 //! from them, so merging shards is exact: histograms add bucket by bucket, counters add,
 //! nothing is averaged.
 //!
@@ -12,28 +12,7 @@ pub mod api;
 pub mod upload;
 pub mod ws;
 
-use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
-use hdrhistogram::Histogram;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// A histogram as base64 of its V2 deflate encoding.
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    // Serializing an in-memory histogram into a Vec cannot fail.
-    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
-    base64::engine::general_purpose::STANDARD.encode(buf)
-}
-
-pub fn decode(s: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("bad histogram: {e}"))?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(|e| format!("bad histogram: {e:?}"))
-}
-
-/// Adds an encoded histogram into `into` (whose bounds may differ from the encoded one's).
-pub fn add_into(into: &mut Histogram<u64>, encoded: &str) -> Result<(), String> {
-    into.add(decode(encoded)?).map_err(|e| format!("histogram out of range: {e:?}"))
-}
 
 /// Checks that `shards` are each shard of one run exactly once: same count, none twice, none
 /// missing.
@@ -74,15 +53,5 @@ mod tests {
         assert_eq!(check_shards(&[(0, 3), (2, 3)]).unwrap_err(), "shard 1/3 is missing");
         assert!(check_shards(&[(0, 2), (1, 3)]).unwrap_err().contains("does not belong"));
         assert!(check_shards(&[]).is_err());
-    }
-
-    #[test]
-    fn histograms_survive_encoding() {
-        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-        for v in [1, 17, 1_000, 59_999_999] {
-            h.record(v).expect("in range");
-        }
-        assert_eq!(decode(&encode(&h)).expect("decodes"), h);
-        assert!(decode("not base64!").is_err());
     }
 }

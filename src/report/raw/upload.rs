@@ -1,7 +1,8 @@
 //! The raw measurements of a `blast upload` run: the upload tally (histograms and counters),
 //! bytes per second, and the plan.
 
-use super::{add_into, check_shards, encode, from_unix_ns, unix_ns};
+use super::{check_shards, from_unix_ns, unix_ns};
+use crate::engine::compact::Deflated;
 use crate::report::upload::UploadPlanInfo;
 use crate::workloads::upload::tally::UploadTally;
 use crate::workloads::upload::UploadOutcome;
@@ -11,11 +12,11 @@ use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawUploadTally {
-    pub part: String,
-    pub part_ttfb: String,
-    pub object: String,
-    pub create: String,
-    pub complete: String,
+    pub part: Deflated,
+    pub part_ttfb: Deflated,
+    pub object: Deflated,
+    pub create: Deflated,
+    pub complete: Deflated,
     pub parts_ok: u64,
     pub parts_failed: u64,
     pub parts_over_objective: u64,
@@ -34,11 +35,11 @@ pub struct RawUploadTally {
 impl RawUploadTally {
     pub fn of(t: &UploadTally) -> Self {
         RawUploadTally {
-            part: encode(&t.part),
-            part_ttfb: encode(&t.part_ttfb),
-            object: encode(&t.object),
-            create: encode(&t.create),
-            complete: encode(&t.complete),
+            part: Deflated::of(&t.part),
+            part_ttfb: Deflated::of(&t.part_ttfb),
+            object: Deflated::of(&t.object),
+            create: Deflated::of(&t.create),
+            complete: Deflated::of(&t.complete),
             parts_ok: t.parts_ok,
             parts_failed: t.parts_failed,
             parts_over_objective: t.parts_over_objective,
@@ -64,7 +65,7 @@ impl RawUploadTally {
             (&mut t.create, &self.create),
             (&mut t.complete, &self.complete),
         ] {
-            add_into(into, from)?;
+            from.add_into(into)?;
         }
         t.parts_ok = self.parts_ok;
         t.parts_failed = self.parts_failed;

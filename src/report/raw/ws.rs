@@ -3,7 +3,8 @@
 //! Shards are merged before the accounting, so a probe published by shard 0 is expected on
 //! every shard's subscribers and counted exactly once.
 
-use super::{add_into, check_shards, encode, from_unix_ns, unix_ns};
+use super::{check_shards, from_unix_ns, unix_ns};
+use crate::engine::compact::Deflated;
 use crate::report::ws::WsPlanInfo;
 use crate::workloads::ws::tally::{Membership, ProbeSent, WsTally};
 use crate::workloads::ws::WsOutcome;
@@ -12,9 +13,9 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawWsTally {
-    pub connect: String,
-    pub delivery: String,
-    pub heartbeat_rtt: String,
+    pub connect: Deflated,
+    pub delivery: Deflated,
+    pub heartbeat_rtt: Deflated,
     pub attempted: u64,
     pub established: u64,
     pub failed: BTreeMap<String, u64>,
@@ -35,9 +36,9 @@ pub struct RawWsTally {
 impl RawWsTally {
     pub fn of(t: &WsTally) -> Self {
         RawWsTally {
-            connect: encode(&t.connect),
-            delivery: encode(&t.delivery),
-            heartbeat_rtt: encode(&t.heartbeat_rtt),
+            connect: Deflated::of(&t.connect),
+            delivery: Deflated::of(&t.delivery),
+            heartbeat_rtt: Deflated::of(&t.heartbeat_rtt),
             attempted: t.attempted,
             established: t.established,
             failed: t.failed.clone(),
@@ -57,9 +58,9 @@ impl RawWsTally {
 
     pub fn tally(&self) -> Result<WsTally, String> {
         let mut t = WsTally::default();
-        add_into(&mut t.connect, &self.connect)?;
-        add_into(&mut t.delivery, &self.delivery)?;
-        add_into(&mut t.heartbeat_rtt, &self.heartbeat_rtt)?;
+        self.connect.add_into(&mut t.connect)?;
+        self.delivery.add_into(&mut t.delivery)?;
+        self.heartbeat_rtt.add_into(&mut t.heartbeat_rtt)?;
         t.attempted = self.attempted;
         t.established = self.established;
         t.failed = self.failed.clone();
