@@ -155,23 +155,16 @@ fn html_report_renders_in_headless_chromium() {
     let _ = std::fs::remove_file(&html);
 }
 
-#[test]
-fn hdr_log_reads_back_to_the_run_counts() {
+/// The intervals tagged `tag` of an HdrHistogram log: how many, and their sum.
+fn read_hdr_log(path: &std::path::Path, tag: &str) -> (usize, hdrhistogram::Histogram<u64>) {
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     use hdrhistogram::serialization::Deserializer;
-    let _g = serial();
-    let server = Server::start(&[]);
-    let log = temp_path("run.hlog");
-    let log_s = log.to_string_lossy().to_string();
-    let r = blast(&["api", "--rate", "1000", "--duration", "2s", "--target", &server.url(), "--hdr-log", &log_s]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let j = r.json.expect("report");
-    let bytes = std::fs::read(&log).expect("log written");
+    let bytes = std::fs::read(path).expect("log written");
     let mut merged: hdrhistogram::Histogram<u64> = hdrhistogram::Histogram::new(3).expect("hist");
     let mut intervals = 0;
     for entry in IntervalLogIterator::new(&bytes) {
         if let LogEntry::Interval(i) = entry.expect("valid log entry") {
-            if i.tag().map(|t| t.as_str()) == Some("latency") {
+            if i.tag().map(|t| t.as_str()) == Some(tag) {
                 let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, i.encoded_histogram())
                     .expect("base64");
                 let h: hdrhistogram::Histogram<u64> =
@@ -181,10 +174,23 @@ fn hdr_log_reads_back_to_the_run_counts() {
             }
         }
     }
+    let _ = std::fs::remove_file(path);
+    (intervals, merged)
+}
+
+#[test]
+fn hdr_log_reads_back_to_the_run_counts() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let log = temp_path("run.hlog");
+    let log_s = log.to_string_lossy().to_string();
+    let r = blast(&["api", "--rate", "1000", "--duration", "2s", "--target", &server.url(), "--hdr-log", &log_s]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json.expect("report");
+    let (intervals, merged) = read_hdr_log(&log, "latency");
     assert!(intervals >= 2, "one interval per second");
     assert_eq!(merged.len() as f64, f(&j, "/latency_ms/count"));
     assert!((merged.value_at_quantile(0.99) as f64 / 1000.0 - f(&j, "/latency_ms/p99")).abs() < 0.01);
-    let _ = std::fs::remove_file(&log);
 }
 
 #[test]
@@ -240,4 +246,77 @@ fn compare_flags_a_regression_between_two_runs() {
     assert_eq!(better.status.code(), Some(0), "{}", String::from_utf8_lossy(&better.stdout));
     let (code, err) = blast_plain(&["compare", &a, "/nonexistent.json"]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn ws_and_upload_history_has_a_row_per_second_that_adds_up() {
+    let _g = serial();
+    let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
+    let ws_prefix = temp_path("ws-csv").to_string_lossy().to_string();
+    let ws_log = temp_path("ws.hlog");
+    let ws_url = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--target",
+        &ws_url,
+        "--conns",
+        "100",
+        "--rooms",
+        "2",
+        "--duration",
+        "3s",
+        "--probe-rate",
+        "20",
+        "--csv",
+        &ws_prefix,
+        "--hdr-log",
+        &ws_log.to_string_lossy(),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    let (_, history) = read_csv(std::path::Path::new(&format!("{ws_prefix}_stats_history.csv")));
+    let rows: Vec<_> = history.iter().filter(|r| r["Name"] == "delivery").collect();
+    assert!(rows.len() >= 3, "a row per second of deliveries: {}", rows.len());
+    let per_second: f64 = rows.iter().map(|r| num(r, "Requests/s")).sum();
+    assert_eq!(per_second, f(&j, "/probes/delivered"));
+    assert_eq!(num(rows.last().expect("rows"), "Total Request Count"), f(&j, "/probes/delivered"));
+    let slowest = rows.iter().map(|r| num(r, "100%")).fold(0.0, f64::max);
+    assert_eq!(slowest, f(&j, "/delivery_ms/max"), "the slowest second holds the slowest delivery");
+    let timeline = j["timeline"].as_array().expect("timeline");
+    assert_eq!(timeline.len(), rows.len());
+    // The interval log has the same seconds, and they add up to the whole run's histogram.
+    let (intervals, merged) = read_hdr_log(&ws_log, "delivery");
+    assert_eq!(intervals, rows.len());
+    assert_eq!(merged.len() as f64, f(&j, "/probes/delivered"));
+    assert_eq!(merged.max() as f64 / 1000.0, f(&j, "/delivery_ms/max"));
+
+    let up_prefix = temp_path("up-csv").to_string_lossy().to_string();
+    let s3 = server.s3.clone().expect("s3 address");
+    let r = blast(&[
+        "upload",
+        "--target",
+        &s3,
+        "--size",
+        "20M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "4",
+        "--uploads",
+        "8",
+        "--csv",
+        &up_prefix,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    let (_, history) = read_csv(std::path::Path::new(&format!("{up_prefix}_stats_history.csv")));
+    let rows: Vec<_> = history.iter().filter(|r| r["Name"] == "UploadPart").collect();
+    let per_second: f64 = rows.iter().map(|r| num(r, "Requests/s")).sum();
+    assert_eq!(per_second, 32.0);
+    assert_eq!(per_second, f(&j, "/parts/ok"));
+    for prefix in [&ws_prefix, &up_prefix] {
+        for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv"] {
+            let _ = std::fs::remove_file(format!("{prefix}{suffix}"));
+        }
+    }
 }

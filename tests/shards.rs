@@ -128,6 +128,9 @@ fn ws_shards_account_probes_across_shards() {
     assert_eq!(f(&b, "/probes/expected_deliveries"), 0.0);
     assert_eq!(f(&b, "/probes/unexpected"), probes * 15.0);
     assert_union(&a, &b, &total, "/raw/tally/delivery", "/delivery_ms");
+    // Per-second deliveries line up on the wall clock and add up too.
+    let per_second: f64 = total["timeline"].as_array().expect("timeline").iter().map(|s| f(s, "/count")).sum();
+    assert_eq!(per_second, probes * 30.0);
     assert_union(&a, &b, &total, "/raw/tally/connect", "/connect_ms");
     assert_eq!(total["plan"]["shard"], serde_json::Value::Null);
 }

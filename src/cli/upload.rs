@@ -185,7 +185,8 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     let summary = UploadSummary::build(&plan, &outcome);
     if let Some(path) = &args.out.hdr_log {
         let t = &outcome.tally;
-        let intervals: Vec<_> = [("part", &t.part), ("part_ttfb", &t.part_ttfb), ("object", &t.object)]
+        // Part ttfb and objects for the whole run, then parts second by second.
+        let intervals = [("part_ttfb", &t.part_ttfb), ("object", &t.object)]
             .into_iter()
             .map(|(tag, h)| crate::report::hdr::Interval {
                 tag,
@@ -193,7 +194,7 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
                 length: outcome.elapsed,
                 histogram: std::borrow::Cow::Borrowed(h),
             })
-            .collect();
+            .chain(crate::report::hdr::per_second("part", &t.part_per_second, outcome.started_at));
         crate::report::hdr::write(path, outcome.started_at, "upload", intervals)
             .map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }

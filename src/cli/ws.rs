@@ -207,7 +207,8 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     if let Some(path) = &args.out.hdr_log {
         let t = &outcome.tally;
         let whole = Duration::from_secs_f64(outcome.ramp_secs + outcome.hold_secs);
-        let intervals: Vec<_> = [("delivery", &t.delivery), ("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)]
+        // Connect and heartbeat for the whole run, then deliveries second by second.
+        let intervals = [("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)]
             .into_iter()
             .map(|(tag, h)| crate::report::hdr::Interval {
                 tag,
@@ -215,7 +216,7 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
                 length: whole,
                 histogram: std::borrow::Cow::Borrowed(h),
             })
-            .collect();
+            .chain(crate::report::hdr::per_second("delivery", &t.delivery_per_second, outcome.started_at));
         crate::report::hdr::write(path, outcome.started_at, "ws", intervals)
             .map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }

@@ -7,6 +7,7 @@
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
 //! - `core`: what one pinned core runs.
 //! - `live`: per-core counters the progress display reads while the run goes on.
+//! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
 //! - `run`: starts the pinned threads, collects their snapshots, returns the merged result.
 //! - `threads`: worker threads pinned one per core, each with its own runtime.
 //! - `workload`: the trait a protocol implements to be driven by the engine.
@@ -19,6 +20,7 @@ pub mod queue;
 pub mod recorder;
 pub mod rng;
 pub mod run;
+pub mod series;
 pub mod shape;
 pub mod threads;
 pub mod workload;

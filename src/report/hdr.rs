@@ -19,6 +19,22 @@ pub struct Interval<'a> {
     pub histogram: Cow<'a, Histogram<u64>>,
 }
 
+/// One interval per wall-clock second of `series` (ws deliveries, upload parts), placed
+/// relative to the run's start and decoded one at a time.
+pub fn per_second<'a>(
+    tag: &'a str,
+    series: &'a crate::engine::series::SecondSeries,
+    started_at: SystemTime,
+) -> impl Iterator<Item = Interval<'a>> + 'a {
+    let t0 = started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    series.seconds().map(move |(unix, h)| Interval {
+        tag,
+        start: Duration::from_secs_f64((unix as f64 - t0).max(0.0)),
+        length: Duration::from_secs(1),
+        histogram: Cow::Owned(h),
+    })
+}
+
 /// Writes the intervals (ordered by start) to `path`, taking one at a time.
 pub fn write<'a>(
     path: &str,

@@ -12,6 +12,7 @@ pub mod hdr;
 pub mod html;
 pub mod metrics;
 pub mod raw;
+pub mod series;
 pub mod summary;
 pub mod text;
 pub mod upload;

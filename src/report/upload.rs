@@ -4,6 +4,7 @@ use crate::report::csv::{FailureRow, HistoryRow, StatRow};
 use crate::report::html::{self, Chart, Page, Series};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::raw::upload::{MergedUpload, RawUpload};
+use crate::report::series::{per_second, SeriesSecond};
 use crate::report::summary::Percentiles;
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::{Deserialize, Serialize};
@@ -106,6 +107,11 @@ pub struct UploadSummary {
     pub data_pool_mib: f64,
     pub peak_rss_mib: f64,
     pub warnings: Vec<String>,
+    /// Parts finished per wall-clock second, with their latency.
+    pub part_timeline: Vec<SeriesSecond>,
+    /// The same with cumulative figures, for `_stats_history.csv`.
+    #[serde(skip)]
+    pub history: Vec<HistoryRow>,
     /// Every histogram and counter, for exact merging of shards (`blast merge`).
     pub raw: RawUpload,
 }
@@ -125,6 +131,7 @@ impl UploadSummary {
 
     fn from_raw(raw: RawUpload, out: &UploadOutcome) -> Self {
         let t = &out.tally;
+        let (part_timeline, history) = per_second(&t.part_per_second, "PUT", "UploadPart", raw.plan.parallel as u64);
         let failed: u64 = t.failures.values().sum();
         let elapsed = out.elapsed.as_secs_f64();
         let mut warnings = Vec::new();
@@ -185,6 +192,8 @@ impl UploadSummary {
             data_pool_mib: out.pool_bytes as f64 / (1u64 << 20) as f64,
             peak_rss_mib: raw.peak_rss_mib,
             warnings,
+            part_timeline,
+            history,
             raw,
         }
     }
@@ -331,9 +340,12 @@ impl crate::report::Report for UploadSummary {
         ]
     }
 
-    /// Per-second figures of uploads are the MB/s timeline in the JSON; the CSV history holds the
-    /// whole run as one row.
+    /// Parts finished per second and their latency, and cumulative; a run without parts has one
+    /// whole-run row. (MB/s per second is `mb_per_s_timeline` in the JSON.)
     fn history(&self) -> Vec<HistoryRow> {
+        if !self.history.is_empty() {
+            return self.history.clone();
+        }
         let row = self.stats().remove(0);
         vec![HistoryRow {
             timestamp: self.started_at_unix as u64,
@@ -357,6 +369,10 @@ impl crate::report::Report for UploadSummary {
     }
 
     fn page(&self) -> Page {
+        let t0 = self.started_at_unix.floor();
+        let part_per_s = |f: &dyn Fn(&SeriesSecond) -> f64| -> Vec<(f64, f64)> {
+            self.part_timeline.iter().map(|s| (s.unix as f64 - t0, f(s))).collect()
+        };
         Page {
             title: format!("blast upload -> {}", self.target),
             headline: vec![
@@ -375,6 +391,17 @@ impl crate::report::Report for UploadSummary {
                         name: "sent".into(),
                         points: self.mb_per_s_timeline.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)).collect(),
                     }],
+                    spectrum: false,
+                },
+                Chart {
+                    title: "Part latency per second (parts finished in it)".into(),
+                    x_label: "seconds since start".into(),
+                    y_label: "ms".into(),
+                    series: vec![
+                        Series { name: "p50".into(), points: part_per_s(&|s| s.latency_ms.p50) },
+                        Series { name: "p99".into(), points: part_per_s(&|s| s.latency_ms.p99) },
+                        Series { name: "max".into(), points: part_per_s(&|s| s.latency_ms.max) },
+                    ],
                     spectrum: false,
                 },
                 Chart {

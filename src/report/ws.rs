@@ -4,6 +4,7 @@ use crate::report::csv::{FailureRow, HistoryRow, StatRow};
 use crate::report::html::{self, Chart, Page, Series};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::raw::ws::{MergedWs, RawWs};
+use crate::report::series::{per_second, SeriesSecond};
 use crate::report::summary::Percentiles;
 use crate::workloads::ws::tally::account;
 use crate::workloads::ws::{WsOutcome, WsPlan};
@@ -60,6 +61,11 @@ pub struct WsSummary {
     /// Peak resident memory of the blast process, MiB.
     pub peak_rss_mib: f64,
     pub warnings: Vec<String>,
+    /// Deliveries per wall-clock second of receipt, with their latency.
+    pub timeline: Vec<SeriesSecond>,
+    /// The same with cumulative figures, for `_stats_history.csv`.
+    #[serde(skip)]
+    pub history: Vec<HistoryRow>,
     /// Every histogram and record, for exact merging of shards (`blast merge`).
     pub raw: RawWs,
 }
@@ -110,6 +116,7 @@ impl WsSummary {
     fn from_raw(raw: RawWs, run: &WsOutcome) -> WsSummary {
         let t = &run.tally;
         let planned = raw.planned;
+        let (timeline, history) = per_second(&t.delivery_per_second, "WS", "delivery", t.established);
         let d = account(t);
         let mut warnings = Vec::new();
         if let Some(n) = t.failed.get("no_ephemeral_ports") {
@@ -161,6 +168,8 @@ impl WsSummary {
             messages_received: t.messages_received,
             peak_rss_mib: raw.peak_rss_mib,
             warnings,
+            timeline,
+            history,
             raw,
         }
     }
@@ -307,8 +316,12 @@ impl crate::report::Report for WsSummary {
         ]
     }
 
-    /// blast ws keeps no per-second figures yet: the history holds the whole hold as one row.
+    /// Deliveries per second (received in it, latency of those), and cumulative; a run without
+    /// deliveries has one whole-run row.
     fn history(&self) -> Vec<HistoryRow> {
+        if !self.history.is_empty() {
+            return self.history.clone();
+        }
         let row = self.stats().remove(0);
         vec![HistoryRow {
             timestamp: self.started_at_unix as u64,
@@ -340,6 +353,10 @@ impl crate::report::Report for WsSummary {
 
     fn page(&self) -> Page {
         let p = &self.probes;
+        let t0 = self.started_at_unix.floor();
+        let per_s = |f: &dyn Fn(&SeriesSecond) -> f64| -> Vec<(f64, f64)> {
+            self.timeline.iter().map(|s| (s.unix as f64 - t0, f(s))).collect()
+        };
         Page {
             title: format!("blast ws -> {}", self.target),
             headline: vec![
@@ -349,17 +366,37 @@ impl crate::report::Report for WsSummary {
                 ("probe completion p99".into(), format!("{:.2} ms", self.probe_completion_ms.p99)),
                 ("dropped".into(), self.connections.dropped.to_string()),
             ],
-            charts: vec![Chart {
-                title: "Latency distribution (percentile spectrum)".into(),
-                x_label: "percentile".into(),
-                y_label: "ms".into(),
-                series: vec![
-                    Series { name: "delivery (per recipient)".into(), points: html::spectrum(&self.delivery_ms) },
-                    Series { name: "probe completion".into(), points: html::spectrum(&self.probe_completion_ms) },
-                    Series { name: "connect + upgrade".into(), points: html::spectrum(&self.connect_ms) },
-                ],
-                spectrum: true,
-            }],
+            charts: vec![
+                Chart {
+                    title: "Deliveries per second".into(),
+                    x_label: "seconds since start".into(),
+                    y_label: "deliveries/s".into(),
+                    series: vec![Series { name: "delivered".into(), points: per_s(&|s| s.count as f64) }],
+                    spectrum: false,
+                },
+                Chart {
+                    title: "Delivery latency per second (per recipient)".into(),
+                    x_label: "seconds since start".into(),
+                    y_label: "ms".into(),
+                    series: vec![
+                        Series { name: "p50".into(), points: per_s(&|s| s.latency_ms.p50) },
+                        Series { name: "p99".into(), points: per_s(&|s| s.latency_ms.p99) },
+                        Series { name: "max".into(), points: per_s(&|s| s.latency_ms.max) },
+                    ],
+                    spectrum: false,
+                },
+                Chart {
+                    title: "Latency distribution (percentile spectrum)".into(),
+                    x_label: "percentile".into(),
+                    y_label: "ms".into(),
+                    series: vec![
+                        Series { name: "delivery (per recipient)".into(), points: html::spectrum(&self.delivery_ms) },
+                        Series { name: "probe completion".into(), points: html::spectrum(&self.probe_completion_ms) },
+                        Series { name: "connect + upgrade".into(), points: html::spectrum(&self.connect_ms) },
+                    ],
+                    spectrum: true,
+                },
+            ],
             tables: vec![html::latency_table(
                 "Latency (ms)",
                 &[

@@ -3,6 +3,7 @@
 
 use super::{check_shards, from_unix_ns, unix_ns};
 use crate::engine::compact::Deflated;
+use crate::engine::series::SecondSeries;
 use crate::report::upload::UploadPlanInfo;
 use crate::workloads::upload::tally::UploadTally;
 use crate::workloads::upload::UploadOutcome;
@@ -13,6 +14,9 @@ use std::time::Duration;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawUploadTally {
     pub part: Deflated,
+    /// Part latency per Unix second the part finished in.
+    #[serde(default)]
+    pub part_per_second: BTreeMap<u64, Deflated>,
     pub part_ttfb: Deflated,
     pub object: Deflated,
     pub create: Deflated,
@@ -36,6 +40,7 @@ impl RawUploadTally {
     pub fn of(t: &UploadTally) -> Self {
         RawUploadTally {
             part: Deflated::of(&t.part),
+            part_per_second: t.part_per_second.to_seconds(),
             part_ttfb: Deflated::of(&t.part_ttfb),
             object: Deflated::of(&t.object),
             create: Deflated::of(&t.create),
@@ -67,6 +72,7 @@ impl RawUploadTally {
         ] {
             from.add_into(into)?;
         }
+        t.part_per_second = SecondSeries::from_seconds(self.part_per_second.clone());
         t.parts_ok = self.parts_ok;
         t.parts_failed = self.parts_failed;
         t.parts_over_objective = self.parts_over_objective;

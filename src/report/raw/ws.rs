@@ -5,6 +5,7 @@
 
 use super::{check_shards, from_unix_ns, unix_ns};
 use crate::engine::compact::Deflated;
+use crate::engine::series::SecondSeries;
 use crate::report::ws::WsPlanInfo;
 use crate::workloads::ws::tally::{Membership, ProbeSent, WsTally};
 use crate::workloads::ws::WsOutcome;
@@ -15,6 +16,9 @@ use std::collections::BTreeMap;
 pub struct RawWsTally {
     pub connect: Deflated,
     pub delivery: Deflated,
+    /// Deliveries per Unix second of receipt.
+    #[serde(default)]
+    pub delivery_per_second: BTreeMap<u64, Deflated>,
     pub heartbeat_rtt: Deflated,
     pub attempted: u64,
     pub established: u64,
@@ -38,6 +42,7 @@ impl RawWsTally {
         RawWsTally {
             connect: Deflated::of(&t.connect),
             delivery: Deflated::of(&t.delivery),
+            delivery_per_second: t.delivery_per_second.to_seconds(),
             heartbeat_rtt: Deflated::of(&t.heartbeat_rtt),
             attempted: t.attempted,
             established: t.established,
@@ -60,6 +65,7 @@ impl RawWsTally {
         let mut t = WsTally::default();
         self.connect.add_into(&mut t.connect)?;
         self.delivery.add_into(&mut t.delivery)?;
+        t.delivery_per_second = SecondSeries::from_seconds(self.delivery_per_second.clone());
         self.heartbeat_rtt.add_into(&mut t.heartbeat_rtt)?;
         t.attempted = self.attempted;
         t.established = self.established;

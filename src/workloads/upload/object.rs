@@ -115,6 +115,7 @@ async fn send_parts(
             Ok((reply, etag)) => {
                 let took = sent_at.elapsed();
                 UploadTally::record(&mut t.part, took);
+                t.part_per_second.record(crate::engine::series::unix_second_now(), took.as_micros() as u64);
                 UploadTally::record(&mut t.part_ttfb, reply.head_at.saturating_duration_since(reply.body_sent_at));
                 let objective = plan.part_objective.mul_f64(len as f64 / plan.part_size as f64);
                 if took > objective {

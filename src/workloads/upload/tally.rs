@@ -1,6 +1,7 @@
 //! What one core measured of its uploads; merged when the run ends.
 
 use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use crate::engine::series::SecondSeries;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -54,6 +55,8 @@ impl Failure {
 pub struct UploadTally {
     /// UploadPart: request start until its response is complete.
     pub part: Histogram<u64>,
+    /// The same, per wall-clock second the part finished in.
+    pub part_per_second: SecondSeries,
     /// UploadPart: last body byte handed to the connection until the response head arrived.
     pub part_ttfb: Histogram<u64>,
     /// Whole object: create + parts + complete (+ verify).
@@ -85,6 +88,7 @@ impl Default for UploadTally {
     fn default() -> Self {
         UploadTally {
             part: histogram(),
+            part_per_second: SecondSeries::default(),
             part_ttfb: histogram(),
             object: histogram(),
             create: histogram(),
@@ -125,6 +129,7 @@ impl UploadTally {
         ] {
             let _ = a.add(b);
         }
+        self.part_per_second.merge(o.part_per_second);
         self.parts_ok += o.parts_ok;
         self.parts_failed += o.parts_failed;
         self.parts_over_objective += o.parts_over_objective;

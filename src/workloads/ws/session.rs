@@ -219,6 +219,6 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
         return;
     }
     seen[word] |= 1 << bit;
-    t.delivered(id, received_us.saturating_sub(sent));
+    t.delivered(id, received_us, received_us.saturating_sub(sent));
     core.live.add(core.index, super::LIVE_DELIVERED, 1);
 }

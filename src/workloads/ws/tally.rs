@@ -2,6 +2,7 @@
 //! done when the cores' tallies are merged.
 
 use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use crate::engine::series::SecondSeries;
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -32,6 +33,8 @@ pub struct WsTally {
     pub connect: Histogram<u64>,
     /// Per recipient: receive time minus probe send time.
     pub delivery: Histogram<u64>,
+    /// The same, per wall-clock second of receipt.
+    pub delivery_per_second: SecondSeries,
     /// WebSocket ping to pong.
     pub heartbeat_rtt: Histogram<u64>,
     pub attempted: u64,
@@ -61,6 +64,7 @@ impl Default for WsTally {
         WsTally {
             connect: histogram(),
             delivery: histogram(),
+            delivery_per_second: SecondSeries::default(),
             heartbeat_rtt: histogram(),
             attempted: 0,
             established: 0,
@@ -85,8 +89,10 @@ impl WsTally {
         *self.failed.entry(reason.to_string()).or_default() += 1;
     }
 
-    pub fn delivered(&mut self, probe: u64, latency_us: u64) {
+    /// Probe `probe` arrived at `received_us` (Unix µs), `latency_us` after it was sent.
+    pub fn delivered(&mut self, probe: u64, received_us: u64, latency_us: u64) {
         self.delivery.saturating_record(latency_us.clamp(1, MAX_TRACKABLE_US));
+        self.delivery_per_second.record(received_us / 1_000_000, latency_us);
         let e = self.per_probe.entry(probe).or_default();
         e.0 += 1;
         e.1 = e.1.max(latency_us);
@@ -95,6 +101,7 @@ impl WsTally {
     pub fn merge(&mut self, o: WsTally) {
         let _ = self.connect.add(&o.connect);
         let _ = self.delivery.add(&o.delivery);
+        self.delivery_per_second.merge(o.delivery_per_second);
         let _ = self.heartbeat_rtt.add(&o.heartbeat_rtt);
         self.attempted += o.attempted;
         self.established += o.established;
@@ -192,10 +199,10 @@ mod tests {
             probes: vec![ProbeSent { id: 1, room: 0, sent_us: 120 }, ProbeSent { id: 2, room: 0, sent_us: 200 }],
             ..WsTally::default()
         };
-        t.delivered(1, 10);
-        t.delivered(1, 30);
-        t.delivered(2, 5);
-        t.delivered(9, 5); // unknown probe
+        t.delivered(1, 0, 10);
+        t.delivered(1, 0, 30);
+        t.delivered(2, 0, 5);
+        t.delivered(9, 0, 5); // unknown probe
         let d = account(&t);
         assert_eq!((d.expected, d.delivered, d.missing, d.unexpected), (3, 3, 0, 1));
         assert_eq!(d.complete_probes, 2);
@@ -209,7 +216,7 @@ mod tests {
             probes: vec![ProbeSent { id: 1, room: 0, sent_us: 10 }],
             ..WsTally::default()
         };
-        t.delivered(1, 7);
+        t.delivered(1, 0, 7);
         let d = account(&t);
         assert_eq!((d.expected, d.delivered, d.missing, d.complete_probes), (3, 1, 2, 0));
     }

@@ -1,0 +1,131 @@
+//! A time series of one measurement: a histogram per wall-clock second, for workloads whose
+//! events do not follow the engine's schedule (WebSocket deliveries, upload parts). The second
+//! being recorded is a full histogram; once a later second starts it is deflated (a few KB),
+//! so a long run does not grow by a histogram a second. Keys are Unix seconds, so the series
+//! of cores, and of shards on other machines, line up when merged.
+
+use crate::engine::compact::Deflated;
+use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
+}
+
+/// The current Unix second (the key of the second being recorded).
+pub fn unix_second_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[derive(Debug, Default)]
+pub struct SecondSeries {
+    sealed: BTreeMap<u64, Deflated>,
+    open: Option<(u64, Histogram<u64>)>,
+}
+
+impl SecondSeries {
+    /// Records `value` (µs) in Unix second `second`.
+    pub fn record(&mut self, second: u64, value: u64) {
+        let value = value.clamp(1, MAX_TRACKABLE_US);
+        if let Some((s, h)) = &mut self.open {
+            if *s == second {
+                h.saturating_record(value);
+                return;
+            }
+        }
+        self.seal();
+        // A value for a second already sealed (events may finish out of order) reopens it.
+        let mut h = histogram();
+        if let Some(d) = self.sealed.remove(&second) {
+            let _ = d.add_into(&mut h);
+        }
+        h.saturating_record(value);
+        self.open = Some((second, h));
+    }
+
+    fn seal(&mut self) {
+        if let Some((s, h)) = self.open.take() {
+            self.sealed.insert(s, Deflated::of(&h));
+        }
+    }
+
+    /// Every second's histogram, deflated, by Unix second.
+    pub fn finish(mut self) -> BTreeMap<u64, Deflated> {
+        self.seal();
+        self.sealed
+    }
+
+    /// Every second's histogram, deflated, by Unix second, leaving the series as it is.
+    pub fn to_seconds(&self) -> BTreeMap<u64, Deflated> {
+        let mut all = self.sealed.clone();
+        if let Some((s, h)) = &self.open {
+            all.insert(*s, Deflated::of(h));
+        }
+        all
+    }
+
+    /// Rebuilds a series from its deflated seconds.
+    pub fn from_seconds(sealed: BTreeMap<u64, Deflated>) -> Self {
+        SecondSeries { sealed, open: None }
+    }
+
+    /// Adds `other` into `self`, second by second (exact).
+    pub fn merge(&mut self, other: SecondSeries) {
+        self.seal();
+        for (second, d) in other.finish() {
+            let merged = match self.sealed.remove(&second) {
+                None => d,
+                Some(mine) => {
+                    let mut h = histogram();
+                    let _ = mine.add_into(&mut h);
+                    let _ = d.add_into(&mut h);
+                    Deflated::of(&h)
+                }
+            };
+            self.sealed.insert(second, merged);
+        }
+    }
+
+    /// Each second's histogram, decoded one at a time, from the first second to the last
+    /// (seconds with nothing recorded in between are empty histograms).
+    pub fn seconds(&self) -> impl Iterator<Item = (u64, Histogram<u64>)> + '_ {
+        let first = self.sealed.keys().next().copied().into_iter().chain(self.open.as_ref().map(|(s, _)| *s)).min();
+        let last = self.sealed.keys().next_back().copied().into_iter().chain(self.open.as_ref().map(|(s, _)| *s)).max();
+        let range = match (first, last) {
+            (Some(a), Some(b)) => a..b + 1,
+            _ => 0..0,
+        };
+        range.map(move |s| {
+            let h = match (&self.open, self.sealed.get(&s)) {
+                (Some((o, h)), _) if *o == s => h.clone(),
+                (_, Some(d)) => d.histogram().unwrap_or_else(|_| histogram()),
+                _ => histogram(),
+            };
+            (s, h)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_hold_what_was_recorded_there_even_out_of_order() {
+        let mut a = SecondSeries::default();
+        a.record(100, 5);
+        a.record(100, 7);
+        a.record(102, 9);
+        a.record(100, 11); // late: second 100 reopened
+        let mut b = SecondSeries::default();
+        b.record(101, 3);
+        b.record(102, 4);
+        a.merge(b);
+        let seconds: Vec<(u64, u64, u64)> = a.seconds().map(|(s, h)| (s, h.len(), h.max())).collect();
+        assert_eq!(seconds, vec![(100, 3, 11), (101, 1, 3), (102, 2, 9)]);
+        let again = SecondSeries::from_seconds(a.finish());
+        assert_eq!(again.seconds().map(|(_, h)| h.len()).sum::<u64>(), 6);
+        assert_eq!(SecondSeries::default().seconds().count(), 0);
+    }
+}
