@@ -143,7 +143,9 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&L
     let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
     // Shards begin together at --start-at; a whole run at once.
     let (start, started_at) = crate::engine::run::start_time(plan.start_at);
-    std::thread::sleep(start.saturating_duration_since(Instant::now()));
+    while Instant::now() < start && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(start.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)));
+    }
     let workers = Pinned::new(plan.pin);
     let next_upload = Arc::new(AtomicU64::new(0));
     let deadline = plan.duration.map(|d| start + d);
