@@ -1,7 +1,9 @@
 //! Micro-benchmarks of the hot paths (criterion): request encoding, response decoding,
-//! recording a response into the histograms, and the pacer. Run with
+//! recording a response into the histograms, the pacer, and (off the hot path, on the reporter
+//! thread once a second) compacting a second of the time series. Run with
 //! `cargo bench --bench micro`; results in bench/RESULTS.md.
 
+use blast::engine::compact::CompactRecorder;
 use blast::engine::pacer::{Arrival, Pacer};
 use blast::engine::recorder::Recorder;
 use blast::workloads::api::codec::ResponseDecoder;
@@ -74,5 +76,20 @@ fn pace(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, decode, record, pace);
+/// A busy second (50,000 responses over 5 ms of latencies) deflated and expanded again.
+fn compact(c: &mut Criterion) {
+    let mut r = Recorder::new();
+    for i in 0..50_000u64 {
+        let lat = Duration::from_micros(50 + (i * 7919) % 5000);
+        r.record_sent(Duration::from_micros(i % 100), 180);
+        r.record_response(202, lat, lat / 2, 120);
+    }
+    let mut g = c.benchmark_group("timeline");
+    g.bench_function("compact one busy second (5 histograms)", |b| b.iter(|| black_box(CompactRecorder::of(&r))));
+    let compacted = CompactRecorder::of(&r);
+    g.bench_function("expand one busy second", |b| b.iter(|| black_box(compacted.expand_own())));
+    g.finish();
+}
+
+criterion_group!(benches, encode, decode, record, pace, compact);
 criterion_main!(benches);
