@@ -8,7 +8,7 @@
 //! - `serve`: the embedded target (`blast serve`), separate from the generators.
 //! - `report`: turns merged measurements into the terminal summary and JSON.
 //! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
-//! - `clock`: sub-millisecond timers; `sys`: OS limits.
+//! - `clock`: sub-millisecond timers; `sys`: OS limits; `tls`: the generators' TLS client.
 
 pub mod cli;
 pub mod clock;
@@ -16,4 +16,5 @@ pub mod engine;
 pub mod report;
 pub mod serve;
 pub mod sys;
+pub mod tls;
 pub mod workloads;

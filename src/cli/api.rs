@@ -74,6 +74,8 @@ pub struct ApiArgs {
     pub coalesce: Duration,
     #[command(flatten)]
     pub shard: super::ShardArgs,
+    #[command(flatten)]
+    pub tls: super::TlsArgs,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
@@ -163,8 +165,14 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         coalesce: a.coalesce,
         start_at: a.shard.start_at,
     };
-    let workload = ApiWorkload::new(target.addrs.clone(), request);
+    let tls = args_tls(a, &target)?;
+    let workload = ApiWorkload::new(target.addrs.clone(), request, tls);
     Ok(Built { plan, target, workload })
+}
+
+/// The TLS client and server name for an https:// target.
+fn args_tls(a: &ApiArgs, target: &HttpTarget) -> Result<Option<(crate::tls::ClientTls, String)>, UsageError> {
+    Ok(a.tls.client(target.tls)?.map(|c| (c, target.host.clone())))
 }
 
 /// `Name: value` with a valid token name and no line breaks.
@@ -202,7 +210,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
     let sla = args.out.check(&crate::report::api::metric_names())?;
     let stop = super::stop_on_signals();
-    let url = format!("http://{}{}", target.authority, target.path);
+    let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
     let warmup_s = plan.warmup.as_secs();
     let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
     let outcome = engine::run(&plan, workload, stop, |p| {

@@ -115,6 +115,7 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
         ws_drop: None,
         s3: None,
         misbehave: None,
+        tls: None,
     };
     let running = crate::serve::start(&cfg).map_err(|e| format!("cannot start the embedded target: {e}"))?;
     eprintln!("blast demo: embedded target listening on http://{}", running.addr);
@@ -122,6 +123,30 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     args.api.rate.get_or_insert(20_000.0);
     args.api.duration.get_or_insert(std::time::Duration::from_secs(10));
     api::run(args.api, Some("demo"))
+}
+
+/// How https:// and wss:// targets are trusted.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Trust this CA or self-signed certificate (PEM) for https:// and wss:// targets, besides
+    /// the built-in Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Do not verify the target's TLS certificate (self-signed test targets); the handshake's
+    /// signatures are still checked.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS client when the target needs one (`tls`), checked now so that a bad --ca-cert
+    /// fails before the run.
+    pub fn client(&self, tls: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+        if !tls {
+            return Ok(None);
+        }
+        Ok(Some(crate::tls::ClientTls::new(self.ca_cert.as_deref(), self.insecure)?))
+    }
 }
 
 /// Running one run as N processes (machines): each takes its share, `blast merge` joins them.

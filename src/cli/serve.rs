@@ -4,6 +4,7 @@ use super::units::{parse_count, parse_duration};
 use super::UsageError;
 use crate::serve::faults::{Faults, Stall};
 use crate::serve::s3::S3Config;
+use crate::serve::tls::TlsSource;
 use crate::serve::{start, ServeConfig};
 use clap::Args;
 use std::io::Write;
@@ -53,6 +54,20 @@ pub struct ServeArgs {
     /// Fault target: answer every HTTP request wrongly in this one way (raw TCP).
     #[arg(long, value_enum)]
     pub misbehave: Option<crate::serve::misbehave::Misbehaviour>,
+    /// Serve HTTPS and wss:// (and S3 over HTTPS) with a self-signed certificate for localhost,
+    /// 127.0.0.1 and ::1 (clients: --insecure, or --ca-cert with the file from --tls-cert-out),
+    /// or with --tls-cert and --tls-key.
+    #[arg(long)]
+    pub tls: bool,
+    /// Certificate chain (PEM) to serve TLS with; implies --tls.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Write the self-signed certificate (PEM) here, for clients' --ca-cert.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub tls_cert_out: Option<std::path::PathBuf>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -68,7 +83,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
         }
         _ => None,
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsSource::Files { cert: cert.clone(), key: key.clone() }),
+        _ if args.tls || args.tls_cert_out.is_some() => {
+            Some(TlsSource::SelfSigned { write_cert_to: args.tls_cert_out.clone() })
+        }
+        _ => None,
+    };
+    let tls = tls.as_ref().map(crate::serve::tls::server_config).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let cfg = ServeConfig {
+        tls,
         listen: args.listen,
         threads: args.threads.unwrap_or_else(super::available_cores),
         faults: Faults {
@@ -90,9 +115,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
     };
     crate::sys::raise_fds_to_hard();
     let running = start(&cfg).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
-    println!("blast serve listening on http://{}", running.addr);
+    println!("blast serve listening on {scheme}://{}", running.addr);
     if let Some(s3) = running.s3_addr {
-        println!("blast serve S3 endpoint on http://{s3}");
+        println!("blast serve S3 endpoint on {scheme}://{s3}");
     }
     let _ = std::io::stdout().flush();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

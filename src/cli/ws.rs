@@ -77,6 +77,8 @@ pub struct WsArgs {
     #[command(flatten)]
     pub shard: super::ShardArgs,
     #[command(flatten)]
+    pub tls: super::TlsArgs,
+    #[command(flatten)]
     pub out: super::OutputArgs,
 }
 
@@ -100,13 +102,15 @@ fn parse_probe_rate(s: &str) -> Result<f64, String> {
 }
 
 fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
-    let http_like = match a.target.strip_prefix("ws://") {
-        Some(rest) => format!("http://{rest}"),
-        None if a.target.starts_with("wss://") => return Err("wss:// is not supported yet; use ws://".into()),
-        None => return Err(format!("--target '{}': expected ws://host:port/path", a.target).into()),
+    let http_like = match (a.target.strip_prefix("ws://"), a.target.strip_prefix("wss://")) {
+        (Some(rest), _) => format!("http://{rest}"),
+        (_, Some(rest)) => format!("https://{rest}"),
+        _ => return Err(format!("--target '{}': expected ws://host:port/path or wss://...", a.target).into()),
     };
-    let target = HttpTarget::parse(&http_like).map_err(|e| e.replace("http://", "ws://"))?;
-    let probe_url = a.probe_target.clone().unwrap_or_else(|| format!("http://{}/v1/messages", target.authority));
+    let target =
+        HttpTarget::parse(&http_like).map_err(|e| e.replace("https://", "wss://").replace("http://", "ws://"))?;
+    let scheme = if target.tls { "https" } else { "http" };
+    let probe_url = a.probe_target.clone().unwrap_or_else(|| format!("{scheme}://{}/v1/messages", target.authority));
     let probe_target = HttpTarget::parse(&probe_url)?;
     if a.duration.is_zero() {
         return Err("--duration must be greater than 0".into());
@@ -141,6 +145,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     }
     let own = crate::engine::shard_share(a.conns as u64, shard) as usize;
     let cores = a.cores.unwrap_or_else(available_cores).min(own);
+    let tls = a.tls.client(target.tls || probe_target.tls)?;
     Ok(WsPlan {
         target,
         probe_target,
@@ -168,6 +173,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         pin: !a.out.no_pin,
         shard,
         start_at: a.shard.start_at,
+        tls,
     })
 }
 

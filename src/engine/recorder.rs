@@ -23,6 +23,8 @@ pub enum ErrorKind {
     ConnectTimeout,
     /// Any other failure to connect (unreachable, out of ports or descriptors, ...).
     ConnectOther,
+    /// The TLS handshake failed (untrusted certificate, wrong name, protocol mismatch).
+    Tls,
     /// No complete response within the timeout.
     Timeout,
     /// The peer closed the connection before a complete response.
@@ -40,10 +42,11 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
+        ErrorKind::Tls,
         ErrorKind::Timeout,
         ErrorKind::Closed,
         ErrorKind::Reset,
@@ -59,6 +62,7 @@ impl ErrorKind {
             ErrorKind::ConnectRefused => "connect_refused",
             ErrorKind::ConnectTimeout => "connect_timeout",
             ErrorKind::ConnectOther => "connect_error",
+            ErrorKind::Tls => "tls_handshake",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Closed => "closed",
             ErrorKind::Reset => "reset",
@@ -119,7 +123,7 @@ pub struct Recorder {
     /// Responses by status code (index = code; codes >= MAX_CODE land in slot 0).
     pub codes: Vec<u64>,
     /// Failures by kind (see `ErrorKind::ALL`).
-    pub errors: [u64; 10],
+    pub errors: [u64; ErrorKind::ALL.len()],
     /// Connections established and failed.
     pub connects_ok: u64,
     pub connects_failed: u64,
@@ -147,7 +151,7 @@ impl Recorder {
             sent: 0,
             completed: 0,
             codes: vec![0; MAX_CODE],
-            errors: [0; 10],
+            errors: [0; ErrorKind::ALL.len()],
             connects_ok: 0,
             connects_failed: 0,
             bytes_out: 0,
@@ -184,7 +188,7 @@ impl Recorder {
         self.sent = 0;
         self.completed = 0;
         self.codes.iter_mut().for_each(|c| *c = 0);
-        self.errors = [0; 10];
+        self.errors = [0; ErrorKind::ALL.len()];
         self.connects_ok = 0;
         self.connects_failed = 0;
         self.bytes_out = 0;

@@ -101,7 +101,8 @@ impl WsPlanInfo {
 
 impl WsSummary {
     pub fn build(plan: &WsPlan, run: &WsOutcome) -> WsSummary {
-        let target = format!("ws://{}{}", plan.target.authority, plan.target.path);
+        let scheme = if plan.target.tls { "wss" } else { "ws" };
+        let target = format!("{scheme}://{}{}", plan.target.authority, plan.target.path);
         let info = WsPlanInfo::of(plan);
         let raw = RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib());
         Self::from_raw(raw, run)

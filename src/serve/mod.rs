@@ -4,13 +4,15 @@
 //! It answers `POST /v1/messages` with 202 and a small JSON body, `GET /health` with 200,
 //! upgrades `GET /ws` to a WebSocket with conversation fan-out (`ws`, `rooms`), and can inject
 //! known faults (`faults`) so that blast's accuracy is testable against the truth. With
-//! `s3` set it also serves an S3 endpoint (`s3`) on a listener of its own.
+//! `s3` set it also serves an S3 endpoint (`s3`) on a listener of its own. With `tls` set both
+//! listeners speak HTTPS (and `wss://`) instead (`tls`).
 //! HTTP is hyper's (well tested, and later issues add WebSocket and S3 on the same server).
 
 pub mod faults;
 pub mod misbehave;
 pub mod rooms;
 pub mod s3;
+pub mod tls;
 pub mod ws;
 
 use crate::clock::PreciseTimer;
@@ -40,6 +42,8 @@ pub struct ServeConfig {
     pub s3: Option<(SocketAddr, s3::S3Config)>,
     /// Answer every HTTP request wrongly in this way instead (raw TCP; for fault tests).
     pub misbehave: Option<misbehave::Misbehaviour>,
+    /// Serve HTTPS/WSS (and S3 over HTTPS) with this configuration (`tls::server_config`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 struct App {
@@ -75,6 +79,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 /// Binds now (so the caller learns the address and bind errors at once) and serves on a
 /// background thread.
 pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
+    let tls = cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
         .thread_name("blast-serve")
@@ -105,30 +110,40 @@ pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
     let misbehave = cfg.misbehave;
     std::thread::Builder::new().name("blast-serve-accept".into()).spawn(move || {
         if let Some((l, service)) = s3_listener {
-            runtime.spawn(s3_accept_loop(l, service));
+            runtime.spawn(s3_accept_loop(l, service, tls.clone()));
         }
         match misbehave {
             Some(kind) => runtime.block_on(misbehave::serve(listener, kind)),
-            None => runtime.block_on(accept_loop(listener, app)),
+            None => runtime.block_on(accept_loop(listener, app, tls)),
         }
     })?;
     Ok(Running { addr, s3_addr })
 }
 
-async fn s3_accept_loop(listener: tokio::net::TcpListener, service: s3s::service::S3Service) {
+type Acceptor = Option<tokio_rustls::TlsAcceptor>;
+
+async fn s3_accept_loop(listener: tokio::net::TcpListener, service: s3s::service::S3Service, tls: Acceptor) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
-        let service = service.clone();
+        let (service, tls) = (service.clone(), tls.clone());
         tokio::spawn(async move {
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            match &tls {
+                None => {
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(stream).await else { return };
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
         });
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>) {
+async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>, tls: Acceptor) {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
@@ -140,15 +155,28 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>) {
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(req, app.clone()));
-            let _ = http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+            match tls {
+                None => serve_connection(stream, app).await,
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve_connection(stream, app).await;
+                    }
+                }
+            }
         });
     }
+}
+
+/// HTTP/1.1 (with WebSocket upgrades) on one accepted connection, plain or TLS.
+async fn serve_connection<IO>(io: IO, app: Arc<App>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| handle(req, app.clone()));
+    let _ =
+        http1::Builder::new().pipeline_flush(true).serve_connection(TokioIo::new(io), service).with_upgrades().await;
 }
 
 async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Infallible> {

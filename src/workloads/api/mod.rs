@@ -12,6 +12,7 @@ pub mod request;
 pub mod target;
 
 use crate::engine::{CallStats, Connection, ErrorKind, Job, Workload};
+use crate::tls::{ClientTls, Stream};
 use bytes::BytesMut;
 use codec::{CodecError, ResponseDecoder};
 use request::{RequestTemplate, Vars};
@@ -28,11 +29,13 @@ const READ_CHUNK: usize = 8 * 1024;
 pub struct ApiWorkload {
     addrs: Vec<SocketAddr>,
     request: Arc<RequestTemplate>,
+    /// `https://`: the TLS client and the name the certificate must carry.
+    tls: Option<(ClientTls, String)>,
 }
 
 impl ApiWorkload {
-    pub fn new(addrs: Vec<SocketAddr>, request: RequestTemplate) -> Self {
-        ApiWorkload { addrs, request: Arc::new(request) }
+    pub fn new(addrs: Vec<SocketAddr>, request: RequestTemplate, tls: Option<(ClientTls, String)>) -> Self {
+        ApiWorkload { addrs, request: Arc::new(request), tls }
     }
 }
 
@@ -45,6 +48,16 @@ impl Workload for ApiWorkload {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
+                    let stream = match &self.tls {
+                        None => Stream::Plain(stream),
+                        Some((tls, host)) => tls.connect(host, stream).await.map_err(|e| {
+                            if crate::tls::is_handshake_error(&e) {
+                                ErrorKind::Tls
+                            } else {
+                                ErrorKind::from_io(&e)
+                            }
+                        })?,
+                    };
                     return Ok(ApiConn {
                         stream,
                         request: self.request.clone(),
@@ -71,7 +84,7 @@ impl Workload for ApiWorkload {
 
 /// One keep-alive connection with its reusable buffers.
 pub struct ApiConn {
-    stream: TcpStream,
+    stream: Stream,
     request: Arc<RequestTemplate>,
     read: BytesMut,
     decoder: ResponseDecoder,

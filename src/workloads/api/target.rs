@@ -10,18 +10,20 @@ pub struct HttpTarget {
     pub path: String,
     /// Resolved addresses, tried in order.
     pub addrs: Vec<SocketAddr>,
+    /// `https://`: TLS to `host`.
+    pub tls: bool,
+    /// The host alone (no port, no brackets): the name a TLS certificate must carry.
+    pub host: String,
 }
 
 impl HttpTarget {
-    /// Parses `http://host[:port][/path]`. Only plain HTTP/1.1 is spoken on the hot path.
+    /// Parses `http[s]://host[:port][/path]` (HTTP/1.1, over TLS for https).
     pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some(("https", _)) => {
-                return Err(format!("target '{url}': https is not supported by the api workload yet; use http://"))
-            }
+        let (tls, rest) = match url.split_once("://") {
+            Some(("http", rest)) => (false, rest),
+            Some(("https", rest)) => (true, rest),
             Some((scheme, _)) => {
-                return Err(format!("target '{url}': unsupported scheme '{scheme}', expected http://"))
+                return Err(format!("target '{url}': unsupported scheme '{scheme}', expected http:// or https://"))
             }
             None => return Err(format!("target '{url}': expected a URL like http://127.0.0.1:8000/v1/messages")),
         };
@@ -37,7 +39,13 @@ impl HttpTarget {
                 "target '{url}': credentials in the URL are not supported; use -H 'Authorization: ...'"
             ));
         }
-        let with_port = if has_port(authority) { authority.to_string() } else { format!("{authority}:80") };
+        let default_port = if tls { 443 } else { 80 };
+        let with_port = if has_port(authority) { authority.to_string() } else { format!("{authority}:{default_port}") };
+        let host = match authority.rfind(':') {
+            Some(i) if has_port(authority) => &authority[..i],
+            _ => authority,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let addrs: Vec<SocketAddr> = with_port
             .to_socket_addrs()
             .map_err(|e| format!("target '{url}': cannot resolve '{authority}': {e}"))?
@@ -45,7 +53,7 @@ impl HttpTarget {
         if addrs.is_empty() {
             return Err(format!("target '{url}': '{authority}' resolves to no address"));
         }
-        Ok(HttpTarget { authority: authority.to_string(), path: path.to_string(), addrs })
+        Ok(HttpTarget { authority: authority.to_string(), path: path.to_string(), addrs, tls, host })
     }
 }
 
@@ -70,12 +78,16 @@ mod tests {
         let t = HttpTarget::parse("http://[::1]:9/").expect("valid");
         assert_eq!(t.addrs[0].port(), 9);
         let t = HttpTarget::parse("http://127.0.0.1").expect("valid");
-        assert_eq!((t.path.as_str(), t.addrs[0].port()), ("/", 80));
+        assert_eq!((t.path.as_str(), t.addrs[0].port(), t.tls), ("/", 80, false));
+        let t = HttpTarget::parse("https://localhost/v1").expect("valid");
+        assert_eq!((t.addrs[0].port(), t.tls, t.host.as_str()), (443, true, "localhost"));
+        let t = HttpTarget::parse("https://[::1]:8443/").expect("valid");
+        assert_eq!((t.addrs[0].port(), t.host.as_str()), (8443, "::1"));
     }
 
     #[test]
     fn rejects_what_it_cannot_speak() {
-        for bad in ["https://127.0.0.1/", "ftp://x/", "127.0.0.1:80", "http:///x", "http://u:p@127.0.0.1/"] {
+        for bad in ["ftp://x/", "127.0.0.1:80", "http:///x", "http://u:p@127.0.0.1/"] {
             assert!(HttpTarget::parse(bad).is_err(), "{bad}");
         }
     }

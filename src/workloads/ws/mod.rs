@@ -66,6 +66,8 @@ pub struct WsPlan {
     pub shard: (u32, u32),
     /// Wall-clock start (`--start-at`), so that shards begin together.
     pub start_at: Option<SystemTime>,
+    /// For `wss://` targets (and an https:// probe target).
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 impl WsPlan {

@@ -4,6 +4,7 @@
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
+use crate::tls::Stream;
 use crate::workloads::api::codec::ResponseDecoder;
 use crate::workloads::ws::tally::ProbeSent;
 use crate::workloads::ws::{now_us, session, CoreWs, WsPlan};
@@ -26,8 +27,8 @@ pub enum ProbeVia {
 
 /// A connection probes go out on, opened lazily and again after a failure.
 enum Channel {
-    Http(TcpStream, BytesMut),
-    Ws(Box<WebSocketStream<TcpStream>>),
+    Http(Stream, BytesMut),
+    Ws(Box<WebSocketStream<Stream>>),
 }
 
 /// Sends probes from `start` for `length`, round-robin over the rooms.
@@ -66,8 +67,13 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
 async fn open(core: &CoreWs) -> Option<Channel> {
     match core.plan.probe_via {
         ProbeVia::Http => {
-            let s = TcpStream::connect(core.plan.probe_target.addrs[0]).await.ok()?;
+            let target = &core.plan.probe_target;
+            let s = TcpStream::connect(target.addrs[0]).await.ok()?;
             let _ = s.set_nodelay(true);
+            let s = match (&core.plan.tls, target.tls) {
+                (Some(tls), true) => tls.connect(&target.host, s).await.ok()?,
+                _ => Stream::Plain(s),
+            };
             Some(Channel::Http(s, BytesMut::with_capacity(4096)))
         }
         ProbeVia::Ws => session::open(core, 0).await.ok().map(|ws| Channel::Ws(Box::new(ws))),
@@ -104,7 +110,7 @@ async fn send(plan: &WsPlan, ch: &mut Channel, room: u32, id: u64, sent_us: u64)
     }
 }
 
-async fn exchange(stream: &mut TcpStream, buf: &mut BytesMut, request: &[u8]) -> std::io::Result<u16> {
+async fn exchange(stream: &mut Stream, buf: &mut BytesMut, request: &[u8]) -> std::io::Result<u16> {
     stream.write_all(request).await?;
     let mut decoder = ResponseDecoder::new();
     loop {

@@ -1,17 +1,18 @@
 //! One WebSocket connection's life: connect and upgrade, subscribe, heartbeat, receive probes,
 //! and (with `--reconnect`) start again when the server drops it.
 
+use crate::tls::Stream;
 use crate::workloads::ws::tally::Membership;
 use crate::workloads::ws::{now_us, CoreWs};
 use futures_util::{SinkExt, StreamExt};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Stream>;
 
 /// Why a connected session ended.
 enum End {
@@ -86,6 +87,17 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
     }
     let stream = socket.connect(addr).await.map_err(|e| io_reason(&e))?;
     let _ = stream.set_nodelay(true);
+    let stream = match (&plan.tls, plan.target.tls) {
+        (Some(tls), true) => tls.connect(&plan.target.host, stream).await.map_err(|e| {
+            if crate::tls::is_handshake_error(&e) {
+                "tls_handshake".to_string()
+            } else {
+                io_reason(&e)
+            }
+        })?,
+        _ => Stream::Plain(stream),
+    };
+    // The URL only tells tungstenite the path and Host; the stream is already TLS for wss.
     let url = format!("ws://{}{}", plan.target.authority, plan.target.path);
     let mut request = url.into_client_request().map_err(|e| format!("bad_request: {e}"))?;
     if let Some(token) = &plan.token {
