@@ -116,7 +116,8 @@ fn bad_part_sizes_are_usage_errors() {
         (vec!["--size", "100M", "--part-size", "1M"], "at least 5 MiB"),
         (vec!["--size", "100G", "--part-size", "5M"], "at most 10,000"),
         (vec!["--size", "ten"], "not a size"),
-        (vec!["--target", "https://127.0.0.1:9"], "https"),
+        (vec!["--target", "ftp://127.0.0.1:9"], "unsupported scheme"),
+        (vec!["--target", "https://127.0.0.1:9", "--ca-cert", "/nonexistent/ca.pem"], "ca.pem"),
     ] {
         let mut all = vec!["upload"];
         all.extend(args);

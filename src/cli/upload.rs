@@ -73,6 +73,8 @@ pub struct UploadArgs {
     #[command(flatten)]
     pub shard: super::ShardArgs,
     #[command(flatten)]
+    pub tls: super::TlsArgs,
+    #[command(flatten)]
     pub out: super::OutputArgs,
 }
 
@@ -98,7 +100,8 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     if a.secret_key.is_empty() || a.access_key.is_empty() {
         return Err("--access-key and --secret-key must not be empty".into());
     }
-    let target = S3Target::new(&a.target, &a.bucket, &a.region, &a.access_key, &a.secret_key)?;
+    let tls = a.tls.client(a.target.starts_with("https://"))?;
+    let target = S3Target::new(&a.target, &a.bucket, &a.region, &a.access_key, &a.secret_key, tls)?;
     if a.duration.is_some_and(|d| d.is_zero()) {
         return Err("--duration must be greater than 0".into());
     }

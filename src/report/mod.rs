@@ -37,6 +37,13 @@ pub trait Report: serde::Serialize {
     fn page(&self) -> html::Page;
 }
 
+/// The advice printed when TLS handshakes failed (`n` of them).
+pub fn tls_warning(n: u64) -> String {
+    format!(
+        "{n} TLS handshakes failed: trust the target's certificate with --ca-cert FILE (PEM), or use --insecure for a self-signed test target"
+    )
+}
+
 /// Writes the summary as pretty JSON to `path` (`-` for stdout).
 pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;

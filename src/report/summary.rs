@@ -313,6 +313,11 @@ fn per_second(s: &Summary, plan: &Plan, run: &RunOutcome) -> (Vec<Second>, Vec<c
 
 fn warnings(s: &Summary, run: &RunOutcome) -> Vec<String> {
     let mut w = Vec::new();
+    let preconnect_tls = if run.preconnect_error == Some(ErrorKind::Tls) { run.preconnect_failed } else { 0 };
+    let tls = run.total.errors_of(ErrorKind::Tls).max(preconnect_tls);
+    if tls > 0 {
+        w.push(crate::report::tls_warning(tls));
+    }
     if run.preconnect_failed > 0 {
         let why = run.preconnect_error.map_or("unknown error", |k| k.name());
         w.push(format!(

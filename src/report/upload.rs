@@ -140,6 +140,9 @@ impl UploadSummary {
                 "authentication failed ({kind}, {n} uploads): check --access-key/--secret-key (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and --region"
             ));
         }
+        if let Some(&n) = t.failures.get("tls_handshake") {
+            warnings.push(crate::report::tls_warning(n));
+        }
         if t.abort_failed > 0 {
             warnings.push(format!(
                 "{} failed uploads could not be aborted: their parts may remain on the server",

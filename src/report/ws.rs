@@ -123,6 +123,9 @@ impl WsSummary {
         if let Some(n) = t.failed.get("no_ephemeral_ports") {
             warnings.push(format!("{n} connections failed for lack of ephemeral ports: add source addresses with --bind 127.0.0.1,127.0.0.2,..."));
         }
+        if let Some(&n) = t.failed.get("tls_handshake") {
+            warnings.push(crate::report::tls_warning(n));
+        }
         if let Some(n) = t.failed.get("fd_limit") {
             warnings.push(format!("{n} connections failed at the file descriptor limit (ulimit -n)"));
         }

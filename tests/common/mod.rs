@@ -21,6 +21,8 @@ pub struct Server {
     pub addr: String,
     /// `http://127.0.0.1:port` of the S3 endpoint, when started with `--s3-listen`.
     pub s3: Option<String>,
+    /// `https` when started with --tls.
+    pub scheme: &'static str,
 }
 
 impl Server {
@@ -38,19 +40,20 @@ impl Server {
             let mut line = String::new();
             stdout.read_line(&mut line).expect("read serve banner");
             line.trim()
-                .rsplit("http://")
+                .rsplit("://")
                 .next()
                 .filter(|a| a.starts_with("127.0.0.1:"))
                 .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"))
                 .to_string()
         };
         let addr = banner();
-        let s3 = extra.contains(&"--s3-listen").then(|| format!("http://{}", banner()));
-        Server { child, addr, s3 }
+        let scheme = if extra.iter().any(|a| a.starts_with("--tls")) { "https" } else { "http" };
+        let s3 = extra.contains(&"--s3-listen").then(|| format!("{scheme}://{}", banner()));
+        Server { child, addr, s3, scheme }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/v1/messages", self.addr)
+        format!("{}://{}/v1/messages", self.scheme, self.addr)
     }
 
     pub fn kill(&mut self) {

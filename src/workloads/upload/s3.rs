@@ -33,6 +33,8 @@ pub struct S3Target {
     pub addr: SocketAddr,
     /// `Host` header value (the URL's authority).
     pub host: String,
+    /// For an https:// endpoint: the TLS client and the name its certificate must carry.
+    pub tls: Option<(crate::tls::ClientTls, String)>,
 }
 
 impl std::fmt::Debug for S3Target {
@@ -43,16 +45,29 @@ impl std::fmt::Debug for S3Target {
 }
 
 impl S3Target {
-    pub fn new(endpoint: &str, bucket: &str, region: &str, key: &str, secret: &str) -> Result<Self, String> {
+    /// `tls` is used when the endpoint is https://.
+    pub fn new(
+        endpoint: &str,
+        bucket: &str,
+        region: &str,
+        key: &str,
+        secret: &str,
+        tls: Option<crate::tls::ClientTls>,
+    ) -> Result<Self, String> {
         let parsed = crate::workloads::api::target::HttpTarget::parse(endpoint)?;
         if parsed.path != "/" {
             return Err(format!("--target '{endpoint}': give the endpoint only (http://host:port), not a path"));
         }
         let url: url::Url = endpoint.parse().map_err(|e| format!("--target '{endpoint}': {e}"))?;
         let (addr, authority) = (parsed.addrs[0], parsed.authority);
+        let tls = if parsed.tls {
+            Some((tls.ok_or("an https:// endpoint needs the TLS client")?, parsed.host))
+        } else {
+            None
+        };
         let bucket = Bucket::new(url, UrlStyle::Path, bucket.to_string(), region.to_string())
             .map_err(|e| format!("--bucket '{bucket}': {e}"))?;
-        Ok(S3Target { bucket, credentials: Credentials::new(key, secret), addr, host: authority })
+        Ok(S3Target { bucket, credentials: Credentials::new(key, secret), addr, host: authority, tls })
     }
 }
 
@@ -102,6 +117,16 @@ impl Lane {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let stream = tokio::net::TcpStream::connect(self.target.addr).await.map_err(|e| Failure::io(&e))?;
             let _ = stream.set_nodelay(true);
+            let stream = match &self.target.tls {
+                None => crate::tls::Stream::Plain(stream),
+                Some((tls, host)) => tls.connect(host, stream).await.map_err(|e| {
+                    if crate::tls::is_handshake_error(&e) {
+                        Failure::new("tls_handshake")
+                    } else {
+                        Failure::io(&e)
+                    }
+                })?,
+            };
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|_| Failure::new("handshake"))?;
