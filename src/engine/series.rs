@@ -87,16 +87,16 @@ impl SecondSeries {
         }
     }
 
-    /// Each second's histogram, decoded one at a time, from the first second to the last
-    /// (seconds with nothing recorded in between are empty histograms).
+    /// Each second that has values, in order, its histogram decoded one at a time. Seconds
+    /// without any are left out (not filled in: a stray timestamp must not make a range of
+    /// millions of empty seconds).
     pub fn seconds(&self) -> impl Iterator<Item = (u64, Histogram<u64>)> + '_ {
-        let first = self.sealed.keys().next().copied().into_iter().chain(self.open.as_ref().map(|(s, _)| *s)).min();
-        let last = self.sealed.keys().next_back().copied().into_iter().chain(self.open.as_ref().map(|(s, _)| *s)).max();
-        let range = match (first, last) {
-            (Some(a), Some(b)) => a..b + 1,
-            _ => 0..0,
-        };
-        range.map(move |s| {
+        let mut keys: Vec<u64> = self.sealed.keys().copied().collect();
+        if let Some((s, _)) = &self.open {
+            keys.push(*s);
+            keys.sort_unstable();
+        }
+        keys.into_iter().map(move |s| {
             let h = match (&self.open, self.sealed.get(&s)) {
                 (Some((o, h)), _) if *o == s => h.clone(),
                 (_, Some(d)) => d.histogram().unwrap_or_else(|_| histogram()),
@@ -121,11 +121,12 @@ mod tests {
         let mut b = SecondSeries::default();
         b.record(101, 3);
         b.record(102, 4);
+        b.record(105, 1); // seconds 103 and 104 have nothing: no rows for them
         a.merge(b);
         let seconds: Vec<(u64, u64, u64)> = a.seconds().map(|(s, h)| (s, h.len(), h.max())).collect();
-        assert_eq!(seconds, vec![(100, 3, 11), (101, 1, 3), (102, 2, 9)]);
+        assert_eq!(seconds, vec![(100, 3, 11), (101, 1, 3), (102, 2, 9), (105, 1, 1)]);
         let again = SecondSeries::from_seconds(a.finish());
-        assert_eq!(again.seconds().map(|(_, h)| h.len()).sum::<u64>(), 6);
+        assert_eq!(again.seconds().map(|(_, h)| h.len()).sum::<u64>(), 7);
         assert_eq!(SecondSeries::default().seconds().count(), 0);
     }
 }

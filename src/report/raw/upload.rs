@@ -151,6 +151,10 @@ pub fn merge(shards: &[RawUpload]) -> Result<MergedUpload, String> {
     check_shards(&shards.iter().map(|s| s.shard).collect::<Vec<_>>())?;
     let start = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);
     let end = shards.iter().map(|s| s.started_at_unix_ns + s.elapsed_ns).max().unwrap_or(0);
+    let latest = shards.iter().map(|s| s.started_at_unix_ns).max().unwrap_or(0);
+    if latest - start > 3_600_000_000_000 {
+        return Err("the shards started more than an hour apart: they are not one run (use --start-at)".into());
+    }
     let mut tally = UploadTally::default();
     let mut timeline: Vec<u64> = Vec::new();
     for s in shards {
