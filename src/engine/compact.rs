@@ -57,6 +57,27 @@ impl<'de> Deserialize<'de> for Deflated {
     }
 }
 
+/// Serde for a `Histogram<u64>` field as `Deflated` (base64 text):
+/// `#[serde(with = "crate::engine::compact::histogram")]`. Read back into the bounds every
+/// recorder and tally uses (1 µs to 1 hour), so that merged histograms add.
+pub mod histogram {
+    use super::Deflated;
+    use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+    use hdrhistogram::Histogram;
+    use serde::{Deserialize, Serialize};
+
+    pub fn serialize<S: serde::Serializer>(h: &Histogram<u64>, s: S) -> Result<S::Ok, S::Error> {
+        Deflated::of(h).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
+        use serde::de::Error;
+        let mut h = Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).map_err(D::Error::custom)?;
+        Deflated::deserialize(d)?.add_into(&mut h).map_err(D::Error::custom)?;
+        Ok(h)
+    }
+}
+
 /// A `Recorder` with its histograms deflated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompactRecorder {

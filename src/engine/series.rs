@@ -18,7 +18,9 @@ pub fn unix_second_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-#[derive(Debug, Default)]
+/// Serialized as its deflated seconds by Unix second (`to_seconds`).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "BTreeMap<u64, Deflated>", from = "BTreeMap<u64, Deflated>")]
 pub struct SecondSeries {
     sealed: BTreeMap<u64, Deflated>,
     open: Option<(u64, Histogram<u64>)>,
@@ -104,6 +106,18 @@ impl SecondSeries {
             };
             (s, h)
         })
+    }
+}
+
+impl From<SecondSeries> for BTreeMap<u64, Deflated> {
+    fn from(s: SecondSeries) -> Self {
+        s.finish()
+    }
+}
+
+impl From<BTreeMap<u64, Deflated>> for SecondSeries {
+    fn from(sealed: BTreeMap<u64, Deflated>) -> Self {
+        SecondSeries::from_seconds(sealed)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The raw measurements of a `blast api` run: the engine's recorders per second and in total,
 //! and the plan.
 
-use super::{check_shards, from_unix_ns, unix_ns};
+use super::{from_unix_ns, one_run, unix_ns};
 use crate::engine::compact::CompactRecorder;
 use crate::engine::recorder::Recorder;
 use crate::engine::{Arrival, Plan, RunOutcome};
@@ -67,18 +67,12 @@ impl RawRun {
 
 /// Merges the shards of one run into the plan and outcome a single run would have had.
 pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
-    let first = shards.first().ok_or("nothing to merge")?;
-    for s in shards {
-        let mut p = s.plan.clone();
-        p.shard = first.plan.shard;
-        p.cores = first.plan.cores;
-        p.conns = first.plan.conns;
-        p.max_queue = first.plan.max_queue;
-        if p != first.plan {
-            return Err("the reports are not shards of the same run (rate, stages, duration, warm-up, arrival, seed or timeout differ)".into());
-        }
-    }
-    check_shards(&shards.iter().map(|s| s.plan.shard).collect::<Vec<_>>())?;
+    let first = one_run(
+        shards,
+        |s| RawPlan { shard: (0, 1), cores: 0, conns: 0, max_queue: 0, ..s.plan.clone() },
+        |s| s.plan.shard,
+        "rate, stages, duration, warm-up, arrival, seed or timeout",
+    )?;
     let mut total = Recorder::new();
     for s in shards {
         total.merge(&s.total.expand()?);

@@ -14,9 +14,27 @@ pub mod ws;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Checks that `shards` are the shards of one run and returns the first: `run_of` (what must be
+/// equal: the plan with the per-shard figures set aside) is the same for every report, and
+/// `shard_of` names each shard exactly once. `differ` says what differs when the runs do.
+pub fn one_run<'a, T, K: PartialEq>(
+    shards: &'a [T],
+    run_of: impl Fn(&T) -> K,
+    shard_of: impl Fn(&T) -> (u32, u32),
+    differ: &str,
+) -> Result<&'a T, String> {
+    let first = shards.first().ok_or("nothing to merge")?;
+    let run = run_of(first);
+    if shards.iter().any(|s| run_of(s) != run) {
+        return Err(format!("the reports are not shards of the same run ({differ} differ)"));
+    }
+    check_shards(&shards.iter().map(shard_of).collect::<Vec<_>>())?;
+    Ok(first)
+}
+
 /// Checks that `shards` are each shard of one run exactly once: same count, none twice, none
 /// missing.
-pub fn check_shards(shards: &[(u32, u32)]) -> Result<(), String> {
+fn check_shards(shards: &[(u32, u32)]) -> Result<(), String> {
     let n = shards.first().ok_or("nothing to merge")?.1;
     let mut seen = vec![false; n as usize];
     for &(i, count) in shards {

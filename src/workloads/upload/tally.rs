@@ -50,18 +50,24 @@ impl Failure {
     }
 }
 
-/// Per-core counters and histograms of `blast upload`.
-#[derive(Debug)]
+/// Per-core counters and histograms of `blast upload`. Serialized whole (histograms deflated)
+/// as the `raw` of a JSON report, for `blast merge`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct UploadTally {
     /// UploadPart: request start until its response is complete.
+    #[serde(with = "crate::engine::compact::histogram")]
     pub part: Histogram<u64>,
     /// The same, per wall-clock second the part finished in.
     pub part_per_second: SecondSeries,
     /// UploadPart: last body byte handed to the connection until the response head arrived.
+    #[serde(with = "crate::engine::compact::histogram")]
     pub part_ttfb: Histogram<u64>,
     /// Whole object: create + parts + complete (+ verify).
+    #[serde(with = "crate::engine::compact::histogram")]
     pub object: Histogram<u64>,
+    #[serde(with = "crate::engine::compact::histogram")]
     pub create: Histogram<u64>,
+    #[serde(with = "crate::engine::compact::histogram")]
     pub complete: Histogram<u64>,
     pub parts_ok: u64,
     pub parts_failed: u64,

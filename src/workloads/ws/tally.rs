@@ -27,15 +27,19 @@ pub struct Membership {
     pub to: Option<u64>,
 }
 
-/// Per-core counters and histograms. Owned by one core; merged at the end.
-#[derive(Debug)]
+/// Per-core counters and histograms. Owned by one core; merged at the end. Serialized whole
+/// (histograms deflated) as the `raw` of a JSON report, for `blast merge`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct WsTally {
+    #[serde(with = "crate::engine::compact::histogram")]
     pub connect: Histogram<u64>,
     /// Per recipient: receive time minus probe send time.
+    #[serde(with = "crate::engine::compact::histogram")]
     pub delivery: Histogram<u64>,
     /// The same, per wall-clock second of receipt.
     pub delivery_per_second: SecondSeries,
     /// WebSocket ping to pong.
+    #[serde(with = "crate::engine::compact::histogram")]
     pub heartbeat_rtt: Histogram<u64>,
     pub attempted: u64,
     pub established: u64,
