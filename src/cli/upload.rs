@@ -2,6 +2,7 @@
 
 use super::units::{parse_count, parse_duration, parse_size};
 use super::{available_cores, UsageError};
+use crate::report::hdr;
 use crate::report::upload::UploadSummary;
 use crate::workloads::upload::s3::S3Target;
 use crate::workloads::upload::{self, UploadPlan, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
@@ -189,17 +190,9 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     if let Some(path) = &args.out.hdr_log {
         let t = &outcome.tally;
         // Part ttfb and objects for the whole run, then parts second by second.
-        let intervals = [("part_ttfb", &t.part_ttfb), ("object", &t.object)]
-            .into_iter()
-            .map(|(tag, h)| crate::report::hdr::Interval {
-                tag,
-                start: Duration::ZERO,
-                length: outcome.elapsed,
-                histogram: std::borrow::Cow::Borrowed(h),
-            })
-            .chain(crate::report::hdr::per_second("part", &t.part_per_second, outcome.started_at));
-        crate::report::hdr::write(path, outcome.started_at, "upload", intervals)
-            .map_err(|e| format!("--hdr-log {path}: {e}"))?;
+        let intervals = hdr::whole_run([("part_ttfb", &t.part_ttfb), ("object", &t.object)], outcome.elapsed)
+            .chain(hdr::per_second("part", &t.part_per_second, outcome.started_at));
+        hdr::write(path, outcome.started_at, "upload", intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())
 }

@@ -2,6 +2,7 @@
 
 use super::units::{parse_count, parse_duration, parse_rate};
 use super::{available_cores, UsageError};
+use crate::report::hdr;
 use crate::report::ws::WsSummary;
 use crate::workloads::api::target::HttpTarget;
 use crate::workloads::ws::{self, WsPlan};
@@ -214,17 +215,9 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         let t = &outcome.tally;
         let whole = Duration::from_secs_f64(outcome.ramp_secs + outcome.hold_secs);
         // Connect and heartbeat for the whole run, then deliveries second by second.
-        let intervals = [("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)]
-            .into_iter()
-            .map(|(tag, h)| crate::report::hdr::Interval {
-                tag,
-                start: Duration::ZERO,
-                length: whole,
-                histogram: std::borrow::Cow::Borrowed(h),
-            })
-            .chain(crate::report::hdr::per_second("delivery", &t.delivery_per_second, outcome.started_at));
-        crate::report::hdr::write(path, outcome.started_at, "ws", intervals)
-            .map_err(|e| format!("--hdr-log {path}: {e}"))?;
+        let intervals = hdr::whole_run([("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)], whole)
+            .chain(hdr::per_second("delivery", &t.delivery_per_second, outcome.started_at));
+        hdr::write(path, outcome.started_at, "ws", intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())
 }

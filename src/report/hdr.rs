@@ -19,6 +19,19 @@ pub struct Interval<'a> {
     pub histogram: Cow<'a, Histogram<u64>>,
 }
 
+/// One interval each, from the start for `length`: histograms kept for the whole run only.
+pub fn whole_run<'a>(
+    histograms: impl IntoIterator<Item = (&'a str, &'a Histogram<u64>)> + 'a,
+    length: Duration,
+) -> impl Iterator<Item = Interval<'a>> + 'a {
+    histograms.into_iter().map(move |(tag, h)| Interval {
+        tag,
+        start: Duration::ZERO,
+        length,
+        histogram: Cow::Borrowed(h),
+    })
+}
+
 /// One interval per wall-clock second of `series` (ws deliveries, upload parts), placed
 /// relative to the run's start and decoded one at a time.
 pub fn per_second<'a>(
