@@ -70,3 +70,45 @@ fn row(o: &mut String, name: &str, p: &Percentiles) {
         name, p.p50, p.p90, p.p95, p.p99, p.p99_9, p.max, p.mean
     );
 }
+
+/// The latency table and warnings that close the ws and upload summaries: a header, one row
+/// per histogram (p50 to max, `width` wide with `decimals`), then a line per warning.
+pub fn latency_table_and_warnings(
+    o: &mut String,
+    rows: &[(&str, &Percentiles)],
+    width: usize,
+    decimals: usize,
+    warnings: &[String],
+) {
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "  {:<24}{:>w$}{:>w$}{:>w$}{:>w$}{:>w$}{:>w$}",
+        "latency (ms)",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99.9",
+        "max",
+        w = width
+    );
+    for (name, q) in rows {
+        let _ = writeln!(
+            o,
+            "  {:<24}{:>w$.d$}{:>w$.d$}{:>w$.d$}{:>w$.d$}{:>w$.d$}{:>w$.d$}",
+            name,
+            q.p50,
+            q.p90,
+            q.p95,
+            q.p99,
+            q.p99_9,
+            q.max,
+            w = width,
+            d = decimals
+        );
+    }
+    for w in warnings {
+        let _ = writeln!(o, "  warning: {w}");
+    }
+}

@@ -253,28 +253,14 @@ impl crate::report::Report for UploadSummary {
             self.data_pool_mib,
             self.peak_rss_mib
         );
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "  {:<24}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-            "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max"
-        );
-        for (name, q) in [
+        let rows = [
             ("part", &self.part_ms),
             ("part ttfb (after body)", &self.part_ttfb_ms),
             ("object", &self.object_ms),
             ("create", &self.create_ms),
             ("complete", &self.complete_ms),
-        ] {
-            let _ = writeln!(
-                o,
-                "  {:<24}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}",
-                name, q.p50, q.p90, q.p95, q.p99, q.p99_9, q.max
-            );
-        }
-        for w in &self.warnings {
-            let _ = writeln!(o, "  warning: {w}");
-        }
+        ];
+        crate::report::text::latency_table_and_warnings(&mut o, &rows, 10, 2, &self.warnings);
         o
     }
 

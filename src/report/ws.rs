@@ -239,27 +239,13 @@ impl crate::report::Report for WsSummary {
             "  heartbeats  {} sent, {} answered; {} messages received; peak RSS {:.1} MiB",
             self.heartbeats_sent, self.heartbeats_answered, self.messages_received, self.peak_rss_mib
         );
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "  {:<24}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}",
-            "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max"
-        );
-        for (name, q) in [
+        let rows = [
             ("delivery (per recipient)", &self.delivery_ms),
             ("probe completion", &self.probe_completion_ms),
             ("connect + upgrade", &self.connect_ms),
             ("heartbeat rtt", &self.heartbeat_rtt_ms),
-        ] {
-            let _ = writeln!(
-                o,
-                "  {:<24}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>9.3}",
-                name, q.p50, q.p90, q.p95, q.p99, q.p99_9, q.max
-            );
-        }
-        for w in &self.warnings {
-            let _ = writeln!(o, "  warning: {w}");
-        }
+        ];
+        crate::report::text::latency_table_and_warnings(&mut o, &rows, 9, 3, &self.warnings);
         o
     }
 
