@@ -62,12 +62,12 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
     }
     match first.workload.as_str() {
         "ws" => {
-            let merged = raw::ws::merge(&raws(&reports)?)?;
+            let merged = raw::ws::merge(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::ws::metric_names())?;
             a.out.finish(&WsSummary::merged(merged), sla.as_deref())
         }
         "upload" => {
-            let merged = raw::upload::merge(&raws(&reports)?)?;
+            let merged = raw::upload::merge(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::upload::metric_names())?;
             a.out.finish(&UploadSummary::merged(merged), sla.as_deref())
         }

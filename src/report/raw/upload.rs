@@ -56,9 +56,9 @@ pub struct MergedUpload {
 
 /// Merges the shards of one upload run: tallies add, the run lasts from the first shard's start
 /// to the last shard's end, and bytes per second add second by second on that common clock.
-pub fn merge(shards: &[RawUpload]) -> Result<MergedUpload, String> {
+pub fn merge(shards: Vec<RawUpload>) -> Result<MergedUpload, String> {
     let first = one_run(
-        shards,
+        &shards,
         |s| (s.target.clone(), UploadPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
         |s| s.shard,
         "target, size, parts, parallel, uploads or duration",
@@ -69,10 +69,8 @@ pub fn merge(shards: &[RawUpload]) -> Result<MergedUpload, String> {
     if latest - start > 3_600_000_000_000 {
         return Err("the shards started more than an hour apart: they are not one run (use --start-at)".into());
     }
-    let mut tally = UploadTally::default();
     let mut timeline: Vec<u64> = Vec::new();
-    for s in shards {
-        tally.merge(s.tally.clone());
+    for s in &shards {
         // Second k of a shard that started d seconds after the first one is second k + d.
         let shift = ((s.started_at_unix_ns - start) as f64 / 1e9).round() as usize;
         if timeline.len() < shift + s.timeline.len() {
@@ -90,14 +88,12 @@ pub fn merge(shards: &[RawUpload]) -> Result<MergedUpload, String> {
         .or_else(|| shards.iter().map(|s| s.bucket.as_str()).find(|b| *b == "created"))
         .unwrap_or("exists")
         .to_string();
-    let mut plan = first.plan.clone();
-    plan.cores = shards.iter().map(|s| s.plan.cores).sum();
-    plan.shard = None;
-    Ok(MergedUpload {
+    let plan = UploadPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() };
+    let mut merged = MergedUpload {
         target: first.target.clone(),
         plan,
         outcome: UploadOutcome {
-            tally,
+            tally: UploadTally::default(),
             timeline,
             elapsed: Duration::from_nanos(end - start),
             started_at: from_unix_ns(start),
@@ -107,5 +103,9 @@ pub fn merge(shards: &[RawUpload]) -> Result<MergedUpload, String> {
             pinned: shards.iter().map(|s| s.pinned).sum(),
         },
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
-    })
+    };
+    for s in shards {
+        merged.outcome.tally.merge(s.tally);
+    }
+    Ok(merged)
 }

@@ -39,37 +39,35 @@ pub struct MergedWs {
 
 /// Merges the shards of one ws run into the outcome a single run would have had; the delivery
 /// accounting then runs on the union of every shard's probes, memberships and deliveries.
-pub fn merge(shards: &[RawWs]) -> Result<MergedWs, String> {
+pub fn merge(shards: Vec<RawWs>) -> Result<MergedWs, String> {
     let first = one_run(
-        shards,
+        &shards,
         |s| (s.target.clone(), WsPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
         |s| s.shard,
         "target, connections, rate, rooms, probes or duration",
     )?;
-    let mut tally = WsTally::default();
-    for s in shards {
-        tally.merge(s.tally.clone());
-    }
     // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
-    let publisher = shards.iter().find(|s| s.shard.0 == 0).unwrap_or(first);
+    let hold_secs = shards.iter().find(|s| s.shard.0 == 0).unwrap_or(first).hold_secs;
     let started = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);
-    let mut plan = first.plan.clone();
-    plan.cores = shards.iter().map(|s| s.plan.cores).sum();
-    plan.shard = None;
-    Ok(MergedWs {
+    let plan = WsPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() };
+    let mut merged = MergedWs {
         target: first.target.clone(),
         plan,
         planned: shards.iter().map(|s| s.planned).sum(),
         outcome: WsOutcome {
-            tally,
+            tally: WsTally::default(),
             ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
-            hold_secs: publisher.hold_secs,
+            hold_secs,
             interrupted: shards.iter().any(|s| s.interrupted),
             pinned: shards.iter().map(|s| s.pinned).sum(),
             started_at: from_unix_ns(started),
         },
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
-    })
+    };
+    for s in shards {
+        merged.outcome.tally.merge(s.tally);
+    }
+    Ok(merged)
 }
 
 impl RawWs {
