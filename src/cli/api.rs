@@ -165,14 +165,9 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         coalesce: a.coalesce,
         start_at: a.shard.start_at,
     };
-    let tls = args_tls(a, &target)?;
+    let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let workload = ApiWorkload::new(target.addrs.clone(), request, tls);
     Ok(Built { plan, target, workload })
-}
-
-/// The TLS client and server name for an https:// target.
-fn args_tls(a: &ApiArgs, target: &HttpTarget) -> Result<Option<(crate::tls::ClientTls, String)>, UsageError> {
-    Ok(a.tls.client(target.tls)?.map(|c| (c, target.host.clone())))
 }
 
 /// `Name: value` with a valid token name and no line breaks.
