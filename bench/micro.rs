@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the hot paths (criterion): request encoding, response decoding,
+//! Micro-benchmarks of the hot paths (criterion): request encoding, template expansion, response decoding,
 //! recording a response into the histograms, the pacer, and (off the hot path, on the reporter
 //! thread once a second) compacting a second of the time series. Run with
 //! `cargo bench --bench micro`; results in bench/RESULTS.md.
@@ -6,26 +6,63 @@
 use blast::engine::compact::CompactRecorder;
 use blast::engine::pacer::{Arrival, Pacer};
 use blast::engine::recorder::Recorder;
+use blast::engine::rng::SplitMix64;
+use blast::template::{Scope, Template, Values};
 use blast::workloads::api::codec::ResponseDecoder;
-use blast::workloads::api::request::{BodyTemplate, RequestTemplate, Vars, DEFAULT_TEMPLATE};
+use blast::workloads::api::scenario::{Body, Step, DEFAULT_BODY};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::time::Duration;
 
 fn encode(c: &mut Criterion) {
-    let body = BodyTemplate::parse(DEFAULT_TEMPLATE).expect("template");
-    let headers = vec![("Authorization".to_string(), "Bearer x".to_string())];
-    let t = RequestTemplate::new("POST", "/v1/messages", "127.0.0.1:8000", &headers, body);
-    let (mut scratch, mut out) = (Vec::with_capacity(512), Vec::with_capacity(512));
+    let body = Template::parse(DEFAULT_BODY, Scope::default()).expect("template");
+    let headers = vec![("Authorization".to_string(), Template::literal(b"Bearer x".to_vec()))];
+    let step = Step::new(
+        0,
+        "POST",
+        Template::literal(b"/v1/messages".to_vec()),
+        headers,
+        Body::Template(body.clone()),
+        "127.0.0.1:8000",
+    );
+    let (mut head, mut scratch) = (Vec::with_capacity(512), Vec::with_capacity(512));
+    let mut rng = SplitMix64::new(1);
     let mut g = c.benchmark_group("request");
     g.throughput(Throughput::Elements(1));
     let mut seq = 0u64;
     g.bench_function("encode (template body, 4 placeholders)", |b| {
         b.iter(|| {
             seq += 1;
+            let mut v = Values { seq, index: 0, core: 1, conn: 7, user: &[], vars: &[], rng: &mut rng };
+            head.clear();
+            scratch.clear();
+            step.head.render(&mut v, &mut head);
+            body.render(&mut v, &mut scratch);
+            head.extend_from_slice(itoa::Buffer::new().format(scratch.len()).as_bytes());
+            head.extend_from_slice(b"\r\n\r\n");
+            head.extend_from_slice(&scratch);
+            black_box(head.len())
+        })
+    });
+    g.finish();
+
+    // The scenario example's body: a user column, 64 random characters, the time in ms.
+    let columns = ["name".to_string(), "conversation".to_string()];
+    let t = Template::parse(
+        r#"{"conversation_id":"{{user.conversation}}","content":"{{random_text 64}}","client_ts":{{now_ms}}}"#,
+        Scope { user_columns: Some(&columns), vars: &[] },
+    )
+    .expect("template");
+    let user: Vec<Box<[u8]>> = vec![b"user-1".as_slice().into(), b"conv-42".as_slice().into()];
+    let mut out = Vec::with_capacity(256);
+    let mut g = c.benchmark_group("template");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("expand scenario example body", |b| {
+        b.iter(|| {
             out.clear();
-            t.encode(&Vars { seq, ts_us: 1_764_000_000_000_000 + seq, core: 1, conn: 7 }, &mut scratch, &mut out);
+            let mut v = Values { seq: 1, index: 0, core: 0, conn: 0, user: &user, vars: &[], rng: &mut rng };
+            t.render(&mut v, &mut out);
             black_box(out.len())
         })
     });

@@ -127,16 +127,19 @@ mod tests {
         rt.block_on(async {
             let mut t = PreciseTimer::new();
             assert!(t.is_precise(), "timerfd available on Linux");
-            let mut worst = Duration::ZERO;
-            for _ in 0..20 {
+            let mut late = Vec::new();
+            for _ in 0..21 {
                 let deadline = Instant::now() + Duration::from_micros(700);
                 t.sleep_until(deadline).await;
                 let now = Instant::now();
                 assert!(now >= deadline, "never early");
-                worst = worst.max(now - deadline);
+                late.push(now - deadline);
             }
-            // Functional bound (not a benchmark): far below tokio's 1 ms tick on an idle box.
-            assert!(worst < Duration::from_millis(5), "late by {worst:?}");
+            // Functional bound (not a benchmark): the typical wake-up is far below tokio's 1 ms
+            // tick. The median, not the worst, so that a busy shared machine (a preempted
+            // thread now and then) does not fail it.
+            late.sort();
+            assert!(late[late.len() / 2] < Duration::from_millis(2), "median late by {:?}", late[late.len() / 2]);
         });
     }
 }

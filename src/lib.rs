@@ -16,5 +16,6 @@ pub mod engine;
 pub mod report;
 pub mod serve;
 pub mod sys;
+pub mod template;
 pub mod tls;
 pub mod workloads;

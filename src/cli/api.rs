@@ -6,7 +6,10 @@ use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::{self, Summary};
 
-use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
+use super::scenario::ScenarioFile;
+use crate::engine::mix::Mix;
+use crate::template::{Scope, Template};
+use crate::workloads::api::scenario::{Body, Scenario, Step, DEFAULT_BODY};
 use crate::workloads::api::target::HttpTarget;
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};
@@ -89,7 +92,28 @@ struct Built {
     workload: ApiWorkload,
 }
 
-fn build(a: &ApiArgs) -> Result<Built, UsageError> {
+/// The one request `blast api`'s flags describe.
+fn single_request(a: &ApiArgs, target: &HttpTarget, headers: &[(String, String)]) -> Result<Scenario, UsageError> {
+    let method = a.method.trim();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!("--method '{}' is not an HTTP method (e.g. POST, GET)", a.method).into());
+    }
+    let body = match (&a.body, &a.body_template) {
+        (Some(path), _) => {
+            Body::Fixed(std::fs::read(path).map_err(|e| format!("--body {}: {e}", path.display()))?.into())
+        }
+        (None, Some(t)) => {
+            Body::Template(Template::parse(t, Scope::default()).map_err(|e| format!("--body-template: {e}"))?)
+        }
+        (None, None) => Body::Template(Template::parse(DEFAULT_BODY, Scope::default()).map_err(|e| e.0)?),
+    };
+    let headers = headers.iter().map(|(k, v)| (k.clone(), Template::literal(v.clone().into_bytes()))).collect();
+    let step =
+        Step::new(0, method, Template::literal(target.path.clone().into_bytes()), headers, body, &target.authority);
+    Ok(Scenario::single(&target.path, step))
+}
+
+fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageError> {
     let shape = match &a.stages {
         Some(spec) => Some(std::sync::Arc::new(Shape::parse(spec).map_err(|e| format!("--stages: {e}"))?)),
         None => None,
@@ -131,19 +155,18 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         }
         None => available_cores().min(a.conns).min(((rate / shards).floor() as usize).max(1)),
     };
-    let method = a.method.trim();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!("--method '{}' is not an HTTP method (e.g. POST, GET)", a.method).into());
-    }
     let headers = a.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
-    let body = match (&a.body, &a.body_template) {
-        (Some(path), _) => {
-            BodyTemplate::fixed(std::fs::read(path).map_err(|e| format!("--body {}: {e}", path.display()))?)
+    let scenario = match scenario {
+        Some(file) => {
+            for (given, flag) in [(a.body.is_some(), "--body"), (a.body_template.is_some(), "--body-template")] {
+                if given {
+                    return Err(format!("{flag} does not apply to a scenario: each request says its own body").into());
+                }
+            }
+            file.build(&target.authority, a.seed, &headers)?
         }
-        (None, Some(t)) => BodyTemplate::parse(t).map_err(|e| e.0)?,
-        (None, None) => BodyTemplate::parse(DEFAULT_TEMPLATE).map_err(|e| e.0)?,
+        None => single_request(a, &target, &headers)?,
     };
-    let request = RequestTemplate::new(method, &target.path, &target.authority, &headers, body);
     let plan = Plan {
         rate,
         shape,
@@ -164,9 +187,12 @@ fn build(a: &ApiArgs) -> Result<Built, UsageError> {
         shard: a.shard.get(),
         coalesce: a.coalesce,
         start_at: a.shard.start_at,
+        mix: std::sync::Arc::new(Mix::new(&scenario.weights)),
+        kind_rows: std::sync::Arc::new(scenario.iterations.iter().map(|i| i.row).collect()),
+        rows: scenario.rows.len(),
     };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
-    let workload = ApiWorkload::new(target.addrs.clone(), request, tls);
+    let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout);
     Ok(Built { plan, target, workload })
 }
 
@@ -194,14 +220,14 @@ fn redact_header(h: &str) -> String {
 }
 
 /// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
-pub fn check(args: &ApiArgs) -> Result<(), UsageError> {
-    build(args)?;
+pub fn check(args: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<(), UsageError> {
+    build(args, scenario)?;
     args.out.sla_targets(&crate::report::api::metric_names()).map(|_| ())
 }
 
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
-pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
-    let Built { plan, target, workload } = build(&args)?;
+pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) -> Result<ExitCode, UsageError> {
+    let Built { plan, target, workload } = build(&args, scenario)?;
     crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
     let sla = args.out.check(&crate::report::api::metric_names())?;
     let stop = super::stop_on_signals();

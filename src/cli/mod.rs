@@ -9,6 +9,7 @@ pub mod compare;
 pub mod merge;
 pub mod profile;
 pub mod progress;
+pub mod scenario;
 pub mod serve;
 pub mod units;
 pub mod upload;
@@ -86,7 +87,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Api(args) => api::run(args, None),
+        Command::Api(args) => api::run(args, None, None),
         Command::Ws(args) => ws::run(args),
         Command::Upload(args) => upload::run(args),
         Command::Compare(args) => compare::run(args),
@@ -122,7 +123,7 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     args.api.target = Some(format!("http://{}/v1/messages", running.addr));
     args.api.rate.get_or_insert(20_000.0);
     args.api.duration.get_or_insert(std::time::Duration::from_secs(10));
-    api::run(args.api, Some("demo"))
+    api::run(args.api, Some("demo"), None)
 }
 
 /// How https:// and wss:// targets are trusted.

@@ -50,6 +50,12 @@ struct Profile {
     sla: Option<Spanned<Sla>>,
     #[serde(default)]
     args: BTreeMap<String, Spanned<toml::Value>>,
+    /// A scenario (api only): per-user data, weighted requests and flows.
+    data: Option<Spanned<super::scenario::RawData>>,
+    #[serde(default)]
+    request: Vec<Spanned<super::scenario::RawRequest>>,
+    #[serde(default)]
+    flow: Vec<Spanned<super::scenario::RawFlow>>,
 }
 
 const WORKLOADS: [&str; 3] = ["api", "ws", "upload"];
@@ -60,6 +66,8 @@ pub struct Loaded {
     /// Field name -> line in the file, for error messages.
     lines: BTreeMap<String, usize>,
     file: String,
+    /// The profile's scenario tables (empty when it has none).
+    pub scenario: super::scenario::ScenarioFile,
 }
 
 impl Loaded {
@@ -95,10 +103,23 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         }
     })?;
     let mut lines = BTreeMap::new();
+    let scenario = super::scenario::ScenarioFile {
+        data: profile.data,
+        requests: profile.request,
+        flows: profile.flow,
+        file: file.clone(),
+        text: text.clone(),
+    };
     let workload = profile.workload.get_ref().clone();
     let wl_line = line_of(&text, profile.workload.span().start);
     if !WORKLOADS.contains(&workload.as_str()) {
         return Err(format!("{file}:{wl_line}: field 'workload': '{workload}' is not one of api, ws, upload").into());
+    }
+    if (scenario.data.is_some() || !scenario.is_empty()) && workload != "api" {
+        return Err(format!(
+            "{file}:{wl_line}: field 'workload': [data], [[request]] and [[flow]] are for workload = \"api\""
+        )
+        .into());
     }
     let overridden = |key: &str| {
         let flag = format!("--{}", key.replace('_', "-"));
@@ -145,7 +166,7 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         }
     }
     argv.extend(overrides.iter().cloned());
-    Ok(Loaded { argv, lines, file })
+    Ok(Loaded { argv, lines, file, scenario })
 }
 
 /// Parses the profile's command line; errors point into the profile.
@@ -168,10 +189,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     overrides.retain(|o| o != "--dry-run");
     let loaded = load(&a.profile, &overrides)?;
     let command = parse(&loaded)?;
-    let located = |e: UsageError| UsageError(loaded.locate(&e.0));
+    let located = |e: UsageError| if e.0.starts_with(&loaded.file) { e } else { UsageError(loaded.locate(&e.0)) };
+    let scenario = (!loaded.scenario.is_empty() || loaded.scenario.data.is_some()).then_some(&loaded.scenario);
     if dry_run {
         match &command {
-            Command::Api(x) => super::api::check(x).map_err(located)?,
+            Command::Api(x) => super::api::check(x, scenario).map_err(located)?,
             Command::Ws(x) => super::ws::check(x).map_err(located)?,
             Command::Upload(x) => super::upload::check(x).map_err(located)?,
             _ => return Err(UsageError(format!("{}: not a workload", loaded.file))),
@@ -180,7 +202,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
         return Ok(ExitCode::SUCCESS);
     }
     match command {
-        Command::Api(x) => super::api::run(x, None),
+        Command::Api(x) => super::api::run(x, None, scenario),
         Command::Ws(x) => super::ws::run(x),
         Command::Upload(x) => super::upload::run(x),
         _ => Err(UsageError(format!("{}: not a workload", loaded.file))),

@@ -97,6 +97,9 @@ pub struct CompactRecorder {
     pub bytes_out: u64,
     pub bytes_in: u64,
     pub queue_peak: u64,
+    /// Per report row (absent in reports without rows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_name: Vec<CompactRecorder>,
 }
 
 impl CompactRecorder {
@@ -120,6 +123,7 @@ impl CompactRecorder {
             bytes_out: r.bytes_out,
             bytes_in: r.bytes_in,
             queue_peak: r.queue_peak,
+            by_name: r.by_name.iter().map(CompactRecorder::of).collect(),
         }
     }
 
@@ -151,6 +155,7 @@ impl CompactRecorder {
         r.bytes_out = self.bytes_out;
         r.bytes_in = self.bytes_in;
         r.queue_peak = self.queue_peak;
+        r.by_name = self.by_name.iter().map(CompactRecorder::expand).collect::<Result<_, _>>()?;
         Ok(r)
     }
 

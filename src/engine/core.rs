@@ -8,7 +8,7 @@ use crate::clock::PreciseTimer;
 use crate::engine::pacer::Pacer;
 use crate::engine::queue::JobQueue;
 use crate::engine::recorder::{ErrorKind, Recorder};
-use crate::engine::workload::{CallStats, Connection, Job, Workload};
+use crate::engine::workload::{CallStats, Connection, Job, Lane, StepRecord, Workload};
 use crate::engine::Plan;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -26,6 +26,9 @@ const SPIN_MAX: Duration = Duration::from_micros(80);
 const SPIN_CPU_SHARE: f64 = 0.02;
 /// The pacer looks at the stop flag at least this often while waiting.
 const STOP_POLL: Duration = Duration::from_millis(50);
+/// Longest wait for iterations still running at the end of a schedule whose iterations are
+/// timed step by step (each step is bounded by the timeout; this bounds the whole).
+const LONG_DRAIN: Duration = Duration::from_secs(24 * 3600);
 
 /// One core's measurements for one interval, sent to the reporter.
 pub struct Snapshot {
@@ -79,15 +82,18 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let conns = plan.conns_on(index);
 
     // Open every connection before the clock starts, so the first requests pay no handshake.
-    let mut recorder = Recorder::new();
+    let mut recorder = Recorder::with_rows(plan.rows);
     let mut opened = Vec::with_capacity(conns);
     let mut preconnect_failed = 0;
     let mut preconnect_error = None;
+    let lanes = plan.cores * plan.shard.1.max(1) as usize;
+    let lane = plan.shard.0 as usize * plan.cores + index;
+    let shared = Rc::new(workload.core(Lane { core: index, lane, lanes }));
     let handles: Vec<_> = (0..conns)
         .map(|c| {
-            let w = workload.clone();
+            let (w, shared) = (workload.clone(), shared.clone());
             let timeout = plan.timeout;
-            tokio::task::spawn_local(async move { connect(&*w, index, c, timeout).await })
+            tokio::task::spawn_local(async move { connect(&*w, &shared, c, timeout).await })
         })
         .collect();
     for h in handles {
@@ -114,7 +120,8 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let queue = JobQueue::new(conns, plan.queue_per_core());
     crate::clock::tighten_timer_slack();
     let mut timer = PreciseTimer::new();
-    let mut spares = vec![Recorder::new(), Recorder::new()];
+    let mut spares = vec![Recorder::with_rows(plan.rows), Recorder::with_rows(plan.rows)];
+    let rows = plan.rows;
 
     barrier.wait();
     barrier.wait();
@@ -134,7 +141,16 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let conn_tasks: Vec<_> = opened
         .into_iter()
         .enumerate()
-        .map(|(c, conn)| tokio::task::spawn_local(conn_loop(st.clone(), workload.clone(), index, c, conn)))
+        .map(|(c, conn)| {
+            tokio::task::spawn_local(conn_loop(
+                st.clone(),
+                workload.clone(),
+                shared.clone(),
+                plan.kind_rows.clone(),
+                c,
+                conn,
+            ))
+        })
         .collect();
 
     // The second the ticker will close next: what is recorded after the last tick belongs there.
@@ -148,7 +164,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
             loop {
                 tokio::time::sleep_until((start + Duration::from_secs(second)).into()).await;
                 spares.extend(recycled.try_iter());
-                let fresh = spares.pop().unwrap_or_default();
+                let fresh = spares.pop().unwrap_or_else(|| Recorder::with_rows(rows));
                 let recorder = std::mem::replace(&mut *st.recorder.borrow_mut(), fresh);
                 let snap = Snapshot {
                     core: index,
@@ -178,6 +194,9 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
     let mut last_wake = Instant::now();
+    // This core's lane among every core of every shard, and its arrivals so far.
+    let lane = plan.shard.0 as u64 * plan.cores as u64 + index as u64;
+    let mut nth = 0u64;
     while let Some(slot) = next {
         if stop.load(Ordering::Relaxed) {
             stopped_at = Some(Instant::now());
@@ -198,7 +217,8 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
             }
             continue;
         }
-        let job = Job { seq: slot.seq, intended: due };
+        let job = Job { seq: slot.seq, intended: due, kind: plan.mix.pick(lane, nth), nth };
+        nth += 1;
         match st.queue.push(job) {
             Ok(depth) => {
                 let mut rec = st.recorder.borrow_mut();
@@ -218,12 +238,34 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
 
     // Drain: queued and in-flight requests get at most the grace period.
     st.queue.close();
-    let grace = if stopped_at.is_some() { plan.grace.min(plan.timeout) } else { plan.timeout };
-    let deadline = tokio::time::Instant::now() + grace;
-    for t in conn_tasks {
+    // Iterations the workload times out step by step (flows: an upload of a hundred parts)
+    // may run long after the schedule: they are waited for until done or interrupted.
+    let long = (0..plan.kind_rows.len()).any(|k| !workload.timed_as_whole(k));
+    let cut = plan.grace.min(plan.timeout);
+    let grace = if stopped_at.is_some() {
+        cut
+    } else if long {
+        LONG_DRAIN
+    } else {
+        plan.timeout
+    };
+    let mut deadline = tokio::time::Instant::now() + grace;
+    for mut t in conn_tasks {
         let abort = t.abort_handle();
-        if tokio::time::timeout_at(deadline, t).await.is_err() {
-            abort.abort();
+        loop {
+            let poll = deadline.min(tokio::time::Instant::now() + STOP_POLL);
+            match tokio::time::timeout_at(poll, &mut t).await {
+                Ok(_) => break,
+                Err(_) if tokio::time::Instant::now() >= deadline => {
+                    abort.abort();
+                    break;
+                }
+                Err(_) => {
+                    if stop.load(Ordering::Relaxed) {
+                        deadline = deadline.min(tokio::time::Instant::now() + cut);
+                    }
+                }
+            }
         }
     }
     ticker.abort();
@@ -247,7 +289,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
 
 async fn connect<W: Workload>(
     w: &W,
-    core: usize,
+    core: &Rc<W::Core>,
     conn: usize,
     timeout: Duration,
 ) -> (Result<W::Conn, ErrorKind>, Duration) {
@@ -263,21 +305,26 @@ async fn connect<W: Workload>(
 async fn conn_loop<W: Workload>(
     st: Rc<CoreState>,
     workload: Arc<W>,
-    core: usize,
+    shared: Rc<W::Core>,
+    kind_rows: Arc<Vec<usize>>,
     index: usize,
     mut conn: Option<W::Conn>,
 ) {
+    let mut steps: Vec<StepRecord> = Vec::new();
     while let Some(job) = st.queue.next(index).await {
         st.inflight.set(st.inflight.get() + 1);
         let measured = job.intended >= st.measure_from;
+        let row = kind_rows.get(job.kind).copied().unwrap_or(0);
         if conn.is_none() {
-            let (result, took) = connect(&*workload, core, index, st.timeout).await;
+            let (result, took) = connect(&*workload, &shared, index, st.timeout).await;
             st.recorder.borrow_mut().record_connect(took, result.is_ok());
             match result {
                 Ok(c) => conn = Some(c),
                 Err(kind) => {
                     if measured {
-                        st.recorder.borrow_mut().record_error(kind);
+                        let mut rec = st.recorder.borrow_mut();
+                        rec.record_error(kind);
+                        rec.row(row).record_error(kind);
                     }
                     st.inflight.set(st.inflight.get() - 1);
                     continue;
@@ -286,9 +333,14 @@ async fn conn_loop<W: Workload>(
         }
         let Some(c) = conn.as_mut() else { continue };
         let mut stats = CallStats::default();
-        let result = match tokio::time::timeout(st.timeout, c.call(&job, &mut stats)).await {
-            Ok(r) => r,
-            Err(_) => Err(ErrorKind::Timeout),
+        steps.clear();
+        let result = if workload.timed_as_whole(job.kind) {
+            match tokio::time::timeout(st.timeout, c.call(&job, &mut stats, &mut steps)).await {
+                Ok(r) => r,
+                Err(_) => Err(ErrorKind::Timeout),
+            }
+        } else {
+            c.call(&job, &mut stats, &mut steps).await
         };
         let done = Instant::now();
         let keep = result.is_ok() && c.reusable();
@@ -296,19 +348,39 @@ async fn conn_loop<W: Workload>(
             let mut rec = st.recorder.borrow_mut();
             if let Some(sent) = stats.sent_at {
                 st.last_send.set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
-                rec.record_sent(sent.saturating_duration_since(job.intended), stats.bytes_out);
             }
-            match result {
-                Ok(code) => {
-                    let service = done.saturating_duration_since(stats.sent_at.unwrap_or(job.intended));
-                    rec.record_response(code, done.saturating_duration_since(job.intended), service, stats.bytes_in);
-                }
-                Err(kind) => rec.record_error(kind),
+            let iteration = StepRecord {
+                row,
+                started: job.intended,
+                sent_at: stats.sent_at,
+                done,
+                result,
+                bytes_out: stats.bytes_out,
+                bytes_in: stats.bytes_in,
+            };
+            record(&mut rec, &iteration);
+            record(rec.row(row), &iteration);
+            for s in &steps {
+                record(rec.row(s.row), s);
             }
         }
         if !keep {
             conn = None;
         }
         st.inflight.set(st.inflight.get() - 1);
+    }
+}
+
+/// Records one request (or iteration): sent, then answered or failed.
+fn record(rec: &mut Recorder, s: &StepRecord) {
+    if let Some(sent) = s.sent_at {
+        rec.record_sent(sent.saturating_duration_since(s.started), s.bytes_out);
+    }
+    match s.result {
+        Ok(code) => {
+            let service = s.done.saturating_duration_since(s.sent_at.unwrap_or(s.started));
+            rec.record_response(code, s.done.saturating_duration_since(s.started), service, s.bytes_in);
+        }
+        Err(kind) => rec.record_error(kind),
     }
 }

@@ -6,6 +6,7 @@
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
 //! - `core`: what one pinned core runs.
+//! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
 //! - `run`: starts the pinned threads, collects their snapshots, returns the merged result.
@@ -15,6 +16,7 @@
 pub mod compact;
 pub mod core;
 pub mod live;
+pub mod mix;
 pub mod pacer;
 pub mod queue;
 pub mod recorder;
@@ -28,7 +30,7 @@ pub mod workload;
 pub use pacer::Arrival;
 pub use recorder::{ErrorKind, Recorder};
 pub use run::{run, RunOutcome};
-pub use workload::{CallStats, Connection, Job, Workload};
+pub use workload::{CallStats, Connection, Job, StepRecord, Workload};
 
 use std::time::Duration;
 
@@ -66,6 +68,12 @@ pub struct Plan {
     pub coalesce: Duration,
     /// Start at this wall-clock time (`--start-at`), so that shards begin together.
     pub start_at: Option<std::time::SystemTime>,
+    /// Which kind of iteration each arrival is; one kind when the workload has one.
+    pub mix: std::sync::Arc<mix::Mix>,
+    /// The report row each kind of iteration is recorded under.
+    pub kind_rows: std::sync::Arc<Vec<usize>>,
+    /// Report rows (names) the workload records under; every recorder carries one per row.
+    pub rows: usize,
 }
 
 impl Plan {

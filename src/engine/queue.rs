@@ -115,7 +115,7 @@ mod tests {
     use std::time::Instant;
 
     fn job(seq: u64) -> Job {
-        Job { seq, intended: Instant::now() }
+        Job { seq, intended: Instant::now(), kind: 0, nth: seq }
     }
 
     #[test]

@@ -39,10 +39,12 @@ pub enum ErrorKind {
     Dropped,
     /// The run ended (or was interrupted) before the request finished.
     Unfinished,
+    /// A value a later step needs was not in the response (a scenario's capture).
+    CaptureMissing,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
@@ -54,6 +56,7 @@ impl ErrorKind {
         ErrorKind::Io,
         ErrorKind::Dropped,
         ErrorKind::Unfinished,
+        ErrorKind::CaptureMissing,
     ];
 
     /// Stable machine-readable name, used in reports.
@@ -70,6 +73,7 @@ impl ErrorKind {
             ErrorKind::Io => "io_error",
             ErrorKind::Dropped => "dropped",
             ErrorKind::Unfinished => "unfinished",
+            ErrorKind::CaptureMissing => "capture_missing",
         }
     }
 
@@ -132,6 +136,9 @@ pub struct Recorder {
     pub bytes_in: u64,
     /// Largest number of requests waiting for a free connection.
     pub queue_peak: u64,
+    /// The same figures per report row (request, step or flow name), by row index; empty in
+    /// the rows themselves.
+    pub by_name: Vec<Recorder>,
 }
 
 impl Default for Recorder {
@@ -157,7 +164,21 @@ impl Recorder {
             bytes_out: 0,
             bytes_in: 0,
             queue_peak: 0,
+            by_name: Vec::new(),
         }
+    }
+
+    /// A recorder with `rows` named rows.
+    pub fn with_rows(rows: usize) -> Self {
+        Recorder { by_name: (0..rows).map(|_| Recorder::new()).collect(), ..Recorder::new() }
+    }
+
+    /// Row `i`'s recorder (added if the recorder has fewer rows).
+    pub fn row(&mut self, i: usize) -> &mut Recorder {
+        if self.by_name.len() <= i {
+            self.by_name.resize_with(i + 1, Recorder::new);
+        }
+        &mut self.by_name[i]
     }
 
     /// A request was written to the wire `lag` after it was due.
@@ -194,6 +215,7 @@ impl Recorder {
         self.bytes_out = 0;
         self.bytes_in = 0;
         self.queue_peak = 0;
+        self.by_name.iter_mut().for_each(Recorder::reset);
     }
 
     /// The pacer queued a request `lag` after it was due.
@@ -256,6 +278,9 @@ impl Recorder {
         self.bytes_out += other.bytes_out;
         self.bytes_in += other.bytes_in;
         self.queue_peak = self.queue_peak.max(other.queue_peak);
+        for (i, r) in other.by_name.iter().enumerate() {
+            self.row(i).merge(r);
+        }
     }
 }
 

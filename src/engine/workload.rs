@@ -6,6 +6,7 @@
 
 use crate::engine::recorder::ErrorKind;
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// One scheduled request handed to a connection.
@@ -15,6 +16,39 @@ pub struct Job {
     pub seq: u64,
     /// When the schedule said this request should be sent.
     pub intended: Instant,
+    /// Which of the workload's kinds of iteration this arrival is (the plan's mix).
+    pub kind: usize,
+    /// This arrival's number on its core (0-based), for round robin over per-core data.
+    pub nth: u64,
+}
+
+/// Where a core stands in the whole run: its index in this process, and its lane among the
+/// cores of every shard (lane `l` of `lanes` takes its share of per-core data).
+#[derive(Clone, Copy, Debug)]
+pub struct Lane {
+    pub core: usize,
+    pub lane: usize,
+    pub lanes: usize,
+}
+
+/// One step of an iteration made of several (a flow), recorded under its own row.
+#[derive(Clone, Copy, Debug)]
+pub struct StepRecord {
+    pub row: usize,
+    /// When the step could start: the iteration's intended time, or the previous step's end.
+    pub started: Instant,
+    pub sent_at: Option<Instant>,
+    pub done: Instant,
+    pub result: Result<u16, ErrorKind>,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+}
+
+impl StepRecord {
+    /// A step that failed before anything was sent.
+    pub fn failed(row: usize, started: Instant, done: Instant, kind: ErrorKind) -> Self {
+        StepRecord { row, started, sent_at: None, done, result: Err(kind), bytes_out: 0, bytes_in: 0 }
+    }
 }
 
 /// What a call tells the engine besides its result; filled in while the call runs so that the
@@ -31,18 +65,32 @@ pub struct CallStats {
 /// immutable configuration; per-connection state lives in `Connection`.
 pub trait Workload: Send + Sync + 'static {
     type Conn: Connection;
+    /// What the connections of one core share (per-core data, built on that core's thread).
+    type Core: 'static;
 
-    /// Opens connection number `conn` of core `core`.
-    fn connect(&self, core: usize, conn: usize) -> impl Future<Output = Result<Self::Conn, ErrorKind>>;
+    /// The shared state of core `lane.core`.
+    fn core(&self, lane: Lane) -> Self::Core;
+
+    /// Opens connection number `conn` of a core.
+    fn connect(&self, core: &Rc<Self::Core>, conn: usize) -> impl Future<Output = Result<Self::Conn, ErrorKind>>;
+
+    /// Whether the engine times out an iteration of `kind` as a whole (with the plan's
+    /// timeout). A workload whose iterations are many requests (a flow) times each out itself.
+    fn timed_as_whole(&self, kind: usize) -> bool {
+        let _ = kind;
+        true
+    }
 }
 
 /// One open connection, owned by one task on one core.
 pub trait Connection: 'static {
-    /// Performs `job`; returns the protocol's outcome code (e.g. an HTTP status).
+    /// Performs `job`; returns the protocol's outcome code (e.g. an HTTP status). An iteration
+    /// of several steps adds each to `steps`.
     fn call<'a>(
         &'a mut self,
         job: &'a Job,
         stats: &'a mut CallStats,
+        steps: &'a mut Vec<StepRecord>,
     ) -> impl Future<Output = Result<u16, ErrorKind>> + 'a;
 
     /// False once the peer asked to close; the engine then opens a new connection.

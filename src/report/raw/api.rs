@@ -109,6 +109,9 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
         shard: (0, 1),
         coalesce: Duration::ZERO,
         start_at: None,
+        mix: std::sync::Arc::new(crate::engine::mix::Mix::new(&[1])),
+        kind_rows: std::sync::Arc::new(vec![0]),
+        rows: total.by_name.len(),
     };
     let started = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);
     let outcome = RunOutcome {

@@ -1,8 +1,9 @@
 //! A small sans-IO HTTP/1.1 client codec: preformatted request bytes out, responses in.
 //!
 //! No I/O happens here, so every edge (partial reads, pipelined responses, chunked bodies,
-//! garbage) is tested with plain byte slices. Bodies are counted and discarded; a load
-//! generator needs the status, the framing and the byte count, not the content.
+//! garbage) is tested with plain byte slices. Bodies are counted and discarded (a load
+//! generator needs the status, the framing and the byte count), except when a scenario step
+//! captures from its response: then `keep` holds the body (up to `MAX_KEPT_BODY`) and headers.
 
 use bytes::{Buf, BytesMut};
 
@@ -64,6 +65,17 @@ enum State {
     UntilClose,
 }
 
+/// Largest response body kept for captures.
+pub const MAX_KEPT_BODY: usize = 1 << 20;
+
+/// The body and headers of the last response, when asked for (`ResponseDecoder::keep`).
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub body: Option<Vec<u8>>,
+    /// Header names lower-cased.
+    pub headers: Option<Vec<(String, Vec<u8>)>>,
+}
+
 /// Reads responses one after another from a byte buffer.
 #[derive(Debug)]
 pub struct ResponseDecoder {
@@ -71,6 +83,7 @@ pub struct ResponseDecoder {
     status: u16,
     close: bool,
     wire_bytes: u64,
+    pub kept: Kept,
 }
 
 impl Default for ResponseDecoder {
@@ -81,7 +94,13 @@ impl Default for ResponseDecoder {
 
 impl ResponseDecoder {
     pub fn new() -> Self {
-        ResponseDecoder { state: State::Head, status: 0, close: false, wire_bytes: 0 }
+        ResponseDecoder { state: State::Head, status: 0, close: false, wire_bytes: 0, kept: Kept::default() }
+    }
+
+    /// Keeps the next response's body and/or headers in `kept` (cleared now).
+    pub fn keep(&mut self, body: bool, headers: bool) {
+        self.kept.body = body.then(Vec::new);
+        self.kept.headers = headers.then(Vec::new);
     }
 
     /// Consumes what it can from `buf`. Returns a response once one is complete; bytes after it
@@ -164,13 +183,21 @@ impl ResponseDecoder {
     }
 
     fn consume(&mut self, buf: &mut BytesMut, n: usize) {
+        if matches!(self.state, State::Length(_) | State::ChunkData(_) | State::UntilClose) {
+            if let Some(body) = &mut self.kept.body {
+                let room = MAX_KEPT_BODY.saturating_sub(body.len()).min(n);
+                body.extend_from_slice(&buf[..room]);
+            }
+        }
         buf.advance(n);
         self.wire_bytes += n as u64;
     }
 
     fn finish(&mut self) -> Response {
         let r = Response { status: self.status, close: self.close, wire_bytes: self.wire_bytes };
+        let kept = std::mem::take(&mut self.kept);
         *self = ResponseDecoder::new();
+        self.kept = kept;
         r
     }
 
@@ -219,6 +246,10 @@ impl ResponseDecoder {
                     close = false;
                 }
             }
+        }
+        if let Some(kept) = &mut self.kept.headers {
+            kept.clear();
+            kept.extend(resp.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())));
         }
         self.consume(buf, head_len);
         self.status = status;
@@ -390,5 +421,22 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(decode_all(&many, many.len()), Err(CodecError::HeadTooLarge));
+    }
+
+    #[test]
+    fn keeps_body_and_headers_when_asked() {
+        let mut d = ResponseDecoder::new();
+        d.keep(true, true);
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Id: 7\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n"[..],
+        );
+        let r = d.decode(&mut buf).expect("ok").expect("complete");
+        assert_eq!(r.status, 200);
+        assert_eq!(d.kept.body.as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(d.kept.headers.as_ref().map(|h| h.iter().any(|(n, v)| n == "x-id" && v == b"7")), Some(true));
+        d.keep(false, false);
+        let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+        assert!(d.decode(&mut buf).expect("ok").is_some());
+        assert!(d.kept.body.is_none());
     }
 }

@@ -1,24 +1,29 @@
-//! `blast api`: HTTP/1.1 keep-alive requests (POST /v1/messages by default) at a fixed rate.
+//! `blast api`: HTTP/1.1 keep-alive requests at a fixed arrival rate: one request shape from
+//! the flags (POST /v1/messages by default), or a scenario's weighted requests and flows.
 //!
 //! - `target`: the URL and its resolved addresses.
-//! - `request`: preformatted request bytes and body templates.
 //! - `codec`: the sans-IO response decoder.
+//! - `scenario`: what each arrival sends (requests, flows, captures, per-user data).
 //!
 //! This module plugs into the engine through `Workload`/`Connection`; pacing, queueing and
 //! recording are the engine's.
 
 pub mod codec;
-pub mod request;
+pub mod scenario;
 pub mod target;
 
-use crate::engine::{CallStats, Connection, ErrorKind, Job, Workload};
+use crate::engine::workload::Lane;
+use crate::engine::{CallStats, Connection, ErrorKind, Job, StepRecord, Workload};
 use crate::tls::{ClientTls, Stream};
+use crate::workloads::upload::data::DataPool;
 use bytes::BytesMut;
 use codec::{CodecError, ResponseDecoder};
-use request::{RequestTemplate, Vars};
+use scenario::run::{CoreScenario, Exchange, Keep, Scratch};
+use scenario::Scenario;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -28,21 +33,41 @@ const READ_CHUNK: usize = 8 * 1024;
 /// The api workload: immutable, shared by every core.
 pub struct ApiWorkload {
     addrs: Vec<SocketAddr>,
-    request: Arc<RequestTemplate>,
+    scenario: Arc<Scenario>,
+    /// Random bodies are sliced from here (built once, shared by every core).
+    pool: Option<DataPool>,
     /// `https://`: the TLS client and the name the certificate must carry.
     tls: Option<(ClientTls, String)>,
+    /// Longest a step of a flow may take.
+    timeout: Duration,
 }
 
 impl ApiWorkload {
-    pub fn new(addrs: Vec<SocketAddr>, request: RequestTemplate, tls: Option<(ClientTls, String)>) -> Self {
-        ApiWorkload { addrs, request: Arc::new(request), tls }
+    pub fn new(
+        addrs: Vec<SocketAddr>,
+        scenario: Scenario,
+        tls: Option<(ClientTls, String)>,
+        timeout: Duration,
+    ) -> Self {
+        let largest = scenario.largest_random_body();
+        let pool = (largest > 0).then(|| DataPool::new(scenario.seed, largest));
+        ApiWorkload { addrs, scenario: Arc::new(scenario), pool, tls, timeout }
     }
 }
 
 impl Workload for ApiWorkload {
     type Conn = ApiConn;
+    type Core = CoreScenario;
 
-    async fn connect(&self, core: usize, conn: usize) -> Result<ApiConn, ErrorKind> {
+    fn core(&self, lane: Lane) -> CoreScenario {
+        CoreScenario::new(self.scenario.clone(), self.pool.clone(), lane.core, lane.lane, lane.lanes, self.timeout)
+    }
+
+    fn timed_as_whole(&self, kind: usize) -> bool {
+        self.scenario.iterations.get(kind).is_none_or(|i| !i.flow)
+    }
+
+    async fn connect(&self, core: &Rc<CoreScenario>, conn: usize) -> Result<ApiConn, ErrorKind> {
         let mut last = ErrorKind::ConnectOther;
         for addr in &self.addrs {
             match TcpStream::connect(addr).await {
@@ -59,14 +84,15 @@ impl Workload for ApiWorkload {
                         })?,
                     };
                     return Ok(ApiConn {
-                        stream,
-                        request: self.request.clone(),
-                        read: BytesMut::with_capacity(READ_CHUNK),
-                        decoder: ResponseDecoder::new(),
-                        out: Vec::with_capacity(512),
-                        scratch: Vec::with_capacity(256),
-                        vars: Vars { core, conn, ..Vars::default() },
-                        open: true,
+                        wire: Wire {
+                            stream,
+                            read: BytesMut::with_capacity(READ_CHUNK),
+                            decoder: ResponseDecoder::new(),
+                            open: true,
+                        },
+                        core: core.clone(),
+                        scratch: Scratch::default(),
+                        index: conn,
                     });
                 }
                 Err(e) => {
@@ -82,28 +108,52 @@ impl Workload for ApiWorkload {
     }
 }
 
-/// One keep-alive connection with its reusable buffers.
-pub struct ApiConn {
+/// One keep-alive connection: its stream and read state.
+pub struct Wire {
     stream: Stream,
-    request: Arc<RequestTemplate>,
     read: BytesMut,
     decoder: ResponseDecoder,
-    /// The encoded request, reused.
-    out: Vec<u8>,
-    /// The rendered body, reused.
-    scratch: Vec<u8>,
-    vars: Vars,
     open: bool,
 }
 
-impl ApiConn {
-    async fn exchange(&mut self, job: &Job, stats: &mut CallStats) -> Result<u16, ErrorKind> {
-        self.vars.seq = job.seq;
-        self.vars.ts_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
-        self.request.encode(&self.vars, &mut self.scratch, &mut self.out);
+impl Exchange for Wire {
+    async fn exchange<'a>(
+        &'a mut self,
+        head: &'a [u8],
+        body: &'a [u8],
+        keep: Keep,
+        stats: &'a mut CallStats,
+    ) -> Result<u16, ErrorKind> {
+        let result = self.round_trip(head, body, keep, stats).await;
+        if result.is_err() {
+            self.open = false;
+        }
+        result
+    }
+
+    fn kept(&self) -> (Option<serde_json::Value>, &[(String, Vec<u8>)]) {
+        let body = self.decoder.kept.body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+        (body, self.decoder.kept.headers.as_deref().unwrap_or(&[]))
+    }
+}
+
+impl Wire {
+    async fn round_trip(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+        keep: Keep,
+        stats: &mut CallStats,
+    ) -> Result<u16, ErrorKind> {
+        if keep.body || keep.headers || self.decoder.kept.body.is_some() || self.decoder.kept.headers.is_some() {
+            self.decoder.keep(keep.body, keep.headers);
+        }
         stats.sent_at = Some(Instant::now());
-        self.stream.write_all(&self.out).await.map_err(|e| ErrorKind::from_io(&e))?;
-        stats.bytes_out = self.out.len() as u64;
+        self.stream.write_all(head).await.map_err(|e| ErrorKind::from_io(&e))?;
+        if !body.is_empty() {
+            self.stream.write_all(body).await.map_err(|e| ErrorKind::from_io(&e))?;
+        }
+        stats.bytes_out = (head.len() + body.len()) as u64;
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
                 stats.bytes_in = r.wire_bytes;
@@ -128,6 +178,14 @@ impl ApiConn {
     }
 }
 
+/// One connection with the iteration buffers it reuses.
+pub struct ApiConn {
+    wire: Wire,
+    core: Rc<CoreScenario>,
+    scratch: Scratch,
+    index: usize,
+}
+
 fn codec_error(e: CodecError) -> ErrorKind {
     match e {
         CodecError::Truncated => ErrorKind::Closed,
@@ -136,15 +194,21 @@ fn codec_error(e: CodecError) -> ErrorKind {
 }
 
 impl Connection for ApiConn {
-    async fn call<'a>(&'a mut self, job: &'a Job, stats: &'a mut CallStats) -> Result<u16, ErrorKind> {
-        let result = self.exchange(job, stats).await;
+    async fn call<'a>(
+        &'a mut self,
+        job: &'a Job,
+        stats: &'a mut CallStats,
+        steps: &'a mut Vec<StepRecord>,
+    ) -> Result<u16, ErrorKind> {
+        let result =
+            scenario::run::iterate(&self.core, &mut self.wire, self.index, job, &mut self.scratch, stats, steps).await;
         if result.is_err() {
-            self.open = false;
+            self.wire.open = false;
         }
         result
     }
 
     fn reusable(&self) -> bool {
-        self.open
+        self.wire.open
     }
 }

@@ -1,0 +1,443 @@
+//! The scenario part of a profile: `[data]`, `[[request]]` and `[[flow]]`, checked into a
+//! `Scenario`. Every error names the file, the line and the field, before any request is sent.
+//!
+//! ```toml
+//! [data]
+//! users = { file = "users.csv" }       # columns become {{user.<column>}}
+//!
+//! [[request]]
+//! name = "POST /v1/messages"
+//! weight = 10
+//! method = "POST"
+//! path = "/v1/messages"
+//! headers = { Authorization = "Bearer {{user.token}}" }
+//! body = '{"content":"{{random_text 64}}"}'   # or { file = "x.json" }, { random_bytes = "10M" }
+//!
+//! [[flow]]
+//! name = "login, then post"
+//! steps = [
+//!   { name = "POST /auth/login", method = "POST", path = "/auth/login", body = '...',
+//!     capture = { token = "/access_token" }, scope = "user" },
+//!   { name = "POST /v1/messages", path = "/v1/messages", headers = { Authorization = "Bearer {{token}}" } },
+//! ]
+//! ```
+
+use super::UsageError;
+use crate::engine::mix::MAX_CYCLE;
+use crate::template::{Scope, Template};
+use crate::workloads::api::scenario::capture::{Capture, Source};
+use crate::workloads::api::scenario::users::Users;
+use crate::workloads::api::scenario::{Body, Iteration, Repeat, Row, Scenario, Step, Var};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Largest `random_bytes` body.
+const MAX_RANDOM_BODY: u64 = 1 << 30;
+
+/// `[data]`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    users: Option<Spanned<RawFile>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    file: String,
+}
+
+/// A `[[request]]` or a flow's step.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    name: Option<Spanned<String>>,
+    weight: Option<Spanned<i64>>,
+    method: Option<Spanned<String>>,
+    path: Spanned<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, Spanned<String>>,
+    body: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    capture: BTreeMap<String, Spanned<String>>,
+    scope: Option<Spanned<String>>,
+    repeat: Option<Spanned<toml::Value>>,
+}
+
+/// A `[[flow]]`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    name: Spanned<String>,
+    weight: Option<Spanned<i64>>,
+    steps: Spanned<Vec<Spanned<RawRequest>>>,
+}
+
+/// The scenario tables of a profile, as read.
+#[derive(Debug, Default)]
+pub struct ScenarioFile {
+    pub data: Option<Spanned<RawData>>,
+    pub requests: Vec<Spanned<RawRequest>>,
+    pub flows: Vec<Spanned<RawFlow>>,
+    /// The profile's path (errors) and text (line numbers).
+    pub file: String,
+    pub text: String,
+}
+
+impl ScenarioFile {
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty() && self.flows.is_empty()
+    }
+
+    fn at(&self, offset: usize, field: &str, msg: impl std::fmt::Display) -> UsageError {
+        let line = self.text[..offset.min(self.text.len())].matches('\n').count() + 1;
+        UsageError(format!("{}:{line}: field '{field}': {msg}", self.file))
+    }
+
+    fn dir(&self) -> PathBuf {
+        Path::new(&self.file).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// Checks everything and builds the scenario for a target at `authority` (host:port).
+    /// `extra` headers (`-H`) go on every request that does not set them itself.
+    pub fn build(&self, authority: &str, seed: u64, extra: &[(String, String)]) -> Result<Scenario, UsageError> {
+        if self.data.is_some() && self.is_empty() {
+            let d = self.data.as_ref().map_or(0, |d| d.span().start);
+            return Err(self.at(d, "data", "[data] needs [[request]] or [[flow]] tables that use it"));
+        }
+        let users = self.users()?;
+        let (rows, vars, iterations, weights) = self.iterations(users.as_ref(), authority, extra)?;
+        Ok(Scenario { rows, iterations, weights, users, vars, seed })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn iterations(
+        &self,
+        users: Option<&Users>,
+        authority: &str,
+        extra: &[(String, String)],
+    ) -> Result<(Vec<Row>, Vec<Var>, Vec<Iteration>, Vec<u64>), UsageError> {
+        let columns = users.map(|u| u.columns.as_slice());
+        let mut b = Builder { file: self, authority, columns, extra, rows: Vec::new(), vars: Vec::new() };
+        let mut iterations = Vec::new();
+        let mut weights = Vec::new();
+        for r in &self.requests {
+            let raw = r.get_ref();
+            if let Some((_, c)) = raw.capture.iter().next() {
+                return Err(self.at(c.span().start, "capture", "captures belong to the steps of a [[flow]]"));
+            }
+            if let Some(rep) = &raw.repeat {
+                return Err(self.at(rep.span().start, "repeat", "repeat belongs to the steps of a [[flow]]"));
+            }
+            weights.push(b.weight(raw.weight.as_ref(), r.span().start)?);
+            let step = b.step(raw, &[])?;
+            iterations.push(Iteration { row: step.row, steps: vec![step], flow: false });
+        }
+        for f in &self.flows {
+            let raw = f.get_ref();
+            weights.push(b.weight(raw.weight.as_ref(), f.span().start)?);
+            if raw.steps.get_ref().is_empty() {
+                return Err(self.at(raw.steps.span().start, "steps", "a flow needs at least one step"));
+            }
+            let row = b.row(raw.name.get_ref(), "flow", raw.name.span().start)?;
+            let mut known: Vec<String> = Vec::new();
+            let mut steps = Vec::new();
+            for s in raw.steps.get_ref() {
+                if let Some(w) = &s.get_ref().weight {
+                    return Err(self.at(w.span().start, "weight", "a step has no weight: the flow's weight counts"));
+                }
+                let step = b.step(s.get_ref(), &known)?;
+                for c in &step.captures {
+                    known.push(b.vars[c.slot].name.clone());
+                }
+                steps.push(step);
+            }
+            iterations.push(Iteration { row, steps, flow: true });
+        }
+        let total: u64 = weights.iter().sum();
+        if total > MAX_CYCLE {
+            return Err(self.at(0, "weight", format!("the weights add up to {total}; at most {MAX_CYCLE}")));
+        }
+        Ok((b.rows, b.vars, iterations, weights))
+    }
+
+    fn users(&self) -> Result<Option<Users>, UsageError> {
+        let Some(file) = self.data.as_ref().and_then(|d| d.get_ref().users.as_ref()) else { return Ok(None) };
+        let path = self.dir().join(&file.get_ref().file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| self.at(file.span().start, "users", format!("{}: {e}", path.display())))?;
+        Users::parse(&text)
+            .map(Some)
+            .map_err(|e| self.at(file.span().start, "users", format!("{}: {e}", path.display())))
+    }
+}
+
+struct Builder<'a> {
+    file: &'a ScenarioFile,
+    authority: &'a str,
+    columns: Option<&'a [String]>,
+    extra: &'a [(String, String)],
+    rows: Vec<Row>,
+    vars: Vec<Var>,
+}
+
+impl Builder<'_> {
+    fn weight(&self, w: Option<&Spanned<i64>>, at: usize) -> Result<u64, UsageError> {
+        match w {
+            None => Ok(1),
+            Some(w) if *w.get_ref() >= 1 && (*w.get_ref() as u64) <= MAX_CYCLE => Ok(*w.get_ref() as u64),
+            Some(w) => Err(self.file.at(
+                w.span().start.max(at),
+                "weight",
+                format!("{} is not a weight (1 to {MAX_CYCLE})", w.get_ref()),
+            )),
+        }
+    }
+
+    /// The row of `name`: one row per name, whatever its type (a name reused by requests of
+    /// another method or by a flow is refused, so that a row never mixes two kinds).
+    fn row(&mut self, name: &str, kind: &str, at: usize) -> Result<usize, UsageError> {
+        if name.trim().is_empty() || name.contains(['\r', '\n']) {
+            return Err(self.file.at(at, "name", "a name must be one non-empty line"));
+        }
+        if name == "Aggregated" {
+            return Err(self.file.at(at, "name", "'Aggregated' is the name of the total row"));
+        }
+        match self.rows.iter().position(|r| r.name == name) {
+            Some(i) if self.rows[i].kind == kind => Ok(i),
+            Some(i) => Err(self.file.at(
+                at,
+                "name",
+                format!("'{name}' is already a {} row; give this one another name", self.rows[i].kind),
+            )),
+            None => {
+                self.rows.push(Row { name: name.to_string(), kind: kind.to_string() });
+                Ok(self.rows.len() - 1)
+            }
+        }
+    }
+
+    /// Variable names visible to a step: the slots of `known`, others masked so that a
+    /// template's slot is the global one.
+    fn scope_names(&self, known: &[String]) -> Vec<String> {
+        self.vars.iter().map(|v| if known.contains(&v.name) { v.name.clone() } else { String::from("\0") }).collect()
+    }
+
+    fn template(&self, text: &str, known: &[String], at: usize, field: &str) -> Result<Template, UsageError> {
+        let names = self.scope_names(known);
+        Template::parse(text, Scope { user_columns: self.columns, vars: &names })
+            .map_err(|e| self.file.at(at, field, e))
+    }
+
+    fn step(&mut self, raw: &RawRequest, known: &[String]) -> Result<Step, UsageError> {
+        let f = self.file;
+        let path = raw.path.get_ref();
+        if !path.starts_with('/') || path.contains(char::is_whitespace) {
+            return Err(f.at(
+                raw.path.span().start,
+                "path",
+                format!("'{path}' must start with '/' and have no spaces"),
+            ));
+        }
+        let body = self.body(raw.body.as_ref(), known)?;
+        let method = match &raw.method {
+            Some(m) => {
+                let v = m.get_ref().trim();
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(f.at(
+                        m.span().start,
+                        "method",
+                        format!("'{v}' is not an HTTP method (e.g. POST, GET)"),
+                    ));
+                }
+                v.to_string()
+            }
+            None if matches!(body, Body::Empty) => "GET".to_string(),
+            None => "POST".to_string(),
+        };
+        let (name, name_at) = match &raw.name {
+            Some(n) => (n.get_ref().clone(), n.span().start),
+            None => (path.clone(), raw.path.span().start),
+        };
+        let row = self.row(&name, &method, name_at)?;
+        let path = self.template(path, known, raw.path.span().start, "path")?;
+        let mut headers = Vec::new();
+        for (k, v) in &raw.headers {
+            let at = v.span().start;
+            let valid =
+                !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !valid || v.get_ref().contains(['\r', '\n']) {
+                return Err(f.at(at, "headers", format!("'{k}' is not a valid HTTP header")));
+            }
+            if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("host") {
+                return Err(f.at(at, "headers", format!("'{k}' is set by blast")));
+            }
+            headers.push((k.clone(), self.template(v.get_ref(), known, at, "headers")?));
+        }
+        for (k, v) in self.extra {
+            if !raw.headers.keys().any(|h| h.eq_ignore_ascii_case(k)) {
+                headers.push((k.clone(), Template::literal(v.clone().into_bytes())));
+            }
+        }
+        let mut step = Step::new(row, &method, path, headers, body, self.authority);
+        let per_user = match &raw.scope {
+            None => false,
+            Some(s) => match s.get_ref().as_str() {
+                "user" => true,
+                "iteration" => false,
+                other => return Err(f.at(s.span().start, "scope", format!("'{other}' is not one of user, iteration"))),
+            },
+        };
+        if raw.scope.is_some() && raw.capture.is_empty() {
+            let at = raw.scope.as_ref().map_or(0, |s| s.span().start);
+            return Err(f.at(at, "scope", "scope applies to captures; this step captures nothing"));
+        }
+        for (name, spec) in &raw.capture {
+            let at = spec.span().start;
+            if !crate::template::is_identifier(name) {
+                return Err(f.at(at, "capture", format!("'{name}' is not a variable name (letters, digits, _)")));
+            }
+            let source = Source::parse(spec.get_ref()).map_err(|e| f.at(at, "capture", e))?;
+            let slot = match self.vars.iter().position(|v| &v.name == name) {
+                Some(i) if self.vars[i].per_user != per_user => {
+                    return Err(f.at(
+                        at,
+                        "capture",
+                        format!("'{name}' is captured per user elsewhere and per iteration here"),
+                    ))
+                }
+                Some(i) => i,
+                None => {
+                    self.vars.push(Var { name: name.clone(), per_user });
+                    self.vars.len() - 1
+                }
+            };
+            step.captures.push(Capture { slot, source, per_user });
+        }
+        if let Some(rep) = &raw.repeat {
+            let at = rep.span().start;
+            step.repeat = match rep.get_ref() {
+                toml::Value::Integer(n) if *n >= 1 => Repeat::Times(*n as u64),
+                toml::Value::String(t) => Repeat::Template(self.template(t, known, at, "repeat")?),
+                _ => {
+                    return Err(f.at(
+                        at,
+                        "repeat",
+                        "expected a count of at least 1, or a template such as \"{{user.chunks}}\"",
+                    ))
+                }
+            };
+            if step.once_per_user() {
+                return Err(f.at(at, "repeat", "a step that captures per user runs once per user and cannot repeat"));
+            }
+        }
+        Ok(step)
+    }
+
+    fn body(&self, raw: Option<&Spanned<toml::Value>>, known: &[String]) -> Result<Body, UsageError> {
+        let f = self.file;
+        let Some(raw) = raw else { return Ok(Body::Empty) };
+        let at = raw.span().start;
+        let expected = "expected a string (a template), { file = \"PATH\" } or { random_bytes = \"10M\" }";
+        match raw.get_ref() {
+            toml::Value::String(t) => {
+                let t = self.template(t, known, at, "body")?;
+                Ok(match t.as_literal() {
+                    Some(b) if b.is_empty() => Body::Empty,
+                    _ => Body::Template(t),
+                })
+            }
+            toml::Value::Table(t) if t.len() == 1 => match t.iter().next() {
+                Some((k, toml::Value::String(v))) if k == "file" => {
+                    let path = f.dir().join(v);
+                    let bytes =
+                        std::fs::read(&path).map_err(|e| f.at(at, "body", format!("{}: {e}", path.display())))?;
+                    Ok(Body::Fixed(bytes.into()))
+                }
+                Some((k, toml::Value::String(v))) if k == "random_bytes" => {
+                    let n =
+                        crate::cli::units::parse_size(v).map_err(|e| f.at(at, "body", format!("random_bytes: {e}")))?;
+                    if n == 0 || n > MAX_RANDOM_BODY {
+                        return Err(f.at(at, "body", format!("random_bytes must be from 1 byte to 1G, not {v}")));
+                    }
+                    Ok(Body::Random(n as usize))
+                }
+                _ => Err(f.at(at, "body", expected)),
+            },
+            _ => Err(f.at(at, "body", expected)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Scenario, String> {
+        #[derive(Deserialize)]
+        struct Doc {
+            data: Option<Spanned<RawData>>,
+            #[serde(default)]
+            request: Vec<Spanned<RawRequest>>,
+            #[serde(default)]
+            flow: Vec<Spanned<RawFlow>>,
+        }
+        let doc: Doc = toml::from_str(text).map_err(|e| e.to_string())?;
+        let f = ScenarioFile {
+            data: doc.data,
+            requests: doc.request,
+            flows: doc.flow,
+            file: "s.toml".into(),
+            text: text.into(),
+        };
+        f.build("127.0.0.1:8000", 1, &[]).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn mix_and_flow_build_rows_and_slots() {
+        let s = load(
+            r#"
+[[request]]
+name = "POST /v1/messages"
+weight = 10
+path = "/v1/messages"
+body = '{"c":"{{random_text 8}}"}'
+
+[[request]]
+path = "/v1/conversations?limit=20"
+
+[[flow]]
+name = "login, then post"
+steps = [
+  { name = "POST /auth/login", method = "POST", path = "/auth/login", body = '{}', capture = { token = "/access_token" }, scope = "user" },
+  { name = "POST /v1/messages", path = "/v1/messages", headers = { Authorization = "Bearer {{token}}" }, body = 'x' },
+]
+"#,
+        )
+        .expect("valid");
+        assert_eq!(s.weights, vec![10, 1, 1]);
+        let names: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["POST /v1/messages", "/v1/conversations?limit=20", "login, then post", "POST /auth/login"]);
+        assert_eq!(s.rows[1].kind, "GET");
+        assert_eq!(s.rows[2].kind, "flow");
+        assert_eq!(s.vars, vec![Var { name: "token".into(), per_user: true }]);
+        assert!(s.iterations[2].steps[0].once_per_user());
+        assert_eq!(s.iterations[2].steps[1].row, 0);
+    }
+
+    #[test]
+    fn errors_name_line_and_field() {
+        let err = |t: &str| load(t).expect_err(t);
+        assert!(err("[[request]]\npath = \"/a\"\nweight = 0\n").starts_with("s.toml:3: field 'weight'"));
+        assert!(err("[[request]]\npath = \"/a\"\nbody = '{{nope}}'\n").starts_with("s.toml:3: field 'body'"));
+        let e = err("[[flow]]\nname = \"f\"\nsteps = [\n { path = \"/a\", headers = { A = \"{{token}}\" } },\n { path = \"/b\", capture = { token = \"/t\" } },\n]\n");
+        assert!(e.starts_with("s.toml:4: field 'headers'") && e.contains("captured by an earlier step"), "{e}");
+        assert!(err("[[request]]\npath = \"/a\"\nbody = '{{user.name}}'\n").contains("users file"));
+        assert!(err("[[flow]]\nname = \"f\"\nsteps = [{ path = \"/a\", capture = { t = \"access\" } }]\n")
+            .contains("JSON pointer"));
+        assert!(err("[[request]]\npath = \"a\"\n").contains("field 'path'"));
+        assert!(err("[[request]]\npath = \"/a\"\ncolour = 1\n").contains("colour"));
+    }
+}

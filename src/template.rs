@@ -1,0 +1,352 @@
+//! Request templates: `{{...}}` placeholders parsed once, rendered per request into a reused
+//! buffer without allocating.
+//!
+//! Used for scenario paths, headers and bodies and for `--body-template`. A template is parsed
+//! against a `Scope` that says which user columns and captured variables exist, so a typo is a
+//! parse error (exit 2 before any request), never a literal `{{...}}` on the wire.
+//!
+//! | placeholder | value |
+//! |---|---|
+//! | `{{seq}}` | the arrival's global sequence number |
+//! | `{{i}}` | a repeated step's index (0-based) |
+//! | `{{core}}`, `{{conn}}` | the worker core, the connection within it |
+//! | `{{ts}}`, `{{now_us}}` | send time, µs since the Unix epoch |
+//! | `{{now_ms}}` | send time, ms since the Unix epoch |
+//! | `{{uuid}}` | a random UUID (v4) |
+//! | `{{random_int A B}}` | a uniform integer in A..=B |
+//! | `{{random_text N}}` | N random characters from `[A-Za-z0-9 -]` (JSON-safe) |
+//! | `{{pick a,b,c}}` | one of the listed values |
+//! | `{{user.COLUMN}}` | the virtual user's value in the users file |
+//! | `{{NAME}}` | a variable captured by an earlier step |
+
+use crate::engine::rng::SplitMix64;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The placeholders a template may use (for error messages).
+pub const PLACEHOLDERS: &str = "{{seq}}, {{i}}, {{core}}, {{conn}}, {{ts}}, {{now_ms}}, {{now_us}}, {{uuid}}, \
+{{random_int A B}}, {{random_text N}}, {{pick a,b,c}}, {{user.COLUMN}}, captured variables";
+
+/// Characters of `{{random_text N}}`: 64 of them, so one random bit sextet picks one; none
+/// needs escaping in JSON, a URL path or a header.
+const TEXT_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 -";
+
+/// Longest `{{random_text N}}`.
+const MAX_TEXT: usize = 1 << 20;
+
+/// Why a template was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError(pub String);
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A part of a template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(Box<[u8]>),
+    Seq,
+    Index,
+    Core,
+    Conn,
+    NowUs,
+    NowMs,
+    Uuid,
+    RandomInt {
+        lo: i64,
+        span: u64,
+    },
+    RandomText(usize),
+    Pick(Box<[Box<[u8]>]>),
+    /// Column of the users file.
+    User(usize),
+    /// Captured variable, by slot.
+    Var(usize),
+}
+
+/// What names a template may refer to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scope<'a> {
+    /// Columns of the users file (`{{user.<column>}}`); `None` when there is no users file.
+    pub user_columns: Option<&'a [String]>,
+    /// Variables captured before this template is rendered, by slot.
+    pub vars: &'a [String],
+}
+
+/// Values a template is rendered with.
+pub struct Values<'a> {
+    pub seq: u64,
+    /// A repeated step's index.
+    pub index: u64,
+    pub core: usize,
+    pub conn: usize,
+    /// The virtual user's row (by column).
+    pub user: &'a [Box<[u8]>],
+    /// Captured variables by slot (empty when not captured).
+    pub vars: &'a [Vec<u8>],
+    pub rng: &'a mut SplitMix64,
+}
+
+/// A template, parsed once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    pieces: Vec<Piece>,
+}
+
+impl Template {
+    /// Parses `text`; every placeholder must be known in `scope`.
+    pub fn parse(text: &str, scope: Scope<'_>) -> Result<Self, TemplateError> {
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            let Some(close) = rest[open..].find("}}") else {
+                let at = text.len() - rest.len() + open;
+                return Err(TemplateError(format!("unclosed '{{{{' at byte {at}")));
+            };
+            if open > 0 {
+                pieces.push(Piece::Text(rest.as_bytes()[..open].into()));
+            }
+            pieces.push(placeholder(rest[open + 2..open + close].trim(), scope)?);
+            rest = &rest[open + close + 2..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Text(rest.as_bytes().into()));
+        }
+        Ok(Template { pieces })
+    }
+
+    /// A template that is only this text.
+    pub fn literal(bytes: Vec<u8>) -> Self {
+        Template { pieces: if bytes.is_empty() { Vec::new() } else { vec![Piece::Text(bytes.into())] } }
+    }
+
+    /// The templates one after another (adjacent text merged, so a template without
+    /// placeholders renders as one copy).
+    pub fn concat(parts: Vec<Template>) -> Self {
+        let mut pieces: Vec<Piece> = Vec::new();
+        for piece in parts.into_iter().flat_map(|t| t.pieces) {
+            match (pieces.last_mut(), piece) {
+                (Some(Piece::Text(a)), Piece::Text(b)) => *a = [&a[..], &b[..]].concat().into(),
+                (_, p) => pieces.push(p),
+            }
+        }
+        Template { pieces }
+    }
+
+    /// The text, when the template has no placeholder.
+    pub fn as_literal(&self) -> Option<&[u8]> {
+        match self.pieces.as_slice() {
+            [] => Some(b""),
+            [Piece::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Variable slots the template reads.
+    pub fn vars_used(&self) -> impl Iterator<Item = usize> + '_ {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Var(s) => Some(*s),
+            _ => None,
+        })
+    }
+
+    /// Appends the rendered template to `out`.
+    pub fn render(&self, v: &mut Values<'_>, out: &mut Vec<u8>) {
+        let mut num = itoa::Buffer::new();
+        let mut now: Option<u64> = None;
+        let mut now_us = || {
+            *now.get_or_insert_with(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64))
+        };
+        for p in &self.pieces {
+            match p {
+                Piece::Text(t) => out.extend_from_slice(t),
+                Piece::Seq => out.extend_from_slice(num.format(v.seq).as_bytes()),
+                Piece::Index => out.extend_from_slice(num.format(v.index).as_bytes()),
+                Piece::Core => out.extend_from_slice(num.format(v.core).as_bytes()),
+                Piece::Conn => out.extend_from_slice(num.format(v.conn).as_bytes()),
+                Piece::NowUs => out.extend_from_slice(num.format(now_us()).as_bytes()),
+                Piece::NowMs => out.extend_from_slice(num.format(now_us() / 1000).as_bytes()),
+                Piece::Uuid => uuid(v.rng, out),
+                Piece::RandomInt { lo, span } => {
+                    let off = if *span == u64::MAX { v.rng.next_u64() } else { v.rng.next_u64() % (span + 1) };
+                    out.extend_from_slice(num.format(lo.wrapping_add(off as i64)).as_bytes());
+                }
+                Piece::RandomText(n) => random_text(v.rng, *n, out),
+                Piece::Pick(choices) => {
+                    let i = (v.rng.next_u64() % choices.len() as u64) as usize;
+                    out.extend_from_slice(&choices[i]);
+                }
+                Piece::User(col) => out.extend_from_slice(v.user.get(*col).map_or(&[][..], |c| c)),
+                Piece::Var(slot) => out.extend_from_slice(v.vars.get(*slot).map_or(&[][..], |c| c)),
+            }
+        }
+    }
+}
+
+fn placeholder(name: &str, scope: Scope<'_>) -> Result<Piece, TemplateError> {
+    let (func, args) = match name.split_once(char::is_whitespace) {
+        Some((f, a)) => (f, a.trim()),
+        None => (name, ""),
+    };
+    let no_args = |p: Piece| {
+        if args.is_empty() {
+            Ok(p)
+        } else {
+            Err(TemplateError(format!("'{{{{{func}}}}}' takes no arguments")))
+        }
+    };
+    match func {
+        "seq" => no_args(Piece::Seq),
+        "i" => no_args(Piece::Index),
+        "core" => no_args(Piece::Core),
+        "conn" => no_args(Piece::Conn),
+        "ts" | "now_us" => no_args(Piece::NowUs),
+        "now_ms" => no_args(Piece::NowMs),
+        "uuid" => no_args(Piece::Uuid),
+        "random_int" => {
+            let bad = || TemplateError(format!("'{{{{{name}}}}}': expected {{{{random_int A B}}}} with integers A <= B"));
+            let mut it = args.split_whitespace();
+            let (Some(a), Some(b), None) = (it.next(), it.next(), it.next()) else { return Err(bad()) };
+            let (lo, hi): (i64, i64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+            if lo > hi {
+                return Err(bad());
+            }
+            Ok(Piece::RandomInt { lo, span: hi.wrapping_sub(lo) as u64 })
+        }
+        "random_text" => match args.parse::<usize>() {
+            Ok(n) if (1..=MAX_TEXT).contains(&n) => Ok(Piece::RandomText(n)),
+            _ => Err(TemplateError(format!("'{{{{{name}}}}}': expected {{{{random_text N}}}} with N from 1 to {MAX_TEXT}"))),
+        },
+        "pick" => {
+            let choices: Vec<Box<[u8]>> = args.split(',').map(|c| c.trim().as_bytes().into()).collect();
+            if args.is_empty() || choices.iter().any(|c| c.is_empty()) {
+                return Err(TemplateError(format!("'{{{{{name}}}}}': expected {{{{pick a,b,c}}}} with non-empty values")));
+            }
+            Ok(Piece::Pick(choices.into()))
+        }
+        _ if func.starts_with("user.") && args.is_empty() => {
+            let column = &func["user.".len()..];
+            let Some(columns) = scope.user_columns else {
+                return Err(TemplateError(format!("'{{{{{func}}}}}' needs a users file ([data] users = {{ file = \"users.csv\" }})")));
+            };
+            match columns.iter().position(|c| c == column) {
+                Some(i) => Ok(Piece::User(i)),
+                None => Err(TemplateError(format!(
+                    "'{{{{{func}}}}}': the users file has no column '{column}' (columns: {})",
+                    columns.join(", ")
+                ))),
+            }
+        }
+        _ if args.is_empty() && is_identifier(func) => match scope.vars.iter().position(|v| v == func) {
+            Some(slot) => Ok(Piece::Var(slot)),
+            None => Err(TemplateError(format!(
+                "'{{{{{func}}}}}' is neither a template function nor a variable captured by an earlier step (known: {PLACEHOLDERS})"
+            ))),
+        },
+        _ => Err(TemplateError(format!("unknown template function '{{{{{name}}}}}' (known: {PLACEHOLDERS})"))),
+    }
+}
+
+/// A name a capture may bind: letters, digits and `_`, not starting with a digit.
+pub fn is_identifier(s: &str) -> bool {
+    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn random_text(rng: &mut SplitMix64, n: usize, out: &mut Vec<u8>) {
+    out.reserve(n);
+    let mut left = n;
+    while left > 0 {
+        let mut bits = rng.next_u64();
+        for _ in 0..left.min(10) {
+            out.push(TEXT_ALPHABET[(bits & 63) as usize]);
+            bits >>= 6;
+        }
+        left -= left.min(10);
+    }
+}
+
+fn uuid(rng: &mut SplitMix64, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(HEX[(byte >> 4) as usize]);
+        out.push(HEX[(byte & 15) as usize]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(t: &Template, user: &[Box<[u8]>], vars: &[Vec<u8>]) -> String {
+        let mut rng = SplitMix64::new(1);
+        let mut v = Values { seq: 7, index: 3, core: 1, conn: 2, user, vars, rng: &mut rng };
+        let mut out = Vec::new();
+        t.render(&mut v, &mut out);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn renders_every_placeholder() {
+        let cols = ["name".to_string(), "token".to_string()];
+        let vars = ["upload_id".to_string()];
+        let scope = Scope { user_columns: Some(&cols), vars: &vars };
+        let t = Template::parse(
+            "{{seq}}/{{i}}/{{core}}/{{conn}}/{{user.token}}/{{ upload_id }}/{{random_int 5 5}}/{{pick x}}",
+            scope,
+        )
+        .expect("valid");
+        let user: Vec<Box<[u8]>> = vec![b"ann".as_slice().into(), b"T1".as_slice().into()];
+        assert_eq!(render(&t, &user, &[b"u-9".to_vec()]), "7/3/1/2/T1/u-9/5/x");
+    }
+
+    #[test]
+    fn random_values_have_their_shape() {
+        let t = Template::parse("{{random_text 64}}|{{uuid}}|{{random_int -3 3}}|{{now_ms}}", Scope::default())
+            .expect("valid");
+        let s = render(&t, &[], &[]);
+        let parts: Vec<&str> = s.split('|').collect();
+        assert_eq!(parts[0].len(), 64);
+        assert!(parts[0].bytes().all(|b| TEXT_ALPHABET.contains(&b)));
+        assert_eq!(parts[1].len(), 36);
+        assert_eq!(&parts[1][14..15], "4");
+        let n: i64 = parts[2].parse().expect("int");
+        assert!((-3..=3).contains(&n));
+        let ms: u64 = parts[3].parse().expect("ms");
+        assert!(ms > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn refuses_unknown_names_with_the_reason() {
+        let cols = ["name".to_string()];
+        let scope = Scope { user_columns: Some(&cols), vars: &[] };
+        let err = |s: &str| Template::parse(s, scope).expect_err(s).0;
+        assert!(err("{{nope}}").contains("neither a template function nor a variable"));
+        assert!(err("{{user.token}}").contains("no column 'token'"));
+        assert!(err("{{random_int 5 1}}").contains("random_int"));
+        assert!(err("{{random_text x}}").contains("random_text"));
+        assert!(err("{{pick }}").contains("pick"));
+        assert!(err("{{frobnicate 3}}").contains("unknown template function"));
+        assert!(err("a {{seq").contains("unclosed"));
+        assert!(Template::parse("{{user.name}}", Scope::default()).expect_err("no users").0.contains("users file"));
+    }
+
+    #[test]
+    fn literal_templates_are_known_as_such() {
+        let t = Template::parse("plain", Scope::default()).expect("valid");
+        assert_eq!(t.as_literal(), Some(&b"plain"[..]));
+        assert_eq!(Template::parse("{{seq}}", Scope::default()).expect("valid").as_literal(), None);
+    }
+}
