@@ -53,6 +53,8 @@ struct Profile {
     /// A scenario (api only): per-user data, weighted requests and flows.
     data: Option<Spanned<super::scenario::RawData>>,
     #[serde(default)]
+    on_start: Vec<Spanned<super::scenario::RawRequest>>,
+    #[serde(default)]
     request: Vec<Spanned<super::scenario::RawRequest>>,
     #[serde(default)]
     flow: Vec<Spanned<super::scenario::RawFlow>>,
@@ -105,6 +107,7 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
     let mut lines = BTreeMap::new();
     let scenario = super::scenario::ScenarioFile {
         data: profile.data,
+        on_start: profile.on_start,
         requests: profile.request,
         flows: profile.flow,
         file: file.clone(),
@@ -190,7 +193,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     let loaded = load(&a.profile, &overrides)?;
     let command = parse(&loaded)?;
     let located = |e: UsageError| if e.0.starts_with(&loaded.file) { e } else { UsageError(loaded.locate(&e.0)) };
-    let scenario = (!loaded.scenario.is_empty() || loaded.scenario.data.is_some()).then_some(&loaded.scenario);
+    let scenario = loaded.scenario.present().then_some(&loaded.scenario);
     if dry_run {
         match &command {
             Command::Api(x) => super::api::check(x, scenario).map_err(located)?,

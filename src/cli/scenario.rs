@@ -1,9 +1,15 @@
-//! The scenario part of a profile: `[data]`, `[[request]]` and `[[flow]]`, checked into a
+//! The scenario part of a profile: `[data]`, `[[on_start]]`, `[[request]]` and `[[flow]]`, checked into a
 //! `Scenario`. Every error names the file, the line and the field, before any request is sent.
 //!
 //! ```toml
 //! [data]
 //! users = { file = "users.csv" }       # columns become {{user.<column>}}
+//!
+//! [[on_start]]                         # once per virtual user (Locust's on_start): log in
+//! name = "POST /auth/login"
+//! path = "/auth/login"
+//! body = '{"username":"{{user.name}}","password":"{{user.password}}"}'
+//! capture = { jwt = "/access_token" }   # kept per user until a 401
 //!
 //! [[request]]
 //! name = "POST /v1/messages"
@@ -79,6 +85,8 @@ pub struct RawFlow {
 #[derive(Debug, Default)]
 pub struct ScenarioFile {
     pub data: Option<Spanned<RawData>>,
+    /// Steps every virtual user runs once first (a login); their captures are per user.
+    pub on_start: Vec<Spanned<RawRequest>>,
     pub requests: Vec<Spanned<RawRequest>>,
     pub flows: Vec<Spanned<RawFlow>>,
     /// The profile's path (errors) and text (line numbers).
@@ -89,6 +97,11 @@ pub struct ScenarioFile {
 impl ScenarioFile {
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty() && self.flows.is_empty()
+    }
+
+    /// The profile has scenario tables at all.
+    pub fn present(&self) -> bool {
+        !self.is_empty() || self.data.is_some() || !self.on_start.is_empty()
     }
 
     fn at(&self, offset: usize, field: &str, msg: impl std::fmt::Display) -> UsageError {
@@ -103,13 +116,18 @@ impl ScenarioFile {
     /// Checks everything and builds the scenario for a target at `authority` (host:port).
     /// `extra` headers (`-H`) go on every request that does not set them itself.
     pub fn build(&self, authority: &str, seed: u64, extra: &[(String, String)]) -> Result<Scenario, UsageError> {
-        if self.data.is_some() && self.is_empty() {
-            let d = self.data.as_ref().map_or(0, |d| d.span().start);
-            return Err(self.at(d, "data", "[data] needs [[request]] or [[flow]] tables that use it"));
+        if self.is_empty() {
+            let at = self
+                .data
+                .as_ref()
+                .map(|d| d.span().start)
+                .or(self.on_start.first().map(|s| s.span().start))
+                .unwrap_or(0);
+            return Err(self.at(at, "request", "a scenario needs [[request]] or [[flow]] tables"));
         }
         let users = self.users()?;
-        let (rows, vars, iterations, weights) = self.iterations(users.as_ref(), authority, extra)?;
-        Ok(Scenario { rows, iterations, weights, users, vars, seed })
+        let (rows, vars, iterations, weights, on_start) = self.iterations(users.as_ref(), authority, extra)?;
+        Ok(Scenario { rows, iterations, weights, users, vars, on_start, seed })
     }
 
     #[allow(clippy::type_complexity)]
@@ -118,9 +136,32 @@ impl ScenarioFile {
         users: Option<&Users>,
         authority: &str,
         extra: &[(String, String)],
-    ) -> Result<(Vec<Row>, Vec<Var>, Vec<Iteration>, Vec<u64>), UsageError> {
+    ) -> Result<(Vec<Row>, Vec<Var>, Vec<Iteration>, Vec<u64>, Vec<Step>), UsageError> {
         let columns = users.map(|u| u.columns.as_slice());
         let mut b = Builder { file: self, authority, columns, extra, rows: Vec::new(), vars: Vec::new() };
+        // on_start first: what it captures is known to every request and flow.
+        let mut on_start = Vec::new();
+        let mut user_vars: Vec<String> = Vec::new();
+        for s in &self.on_start {
+            let raw = s.get_ref();
+            for (field, given) in [("weight", raw.weight.is_some()), ("repeat", raw.repeat.is_some())] {
+                if given {
+                    return Err(self.at(
+                        s.span().start,
+                        field,
+                        "on_start steps run once per user: no weight, no repeat",
+                    ));
+                }
+            }
+            if let Some(sc) = raw.scope.as_ref().filter(|sc| sc.get_ref() != "user") {
+                return Err(self.at(sc.span().start, "scope", "on_start captures are per user"));
+            }
+            let step = b.step_scoped(raw, &user_vars, true)?;
+            for c in &step.captures {
+                user_vars.push(b.vars[c.slot].name.clone());
+            }
+            on_start.push(step);
+        }
         let mut iterations = Vec::new();
         let mut weights = Vec::new();
         for r in &self.requests {
@@ -132,7 +173,7 @@ impl ScenarioFile {
                 return Err(self.at(rep.span().start, "repeat", "repeat belongs to the steps of a [[flow]]"));
             }
             weights.push(b.weight(raw.weight.as_ref(), r.span().start)?);
-            let step = b.step(raw, &[])?;
+            let step = b.step(raw, &user_vars)?;
             iterations.push(Iteration { row: step.row, steps: vec![step], flow: false });
         }
         for f in &self.flows {
@@ -142,7 +183,7 @@ impl ScenarioFile {
                 return Err(self.at(raw.steps.span().start, "steps", "a flow needs at least one step"));
             }
             let row = b.row(raw.name.get_ref(), "flow", raw.name.span().start)?;
-            let mut known: Vec<String> = Vec::new();
+            let mut known: Vec<String> = user_vars.clone();
             let mut steps = Vec::new();
             for s in raw.steps.get_ref() {
                 if let Some(w) = &s.get_ref().weight {
@@ -160,7 +201,7 @@ impl ScenarioFile {
         if total > MAX_CYCLE {
             return Err(self.at(0, "weight", format!("the weights add up to {total}; at most {MAX_CYCLE}")));
         }
-        Ok((b.rows, b.vars, iterations, weights))
+        Ok((b.rows, b.vars, iterations, weights, on_start))
     }
 
     fn users(&self) -> Result<Option<Users>, UsageError> {
@@ -232,6 +273,11 @@ impl Builder<'_> {
     }
 
     fn step(&mut self, raw: &RawRequest, known: &[String]) -> Result<Step, UsageError> {
+        self.step_scoped(raw, known, false)
+    }
+
+    /// A step; `user_scope` makes its captures per user whatever its `scope` says.
+    fn step_scoped(&mut self, raw: &RawRequest, known: &[String], user_scope: bool) -> Result<Step, UsageError> {
         let f = self.file;
         let path = raw.path.get_ref();
         if !path.starts_with('/') || path.contains(char::is_whitespace) {
@@ -283,7 +329,7 @@ impl Builder<'_> {
         }
         let mut step = Step::new(row, &method, path, headers, body, self.authority);
         let per_user = match &raw.scope {
-            None => false,
+            None => user_scope,
             Some(s) => match s.get_ref().as_str() {
                 "user" => true,
                 "iteration" => false,
@@ -380,6 +426,8 @@ mod tests {
         struct Doc {
             data: Option<Spanned<RawData>>,
             #[serde(default)]
+            on_start: Vec<Spanned<RawRequest>>,
+            #[serde(default)]
             request: Vec<Spanned<RawRequest>>,
             #[serde(default)]
             flow: Vec<Spanned<RawFlow>>,
@@ -387,6 +435,7 @@ mod tests {
         let doc: Doc = toml::from_str(text).map_err(|e| e.to_string())?;
         let f = ScenarioFile {
             data: doc.data,
+            on_start: doc.on_start,
             requests: doc.request,
             flows: doc.flow,
             file: "s.toml".into(),

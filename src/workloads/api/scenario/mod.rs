@@ -147,6 +147,9 @@ pub struct Scenario {
     pub users: Option<Users>,
     /// Captured variables by slot.
     pub vars: Vec<Var>,
+    /// Steps each virtual user runs once before its first iteration (Locust's `on_start`, a
+    /// login), and again after a 401 dropped its values; their captures are per user.
+    pub on_start: Vec<Step>,
     /// Seed of template randomness and of the random body pool.
     pub seed: u64,
 }
@@ -161,6 +164,7 @@ impl Scenario {
             weights: vec![1],
             users: None,
             vars: Vec::new(),
+            on_start: Vec::new(),
             seed: 1,
         }
     }
@@ -170,6 +174,7 @@ impl Scenario {
         self.iterations
             .iter()
             .flat_map(|i| &i.steps)
+            .chain(&self.on_start)
             .filter_map(|s| match s.body {
                 Body::Random(n) => Some(n),
                 _ => None,

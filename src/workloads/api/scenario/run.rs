@@ -102,7 +102,8 @@ pub struct Scratch {
     pub rng: Option<SplitMix64>,
 }
 
-/// Performs the iteration `job.kind` of the scenario; steps of a flow go to `steps`.
+/// Performs the iteration `job.kind` of the scenario. Steps other than a lone request (the
+/// user's `on_start`, a flow's steps) go to `steps`, each under its own row.
 pub async fn iterate<C: Exchange>(
     core: &CoreScenario,
     conn: &mut C,
@@ -113,25 +114,52 @@ pub async fn iterate<C: Exchange>(
     steps: &mut Vec<StepRecord>,
 ) -> Result<u16, ErrorKind> {
     let Some(it) = core.scenario.iterations.get(job.kind) else { return Err(ErrorKind::Io) };
-    let user = core.user_of(job.nth);
     if scratch.vars.len() != core.scenario.vars.len() {
         scratch.vars = vec![Vec::new(); core.scenario.vars.len()];
     }
-    let mut rng = scratch
+    let rng = scratch
         .rng
         .take()
         .unwrap_or_else(|| SplitMix64::stream(core.scenario.seed, (core.core as u64) << 32 | conn_index as u64));
-    let result = if it.flow {
-        flow(core, conn, conn_index, job, it, user, scratch, &mut rng, stats, steps).await
-    } else {
-        // One request: the engine records it (and times it out) as the iteration itself.
-        let step = &it.steps[0];
-        load_user_vars(core, user, &mut scratch.vars);
-        request(core, conn, conn_index, job, step, 0, user, scratch, &mut rng, stats).await
+    let mut cx = Cx {
+        core,
+        conn,
+        conn_index,
+        job,
+        user: core.user_of(job.nth),
+        scratch,
+        rng,
+        stats,
+        steps,
+        started: job.intended,
     };
-    scratch.rng = Some(rng);
+    load_user_vars(core, cx.user, &mut cx.scratch.vars);
+    let mut result = Ok(0);
+    if !core.scenario.on_start.is_empty() {
+        if let Err(stop) = cx.once_per_user(&core.scenario.on_start).await {
+            result = Err(stop);
+        }
+    }
+    let result = match result {
+        Err(stop) => stop,
+        Ok(_) => {
+            if it.flow {
+                cx.flow(it).await
+            } else {
+                // One request: the engine records it (and times it out) as the iteration itself.
+                let step = &it.steps[0];
+                let r = cx.request(step, 0).await;
+                cx.after_failure(step, r);
+                r
+            }
+        }
+    };
+    cx.scratch.rng = Some(cx.rng);
     result
 }
+
+/// An iteration's result: the status the engine records, or why it failed.
+type Outcome = Result<u16, ErrorKind>;
 
 /// Copies the user's held per-user values into the iteration's variables.
 fn load_user_vars(core: &CoreScenario, user: usize, vars: &mut [Vec<u8>]) {
@@ -148,225 +176,237 @@ fn load_user_vars(core: &CoreScenario, user: usize, vars: &mut [Vec<u8>]) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn flow<C: Exchange>(
-    core: &CoreScenario,
-    conn: &mut C,
+/// One iteration in progress.
+struct Cx<'a, C> {
+    core: &'a CoreScenario,
+    conn: &'a mut C,
     conn_index: usize,
-    job: &Job,
-    it: &Iteration,
+    job: &'a Job,
+    /// The virtual user (index into the core's own users).
     user: usize,
-    scratch: &mut Scratch,
-    rng: &mut SplitMix64,
-    stats: &mut CallStats,
-    steps: &mut Vec<StepRecord>,
-) -> Result<u16, ErrorKind> {
-    let mut started = job.intended;
-    let mut status = 0;
-    load_user_vars(core, user, &mut scratch.vars);
-    for step in &it.steps {
-        let once = step.once_per_user();
-        if once {
-            // Log in once per user: skip while the user holds the values; wait while another
-            // iteration of the same user is logging in.
-            loop {
-                let waiting = {
-                    let mut states = core.states.borrow_mut();
-                    let s = &mut states[user];
-                    if s.held {
-                        None
-                    } else if let Some(n) = &s.pending {
-                        Some(n.clone())
-                    } else {
-                        s.pending = Some(Rc::new(tokio::sync::Notify::new()));
-                        break;
-                    }
-                };
-                match waiting {
-                    None => break,
-                    Some(n) => {
-                        n.notified().await;
-                        started = Instant::now();
-                    }
-                }
-            }
-            if core.states.borrow()[user].held {
-                load_user_vars(core, user, &mut scratch.vars);
-                continue;
+    scratch: &'a mut Scratch,
+    rng: SplitMix64,
+    stats: &'a mut CallStats,
+    steps: &'a mut Vec<StepRecord>,
+    /// When the next step may start: the intended time, then each step's end.
+    started: Instant,
+}
+
+impl<C: Exchange> Cx<'_, C> {
+    /// The steps of a flow in order; the first failure ends the iteration.
+    async fn flow(&mut self, it: &Iteration) -> Outcome {
+        let mut status = 0;
+        for step in &it.steps {
+            let done = if step.once_per_user() {
+                self.once_per_user(std::slice::from_ref(step)).await
+            } else {
+                self.step(step).await
+            };
+            match done {
+                Ok(s) => status = s,
+                Err(stop) => return stop,
             }
         }
-        let times = match repeat_count(core, step, job, user, scratch, rng) {
-            Some(n) => n,
-            None => {
-                steps.push(StepRecord::failed(step.row, started, Instant::now(), ErrorKind::Malformed));
-                finish_once(core, user, once, false, &scratch.vars);
-                return Err(ErrorKind::Malformed);
+        Ok(status)
+    }
+
+    /// Runs `group` (a login: steps whose captures are per user) once per user: skipped while
+    /// the user holds the values, waited for while another iteration of the same user runs it.
+    /// `Err` holds the outcome that ends the iteration.
+    async fn once_per_user(&mut self, group: &[Step]) -> Result<u16, Outcome> {
+        let core = self.core;
+        loop {
+            let waiting = {
+                let mut states = core.states.borrow_mut();
+                let s = &mut states[self.user];
+                if s.held {
+                    None
+                } else if let Some(n) = &s.pending {
+                    Some(n.clone())
+                } else {
+                    s.pending = Some(Rc::new(tokio::sync::Notify::new()));
+                    break;
+                }
+            };
+            match waiting {
+                None => {
+                    load_user_vars(core, self.user, &mut self.scratch.vars);
+                    return Ok(0);
+                }
+                Some(n) => {
+                    n.notified().await;
+                    self.started = Instant::now();
+                }
             }
+        }
+        let mut result = Ok(0);
+        for step in group {
+            result = self.step(step).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        let mut states = core.states.borrow_mut();
+        let s = &mut states[self.user];
+        if result.is_ok() {
+            for (slot, v) in core.scenario.vars.iter().enumerate() {
+                if v.per_user {
+                    s.vars[slot].clear();
+                    s.vars[slot].extend_from_slice(&self.scratch.vars[slot]);
+                }
+            }
+            s.held = true;
+        }
+        if let Some(n) = s.pending.take() {
+            n.notify_waiters();
+        }
+        result
+    }
+
+    /// One step of a flow, `repeat` times, each request recorded under the step's row.
+    /// `Ok(status)` of the last request, or `Err` with the outcome that ends the iteration.
+    async fn step(&mut self, step: &Step) -> Result<u16, Outcome> {
+        let Some(times) = self.repeat_count(step) else {
+            self.steps.push(StepRecord::failed(step.row, self.started, Instant::now(), ErrorKind::Malformed));
+            return Err(Err(ErrorKind::Malformed));
         };
+        let mut status = 0;
         for i in 0..times {
-            let mut step_stats = CallStats::default();
-            let exchanged = tokio::time::timeout(
-                core.timeout,
-                request(core, conn, conn_index, job, step, i, user, scratch, rng, &mut step_stats),
-            )
-            .await
-            .unwrap_or(Err(ErrorKind::Timeout));
-            let mut result = exchanged;
+            let timeout = self.core.timeout;
+            let stats;
+            let mut result = {
+                let saved = std::mem::replace(self.stats, CallStats::default());
+                let r = tokio::time::timeout(timeout, self.request(step, i)).await.unwrap_or(Err(ErrorKind::Timeout));
+                stats = std::mem::replace(self.stats, saved);
+                r
+            };
             if let Ok(code) = result {
-                if code < 400 && !capture(core, conn, step, scratch) {
+                if code < 400 && !self.capture(step) {
                     result = Err(ErrorKind::CaptureMissing);
                 }
             }
             let done = Instant::now();
-            stats.sent_at = stats.sent_at.or(step_stats.sent_at);
-            stats.bytes_out += step_stats.bytes_out;
-            stats.bytes_in += step_stats.bytes_in;
-            steps.push(StepRecord {
+            self.stats.sent_at = self.stats.sent_at.or(stats.sent_at);
+            self.stats.bytes_out += stats.bytes_out;
+            self.stats.bytes_in += stats.bytes_in;
+            self.steps.push(StepRecord {
                 row: step.row,
-                started,
-                sent_at: step_stats.sent_at,
+                started: self.started,
+                sent_at: stats.sent_at,
                 done,
                 result,
-                bytes_out: step_stats.bytes_out,
-                bytes_in: step_stats.bytes_in,
+                bytes_out: stats.bytes_out,
+                bytes_in: stats.bytes_in,
             });
-            started = done;
+            self.started = done;
             match result {
                 Ok(code) if code < 400 => status = code,
-                other => {
-                    if other == Ok(401) && uses_user_vars(core, step) {
-                        let mut states = core.states.borrow_mut();
-                        states[user].held = false;
-                    }
-                    finish_once(core, user, once, false, &scratch.vars);
-                    return other;
+                Ok(code) => {
+                    self.after_failure(step, Ok(code));
+                    return Err(Ok(code));
                 }
+                Err(kind) => return Err(Err(kind)),
             }
         }
-        finish_once(core, user, once, true, &scratch.vars);
+        Ok(status)
     }
-    Ok(status)
-}
 
-/// Ends a once-per-user step: stores the user's values (on success) and wakes the iterations
-/// of the same user that waited for it.
-fn finish_once(core: &CoreScenario, user: usize, once: bool, ok: bool, vars: &[Vec<u8>]) {
-    if !once {
-        return;
+    /// A 401 on a request that used per-user values (a token) drops them: the user logs in
+    /// again on its next iteration.
+    fn after_failure(&self, step: &Step, result: Outcome) {
+        if result == Ok(401) && uses_user_vars(self.core, step) {
+            self.core.states.borrow_mut()[self.user].held = false;
+        }
     }
-    let mut states = core.states.borrow_mut();
-    let s = &mut states[user];
-    if ok {
-        for (slot, v) in core.scenario.vars.iter().enumerate() {
-            if v.per_user {
-                s.vars[slot].clear();
-                s.vars[slot].extend_from_slice(&vars[slot]);
+
+    fn repeat_count(&mut self, step: &Step) -> Option<u64> {
+        match &step.repeat {
+            Repeat::Times(n) => Some(*n),
+            Repeat::Template(t) => {
+                let s = &mut *self.scratch;
+                s.value.clear();
+                let mut v = Values {
+                    seq: self.job.seq,
+                    index: 0,
+                    core: self.core.core,
+                    conn: self.conn_index,
+                    user: self.core.user_row(self.user),
+                    vars: &s.vars,
+                    rng: &mut self.rng,
+                };
+                t.render(&mut v, &mut s.value);
+                std::str::from_utf8(&s.value).ok()?.trim().parse().ok()
             }
         }
-        s.held = true;
     }
-    if let Some(n) = s.pending.take() {
-        n.notify_waiters();
+
+    /// Takes the step's captures from the response into the iteration's variables. False
+    /// when one is missing.
+    fn capture(&mut self, step: &Step) -> bool {
+        if step.captures.is_empty() {
+            return true;
+        }
+        let (body, headers) = self.conn.kept();
+        for c in &step.captures {
+            if !super::capture::extract(&c.source, body.as_ref(), headers, &mut self.scratch.value) {
+                return false;
+            }
+            let slot = &mut self.scratch.vars[c.slot];
+            slot.clear();
+            slot.extend_from_slice(&self.scratch.value);
+        }
+        true
+    }
+
+    /// Renders and performs one request of a step (repetition `index`).
+    async fn request(&mut self, step: &Step, index: u64) -> Result<u16, ErrorKind> {
+        let core = self.core;
+        let Scratch { head, body, vars, .. } = &mut *self.scratch;
+        let mut values = Values {
+            seq: self.job.seq,
+            index,
+            core: core.core,
+            conn: self.conn_index,
+            user: core.user_row(self.user),
+            vars,
+            rng: &mut self.rng,
+        };
+        head.clear();
+        step.head.render(&mut values, head);
+        let keep = Keep { body: step.needs_body(), headers: step.needs_headers() };
+        let mut num = itoa::Buffer::new();
+        let stats = &mut *self.stats;
+        match &step.body {
+            Body::Empty => {
+                head.extend_from_slice(b"0\r\n\r\n");
+                self.conn.exchange(head, &[], keep, stats).await
+            }
+            Body::Template(t) => {
+                body.clear();
+                t.render(&mut values, body);
+                head.extend_from_slice(num.format(body.len()).as_bytes());
+                head.extend_from_slice(b"\r\n\r\n");
+                head.extend_from_slice(body);
+                self.conn.exchange(head, &[], keep, stats).await
+            }
+            Body::Fixed(bytes) => {
+                head.extend_from_slice(num.format(bytes.len()).as_bytes());
+                head.extend_from_slice(b"\r\n\r\n");
+                self.conn.exchange(head, bytes, keep, stats).await
+            }
+            Body::Random(len) => {
+                let Some(pool) = &core.pool else { return Err(ErrorKind::Io) };
+                // Every request of the run gets its own slice: the global sequence and the index.
+                let data = pool.part(self.job.seq, (index % 10_000) as u32 + 1, *len);
+                head.extend_from_slice(num.format(data.len()).as_bytes());
+                head.extend_from_slice(b"\r\n\r\n");
+                self.conn.exchange(head, &data, keep, stats).await
+            }
+        }
     }
 }
 
 fn uses_user_vars(core: &CoreScenario, step: &Step) -> bool {
     let used = |t: &crate::template::Template| t.vars_used().any(|slot| core.scenario.vars[slot].per_user);
     used(&step.head) || matches!(&step.body, Body::Template(t) if used(t))
-}
-
-fn repeat_count(
-    core: &CoreScenario,
-    step: &Step,
-    job: &Job,
-    user: usize,
-    scratch: &mut Scratch,
-    rng: &mut SplitMix64,
-) -> Option<u64> {
-    match &step.repeat {
-        Repeat::Times(n) => Some(*n),
-        Repeat::Template(t) => {
-            scratch.value.clear();
-            let mut v = Values {
-                seq: job.seq,
-                index: 0,
-                core: core.core,
-                conn: 0,
-                user: core.user_row(user),
-                vars: &scratch.vars,
-                rng,
-            };
-            t.render(&mut v, &mut scratch.value);
-            std::str::from_utf8(&scratch.value).ok()?.trim().parse().ok()
-        }
-    }
-}
-
-/// Renders and performs one request of a step (repetition `index`).
-#[allow(clippy::too_many_arguments)]
-async fn request<C: Exchange>(
-    core: &CoreScenario,
-    conn: &mut C,
-    conn_index: usize,
-    job: &Job,
-    step: &Step,
-    index: u64,
-    user: usize,
-    scratch: &mut Scratch,
-    rng: &mut SplitMix64,
-    stats: &mut CallStats,
-) -> Result<u16, ErrorKind> {
-    let Scratch { head, body, vars, .. } = scratch;
-    let mut values =
-        Values { seq: job.seq, index, core: core.core, conn: conn_index, user: core.user_row(user), vars, rng };
-    head.clear();
-    step.head.render(&mut values, head);
-    let keep = Keep { body: step.needs_body(), headers: step.needs_headers() };
-    let mut num = itoa::Buffer::new();
-    match &step.body {
-        Body::Empty => {
-            head.extend_from_slice(b"0\r\n\r\n");
-            conn.exchange(head, &[], keep, stats).await
-        }
-        Body::Template(t) => {
-            body.clear();
-            t.render(&mut values, body);
-            head.extend_from_slice(num.format(body.len()).as_bytes());
-            head.extend_from_slice(b"\r\n\r\n");
-            head.extend_from_slice(body);
-            conn.exchange(head, &[], keep, stats).await
-        }
-        Body::Fixed(bytes) => {
-            head.extend_from_slice(num.format(bytes.len()).as_bytes());
-            head.extend_from_slice(b"\r\n\r\n");
-            conn.exchange(head, bytes, keep, stats).await
-        }
-        Body::Random(len) => {
-            let Some(pool) = &core.pool else { return Err(ErrorKind::Io) };
-            // Every request of the run gets its own slice: the global sequence and the index.
-            let data = pool.part(job.seq, (index % 10_000) as u32 + 1, *len);
-            head.extend_from_slice(num.format(data.len()).as_bytes());
-            head.extend_from_slice(b"\r\n\r\n");
-            conn.exchange(head, &data, keep, stats).await
-        }
-    }
-}
-
-/// Takes the step's captures from the response into the iteration's variables. False when one
-/// is missing.
-fn capture<C: Exchange>(core: &CoreScenario, conn: &C, step: &Step, scratch: &mut Scratch) -> bool {
-    if step.captures.is_empty() {
-        return true;
-    }
-    let (body, headers) = conn.kept();
-    for c in &step.captures {
-        if !super::capture::extract(&c.source, body.as_ref(), headers, &mut scratch.value) {
-            return false;
-        }
-        let slot = &mut scratch.vars[c.slot];
-        slot.clear();
-        slot.extend_from_slice(&scratch.value);
-    }
-    let _ = core;
-    true
 }
