@@ -6,7 +6,7 @@
 use blast::engine::compact::CompactRecorder;
 use blast::engine::pacer::{Arrival, Pacer};
 use blast::engine::recorder::Recorder;
-use blast::workloads::api::codec::ResponseDecoder;
+use blast::http::ResponseDecoder;
 use blast::workloads::api::request::{BodyTemplate, RequestTemplate, Vars, DEFAULT_TEMPLATE};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -13,8 +13,10 @@
 pub mod cli;
 pub mod clock;
 pub mod engine;
+pub mod http;
 pub mod report;
 pub mod serve;
 pub mod sys;
 pub mod tls;
+pub mod units;
 pub mod workloads;

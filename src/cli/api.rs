@@ -6,8 +6,8 @@ use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::{self, Summary};
 
+use crate::http::HttpTarget;
 use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
-use crate::workloads::api::target::HttpTarget;
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ pub mod merge;
 pub mod profile;
 pub mod progress;
 pub mod serve;
-pub mod units;
+pub use crate::units;
 pub mod upload;
 pub mod ws;
 

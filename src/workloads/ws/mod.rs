@@ -15,7 +15,7 @@ pub mod tally;
 use crate::engine::live::Live;
 use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
 use crate::engine::threads::Pinned;
-use crate::workloads::api::target::HttpTarget;
+use crate::http::HttpTarget;
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 use std::rc::Rc;
