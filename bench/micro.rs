@@ -8,7 +8,7 @@ use blast::engine::pacer::{Arrival, Pacer};
 use blast::engine::recorder::Recorder;
 use blast::engine::rng::SplitMix64;
 use blast::template::{Scope, Template, Values};
-use blast::workloads::api::codec::ResponseDecoder;
+use blast::http::ResponseDecoder;
 use blast::workloads::api::scenario::{Body, Step, DEFAULT_BODY};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

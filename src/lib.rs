@@ -13,9 +13,11 @@
 pub mod cli;
 pub mod clock;
 pub mod engine;
+pub mod http;
 pub mod report;
 pub mod serve;
 pub mod sys;
 pub mod template;
 pub mod tls;
+pub mod units;
 pub mod workloads;

@@ -3,7 +3,7 @@
 //! consumed than it was given.
 #![no_main]
 
-use blast::workloads::api::codec::ResponseDecoder;
+use blast::http::ResponseDecoder;
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 

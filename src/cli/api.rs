@@ -10,7 +10,7 @@ use super::scenario::ScenarioFile;
 use crate::engine::mix::Mix;
 use crate::template::{Scope, Template};
 use crate::workloads::api::scenario::{Body, Scenario, Step, DEFAULT_BODY};
-use crate::workloads::api::target::HttpTarget;
+use crate::http::HttpTarget;
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;

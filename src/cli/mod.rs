@@ -11,7 +11,7 @@ pub mod profile;
 pub mod progress;
 pub mod scenario;
 pub mod serve;
-pub mod units;
+pub use crate::units;
 pub mod upload;
 pub mod ws;
 

@@ -2,9 +2,9 @@
 
 use super::units::{parse_count, parse_duration, parse_rate};
 use super::{available_cores, UsageError};
+use crate::http::HttpTarget;
 use crate::report::hdr;
 use crate::report::ws::WsSummary;
-use crate::workloads::api::target::HttpTarget;
 use crate::workloads::ws::{self, WsPlan};
 use clap::Args;
 use std::net::IpAddr;

@@ -1,4 +1,5 @@
-//! What one pinned core runs: its pacer, its connections and its recorder.
+//! What one pinned core runs for an open-loop (`Workload`) run: its pacer, its connections
+//! and its recorder. The runner (`engine::runner`) starts the core and holds it at the start.
 //!
 //! Everything here lives on one thread (a current-thread tokio runtime with a `LocalSet`), so
 //! state is shared through `Rc`/`RefCell` and the only cross-thread traffic is one message a
@@ -8,13 +9,14 @@ use crate::clock::PreciseTimer;
 use crate::engine::pacer::Pacer;
 use crate::engine::queue::JobQueue;
 use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::runner::{Core, Tally};
 use crate::engine::workload::{CallStats, Connection, Job, Lane, StepRecord, Workload};
 use crate::engine::Plan;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The last stretch before a due slot is waited for by yielding to the connections (which
@@ -38,14 +40,37 @@ pub struct Snapshot {
     pub recorder: Recorder,
     /// The core's last snapshot.
     pub last: bool,
-    /// Set in the last snapshot when the schedule was cut short: when dispatching stopped.
+}
+
+/// What a core tells the reporter once it has ended, besides its last snapshot.
+#[derive(Default)]
+pub struct CoreTally {
+    /// When the schedule was cut short: when dispatching stopped.
     pub stopped_at: Option<Instant>,
     /// Connections that could not be opened before the start.
     pub preconnect_failed: u64,
     /// The first error seen while pre-connecting, for the user.
     pub preconnect_error: Option<ErrorKind>,
-    /// Set in the last snapshot: when this core wrote its last measured request.
+    /// When this core wrote its last measured request.
     pub last_send: Option<Instant>,
+}
+
+impl Tally for CoreTally {
+    fn merge(&mut self, o: CoreTally) {
+        self.preconnect_failed += o.preconnect_failed;
+        if self.preconnect_error.is_none() {
+            self.preconnect_error = o.preconnect_error;
+        }
+        self.last_send = later(self.last_send, o.last_send);
+        self.stopped_at = later(self.stopped_at, o.stopped_at);
+    }
+}
+
+fn later(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => a.or(b),
+    }
 }
 
 /// Shared by the tasks of one core.
@@ -62,23 +87,17 @@ struct CoreState {
     timeout: Duration,
 }
 
-/// Everything a core needs from the coordinating thread.
-pub struct CoreSetup<W: Workload> {
-    pub index: usize,
-    pub plan: Plan,
-    pub workload: Arc<W>,
-    pub sink: Sender<Snapshot>,
-    /// Emptied recorders coming back from the reporter, to be reused.
-    pub recycled: Receiver<Recorder>,
-    pub stop: Arc<AtomicBool>,
-    /// All cores and the coordinator meet here twice: connected, then started.
-    pub barrier: Arc<Barrier>,
-    pub t0: Arc<OnceLock<Instant>>,
-}
-
-/// Runs one core to completion on the current thread.
-pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
-    let CoreSetup { index, plan, workload, sink, recycled, stop, barrier, t0 } = setup;
+/// Runs one core to completion on the current thread; `recycled` brings emptied recorders
+/// back from the reporter, to be reused.
+pub async fn run_core<W: Workload>(
+    core: Core<Snapshot>,
+    plan: Plan,
+    workload: Arc<W>,
+    recycled: Receiver<Recorder>,
+) -> CoreTally {
+    let index = core.index;
+    let sink = core.updates();
+    let stop = core.stop_flag().clone();
     let conns = plan.conns_on(index);
 
     // Open every connection before the clock starts, so the first requests pay no handshake.
@@ -123,9 +142,10 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     let mut spares = vec![Recorder::with_rows(plan.rows), Recorder::with_rows(plan.rows)];
     let rows = plan.rows;
 
-    barrier.wait();
-    barrier.wait();
-    let Some(&start) = t0.get() else { return };
+    // Every core has opened its connections: the clock starts.
+    let Some(start) = core.start() else {
+        return CoreTally { preconnect_failed, preconnect_error, ..CoreTally::default() };
+    };
     let measure_from = start + plan.warmup;
     let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
 
@@ -166,16 +186,7 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
                 spares.extend(recycled.try_iter());
                 let fresh = spares.pop().unwrap_or_else(|| Recorder::with_rows(rows));
                 let recorder = std::mem::replace(&mut *st.recorder.borrow_mut(), fresh);
-                let snap = Snapshot {
-                    core: index,
-                    second,
-                    recorder,
-                    last: false,
-                    stopped_at: None,
-                    preconnect_failed: 0,
-                    preconnect_error: None,
-                    last_send: None,
-                };
+                let snap = Snapshot { core: index, second, recorder, last: false };
                 if sink.send(snap).is_err() {
                     return;
                 }
@@ -275,16 +286,8 @@ pub async fn run_core<W: Workload>(setup: CoreSetup<W>) {
     // The rest goes with the second the ticker had open (the run's last requests are answered
     // just after its schedule ends: they must not leave that second empty).
     let second = open_second.get();
-    let _ = sink.send(Snapshot {
-        core: index,
-        second,
-        recorder,
-        last: true,
-        stopped_at,
-        preconnect_failed,
-        preconnect_error,
-        last_send: st.last_send.get(),
-    });
+    let _ = sink.send(Snapshot { core: index, second, recorder, last: true });
+    CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get() }
 }
 
 async fn connect<W: Workload>(

@@ -39,22 +39,6 @@ impl Live {
     }
 }
 
-/// Receives the cores' results, calling `tick` whenever a second passes without one (live
-/// progress while the run goes on); ends when every sender is gone.
-pub fn receive_with_ticks<'a, T>(
-    rx: &'a std::sync::mpsc::Receiver<T>,
-    mut tick: impl FnMut() + 'a,
-) -> impl Iterator<Item = T> + 'a {
-    use std::sync::mpsc::RecvTimeoutError;
-    std::iter::from_fn(move || loop {
-        match rx.recv_timeout(std::time::Duration::from_secs(1)) {
-            Ok(r) => return Some(r),
-            Err(RecvTimeoutError::Timeout) => tick(),
-            Err(RecvTimeoutError::Disconnected) => return None,
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

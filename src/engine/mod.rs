@@ -1,17 +1,22 @@
-//! The engine: cores, pacing, queueing and recording. It knows no protocol.
+//! The engine: cores, pacing, queueing and recording. It knows no protocol, and imports
+//! nothing above it (no `cli`, `serve`, `report` or workload).
 //!
+//! - `runner`: the one runner every workload runs on: starts the pinned cores (through
+//!   `threads`, private to the engine), the shared start, the stop flag, updates, live
+//!   progress ticks, the merge of the per-core `Tally`s, the join.
+//! - `threads`: worker threads pinned one per core, each with its own runtime.
+//! - `run` and `core`: the open-loop run (`blast api`) on the runner: what one core runs
+//!   (pacer, queue, connections, recorder) and the merge of its per-second snapshots.
+//! - `workload`: the trait a protocol implements to be driven open-loop (`Workload`).
 //! - `pacer`: when each request is due (a pure function of the plan).
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
-//! - `core`: what one pinned core runs.
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
-//! - `run`: starts the pinned threads, collects their snapshots, returns the merged result.
-//! - `threads`: worker threads pinned one per core, each with its own runtime.
-//! - `workload`: the trait a protocol implements to be driven by the engine.
+//! - `rng`: the seeded generator behind arrivals and payloads.
 
 pub mod compact;
 pub mod core;
@@ -22,14 +27,16 @@ pub mod queue;
 pub mod recorder;
 pub mod rng;
 pub mod run;
+pub mod runner;
 pub mod series;
 pub mod shape;
-pub mod threads;
+mod threads;
 pub mod workload;
 
 pub use pacer::Arrival;
 pub use recorder::{ErrorKind, Recorder};
 pub use run::{run, RunOutcome};
+pub use runner::{Core, Cores, StartError, Tally};
 pub use workload::{CallStats, Connection, Job, StepRecord, Workload};
 
 use std::time::Duration;

@@ -1,14 +1,15 @@
-//! Starts one pinned worker thread per core, collects their per-second snapshots and merges
-//! them into a time series and the run's totals.
+//! An open-loop run (`blast api`): `core::run_core` on every core of the runner, their
+//! per-second snapshots merged into a time series and the run's totals.
 
 use crate::engine::compact::CompactRecorder;
-use crate::engine::core::{run_core, CoreSetup, Snapshot};
+use crate::engine::core::{run_core, Snapshot};
 use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::runner::{self, Cores, StartError};
 use crate::engine::{Plan, Workload};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
-use std::sync::{Arc, Barrier, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 /// What a run measured.
 pub struct RunOutcome {
@@ -33,16 +34,6 @@ pub struct RunOutcome {
     pub preconnect_error: Option<ErrorKind>,
 }
 
-/// When a run starts, as an instant and as wall-clock time: at `start_at` when given (shards
-/// begin together), else 5 ms from now (time for every core to reach the barrier).
-pub fn start_time(start_at: Option<SystemTime>) -> (Instant, SystemTime) {
-    let lead = match start_at {
-        Some(at) => at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).max(Duration::from_millis(5)),
-        None => Duration::from_millis(5),
-    };
-    (Instant::now() + lead, SystemTime::now() + lead)
-}
-
 /// Live view handed to the progress callback once a second.
 pub struct Progress<'a> {
     pub second: u64,
@@ -50,131 +41,98 @@ pub struct Progress<'a> {
     pub total: &'a Recorder,
 }
 
-/// Failure to start the run at all (threads or runtimes could not be created).
-#[derive(Debug)]
-pub struct StartError(pub String);
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Runs `plan` with `workload`; `progress` is called once per completed second.
+/// Runs `plan` with `workload` on the engine's runner (one `core::run_core` per core);
+/// `progress` is called once per completed second.
 pub fn run<W: Workload>(
     plan: &Plan,
     workload: W,
     stop: Arc<AtomicBool>,
-    mut progress: impl FnMut(&Progress<'_>),
+    progress: impl FnMut(&Progress<'_>),
 ) -> Result<RunOutcome, StartError> {
     let workload = Arc::new(workload);
-    let workers = crate::engine::threads::Pinned::new(plan.pin);
-    let barrier = Arc::new(Barrier::new(plan.cores + 1));
-    let t0 = Arc::new(OnceLock::new());
-    let (tx, rx) = mpsc::channel::<Snapshot>();
-    let mut threads = Vec::with_capacity(plan.cores);
     let mut recycle = Vec::with_capacity(plan.cores);
-    for index in 0..plan.cores {
+    let mut works = Vec::with_capacity(plan.cores);
+    for _ in 0..plan.cores {
         let (back_tx, back_rx) = mpsc::channel::<Recorder>();
         recycle.push(back_tx);
-        let setup = CoreSetup {
-            index,
-            plan: plan.clone(),
-            workload: workload.clone(),
-            sink: tx.clone(),
-            recycled: back_rx,
-            stop: stop.clone(),
-            barrier: barrier.clone(),
-            t0: t0.clone(),
-        };
-        let fail_barrier = barrier.clone();
-        let spawned = workers.spawn(
-            index,
-            move || run_core(setup),
-            // Keep the others from waiting forever; t0 never reaches this core.
-            move || {
-                fail_barrier.wait();
-                fail_barrier.wait();
-            },
-        );
-        match spawned {
-            Ok(handle) => threads.push(handle),
-            Err(e) => {
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                return Err(StartError(format!("cannot start worker thread {index}: {e}")));
-            }
-        }
+        let (plan, workload) = (plan.clone(), workload.clone());
+        works.push(move |core| run_core(core, plan, workload, back_rx));
     }
-    drop(tx);
+    let mut merge = Merge {
+        cores: plan.cores,
+        total: Recorder::new(),
+        timeline: Timeline::default(),
+        reported: Vec::new(),
+        next_progress: 0,
+        recycle,
+        progress,
+    };
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let done = runner::run(cores, &stop, works, |snap| merge.take(snap), |_| {})?;
 
-    barrier.wait(); // every core has opened its connections
-    let (start, started_at) = start_time(plan.start_at);
-    let _ = t0.set(start);
-    barrier.wait();
+    let ended = done.tally;
+    let start = done.start;
+    let planned = plan.duration.as_secs_f64();
+    let measured_secs = match ended.stopped_at {
+        Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64()).clamp(0.0, planned),
+        None => planned,
+    };
+    let send_secs = ended.last_send.map_or(0.0, |at| at.saturating_duration_since(start + plan.warmup).as_secs_f64());
+    Ok(RunOutcome {
+        send_secs,
+        total: merge.total,
+        timeline: merge.timeline.finish(),
+        started_at: done.started_at,
+        measured_secs,
+        interrupted: ended.stopped_at.is_some(),
+        pinned: done.pinned,
+        preconnect_failed: ended.preconnect_failed,
+        preconnect_error: ended.preconnect_error,
+    })
+}
 
-    let mut total = Recorder::new();
-    let mut timeline = Timeline::default();
-    let mut reported: Vec<usize> = Vec::new();
-    let mut next_progress = 1u64;
-    let mut stopped_at: Option<Instant> = None;
-    let mut preconnect_failed = 0;
-    let mut preconnect_error = None;
-    let mut last_send: Option<Instant> = None;
+/// The reporter's side of the run: the cores' snapshots merged as they arrive.
+struct Merge<P> {
+    cores: usize,
+    total: Recorder,
+    timeline: Timeline,
+    /// Snapshots received per second (last snapshots not counted).
+    reported: Vec<usize>,
+    /// The next second (0-based) progress is shown for.
+    next_progress: u64,
+    /// Per core: where its emptied recorders go back for reuse.
+    recycle: Vec<mpsc::Sender<Recorder>>,
+    progress: P,
+}
 
-    for snap in rx {
+impl<P: FnMut(&Progress<'_>)> Merge<P> {
+    fn take(&mut self, snap: Snapshot) {
         let idx = snap.second.saturating_sub(1) as usize;
-        if reported.len() <= idx {
-            reported.resize(idx + 1, 0);
+        if self.reported.len() <= idx {
+            self.reported.resize(idx + 1, 0);
         }
-        timeline.open(idx).merge(&snap.recorder);
-        total.merge(&snap.recorder);
+        self.timeline.open(idx).merge(&snap.recorder);
+        self.total.merge(&snap.recorder);
         if !snap.last {
-            reported[idx] += 1;
-        } else {
-            preconnect_failed += snap.preconnect_failed;
-            if preconnect_error.is_none() {
-                preconnect_error = snap.preconnect_error;
-            }
-            if let Some(at) = snap.last_send {
-                last_send = Some(last_send.map_or(at, |l: Instant| l.max(at)));
-            }
-            if let Some(at) = snap.stopped_at {
-                stopped_at = Some(stopped_at.map_or(at, |s: Instant| s.max(at)));
-            }
+            self.reported[idx] += 1;
         }
         // A second is complete once every core has reported it.
-        while (next_progress as usize) <= reported.len() && reported[next_progress as usize - 1] == plan.cores {
-            let i = next_progress as usize - 1;
-            progress(&Progress { second: next_progress, interval: timeline.open(i), total: &total });
-            timeline.seal(i);
-            next_progress += 1;
+        while (self.next_progress as usize) < self.reported.len()
+            && self.reported[self.next_progress as usize] == self.cores
+        {
+            let i = self.next_progress as usize;
+            let second = self.next_progress + 1;
+            (self.progress)(&Progress { second, interval: self.timeline.open(i), total: &self.total });
+            self.timeline.seal(i);
+            self.next_progress += 1;
         }
         // Hand the emptied recorder back to its core for reuse.
         let mut spent = snap.recorder;
         spent.reset();
-        let _ = recycle[snap.core].send(spent);
+        if let Some(back) = self.recycle.get(snap.core) {
+            let _ = back.send(spent);
+        }
     }
-    for t in threads {
-        let _ = t.join();
-    }
-
-    let planned = plan.duration.as_secs_f64();
-    let measured_secs = match stopped_at {
-        Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64()).clamp(0.0, planned),
-        None => planned,
-    };
-    let send_secs = last_send.map_or(0.0, |at| at.saturating_duration_since(start + plan.warmup).as_secs_f64());
-    Ok(RunOutcome {
-        send_secs,
-        total,
-        timeline: timeline.finish(),
-        started_at,
-        measured_secs,
-        interrupted: stopped_at.is_some(),
-        pinned: workers.pinned(),
-        preconnect_failed,
-        preconnect_error,
-    })
 }
 
 /// The per-second series while the run goes on: seconds some core has yet to report stay full

@@ -95,13 +95,13 @@ impl Shape {
         for (i, part) in spec.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
             let bad = || format!("stage {} '{part}': expected DURATION:RATE or DURATION:FROM->TO", i + 1);
             let (d, r) = part.split_once(':').ok_or_else(bad)?;
-            let duration = crate::cli::units::parse_duration(d).map_err(|e| format!("stage {}: {e}", i + 1))?;
+            let duration = crate::units::parse_duration(d).map_err(|e| format!("stage {}: {e}", i + 1))?;
             let rate = |s: &str| -> Result<f64, String> {
                 let s = s.trim();
                 if s == "0" {
                     return Ok(0.0);
                 }
-                crate::cli::units::parse_rate(s).map_err(|e| format!("stage {}: {e}", i + 1))
+                crate::units::parse_rate(s).map_err(|e| format!("stage {}: {e}", i + 1))
             };
             let (rate_from, rate_to) = match r.split_once("->") {
                 Some((a, b)) => (rate(a)?, rate(b)?),

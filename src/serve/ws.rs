@@ -7,20 +7,16 @@
 //! - client `{"type":"publish","conversation_id":...}` -> the frame is broadcast to the room
 //! - `POST /v1/messages` with a `conversation_id` -> the body is broadcast to that room.
 
+use crate::http::ws::ws_config;
 use crate::serve::rooms::Rooms;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-
-/// Small buffers: the target holds 10K connections.
-pub fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0).max_message_size(Some(1 << 20))
-}
 
 /// Fault: at `at` after the server started, connections with an even id are dropped abruptly.
 #[derive(Clone, Copy, Debug)]

@@ -1,23 +1,20 @@
 //! `blast api`: HTTP/1.1 keep-alive requests at a fixed arrival rate: one request shape from
 //! the flags (POST /v1/messages by default), or a scenario's weighted requests and flows.
 //!
-//! - `target`: the URL and its resolved addresses.
-//! - `codec`: the sans-IO response decoder.
 //! - `scenario`: what each arrival sends (requests, flows, captures, per-user data).
 //!
-//! This module plugs into the engine through `Workload`/`Connection`; pacing, queueing and
-//! recording are the engine's.
+//! The target URL, the response codec and the connection set-up are `crate::http`'s. This
+//! module plugs into the engine through `Workload`/`Connection`; pacing, queueing, recording
+//! and the pinned cores are the engine's.
 
-pub mod codec;
 pub mod scenario;
-pub mod target;
 
 use crate::engine::workload::Lane;
 use crate::engine::{CallStats, Connection, ErrorKind, Job, StepRecord, Workload};
+use crate::http::{secure, CodecError, ResponseDecoder, SecureError};
 use crate::tls::{ClientTls, Stream};
 use crate::workloads::upload::data::DataPool;
 use bytes::BytesMut;
-use codec::{CodecError, ResponseDecoder};
 use scenario::run::{CoreScenario, Exchange, Keep, Scratch};
 use scenario::Scenario;
 use std::net::SocketAddr;
@@ -72,17 +69,11 @@ impl Workload for ApiWorkload {
         for addr in &self.addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    let stream = match &self.tls {
-                        None => Stream::Plain(stream),
-                        Some((tls, host)) => tls.connect(host, stream).await.map_err(|e| {
-                            if crate::tls::is_handshake_error(&e) {
-                                ErrorKind::Tls
-                            } else {
-                                ErrorKind::from_io(&e)
-                            }
-                        })?,
-                    };
+                    let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
+                    let stream = secure(stream, tls).await.map_err(|e| match e {
+                        SecureError::Tls(_) => ErrorKind::Tls,
+                        SecureError::Io(e) => ErrorKind::from_io(&e),
+                    })?;
                     return Ok(ApiConn {
                         wire: Wire {
                             stream,

@@ -6,7 +6,7 @@
 //! - `object`: one upload's life: create, parts, complete, verify, and abort on failure.
 //! - `tally`: per-core histograms and counters, merged at the end.
 //!
-//! `--parallel` upload slots are spread over the pinned cores; each slot uploads objects one
+//! `--parallel` upload slots are spread over the pinned cores of the engine's runner; each slot uploads objects one
 //! after another (each over `--part-concurrency` connections) until `--uploads` objects have
 //! started or `--duration` has passed. Uploads are closed-loop by nature (a slot is busy until
 //! its object is done); what is measured is per-part and per-object time and throughput.
@@ -17,11 +17,11 @@ pub mod s3;
 pub mod tally;
 
 use crate::engine::live::Live;
-use crate::engine::threads::Pinned;
+use crate::engine::runner::{self, Core, Cores, Tally};
 use s3::{Lane, S3Target, Timeline};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tally::UploadTally;
 
@@ -135,81 +135,81 @@ impl CoreUpload {
     }
 }
 
-/// Creates the bucket (if missing), runs the slots on pinned cores and merges their tallies;
-/// `progress` is called about once a second with the live counters.
-pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
-    let live = Arc::new(Live::new(plan.cores));
+/// Creates the bucket (if missing), then runs the slots on the engine's runner and merges
+/// their tallies; `progress` is called about once a second with the live counters.
+pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
     let bucket = create_bucket(plan)?;
     let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
-    // Shards begin together at --start-at; a whole run at once.
-    let (start, started_at) = crate::engine::run::start_time(plan.start_at);
-    while Instant::now() < start && !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(start.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)));
-    }
-    let workers = Pinned::new(plan.pin);
     let next_upload = Arc::new(AtomicU64::new(0));
-    let deadline = plan.duration.map(|d| start + d);
-    let (tx, rx) = mpsc::channel::<(UploadTally, Vec<u64>)>();
-    let mut threads = Vec::new();
-    for index in 0..plan.cores {
-        let (plan, pool, next_upload, stop, tx, live) =
-            (plan.clone(), pool.clone(), next_upload.clone(), stop.clone(), tx.clone(), live.clone());
-        let handle = workers
-            .spawn(
-                index,
-                move || async move {
-                    let slots = plan.slots_on(index);
-                    let timeline = Rc::new(Timeline { start, bytes: Default::default() });
-                    let core = Rc::new(CoreUpload {
-                        plan,
-                        pool,
-                        tally: Default::default(),
-                        timeline,
-                        next_upload,
-                        deadline,
-                        stop,
-                        live,
-                        index,
-                    });
-                    let tasks: Vec<_> = (0..slots).map(|_| tokio::task::spawn_local(run_slot(core.clone()))).collect();
-                    for t in tasks {
-                        let _ = t.await;
-                    }
-                    let tally = std::mem::take(&mut *core.tally.borrow_mut());
-                    let timeline = std::mem::take(&mut *core.timeline.bytes.borrow_mut());
-                    let _ = tx.send((tally, timeline));
-                },
-                || {},
-            )
-            .map_err(|e| format!("cannot start worker thread {index}: {e}"))?;
-        threads.push(handle);
-    }
-    drop(tx);
-    let mut tally = UploadTally::default();
-    let mut timeline: Vec<u64> = Vec::new();
-    let results = crate::engine::live::receive_with_ticks(&rx, || progress(&live));
-    for (t, line) in results {
-        tally.merge(t);
-        if timeline.len() < line.len() {
-            timeline.resize(line.len(), 0);
-        }
-        for (a, b) in timeline.iter_mut().zip(line) {
-            *a += b;
-        }
-    }
-    for t in threads {
-        let _ = t.join();
-    }
+    let works: Vec<_> = (0..plan.cores)
+        .map(|_| {
+            let (plan, pool, next_upload) = (plan.clone(), pool.clone(), next_upload.clone());
+            move |core| run_core(core, plan, pool, next_upload)
+        })
+        .collect();
+    // Shards begin together at --start-at; a whole run at once.
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let done = runner::run(cores, &stop, works, |()| {}, progress).map_err(|e| e.to_string())?;
     Ok(UploadOutcome {
-        tally,
-        timeline,
-        elapsed: start.elapsed(),
-        started_at,
+        tally: done.tally.tally,
+        timeline: done.tally.bytes,
+        elapsed: done.start.elapsed(),
+        started_at: done.started_at,
         bucket,
         pool_bytes: pool.footprint(),
         interrupted: stop.load(Ordering::Relaxed),
-        pinned: workers.pinned(),
+        pinned: done.pinned,
     })
+}
+
+/// What one core measured, merged over the cores by the runner.
+#[derive(Default)]
+struct CoreEnd {
+    tally: UploadTally,
+    /// Bytes sent per second of the run.
+    bytes: Vec<u64>,
+}
+
+impl Tally for CoreEnd {
+    fn merge(&mut self, o: CoreEnd) {
+        self.tally.merge(o.tally);
+        if self.bytes.len() < o.bytes.len() {
+            self.bytes.resize(o.bytes.len(), 0);
+        }
+        for (a, b) in self.bytes.iter_mut().zip(o.bytes) {
+            *a += b;
+        }
+    }
+}
+
+/// What one pinned core runs: its upload slots, from the start until the run is over.
+async fn run_core(run: Core<()>, plan: UploadPlan, pool: data::DataPool, next_upload: Arc<AtomicU64>) -> CoreEnd {
+    let Some(start) = run.start() else { return CoreEnd::default() };
+    while Instant::now() < start && !run.stopping() {
+        tokio::time::sleep(start.saturating_duration_since(Instant::now()).min(Duration::from_millis(50))).await;
+    }
+    let index = run.index;
+    let slots = plan.slots_on(index);
+    let deadline = plan.duration.map(|d| start + d);
+    let timeline = Rc::new(Timeline { start, bytes: Default::default() });
+    let core = Rc::new(CoreUpload {
+        plan,
+        pool,
+        tally: Default::default(),
+        timeline,
+        next_upload,
+        deadline,
+        stop: run.stop_flag().clone(),
+        live: run.live().clone(),
+        index,
+    });
+    let tasks: Vec<_> = (0..slots).map(|_| tokio::task::spawn_local(run_slot(core.clone()))).collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let tally = std::mem::take(&mut *core.tally.borrow_mut());
+    let bytes = std::mem::take(&mut *core.timeline.bytes.borrow_mut());
+    CoreEnd { tally, bytes }
 }
 
 /// One upload slot: its connections, reused for the objects it uploads one after another.

@@ -3,6 +3,7 @@
 //! by `rusty-s3` (path-style URLs, UNSIGNED-PAYLOAD); part checksums travel as a signed
 //! `x-amz-checksum-crc32c` header.
 
+use crate::http::{secure, SecureError};
 use crate::workloads::upload::tally::Failure;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming};
@@ -54,7 +55,7 @@ impl S3Target {
         secret: &str,
         tls: Option<crate::tls::ClientTls>,
     ) -> Result<Self, String> {
-        let parsed = crate::workloads::api::target::HttpTarget::parse(endpoint)?;
+        let parsed = crate::http::HttpTarget::parse(endpoint)?;
         if parsed.path != "/" {
             return Err(format!("--target '{endpoint}': give the endpoint only (http://host:port), not a path"));
         }
@@ -116,17 +117,11 @@ impl Lane {
     async fn sender(&mut self) -> Result<&mut SendRequest<PartBody>, Failure> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             let stream = tokio::net::TcpStream::connect(self.target.addr).await.map_err(|e| Failure::io(&e))?;
-            let _ = stream.set_nodelay(true);
-            let stream = match &self.target.tls {
-                None => crate::tls::Stream::Plain(stream),
-                Some((tls, host)) => tls.connect(host, stream).await.map_err(|e| {
-                    if crate::tls::is_handshake_error(&e) {
-                        Failure::new("tls_handshake")
-                    } else {
-                        Failure::io(&e)
-                    }
-                })?,
-            };
+            let tls = self.target.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
+            let stream = secure(stream, tls).await.map_err(|e| match e {
+                SecureError::Tls(_) => Failure::new("tls_handshake"),
+                SecureError::Io(e) => Failure::io(&e),
+            })?;
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(|_| Failure::new("handshake"))?;

@@ -1,6 +1,7 @@
 //! `blast ws`: many WebSocket connections held open, subscribed to conversations, with latency
 //! probes that measure how long a broadcast takes to reach every subscriber.
 //!
+//! - `core`: what one pinned core runs (ramp, hold, drain, close) on the engine's runner.
 //! - `session`: one connection's life (connect, subscribe, heartbeat, receive).
 //! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own).
 //! - `tally`: per-core counters and the exact delivered/expected accounting.
@@ -8,19 +9,18 @@
 //! Connections are opened open-loop at `--connect-rate` with the engine's pacer, spread over
 //! the pinned cores; each core records into its own tally, merged when the run ends.
 
+pub mod core;
 pub mod probe;
 pub mod session;
 pub mod tally;
 
 use crate::engine::live::Live;
-use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
-use crate::engine::threads::Pinned;
-use crate::workloads::api::target::HttpTarget;
+use crate::engine::runner::{self, Cores};
+use crate::http::HttpTarget;
 use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Barrier, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tally::WsTally;
 
@@ -174,142 +174,26 @@ pub const LIVE_DELIVERED: usize = 1;
 pub const LIVE_DROPPED: usize = 2;
 pub const LIVE_FAILED: usize = 3;
 
-/// Runs the plan on pinned cores and merges their tallies; `progress` is called about once a
-/// second with the live counters.
-pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, mut progress: impl FnMut(&Live)) -> Result<WsOutcome, String> {
-    let live = Arc::new(Live::new(plan.cores));
-    let workers = Pinned::new(plan.pin);
-    let barrier = Arc::new(Barrier::new(plan.cores + 1));
-    let t0: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
+/// Runs the plan on the engine's runner (one `core::run_core` per core) and merges their
+/// tallies; `progress` is called about once a second with the live counters.
+pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) -> Result<WsOutcome, String> {
+    // Cores that have finished their part of the ramp; the hold starts when all have.
     let ramped = Arc::new(AtomicUsize::new(0));
-    let (tx, rx) = mpsc::channel::<(WsTally, Option<Instant>, Option<(Instant, Instant)>)>();
-    let mut threads = Vec::new();
-    for index in 0..plan.cores {
-        let (plan, barrier, t0, ramped, tx, stop, live) =
-            (plan.clone(), barrier.clone(), t0.clone(), ramped.clone(), tx.clone(), stop.clone(), live.clone());
-        let fail_barrier = barrier.clone();
-        let handle = workers
-            .spawn(
-                index,
-                move || async move {
-                    barrier.wait();
-                    let Some(&start) = t0.get() else { return };
-                    let result = run_core(plan, index, start, ramped, stop, live).await;
-                    let _ = tx.send(result);
-                },
-                move || {
-                    fail_barrier.wait();
-                },
-            )
-            .map_err(|e| format!("cannot start worker thread {index}: {e}"))?;
-        threads.push(handle);
-    }
-    drop(tx);
-    let (start, started_at) = crate::engine::run::start_time(plan.start_at);
-    let _ = t0.set(start);
-    barrier.wait();
-
-    let mut tally = WsTally::default();
-    let mut last_settled: Option<Instant> = None;
-    let mut hold: Option<(Instant, Instant)> = None;
-    let results = crate::engine::live::receive_with_ticks(&rx, || progress(&live));
-    for (t, settled, h) in results {
-        tally.merge(t);
-        if let Some(s) = settled {
-            last_settled = Some(last_settled.map_or(s, |l: Instant| l.max(s)));
-        }
-        if h.is_some() {
-            hold = h;
-        }
-    }
-    for t in threads {
-        let _ = t.join();
-    }
-    let interrupted = stop.load(Ordering::Relaxed);
+    let works: Vec<_> = (0..plan.cores)
+        .map(|_| {
+            let (plan, ramped) = (plan.clone(), ramped.clone());
+            move |core| core::run_core(core, plan, ramped)
+        })
+        .collect();
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let done = runner::run(cores, &stop, works, |()| {}, progress).map_err(|e| e.to_string())?;
+    let ended = done.tally;
     Ok(WsOutcome {
-        tally,
-        ramp_secs: last_settled.map_or(0.0, |s| s.saturating_duration_since(start).as_secs_f64()),
-        hold_secs: hold.map_or(0.0, |(a, b)| b.saturating_duration_since(a).as_secs_f64()),
-        interrupted,
-        pinned: workers.pinned(),
-        started_at,
+        tally: ended.tally,
+        ramp_secs: ended.last_settled.map_or(0.0, |s| s.saturating_duration_since(done.start).as_secs_f64()),
+        hold_secs: ended.hold.map_or(0.0, |(a, b)| b.saturating_duration_since(a).as_secs_f64()),
+        interrupted: stop.load(Ordering::Relaxed),
+        pinned: done.pinned,
+        started_at: done.started_at,
     })
-}
-
-type CoreResult = (WsTally, Option<Instant>, Option<(Instant, Instant)>);
-
-async fn run_core(
-    plan: WsPlan,
-    index: usize,
-    start: Instant,
-    ramped: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    live: Arc<Live>,
-) -> CoreResult {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mine = plan.conns_on(index);
-    let core = Rc::new(CoreWs {
-        plan: plan.clone(),
-        tally: RefCell::new(WsTally::default()),
-        stop_rx,
-        epoch: Instant::now(),
-        settled: Cell::new(0),
-        last_settled: Cell::new(None),
-        open: Cell::new(0),
-        stopping: Cell::new(false),
-        interrupt: stop.clone(),
-        live,
-        index,
-    });
-
-    // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
-    let rate_milli = ((plan.connect_rate * 1000.0).round() as u64).max(1);
-    let end_ns = constant_offset_ns(plan.conns as u64, rate_milli);
-    let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns)
-        .sharded(plan.shard.0, plan.shard.1);
-    let mut timer = crate::clock::PreciseTimer::new();
-    let mut sessions = Vec::with_capacity(mine);
-    while let Some(slot) = pacer.next_slot() {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        timer.sleep_until(start + Duration::from_nanos(slot.offset_ns)).await;
-        let room = (slot.seq % plan.rooms as u64) as u32;
-        sessions.push(tokio::task::spawn_local(session::run(core.clone(), slot.seq, room)));
-    }
-    // Wait until this core's connections are subscribed or failed, then for the other cores.
-    let ramp_deadline = Instant::now() + plan.timeout + Duration::from_secs(1);
-    while core.settled.get() < sessions.len() && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    ramped.fetch_add(1, Ordering::Relaxed);
-    while ramped.load(Ordering::Relaxed) < plan.cores && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed)
-    {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-
-    // Hold: core 0 (of shard 0) publishes probes; every core receives them.
-    let hold_start = Instant::now();
-    let hold_end = hold_start + plan.duration + plan.linger();
-    if index == 0 && plan.publishes() {
-        probe::publish(&core, hold_start, plan.duration).await;
-    }
-    let drain_end = hold_end + plan.drain;
-    while Instant::now() < drain_end && !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep((drain_end - Instant::now()).min(Duration::from_millis(50))).await;
-    }
-    let hold_done = Instant::now().min(hold_end);
-
-    // Stop: close every connection, waiting a little for the close handshakes.
-    core.stopping.set(true);
-    let _ = stop_tx.send(true);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-    for s in sessions {
-        let abort = s.abort_handle();
-        if tokio::time::timeout_at(deadline, s).await.is_err() {
-            abort.abort();
-        }
-    }
-    let tally = std::mem::take(&mut *core.tally.borrow_mut());
-    (tally, core.last_settled.get(), (index == 0).then_some((hold_start, hold_done)))
 }

@@ -4,8 +4,8 @@
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
+use crate::http::ResponseDecoder;
 use crate::tls::Stream;
-use crate::workloads::api::codec::ResponseDecoder;
 use crate::workloads::ws::tally::ProbeSent;
 use crate::workloads::ws::{now_us, session, CoreWs, WsPlan};
 use bytes::BytesMut;
@@ -69,11 +69,8 @@ async fn open(core: &CoreWs) -> Option<Channel> {
         ProbeVia::Http => {
             let target = &core.plan.probe_target;
             let s = TcpStream::connect(target.addrs[0]).await.ok()?;
-            let _ = s.set_nodelay(true);
-            let s = match (&core.plan.tls, target.tls) {
-                (Some(tls), true) => tls.connect(&target.host, s).await.ok()?,
-                _ => Stream::Plain(s),
-            };
+            let tls = core.plan.tls.as_ref().filter(|_| target.tls).map(|tls| (tls, target.host.as_str()));
+            let s = crate::http::secure(s, tls).await.ok()?;
             Some(Channel::Http(s, BytesMut::with_capacity(4096)))
         }
         ProbeVia::Ws => session::open(core, 0).await.ok().map(|ws| Channel::Ws(Box::new(ws))),

@@ -1,6 +1,7 @@
 //! One WebSocket connection's life: connect and upgrade, subscribe, heartbeat, receive probes,
 //! and (with `--reconnect`) start again when the server drops it.
 
+use crate::http::{secure, SecureError};
 use crate::tls::Stream;
 use crate::workloads::ws::tally::Membership;
 use crate::workloads::ws::{now_us, CoreWs};
@@ -86,17 +87,11 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
         socket.bind(std::net::SocketAddr::new(ip, 0)).map_err(|e| io_reason(&e))?;
     }
     let stream = socket.connect(addr).await.map_err(|e| io_reason(&e))?;
-    let _ = stream.set_nodelay(true);
-    let stream = match (&plan.tls, plan.target.tls) {
-        (Some(tls), true) => tls.connect(&plan.target.host, stream).await.map_err(|e| {
-            if crate::tls::is_handshake_error(&e) {
-                "tls_handshake".to_string()
-            } else {
-                io_reason(&e)
-            }
-        })?,
-        _ => Stream::Plain(stream),
-    };
+    let tls = plan.tls.as_ref().filter(|_| plan.target.tls).map(|tls| (tls, plan.target.host.as_str()));
+    let stream = secure(stream, tls).await.map_err(|e| match e {
+        SecureError::Tls(_) => "tls_handshake".to_string(),
+        SecureError::Io(e) => io_reason(&e),
+    })?;
     // The URL only tells tungstenite the path and Host; the stream is already TLS for wss.
     let url = format!("ws://{}{}", plan.target.authority, plan.target.path);
     let mut request = url.into_client_request().map_err(|e| format!("bad_request: {e}"))?;
@@ -104,7 +99,7 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
         let value = format!("Bearer {token}").parse().map_err(|_| "bad_token".to_string())?;
         request.headers_mut().insert("Authorization", value);
     }
-    match tokio_tungstenite::client_async_with_config(request, stream, Some(crate::serve::ws::ws_config())).await {
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(crate::http::ws::ws_config())).await {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::Error::Http(resp)) => Err(format!("http_{}", resp.status().as_u16())),
         Err(tungstenite::Error::Io(e)) => Err(io_reason(&e)),

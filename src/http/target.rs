@@ -1,4 +1,5 @@
-//! The `--target` URL of the api workload: where to connect and what to put in the request line.
+//! An `http(s)://` target URL (api `--target`, the ws URL and probe target, the S3 endpoint):
+//! where to connect and what to put in the request line.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -1,0 +1,16 @@
+//! HTTP pieces shared by the generators (api, ws probes and handshakes, upload) and, for the
+//! WebSocket settings, the embedded target. Nothing here knows a workload.
+//!
+//! - `target`: an `http(s)://` URL parsed and resolved.
+//! - `codec`: the sans-IO HTTP/1.1 response decoder.
+//! - `conn`: a connected TCP stream made ready for HTTP (no Nagle, TLS when asked).
+//! - `ws`: the WebSocket protocol settings both sides use.
+
+pub mod codec;
+pub mod conn;
+pub mod target;
+pub mod ws;
+
+pub use codec::{CodecError, ResponseDecoder};
+pub use conn::{secure, SecureError};
+pub use target::HttpTarget;

@@ -1,0 +1,108 @@
+//! What one pinned core runs for `blast ws`: its share of the ramp (connections opened
+//! open-loop at `--connect-rate`), the hold (core 0 publishes the probes), the drain and the
+//! close; and what it hands back to the runner.
+
+use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
+use crate::engine::runner::{Core, Tally};
+use crate::workloads::ws::tally::WsTally;
+use crate::workloads::ws::{probe, session, CoreWs, WsPlan};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one core measured, merged over the cores by the runner.
+#[derive(Default)]
+pub struct CoreEnd {
+    pub tally: WsTally,
+    /// When this core's last connection was subscribed or failed.
+    pub last_settled: Option<Instant>,
+    /// When core 0 held the connections (and probed): from, to.
+    pub hold: Option<(Instant, Instant)>,
+}
+
+impl Tally for CoreEnd {
+    fn merge(&mut self, o: CoreEnd) {
+        self.tally.merge(o.tally);
+        if let Some(s) = o.last_settled {
+            self.last_settled = Some(self.last_settled.map_or(s, |l| l.max(s)));
+        }
+        if o.hold.is_some() {
+            self.hold = o.hold;
+        }
+    }
+}
+
+/// Runs core `core.index`'s share of the connections to the end of the run.
+pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>) -> CoreEnd {
+    let index = core_run.index;
+    let stop = core_run.stop_flag().clone();
+    let Some(start) = core_run.start() else { return CoreEnd::default() };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mine = plan.conns_on(index);
+    let core = Rc::new(CoreWs {
+        plan: plan.clone(),
+        tally: RefCell::new(WsTally::default()),
+        stop_rx,
+        epoch: Instant::now(),
+        settled: Cell::new(0),
+        last_settled: Cell::new(None),
+        open: Cell::new(0),
+        stopping: Cell::new(false),
+        interrupt: stop.clone(),
+        live: core_run.live().clone(),
+        index,
+    });
+
+    // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
+    let rate_milli = ((plan.connect_rate * 1000.0).round() as u64).max(1);
+    let end_ns = constant_offset_ns(plan.conns as u64, rate_milli);
+    let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns)
+        .sharded(plan.shard.0, plan.shard.1);
+    let mut timer = crate::clock::PreciseTimer::new();
+    let mut sessions = Vec::with_capacity(mine);
+    while let Some(slot) = pacer.next_slot() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        timer.sleep_until(start + Duration::from_nanos(slot.offset_ns)).await;
+        let room = (slot.seq % plan.rooms as u64) as u32;
+        sessions.push(tokio::task::spawn_local(session::run(core.clone(), slot.seq, room)));
+    }
+    // Wait until this core's connections are subscribed or failed, then for the other cores.
+    let ramp_deadline = Instant::now() + plan.timeout + Duration::from_secs(1);
+    while core.settled.get() < sessions.len() && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ramped.fetch_add(1, Ordering::Relaxed);
+    while ramped.load(Ordering::Relaxed) < plan.cores && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // Hold: core 0 (of shard 0) publishes probes; every core receives them.
+    let hold_start = Instant::now();
+    let hold_end = hold_start + plan.duration + plan.linger();
+    if index == 0 && plan.publishes() {
+        probe::publish(&core, hold_start, plan.duration).await;
+    }
+    let drain_end = hold_end + plan.drain;
+    while Instant::now() < drain_end && !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep((drain_end - Instant::now()).min(Duration::from_millis(50))).await;
+    }
+    let hold_done = Instant::now().min(hold_end);
+
+    // Stop: close every connection, waiting a little for the close handshakes.
+    core.stopping.set(true);
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    for s in sessions {
+        let abort = s.abort_handle();
+        if tokio::time::timeout_at(deadline, s).await.is_err() {
+            abort.abort();
+        }
+    }
+    let tally = std::mem::take(&mut *core.tally.borrow_mut());
+    CoreEnd { tally, last_settled: core.last_settled.get(), hold: (index == 0).then_some((hold_start, hold_done)) }
+}
