@@ -23,6 +23,7 @@ fn every_shipped_profile_loads() {
         "chat4all-api",
         "chat4all-ws",
         "chat4all-upload",
+        "chat4all-upload-api",
         "smoke",
         "load",
         "peak",
