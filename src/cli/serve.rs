@@ -2,10 +2,11 @@
 
 use super::units::{parse_count, parse_duration};
 use super::UsageError;
+use crate::serve::auth::AuthConfig;
 use crate::serve::faults::{Faults, Stall};
 use crate::serve::s3::S3Config;
 use crate::serve::tls::TlsSource;
-use crate::serve::{start, ServeConfig};
+use crate::serve::{start_with, ServeConfig};
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -68,6 +69,14 @@ pub struct ServeArgs {
     /// Write the self-signed certificate (PEM) here, for clients' --ca-cert.
     #[arg(long, conflicts_with = "tls_cert")]
     pub tls_cert_out: Option<std::path::PathBuf>,
+    /// Require `Authorization: Bearer <token>` (a token from POST /auth/login) on
+    /// POST /v1/messages, GET /v1/conversations and /v1/files/...; 401 otherwise.
+    #[arg(long)]
+    pub require_auth: bool,
+    /// With --require-auth: tokens older than this are refused with 401, e.g. 2s (default: never
+    /// expire).
+    #[arg(long, value_parser = parse_duration, requires = "require_auth")]
+    pub token_ttl: Option<Duration>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -114,7 +123,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
         }),
     };
     crate::sys::raise_fds_to_hard();
-    let running = start(&cfg).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let auth = AuthConfig { require: args.require_auth, ttl: args.token_ttl };
+    let running = start_with(&cfg, auth).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     println!("blast serve listening on {scheme}://{}", running.addr);
     if let Some(s3) = running.s3_addr {
         println!("blast serve S3 endpoint on {scheme}://{s3}");

@@ -3,12 +3,18 @@
 //!
 //! It answers `POST /v1/messages` with 202 and a small JSON body, `GET /health` with 200,
 //! upgrades `GET /ws` to a WebSocket with conversation fan-out (`ws`, `rooms`), and can inject
-//! known faults (`faults`) so that blast's accuracy is testable against the truth. With
+//! known faults (`faults`) so that blast's accuracy is testable against the truth.
+//! For scenario tests it mirrors a chat application's API: `POST /auth/login` issuing bearer
+//! tokens, enforced on the `/v1/` endpoints with `AuthConfig::require` (`auth`),
+//! `GET /v1/conversations` (a small fixed list), the chunked upload API under `/v1/files/`
+//! (`files`), and `GET /stats/logins` and `GET /stats/uploads` reporting what they saw. With
 //! `s3` set it also serves an S3 endpoint (`s3`) on a listener of its own. With `tls` set both
 //! listeners speak HTTPS (and `wss://`) instead (`tls`).
 //! HTTP is hyper's (well tested, and later issues add WebSocket and S3 on the same server).
 
+pub mod auth;
 pub mod faults;
+pub mod files;
 pub mod misbehave;
 pub mod rooms;
 pub mod s3;
@@ -52,6 +58,8 @@ struct App {
     rooms: Arc<rooms::Rooms>,
     next_ws_id: std::sync::atomic::AtomicU64,
     ws_drop: Option<ws::DropHalf>,
+    auth: auth::Auth,
+    files: files::Files,
 }
 
 /// Pending connections the kernel may queue before `accept`.
@@ -61,6 +69,7 @@ const ACCEPTED: &[u8] = br#"{"status":"accepted"}"#;
 const HEALTHY: &[u8] = br#"{"status":"ok"}"#;
 const NOT_FOUND: &[u8] = br#"{"error":"not found"}"#;
 const BAD_BODY: &[u8] = br#"{"error":"unreadable body"}"#;
+const CONVERSATIONS: &[u8] = br#"[{"conversation_id":"conv-1","title":"general","unread":0},{"conversation_id":"conv-2","title":"random","unread":2},{"conversation_id":"conv-3","title":"load-test","unread":5}]"#;
 
 /// A running target: its address, and the thread that runs it (it runs until the process ends).
 pub struct Running {
@@ -77,8 +86,13 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 }
 
 /// Binds now (so the caller learns the address and bind errors at once) and serves on a
-/// background thread.
+/// background thread. Bearer tokens are issued but not required.
 pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
+    start_with(cfg, auth::AuthConfig::default())
+}
+
+/// `start`, with bearer tokens enforced as `auth` says.
+pub fn start_with(cfg: &ServeConfig, auth: auth::AuthConfig) -> std::io::Result<Running> {
     let tls = cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads.max(1))
@@ -106,6 +120,8 @@ pub fn start(cfg: &ServeConfig) -> std::io::Result<Running> {
         rooms: Arc::default(),
         next_ws_id: Default::default(),
         ws_drop: cfg.ws_drop,
+        auth: auth::Auth::new(auth),
+        files: files::Files::default(),
     });
     let misbehave = cfg.misbehave;
     std::thread::Builder::new().name("blast-serve-accept".into()).spawn(move || {
@@ -181,6 +197,11 @@ where
 
 async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Infallible> {
     let arrived = Instant::now();
+    // The one check the hot path pays when auth is off.
+    if app.auth.required && auth::guarded(req.uri().path()) && !app.auth.allows(req.headers()) {
+        files::drain(req.into_body()).await;
+        return Ok(auth::unauthorized());
+    }
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/ws") => return Ok(upgrade(req, &app)),
         (&Method::POST, "/v1/messages") => {
@@ -206,12 +227,22 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
             }
         }
         (&Method::GET, "/health") => (StatusCode::OK, HEALTHY),
+        (&Method::GET, "/v1/conversations") => (StatusCode::OK, CONVERSATIONS),
+        (&Method::POST, "/auth/login") => return Ok(app.auth.login(req).await),
+        (&Method::POST, path) if path.starts_with("/v1/files/") => return Ok(app.files.handle(req).await),
+        (&Method::GET, "/stats/logins") => return Ok(app.auth.stats()),
+        (&Method::GET, "/stats/uploads") => return Ok(app.files.stats()),
         _ => (StatusCode::NOT_FOUND, NOT_FOUND),
     };
-    let mut resp = Response::new(Full::new(Bytes::from_static(body)));
+    Ok(json(status, Bytes::from_static(body)))
+}
+
+/// An answer with a JSON body.
+fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-    Ok(resp)
+    resp
 }
 
 /// Broadcasts a posted message to its conversation's WebSocket subscribers.

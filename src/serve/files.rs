@@ -1,0 +1,336 @@
+//! The embedded target's chunked upload API, mirroring a chat application's own (not S3):
+//!
+//! - `POST /v1/files/initiate`, optional JSON `{"filename", "size", "chunk_size",
+//!   "total_chunks"}` -> `{"upload_id": ...}`.
+//! - `POST /v1/files/{id}/chunks?index=N` (or header `X-Chunk-Index: N`, or
+//!   `/v1/files/{id}/chunks/N`; none: the next expected index) with the chunk as body ->
+//!   `{"index": N, "received": bytes, "crc32c": ...}`. Chunks must come in order, one at a time
+//!   (409 otherwise); with `chunk_size` every chunk but the last has exactly that size, with
+//!   `size` they add up to no more than it (400 otherwise); unknown id: 404. The body is streamed:
+//!   only its length and CRC32C are kept, never the data.
+//! - `POST /v1/files/{id}/complete` -> `{"upload_id", "chunks", "bytes"}` when every chunk
+//!   arrived (all `size` bytes, `total_chunks` chunks, when given), else 409.
+//!
+//! `GET /stats/uploads` (served from `mod.rs`) reports the totals, rejections included, so
+//! tests can check that every chunk was checked.
+
+use super::auth::error;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// Largest initiate body read.
+const MAX_INITIATE_BODY: usize = 64 * 1024;
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Initiate {
+    filename: Option<String>,
+    size: Option<u64>,
+    chunk_size: Option<u64>,
+    total_chunks: Option<u64>,
+}
+
+struct Upload {
+    filename: Option<String>,
+    size: Option<u64>,
+    chunk_size: Option<u64>,
+    total_chunks: Option<u64>,
+    /// Chunks accepted so far; also the next expected index.
+    chunks: u64,
+    bytes: u64,
+    /// A chunk shorter than `chunk_size` arrived: it was the last.
+    short_seen: bool,
+    /// A chunk is being received.
+    in_flight: bool,
+}
+
+#[derive(Default)]
+pub struct Files {
+    uploads: Mutex<HashMap<String, Upload>>,
+    next_id: AtomicU64,
+    initiated: AtomicU64,
+    completed: AtomicU64,
+    chunks: AtomicU64,
+    bytes: AtomicU64,
+    completed_chunks: AtomicU64,
+    completed_bytes: AtomicU64,
+    rejected_chunks: AtomicU64,
+    rejected_completes: AtomicU64,
+}
+
+/// Resets an upload's `in_flight` if a chunk's request ends early (its connection dropped).
+struct InFlight<'a> {
+    files: &'a Files,
+    id: &'a str,
+    armed: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Some(u) = self.files.uploads().get_mut(self.id) {
+                u.in_flight = false;
+            }
+        }
+    }
+}
+
+impl Files {
+    fn uploads(&self) -> MutexGuard<'_, HashMap<String, Upload>> {
+        self.uploads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Any `POST /v1/files/...`.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path().strip_prefix("/v1/files/").unwrap_or_default();
+        if path == "initiate" {
+            return self.initiate(req).await;
+        }
+        let (id, rest) = path.split_once('/').unwrap_or((path, ""));
+        let id = id.to_owned();
+        match rest {
+            "complete" => {
+                drain(req.into_body()).await;
+                self.complete(&id)
+            }
+            "chunks" => {
+                let index = chunk_index(&req);
+                self.chunk(&id, index, req.into_body()).await
+            }
+            _ => match rest.strip_prefix("chunks/") {
+                Some(n) => {
+                    let index = n.parse::<u64>().map(Some).map_err(|_| ());
+                    self.chunk(&id, index, req.into_body()).await
+                }
+                None => {
+                    drain(req.into_body()).await;
+                    error(StatusCode::NOT_FOUND, "not found")
+                }
+            },
+        }
+    }
+
+    async fn initiate(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let body = match Limited::new(req.into_body(), MAX_INITIATE_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "unreadable or too large initiate body"),
+        };
+        let init: Initiate = if body.iter().all(u8::is_ascii_whitespace) {
+            Initiate::default()
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(i) => i,
+                Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad initiate body: {e}")),
+            }
+        };
+        if init.chunk_size == Some(0) || init.total_chunks == Some(0) {
+            return error(StatusCode::BAD_REQUEST, "chunk_size and total_chunks must be at least 1");
+        }
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("upl-{n:016x}");
+        let upload = Upload {
+            filename: init.filename,
+            size: init.size,
+            chunk_size: init.chunk_size,
+            total_chunks: init.total_chunks,
+            chunks: 0,
+            bytes: 0,
+            short_seen: false,
+            in_flight: false,
+        };
+        self.uploads().insert(id.clone(), upload);
+        self.initiated.fetch_add(1, Ordering::Relaxed);
+        super::json(StatusCode::OK, serde_json::json!({ "upload_id": id }).to_string())
+    }
+
+    async fn chunk(&self, id: &str, index: Result<Option<u64>, ()>, body: Incoming) -> Response<Full<Bytes>> {
+        let reserved = match index {
+            Err(()) => Err(error(StatusCode::BAD_REQUEST, "chunk index must be a whole number")),
+            Ok(index) => self.reserve(id, index),
+        };
+        let (index, limit) = match reserved {
+            Ok(r) => r,
+            Err(resp) => {
+                self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
+                drain(body).await;
+                return resp;
+            }
+        };
+        let mut guard = InFlight { files: self, id, armed: true };
+        let read = count(body).await;
+        let mut uploads = self.uploads();
+        guard.armed = false;
+        let Some(u) = uploads.get_mut(id) else {
+            self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::NOT_FOUND, "unknown upload_id");
+        };
+        u.in_flight = false;
+        let checked = match read {
+            None => Err((StatusCode::BAD_REQUEST, "unreadable chunk body".to_string())),
+            Some((0, _)) => Err((StatusCode::BAD_REQUEST, format!("chunk {index} is empty"))),
+            Some((len, crc)) => match limit {
+                Limit::Exactly(want) if len != want => {
+                    Err((StatusCode::BAD_REQUEST, format!("chunk {index} has {len} bytes, expected {want}")))
+                }
+                Limit::AtMost(max) if len > max => {
+                    Err((StatusCode::BAD_REQUEST, format!("chunk {index} has {len} bytes, at most {max} allowed")))
+                }
+                _ => Ok((len, crc)),
+            },
+        };
+        let (len, crc) = match checked {
+            Ok(c) => c,
+            Err((status, msg)) => {
+                self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
+                return error(status, &msg);
+            }
+        };
+        u.chunks += 1;
+        u.bytes += len;
+        if u.chunk_size.is_some_and(|c| len < c) {
+            u.short_seen = true;
+        }
+        drop(uploads);
+        self.chunks.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len, Ordering::Relaxed);
+        let body = serde_json::json!({ "index": index, "received": len, "crc32c": format!("{crc:08x}") });
+        super::json(StatusCode::OK, body.to_string())
+    }
+
+    /// Checks that chunk `index` (None: the next) of upload `id` may come now, and marks the
+    /// upload busy; returns the index and the allowed length.
+    #[allow(clippy::result_large_err)]
+    fn reserve(&self, id: &str, index: Option<u64>) -> Result<(u64, Limit), Response<Full<Bytes>>> {
+        let mut uploads = self.uploads();
+        let Some(u) = uploads.get_mut(id) else {
+            return Err(error(StatusCode::NOT_FOUND, "unknown upload_id"));
+        };
+        let conflict = |msg: String| Err(error(StatusCode::CONFLICT, &msg));
+        if u.in_flight {
+            return conflict(format!("chunk {} of this upload is still being received", u.chunks));
+        }
+        let expected = u.chunks;
+        let index = index.unwrap_or(expected);
+        if index != expected {
+            return conflict(format!("chunk {index} out of order: expected chunk {expected}"));
+        }
+        if u.short_seen {
+            return conflict(format!("chunk {index} after the last (short) chunk {}", expected - 1));
+        }
+        if u.total_chunks.is_some_and(|t| index >= t) {
+            return conflict(format!("chunk {index} beyond total_chunks {}", u.total_chunks.unwrap_or_default()));
+        }
+        let remaining = u.size.map(|s| s.saturating_sub(u.bytes));
+        if remaining == Some(0) {
+            return conflict(format!("chunk {index} after all {} bytes arrived", u.bytes));
+        }
+        let limit = match (u.chunk_size, remaining) {
+            (Some(c), Some(r)) => Limit::Exactly(c.min(r)),
+            (Some(c), None) => Limit::AtMost(c),
+            (None, Some(r)) => Limit::AtMost(r),
+            (None, None) => Limit::AtMost(u64::MAX),
+        };
+        u.in_flight = true;
+        Ok((index, limit))
+    }
+
+    fn complete(&self, id: &str) -> Response<Full<Bytes>> {
+        let mut uploads = self.uploads();
+        let Some(u) = uploads.get(id) else {
+            drop(uploads);
+            self.rejected_completes.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::NOT_FOUND, "unknown upload_id");
+        };
+        let missing = if u.in_flight {
+            Some(format!("chunk {} is still being received", u.chunks))
+        } else if u.chunks == 0 {
+            Some("no chunk arrived".to_string())
+        } else if let Some(size) = u.size.filter(|s| *s != u.bytes) {
+            Some(format!("{} of {size} bytes arrived ({} chunks)", u.bytes, u.chunks))
+        } else {
+            u.total_chunks.filter(|t| *t != u.chunks).map(|total| format!("{} of {total} chunks arrived", u.chunks))
+        };
+        if let Some(msg) = missing {
+            drop(uploads);
+            self.rejected_completes.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::CONFLICT, &msg);
+        }
+        let Some(u) = uploads.remove(id) else {
+            return error(StatusCode::NOT_FOUND, "unknown upload_id");
+        };
+        drop(uploads);
+        self.completed.fetch_add(1, Ordering::Relaxed);
+        self.completed_chunks.fetch_add(u.chunks, Ordering::Relaxed);
+        self.completed_bytes.fetch_add(u.bytes, Ordering::Relaxed);
+        let body = serde_json::json!({
+            "upload_id": id,
+            "filename": u.filename,
+            "chunks": u.chunks,
+            "bytes": u.bytes,
+        });
+        super::json(StatusCode::OK, body.to_string())
+    }
+
+    /// `GET /stats/uploads`.
+    pub fn stats(&self) -> Response<Full<Bytes>> {
+        let open = self.uploads().len();
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let body = serde_json::json!({
+            "initiated": get(&self.initiated),
+            "completed": get(&self.completed),
+            "open": open,
+            "chunks": get(&self.chunks),
+            "bytes": get(&self.bytes),
+            "completed_chunks": get(&self.completed_chunks),
+            "completed_bytes": get(&self.completed_bytes),
+            "rejected_chunks": get(&self.rejected_chunks),
+            "rejected_completes": get(&self.rejected_completes),
+        });
+        super::json(StatusCode::OK, body.to_string())
+    }
+}
+
+/// How long the chunk now expected may be.
+#[derive(Clone, Copy)]
+enum Limit {
+    Exactly(u64),
+    AtMost(u64),
+}
+
+/// The chunk index of `?index=N` or `X-Chunk-Index: N`; `Ok(None)` when neither is given.
+fn chunk_index(req: &Request<Incoming>) -> Result<Option<u64>, ()> {
+    let from_query = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("index=").or_else(|| (kv == "index").then_some(""))));
+    let raw = match from_query {
+        Some(v) => Some(v),
+        None => match req.headers().get("x-chunk-index") {
+            Some(h) => Some(h.to_str().map_err(|_| ())?),
+            None => None,
+        },
+    };
+    raw.map(|v| v.trim().parse::<u64>().map_err(|_| ())).transpose()
+}
+
+/// Streams a body through, keeping only its length and CRC32C; None if it broke off.
+async fn count(mut body: Incoming) -> Option<(u64, u32)> {
+    let (mut len, mut crc) = (0u64, 0u32);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            crc = crc32c::crc32c_append(crc, &data);
+            len += data.len() as u64;
+        }
+    }
+    Some((len, crc))
+}
+
+/// Reads and discards a body, so that the connection stays usable after an early answer.
+pub async fn drain(mut body: Incoming) {
+    while let Some(Ok(_)) = body.frame().await {}
+}
