@@ -193,7 +193,7 @@ name = "upload 64 MiB"
 steps = [
   { name = "POST /v1/files/initiate", path = "/v1/files/initiate", body = '{"filename":"f-{{seq}}.bin","size":67108864,"chunk_size":8388608}', capture = { upload_id = "/upload_id" } },
   { name = "POST /v1/files/{id}/chunks", path = "/v1/files/{{upload_id}}/chunks?index={{i}}", body = { random_bytes = "8M" }, repeat = 8 },
-  { name = "POST /v1/files/{id}/complete", path = "/v1/files/{{upload_id}}/complete" },
+  { name = "POST /v1/files/{id}/complete", method = "POST", path = "/v1/files/{{upload_id}}/complete" },
 ]
 "#;
 
