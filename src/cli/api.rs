@@ -1,10 +1,10 @@
 //! `blast api`: flags -> plan + workload -> run -> reports.
 
-use super::units::{parse_count, parse_duration, parse_rate};
-use super::{available_cores, UsageError};
+use super::common::{available_cores, UsageError};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::{self, Summary};
+use crate::units::{parse_count, parse_duration, parse_rate};
 
 use crate::http::HttpTarget;
 use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
@@ -73,14 +73,14 @@ pub struct ApiArgs {
     #[arg(long, value_parser = parse_duration, default_value = "200us")]
     pub coalesce: Duration,
     #[command(flatten)]
-    pub shard: super::ShardArgs,
+    pub shard: super::common::ShardArgs,
     #[command(flatten)]
-    pub tls: super::TlsArgs,
+    pub tls: super::common::TlsArgs,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
     #[command(flatten)]
-    pub out: super::OutputArgs,
+    pub out: super::common::OutputArgs,
 }
 
 struct Built {
@@ -204,7 +204,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     let Built { plan, target, workload } = build(&args)?;
     crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
     let sla = args.out.check(&crate::report::api::metric_names())?;
-    let stop = super::stop_on_signals();
+    let stop = super::common::stop_on_signals();
     let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
     let warmup_s = plan.warmup.as_secs();
     let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
