@@ -1,13 +1,23 @@
 //! blast: an open-loop, thread-per-core load generator.
 //!
 //! # Layout
-//! - `engine`: pinned worker threads, the open-loop pacer, per-core queues and recorders. It
-//!   knows no protocol.
-//! - `workloads`: one module per protocol (`api`), each plugging into the engine through the
-//!   `Workload` and `Connection` traits.
+//! Each layer imports only the layers below it, never one above: `cli` > `report` >
+//! `workloads` > `engine` and `http` > `units`, `clock`, `sys`, `tls`; `serve` (beside the
+//! generators, imported only by `cli`) uses `http`, `clock` and `tls`.
+//!
+//! - `engine`: the runner that starts the pinned worker threads (one per core, each with its
+//!   own runtime) and holds them at a shared start, the open-loop pacer, per-core queues and
+//!   recorders. It knows no protocol.
+//! - `workloads`: one module per protocol (`api`, `ws`, `upload`), each running on the
+//!   engine's runner: `api` through the `Workload`/`Connection` traits (open-loop requests),
+//!   `ws` and `upload` with a per-core future and tally of their own.
+//! - `http`: the target URL, the HTTP/1.1 response codec, connection set-up and the
+//!   WebSocket settings, shared by the workloads (and, for WebSocket, by `serve`).
 //! - `serve`: the embedded target (`blast serve`), separate from the generators.
-//! - `report`: turns merged measurements into the terminal summary and JSON.
+//! - `report`: turns merged measurements into the terminal summary, JSON (with the raw
+//!   histograms `blast merge` reads), CSV, HTML, HdrHistogram logs and comparisons.
 //! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
+//! - `units`: parsers for durations, rates, counts and sizes (flags, profiles, load stages).
 //! - `clock`: sub-millisecond timers; `sys`: OS limits; `tls`: the generators' TLS client.
 
 pub mod cli;

@@ -221,11 +221,11 @@ fn two_merged_shards_keep_per_name_counts_exact() {
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let file = file.to_str().expect("path");
-    let start = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 2).to_string();
+    let start =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 2).to_string();
     let (a, b) = (temp_path("shard0.json"), temp_path("shard1.json"));
-    let shard = |i: &str, out: &Path| {
-        spawn_blast(&["run", file, "--cores", "1", "--shard", i, "--start-at", &start], out)
-    };
+    let shard =
+        |i: &str, out: &Path| spawn_blast(&["run", file, "--cores", "1", "--shard", i, "--start-at", &start], out);
     let (mut p0, mut p1) = (shard("0/2", &a), shard("1/2", &b));
     assert!(p0.wait().expect("shard 0").code().is_some_and(|c| c == 0));
     assert!(p1.wait().expect("shard 1").code().is_some_and(|c| c == 0));

@@ -1,16 +1,16 @@
 //! `blast api`: flags -> plan + workload -> run -> reports.
 
-use super::units::{parse_count, parse_duration, parse_rate};
-use super::{available_cores, UsageError};
+use super::common::{available_cores, UsageError};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::{self, Summary};
+use crate::units::{parse_count, parse_duration, parse_rate};
 
 use super::scenario::ScenarioFile;
 use crate::engine::mix::Mix;
+use crate::http::HttpTarget;
 use crate::template::{Scope, Template};
 use crate::workloads::api::scenario::{Body, Scenario, Step, DEFAULT_BODY};
-use crate::http::HttpTarget;
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -76,14 +76,14 @@ pub struct ApiArgs {
     #[arg(long, value_parser = parse_duration, default_value = "200us")]
     pub coalesce: Duration,
     #[command(flatten)]
-    pub shard: super::ShardArgs,
+    pub shard: super::common::ShardArgs,
     #[command(flatten)]
-    pub tls: super::TlsArgs,
+    pub tls: super::common::TlsArgs,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
     #[command(flatten)]
-    pub out: super::OutputArgs,
+    pub out: super::common::OutputArgs,
 }
 
 struct Built {
@@ -230,7 +230,7 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     let Built { plan, target, workload } = build(&args, scenario)?;
     crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
     let sla = args.out.check(&crate::report::api::metric_names())?;
-    let stop = super::stop_on_signals();
+    let stop = super::common::stop_on_signals();
     let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
     let warmup_s = plan.warmup.as_secs();
     let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));

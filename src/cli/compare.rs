@@ -1,6 +1,6 @@
 //! `blast compare`: flags -> two reports -> deltas and an exit code.
 
-use super::UsageError;
+use super::common::UsageError;
 use crate::report::compare;
 use clap::Args;
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! `upload`) merged into the report a single run would have written: terminal, JSON, CSV,
 //! HTML, SLAs.
 
-use super::UsageError;
+use super::common::UsageError;
 use crate::report::raw;
 use crate::report::ws::WsSummary;
 use crate::report::{upload::UploadSummary, Summary};
@@ -16,7 +16,7 @@ pub struct MergeArgs {
     #[arg(required = true, num_args = 1..)]
     pub reports: Vec<String>,
     #[command(flatten)]
-    pub out: super::OutputArgs,
+    pub out: super::common::OutputArgs,
 }
 
 /// One shard's report: its workload name, the whole JSON, and the path (for errors).

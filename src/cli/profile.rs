@@ -13,26 +13,14 @@
 //! stages = "10s:0->166000,30s:166000"   # a load shape instead of rate/duration
 //! ```
 
-use super::{Cli, Command, UsageError};
+use super::command::{Cli, Command, RunArgs};
+use super::common::UsageError;
 use clap::error::{ContextKind, ContextValue};
-use clap::{Args, Parser};
+use clap::Parser;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use toml::Spanned;
-
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// The profile, e.g. profiles/smoke.toml.
-    pub profile: PathBuf,
-    /// Check the profile (and the overrides) and print the command it stands for, without running.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Flags that override the profile's, e.g. --target http://127.0.0.1:9000 --duration 10s.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub overrides: Vec<String>,
-}
 
 #[derive(Deserialize)]
 #[serde(untagged)]

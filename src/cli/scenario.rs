@@ -403,8 +403,7 @@ impl Builder<'_> {
                     Ok(Body::Fixed(bytes.into()))
                 }
                 Some((k, toml::Value::String(v))) if k == "random_bytes" => {
-                    let n =
-                        crate::cli::units::parse_size(v).map_err(|e| f.at(at, "body", format!("random_bytes: {e}")))?;
+                    let n = crate::units::parse_size(v).map_err(|e| f.at(at, "body", format!("random_bytes: {e}")))?;
                     if n == 0 || n > MAX_RANDOM_BODY {
                         return Err(f.at(at, "body", format!("random_bytes must be from 1 byte to 1G, not {v}")));
                     }

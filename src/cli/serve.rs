@@ -1,12 +1,12 @@
 //! `blast serve`: flags for the embedded target.
 
-use super::units::{parse_count, parse_duration};
-use super::UsageError;
+use super::common::UsageError;
 use crate::serve::auth::AuthConfig;
 use crate::serve::faults::{Faults, Stall};
 use crate::serve::s3::S3Config;
 use crate::serve::tls::TlsSource;
 use crate::serve::{start_with, ServeConfig};
+use crate::units::{parse_count, parse_duration};
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -104,7 +104,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
     let cfg = ServeConfig {
         tls,
         listen: args.listen,
-        threads: args.threads.unwrap_or_else(super::available_cores),
+        threads: args.threads.unwrap_or_else(super::common::available_cores),
         faults: Faults {
             delay: args.delay.unwrap_or_default(),
             stall,

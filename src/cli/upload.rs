@@ -1,9 +1,9 @@
 //! `blast upload`: flags -> plan -> run -> report.
 
-use super::units::{parse_count, parse_duration, parse_size};
-use super::{available_cores, UsageError};
+use super::common::{available_cores, UsageError};
 use crate::report::hdr;
 use crate::report::upload::UploadSummary;
+use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;
 use crate::workloads::upload::{self, UploadPlan, DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY};
 use clap::Args;
@@ -72,11 +72,11 @@ pub struct UploadArgs {
     #[arg(long, value_parser = parse_count)]
     pub cores: Option<usize>,
     #[command(flatten)]
-    pub shard: super::ShardArgs,
+    pub shard: super::common::ShardArgs,
     #[command(flatten)]
-    pub tls: super::TlsArgs,
+    pub tls: super::common::TlsArgs,
     #[command(flatten)]
-    pub out: super::OutputArgs,
+    pub out: super::common::OutputArgs,
 }
 
 fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
@@ -161,7 +161,7 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     crate::sys::ensure_fds(plan.own_parallel() * args.part_concurrency + 64)
         .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", args.parallel, args.part_concurrency))?;
     let sla = args.out.check(&crate::report::upload::metric_names())?;
-    let stop = super::stop_on_signals();
+    let stop = super::common::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
             "blast upload: {} objects of {} bytes, {} at a time, to {} bucket {}",

@@ -1,10 +1,10 @@
 //! `blast ws`: flags -> plan -> run -> report.
 
-use super::units::{parse_count, parse_duration, parse_rate};
-use super::{available_cores, UsageError};
+use super::common::{available_cores, UsageError};
 use crate::http::HttpTarget;
 use crate::report::hdr;
 use crate::report::ws::WsSummary;
+use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::ws::{self, WsPlan};
 use clap::Args;
 use std::net::IpAddr;
@@ -76,11 +76,11 @@ pub struct WsArgs {
     #[arg(long, value_parser = parse_count)]
     pub cores: Option<usize>,
     #[command(flatten)]
-    pub shard: super::ShardArgs,
+    pub shard: super::common::ShardArgs,
     #[command(flatten)]
-    pub tls: super::TlsArgs,
+    pub tls: super::common::TlsArgs,
     #[command(flatten)]
-    pub out: super::OutputArgs,
+    pub out: super::common::OutputArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -151,8 +151,8 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         target,
         probe_target,
         probe_via: match a.probe_via {
-            ProbeViaArg::Http => ws::probe::ProbeVia::Http,
-            ProbeViaArg::Ws => ws::probe::ProbeVia::Ws,
+            ProbeViaArg::Http => ws::ProbeVia::Http,
+            ProbeViaArg::Ws => ws::ProbeVia::Ws,
         },
         publish_template: a.publish.clone(),
         conns: a.conns,
@@ -189,7 +189,7 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     // Per connection one socket; plus the probe connection, the runtime and some slack.
     crate::sys::ensure_fds(plan.own_conns() + 64).map_err(|e| format!("--conns {}: {e}", args.conns))?;
     let sla = args.out.check(&crate::report::ws::metric_names())?;
-    let stop = super::stop_on_signals();
+    let stop = super::common::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
             "blast ws: opening {} connections at {:.0}/s, then holding them for {:.0}s",

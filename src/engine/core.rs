@@ -7,11 +7,11 @@
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::Pacer;
+use crate::engine::plan::Plan;
 use crate::engine::queue::JobQueue;
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::runner::{Core, Tally};
 use crate::engine::workload::{CallStats, Connection, Job, Lane, StepRecord, Workload};
-use crate::engine::Plan;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;

@@ -1,5 +1,6 @@
 //! The engine: cores, pacing, queueing and recording. It knows no protocol, and imports
-//! nothing above it (no `cli`, `serve`, `report` or workload).
+//! nothing above it (no `cli`, `serve`, `report` or workload). This file only declares and
+//! re-exports; the modules below import each other, never this file.
 //!
 //! - `runner`: the one runner every workload runs on: starts the pinned cores (through
 //!   `threads`, private to the engine), the shared start, the stop flag, updates, live
@@ -8,6 +9,7 @@
 //! - `run` and `core`: the open-loop run (`blast api`) on the runner: what one core runs
 //!   (pacer, queue, connections, recorder) and the merge of its per-second snapshots.
 //! - `workload`: the trait a protocol implements to be driven open-loop (`Workload`).
+//! - `plan`: a validated open-loop run (`Plan`) and how shards split a count.
 //! - `pacer`: when each request is due (a pure function of the plan).
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `queue`: hands due jobs to the free connections of one core.
@@ -23,6 +25,7 @@ pub mod core;
 pub mod live;
 pub mod mix;
 pub mod pacer;
+pub mod plan;
 pub mod queue;
 pub mod recorder;
 pub mod rng;
@@ -34,99 +37,8 @@ mod threads;
 pub mod workload;
 
 pub use pacer::Arrival;
+pub use plan::{shard_share, Plan};
 pub use recorder::{ErrorKind, Recorder};
 pub use run::{run, RunOutcome};
 pub use runner::{Core, Cores, StartError, Tally};
 pub use workload::{CallStats, Connection, Job, StepRecord, Workload};
-
-use std::time::Duration;
-
-/// A validated description of one open-loop run.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    /// Global arrival rate, requests per second (with a shape: its peak).
-    pub rate: f64,
-    /// A varying rate over the run (warm-up included); `None` for a constant `rate`.
-    pub shape: Option<std::sync::Arc<shape::Shape>>,
-    /// The shape as the user wrote it (for reports).
-    pub stages_spec: Option<String>,
-    /// Measured part of the run (after warm-up).
-    pub duration: Duration,
-    /// Requests due in this first part are sent but not recorded.
-    pub warmup: Duration,
-    pub arrival: Arrival,
-    pub seed: u64,
-    /// Worker threads, one per core.
-    pub cores: usize,
-    /// Connections in total, spread evenly over the cores.
-    pub conns: usize,
-    /// Requests that may wait for a free connection, in total; beyond that they are dropped.
-    pub max_queue: usize,
-    /// Longest a connect or a call may take.
-    pub timeout: Duration,
-    /// After an interrupt, how long in-flight requests may still finish.
-    pub grace: Duration,
-    /// Pin each worker thread to its own core.
-    pub pin: bool,
-    /// This run is shard `.0` of `.1` (`--shard I/N`); `(0, 1)` for a whole run.
-    pub shard: (u32, u32),
-    /// Wake at most once per this window per core and send every slot due by then (0: wake for
-    /// each slot). Each request's lag, at most the window, is counted in corrected latency.
-    pub coalesce: Duration,
-    /// Start at this wall-clock time (`--start-at`), so that shards begin together.
-    pub start_at: Option<std::time::SystemTime>,
-    /// Which kind of iteration each arrival is; one kind when the workload has one.
-    pub mix: std::sync::Arc<mix::Mix>,
-    /// The report row each kind of iteration is recorded under.
-    pub kind_rows: std::sync::Arc<Vec<usize>>,
-    /// Report rows (names) the workload records under; every recorder carries one per row.
-    pub rows: usize,
-}
-
-impl Plan {
-    /// Connections of core `core`: the total spread as evenly as possible.
-    pub fn conns_on(&self, core: usize) -> usize {
-        self.conns / self.cores + usize::from(core < self.conns % self.cores)
-    }
-
-    /// Requests due between `from` and `to` seconds after the start (this shard's share).
-    pub fn scheduled_between(&self, from: f64, to: f64) -> f64 {
-        let all = match &self.shape {
-            Some(s) => s.count_at(to) - s.count_at(from),
-            None => self.rate * (to - from).max(0.0),
-        };
-        all / self.shard.1.max(1) as f64
-    }
-
-    /// This process's share of the global rate.
-    pub fn own_rate(&self) -> f64 {
-        self.rate / self.shard.1.max(1) as f64
-    }
-
-    /// Queue capacity of one core.
-    pub fn queue_per_core(&self) -> usize {
-        (self.max_queue / self.cores).max(1)
-    }
-}
-
-/// How many of `total` globally numbered items (0..total) shard `index` of `count` takes when
-/// item `g` belongs to shard `g mod count`.
-pub fn shard_share(total: u64, (index, count): (u32, u32)) -> u64 {
-    let count = u64::from(count.max(1));
-    total / count + u64::from(u64::from(index) < total % count)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shard_shares_add_up_to_the_whole() {
-        for total in [0u64, 1, 7, 100, 10_001] {
-            for n in 1..=5u32 {
-                let sum: u64 = (0..n).map(|i| super::shard_share(total, (i, n))).sum();
-                assert_eq!(sum, total, "{total} over {n}");
-                let counted = (0..total).filter(|g| g % u64::from(n) == 0).count() as u64;
-                assert_eq!(super::shard_share(total, (0, n)), counted);
-            }
-        }
-    }
-}

@@ -3,9 +3,10 @@
 
 use crate::engine::compact::CompactRecorder;
 use crate::engine::core::{run_core, Snapshot};
+use crate::engine::plan::Plan;
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::runner::{self, Cores, StartError};
-use crate::engine::{Plan, Workload};
+use crate::engine::workload::Workload;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::Arc;

@@ -1,6 +1,9 @@
 //! `blast upload`: concurrent S3 multipart uploads, SigV4-signed, every part checksummed and
 //! every object verified.
 //!
+//! - `plan`: the validated run (`UploadPlan`).
+//! - `state`: what one core's slots share (`CoreUpload`) and the live counters.
+//! - `core`: what one pinned core runs on the engine's runner (its slots) and its tally.
 //! - `data`: the shared pool of pseudo-random bytes parts are sliced from (no disk, bounded memory).
 //! - `s3`: the S3 calls, presigned by `rusty-s3`, over hyper HTTP/1.1 connections.
 //! - `object`: one upload's life: create, parts, complete, verify, and abort on failure.
@@ -11,74 +14,29 @@
 //! started or `--duration` has passed. Uploads are closed-loop by nature (a slot is busy until
 //! its object is done); what is measured is per-part and per-object time and throughput.
 
+pub mod core;
 pub mod data;
 pub mod object;
+pub mod plan;
 pub mod s3;
+pub mod state;
 pub mod tally;
 
 use crate::engine::live::Live;
-use crate::engine::runner::{self, Core, Cores, Tally};
-use s3::{Lane, S3Target, Timeline};
+use crate::engine::runner::{self, Cores};
+use s3::{Lane, Timeline};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tally::UploadTally;
 
+pub use plan::UploadPlan;
+pub use state::{CoreUpload, LIVE_BYTES, LIVE_DONE, LIVE_FAILED, LIVE_PARTS};
+
 /// Credentials used when none are given: MinIO's defaults, which `blast serve` also accepts.
 pub const DEFAULT_ACCESS_KEY: &str = "minioadmin";
 pub const DEFAULT_SECRET_KEY: &str = "minioadmin";
-
-/// A validated `blast upload` run.
-#[derive(Clone, Debug)]
-pub struct UploadPlan {
-    pub target: S3Target,
-    /// The endpoint as the user wrote it (for reports).
-    pub endpoint: String,
-    pub size: u64,
-    pub part_size: u64,
-    pub parallel: usize,
-    pub part_concurrency: usize,
-    /// Objects to upload in total (`None`: as many as fit in `duration`).
-    pub uploads: Option<u64>,
-    /// No upload starts after this long.
-    pub duration: Option<Duration>,
-    pub retries: u32,
-    pub timeout: Duration,
-    pub verify: bool,
-    pub keep: bool,
-    pub key_prefix: String,
-    pub seed: u64,
-    /// A part slower than this misses the objective (the seed's 5 s per 10 MB, scaled).
-    pub part_objective: Duration,
-    pub cores: usize,
-    pub pin: bool,
-    /// Shard `.0` of `.1` (`--shard I/N`): this process uploads object `g` of the run when
-    /// `g mod N == I`, with its share of the `parallel` slots.
-    pub shard: (u32, u32),
-    /// Wall-clock start (`--start-at`), so that shards begin together.
-    pub start_at: Option<std::time::SystemTime>,
-}
-
-impl UploadPlan {
-    pub fn parts_per_object(&self) -> u64 {
-        self.size.div_ceil(self.part_size)
-    }
-
-    pub fn key(&self, index: u64) -> String {
-        format!("{}{index:06}", self.key_prefix)
-    }
-
-    /// Upload slots this process runs (its shard's share of `parallel`).
-    pub fn own_parallel(&self) -> usize {
-        crate::engine::shard_share(self.parallel as u64, self.shard) as usize
-    }
-
-    fn slots_on(&self, core: usize) -> usize {
-        let own = self.own_parallel();
-        own / self.cores + usize::from(core < own % self.cores)
-    }
-}
 
 /// What an upload run measured.
 pub struct UploadOutcome {
@@ -95,46 +53,6 @@ pub struct UploadOutcome {
     pub pinned: usize,
 }
 
-/// State shared by the upload slots of one core.
-pub struct CoreUpload {
-    pub plan: UploadPlan,
-    pub pool: data::DataPool,
-    pub tally: std::cell::RefCell<UploadTally>,
-    pub timeline: Rc<Timeline>,
-    next_upload: Arc<AtomicU64>,
-    deadline: Option<Instant>,
-    stop: Arc<AtomicBool>,
-    /// Live progress: [bytes acknowledged, parts done, uploads completed, uploads failed].
-    pub live: Arc<Live>,
-    pub index: usize,
-}
-
-/// Indexes of the live counters.
-pub const LIVE_BYTES: usize = 0;
-pub const LIVE_PARTS: usize = 1;
-pub const LIVE_DONE: usize = 2;
-pub const LIVE_FAILED: usize = 3;
-
-impl CoreUpload {
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    /// The next object to upload, if the run is not over.
-    fn next(&self) -> Option<u64> {
-        if self.stopping() || self.deadline.is_some_and(|d| Instant::now() >= d) {
-            return None;
-        }
-        // This shard's k-th object is object k * N + I of the whole run.
-        let (shard, shards) = self.plan.shard;
-        let i = self.next_upload.fetch_add(1, Ordering::Relaxed) * u64::from(shards) + u64::from(shard);
-        match self.plan.uploads {
-            Some(n) if i >= n => None,
-            _ => Some(i),
-        }
-    }
-}
-
 /// Creates the bucket (if missing), then runs the slots on the engine's runner and merges
 /// their tallies; `progress` is called about once a second with the live counters.
 pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
@@ -144,7 +62,7 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)
     let works: Vec<_> = (0..plan.cores)
         .map(|_| {
             let (plan, pool, next_upload) = (plan.clone(), pool.clone(), next_upload.clone());
-            move |core| run_core(core, plan, pool, next_upload)
+            move |core| core::run_core(core, plan, pool, next_upload)
         })
         .collect();
     // Shards begin together at --start-at; a whole run at once.
@@ -160,65 +78,6 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)
         interrupted: stop.load(Ordering::Relaxed),
         pinned: done.pinned,
     })
-}
-
-/// What one core measured, merged over the cores by the runner.
-#[derive(Default)]
-struct CoreEnd {
-    tally: UploadTally,
-    /// Bytes sent per second of the run.
-    bytes: Vec<u64>,
-}
-
-impl Tally for CoreEnd {
-    fn merge(&mut self, o: CoreEnd) {
-        self.tally.merge(o.tally);
-        if self.bytes.len() < o.bytes.len() {
-            self.bytes.resize(o.bytes.len(), 0);
-        }
-        for (a, b) in self.bytes.iter_mut().zip(o.bytes) {
-            *a += b;
-        }
-    }
-}
-
-/// What one pinned core runs: its upload slots, from the start until the run is over.
-async fn run_core(run: Core<()>, plan: UploadPlan, pool: data::DataPool, next_upload: Arc<AtomicU64>) -> CoreEnd {
-    let Some(start) = run.start() else { return CoreEnd::default() };
-    while Instant::now() < start && !run.stopping() {
-        tokio::time::sleep(start.saturating_duration_since(Instant::now()).min(Duration::from_millis(50))).await;
-    }
-    let index = run.index;
-    let slots = plan.slots_on(index);
-    let deadline = plan.duration.map(|d| start + d);
-    let timeline = Rc::new(Timeline { start, bytes: Default::default() });
-    let core = Rc::new(CoreUpload {
-        plan,
-        pool,
-        tally: Default::default(),
-        timeline,
-        next_upload,
-        deadline,
-        stop: run.stop_flag().clone(),
-        live: run.live().clone(),
-        index,
-    });
-    let tasks: Vec<_> = (0..slots).map(|_| tokio::task::spawn_local(run_slot(core.clone()))).collect();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let tally = std::mem::take(&mut *core.tally.borrow_mut());
-    let bytes = std::mem::take(&mut *core.timeline.bytes.borrow_mut());
-    CoreEnd { tally, bytes }
-}
-
-/// One upload slot: its connections, reused for the objects it uploads one after another.
-async fn run_slot(core: Rc<CoreUpload>) {
-    let mut lanes: Vec<Lane> =
-        (0..core.plan.part_concurrency).map(|_| Lane::new(core.plan.target.clone(), core.timeline.clone())).collect();
-    while let Some(index) = core.next() {
-        object::upload(&core, &mut lanes, index).await;
-    }
 }
 
 /// Makes sure the bucket exists; an answer that it already does is fine.

@@ -3,8 +3,8 @@
 //! interrupt) aborts the multipart upload so that no orphaned parts are left behind.
 
 use crate::workloads::upload::s3::{Lane, Reply};
+use crate::workloads::upload::state::{CoreUpload, LIVE_BYTES, LIVE_DONE, LIVE_FAILED, LIVE_PARTS};
 use crate::workloads::upload::tally::{Failure, UploadTally};
-use crate::workloads::upload::CoreUpload;
 use base64::Engine as _;
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ pub async fn upload(core: &CoreUpload, lanes: &mut [Lane], index: u64) {
         Ok(id) => id,
         Err(f) => {
             core.tally.borrow_mut().fail(&f.kind);
-            core.live.add(core.index, super::LIVE_FAILED, 1);
+            core.live.add(core.index, LIVE_FAILED, 1);
             return;
         }
     };
@@ -64,7 +64,7 @@ pub async fn upload(core: &CoreUpload, lanes: &mut [Lane], index: u64) {
     {
         let mut t = core.tally.borrow_mut();
         t.uploads_ok += 1;
-        core.live.add(core.index, super::LIVE_DONE, 1);
+        core.live.add(core.index, LIVE_DONE, 1);
         UploadTally::record(&mut t.object, started.elapsed());
     }
     if !plan.keep && retrying(core, async || lanes[0].delete(&key).await).await.is_ok() {
@@ -123,8 +123,8 @@ async fn send_parts(
                 }
                 t.parts_ok += 1;
                 t.bytes_acked += len;
-                core.live.add(core.index, super::LIVE_BYTES, len);
-                core.live.add(core.index, super::LIVE_PARTS, 1);
+                core.live.add(core.index, LIVE_BYTES, len);
+                core.live.add(core.index, LIVE_PARTS, 1);
                 etags.borrow_mut()[number as usize - 1] = etag;
             }
             Err(f) => {
@@ -152,7 +152,7 @@ fn check_part(reply: &Reply, crc: &str) -> Result<String, Failure> {
 /// Records a failed upload and aborts its multipart upload.
 async fn give_up(core: &CoreUpload, lane: &mut Lane, key: &str, upload_id: &str, f: &Failure) {
     core.tally.borrow_mut().fail(&f.kind);
-    core.live.add(core.index, super::LIVE_FAILED, 1);
+    core.live.add(core.index, LIVE_FAILED, 1);
     let limit = if core.stopping() { GRACE } else { core.plan.timeout };
     let aborted = tokio::time::timeout(limit, lane.abort(key, upload_id)).await;
     let mut t = core.tally.borrow_mut();

@@ -4,8 +4,10 @@
 
 use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
 use crate::engine::runner::{Core, Tally};
+use crate::workloads::ws::plan::WsPlan;
+use crate::workloads::ws::state::CoreWs;
 use crate::workloads::ws::tally::WsTally;
-use crate::workloads::ws::{probe, session, CoreWs, WsPlan};
+use crate::workloads::ws::{probe, session};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -6,8 +6,10 @@ use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
 use crate::http::ResponseDecoder;
 use crate::tls::Stream;
+use crate::workloads::ws::plan::{ProbeVia, WsPlan};
+use crate::workloads::ws::session;
+use crate::workloads::ws::state::{now_us, CoreWs};
 use crate::workloads::ws::tally::ProbeSent;
-use crate::workloads::ws::{now_us, session, CoreWs, WsPlan};
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use std::time::{Duration, Instant};
@@ -15,15 +17,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-
-/// How probes reach the target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProbeVia {
-    /// `POST` the probe to `--probe-target`.
-    Http,
-    /// Send the probe as a text frame (`--publish` template) on a dedicated WebSocket connection.
-    Ws,
-}
 
 /// A connection probes go out on, opened lazily and again after a failure.
 enum Channel {

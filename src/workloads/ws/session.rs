@@ -3,8 +3,8 @@
 
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
+use crate::workloads::ws::state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED};
 use crate::workloads::ws::tally::Membership;
-use crate::workloads::ws::{now_us, CoreWs};
 use futures_util::{SinkExt, StreamExt};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -45,7 +45,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         match result {
             Err(reason) => {
                 core.tally.borrow_mut().fail(&reason);
-                core.live.add(core.index, super::LIVE_FAILED, 1);
+                core.live.add(core.index, LIVE_FAILED, 1);
                 if !settled {
                     settled = true;
                     core.settle();
@@ -64,7 +64,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                     break;
                 }
                 core.tally.borrow_mut().dropped += 1;
-                core.live.add(core.index, super::LIVE_DROPPED, 1);
+                core.live.add(core.index, LIVE_DROPPED, 1);
             }
         }
         if !core.plan.reconnect || core.stopping() {
@@ -227,5 +227,5 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
     }
     seen[word] |= 1 << bit;
     t.delivered(id, received_us, received_us.saturating_sub(sent));
-    core.live.add(core.index, super::LIVE_DELIVERED, 1);
+    core.live.add(core.index, LIVE_DELIVERED, 1);
 }

@@ -1,0 +1,170 @@
+//! What every command shares: the usage error, the TLS, shard and output flags, signal
+//! handling and the core count. Commands import this; it imports no command.
+
+use crate::report::metrics::{self, Target};
+use crate::report::Report;
+use crate::units;
+use clap::Args;
+use std::process::ExitCode;
+
+/// A user or configuration error: printed as one line, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl<T: Into<String>> From<T> for UsageError {
+    fn from(s: T) -> Self {
+        UsageError(s.into())
+    }
+}
+
+/// How https:// and wss:// targets are trusted.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Trust this CA or self-signed certificate (PEM) for https:// and wss:// targets, besides
+    /// the built-in Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// Do not verify the target's TLS certificate (self-signed test targets); the handshake's
+    /// signatures are still checked.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS client when the target needs one (`tls`), checked now so that a bad --ca-cert
+    /// fails before the run.
+    pub fn client(&self, tls: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+        if !tls {
+            return Ok(None);
+        }
+        Ok(Some(crate::tls::ClientTls::new(self.ca_cert.as_deref(), self.insecure)?))
+    }
+}
+
+/// Running one run as N processes (machines): each takes its share, `blast merge` joins them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShardArgs {
+    /// Run shard I (from 0) of N: this process takes every N-th request, connection or upload
+    /// of the run's schedule, so N processes (machines) reproduce one run; merge their --json
+    /// reports with `blast merge`.
+    #[arg(long, value_parser = units::parse_shard, value_name = "I/N")]
+    pub shard: Option<(u32, u32)>,
+    /// Start at this wall-clock time, Unix seconds (so that shards begin together).
+    #[arg(long, value_parser = units::parse_start_at, value_name = "UNIX_SECONDS")]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+impl ShardArgs {
+    /// (index, count); (0, 1) for an unsharded run.
+    pub fn get(&self) -> (u32, u32) {
+        self.shard.unwrap_or((0, 1))
+    }
+}
+
+/// Flags every workload shares: where the report goes, progress, pinning.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Write the results as JSON to this file ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<String>,
+    /// Locust-compatible CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<String>,
+    /// A self-contained HTML report (charts, percentile spectrum, tables).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<String>,
+    /// Latency histograms as an HdrHistogram interval log.
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<String>,
+    /// Targets checked at the end, e.g. 'p99<200ms,errors<1%,rate>=99%': a PASS/FAIL line each,
+    /// exit 1 when one is missed.
+    #[arg(long)]
+    pub sla: Option<String>,
+    /// No live progress lines.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    pub no_pin: bool,
+}
+
+impl OutputArgs {
+    /// Checks everything about the outputs before the run, so that a bad path or SLA fails at
+    /// once and not after the run: creates the files, parses `--sla` against the figures the
+    /// workload reports (`metric_names`).
+    pub fn check(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
+        for (flag, path) in [("--json", &self.json), ("--html", &self.html), ("--hdr-log", &self.hdr_log)] {
+            if let Some(path) = path.as_deref().filter(|p| *p != "-") {
+                std::fs::File::create(path).map_err(|e| format!("{flag} {path}: {e}"))?;
+            }
+        }
+        if let Some(prefix) = &self.csv {
+            for path in crate::report::csv::paths(prefix) {
+                std::fs::File::create(&path).map_err(|e| format!("--csv {}: {e}", path.display()))?;
+            }
+        }
+        self.sla_targets(metric_names)
+    }
+
+    /// Parses `--sla` against the figures the workload reports (no files touched).
+    pub fn sla_targets(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
+        match &self.sla {
+            Some(spec) => {
+                let targets = metrics::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;
+                metrics::check_names(&targets, metric_names).map_err(|e| format!("--sla: {e}"))?;
+                Ok(Some(targets))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Prints the summary and the SLA verdicts, writes every requested file, and returns the
+    /// exit code: 1 when interrupted or an SLA target was missed; without `--sla`, 1 when
+    /// anything failed; else 0.
+    pub fn finish<R: Report>(&self, report: &R, sla: Option<&[Target]>) -> Result<ExitCode, UsageError> {
+        print!("{}", report.render());
+        let figures = report.metrics();
+        let verdicts = sla.map(|t| metrics::evaluate(t, &figures)).unwrap_or_default();
+        for v in &verdicts {
+            println!("  {}", v.line);
+        }
+        if let Some(path) = &self.json {
+            let mut value = serde_json::to_value(report).map_err(|e| format!("--json: {e}"))?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert("metrics".into(), serde_json::to_value(&figures).unwrap_or_default());
+                obj.insert("sla".into(), serde_json::to_value(&verdicts).unwrap_or_default());
+            }
+            crate::report::write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
+        }
+        if let Some(prefix) = &self.csv {
+            crate::report::csv::write(prefix, &report.stats(), &report.history(), &report.failures())
+                .map_err(|e| format!("--csv {prefix}: {e}"))?;
+        }
+        if let Some(path) = &self.html {
+            let mut page = report.page();
+            page.verdicts = verdicts.clone();
+            std::fs::write(path, crate::report::html::render(&page)).map_err(|e| format!("--html {path}: {e}"))?;
+        }
+        let ok = match sla {
+            Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
+            None => report.clean(),
+        };
+        Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    }
+}
+
+/// A flag that the first Ctrl-C or SIGTERM sets (the run then stops and reports); a second
+/// one ends the process at once.
+pub fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    stop
+}
+
+/// Cores this process may run on.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
