@@ -12,6 +12,10 @@
 //! duration = "30s"
 //! stages = "10s:0->166000,30s:166000"   # a load shape instead of rate/duration
 //! ```
+//!
+//! SLAs per request name (scenarios) go in the list as `"NAME:p95<100ms"`, or in an `[sla]`
+//! table instead: `"GET /v1/conversations" = ["p95<100ms"]`, `Aggregated = ["p99<200ms"]`.
+//! A scenario's `[data]`, `[[on_start]]`, `[[request]]` and `[[flow]]` are read by `scenario`.
 
 use super::command::{Cli, Command, RunArgs};
 use super::common::UsageError;
@@ -27,6 +31,24 @@ use toml::Spanned;
 enum Sla {
     One(String),
     Many(Vec<String>),
+    /// `[sla]` with a list per request name (`Aggregated` for the whole run).
+    ByName(BTreeMap<String, SlaList>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SlaList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl SlaList {
+    fn items(&self) -> Vec<String> {
+        match self {
+            SlaList::One(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+            SlaList::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -152,6 +174,13 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
             let joined = match sla.get_ref() {
                 Sla::One(s) => s.clone(),
                 Sla::Many(v) => v.join(","),
+                Sla::ByName(by_name) => by_name
+                    .iter()
+                    .flat_map(|(name, list)| {
+                        list.items().into_iter().map(move |t| if name == "Aggregated" { t } else { format!("{name}:{t}") })
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
             };
             argv.extend(["--sla".to_string(), joined]);
         }
