@@ -9,10 +9,11 @@
 //! - `object`: one upload's life: create, parts, complete, verify, and abort on failure.
 //! - `tally`: per-core histograms and counters, merged at the end.
 //!
-//! `--parallel` upload slots are spread over the pinned cores of the engine's runner; each slot uploads objects one
-//! after another (each over `--part-concurrency` connections) until `--uploads` objects have
-//! started or `--duration` has passed. Uploads are closed-loop by nature (a slot is busy until
-//! its object is done); what is measured is per-part and per-object time and throughput.
+//! `--parallel` upload slots are spread over the pinned cores of the engine's runner; each
+//! slot uploads objects one after another (each over `--part-concurrency` connections) until
+//! `--uploads` objects have started or `--duration` has passed. Uploads are closed-loop by
+//! nature (a slot is busy until its object is done); what is measured is per-part and
+//! per-object time and throughput.
 
 pub mod core;
 pub mod data;

@@ -36,7 +36,7 @@ impl Tally for CoreEnd {
     }
 }
 
-/// Runs core `core.index`'s share of the connections to the end of the run.
+/// Runs this core's share of the connections (after the shared start) to the end of the run.
 pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>) -> CoreEnd {
     let index = core_run.index;
     let stop = core_run.stop_flag().clone();
