@@ -4,7 +4,7 @@ use super::units::{parse_count, parse_duration, parse_rate};
 use super::{available_cores, UsageError};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
-use crate::report::{self, Summary};
+use crate::report::{self, api::ApiSummary};
 
 use crate::workloads::api::request::{BodyTemplate, RequestTemplate, DEFAULT_TEMPLATE};
 use crate::workloads::api::target::HttpTarget;
@@ -209,7 +209,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     let warmup_s = plan.warmup.as_secs();
     let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
     let outcome = engine::run(&plan, workload, stop, |p| {
-        let lat = crate::report::summary::Percentiles::of(&p.interval.latency);
+        let lat = crate::report::model::Percentiles::of(&p.interval.latency);
         let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
         progress.update(&format!(
             "sent {}/s done {}/s p99 {:.3} ms failed {} queue peak {}{phase}",
@@ -222,7 +222,7 @@ pub fn run(args: ApiArgs, label: Option<&str>) -> Result<ExitCode, UsageError> {
     })
     .map_err(|e| e.0)?;
     progress.finish();
-    let summary = Summary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome);
+    let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome);
     if let Some(path) = &args.out.hdr_log {
         write_hdr_log(path, &outcome).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }

@@ -5,7 +5,7 @@
 use super::UsageError;
 use crate::report::raw;
 use crate::report::ws::WsSummary;
-use crate::report::{upload::UploadSummary, Summary};
+use crate::report::{api::ApiSummary, upload::UploadSummary};
 use clap::Args;
 use serde::de::DeserializeOwned;
 use std::process::ExitCode;
@@ -64,7 +64,7 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
         "ws" => {
             let merged = raw::ws::merge(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::ws::metric_names())?;
-            a.out.finish(&WsSummary::merged(merged), sla.as_deref())
+            a.out.finish(&WsSummary::from_raw(merged), sla.as_deref())
         }
         "upload" => {
             let merged = raw::upload::merge(raws(&reports)?)?;
@@ -74,8 +74,13 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
         _ => {
             let (plan, outcome) = raw::api::merge(&raws(&reports)?)?;
             let sla = a.out.check(&crate::report::api::metric_names())?;
-            let summary =
-                Summary::build(&first.text("workload"), &first.text("target"), &first.text("method"), &plan, &outcome);
+            let summary = ApiSummary::build(
+                &first.text("workload"),
+                &first.text("target"),
+                &first.text("method"),
+                &plan,
+                &outcome,
+            );
             a.out.finish(&summary, sla.as_deref())
         }
     }

@@ -1,12 +1,50 @@
 //! The raw measurements of a `blast upload` run: the upload tally (histograms and counters),
-//! bytes per second, and the plan.
+//! bytes per second, and the plan as reports show it (`UploadPlanInfo`).
 
 use super::{from_unix_ns, one_run, unix_ns};
-use crate::report::upload::UploadPlanInfo;
 use crate::workloads::upload::tally::UploadTally;
-use crate::workloads::upload::UploadOutcome;
+use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+/// The plan as reports show it; `parallel` and `uploads` are the whole run's even in a shard's
+/// report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadPlanInfo {
+    pub size_bytes: u64,
+    pub part_size_bytes: u64,
+    pub parts_per_object: u64,
+    pub parallel: usize,
+    pub part_concurrency: usize,
+    pub uploads: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub cores: usize,
+    pub verify: bool,
+    pub retries: u32,
+    /// A part slower than this (for a full-size part) misses the objective.
+    pub part_objective_s: f64,
+    /// `I/N` when this run is one shard of a larger one.
+    pub shard: Option<String>,
+}
+
+impl UploadPlanInfo {
+    pub fn of(plan: &UploadPlan) -> Self {
+        UploadPlanInfo {
+            size_bytes: plan.size,
+            part_size_bytes: plan.part_size,
+            parts_per_object: plan.parts_per_object(),
+            parallel: plan.parallel,
+            part_concurrency: plan.part_concurrency,
+            uploads: plan.uploads,
+            duration_s: plan.duration.map(|d| d.as_secs_f64()),
+            cores: plan.cores,
+            verify: plan.verify,
+            retries: plan.retries,
+            part_objective_s: plan.part_objective.as_secs_f64(),
+            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawUpload {

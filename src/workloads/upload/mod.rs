@@ -75,8 +75,7 @@ impl UploadPlan {
     }
 
     fn slots_on(&self, core: usize) -> usize {
-        let own = self.own_parallel();
-        own / self.cores + usize::from(core < own % self.cores)
+        crate::engine::spread(self.own_parallel(), self.cores, core)
     }
 }
 

@@ -92,8 +92,7 @@ impl WsPlan {
     }
 
     fn conns_on(&self, core: usize) -> usize {
-        let own = self.own_conns();
-        own / self.cores + usize::from(core < own % self.cores)
+        crate::engine::spread(self.own_conns(), self.cores, core)
     }
 
     /// This process publishes the probes (the only shard, or shard 0 of several).
