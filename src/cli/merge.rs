@@ -69,7 +69,7 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
         "upload" => {
             let merged = raw::upload::merge(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::upload::metric_names())?;
-            a.out.finish(&UploadSummary::merged(merged), sla.as_deref())
+            a.out.finish(&UploadSummary::from_raw(merged), sla.as_deref())
         }
         _ => {
             let (plan, outcome) = raw::api::merge(&raws(&reports)?)?;

@@ -330,44 +330,30 @@ impl Report for ApiSummary {
         &self.measurements
     }
 
-    fn headline(&self) -> String {
-        let (p, r) = (&self.plan, &self.requests);
+    fn headline(&self) -> Vec<(&'static str, String)> {
+        let (p, r, c) = (&self.plan, &self.requests, &self.connections);
         let rate = match &p.stages {
             Some(stages) => format!("stages {stages} (peak {:.0} req/s)", p.rate),
             None => format!("{:.0} req/s", p.rate),
         };
-        let arrival = serde_json::to_value(p.arrival).ok().and_then(|v| v.as_str().map(String::from));
-        format!(
-            "  plan      {rate} {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections, wake-ups coalesced to {:.0} us\n\
-             \x20 requests  {} scheduled, {} sent, {} completed, {} ok, {} failed\n\
-             \x20 rate      achieved {:.1} req/s ({:.2}% of schedule), throughput {:.1} resp/s over {:.2}s\n\
-             \x20 status    {}\n  errors    {}\n  conns     {} opened, {} failed, queue peak {} per core\n",
-            arrival.unwrap_or_default(),
-            p.duration_s,
-            p.warmup_s,
-            p.cores,
-            p.conns,
-            p.coalesce_us,
-            r.scheduled,
-            r.sent,
-            r.completed,
-            r.ok,
-            r.failed,
-            self.achieved_rate,
-            self.rate_ratio * 100.0,
-            self.throughput_rps,
-            self.measured_s,
-            text::counts(&self.status_codes),
-            text::counts(&self.errors),
-            self.connections.opened,
-            self.connections.failed,
-            self.queue_peak
-        )
+        let arrival =
+            serde_json::to_value(p.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let (secs, warmup, cores, conns, coalesce) = (p.duration_s, p.warmup_s, p.cores, p.conns, p.coalesce_us);
+        let (achieved, pct, rps, measured) =
+            (self.achieved_rate, self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
+        vec![
+            ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us")),
+            ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, r.sent, r.completed, r.ok, r.failed)),
+            ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
+            ("status", text::counts(&self.status_codes)),
+            ("errors", text::counts(&self.errors)),
+            ("conns", format!("{} opened, {} failed, queue peak {} per core", c.opened, c.failed, self.queue_peak)),
+        ]
     }
 
     fn layout(&self) -> text::Layout {
         let note = "corrected latency counts from when each request was due; uncorrected counts from when it was sent and hides waiting (coordinated omission).";
-        text::Layout { label: 22, width: 9, decimals: 3, mean: true, note: Some(note) }
+        text::Layout { key: 10, label: 22, width: 9, decimals: 3, mean: true, note: Some(note) }
     }
 
     fn warnings(&self) -> &[String] {
@@ -395,7 +381,6 @@ impl Report for ApiSummary {
 
     fn page(&self) -> Page {
         let line = |f: fn(&ApiSecond) -> u64| self.timeline.iter().map(|s| (s.second as f64, f(s) as f64)).collect();
-        let p = &self.plan;
         let codes = self.status_codes.iter().map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()]);
         let errors = self.errors.iter().map(|(k, v)| vec![k.clone(), v.to_string()]);
         Page {
@@ -416,14 +401,6 @@ impl Report for ApiSummary {
                 header: vec!["".into(), "count".into()],
                 rows: codes.chain(errors).collect(),
             }],
-            params: vec![
-                ("target".into(), self.target.clone()),
-                ("rate".into(), p.stages.as_ref().map_or(format!("{} req/s", p.rate), |st| format!("stages {st}"))),
-                ("duration".into(), format!("{} s (+{} s warm-up)", p.duration_s, p.warmup_s)),
-                ("arrival".into(), format!("{:?}", p.arrival)),
-                ("cores / connections".into(), format!("{} / {}", p.cores, p.conns)),
-                ("timeout".into(), format!("{} ms", p.timeout_ms)),
-            ],
             ..Page::default()
         }
     }

@@ -30,8 +30,9 @@ pub trait Report: serde::Serialize {
     fn title(&self) -> String;
     /// The run's named rows, their seconds, failures and latencies.
     fn measurements(&self) -> &Measurements;
-    /// The terminal lines between the title and the latency table.
-    fn headline(&self) -> String;
+    /// The lines between the title and the latency table, as (name, text); the page shows
+    /// them as the run's parameters.
+    fn headline(&self) -> Vec<(&'static str, String)>;
     /// How the terminal latency table is laid out.
     fn layout(&self) -> text::Layout;
     fn warnings(&self) -> &[String];
@@ -40,7 +41,7 @@ pub trait Report: serde::Serialize {
     fn interrupted(&self) -> bool;
     /// The workload's figures beyond the latency percentiles (errors, success, rate, ...).
     fn figures(&self, m: &mut metrics::Metrics);
-    /// The page's workload parts: headline figures, parameters, throughput charts, extra tables.
+    /// The page's workload parts: headline figures, throughput charts, extra tables.
     fn page(&self) -> html::Page;
 
     /// The terminal summary.
@@ -62,7 +63,8 @@ pub trait Report: serde::Serialize {
 
     /// The HTML page.
     fn html(&self) -> html::Page {
-        let parts = html::Page { title: self.title(), warnings: self.warnings().to_vec(), ..self.page() };
+        let params = self.headline().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let parts = html::Page { title: self.title(), warnings: self.warnings().to_vec(), params, ..self.page() };
         html::page(parts, self.measurements())
     }
 }

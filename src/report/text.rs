@@ -1,4 +1,4 @@
-//! The terminal summary: the report's title and headline lines, then one latency table row per
+//! The terminal summary: the report's title and headline lines (name, text), then one latency table row per
 //! named latency of the model, then the warnings.
 
 use crate::report::model::Measurements;
@@ -8,6 +8,8 @@ use std::fmt::Write;
 /// has a mean column, and a note printed under it.
 #[derive(Clone, Copy, Debug)]
 pub struct Layout {
+    /// Width of the headline lines' names.
+    pub key: usize,
     pub label: usize,
     pub width: usize,
     pub decimals: usize,
@@ -25,10 +27,20 @@ pub fn counts<'a, V: std::fmt::Display + 'a>(items: impl IntoIterator<Item = (&'
     }
 }
 
-/// `headline` is lines, each ending in a newline.
-pub fn render(title: &str, headline: &str, layout: Layout, m: &Measurements, warnings: &[String]) -> String {
-    let mut o = format!("{title}\n{headline}\n");
-    let Layout { label, width: w, decimals: d, mean, note } = layout;
+/// `headline`: (name, text) lines under the title.
+pub fn render(
+    title: &str,
+    headline: &[(&str, String)],
+    layout: Layout,
+    m: &Measurements,
+    warnings: &[String],
+) -> String {
+    let Layout { key, label, width: w, decimals: d, mean, note } = layout;
+    let mut o = format!("{title}\n");
+    for (name, text) in headline {
+        let _ = writeln!(o, "  {name:<key$}{text}");
+    }
+    o.push('\n');
     let _ = write!(o, "  {:<label$}", "latency (ms)");
     for h in ["p50", "p90", "p95", "p99", "p99.9", "max"] {
         let _ = write!(o, "{h:>w$}");

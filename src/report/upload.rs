@@ -6,7 +6,7 @@ use crate::engine::recorder::histogram;
 use crate::report::html::{Chart, Page};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
-use crate::report::raw::upload::{MergedUpload, RawUpload, UploadPlanInfo};
+use crate::report::raw::{from_unix_ns, upload::RawUpload, upload::UploadPlanInfo};
 use crate::report::{text, unix_secs, Report};
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::Serialize;
@@ -91,20 +91,14 @@ fn pct(part: u64, whole: u64) -> f64 {
 impl UploadSummary {
     pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
         let target = format!("{} bucket {}", plan.endpoint, plan.target.bucket.name());
-        let raw = RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib());
-        Self::from_raw(raw, out)
+        Self::from_raw(RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib()))
     }
 
-    /// The report of a merged sharded run.
-    pub fn merged(m: MergedUpload) -> Self {
-        let raw = RawUpload::of(&m.target, &m.plan, (0, 1), &m.outcome, m.peak_rss_mib);
-        Self::from_raw(raw, &m.outcome)
-    }
-
-    fn from_raw(raw: RawUpload, out: &UploadOutcome) -> Self {
-        let t = &out.tally;
+    /// The report of a run's raw measurements (a run's own, or its shards' merged).
+    pub fn from_raw(raw: RawUpload) -> Self {
+        let t = &raw.tally;
         let failed: u64 = t.failures.values().sum();
-        let elapsed = out.elapsed.as_secs_f64();
+        let elapsed = std::time::Duration::from_nanos(raw.elapsed_ns).as_secs_f64();
         let mut warnings = Vec::new();
         if let Some((kind, n)) = t.failures.iter().find(|(k, _)| k.starts_with("auth_")) {
             warnings.push(format!(
@@ -124,10 +118,10 @@ impl UploadSummary {
             workload: "upload".into(),
             target: raw.target.clone(),
             plan: raw.plan.clone(),
-            started_at_unix: unix_secs(out.started_at),
+            started_at_unix: unix_secs(from_unix_ns(raw.started_at_unix_ns)),
             elapsed_s: elapsed,
-            interrupted: out.interrupted,
-            bucket: out.bucket.clone(),
+            interrupted: raw.interrupted,
+            bucket: raw.bucket.clone(),
             uploads: UploadCounts {
                 started: t.uploads_started,
                 completed: t.uploads_ok,
@@ -148,14 +142,14 @@ impl UploadSummary {
             },
             bytes_acked: t.bytes_acked,
             mb_per_s: if elapsed > 0.0 { t.bytes_acked as f64 / MB / elapsed } else { 0.0 },
-            mb_per_s_timeline: out.timeline.iter().map(|&b| b as f64 / MB).collect(),
+            mb_per_s_timeline: raw.timeline.iter().map(|&b| b as f64 / MB).collect(),
             part_ms: Percentiles::of(&t.part),
             part_ttfb_ms: Percentiles::of(&t.part_ttfb),
             object_ms: Percentiles::of(&t.object),
             create_ms: Percentiles::of(&t.create),
             complete_ms: Percentiles::of(&t.complete),
             checksum_cpu_s: t.checksum_time.as_secs_f64(),
-            data_pool_mib: out.pool_bytes as f64 / MIB,
+            data_pool_mib: raw.pool_bytes as f64 / MIB,
             peak_rss_mib: raw.peak_rss_mib,
             warnings,
             part_timeline: Vec::new(),
@@ -163,7 +157,7 @@ impl UploadSummary {
             raw,
         };
         let users = s.plan.parallel as u64;
-        let seconds = t.part_per_second.seconds();
+        let seconds = s.raw.tally.part_per_second.seconds();
         let (timeline, history) =
             model::per_second(seconds, ("PUT", "UploadPart", users), histogram(), SeriesSecond::of);
         (s.part_timeline, s.measurements) = (timeline, s.model(history));
@@ -223,47 +217,30 @@ impl Report for UploadSummary {
         &self.measurements
     }
 
-    fn headline(&self) -> String {
+    fn headline(&self) -> Vec<(&'static str, String)> {
         let (u, p, plan) = (&self.uploads, &self.parts, &self.plan);
-        let shard = match &plan.shard {
-            Some(shard) => format!("  shard       {shard}: objects I, I+N, I+2N, ... of the run, on this shard's share of the slots; merge the shards with `blast merge`\n"),
-            None => String::new(),
-        };
-        format!(
-            "  plan        {} parallel x {:.1} MiB in {:.1} MiB parts ({} per object, {} at a time), {} cores, bucket {}\n{shard}\
-             \x20 uploads     {} completed of {} started ({:.2}%), {} verified, failed: {}; {} aborted\n\
-             \x20 parts       {} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s\n\
-             \x20 throughput  {:.1} MB/s over {:.2}s ({:.2} GB acknowledged); checksums {:.2} CPU s; data pool {:.0} MiB, peak RSS {:.0} MiB\n",
-            plan.parallel,
-            plan.size_bytes as f64 / MIB,
-            plan.part_size_bytes as f64 / MIB,
-            plan.parts_per_object,
-            plan.part_concurrency,
-            plan.cores,
-            self.bucket,
-            u.completed,
-            u.started,
-            u.success_pct,
-            u.verified,
-            text::counts(&u.failures),
-            u.aborted,
-            p.ok,
-            p.failed,
-            p.retries,
-            p.over_objective,
-            p.over_objective_pct,
-            plan.part_objective_s,
-            self.mb_per_s,
-            self.elapsed_s,
-            self.bytes_acked as f64 / 1e9,
-            self.checksum_cpu_s,
-            self.data_pool_mib,
-            self.peak_rss_mib
-        )
+        let (size, part_size) = (plan.size_bytes as f64 / MIB, plan.part_size_bytes as f64 / MIB);
+        let (parts, at_once, cores, bucket) = (plan.parts_per_object, plan.part_concurrency, plan.cores, &self.bucket);
+        let mut lines = vec![(
+            "plan",
+            format!("{} parallel x {size:.1} MiB in {part_size:.1} MiB parts ({parts} per object, {at_once} at a time), {cores} cores, bucket {bucket}", plan.parallel),
+        )];
+        if let Some(shard) = &plan.shard {
+            lines.push(("shard", format!("{shard}: objects I, I+N, I+2N, ... of the run, on this shard's share of the slots; merge the shards with `blast merge`")));
+        }
+        let failures = text::counts(&u.failures);
+        let gb = self.bytes_acked as f64 / 1e9;
+        let (cpu, pool, rss) = (self.checksum_cpu_s, self.data_pool_mib, self.peak_rss_mib);
+        lines.extend([
+            ("uploads", format!("{} completed of {} started ({:.2}%), {} verified, failed: {failures}; {} aborted", u.completed, u.started, u.success_pct, u.verified, u.aborted)),
+            ("parts", format!("{} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s", p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, plan.part_objective_s)),
+            ("throughput", format!("{:.1} MB/s over {:.2}s ({gb:.2} GB acknowledged); checksums {cpu:.2} CPU s; data pool {pool:.0} MiB, peak RSS {rss:.0} MiB", self.mb_per_s, self.elapsed_s)),
+        ]);
+        lines
     }
 
     fn layout(&self) -> text::Layout {
-        text::Layout { label: 24, width: 10, decimals: 2, mean: false, note: None }
+        text::Layout { key: 12, label: 24, width: 10, decimals: 2, mean: false, note: None }
     }
 
     fn warnings(&self) -> &[String] {
@@ -290,7 +267,6 @@ impl Report for UploadSummary {
     /// Throughput is bytes sent per second (`mb_per_s_timeline`); part latency per second comes
     /// from the rows.
     fn page(&self) -> Page {
-        let plan = &self.plan;
         let sent = self.mb_per_s_timeline.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)).collect();
         Page {
             headline: vec![
@@ -301,12 +277,6 @@ impl Report for UploadSummary {
                 ("failed".into(), self.uploads.failed.to_string()),
             ],
             charts: vec![Chart::over_time("Throughput per second", "MB/s", vec![("sent", sent)])],
-            params: vec![
-                ("target".into(), self.target.clone()),
-                ("objects".into(), format!("{} bytes, {} at a time", plan.size_bytes, plan.parallel)),
-                ("parts".into(), format!("{} bytes, {} per object", plan.part_size_bytes, plan.parts_per_object)),
-                ("cores".into(), plan.cores.to_string()),
-            ],
             ..Page::default()
         }
     }

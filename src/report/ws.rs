@@ -211,52 +211,27 @@ impl Report for WsSummary {
         &self.measurements
     }
 
-    fn headline(&self) -> String {
+    fn headline(&self) -> Vec<(&'static str, String)> {
         let (c, p, plan) = (&self.connections, &self.probes, &self.plan);
-        let shard = match &plan.shard {
-            Some(shard) => format!(
-                "; shard {shard}: {} connections here (deliveries are accounted over all shards by `blast merge`)",
-                c.planned
-            ),
-            None => String::new(),
-        };
-        format!(
-            "  plan        {} connections over {} cores at {:.0}/s, {} rooms, probes {}/s for {:.1}s{shard}\n\
-             \x20 connections {} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {}, dropped {}, reconnects {}, peak open {}\n\
-             \x20 probes      {} sent ({} failed), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}\n\
-             \x20 heartbeats  {} sent, {} answered; {} messages received; peak RSS {:.1} MiB\n",
-            plan.conns,
-            plan.cores,
-            plan.connect_rate,
-            plan.rooms,
-            plan.probe_rate,
-            plan.duration_s,
-            c.established,
-            c.planned,
-            c.success_pct,
-            self.ramp_s,
-            c.attempted,
-            text::counts(&c.failed),
-            c.dropped,
-            c.reconnects,
-            c.open_peak,
-            p.sent,
-            p.failed_to_send,
-            p.delivered,
-            p.expected_deliveries,
-            p.missing,
-            p.duplicates,
-            p.unexpected,
-            p.complete_probes,
-            self.heartbeats_sent,
-            self.heartbeats_answered,
-            self.messages_received,
-            self.peak_rss_mib
-        )
+        let shard = plan.shard.as_ref().map_or(String::new(), |shard| {
+            let here = c.planned;
+            format!(
+                "; shard {shard}: {here} connections here (deliveries are accounted over all shards by `blast merge`)"
+            )
+        });
+        let (rate, rooms, probes, secs) = (plan.connect_rate, plan.rooms, plan.probe_rate, plan.duration_s);
+        let (failed, dropped, reconnects, peak) = (text::counts(&c.failed), c.dropped, c.reconnects, c.open_peak);
+        let (hb_sent, hb_answered, received) = (self.heartbeats_sent, self.heartbeats_answered, self.messages_received);
+        vec![
+            ("plan", format!("{} connections over {} cores at {rate:.0}/s, {rooms} rooms, probes {probes}/s for {secs:.1}s{shard}", plan.conns, plan.cores)),
+            ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
+            ("probes", format!("{} sent ({} failed), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
+            ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received; peak RSS {:.1} MiB", self.peak_rss_mib)),
+        ]
     }
 
     fn layout(&self) -> text::Layout {
-        text::Layout { label: 24, width: 9, decimals: 3, mean: false, note: None }
+        text::Layout { key: 12, label: 24, width: 9, decimals: 3, mean: false, note: None }
     }
 
     fn warnings(&self) -> &[String] {
@@ -293,7 +268,7 @@ impl Report for WsSummary {
     }
 
     fn page(&self) -> Page {
-        let (p, c, plan) = (&self.probes, &self.connections, &self.plan);
+        let (p, c) = (&self.probes, &self.connections);
         let t0 = self.started_at_unix.floor();
         let delivered = self.timeline.iter().map(|s| (s.unix as f64 - t0, s.count as f64)).collect();
         Page {
@@ -305,12 +280,6 @@ impl Report for WsSummary {
                 ("dropped".into(), c.dropped.to_string()),
             ],
             charts: vec![Chart::over_time("Deliveries per second", "deliveries/s", vec![("delivered", delivered)])],
-            params: vec![
-                ("target".into(), self.target.clone()),
-                ("connections".into(), format!("{} at {}/s over {} cores", plan.conns, plan.connect_rate, plan.cores)),
-                ("rooms".into(), plan.rooms.to_string()),
-                ("probes".into(), format!("{}/s for {} s", plan.probe_rate, plan.duration_s)),
-            ],
             ..Page::default()
         }
     }
