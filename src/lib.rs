@@ -6,7 +6,8 @@
 //! - `workloads`: one module per protocol (`api`), each plugging into the engine through the
 //!   `Workload` and `Connection` traits.
 //! - `serve`: the embedded target (`blast serve`), separate from the generators.
-//! - `report`: turns merged measurements into the terminal summary and JSON.
+//! - `report`: one measurement model (named rows, per-second history, latencies) rendered as
+//!   the terminal summary, JSON, Locust CSV, HTML and HdrHistogram logs; `blast merge` of shards.
 //! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
 //! - `clock`: sub-millisecond timers; `sys`: OS limits; `tls`: the generators' TLS client.
 

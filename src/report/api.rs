@@ -184,13 +184,12 @@ fn measurements(names: &[(&str, &str, &Recorder)], s: &ApiSummary, run: &RunOutc
             max_ms: row.latency.max,
             latency_ms: row.latency.clone(),
         });
-    let latency = |label, metric, spectrum, ms: &Percentiles| Latency { label, metric, spectrum, ms: ms.clone() };
     let latencies = vec![
-        latency("corrected (intended)", Some(""), true, &s.latency_ms),
-        latency("uncorrected (sent)", Some("service_"), true, &s.service_ms),
-        latency("send lag", None, false, &s.send_lag_ms),
-        latency("pacer lag", None, false, &s.dispatch_lag_ms),
-        latency("connect", None, false, &s.connect_ms),
+        Latency::new("corrected (intended)", Some(""), true, &s.latency_ms),
+        Latency::new("uncorrected (sent)", Some("service_"), true, &s.service_ms),
+        Latency::new("send lag", None, false, &s.send_lag_ms),
+        Latency::new("pacer lag", None, false, &s.dispatch_lag_ms),
+        Latency::new("connect", None, false, &s.connect_ms),
     ];
     (Measurements { rows, history, failures, latencies, started_at_unix: s.started_at_unix }, timeline)
 }

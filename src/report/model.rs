@@ -135,6 +135,12 @@ pub struct Latency {
     pub ms: Percentiles,
 }
 
+impl Latency {
+    pub fn new(label: &'static str, metric: Option<&'static str>, spectrum: bool, ms: &Percentiles) -> Self {
+        Latency { label, metric, spectrum, ms: ms.clone() }
+    }
+}
+
 /// A run's measurements, as every renderer reads them.
 #[derive(Clone, Debug, Default)]
 pub struct Measurements {

@@ -196,13 +196,12 @@ impl UploadSummary {
             error: k.clone(),
             occurrences: n,
         });
-        let latency = |label, metric, spectrum, ms: &Percentiles| Latency { label, metric, spectrum, ms: ms.clone() };
         let latencies = vec![
-            latency("part", Some(""), true, &self.part_ms),
-            latency("part ttfb (after body)", Some("ttfb_"), true, &self.part_ttfb_ms),
-            latency("object", Some("object_"), false, &self.object_ms),
-            latency("create", None, false, &self.create_ms),
-            latency("complete", None, false, &self.complete_ms),
+            Latency::new("part", Some(""), true, &self.part_ms),
+            Latency::new("part ttfb (after body)", Some("ttfb_"), true, &self.part_ttfb_ms),
+            Latency::new("object", Some("object_"), false, &self.object_ms),
+            Latency::new("create", None, false, &self.create_ms),
+            Latency::new("complete", None, false, &self.complete_ms),
         ];
         Measurements { rows, history, failures: failures.collect(), latencies, started_at_unix: self.started_at_unix }
     }

@@ -191,12 +191,11 @@ impl WsSummary {
                 failures.push(failure(name, error, n));
             }
         }
-        let latency = |label, metric, spectrum, ms: &Percentiles| Latency { label, metric, spectrum, ms: ms.clone() };
         let latencies = vec![
-            latency("delivery (per recipient)", Some(""), true, &self.delivery_ms),
-            latency("probe completion", Some("completion_"), true, &self.probe_completion_ms),
-            latency("connect + upgrade", Some("connect_"), true, &self.connect_ms),
-            latency("heartbeat rtt", Some("heartbeat_"), false, &self.heartbeat_rtt_ms),
+            Latency::new("delivery (per recipient)", Some(""), true, &self.delivery_ms),
+            Latency::new("probe completion", Some("completion_"), true, &self.probe_completion_ms),
+            Latency::new("connect + upgrade", Some("connect_"), true, &self.connect_ms),
+            Latency::new("heartbeat rtt", Some("heartbeat_"), false, &self.heartbeat_rtt_ms),
         ];
         Measurements { rows, history, failures, latencies, started_at_unix: self.started_at_unix }
     }
