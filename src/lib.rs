@@ -14,9 +14,11 @@
 //! - `http`: the target URL, the HTTP/1.1 response codec, connection set-up and the
 //!   WebSocket settings, shared by the workloads (and, for WebSocket, by `serve`).
 //! - `serve`: the embedded target (`blast serve`), separate from the generators.
-//! - `report`: turns merged measurements into the terminal summary, JSON (with the raw
-//!   histograms `blast merge` reads), CSV, HTML, HdrHistogram logs and comparisons.
+//! - `report`: one measurement model (named rows, per-second history, latencies) rendered as
+//!   the terminal summary, JSON (with the raw histograms `blast merge` reads), Locust CSV, HTML,
+//!   HdrHistogram logs and comparisons.
 //! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
+//! - `template`: request templates (`{{...}}` placeholders) parsed once, rendered per request.
 //! - `units`: parsers for durations, rates, counts and sizes (flags, profiles, load stages).
 //! - `clock`: sub-millisecond timers; `sys`: OS limits; `tls`: the generators' TLS client.
 

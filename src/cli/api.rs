@@ -3,7 +3,7 @@
 use super::common::{available_cores, UsageError};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
-use crate::report::{self, Summary};
+use crate::report::{self, api::ApiSummary};
 use crate::units::{parse_count, parse_duration, parse_rate};
 
 use super::scenario::ScenarioFile;
@@ -235,7 +235,7 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     let warmup_s = plan.warmup.as_secs();
     let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
     let outcome = engine::run(&plan, workload, stop, |p| {
-        let lat = crate::report::summary::Percentiles::of(&p.interval.latency);
+        let lat = crate::report::model::Percentiles::of(&p.interval.latency);
         let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
         progress.update(&format!(
             "sent {}/s done {}/s p99 {:.3} ms failed {} queue peak {}{phase}",
@@ -248,7 +248,7 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     })
     .map_err(|e| e.0)?;
     progress.finish();
-    let summary = Summary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome);
+    let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome);
     if let Some(path) = &args.out.hdr_log {
         write_hdr_log(path, &outcome).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }

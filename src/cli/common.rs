@@ -137,11 +137,10 @@ impl OutputArgs {
             crate::report::write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
         }
         if let Some(prefix) = &self.csv {
-            crate::report::csv::write(prefix, &report.stats(), &report.history(), &report.failures())
-                .map_err(|e| format!("--csv {prefix}: {e}"))?;
+            crate::report::csv::write(prefix, report.measurements()).map_err(|e| format!("--csv {prefix}: {e}"))?;
         }
         if let Some(path) = &self.html {
-            let mut page = report.page();
+            let mut page = report.html();
             page.verdicts = verdicts.clone();
             std::fs::write(path, crate::report::html::render(&page)).map_err(|e| format!("--html {path}: {e}"))?;
         }

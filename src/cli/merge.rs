@@ -5,7 +5,7 @@
 use super::common::UsageError;
 use crate::report::raw;
 use crate::report::ws::WsSummary;
-use crate::report::{upload::UploadSummary, Summary};
+use crate::report::{api::ApiSummary, upload::UploadSummary};
 use clap::Args;
 use serde::de::DeserializeOwned;
 use std::process::ExitCode;
@@ -64,18 +64,23 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
         "ws" => {
             let merged = raw::ws::merge(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::ws::metric_names())?;
-            a.out.finish(&WsSummary::merged(merged), sla.as_deref())
+            a.out.finish(&WsSummary::from_raw(merged), sla.as_deref())
         }
         "upload" => {
             let merged = raw::upload::merge(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::upload::metric_names())?;
-            a.out.finish(&UploadSummary::merged(merged), sla.as_deref())
+            a.out.finish(&UploadSummary::from_raw(merged), sla.as_deref())
         }
         _ => {
             let (plan, outcome) = raw::api::merge(&raws(&reports)?)?;
             let sla = a.out.check(&crate::report::api::metric_names())?;
-            let summary =
-                Summary::build(&first.text("workload"), &first.text("target"), &first.text("method"), &plan, &outcome);
+            let summary = ApiSummary::build(
+                &first.text("workload"),
+                &first.text("target"),
+                &first.text("method"),
+                &plan,
+                &outcome,
+            );
             a.out.finish(&summary, sla.as_deref())
         }
     }

@@ -177,7 +177,9 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
                 Sla::ByName(by_name) => by_name
                     .iter()
                     .flat_map(|(name, list)| {
-                        list.items().into_iter().map(move |t| if name == "Aggregated" { t } else { format!("{name}:{t}") })
+                        list.items()
+                            .into_iter()
+                            .map(move |t| if name == "Aggregated" { t } else { format!("{name}:{t}") })
                     })
                     .collect::<Vec<_>>()
                     .join(","),

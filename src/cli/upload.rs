@@ -191,7 +191,7 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
         let t = &outcome.tally;
         // Part ttfb and objects for the whole run, then parts second by second.
         let intervals = hdr::whole_run([("part_ttfb", &t.part_ttfb), ("object", &t.object)], outcome.elapsed)
-            .chain(hdr::per_second("part", &t.part_per_second, outcome.started_at));
+            .chain(hdr::series("part", &t.part_per_second, outcome.started_at));
         hdr::write(path, outcome.started_at, "upload", intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())

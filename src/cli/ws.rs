@@ -216,7 +216,7 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         let whole = Duration::from_secs_f64(outcome.ramp_secs + outcome.hold_secs);
         // Connect and heartbeat for the whole run, then deliveries second by second.
         let intervals = hdr::whole_run([("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)], whole)
-            .chain(hdr::per_second("delivery", &t.delivery_per_second, outcome.started_at));
+            .chain(hdr::series("delivery", &t.delivery_per_second, outcome.started_at));
         hdr::write(path, outcome.started_at, "ws", intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())

@@ -62,7 +62,6 @@ impl<'de> Deserialize<'de> for Deflated {
 /// recorder and tally uses (1 µs to 1 hour), so that merged histograms add.
 pub mod histogram {
     use super::Deflated;
-    use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
     use hdrhistogram::Histogram;
     use serde::{Deserialize, Serialize};
 
@@ -72,7 +71,7 @@ pub mod histogram {
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Histogram<u64>, D::Error> {
         use serde::de::Error;
-        let mut h = Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).map_err(D::Error::custom)?;
+        let mut h = crate::engine::recorder::histogram();
         Deflated::deserialize(d)?.add_into(&mut h).map_err(D::Error::custom)?;
         Ok(h)
     }

@@ -37,7 +37,7 @@ mod threads;
 pub mod workload;
 
 pub use pacer::Arrival;
-pub use plan::{shard_share, Plan};
+pub use plan::{shard_share, spread, Plan};
 pub use recorder::{ErrorKind, Recorder};
 pub use run::{run, RunOutcome};
 pub use runner::{Core, Cores, StartError, Tally};

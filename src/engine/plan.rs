@@ -50,7 +50,7 @@ pub struct Plan {
 impl Plan {
     /// Connections of core `core`: the total spread as evenly as possible.
     pub fn conns_on(&self, core: usize) -> usize {
-        self.conns / self.cores + usize::from(core < self.conns % self.cores)
+        spread(self.conns, self.cores, core)
     }
 
     /// Requests due between `from` and `to` seconds after the start (this shard's share).
@@ -76,8 +76,14 @@ impl Plan {
 /// How many of `total` globally numbered items (0..total) shard `index` of `count` takes when
 /// item `g` belongs to shard `g mod count`.
 pub fn shard_share(total: u64, (index, count): (u32, u32)) -> u64 {
-    let count = u64::from(count.max(1));
-    total / count + u64::from(u64::from(index) < total % count)
+    spread(total as usize, count as usize, index as usize) as u64
+}
+
+/// Part `index` of `total` spread as evenly as possible over `parts` (the first `total % parts`
+/// parts take one more): connections or upload slots over the cores, items over shards.
+pub fn spread(total: usize, parts: usize, index: usize) -> usize {
+    let parts = parts.max(1);
+    total / parts + usize::from(index < total % parts)
 }
 
 #[cfg(test)]

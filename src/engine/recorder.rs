@@ -97,7 +97,9 @@ impl ErrorKind {
 /// Outcome codes are protocol status codes (HTTP status, WebSocket close code ...) below this.
 pub const MAX_CODE: usize = 1000;
 
-fn histogram() -> Histogram<u64> {
+/// An empty histogram with every measurement's bounds (1 µs to `MAX_TRACKABLE_US`, `SIGFIG`
+/// digits): the one constructor of the histograms blast records into.
+pub fn histogram() -> Histogram<u64> {
     // Bounds are constants that are valid, so construction cannot fail.
     Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
 }

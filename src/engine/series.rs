@@ -5,13 +5,9 @@
 //! of cores, and of shards on other machines, line up when merged.
 
 use crate::engine::compact::Deflated;
-use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use crate::engine::recorder::{histogram, MAX_TRACKABLE_US};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
-}
 
 /// The current Unix second (the key of the second being recorded).
 pub fn unix_second_now() -> u64 {

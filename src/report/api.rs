@@ -1,15 +1,362 @@
-//! What a `blast api` run gives the shared outputs: figures for SLAs and `compare`, CSV rows,
-//! the HTML page.
+//! The report of a `blast api` run (`ApiSummary`): its figures, computed once from the merged
+//! recorders, its headline lines and status-code table, and its rows. Rows come from a list of
+//! named requests, each a (method, path, `Recorder`), then `Aggregated`: one today, the target;
+//! a run that records several names lists them there and gets a row for each everywhere.
 
-use crate::report::csv::{FailureRow, HistoryRow, StatRow};
-use crate::report::html::{self, Chart, Page, Series};
+use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::{Plan, RunOutcome};
+use crate::report::html::{Chart, Page, Table};
 use crate::report::metrics::{self, Metric, Metrics};
-use crate::report::summary::Summary;
-use crate::report::Report;
+use crate::report::model::{self, FailureRow, Latency, Measurements, Percentiles, StatRow, Tally};
+use crate::report::raw::api::RawRun;
+use crate::report::{text, unix_secs, Report};
+use serde::Serialize;
+use std::collections::BTreeMap;
 
-impl Report for Summary {
-    fn render(&self) -> String {
-        crate::report::text::render(self)
+/// Dispatch lag p99 above which blast itself is reported as the bottleneck.
+pub const GENERATOR_LAG_LIMIT_MS: f64 = 1.0;
+/// Achieved rate below this share of the target is reported.
+pub const RATE_SHORTFALL: f64 = 0.99;
+
+/// The plan as the user asked for it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiPlanInfo {
+    /// Requests per second (with stages: the peak).
+    pub rate: f64,
+    /// The load shape, when the rate varies (`--stages`).
+    pub stages: Option<String>,
+    /// Wake-up coalescing window, µs (requests may leave up to this late, on purpose).
+    pub coalesce_us: f64,
+    /// `I/N` (I from 0) when this run is one shard of a larger one (rates above are the whole run's).
+    pub shard: Option<String>,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub arrival: crate::engine::Arrival,
+    pub cores: usize,
+    pub conns: usize,
+    pub max_queue: usize,
+    pub timeout_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiRequests {
+    /// Requests the schedule asked for in the measured window.
+    pub scheduled: u64,
+    /// Written to the wire.
+    pub sent: u64,
+    /// Got a complete response, any status.
+    pub completed: u64,
+    /// Completed with a 1xx-3xx status.
+    pub ok: u64,
+    /// Errors of any kind plus 4xx/5xx responses.
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiConnections {
+    pub opened: u64,
+    pub failed: u64,
+    /// Failed while opening the pool before the start.
+    pub failed_at_start: u64,
+}
+
+/// One second of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiSecond {
+    /// Seconds since the start (warm-up included); this row covers (second-1, second].
+    pub second: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Corrected latency of the requests completed in this second.
+    pub latency_ms: Percentiles,
+}
+
+/// Everything the report of a `blast api` run shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiSummary {
+    pub workload: String,
+    pub target: String,
+    pub started_at_unix: f64,
+    pub plan: ApiPlanInfo,
+    /// Seconds actually measured (shorter than planned when interrupted).
+    pub measured_s: f64,
+    pub interrupted: bool,
+    pub requests: ApiRequests,
+    /// Sent per second of measured time.
+    pub achieved_rate: f64,
+    /// achieved_rate / plan.rate.
+    pub rate_ratio: f64,
+    /// Completed per second of measured time.
+    pub throughput_rps: f64,
+    pub status_codes: BTreeMap<String, u64>,
+    pub errors: BTreeMap<String, u64>,
+    /// From the intended send time (coordinated-omission corrected).
+    pub latency_ms: Percentiles,
+    /// From the actual send time (what a closed-loop tool would report).
+    pub service_ms: Percentiles,
+    /// Actual send minus intended send.
+    pub send_lag_ms: Percentiles,
+    /// Pacer lag: blast's own delay in queueing a due request.
+    pub dispatch_lag_ms: Percentiles,
+    pub connect_ms: Percentiles,
+    pub connections: ApiConnections,
+    /// Most requests that waited at once on one core for a free connection.
+    pub queue_peak: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub warnings: Vec<String>,
+    pub timeline: Vec<ApiSecond>,
+    /// Request method and path (the CSV's Type and Name).
+    pub method: String,
+    pub path: String,
+    /// The rows every format renders.
+    #[serde(skip)]
+    pub measurements: Measurements,
+    /// Every histogram and counter, for exact merging of shards (`blast merge`).
+    pub raw: RawRun,
+}
+
+/// Failed: errors of any kind, 4xx/5xx responses and unparsable statuses.
+fn failed(r: &Recorder) -> u64 {
+    r.total_errors() + r.codes_in(400, 999) + r.codes[0]
+}
+
+/// Responses by status code (`other` for a status that was not a number), those seen.
+fn status_codes(r: &Recorder) -> BTreeMap<String, u64> {
+    let seen = r.codes.iter().enumerate().filter(|(_, &n)| n > 0);
+    seen.map(|(code, &n)| (if code == 0 { "other".to_string() } else { code.to_string() }, n)).collect()
+}
+
+/// Errors by kind, those seen.
+fn errors(r: &Recorder) -> BTreeMap<String, u64> {
+    let seen = ErrorKind::ALL.into_iter().map(|k| (k.name().to_string(), r.errors_of(k)));
+    seen.filter(|(_, n)| *n > 0).collect()
+}
+
+/// A named request's figures: every attempt that got a status or failed is a request.
+impl Tally for Recorder {
+    fn add(&mut self, other: &Self) {
+        self.merge(other);
+    }
+
+    fn row(&self, kind: &str, name: &str, secs: f64) -> StatRow {
+        let failures = failed(self);
+        StatRow {
+            kind: kind.into(),
+            name: name.into(),
+            requests: self.codes_in(100, 399) + failures,
+            failures,
+            latency: Percentiles::of(&self.latency),
+            avg_content_size: if self.completed == 0 { 0.0 } else { self.bytes_in as f64 / self.completed as f64 },
+            secs,
+        }
+    }
+}
+
+/// The failures of one named request: errors by kind, then failed statuses.
+fn failure_rows(method: &str, name: &str, r: &Recorder) -> Vec<FailureRow> {
+    let row = |error: String, occurrences| FailureRow { method: method.into(), name: name.into(), error, occurrences };
+    let failed_codes = status_codes(r).into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
+    let errors = errors(r).into_iter().map(|(kind, n)| row(kind, n));
+    errors.chain(failed_codes.map(|(code, n)| row(format!("HTTP {code}"), n))).collect()
+}
+
+/// The model of a run of named requests `(method, path, recorder)`: a row per name, then
+/// `Aggregated` from `total`; the seconds of `run`'s timeline (today's runs record one name).
+fn measurements(names: &[(&str, &str, &Recorder)], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>) {
+    let mut rows: Vec<StatRow> = names.iter().map(|(method, path, r)| r.row(method, path, s.measured_s)).collect();
+    rows.push(run.total.row("", "Aggregated", s.measured_s));
+    let failures = names.iter().flat_map(|(method, path, r)| failure_rows(method, path, r)).collect();
+    let start = s.started_at_unix as u64;
+    let seconds = run.timeline.iter().enumerate().map(|(i, c)| (start + i as u64 + 1, c.expand_own()));
+    let (timeline, history) =
+        model::per_second(seconds, (&s.method, &s.path, s.plan.conns as u64), Recorder::new(), |t, r, row| ApiSecond {
+            second: t - start,
+            sent: r.sent,
+            completed: r.completed,
+            failed: row.failures,
+            p50_ms: row.latency.p50,
+            p99_ms: row.latency.p99,
+            max_ms: row.latency.max,
+            latency_ms: row.latency.clone(),
+        });
+    let latencies = vec![
+        Latency::new("corrected (intended)", Some(""), true, &s.latency_ms),
+        Latency::new("uncorrected (sent)", Some("service_"), true, &s.service_ms),
+        Latency::new("send lag", None, false, &s.send_lag_ms),
+        Latency::new("pacer lag", None, false, &s.dispatch_lag_ms),
+        Latency::new("connect", None, false, &s.connect_ms),
+    ];
+    (Measurements { rows, history, failures, latencies, started_at_unix: s.started_at_unix }, timeline)
+}
+
+impl ApiSummary {
+    pub fn build(workload: &str, target: &str, method: &str, plan: &Plan, run: &RunOutcome) -> ApiSummary {
+        let t = &run.total;
+        let measured = run.measured_secs.max(1e-9);
+        // Sent over the time sending really took: a run that fell behind and caught up after
+        // the schedule ended did not achieve the planned rate.
+        let achieved_rate = t.sent as f64 / measured.max(run.send_secs);
+        let warmup = plan.warmup.as_secs_f64();
+        let scheduled = plan.scheduled_between(warmup, warmup + run.measured_secs).round();
+        let mut s = ApiSummary {
+            workload: workload.to_string(),
+            target: target.to_string(),
+            started_at_unix: unix_secs(run.started_at),
+            plan: ApiPlanInfo {
+                rate: plan.rate,
+                stages: plan.stages_spec.clone(),
+                coalesce_us: plan.coalesce.as_secs_f64() * 1e6,
+                shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+                duration_s: plan.duration.as_secs_f64(),
+                warmup_s: plan.warmup.as_secs_f64(),
+                arrival: plan.arrival,
+                cores: plan.cores,
+                conns: plan.conns,
+                max_queue: plan.max_queue,
+                timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
+            },
+            measured_s: run.measured_secs,
+            interrupted: run.interrupted,
+            requests: ApiRequests {
+                scheduled: scheduled as u64,
+                sent: t.sent,
+                completed: t.completed,
+                ok: t.codes_in(100, 399),
+                failed: failed(t),
+            },
+            achieved_rate,
+            // Constant rate: achieved over planned. A shape has no single rate: sent over due,
+            // with the same penalty when sending ran past the schedule.
+            rate_ratio: match &plan.shape {
+                None => achieved_rate / plan.own_rate(),
+                Some(_) => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
+            },
+            throughput_rps: t.completed as f64 / measured,
+            status_codes: status_codes(t),
+            errors: errors(t),
+            latency_ms: Percentiles::of(&t.latency),
+            service_ms: Percentiles::of(&t.service),
+            send_lag_ms: Percentiles::of(&t.send_lag),
+            dispatch_lag_ms: Percentiles::of(&t.dispatch_lag),
+            connect_ms: Percentiles::of(&t.connect),
+            connections: ApiConnections {
+                opened: t.connects_ok,
+                failed: t.connects_failed,
+                failed_at_start: run.preconnect_failed,
+            },
+            queue_peak: t.queue_peak,
+            bytes_out: t.bytes_out,
+            bytes_in: t.bytes_in,
+            warnings: Vec::new(),
+            timeline: Vec::new(),
+            method: method.to_string(),
+            path: target
+                .split_once("://")
+                .and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string()))
+                .unwrap_or("/".into()),
+            measurements: Measurements::default(),
+            raw: RawRun::of(plan, run),
+        };
+        (s.measurements, s.timeline) = measurements(&[(&s.method, &s.path, t)], &s, run);
+        s.warnings = warnings(&s, run);
+        s
+    }
+}
+
+fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
+    let mut w = Vec::new();
+    let preconnect_tls = if run.preconnect_error == Some(ErrorKind::Tls) { run.preconnect_failed } else { 0 };
+    let tls = run.total.errors_of(ErrorKind::Tls).max(preconnect_tls);
+    if tls > 0 {
+        w.push(crate::report::tls_warning(tls));
+    }
+    if run.preconnect_failed > 0 {
+        let why = run.preconnect_error.map_or("unknown error", |k| k.name());
+        w.push(format!(
+            "{} of {} connections could not be opened before the start ({why})",
+            run.preconnect_failed, s.plan.conns
+        ));
+    }
+    // Coalescing delays slots on purpose by up to its window: only lag beyond that is blast's.
+    let lag_limit = GENERATOR_LAG_LIMIT_MS + s.plan.coalesce_us / 1000.0;
+    if s.dispatch_lag_ms.p99 > lag_limit {
+        w.push(format!(
+            "generator-bound: blast queued requests late (pacer lag p99 {:.2} ms > {:.2} ms): \
+             the CPU blast runs on was saturated and the figures include blast's own delay; \
+             use more --cores, a lower --rate, or a target on another machine",
+            s.dispatch_lag_ms.p99, lag_limit
+        ));
+    }
+    let dropped = s.errors.get(ErrorKind::Dropped.name()).copied().unwrap_or(0);
+    if dropped > 0 {
+        w.push(format!(
+            "{dropped} requests dropped: all connections were busy and the queue (--max-queue {}) was full",
+            s.plan.max_queue
+        ));
+    }
+    if s.queue_peak > 0 && s.send_lag_ms.p99 > lag_limit && s.dispatch_lag_ms.p99 <= lag_limit {
+        w.push(format!(
+            "all connections were busy at times: up to {} requests waited for one (send lag p99 {:.2} ms, counted in latency); \
+             raise --conns if the target should take more concurrency",
+            s.queue_peak, s.send_lag_ms.p99
+        ));
+    }
+    if !s.interrupted && s.rate_ratio < RATE_SHORTFALL {
+        w.push(format!(
+            "achieved {:.0} req/s, {:.1}% of the target {:.0} req/s",
+            s.achieved_rate,
+            s.rate_ratio * 100.0,
+            s.plan.rate
+        ));
+    }
+    if s.interrupted {
+        w.push(format!("interrupted after {:.1} s of {:.1} s measured", s.measured_s, s.plan.duration_s));
+    }
+    w
+}
+
+impl Report for ApiSummary {
+    fn title(&self) -> String {
+        format!("blast {} -> {}", self.workload, self.target)
+    }
+
+    fn measurements(&self) -> &Measurements {
+        &self.measurements
+    }
+
+    fn headline(&self) -> Vec<(&'static str, String)> {
+        let (p, r, c) = (&self.plan, &self.requests, &self.connections);
+        let rate = match &p.stages {
+            Some(stages) => format!("stages {stages} (peak {:.0} req/s)", p.rate),
+            None => format!("{:.0} req/s", p.rate),
+        };
+        let arrival =
+            serde_json::to_value(p.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let (secs, warmup, cores, conns, coalesce) = (p.duration_s, p.warmup_s, p.cores, p.conns, p.coalesce_us);
+        let (achieved, pct, rps, measured) =
+            (self.achieved_rate, self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
+        vec![
+            ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us")),
+            ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, r.sent, r.completed, r.ok, r.failed)),
+            ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
+            ("status", text::counts(&self.status_codes)),
+            ("errors", text::counts(&self.errors)),
+            ("conns", format!("{} opened, {} failed, queue peak {} per core", c.opened, c.failed, self.queue_peak)),
+        ]
+    }
+
+    fn layout(&self) -> text::Layout {
+        let note = "corrected latency counts from when each request was due; uncorrected counts from when it was sent and hides waiting (coordinated omission).";
+        text::Layout { key: 10, label: 22, width: 9, decimals: 3, mean: true, note: Some(note) }
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The run was clean: everything scheduled was sent and answered without failure.
@@ -21,10 +368,7 @@ impl Report for Summary {
         self.interrupted
     }
 
-    fn metrics(&self) -> Metrics {
-        let mut m = Metrics::new();
-        metrics::latency(&mut m, "", &self.latency_ms);
-        metrics::latency(&mut m, "service_", &self.service_ms);
+    fn figures(&self, m: &mut Metrics) {
         let attempted = self.requests.ok + self.requests.failed;
         let errors = if attempted == 0 { 100.0 } else { 100.0 * self.requests.failed as f64 / attempted as f64 };
         m.insert("errors".into(), Metric::pct_low(errors));
@@ -32,63 +376,13 @@ impl Report for Summary {
         m.insert("rate".into(), Metric::pct_high(self.rate_ratio * 100.0));
         m.insert("rps".into(), Metric::per_s(self.achieved_rate));
         m.insert("send_lag_p99".into(), Metric::ms(self.send_lag_ms.p99));
-        m
-    }
-
-    fn stats(&self) -> Vec<StatRow> {
-        let row = StatRow {
-            kind: self.method.clone(),
-            name: self.path.clone(),
-            requests: self.requests.ok + self.requests.failed,
-            failures: self.requests.failed,
-            latency: self.latency_ms.clone(),
-            avg_content_size: if self.requests.completed == 0 {
-                0.0
-            } else {
-                self.bytes_in as f64 / self.requests.completed as f64
-            },
-            secs: self.measured_s,
-        };
-        let aggregated = StatRow { kind: String::new(), name: "Aggregated".into(), ..row.clone() };
-        vec![row, aggregated]
-    }
-
-    fn history(&self) -> Vec<HistoryRow> {
-        self.history.clone()
-    }
-
-    fn failures(&self) -> Vec<FailureRow> {
-        let mut rows: Vec<FailureRow> = self
-            .errors
-            .iter()
-            .map(|(kind, &n)| FailureRow {
-                method: self.method.clone(),
-                name: self.path.clone(),
-                error: kind.clone(),
-                occurrences: n,
-            })
-            .collect();
-        for (code, &n) in &self.status_codes {
-            let failed = code.parse::<u16>().map_or(true, |c| c >= 400);
-            if failed {
-                rows.push(FailureRow {
-                    method: self.method.clone(),
-                    name: self.path.clone(),
-                    error: format!("HTTP {code}"),
-                    occurrences: n,
-                });
-            }
-        }
-        rows
     }
 
     fn page(&self) -> Page {
-        let t = &self.timeline;
-        let per_second = |f: &dyn Fn(&crate::report::summary::Second) -> f64| -> Vec<(f64, f64)> {
-            t.iter().map(|s| (s.second as f64, f(s))).collect()
-        };
+        let line = |f: fn(&ApiSecond) -> u64| self.timeline.iter().map(|s| (s.second as f64, f(s) as f64)).collect();
+        let codes = self.status_codes.iter().map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()]);
+        let errors = self.errors.iter().map(|(k, v)| vec![k.clone(), v.to_string()]);
         Page {
-            title: format!("blast {} -> {}", self.workload, self.target),
             headline: vec![
                 ("requests".into(), self.requests.sent.to_string()),
                 ("achieved req/s".into(), format!("{:.0}", self.achieved_rate)),
@@ -96,77 +390,17 @@ impl Report for Summary {
                 ("p99 (corrected)".into(), format!("{:.2} ms", self.latency_ms.p99)),
                 ("failed".into(), self.requests.failed.to_string()),
             ],
-            charts: vec![
-                Chart {
-                    title: "Throughput per second".into(),
-                    x_label: "seconds since start".into(),
-                    y_label: "requests/s".into(),
-                    series: vec![
-                        Series { name: "sent".into(), points: per_second(&|s| s.sent as f64) },
-                        Series { name: "completed".into(), points: per_second(&|s| s.completed as f64) },
-                        Series { name: "failed".into(), points: per_second(&|s| s.failed as f64) },
-                    ],
-                    spectrum: false,
-                },
-                Chart {
-                    title: "Latency per second (corrected, from the intended send time)".into(),
-                    x_label: "seconds since start".into(),
-                    y_label: "ms".into(),
-                    series: vec![
-                        Series { name: "p50".into(), points: per_second(&|s| s.p50_ms) },
-                        Series { name: "p99".into(), points: per_second(&|s| s.p99_ms) },
-                        Series { name: "max".into(), points: per_second(&|s| s.max_ms) },
-                    ],
-                    spectrum: false,
-                },
-                Chart {
-                    title: "Latency distribution (percentile spectrum)".into(),
-                    x_label: "percentile".into(),
-                    y_label: "ms".into(),
-                    series: vec![
-                        Series { name: "corrected".into(), points: html::spectrum(&self.latency_ms) },
-                        Series { name: "uncorrected (service time)".into(), points: html::spectrum(&self.service_ms) },
-                    ],
-                    spectrum: true,
-                },
-            ],
-            tables: vec![
-                html::latency_table(
-                    "Latency (ms)",
-                    &[
-                        ("corrected", &self.latency_ms),
-                        ("uncorrected", &self.service_ms),
-                        ("send lag", &self.send_lag_ms),
-                        ("connect", &self.connect_ms),
-                    ],
-                ),
-                html::Table {
-                    title: "Status codes and errors".into(),
-                    header: vec!["".into(), "count".into()],
-                    rows: self
-                        .status_codes
-                        .iter()
-                        .map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()])
-                        .chain(self.errors.iter().map(|(k, v)| vec![k.clone(), v.to_string()]))
-                        .collect(),
-                },
-            ],
-            params: vec![
-                ("target".into(), self.target.clone()),
-                (
-                    "rate".into(),
-                    match &self.plan.stages {
-                        Some(st) => format!("stages {st}"),
-                        None => format!("{} req/s", self.plan.rate),
-                    },
-                ),
-                ("duration".into(), format!("{} s (+{} s warm-up)", self.plan.duration_s, self.plan.warmup_s)),
-                ("arrival".into(), format!("{:?}", self.plan.arrival)),
-                ("cores / connections".into(), format!("{} / {}", self.plan.cores, self.plan.conns)),
-                ("timeout".into(), format!("{} ms", self.plan.timeout_ms)),
-            ],
-            warnings: self.warnings.clone(),
-            verdicts: Vec::new(),
+            charts: vec![Chart::over_time(
+                "Throughput per second",
+                "requests/s",
+                vec![("sent", line(|s| s.sent)), ("completed", line(|s| s.completed)), ("failed", line(|s| s.failed))],
+            )],
+            tables: vec![Table {
+                title: "Status codes and errors".into(),
+                header: vec!["".into(), "count".into()],
+                rows: codes.chain(errors).collect(),
+            }],
+            ..Page::default()
         }
     }
 }

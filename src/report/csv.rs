@@ -6,45 +6,9 @@
 //! After Locust's columns, `_stats.csv` carries `P95`, `P99` and `Failure Rate` (a fraction),
 //! names that the seeds' pandas scripts use.
 
-use crate::report::summary::Percentiles;
+use crate::report::model::{FailureRow, HistoryRow, Measurements, Percentiles, StatRow};
 use std::fmt::Write as _;
 use std::path::PathBuf;
-
-/// One row of `_stats.csv` (and of a history interval): a request type and name with its
-/// latency distribution.
-#[derive(Clone, Debug)]
-pub struct StatRow {
-    /// `POST`, `WS`, `PUT`, or empty for the `Aggregated` row.
-    pub kind: String,
-    pub name: String,
-    pub requests: u64,
-    pub failures: u64,
-    pub latency: Percentiles,
-    pub avg_content_size: f64,
-    /// Seconds the counts were taken over (for Requests/s and Failures/s).
-    pub secs: f64,
-}
-
-/// One second of `_stats_history.csv`.
-#[derive(Clone, Debug)]
-pub struct HistoryRow {
-    pub timestamp: u64,
-    /// Locust's "User Count": connections (open-loop blast has no users).
-    pub users: u64,
-    /// This second's figures (Requests/s, Failures/s, percentiles).
-    pub interval: StatRow,
-    /// Cumulative figures up to this second (the `Total ...` columns).
-    pub total: StatRow,
-}
-
-/// One row of `_failures.csv`.
-#[derive(Clone, Debug)]
-pub struct FailureRow {
-    pub method: String,
-    pub name: String,
-    pub error: String,
-    pub occurrences: u64,
-}
 
 /// Locust's `_stats.csv` header, then blast's extra columns.
 pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,P95,P99,Failure Rate";
@@ -68,7 +32,7 @@ fn n(v: f64) -> String {
 }
 
 fn percentiles(p: &Percentiles) -> [f64; 11] {
-    [p.p50, p.p66, p.p75, p.p80, p.p90, p.p95, p.p98, p.p99, p.p99_9, p.p99_99, p.max]
+    p.spectrum().map(|(_, ms)| ms)
 }
 
 fn per_s(count: u64, secs: f64) -> f64 {
@@ -109,18 +73,11 @@ pub fn stats_csv(rows: &[StatRow]) -> String {
 }
 
 /// Locust writes an `Aggregated` row for every second (and, with full history, one per request
-/// name): blast writes both, the named row first.
+/// name): the history carries both, the named rows first.
 pub fn history_csv(rows: &[HistoryRow]) -> String {
     let mut o = String::from(HISTORY_HEADER);
     o.push('\n');
-    let with_aggregated = rows.iter().flat_map(|h| {
-        let mut agg = h.clone();
-        agg.interval.kind.clear();
-        agg.interval.name = "Aggregated".into();
-        [h.clone(), agg]
-    });
-    for h in with_aggregated {
-        let h = &h;
+    for h in rows {
         let (i, t) = (&h.interval, &h.total);
         let _ = write!(
             o,
@@ -170,11 +127,11 @@ pub fn paths(prefix: &str) -> [PathBuf; 3] {
 }
 
 /// Writes the three files.
-pub fn write(prefix: &str, stats: &[StatRow], history: &[HistoryRow], failures: &[FailureRow]) -> std::io::Result<()> {
+pub fn write(prefix: &str, m: &Measurements) -> std::io::Result<()> {
     let [s, h, f] = paths(prefix);
-    std::fs::write(s, stats_csv(stats))?;
-    std::fs::write(h, history_csv(history))?;
-    std::fs::write(f, failures_csv(failures))
+    std::fs::write(s, stats_csv(&m.rows))?;
+    std::fs::write(h, history_csv(&m.history))?;
+    std::fs::write(f, failures_csv(&m.failures))
 }
 
 #[cfg(test)]

@@ -32,9 +32,9 @@ pub fn whole_run<'a>(
     })
 }
 
-/// One interval per wall-clock second of `series` (ws deliveries, upload parts), placed
+/// One interval per wall-clock second of a `SecondSeries` (ws deliveries, upload parts), placed
 /// relative to the run's start and decoded one at a time.
-pub fn per_second<'a>(
+pub fn series<'a>(
     tag: &'a str,
     series: &'a crate::engine::series::SecondSeries,
     started_at: SystemTime,

@@ -1,9 +1,10 @@
 //! `--html FILE`: one self-contained HTML page (inline CSS and SVG, no script, no network):
 //! the run's parameters, headline figures, SLA verdicts, charts over time, the latency
-//! percentile spectrum, and tables. Each workload's report fills a `Page`.
+//! percentile spectrum, and tables. Each workload's report fills its parts of a `Page`; `page`
+//! adds what comes from the measurement model.
 
 use crate::report::metrics::Verdict;
-use crate::report::summary::Percentiles;
+use crate::report::model::{Measurements, Percentiles};
 use std::fmt::Write as _;
 
 #[derive(Clone, Debug, Default)]
@@ -46,40 +47,56 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Percentile spectrum points (percent, ms) of a distribution.
-pub fn spectrum(p: &Percentiles) -> Vec<(f64, f64)> {
-    vec![
-        (50.0, p.p50),
-        (66.0, p.p66),
-        (75.0, p.p75),
-        (80.0, p.p80),
-        (90.0, p.p90),
-        (95.0, p.p95),
-        (98.0, p.p98),
-        (99.0, p.p99),
-        (99.9, p.p99_9),
-        (99.99, p.p99_99),
-        (99.999, p.max),
-    ]
+impl Chart {
+    /// A chart over the run's seconds with one line per named series.
+    pub fn over_time(title: &str, y_label: &str, series: Vec<(&str, Vec<(f64, f64)>)>) -> Chart {
+        let series = series.into_iter().map(|(name, points)| Series { name: name.into(), points }).collect();
+        Chart {
+            title: title.into(),
+            x_label: "seconds since start".into(),
+            y_label: y_label.into(),
+            series,
+            spectrum: false,
+        }
+    }
 }
 
-/// Latency table rows: name, then p50 ... max.
-pub fn latency_table(title: &str, rows: &[(&str, &Percentiles)]) -> Table {
-    Table {
-        title: title.into(),
-        header: ["", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        rows: rows
-            .iter()
-            .map(|(name, p)| {
-                let mut r = vec![name.to_string(), p.count.to_string()];
-                r.extend([p.p50, p.p90, p.p95, p.p99, p.p99_9, p.max, p.mean].iter().map(|v| format!("{v:.3}")));
-                r
-            })
-            .collect(),
+/// The whole page: a report's own parts, then from its measurements a latency chart per named
+/// row that has seconds, the percentile spectrum, and the latency table first among the tables.
+pub fn page(mut page: Page, m: &Measurements) -> Page {
+    let t0 = m.started_at_unix.floor();
+    for row in m.rows.iter().filter(|row| !row.kind.is_empty()) {
+        let named = m.history.iter().filter(|h| h.interval.name == row.name && h.interval.kind == row.kind);
+        let seconds: Vec<(f64, &Percentiles)> = named.map(|h| (h.timestamp as f64 - t0, &h.interval.latency)).collect();
+        if seconds.is_empty() {
+            continue;
+        }
+        let line = |f: fn(&Percentiles) -> f64| seconds.iter().map(|(x, p)| (*x, f(p))).collect();
+        page.charts.push(Chart::over_time(
+            &format!("Latency per second: {} {}", row.kind, row.name),
+            "ms",
+            vec![("p50", line(|p| p.p50)), ("p99", line(|p| p.p99)), ("max", line(|p| p.max))],
+        ));
     }
+    let spectra = m.latencies.iter().filter(|l| l.spectrum);
+    page.charts.push(Chart {
+        title: "Latency distribution (percentile spectrum)".into(),
+        x_label: "percentile".into(),
+        y_label: "ms".into(),
+        series: spectra.map(|l| Series { name: l.label.into(), points: l.ms.spectrum().to_vec() }).collect(),
+        spectrum: true,
+    });
+    let header = ["", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"];
+    let rows = m.latencies.iter().map(|l| {
+        let p = &l.ms;
+        let mut r = vec![l.label.to_string(), p.count.to_string()];
+        r.extend([p.p50, p.p90, p.p95, p.p99, p.p99_9, p.max, p.mean].iter().map(|v| format!("{v:.3}")));
+        r
+    });
+    let latency =
+        Table { title: "Latency (ms)".into(), header: header.map(String::from).to_vec(), rows: rows.collect() };
+    page.tables.insert(0, latency);
+    page
 }
 
 fn nice_max(v: f64) -> f64 {

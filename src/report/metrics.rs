@@ -78,7 +78,7 @@ fn trim(v: f64) -> String {
 pub type Metrics = BTreeMap<String, Metric>;
 
 /// The latency percentiles as metrics named `p50` ... `max` (and a prefix for others).
-pub fn latency(m: &mut Metrics, prefix: &str, p: &crate::report::summary::Percentiles) {
+pub fn latency(m: &mut Metrics, prefix: &str, p: &crate::report::model::Percentiles) {
     for (name, v) in [
         ("p50", p.p50),
         ("p90", p.p90),

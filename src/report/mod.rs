@@ -1,9 +1,13 @@
 //! Turns a run's merged measurements into reports.
 //!
-//! - `summary`: the figures, computed once (`Summary`); every format renders it.
-//! - `text`: the terminal summary.
-//! - `ws`, `upload`: the reports of `blast ws` and `blast upload` runs.
-//! - JSON is `Summary` serialized with serde_json (`write_json`).
+//! - `model`: the measurement model (`Measurements`: named rows, per-second history, failures,
+//!   named latencies) that every format renders.
+//! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
+//!   the HdrHistogram log; JSON is a report serialized with serde_json (`write_json`).
+//! - `metrics`, `compare`: named figures for `--sla` and `blast compare`.
+//! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
+//!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
+//! - `raw`: the raw measurements a JSON report carries, and `blast merge` of shards.
 
 pub mod api;
 pub mod compare;
@@ -11,30 +15,58 @@ pub mod csv;
 pub mod hdr;
 pub mod html;
 pub mod metrics;
+pub mod model;
 pub mod raw;
-pub mod series;
-pub mod summary;
 pub mod text;
 pub mod upload;
 pub mod ws;
 
-pub use summary::Summary;
+use model::Measurements;
 
-/// What every workload's report offers the shared outputs (terminal, JSON, CSV, HTML, SLAs).
+/// What a workload's report gives the shared outputs; the terminal summary, SLA figures and the
+/// HTML page are assembled from it (`render`, `metrics`, `html`), CSV from `measurements`.
 pub trait Report: serde::Serialize {
-    /// The terminal summary.
-    fn render(&self) -> String;
+    /// `blast ws -> TARGET`: the first line and the page's title.
+    fn title(&self) -> String;
+    /// The run's named rows, their seconds, failures and latencies.
+    fn measurements(&self) -> &Measurements;
+    /// The lines between the title and the latency table, as (name, text); the page shows
+    /// them as the run's parameters.
+    fn headline(&self) -> Vec<(&'static str, String)>;
+    /// How the terminal latency table is laid out.
+    fn layout(&self) -> text::Layout;
+    fn warnings(&self) -> &[String];
     /// Nothing failed and the run was not interrupted.
     fn clean(&self) -> bool;
     fn interrupted(&self) -> bool;
-    /// Named figures for `--sla` and `blast compare`.
-    fn metrics(&self) -> metrics::Metrics;
-    /// Rows of the Locust-compatible CSV files.
-    fn stats(&self) -> Vec<csv::StatRow>;
-    fn history(&self) -> Vec<csv::HistoryRow>;
-    fn failures(&self) -> Vec<csv::FailureRow>;
-    /// The HTML report.
+    /// The workload's figures beyond the latency percentiles (errors, success, rate, ...).
+    fn figures(&self, m: &mut metrics::Metrics);
+    /// The page's workload parts: headline figures, throughput charts, extra tables.
     fn page(&self) -> html::Page;
+
+    /// The terminal summary.
+    fn render(&self) -> String {
+        text::render(&self.title(), &self.headline(), self.layout(), self.measurements(), self.warnings())
+    }
+
+    /// Named figures for `--sla` and `blast compare`: every latency's percentiles, then `figures`.
+    fn metrics(&self) -> metrics::Metrics {
+        let mut m = metrics::Metrics::new();
+        for l in &self.measurements().latencies {
+            if let Some(prefix) = l.metric {
+                metrics::latency(&mut m, prefix, &l.ms);
+            }
+        }
+        self.figures(&mut m);
+        m
+    }
+
+    /// The HTML page.
+    fn html(&self) -> html::Page {
+        let params = self.headline().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let parts = html::Page { title: self.title(), warnings: self.warnings().to_vec(), params, ..self.page() };
+        html::page(parts, self.measurements())
+    }
 }
 
 /// The advice printed when TLS handshakes failed (`n` of them).
@@ -42,6 +74,11 @@ pub fn tls_warning(n: u64) -> String {
     format!(
         "{n} TLS handshakes failed: trust the target's certificate with --ca-cert FILE (PEM), or use --insecure for a self-signed test target"
     )
+}
+
+/// Seconds since the Unix epoch of `t`.
+pub fn unix_secs(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Writes the summary as pretty JSON to `path` (`-` for stdout).

@@ -1,114 +1,64 @@
-//! The terminal summary.
+//! The terminal summary: the report's title and headline lines (name, text), then one latency table row per
+//! named latency of the model, then the warnings.
 
-use crate::report::summary::{Percentiles, Summary};
+use crate::report::model::Measurements;
 use std::fmt::Write;
 
-pub fn render(s: &Summary) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "blast {} -> {}", s.workload, s.target);
-    let rate = match &s.plan.stages {
-        Some(stages) => format!("stages {stages} (peak {:.0} req/s)", s.plan.rate),
-        None => format!("{:.0} req/s", s.plan.rate),
-    };
-    let _ = writeln!(
-        o,
-        "  plan      {rate} {} for {:.1}s (+{:.1}s warm-up), {} cores, {} connections, wake-ups coalesced to {:.0} us",
-        serde_json::to_value(s.plan.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-        s.plan.duration_s,
-        s.plan.warmup_s,
-        s.plan.cores,
-        s.plan.conns,
-        s.plan.coalesce_us
-    );
-    let _ = writeln!(
-        o,
-        "  requests  {} scheduled, {} sent, {} completed, {} ok, {} failed",
-        s.requests.scheduled, s.requests.sent, s.requests.completed, s.requests.ok, s.requests.failed
-    );
-    let _ = writeln!(
-        o,
-        "  rate      achieved {:.1} req/s ({:.2}% of schedule), throughput {:.1} resp/s over {:.2}s",
-        s.achieved_rate,
-        s.rate_ratio * 100.0,
-        s.throughput_rps,
-        s.measured_s
-    );
-    let codes: Vec<String> = s.status_codes.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    let _ = writeln!(o, "  status    {}", if codes.is_empty() { "none".into() } else { codes.join(", ") });
-    let errors: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    let _ = writeln!(o, "  errors    {}", if errors.is_empty() { "none".into() } else { errors.join(", ") });
-    let _ = writeln!(
-        o,
-        "  conns     {} opened, {} failed, queue peak {} per core",
-        s.connections.opened, s.connections.failed, s.queue_peak
-    );
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "  {:<22}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>10}",
-        "latency (ms)", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"
-    );
-    row(&mut o, "corrected (intended)", &s.latency_ms);
-    row(&mut o, "uncorrected (sent)", &s.service_ms);
-    row(&mut o, "send lag", &s.send_lag_ms);
-    row(&mut o, "pacer lag", &s.dispatch_lag_ms);
-    row(&mut o, "connect", &s.connect_ms);
-    let _ = writeln!(
-        o,
-        "  corrected latency counts from when each request was due; uncorrected counts from when it was sent and hides waiting (coordinated omission)."
-    );
-    for w in &s.warnings {
-        let _ = writeln!(o, "  warning: {w}");
+/// How a workload's latency table is laid out: label and column widths, decimals, whether it
+/// has a mean column, and a note printed under it.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// Width of the headline lines' names.
+    pub key: usize,
+    pub label: usize,
+    pub width: usize,
+    pub decimals: usize,
+    pub mean: bool,
+    pub note: Option<&'static str>,
+}
+
+/// `a: 1, b: 2`, or `none`.
+pub fn counts<'a, V: std::fmt::Display + 'a>(items: impl IntoIterator<Item = (&'a String, V)>) -> String {
+    let all: Vec<String> = items.into_iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    if all.is_empty() {
+        "none".into()
+    } else {
+        all.join(", ")
     }
-    o
 }
 
-fn row(o: &mut String, name: &str, p: &Percentiles) {
-    let _ = writeln!(
-        o,
-        "  {:<22}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>9.3}{:>10.3}",
-        name, p.p50, p.p90, p.p95, p.p99, p.p99_9, p.max, p.mean
-    );
-}
-
-/// The latency table and warnings that close the ws and upload summaries: a header, one row
-/// per histogram (p50 to max, `width` wide with `decimals`), then a line per warning.
-pub fn latency_table_and_warnings(
-    o: &mut String,
-    rows: &[(&str, &Percentiles)],
-    width: usize,
-    decimals: usize,
+/// `headline`: (name, text) lines under the title.
+pub fn render(
+    title: &str,
+    headline: &[(&str, String)],
+    layout: Layout,
+    m: &Measurements,
     warnings: &[String],
-) {
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "  {:<24}{:>w$}{:>w$}{:>w$}{:>w$}{:>w$}{:>w$}",
-        "latency (ms)",
-        "p50",
-        "p90",
-        "p95",
-        "p99",
-        "p99.9",
-        "max",
-        w = width
-    );
-    for (name, q) in rows {
-        let _ = writeln!(
-            o,
-            "  {:<24}{:>w$.d$}{:>w$.d$}{:>w$.d$}{:>w$.d$}{:>w$.d$}{:>w$.d$}",
-            name,
-            q.p50,
-            q.p90,
-            q.p95,
-            q.p99,
-            q.p99_9,
-            q.max,
-            w = width,
-            d = decimals
-        );
+) -> String {
+    let Layout { key, label, width: w, decimals: d, mean, note } = layout;
+    let mut o = format!("{title}\n");
+    for (name, text) in headline {
+        let _ = writeln!(o, "  {name:<key$}{text}");
+    }
+    o.push('\n');
+    let _ = write!(o, "  {:<label$}", "latency (ms)");
+    for h in ["p50", "p90", "p95", "p99", "p99.9", "max"] {
+        let _ = write!(o, "{h:>w$}");
+    }
+    let _ = writeln!(o, "{}", if mean { format!("{:>1$}", "mean", w + 1) } else { String::new() });
+    for l in &m.latencies {
+        let q = &l.ms;
+        let _ = write!(o, "  {:<label$}", l.label);
+        for v in [q.p50, q.p90, q.p95, q.p99, q.p99_9, q.max] {
+            let _ = write!(o, "{v:>w$.d$}");
+        }
+        let _ = writeln!(o, "{}", if mean { format!("{:>1$.2$}", q.mean, w + 1, d) } else { String::new() });
+    }
+    if let Some(note) = note {
+        let _ = writeln!(o, "  {note}");
     }
     for w in warnings {
         let _ = writeln!(o, "  warning: {w}");
     }
+    o
 }

@@ -1,56 +1,19 @@
-//! The report of a `blast upload` run: uploads and parts, throughput over time, latencies.
+//! The report of a `blast upload` run (`UploadSummary`): uploads and parts, throughput over
+//! time, as JSON figures, headline lines, and rows `UploadPart`, `CreateMultipartUpload`,
+//! `CompleteMultipartUpload` and `object upload`.
 
-use crate::report::csv::{FailureRow, HistoryRow, StatRow};
-use crate::report::html::{self, Chart, Page, Series};
+use crate::engine::recorder::histogram;
+use crate::report::html::{Chart, Page};
 use crate::report::metrics::{self, Metric, Metrics};
-use crate::report::raw::upload::{MergedUpload, RawUpload};
-use crate::report::series::{per_second, SeriesSecond};
-use crate::report::summary::Percentiles;
+use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
+use crate::report::raw::{from_unix_ns, upload::RawUpload, upload::UploadPlanInfo};
+use crate::report::{text, unix_secs, Report};
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 const MB: f64 = 1e6;
-
-/// The plan as reports show it; `parallel` and `uploads` are the whole run's even in a shard's
-/// report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UploadPlanInfo {
-    pub size_bytes: u64,
-    pub part_size_bytes: u64,
-    pub parts_per_object: u64,
-    pub parallel: usize,
-    pub part_concurrency: usize,
-    pub uploads: Option<u64>,
-    pub duration_s: Option<f64>,
-    pub cores: usize,
-    pub verify: bool,
-    pub retries: u32,
-    /// A part slower than this (for a full-size part) misses the objective.
-    pub part_objective_s: f64,
-    /// `I/N` when this run is one shard of a larger one.
-    pub shard: Option<String>,
-}
-
-impl UploadPlanInfo {
-    pub fn of(plan: &UploadPlan) -> Self {
-        UploadPlanInfo {
-            size_bytes: plan.size,
-            part_size_bytes: plan.part_size,
-            parts_per_object: plan.parts_per_object(),
-            parallel: plan.parallel,
-            part_concurrency: plan.part_concurrency,
-            uploads: plan.uploads,
-            duration_s: plan.duration.map(|d| d.as_secs_f64()),
-            cores: plan.cores,
-            verify: plan.verify,
-            retries: plan.retries,
-            part_objective_s: plan.part_objective.as_secs_f64(),
-            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
-        }
-    }
-}
+const MIB: f64 = (1u64 << 20) as f64;
 
 #[derive(Debug, Serialize)]
 pub struct UploadCounts {
@@ -69,7 +32,7 @@ pub struct UploadCounts {
 }
 
 #[derive(Debug, Serialize)]
-pub struct PartCounts {
+pub struct UploadPartCounts {
     pub ok: u64,
     pub failed: u64,
     pub retries: u64,
@@ -89,7 +52,7 @@ pub struct UploadSummary {
     /// How creating the bucket went: created, exists, or the failure.
     pub bucket: String,
     pub uploads: UploadCounts,
-    pub parts: PartCounts,
+    pub parts: UploadPartCounts,
     pub bytes_acked: u64,
     /// Acknowledged part bytes over the run's wall time, MB = 10^6 bytes.
     pub mb_per_s: f64,
@@ -109,31 +72,33 @@ pub struct UploadSummary {
     pub warnings: Vec<String>,
     /// Parts finished per wall-clock second, with their latency.
     pub part_timeline: Vec<SeriesSecond>,
-    /// The same with cumulative figures, for `_stats_history.csv`.
+    /// The rows every format renders.
     #[serde(skip)]
-    pub history: Vec<HistoryRow>,
+    pub measurements: Measurements,
     /// Every histogram and counter, for exact merging of shards (`blast merge`).
     pub raw: RawUpload,
+}
+
+/// `part` of `whole`, in percent (0 when there is no whole).
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }
 
 impl UploadSummary {
     pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
         let target = format!("{} bucket {}", plan.endpoint, plan.target.bucket.name());
-        let raw = RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib());
-        Self::from_raw(raw, out)
+        Self::from_raw(RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib()))
     }
 
-    /// The report of a merged sharded run.
-    pub fn merged(m: MergedUpload) -> Self {
-        let raw = RawUpload::of(&m.target, &m.plan, (0, 1), &m.outcome, m.peak_rss_mib);
-        Self::from_raw(raw, &m.outcome)
-    }
-
-    fn from_raw(raw: RawUpload, out: &UploadOutcome) -> Self {
-        let t = &out.tally;
-        let (part_timeline, history) = per_second(&t.part_per_second, "PUT", "UploadPart", raw.plan.parallel as u64);
+    /// The report of a run's raw measurements (a run's own, or its shards' merged).
+    pub fn from_raw(raw: RawUpload) -> Self {
+        let t = &raw.tally;
         let failed: u64 = t.failures.values().sum();
-        let elapsed = out.elapsed.as_secs_f64();
+        let elapsed = std::time::Duration::from_nanos(raw.elapsed_ns).as_secs_f64();
         let mut warnings = Vec::new();
         if let Some((kind, n)) = t.failures.iter().find(|(k, _)| k.starts_with("auth_")) {
             warnings.push(format!(
@@ -149,221 +114,160 @@ impl UploadSummary {
                 t.abort_failed
             ));
         }
-        UploadSummary {
+        let mut s = UploadSummary {
             workload: "upload".into(),
             target: raw.target.clone(),
             plan: raw.plan.clone(),
-            started_at_unix: out.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+            started_at_unix: unix_secs(from_unix_ns(raw.started_at_unix_ns)),
             elapsed_s: elapsed,
-            interrupted: out.interrupted,
-            bucket: out.bucket.clone(),
+            interrupted: raw.interrupted,
+            bucket: raw.bucket.clone(),
             uploads: UploadCounts {
                 started: t.uploads_started,
                 completed: t.uploads_ok,
                 failed,
                 failures: t.failures.clone(),
-                success_pct: if t.uploads_started == 0 {
-                    0.0
-                } else {
-                    100.0 * t.uploads_ok as f64 / t.uploads_started as f64
-                },
+                success_pct: pct(t.uploads_ok, t.uploads_started),
                 aborted: t.aborted,
                 abort_failed: t.abort_failed,
                 verified: t.objects_verified,
                 deleted: t.objects_deleted,
             },
-            parts: PartCounts {
+            parts: UploadPartCounts {
                 ok: t.parts_ok,
                 failed: t.parts_failed,
                 retries: t.retries,
                 over_objective: t.parts_over_objective,
-                over_objective_pct: if t.parts_ok == 0 {
-                    0.0
-                } else {
-                    100.0 * t.parts_over_objective as f64 / t.parts_ok as f64
-                },
+                over_objective_pct: pct(t.parts_over_objective, t.parts_ok),
             },
             bytes_acked: t.bytes_acked,
             mb_per_s: if elapsed > 0.0 { t.bytes_acked as f64 / MB / elapsed } else { 0.0 },
-            mb_per_s_timeline: out.timeline.iter().map(|&b| b as f64 / MB).collect(),
+            mb_per_s_timeline: raw.timeline.iter().map(|&b| b as f64 / MB).collect(),
             part_ms: Percentiles::of(&t.part),
             part_ttfb_ms: Percentiles::of(&t.part_ttfb),
             object_ms: Percentiles::of(&t.object),
             create_ms: Percentiles::of(&t.create),
             complete_ms: Percentiles::of(&t.complete),
             checksum_cpu_s: t.checksum_time.as_secs_f64(),
-            data_pool_mib: out.pool_bytes as f64 / (1u64 << 20) as f64,
+            data_pool_mib: raw.pool_bytes as f64 / MIB,
             peak_rss_mib: raw.peak_rss_mib,
             warnings,
-            part_timeline,
-            history,
+            part_timeline: Vec::new(),
+            measurements: Measurements::default(),
             raw,
+        };
+        let users = s.plan.parallel as u64;
+        let seconds = s.raw.tally.part_per_second.seconds();
+        let (timeline, history) =
+            model::per_second(seconds, ("PUT", "UploadPart", users), histogram(), SeriesSecond::of);
+        (s.part_timeline, s.measurements) = (timeline, s.model(history));
+        s
+    }
+
+    /// Rows `UploadPart` (also `Aggregated`), the create and complete requests, and whole
+    /// objects; parts per second (a run without any has one whole-run row).
+    fn model(&self, mut history: Vec<HistoryRow>) -> Measurements {
+        let (u, p) = (&self.uploads, &self.parts);
+        let secs = self.elapsed_s.max(1e-9);
+        let row = |kind: &str, name: &str, requests, failures, latency: &Percentiles, avg_content_size| StatRow {
+            kind: kind.into(),
+            name: name.into(),
+            requests,
+            failures,
+            latency: latency.clone(),
+            avg_content_size,
+            secs,
+        };
+        let part_size = if p.ok == 0 { 0.0 } else { self.bytes_acked as f64 / p.ok as f64 };
+        let part = row("PUT", "UploadPart", p.ok + p.failed, p.failed, &self.part_ms, part_size);
+        let rows = vec![
+            part.clone(),
+            row("POST", "CreateMultipartUpload", self.create_ms.count, 0, &self.create_ms, 0.0),
+            row("POST", "CompleteMultipartUpload", self.complete_ms.count, 0, &self.complete_ms, 0.0),
+            row("S3", "object upload", u.started, u.failed, &self.object_ms, self.plan.size_bytes as f64),
+            part.aggregated(),
+        ];
+        if history.is_empty() {
+            history = HistoryRow::whole_run(&part, self.started_at_unix as u64, self.plan.parallel as u64);
         }
+        let failures = u.failures.iter().map(|(k, &n)| FailureRow {
+            method: "S3".into(),
+            name: "object upload".into(),
+            error: k.clone(),
+            occurrences: n,
+        });
+        let latencies = vec![
+            Latency::new("part", Some(""), true, &self.part_ms),
+            Latency::new("part ttfb (after body)", Some("ttfb_"), true, &self.part_ttfb_ms),
+            Latency::new("object", Some("object_"), false, &self.object_ms),
+            Latency::new("create", None, false, &self.create_ms),
+            Latency::new("complete", None, false, &self.complete_ms),
+        ];
+        Measurements { rows, history, failures: failures.collect(), latencies, started_at_unix: self.started_at_unix }
     }
 }
 
-impl crate::report::Report for UploadSummary {
+impl Report for UploadSummary {
+    fn title(&self) -> String {
+        format!("blast upload -> {}", self.target)
+    }
+
+    fn measurements(&self) -> &Measurements {
+        &self.measurements
+    }
+
+    fn headline(&self) -> Vec<(&'static str, String)> {
+        let (u, p, plan) = (&self.uploads, &self.parts, &self.plan);
+        let (size, part_size) = (plan.size_bytes as f64 / MIB, plan.part_size_bytes as f64 / MIB);
+        let (parts, at_once, cores, bucket) = (plan.parts_per_object, plan.part_concurrency, plan.cores, &self.bucket);
+        let mut lines = vec![(
+            "plan",
+            format!("{} parallel x {size:.1} MiB in {part_size:.1} MiB parts ({parts} per object, {at_once} at a time), {cores} cores, bucket {bucket}", plan.parallel),
+        )];
+        if let Some(shard) = &plan.shard {
+            lines.push(("shard", format!("{shard}: objects I, I+N, I+2N, ... of the run, on this shard's share of the slots; merge the shards with `blast merge`")));
+        }
+        let failures = text::counts(&u.failures);
+        let gb = self.bytes_acked as f64 / 1e9;
+        let (cpu, pool, rss) = (self.checksum_cpu_s, self.data_pool_mib, self.peak_rss_mib);
+        lines.extend([
+            ("uploads", format!("{} completed of {} started ({:.2}%), {} verified, failed: {failures}; {} aborted", u.completed, u.started, u.success_pct, u.verified, u.aborted)),
+            ("parts", format!("{} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s", p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, plan.part_objective_s)),
+            ("throughput", format!("{:.1} MB/s over {:.2}s ({gb:.2} GB acknowledged); checksums {cpu:.2} CPU s; data pool {pool:.0} MiB, peak RSS {rss:.0} MiB", self.mb_per_s, self.elapsed_s)),
+        ]);
+        lines
+    }
+
+    fn layout(&self) -> text::Layout {
+        text::Layout { key: 12, label: 24, width: 10, decimals: 2, mean: false, note: None }
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Every planned upload completed and verified.
     fn clean(&self) -> bool {
         !self.interrupted && self.uploads.failed == 0 && self.uploads.started > 0
-    }
-
-    fn render(&self) -> String {
-        let mut o = String::new();
-        let u = &self.uploads;
-        let p = &self.parts;
-        let _ = writeln!(o, "blast upload -> {}", self.target);
-        let _ = writeln!(
-            o,
-            "  plan        {} parallel x {:.1} MiB in {:.1} MiB parts ({} per object, {} at a time), {} cores, bucket {}",
-            self.plan.parallel,
-            self.plan.size_bytes as f64 / (1u64 << 20) as f64,
-            self.plan.part_size_bytes as f64 / (1u64 << 20) as f64,
-            self.plan.parts_per_object,
-            self.plan.part_concurrency,
-            self.plan.cores,
-            self.bucket
-        );
-        if let Some(shard) = &self.plan.shard {
-            let _ = writeln!(o, "  shard       {shard}: objects I, I+N, I+2N, ... of the run, on this shard's share of the slots; merge the shards with `blast merge`");
-        }
-        let failures: Vec<String> = u.failures.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        let _ = writeln!(
-            o,
-            "  uploads     {} completed of {} started ({:.2}%), {} verified, failed: {}; {} aborted",
-            u.completed,
-            u.started,
-            u.success_pct,
-            u.verified,
-            if failures.is_empty() { "none".into() } else { failures.join(", ") },
-            u.aborted
-        );
-        let _ = writeln!(
-            o,
-            "  parts       {} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s",
-            p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, self.plan.part_objective_s
-        );
-        let _ = writeln!(
-            o,
-            "  throughput  {:.1} MB/s over {:.2}s ({:.2} GB acknowledged); checksums {:.2} CPU s; data pool {:.0} MiB, peak RSS {:.0} MiB",
-            self.mb_per_s,
-            self.elapsed_s,
-            self.bytes_acked as f64 / 1e9,
-            self.checksum_cpu_s,
-            self.data_pool_mib,
-            self.peak_rss_mib
-        );
-        let rows = [
-            ("part", &self.part_ms),
-            ("part ttfb (after body)", &self.part_ttfb_ms),
-            ("object", &self.object_ms),
-            ("create", &self.create_ms),
-            ("complete", &self.complete_ms),
-        ];
-        crate::report::text::latency_table_and_warnings(&mut o, &rows, 10, 2, &self.warnings);
-        o
     }
 
     fn interrupted(&self) -> bool {
         self.interrupted
     }
 
-    fn metrics(&self) -> Metrics {
-        let mut m = Metrics::new();
-        metrics::latency(&mut m, "", &self.part_ms);
-        metrics::latency(&mut m, "object_", &self.object_ms);
-        metrics::latency(&mut m, "ttfb_", &self.part_ttfb_ms);
+    fn figures(&self, m: &mut Metrics) {
         let u = &self.uploads;
-        m.insert(
-            "errors".into(),
-            Metric::pct_low(if u.started == 0 { 100.0 } else { 100.0 * u.failed as f64 / u.started as f64 }),
-        );
+        m.insert("errors".into(), Metric::pct_low(if u.started == 0 { 100.0 } else { pct(u.failed, u.started) }));
         m.insert("success".into(), Metric::pct_high(u.success_pct));
         m.insert("mbps".into(), Metric::mb_per_s(self.mb_per_s));
         m.insert("slow_parts".into(), Metric::pct_low(self.parts.over_objective_pct));
-        m
     }
 
-    fn stats(&self) -> Vec<StatRow> {
-        let secs = self.elapsed_s.max(1e-9);
-        let u = &self.uploads;
-        let part = StatRow {
-            kind: "PUT".into(),
-            name: "UploadPart".into(),
-            requests: self.parts.ok + self.parts.failed,
-            failures: self.parts.failed,
-            latency: self.part_ms.clone(),
-            avg_content_size: if self.parts.ok == 0 { 0.0 } else { self.bytes_acked as f64 / self.parts.ok as f64 },
-            secs,
-        };
-        vec![
-            part.clone(),
-            StatRow {
-                kind: "POST".into(),
-                name: "CreateMultipartUpload".into(),
-                requests: self.create_ms.count,
-                failures: 0,
-                latency: self.create_ms.clone(),
-                avg_content_size: 0.0,
-                secs,
-            },
-            StatRow {
-                kind: "POST".into(),
-                name: "CompleteMultipartUpload".into(),
-                requests: self.complete_ms.count,
-                failures: 0,
-                latency: self.complete_ms.clone(),
-                avg_content_size: 0.0,
-                secs,
-            },
-            StatRow {
-                kind: "S3".into(),
-                name: "object upload".into(),
-                requests: u.started,
-                failures: u.failed,
-                latency: self.object_ms.clone(),
-                avg_content_size: self.plan.size_bytes as f64,
-                secs,
-            },
-            StatRow { kind: String::new(), name: "Aggregated".into(), ..part },
-        ]
-    }
-
-    /// Parts finished per second and their latency, and cumulative; a run without parts has one
-    /// whole-run row. (MB/s per second is `mb_per_s_timeline` in the JSON.)
-    fn history(&self) -> Vec<HistoryRow> {
-        if !self.history.is_empty() {
-            return self.history.clone();
-        }
-        let row = self.stats().remove(0);
-        vec![HistoryRow {
-            timestamp: self.started_at_unix as u64,
-            users: self.plan.parallel as u64,
-            interval: row.clone(),
-            total: row,
-        }]
-    }
-
-    fn failures(&self) -> Vec<FailureRow> {
-        self.uploads
-            .failures
-            .iter()
-            .map(|(k, &n)| FailureRow {
-                method: "S3".into(),
-                name: "object upload".into(),
-                error: k.clone(),
-                occurrences: n,
-            })
-            .collect()
-    }
-
+    /// Throughput is bytes sent per second (`mb_per_s_timeline`); part latency per second comes
+    /// from the rows.
     fn page(&self) -> Page {
-        let t0 = self.started_at_unix.floor();
-        let part_per_s = |f: &dyn Fn(&SeriesSecond) -> f64| -> Vec<(f64, f64)> {
-            self.part_timeline.iter().map(|s| (s.unix as f64 - t0, f(s))).collect()
-        };
+        let sent = self.mb_per_s_timeline.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)).collect();
         Page {
-            title: format!("blast upload -> {}", self.target),
             headline: vec![
                 ("uploads".into(), format!("{} / {}", self.uploads.completed, self.uploads.started)),
                 ("MB/s".into(), format!("{:.1}", self.mb_per_s)),
@@ -371,60 +275,8 @@ impl crate::report::Report for UploadSummary {
                 ("parts over objective".into(), format!("{:.2}%", self.parts.over_objective_pct)),
                 ("failed".into(), self.uploads.failed.to_string()),
             ],
-            charts: vec![
-                Chart {
-                    title: "Throughput per second".into(),
-                    x_label: "seconds since start".into(),
-                    y_label: "MB/s".into(),
-                    series: vec![Series {
-                        name: "sent".into(),
-                        points: self.mb_per_s_timeline.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)).collect(),
-                    }],
-                    spectrum: false,
-                },
-                Chart {
-                    title: "Part latency per second (parts finished in it)".into(),
-                    x_label: "seconds since start".into(),
-                    y_label: "ms".into(),
-                    series: vec![
-                        Series { name: "p50".into(), points: part_per_s(&|s| s.latency_ms.p50) },
-                        Series { name: "p99".into(), points: part_per_s(&|s| s.latency_ms.p99) },
-                        Series { name: "max".into(), points: part_per_s(&|s| s.latency_ms.max) },
-                    ],
-                    spectrum: false,
-                },
-                Chart {
-                    title: "Latency distribution (percentile spectrum)".into(),
-                    x_label: "percentile".into(),
-                    y_label: "ms".into(),
-                    series: vec![
-                        Series { name: "part".into(), points: html::spectrum(&self.part_ms) },
-                        Series { name: "part ttfb".into(), points: html::spectrum(&self.part_ttfb_ms) },
-                    ],
-                    spectrum: true,
-                },
-            ],
-            tables: vec![html::latency_table(
-                "Latency (ms)",
-                &[
-                    ("part", &self.part_ms),
-                    ("part ttfb (after body)", &self.part_ttfb_ms),
-                    ("object", &self.object_ms),
-                    ("create", &self.create_ms),
-                    ("complete", &self.complete_ms),
-                ],
-            )],
-            params: vec![
-                ("target".into(), self.target.clone()),
-                ("objects".into(), format!("{} bytes, {} at a time", self.plan.size_bytes, self.plan.parallel)),
-                (
-                    "parts".into(),
-                    format!("{} bytes, {} per object", self.plan.part_size_bytes, self.plan.parts_per_object),
-                ),
-                ("cores".into(), self.plan.cores.to_string()),
-            ],
-            warnings: self.warnings.clone(),
-            verdicts: Vec::new(),
+            charts: vec![Chart::over_time("Throughput per second", "MB/s", vec![("sent", sent)])],
+            ..Page::default()
         }
     }
 }

@@ -1,16 +1,16 @@
-//! The report of a `blast ws` run: connections, fan-out delivery and heartbeats.
+//! The report of a `blast ws` run (`WsSummary`): connections, fan-out delivery and
+//! heartbeats, as JSON figures, headline lines, and rows `delivery`, `connect`, `heartbeat`.
 
-use crate::report::csv::{FailureRow, HistoryRow, StatRow};
-use crate::report::html::{self, Chart, Page, Series};
+use crate::engine::recorder::histogram;
+use crate::report::html::{Chart, Page};
 use crate::report::metrics::{self, Metric, Metrics};
-use crate::report::raw::ws::{MergedWs, RawWs};
-use crate::report::series::{per_second, SeriesSecond};
-use crate::report::summary::Percentiles;
+use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
+use crate::report::raw::{from_unix_ns, ws::RawWs, ws::WsPlanInfo};
+use crate::report::{text, unix_secs, Report};
 use crate::workloads::ws::tally::account;
 use crate::workloads::ws::{WsOutcome, WsPlan};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 #[derive(Debug, Serialize)]
 pub struct WsConnections {
@@ -63,40 +63,11 @@ pub struct WsSummary {
     pub warnings: Vec<String>,
     /// Deliveries per wall-clock second of receipt, with their latency.
     pub timeline: Vec<SeriesSecond>,
-    /// The same with cumulative figures, for `_stats_history.csv`.
+    /// The rows every format renders.
     #[serde(skip)]
-    pub history: Vec<HistoryRow>,
+    pub measurements: Measurements,
     /// Every histogram and record, for exact merging of shards (`blast merge`).
     pub raw: RawWs,
-}
-
-/// The plan as reports show it; `conns` is the whole run's even in a shard's report.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WsPlanInfo {
-    pub conns: usize,
-    pub cores: usize,
-    pub connect_rate: f64,
-    pub duration_s: f64,
-    pub probe_rate: f64,
-    pub rooms: u32,
-    pub heartbeat_s: Option<f64>,
-    /// `I/N` when this run is one shard of a larger one.
-    pub shard: Option<String>,
-}
-
-impl WsPlanInfo {
-    pub fn of(plan: &WsPlan) -> Self {
-        WsPlanInfo {
-            conns: plan.conns,
-            cores: plan.cores,
-            connect_rate: plan.connect_rate,
-            duration_s: plan.duration.as_secs_f64(),
-            probe_rate: plan.probe_rate,
-            rooms: plan.rooms,
-            heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
-            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
-        }
-    }
 }
 
 impl WsSummary {
@@ -104,20 +75,13 @@ impl WsSummary {
         let scheme = if plan.target.tls { "wss" } else { "ws" };
         let target = format!("{scheme}://{}{}", plan.target.authority, plan.target.path);
         let info = WsPlanInfo::of(plan);
-        let raw = RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib());
-        Self::from_raw(raw, run)
+        Self::from_raw(RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib()))
     }
 
-    /// The report of a merged sharded run.
-    pub fn merged(m: MergedWs) -> WsSummary {
-        let raw = RawWs::of(&m.target, &m.plan, (0, 1), m.planned, &m.outcome, m.peak_rss_mib);
-        Self::from_raw(raw, &m.outcome)
-    }
-
-    fn from_raw(raw: RawWs, run: &WsOutcome) -> WsSummary {
-        let t = &run.tally;
+    /// The report of a run's raw measurements (a run's own, or its shards' merged).
+    pub fn from_raw(raw: RawWs) -> WsSummary {
+        let t = &raw.tally;
         let planned = raw.planned;
-        let (timeline, history) = per_second(&t.delivery_per_second, "WS", "delivery", t.established);
         let d = account(t);
         let mut warnings = Vec::new();
         if let Some(n) = t.failed.get("no_ephemeral_ports") {
@@ -135,14 +99,14 @@ impl WsSummary {
         if t.duplicates > 0 {
             warnings.push(format!("{} probes were delivered more than once to the same connection", t.duplicates));
         }
-        WsSummary {
+        let mut s = WsSummary {
             workload: "ws".into(),
             target: raw.target.clone(),
             plan: raw.plan.clone(),
-            started_at_unix: run.started_at.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
-            ramp_s: run.ramp_secs,
-            hold_s: run.hold_secs,
-            interrupted: run.interrupted,
+            started_at_unix: unix_secs(from_unix_ns(raw.started_at_unix_ns)),
+            ramp_s: raw.ramp_secs,
+            hold_s: raw.hold_secs,
+            interrupted: raw.interrupted,
             connections: WsConnections {
                 planned: planned as usize,
                 attempted: t.attempted,
@@ -172,14 +136,107 @@ impl WsSummary {
             messages_received: t.messages_received,
             peak_rss_mib: raw.peak_rss_mib,
             warnings,
-            timeline,
-            history,
+            timeline: Vec::new(),
+            measurements: Measurements::default(),
             raw,
+        };
+        let t = &s.raw.tally;
+        let seconds = t.delivery_per_second.seconds();
+        let (timeline, history) =
+            model::per_second(seconds, ("WS", "delivery", t.established), histogram(), SeriesSecond::of);
+        (s.timeline, s.measurements) = (timeline, s.model(history));
+        s
+    }
+
+    /// Rows `delivery` (also `Aggregated`), `connect` and `heartbeat`; deliveries per second
+    /// (a run without any has one whole-run row).
+    fn model(&self, mut history: Vec<HistoryRow>) -> Measurements {
+        let (p, c) = (&self.probes, &self.connections);
+        let secs = self.hold_s.max(1e-9);
+        let row = |name: &str, requests, failures, latency: &Percentiles, secs| StatRow {
+            kind: "WS".into(),
+            name: name.into(),
+            requests,
+            failures,
+            latency: latency.clone(),
+            avg_content_size: 0.0,
+            secs,
+        };
+        let delivery = row("delivery", p.delivered + p.missing, p.missing + p.duplicates, &self.delivery_ms, secs);
+        let failed_conns = c.failed.values().sum::<u64>() + c.dropped;
+        let unanswered = self.heartbeats_sent.saturating_sub(self.heartbeats_answered);
+        let rows = vec![
+            delivery.clone(),
+            row("connect", c.attempted, failed_conns, &self.connect_ms, self.ramp_s.max(1e-9)),
+            row("heartbeat", self.heartbeats_sent, unanswered, &self.heartbeat_rtt_ms, secs),
+            delivery.aggregated(),
+        ];
+        if history.is_empty() {
+            history = HistoryRow::whole_run(&delivery, self.started_at_unix as u64, c.open_peak);
         }
+        let failure = |name: &str, error: &str, occurrences| FailureRow {
+            method: "WS".into(),
+            name: name.into(),
+            error: error.into(),
+            occurrences,
+        };
+        let mut failures: Vec<FailureRow> = c.failed.iter().map(|(k, &n)| failure("connect", k, n)).collect();
+        for (name, error, n) in [
+            ("connect", "dropped by the server", c.dropped),
+            ("delivery", "missing", p.missing),
+            ("delivery", "duplicate", p.duplicates),
+            ("probe", "publish failed", p.failed_to_send),
+        ] {
+            if n > 0 {
+                failures.push(failure(name, error, n));
+            }
+        }
+        let latencies = vec![
+            Latency::new("delivery (per recipient)", Some(""), true, &self.delivery_ms),
+            Latency::new("probe completion", Some("completion_"), true, &self.probe_completion_ms),
+            Latency::new("connect + upgrade", Some("connect_"), true, &self.connect_ms),
+            Latency::new("heartbeat rtt", Some("heartbeat_"), false, &self.heartbeat_rtt_ms),
+        ];
+        Measurements { rows, history, failures, latencies, started_at_unix: self.started_at_unix }
     }
 }
 
-impl crate::report::Report for WsSummary {
+impl Report for WsSummary {
+    fn title(&self) -> String {
+        format!("blast ws -> {}", self.target)
+    }
+
+    fn measurements(&self) -> &Measurements {
+        &self.measurements
+    }
+
+    fn headline(&self) -> Vec<(&'static str, String)> {
+        let (c, p, plan) = (&self.connections, &self.probes, &self.plan);
+        let shard = plan.shard.as_ref().map_or(String::new(), |shard| {
+            let here = c.planned;
+            format!(
+                "; shard {shard}: {here} connections here (deliveries are accounted over all shards by `blast merge`)"
+            )
+        });
+        let (rate, rooms, probes, secs) = (plan.connect_rate, plan.rooms, plan.probe_rate, plan.duration_s);
+        let (failed, dropped, reconnects, peak) = (text::counts(&c.failed), c.dropped, c.reconnects, c.open_peak);
+        let (hb_sent, hb_answered, received) = (self.heartbeats_sent, self.heartbeats_answered, self.messages_received);
+        vec![
+            ("plan", format!("{} connections over {} cores at {rate:.0}/s, {rooms} rooms, probes {probes}/s for {secs:.1}s{shard}", plan.conns, plan.cores)),
+            ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
+            ("probes", format!("{} sent ({} failed), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
+            ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received; peak RSS {:.1} MiB", self.peak_rss_mib)),
+        ]
+    }
+
+    fn layout(&self) -> text::Layout {
+        text::Layout { key: 12, label: 24, width: 9, decimals: 3, mean: false, note: None }
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Every planned connection held to the end, every probe delivered exactly once.
     fn clean(&self) -> bool {
         let c = &self.connections;
@@ -193,72 +250,11 @@ impl crate::report::Report for WsSummary {
             && p.failed_to_send == 0
     }
 
-    fn render(&self) -> String {
-        let mut o = String::new();
-        let c = &self.connections;
-        let p = &self.probes;
-        let _ = writeln!(o, "blast ws -> {}", self.target);
-        let _ = writeln!(
-            o,
-            "  plan        {} connections over {} cores at {:.0}/s, {} rooms, probes {}/s for {:.1}s{}",
-            self.plan.conns,
-            self.plan.cores,
-            self.plan.connect_rate,
-            self.plan.rooms,
-            self.plan.probe_rate,
-            self.plan.duration_s,
-            match &self.plan.shard {
-                Some(shard) => format!(
-                    "; shard {shard}: {} connections here (deliveries are accounted over all shards by `blast merge`)",
-                    c.planned
-                ),
-                None => String::new(),
-            }
-        );
-        let failed: Vec<String> = c.failed.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        let _ = writeln!(
-            o,
-            "  connections {} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {}, dropped {}, reconnects {}, peak open {}",
-            c.established,
-            c.planned,
-            c.success_pct,
-            self.ramp_s,
-            c.attempted,
-            if failed.is_empty() { "none".into() } else { failed.join(", ") },
-            c.dropped,
-            c.reconnects,
-            c.open_peak
-        );
-        let _ = writeln!(
-            o,
-            "  probes      {} sent ({} failed), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}",
-            p.sent, p.failed_to_send, p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes
-        );
-        let _ = writeln!(
-            o,
-            "  heartbeats  {} sent, {} answered; {} messages received; peak RSS {:.1} MiB",
-            self.heartbeats_sent, self.heartbeats_answered, self.messages_received, self.peak_rss_mib
-        );
-        let rows = [
-            ("delivery (per recipient)", &self.delivery_ms),
-            ("probe completion", &self.probe_completion_ms),
-            ("connect + upgrade", &self.connect_ms),
-            ("heartbeat rtt", &self.heartbeat_rtt_ms),
-        ];
-        crate::report::text::latency_table_and_warnings(&mut o, &rows, 9, 3, &self.warnings);
-        o
-    }
-
     fn interrupted(&self) -> bool {
         self.interrupted
     }
 
-    fn metrics(&self) -> Metrics {
-        let mut m = Metrics::new();
-        metrics::latency(&mut m, "", &self.delivery_ms);
-        metrics::latency(&mut m, "completion_", &self.probe_completion_ms);
-        metrics::latency(&mut m, "connect_", &self.connect_ms);
-        metrics::latency(&mut m, "heartbeat_", &self.heartbeat_rtt_ms);
+    fn figures(&self, m: &mut Metrics) {
         let p = &self.probes;
         let errors = if p.expected_deliveries == 0 {
             0.0
@@ -268,145 +264,22 @@ impl crate::report::Report for WsSummary {
         m.insert("errors".into(), Metric::pct_low(errors));
         m.insert("success".into(), Metric::pct_high(self.connections.success_pct));
         m.insert("drops".into(), Metric::count_low(self.connections.dropped as f64));
-        m
-    }
-
-    fn stats(&self) -> Vec<StatRow> {
-        let p = &self.probes;
-        let c = &self.connections;
-        let secs = self.hold_s.max(1e-9);
-        let failed_conns: u64 = c.failed.values().sum();
-        let delivery = StatRow {
-            kind: "WS".into(),
-            name: "delivery".into(),
-            requests: p.delivered + p.missing,
-            failures: p.missing + p.duplicates,
-            latency: self.delivery_ms.clone(),
-            avg_content_size: 0.0,
-            secs,
-        };
-        vec![
-            delivery.clone(),
-            StatRow {
-                name: "connect".into(),
-                requests: c.attempted,
-                failures: failed_conns + c.dropped,
-                latency: self.connect_ms.clone(),
-                secs: self.ramp_s.max(1e-9),
-                ..delivery.clone()
-            },
-            StatRow {
-                name: "heartbeat".into(),
-                requests: self.heartbeats_sent,
-                failures: self.heartbeats_sent.saturating_sub(self.heartbeats_answered),
-                latency: self.heartbeat_rtt_ms.clone(),
-                ..delivery.clone()
-            },
-            StatRow { kind: String::new(), name: "Aggregated".into(), ..delivery },
-        ]
-    }
-
-    /// Deliveries per second (received in it, latency of those), and cumulative; a run without
-    /// deliveries has one whole-run row.
-    fn history(&self) -> Vec<HistoryRow> {
-        if !self.history.is_empty() {
-            return self.history.clone();
-        }
-        let row = self.stats().remove(0);
-        vec![HistoryRow {
-            timestamp: self.started_at_unix as u64,
-            users: self.connections.open_peak,
-            interval: row.clone(),
-            total: row,
-        }]
-    }
-
-    fn failures(&self) -> Vec<FailureRow> {
-        let mut rows: Vec<FailureRow> = self
-            .connections
-            .failed
-            .iter()
-            .map(|(k, &n)| FailureRow { method: "WS".into(), name: "connect".into(), error: k.clone(), occurrences: n })
-            .collect();
-        for (name, error, n) in [
-            ("connect", "dropped by the server", self.connections.dropped),
-            ("delivery", "missing", self.probes.missing),
-            ("delivery", "duplicate", self.probes.duplicates),
-            ("probe", "publish failed", self.probes.failed_to_send),
-        ] {
-            if n > 0 {
-                rows.push(FailureRow { method: "WS".into(), name: name.into(), error: error.into(), occurrences: n });
-            }
-        }
-        rows
     }
 
     fn page(&self) -> Page {
-        let p = &self.probes;
+        let (p, c) = (&self.probes, &self.connections);
         let t0 = self.started_at_unix.floor();
-        let per_s = |f: &dyn Fn(&SeriesSecond) -> f64| -> Vec<(f64, f64)> {
-            self.timeline.iter().map(|s| (s.unix as f64 - t0, f(s))).collect()
-        };
+        let delivered = self.timeline.iter().map(|s| (s.unix as f64 - t0, s.count as f64)).collect();
         Page {
-            title: format!("blast ws -> {}", self.target),
             headline: vec![
-                ("connections".into(), format!("{} / {}", self.connections.established, self.connections.planned)),
+                ("connections".into(), format!("{} / {}", c.established, c.planned)),
                 ("deliveries".into(), format!("{} / {}", p.delivered, p.expected_deliveries)),
                 ("delivery p99".into(), format!("{:.2} ms", self.delivery_ms.p99)),
                 ("probe completion p99".into(), format!("{:.2} ms", self.probe_completion_ms.p99)),
-                ("dropped".into(), self.connections.dropped.to_string()),
+                ("dropped".into(), c.dropped.to_string()),
             ],
-            charts: vec![
-                Chart {
-                    title: "Deliveries per second".into(),
-                    x_label: "seconds since start".into(),
-                    y_label: "deliveries/s".into(),
-                    series: vec![Series { name: "delivered".into(), points: per_s(&|s| s.count as f64) }],
-                    spectrum: false,
-                },
-                Chart {
-                    title: "Delivery latency per second (per recipient)".into(),
-                    x_label: "seconds since start".into(),
-                    y_label: "ms".into(),
-                    series: vec![
-                        Series { name: "p50".into(), points: per_s(&|s| s.latency_ms.p50) },
-                        Series { name: "p99".into(), points: per_s(&|s| s.latency_ms.p99) },
-                        Series { name: "max".into(), points: per_s(&|s| s.latency_ms.max) },
-                    ],
-                    spectrum: false,
-                },
-                Chart {
-                    title: "Latency distribution (percentile spectrum)".into(),
-                    x_label: "percentile".into(),
-                    y_label: "ms".into(),
-                    series: vec![
-                        Series { name: "delivery (per recipient)".into(), points: html::spectrum(&self.delivery_ms) },
-                        Series { name: "probe completion".into(), points: html::spectrum(&self.probe_completion_ms) },
-                        Series { name: "connect + upgrade".into(), points: html::spectrum(&self.connect_ms) },
-                    ],
-                    spectrum: true,
-                },
-            ],
-            tables: vec![html::latency_table(
-                "Latency (ms)",
-                &[
-                    ("delivery (per recipient)", &self.delivery_ms),
-                    ("probe completion", &self.probe_completion_ms),
-                    ("connect + upgrade", &self.connect_ms),
-                    ("heartbeat rtt", &self.heartbeat_rtt_ms),
-                ],
-            )],
-            params: vec![
-                ("target".into(), self.target.clone()),
-                (
-                    "connections".into(),
-                    format!("{} at {}/s over {} cores", self.plan.conns, self.plan.connect_rate, self.plan.cores),
-                ),
-                ("rooms".into(), self.plan.rooms.to_string()),
-                ("probes".into(), format!("{}/s for {} s", self.plan.probe_rate, self.plan.duration_s)),
-            ],
-            warnings: self.warnings.clone(),
-            verdicts: Vec::new(),
+            charts: vec![Chart::over_time("Deliveries per second", "deliveries/s", vec![("delivered", delivered)])],
+            ..Page::default()
         }
     }
 }

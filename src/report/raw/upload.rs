@@ -1,12 +1,49 @@
 //! The raw measurements of a `blast upload` run: the upload tally (histograms and counters),
-//! bytes per second, and the plan.
+//! bytes per second, and the plan as reports show it (`UploadPlanInfo`).
 
-use super::{from_unix_ns, one_run, unix_ns};
-use crate::report::upload::UploadPlanInfo;
+use super::{one_run, unix_ns};
 use crate::workloads::upload::tally::UploadTally;
-use crate::workloads::upload::UploadOutcome;
+use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+
+/// The plan as reports show it; `parallel` and `uploads` are the whole run's even in a shard's
+/// report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadPlanInfo {
+    pub size_bytes: u64,
+    pub part_size_bytes: u64,
+    pub parts_per_object: u64,
+    pub parallel: usize,
+    pub part_concurrency: usize,
+    pub uploads: Option<u64>,
+    pub duration_s: Option<f64>,
+    pub cores: usize,
+    pub verify: bool,
+    pub retries: u32,
+    /// A part slower than this (for a full-size part) misses the objective.
+    pub part_objective_s: f64,
+    /// `I/N` when this run is one shard of a larger one.
+    pub shard: Option<String>,
+}
+
+impl UploadPlanInfo {
+    pub fn of(plan: &UploadPlan) -> Self {
+        UploadPlanInfo {
+            size_bytes: plan.size,
+            part_size_bytes: plan.part_size,
+            parts_per_object: plan.parts_per_object(),
+            parallel: plan.parallel,
+            part_concurrency: plan.part_concurrency,
+            uploads: plan.uploads,
+            duration_s: plan.duration.map(|d| d.as_secs_f64()),
+            cores: plan.cores,
+            verify: plan.verify,
+            retries: plan.retries,
+            part_objective_s: plan.part_objective.as_secs_f64(),
+            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawUpload {
@@ -45,18 +82,9 @@ impl RawUpload {
     }
 }
 
-/// An upload run rebuilt from its shards' raw measurements.
-pub struct MergedUpload {
-    pub target: String,
-    pub plan: UploadPlanInfo,
-    pub outcome: UploadOutcome,
-    /// The largest shard's peak RSS.
-    pub peak_rss_mib: f64,
-}
-
 /// Merges the shards of one upload run: tallies add, the run lasts from the first shard's start
 /// to the last shard's end, and bytes per second add second by second on that common clock.
-pub fn merge(shards: Vec<RawUpload>) -> Result<MergedUpload, String> {
+pub fn merge(shards: Vec<RawUpload>) -> Result<RawUpload, String> {
     let first = one_run(
         &shards,
         |s| (s.target.clone(), UploadPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
@@ -89,23 +117,23 @@ pub fn merge(shards: Vec<RawUpload>) -> Result<MergedUpload, String> {
         .unwrap_or("exists")
         .to_string();
     let plan = UploadPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() };
-    let mut merged = MergedUpload {
+    let mut merged = RawUpload {
         target: first.target.clone(),
         plan,
-        outcome: UploadOutcome {
-            tally: UploadTally::default(),
-            timeline,
-            elapsed: Duration::from_nanos(end - start),
-            started_at: from_unix_ns(start),
-            bucket,
-            pool_bytes: shards.iter().map(|s| s.pool_bytes).max().unwrap_or(0),
-            interrupted: shards.iter().any(|s| s.interrupted),
-            pinned: shards.iter().map(|s| s.pinned).sum(),
-        },
+        shard: (0, 1),
+        started_at_unix_ns: start,
+        elapsed_ns: end - start,
+        interrupted: shards.iter().any(|s| s.interrupted),
+        pinned: shards.iter().map(|s| s.pinned).sum(),
+        bucket,
+        pool_bytes: shards.iter().map(|s| s.pool_bytes).max().unwrap_or(0),
+        // The largest shard's peak RSS.
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
+        timeline,
+        tally: UploadTally::default(),
     };
     for s in shards {
-        merged.outcome.tally.merge(s.tally);
+        merged.tally.merge(s.tally);
     }
     Ok(merged)
 }

@@ -2,12 +2,42 @@
 //! the delivery accounting is done on (probes sent, memberships in time, deliveries per probe).
 //! Shards are merged before the accounting, so a probe published by shard 0 is expected on
 //! every shard's subscribers and counted exactly once.
+//!
+//! The plan is recorded as reports show it (`WsPlanInfo`).
 
-use super::{from_unix_ns, one_run, unix_ns};
-use crate::report::ws::WsPlanInfo;
+use super::{one_run, unix_ns};
 use crate::workloads::ws::tally::WsTally;
-use crate::workloads::ws::WsOutcome;
+use crate::workloads::ws::{WsOutcome, WsPlan};
 use serde::{Deserialize, Serialize};
+
+/// The plan as reports show it; `conns` is the whole run's even in a shard's report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WsPlanInfo {
+    pub conns: usize,
+    pub cores: usize,
+    pub connect_rate: f64,
+    pub duration_s: f64,
+    pub probe_rate: f64,
+    pub rooms: u32,
+    pub heartbeat_s: Option<f64>,
+    /// `I/N` when this run is one shard of a larger one.
+    pub shard: Option<String>,
+}
+
+impl WsPlanInfo {
+    pub fn of(plan: &WsPlan) -> Self {
+        WsPlanInfo {
+            conns: plan.conns,
+            cores: plan.cores,
+            connect_rate: plan.connect_rate,
+            duration_s: plan.duration.as_secs_f64(),
+            probe_rate: plan.probe_rate,
+            rooms: plan.rooms,
+            heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
+            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawWs {
@@ -27,45 +57,33 @@ pub struct RawWs {
     pub tally: WsTally,
 }
 
-/// A ws run rebuilt from its shards' raw measurements.
-pub struct MergedWs {
-    pub target: String,
-    pub plan: WsPlanInfo,
-    pub planned: u64,
-    pub outcome: WsOutcome,
-    /// The largest shard's peak RSS.
-    pub peak_rss_mib: f64,
-}
-
-/// Merges the shards of one ws run into the outcome a single run would have had; the delivery
-/// accounting then runs on the union of every shard's probes, memberships and deliveries.
-pub fn merge(shards: Vec<RawWs>) -> Result<MergedWs, String> {
+/// Merges the shards of one ws run into the raw measurements a single run would have had; the
+/// delivery accounting then runs on the union of every shard's probes, memberships and
+/// deliveries.
+pub fn merge(shards: Vec<RawWs>) -> Result<RawWs, String> {
     let first = one_run(
         &shards,
         |s| (s.target.clone(), WsPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
         |s| s.shard,
         "target, connections, rate, rooms, probes or duration",
     )?;
-    // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
-    let hold_secs = shards.iter().find(|s| s.shard.0 == 0).unwrap_or(first).hold_secs;
-    let started = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);
-    let plan = WsPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() };
-    let mut merged = MergedWs {
+    let mut merged = RawWs {
         target: first.target.clone(),
-        plan,
+        plan: WsPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() },
+        shard: (0, 1),
         planned: shards.iter().map(|s| s.planned).sum(),
-        outcome: WsOutcome {
-            tally: WsTally::default(),
-            ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
-            hold_secs,
-            interrupted: shards.iter().any(|s| s.interrupted),
-            pinned: shards.iter().map(|s| s.pinned).sum(),
-            started_at: from_unix_ns(started),
-        },
+        started_at_unix_ns: shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0),
+        ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
+        // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
+        hold_secs: shards.iter().find(|s| s.shard.0 == 0).unwrap_or(first).hold_secs,
+        interrupted: shards.iter().any(|s| s.interrupted),
+        pinned: shards.iter().map(|s| s.pinned).sum(),
+        // The largest shard's peak RSS.
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
+        tally: WsTally::default(),
     };
     for s in shards {
-        merged.outcome.tally.merge(s.tally);
+        merged.tally.merge(s.tally);
     }
     Ok(merged)
 }

@@ -50,6 +50,6 @@ impl UploadPlan {
 
     pub fn slots_on(&self, core: usize) -> usize {
         let own = self.own_parallel();
-        own / self.cores + usize::from(core < own % self.cores)
+        crate::engine::spread(own, self.cores, core)
     }
 }

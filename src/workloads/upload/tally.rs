@@ -1,14 +1,10 @@
 //! What one core measured of its uploads; merged when the run ends.
 
-use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use crate::engine::recorder::histogram;
 use crate::engine::series::SecondSeries;
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
-}
 
 /// Why a request (and so its upload) failed: a short stable name, and whether retrying may help.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -77,7 +77,7 @@ impl WsPlan {
 
     pub fn conns_on(&self, core: usize) -> usize {
         let own = self.own_conns();
-        own / self.cores + usize::from(core < own % self.cores)
+        crate::engine::spread(own, self.cores, core)
     }
 
     /// This process publishes the probes (the only shard, or shard 0 of several).

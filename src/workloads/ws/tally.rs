@@ -1,14 +1,10 @@
 //! What one core measured of its WebSocket connections, and the exact delivery accounting
 //! done when the cores' tallies are merged.
 
-use crate::engine::recorder::{MAX_TRACKABLE_US, SIGFIG};
+use crate::engine::recorder::{histogram, MAX_TRACKABLE_US};
 use crate::engine::series::SecondSeries;
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("valid histogram bounds")
-}
 
 /// A probe the publisher sent and the target accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
