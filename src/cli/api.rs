@@ -3,6 +3,7 @@
 use super::common::{available_cores, UsageError};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
+use crate::report::raw::api::NamedRequest;
 use crate::report::{self, api::ApiSummary};
 use crate::units::{parse_count, parse_duration, parse_rate};
 
@@ -87,9 +88,32 @@ pub struct ApiArgs {
 }
 
 struct Built {
+    /// What each report row is (the scenario's names).
+    names: Vec<NamedRequest>,
     plan: Plan,
     target: HttpTarget,
     workload: ApiWorkload,
+}
+
+/// What each report row of `scenario` is.
+fn named_requests(scenario: &Scenario) -> Vec<NamedRequest> {
+    let flows = scenario.flow_rows();
+    let total: u64 = scenario.weights.iter().sum();
+    scenario
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let weight: u64 =
+                scenario.iterations.iter().zip(&scenario.weights).filter(|(it, _)| it.row == i).map(|(_, w)| w).sum();
+            NamedRequest {
+                name: row.name.clone(),
+                kind: row.kind.clone(),
+                flow: flows[i],
+                planned_share: (weight > 0).then(|| weight as f64 / total.max(1) as f64),
+            }
+        })
+        .collect()
 }
 
 /// The one request `blast api`'s flags describe.
@@ -192,8 +216,9 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         rows: scenario.rows.len(),
     };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
+    let names = named_requests(&scenario);
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout);
-    Ok(Built { plan, target, workload })
+    Ok(Built { names, plan, target, workload })
 }
 
 /// `Name: value` with a valid token name and no line breaks.
@@ -221,15 +246,15 @@ fn redact_header(h: &str) -> String {
 
 /// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
 pub fn check(args: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<(), UsageError> {
-    build(args, scenario)?;
-    args.out.sla_targets(&crate::report::api::metric_names()).map(|_| ())
+    let built = build(args, scenario)?;
+    args.out.sla_targets(&crate::report::api::metric_names(&built.names)).map(|_| ())
 }
 
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
 pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) -> Result<ExitCode, UsageError> {
-    let Built { plan, target, workload } = build(&args, scenario)?;
+    let Built { names, plan, target, workload } = build(&args, scenario)?;
     crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
-    let sla = args.out.check(&crate::report::api::metric_names())?;
+    let sla = args.out.check(&crate::report::api::metric_names(&names))?;
     let stop = super::common::stop_on_signals();
     let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
     let warmup_s = plan.warmup.as_secs();
@@ -248,18 +273,28 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     })
     .map_err(|e| e.0)?;
     progress.finish();
-    let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome);
+    let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
     if let Some(path) = &args.out.hdr_log {
-        write_hdr_log(path, &outcome).map_err(|e| format!("--hdr-log {path}: {e}"))?;
+        write_hdr_log(path, &outcome, &names).map_err(|e| format!("--hdr-log {path}: {e}"))?;
     }
     args.out.finish(&summary, sla.as_deref())
 }
 
 /// One interval per second: corrected latency (tag `latency`) and service time (`service`).
-fn write_hdr_log(path: &str, outcome: &engine::RunOutcome) -> std::io::Result<()> {
+fn write_hdr_log(path: &str, outcome: &engine::RunOutcome, names: &[NamedRequest]) -> std::io::Result<()> {
+    // With several names, each also gets its own tag (`name.` and the name, characters a log
+    // tag cannot hold replaced by `_`).
+    let tags: Vec<String> = match names.len() {
+        0 | 1 => Vec::new(),
+        _ => names
+            .iter()
+            .map(|n| format!("name.{}", n.name.replace(|c: char| c.is_whitespace() || c == ',' || c == '=', "_")))
+            .collect(),
+    };
     // Decoded one second at a time from the compacted series.
     let intervals = outcome.timeline.iter().enumerate().flat_map(|(i, r)| {
-        [("latency", &r.latency), ("service", &r.service)].into_iter().filter_map(move |(tag, h)| {
+        let rows = tags.iter().zip(&r.by_name).map(|(tag, row)| (tag.as_str(), &row.latency));
+        [("latency", &r.latency), ("service", &r.service)].into_iter().chain(rows).filter_map(move |(tag, h)| {
             Some(report::hdr::Interval {
                 tag,
                 start: Duration::from_secs(i as u64),

@@ -72,14 +72,15 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
             a.out.finish(&UploadSummary::from_raw(merged), sla.as_deref())
         }
         _ => {
-            let (plan, outcome) = raw::api::merge(&raws(&reports)?)?;
-            let sla = a.out.check(&crate::report::api::metric_names())?;
+            let (plan, outcome, names) = raw::api::merge(&raws(&reports)?)?;
+            let sla = a.out.check(&crate::report::api::metric_names(&names))?;
             let summary = ApiSummary::build(
                 &first.text("workload"),
                 &first.text("target"),
                 &first.text("method"),
                 &plan,
                 &outcome,
+                &names,
             );
             a.out.finish(&summary, sla.as_deref())
         }

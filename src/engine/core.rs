@@ -327,7 +327,7 @@ async fn conn_loop<W: Workload>(
                     if measured {
                         let mut rec = st.recorder.borrow_mut();
                         rec.record_error(kind);
-                        rec.row(row).record_error(kind);
+                        rec.row_mut(row).record_error(kind);
                     }
                     st.inflight.set(st.inflight.get() - 1);
                     continue;
@@ -362,9 +362,9 @@ async fn conn_loop<W: Workload>(
                 bytes_in: stats.bytes_in,
             };
             record(&mut rec, &iteration);
-            record(rec.row(row), &iteration);
+            record(rec.row_mut(row), &iteration);
             for s in &steps {
-                record(rec.row(s.row), s);
+                record(rec.row_mut(s.row), s);
             }
         }
         if !keep {

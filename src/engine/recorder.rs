@@ -176,7 +176,7 @@ impl Recorder {
     }
 
     /// Row `i`'s recorder (added if the recorder has fewer rows).
-    pub fn row(&mut self, i: usize) -> &mut Recorder {
+    pub fn row_mut(&mut self, i: usize) -> &mut Recorder {
         if self.by_name.len() <= i {
             self.by_name.resize_with(i + 1, Recorder::new);
         }
@@ -281,7 +281,7 @@ impl Recorder {
         self.bytes_in += other.bytes_in;
         self.queue_peak = self.queue_peak.max(other.queue_peak);
         for (i, r) in other.by_name.iter().enumerate() {
-            self.row(i).merge(r);
+            self.row_mut(i).merge(r);
         }
     }
 }

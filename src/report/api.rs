@@ -7,8 +7,8 @@ use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Plan, RunOutcome};
 use crate::report::html::{Chart, Page, Table};
 use crate::report::metrics::{self, Metric, Metrics};
-use crate::report::model::{self, FailureRow, Latency, Measurements, Percentiles, StatRow, Tally};
-use crate::report::raw::api::RawRun;
+use crate::report::model::{FailureRow, HistoryRow, Latency, Measurements, Percentiles, StatRow, Tally};
+use crate::report::raw::api::{NamedRequest, RawRun};
 use crate::report::{text, unix_secs, Report};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -110,6 +110,9 @@ pub struct ApiSummary {
     pub bytes_in: u64,
     pub warnings: Vec<String>,
     pub timeline: Vec<ApiSecond>,
+    /// Each name the run recorded under (a scenario's requests, steps and flows; the one
+    /// request of the flags otherwise), as Locust's per-name rows.
+    pub names: Vec<ApiName>,
     /// Request method and path (the CSV's Type and Name).
     pub method: String,
     pub path: String,
@@ -118,6 +121,39 @@ pub struct ApiSummary {
     pub measurements: Measurements,
     /// Every histogram and counter, for exact merging of shards (`blast merge`).
     pub raw: RawRun,
+}
+
+/// One name's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiName {
+    pub name: String,
+    /// The HTTP method, or `flow` (a flow's whole iterations, from their intended start).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub requests: ApiNameRequests,
+    pub status_codes: BTreeMap<String, u64>,
+    pub errors: BTreeMap<String, u64>,
+    /// From the intended start (a flow's first step) or the previous step's end (later steps).
+    pub latency_ms: Percentiles,
+    /// From the actual send.
+    pub service_ms: Percentiles,
+    pub share: ApiShare,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiNameRequests {
+    pub sent: u64,
+    pub completed: u64,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+/// A name's share of the arrivals: planned by weight (requests and flows) and achieved (sent
+/// over the iterations sent; a repeated step's is above 1).
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiShare {
+    pub planned: Option<f64>,
+    pub achieved: f64,
 }
 
 /// Failed: errors of any kind, 4xx/5xx responses and unparsable statuses.
@@ -165,37 +201,113 @@ fn failure_rows(method: &str, name: &str, r: &Recorder) -> Vec<FailureRow> {
     errors.chain(failed_codes.map(|(code, n)| row(format!("HTTP {code}"), n))).collect()
 }
 
-/// The model of a run of named requests `(method, path, recorder)`: a row per name, then
-/// `Aggregated` from `total`; the seconds of `run`'s timeline (today's runs record one name).
-fn measurements(names: &[(&str, &str, &Recorder)], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>) {
-    let mut rows: Vec<StatRow> = names.iter().map(|(method, path, r)| r.row(method, path, s.measured_s)).collect();
-    rows.push(run.total.row("", "Aggregated", s.measured_s));
-    let failures = names.iter().flat_map(|(method, path, r)| failure_rows(method, path, r)).collect();
+/// The model of a run: a row per name, then `Aggregated` (the HTTP requests: every row but the
+/// flows'), the same second by second, and the seconds of the JSON timeline.
+fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>) {
+    let recorders = |r: &Recorder| -> (Vec<Recorder>, Recorder) {
+        let rows: Vec<Recorder> = (0..names.len()).map(|i| row_of(r, i).clone()).collect();
+        let mut agg = Recorder::new();
+        for (n, row) in names.iter().zip(&rows) {
+            if !n.flow {
+                agg.merge(row);
+            }
+        }
+        (rows, agg)
+    };
+    let (rows_total, agg_total) = recorders(&run.total);
+    let mut rows: Vec<StatRow> =
+        names.iter().zip(&rows_total).map(|(n, r)| r.row(&n.kind, &n.name, s.measured_s)).collect();
+    rows.push(agg_total.row("", "Aggregated", s.measured_s));
+    let failures = names.iter().zip(&rows_total).flat_map(|(n, r)| failure_rows(&n.kind, &n.name, r)).collect();
     let start = s.started_at_unix as u64;
-    let seconds = run.timeline.iter().enumerate().map(|(i, c)| (start + i as u64 + 1, c.expand_own()));
-    let (timeline, history) =
-        model::per_second(seconds, (&s.method, &s.path, s.plan.conns as u64), Recorder::new(), |t, r, row| ApiSecond {
+    let (mut timeline, mut history) = (Vec::new(), Vec::new());
+    let (mut cumulative, mut agg_cumulative) = (vec![Recorder::new(); names.len()], Recorder::new());
+    for (i, second) in run.timeline.iter().enumerate() {
+        let (t, r) = (start + i as u64 + 1, second.expand_own());
+        let (rows_now, agg_now) = recorders(&r);
+        let secs = (i + 1) as f64;
+        for ((n, now), total) in names.iter().zip(&rows_now).zip(cumulative.iter_mut()) {
+            total.merge(now);
+            let (interval, total) = (now.row(&n.kind, &n.name, 1.0), total.row(&n.kind, &n.name, secs));
+            history.push(HistoryRow { timestamp: t, users: s.plan.conns as u64, interval, total });
+        }
+        agg_cumulative.merge(&agg_now);
+        let (interval, total) = (agg_now.row("", "Aggregated", 1.0), agg_cumulative.row("", "Aggregated", secs));
+        let latency_ms = Percentiles::of(&r.latency);
+        timeline.push(ApiSecond {
             second: t - start,
             sent: r.sent,
             completed: r.completed,
-            failed: row.failures,
-            p50_ms: row.latency.p50,
-            p99_ms: row.latency.p99,
-            max_ms: row.latency.max,
-            latency_ms: row.latency.clone(),
+            failed: failed(&r),
+            p50_ms: latency_ms.p50,
+            p99_ms: latency_ms.p99,
+            max_ms: latency_ms.max,
+            latency_ms,
         });
+        history.push(HistoryRow { timestamp: t, users: s.plan.conns as u64, interval, total });
+    }
+    let latency = |label, metric, spectrum, ms: &Percentiles| Latency { label, metric, spectrum, ms: ms.clone() };
     let latencies = vec![
-        Latency::new("corrected (intended)", Some(""), true, &s.latency_ms),
-        Latency::new("uncorrected (sent)", Some("service_"), true, &s.service_ms),
-        Latency::new("send lag", None, false, &s.send_lag_ms),
-        Latency::new("pacer lag", None, false, &s.dispatch_lag_ms),
-        Latency::new("connect", None, false, &s.connect_ms),
+        latency("corrected (intended)", Some(""), true, &s.latency_ms),
+        latency("uncorrected (sent)", Some("service_"), true, &s.service_ms),
+        latency("send lag", None, false, &s.send_lag_ms),
+        latency("pacer lag", None, false, &s.dispatch_lag_ms),
+        latency("connect", None, false, &s.connect_ms),
     ];
     (Measurements { rows, history, failures, latencies, started_at_unix: s.started_at_unix }, timeline)
 }
 
+/// Row `i` of a recorder: its own figures when it has no rows (a report of an earlier version,
+/// whose one request is the whole run).
+fn row_of(r: &Recorder, i: usize) -> &Recorder {
+    static EMPTY: std::sync::OnceLock<Recorder> = std::sync::OnceLock::new();
+    match r.by_name.get(i) {
+        Some(row) => row,
+        None if r.by_name.is_empty() && i == 0 => r,
+        None => EMPTY.get_or_init(Recorder::new),
+    }
+}
+
+/// Each name's figures for the JSON report.
+fn names_of(names: &[NamedRequest], t: &Recorder) -> Vec<ApiName> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let r = row_of(t, i);
+            ApiName {
+                name: n.name.clone(),
+                kind: n.kind.clone(),
+                requests: ApiNameRequests {
+                    sent: r.sent,
+                    completed: r.completed,
+                    ok: r.codes_in(100, 399),
+                    failed: failed(r),
+                },
+                status_codes: status_codes(r),
+                errors: errors(r),
+                latency_ms: Percentiles::of(&r.latency),
+                service_ms: Percentiles::of(&r.service),
+                share: ApiShare {
+                    planned: n.planned_share,
+                    achieved: if t.sent == 0 { 0.0 } else { r.sent as f64 / t.sent as f64 },
+                },
+            }
+        })
+        .collect()
+}
+
 impl ApiSummary {
-    pub fn build(workload: &str, target: &str, method: &str, plan: &Plan, run: &RunOutcome) -> ApiSummary {
+    /// `names`: what the run's rows are (none: one row, `method` and the target's path, as in
+    /// reports of earlier versions).
+    pub fn build(
+        workload: &str,
+        target: &str,
+        method: &str,
+        plan: &Plan,
+        run: &RunOutcome,
+        names: &[NamedRequest],
+    ) -> ApiSummary {
         let t = &run.total;
         let measured = run.measured_secs.max(1e-9);
         // Sent over the time sending really took: a run that fell behind and caught up after
@@ -260,9 +372,17 @@ impl ApiSummary {
                 .and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string()))
                 .unwrap_or("/".into()),
             measurements: Measurements::default(),
-            raw: RawRun::of(plan, run),
+            raw: RawRun::of(plan, run, names),
+            names: Vec::new(),
         };
-        (s.measurements, s.timeline) = measurements(&[(&s.method, &s.path, t)], &s, run);
+        let names = if names.is_empty() {
+            // The one request of the flags (and reports of earlier versions): its path is its name.
+            vec![NamedRequest { name: s.path.clone(), kind: s.method.clone(), flow: false, planned_share: Some(1.0) }]
+        } else {
+            names.to_vec()
+        };
+        s.names = names_of(&names, t);
+        (s.measurements, s.timeline) = measurements(&names, &s, run);
         s.warnings = warnings(&s, run);
         s
     }
@@ -376,6 +496,17 @@ impl Report for ApiSummary {
         m.insert("rate".into(), Metric::pct_high(self.rate_ratio * 100.0));
         m.insert("rps".into(), Metric::per_s(self.achieved_rate));
         m.insert("send_lag_p99".into(), Metric::ms(self.send_lag_ms.p99));
+        for n in self.names.iter().filter(|_| self.names.len() > 1) {
+            let prefix = format!("{}:", n.name);
+            metrics::latency(m, &prefix, &n.latency_ms);
+            let attempted = n.requests.ok + n.requests.failed;
+            let errors = if attempted == 0 { 100.0 } else { 100.0 * n.requests.failed as f64 / attempted as f64 };
+            let [e, ok, rps, share] = NAME_FIGURES;
+            m.insert(format!("{prefix}{e}"), Metric::pct_low(errors));
+            m.insert(format!("{prefix}{ok}"), Metric::pct_high(100.0 - errors));
+            m.insert(format!("{prefix}{rps}"), Metric::per_s(n.requests.sent as f64 / self.measured_s.max(1e-9)));
+            m.insert(format!("{prefix}{share}"), Metric::pct_high(n.share.achieved * 100.0));
+        }
     }
 
     fn page(&self) -> Page {
@@ -405,7 +536,17 @@ impl Report for ApiSummary {
     }
 }
 
-/// Figures `blast api` reports, for checking `--sla` names before a run.
-pub fn metric_names() -> Vec<String> {
-    metrics::names(&["", "service_"], &["errors", "success", "rate", "rps", "send_lag_p99"])
+/// Figures `blast api` reports, for checking `--sla` names before a run: the run's, then each
+/// name's as `NAME:FIGURE` (`GET /v1/conversations:p95`).
+pub fn metric_names(names: &[NamedRequest]) -> Vec<String> {
+    let mut all = metrics::names(&["", "service_"], &["errors", "success", "rate", "rps", "send_lag_p99"]);
+    for n in names.iter().filter(|_| names.len() > 1) {
+        let prefix = format!("{}:", n.name);
+        all.extend(metrics::names(&[&prefix], &[]));
+        all.extend(NAME_FIGURES.iter().map(|f| format!("{prefix}{f}")));
+    }
+    all
 }
+
+/// Figures of each name besides its latency percentiles.
+const NAME_FIGURES: [&str; 4] = ["errors", "success", "rps", "share"];

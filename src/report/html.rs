@@ -96,6 +96,18 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
     let latency =
         Table { title: "Latency (ms)".into(), header: header.map(String::from).to_vec(), rows: rows.collect() };
     page.tables.insert(0, latency);
+    if m.rows.len() > 2 {
+        let header = ["type", "name", "requests", "failures", "p50", "p95", "p99", "max"];
+        let rows = m.rows.iter().map(|r| {
+            let p = &r.latency;
+            let mut row = vec![r.kind.clone(), r.name.clone(), r.requests.to_string(), r.failures.to_string()];
+            row.extend([p.p50, p.p95, p.p99, p.max].iter().map(|v| format!("{v:.3}")));
+            row
+        });
+        let by_name =
+            Table { title: "By name (ms)".into(), header: header.map(String::from).to_vec(), rows: rows.collect() };
+        page.tables.insert(1, by_name);
+    }
     page
 }
 

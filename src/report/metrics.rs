@@ -133,13 +133,35 @@ pub struct Verdict {
     pub line: String,
 }
 
+/// The targets of a spec, split at commas; a comma inside a request name (a part with no
+/// comparison) joins the part to the next one.
+fn split_targets(spec: &str) -> Vec<String> {
+    let (mut out, mut pending) = (Vec::new(), String::new());
+    for part in spec.split(',') {
+        if !pending.is_empty() {
+            pending.push(',');
+        }
+        pending.push_str(part);
+        if part.contains(['<', '>']) || part.trim().is_empty() {
+            out.push(std::mem::take(&mut pending).trim().to_string());
+        }
+    }
+    out.push(pending.trim().to_string());
+    out.into_iter().filter(|t| !t.is_empty()).collect()
+}
+
 /// Parses `p99<200ms,errors<1%,rate>=99%`. Latencies take ms, s or us; percentages a `%`.
+/// `NAME:FIGURE` is a figure of one request name (`GET /v1/conversations:p95<100ms`).
 pub fn parse_sla(spec: &str) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
-    for raw in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for raw in split_targets(spec) {
+        let raw = raw.as_str();
         let bad = || format!("SLA target '{raw}': expected METRIC<VALUE, METRIC<=VALUE, METRIC>VALUE or METRIC>=VALUE");
         let at = raw.find(['<', '>']).ok_or_else(bad)?;
-        let metric = raw[..at].trim().to_ascii_lowercase();
+        let metric = match raw[..at].trim().rsplit_once(':') {
+            Some((name, figure)) => format!("{}:{}", name.trim(), figure.trim().to_ascii_lowercase()),
+            None => raw[..at].trim().to_ascii_lowercase(),
+        };
         let rest = &raw[at..];
         let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
             (Op::Le, v)
@@ -182,6 +204,15 @@ pub fn parse_sla(spec: &str) -> Result<Vec<Target>, String> {
 /// Checks that every target names a figure the workload reports (before the run starts).
 pub fn check_names(targets: &[Target], known: &[String]) -> Result<(), String> {
     for t in targets {
+        if let Some((name, _)) = t.metric.rsplit_once(':').filter(|_| !known.contains(&t.metric)) {
+            let mut names: Vec<&str> = known.iter().filter_map(|k| k.rsplit_once(':').map(|(n, _)| n)).collect();
+            names.dedup();
+            if !names.contains(&name) {
+                let have =
+                    if names.is_empty() { "this run has one, give no name".to_string() } else { names.join(", ") };
+                return Err(format!("SLA target '{}': no request named '{name}' ({have})", t.text));
+            }
+        }
         if !known.contains(&t.metric) {
             return Err(format!(
                 "SLA target '{}': unknown metric '{}'; this workload has: {}",
@@ -212,10 +243,14 @@ pub fn evaluate(targets: &[Target], metrics: &Metrics) -> Vec<Verdict> {
                 Op::Gt => ">",
                 Op::Ge => ">=",
             };
+            let shown = match t.metric.rsplit_once(':') {
+                Some((name, figure)) => format!("{name}: {figure}"),
+                None => t.metric.clone(),
+            };
             let line = format!(
                 "[{}] {}: {} {sign} {} target",
                 if pass { "PASS" } else { "FAIL" },
-                t.metric,
+                shown,
                 m.show(m.value),
                 m.show(t.value)
             );
@@ -248,5 +283,13 @@ mod tests {
         assert_eq!(v[0].line, "[FAIL] p99: 200 ms < 200 ms target");
         assert_eq!(v[2].line, "[PASS] errors: 0.5% < 1% target");
         assert!(check_names(&parse_sla("p42<1ms").expect("valid"), &["p99".into()]).is_err());
+    }
+
+    #[test]
+    fn per_name_targets_keep_the_name_commas_included() {
+        let t = parse_sla("GET /v1/Conversations:P95<100ms, login, then post:p99<2s,errors<1%").expect("valid");
+        let names: Vec<&str> = t.iter().map(|t| t.metric.as_str()).collect();
+        assert_eq!(names, ["GET /v1/Conversations:p95", "login, then post:p99", "errors"]);
+        assert_eq!(t[1].value, 2000.0);
     }
 }

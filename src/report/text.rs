@@ -57,8 +57,29 @@ pub fn render(
     if let Some(note) = note {
         let _ = writeln!(o, "  {note}");
     }
+    if m.rows.len() > 2 {
+        by_name(&mut o, &m.rows);
+    }
     for w in warnings {
         let _ = writeln!(o, "  warning: {w}");
     }
     o
+}
+
+/// The table of named rows (several request names), `Aggregated` last, latency in ms.
+fn by_name(o: &mut String, rows: &[crate::report::model::StatRow]) {
+    let n = rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).clamp(10, 48);
+    let _ = writeln!(
+        o,
+        "\n  {:<n$} {:<6}{:>9}{:>8}{:>9}{:>9}{:>9}{:>9}",
+        "by name (ms)", "type", "requests", "failed", "p50", "p95", "p99", "max"
+    );
+    for r in rows {
+        let p = &r.latency;
+        let _ = writeln!(
+            o,
+            "  {:<n$} {:<6}{:>9}{:>8}{:>9.3}{:>9.3}{:>9.3}{:>9.3}",
+            r.name, r.kind, r.requests, r.failures, p.p50, p.p95, p.p99, p.max
+        );
+    }
 }

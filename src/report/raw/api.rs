@@ -24,9 +24,26 @@ pub struct RawPlan {
     pub shard: (u32, u32),
 }
 
+/// A name the run recorded under (a request, a flow's step, a flow), in recorder row order.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NamedRequest {
+    pub name: String,
+    /// The CSV's Type: the HTTP method, or `flow`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A flow's whole iterations: left out of `Aggregated`, which counts HTTP requests.
+    pub flow: bool,
+    /// The share of the arrivals planned for it (requests and flows, by weight); none for steps.
+    pub planned_share: Option<f64>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RawRun {
     pub plan: RawPlan,
+    /// The names `total.by_name` and the seconds' rows are recorded under (absent: one, the
+    /// request of the flags).
+    #[serde(default)]
+    pub names: Vec<NamedRequest>,
     pub started_at_unix_ns: u64,
     pub measured_secs: f64,
     pub send_secs: f64,
@@ -38,8 +55,9 @@ pub struct RawRun {
 }
 
 impl RawRun {
-    pub fn of(plan: &Plan, run: &RunOutcome) -> Self {
+    pub fn of(plan: &Plan, run: &RunOutcome, names: &[NamedRequest]) -> Self {
         RawRun {
+            names: names.to_vec(),
             plan: RawPlan {
                 rate: plan.rate,
                 stages: plan.stages_spec.clone(),
@@ -66,12 +84,12 @@ impl RawRun {
 }
 
 /// Merges the shards of one run into the plan and outcome a single run would have had.
-pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
+pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>), String> {
     let first = one_run(
         shards,
-        |s| RawPlan { shard: (0, 1), cores: 0, conns: 0, max_queue: 0, ..s.plan.clone() },
+        |s| (RawPlan { shard: (0, 1), cores: 0, conns: 0, max_queue: 0, ..s.plan.clone() }, s.names.clone()),
         |s| s.plan.shard,
-        "rate, stages, duration, warm-up, arrival, seed or timeout",
+        "rate, stages, duration, warm-up, arrival, seed, timeout or request names",
     )?;
     let mut total = Recorder::new();
     for s in shards {
@@ -125,5 +143,5 @@ pub fn merge(shards: &[RawRun]) -> Result<(Plan, RunOutcome), String> {
         preconnect_failed: shards.iter().map(|s| s.preconnect_failed).sum(),
         preconnect_error: None,
     };
-    Ok((plan, outcome))
+    Ok((plan, outcome, first.names.clone()))
 }
