@@ -391,7 +391,7 @@ impl Builder<'_> {
             toml::Value::String(t) => {
                 let t = self.template(t, known, at, "body")?;
                 Ok(match t.as_literal() {
-                    Some(b) if b.is_empty() => Body::Empty,
+                    Some(b"") => Body::Empty,
                     _ => Body::Template(t),
                 })
             }

@@ -275,7 +275,7 @@ impl<C: Exchange> Cx<'_, C> {
             let timeout = self.core.timeout;
             let stats;
             let mut result = {
-                let saved = std::mem::replace(self.stats, CallStats::default());
+                let saved = std::mem::take(self.stats);
                 let r = tokio::time::timeout(timeout, self.request(step, i)).await.unwrap_or(Err(ErrorKind::Timeout));
                 stats = std::mem::replace(self.stats, saved);
                 r
