@@ -70,8 +70,8 @@ cat >"$dir/upload.toml" <<TOML
 workload = "api"
 [args]
 target = "http://127.0.0.1:$port"
-rate = $uploads
-duration = "1s"
+rate = $((uploads * 100))     # all uploads start within the first 10 ms, as blast upload's do
+duration = "10ms"
 conns = $uploads
 timeout = "60s"
 [[flow]]

@@ -257,15 +257,15 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 fn random_text(rng: &mut SplitMix64, n: usize, out: &mut Vec<u8>) {
-    out.reserve(n);
-    let mut left = n;
-    while left > 0 {
+    // Ten characters per 64-bit draw, written in place (no per-byte capacity check).
+    let start = out.len();
+    out.resize(start + n, 0);
+    for chunk in out[start..].chunks_mut(10) {
         let mut bits = rng.next_u64();
-        for _ in 0..left.min(10) {
-            out.push(TEXT_ALPHABET[(bits & 63) as usize]);
+        for b in chunk {
+            *b = TEXT_ALPHABET[(bits & 63) as usize];
             bits >>= 6;
         }
-        left -= left.min(10);
     }
 }
 
