@@ -128,9 +128,9 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
     if !WORKLOADS.contains(&workload.as_str()) {
         return Err(format!("{file}:{wl_line}: field 'workload': '{workload}' is not one of api, ws, upload").into());
     }
-    if (scenario.data.is_some() || !scenario.is_empty()) && workload != "api" {
+    if scenario.present() && workload != "api" {
         return Err(format!(
-            "{file}:{wl_line}: field 'workload': [data], [[request]] and [[flow]] are for workload = \"api\""
+            "{file}:{wl_line}: field 'workload': [data], [[on_start]], [[request]] and [[flow]] are for workload = \"api\""
         )
         .into());
     }
