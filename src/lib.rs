@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! Each layer imports only the layers below it, never one above: `cli` > `report` >
-//! `workloads` > `engine` and `http` > `units`, `clock`, `sys`, `tls`; `serve` (beside the
+//! `workloads` > `template` and `http` > `engine` > `units`, `clock`, `sys`, `tls`; `serve` (beside the
 //! generators, imported only by `cli`) uses `http`, `clock` and `tls`.
 //!
 //! - `engine`: the runner that starts the pinned worker threads (one per core, each with its

@@ -28,7 +28,7 @@
 //! ]
 //! ```
 
-use super::UsageError;
+use super::common::UsageError;
 use crate::engine::mix::MAX_CYCLE;
 use crate::template::{Scope, Template};
 use crate::workloads::api::scenario::capture::{Capture, Source};

@@ -5,7 +5,7 @@
 //! the response) ends its iteration; later iterations are unaffected. A 401 on a step that used
 //! a per-user value drops that user's values, so the user's next iteration logs in again.
 
-use super::{Body, Iteration, Repeat, Scenario, Step};
+use super::spec::{Body, Iteration, Repeat, Scenario, Step};
 use crate::engine::rng::SplitMix64;
 use crate::engine::{CallStats, ErrorKind, Job, StepRecord};
 use crate::template::Values;

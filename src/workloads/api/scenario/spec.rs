@@ -1,0 +1,185 @@
+//! A validated scenario: its report rows, iterations (a request, or a flow's steps), weights,
+//! users, captured variables and `on_start` steps. Built by `cli::scenario` from a profile (or
+//! from `blast api`'s flags: one request), run by `run`.
+
+use super::capture::Capture;
+use super::users::Users;
+use crate::template::Template;
+use bytes::Bytes;
+
+/// Default body of `blast api`: a chat message in its connection's conversation, with
+/// sequence number and send timestamp so the target (or a later pipeline) can correlate and
+/// time it.
+pub const DEFAULT_BODY: &str = r#"{"conversation_id":"conv-{{core}}-{{conn}}","sender_id":"blast","content":"load test message {{seq}}","seq":{{seq}},"sent_at_us":{{ts}}}"#;
+
+/// A report row: a request or step name and its type (the method, or `flow`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub name: String,
+    /// The CSV's `Type`: the HTTP method of the requests under this name, or `flow`.
+    pub kind: String,
+}
+
+/// A request body.
+#[derive(Clone, Debug)]
+pub enum Body {
+    Empty,
+    /// Rendered per request.
+    Template(Template),
+    /// Sent as is (a file); shared, never copied per request.
+    Fixed(Bytes),
+    /// This many bytes sliced from the seeded random pool (zero-copy).
+    Random(usize),
+}
+
+/// How often a step runs in one iteration.
+#[derive(Clone, Debug)]
+pub enum Repeat {
+    Times(u64),
+    /// A template rendered per iteration (e.g. `{{user.chunks}}`); not a number fails the step.
+    Template(Template),
+}
+
+/// One request of an iteration.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Its report row.
+    pub row: usize,
+    pub method: String,
+    /// Request line and headers up to the `Content-Length` value, rendered per request (one
+    /// copy when it has no placeholder).
+    pub head: Template,
+    pub body: Body,
+    pub captures: Vec<Capture>,
+    pub repeat: Repeat,
+}
+
+impl Step {
+    /// A step of `method` to `path` on the target `authority` (host:port).
+    pub fn new(
+        row: usize,
+        method: &str,
+        path: Template,
+        headers: Vec<(String, Template)>,
+        body: Body,
+        authority: &str,
+    ) -> Step {
+        let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+        let mut head = vec![Template::literal(format!("{method} ").into_bytes()), path];
+        let mut fixed = format!(" HTTP/1.1\r\nHost: {authority}\r\n");
+        if !matches!(body, Body::Empty) && !has("content-type") {
+            fixed.push_str(match body {
+                Body::Template(_) => "Content-Type: application/json\r\n",
+                _ => "Content-Type: application/octet-stream\r\n",
+            });
+        }
+        if !has("user-agent") {
+            fixed.push_str(concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"), "\r\n"));
+        }
+        head.push(Template::literal(fixed.into_bytes()));
+        for (name, value) in headers {
+            head.push(Template::literal(format!("{name}: ").into_bytes()));
+            head.push(value);
+            head.push(Template::literal(b"\r\n".to_vec()));
+        }
+        head.push(Template::literal(b"Content-Length: ".to_vec()));
+        Step {
+            row,
+            method: method.to_string(),
+            head: Template::concat(head),
+            body,
+            captures: Vec::new(),
+            repeat: Repeat::Times(1),
+        }
+    }
+
+    /// A step whose captures are all per-user runs once per user and is then skipped while the
+    /// user holds the values (a login).
+    pub fn once_per_user(&self) -> bool {
+        !self.captures.is_empty() && self.captures.iter().all(|c| c.per_user)
+    }
+
+    /// The response body is needed (a JSON pointer capture).
+    pub fn needs_body(&self) -> bool {
+        self.captures.iter().any(|c| c.source.needs_body())
+    }
+
+    /// Response headers are needed.
+    pub fn needs_headers(&self) -> bool {
+        self.captures.iter().any(|c| !c.source.needs_body())
+    }
+}
+
+/// What one arrival performs.
+#[derive(Clone, Debug)]
+pub struct Iteration {
+    /// The row the whole iteration is recorded under (the request's, or the flow's).
+    pub row: usize,
+    pub steps: Vec<Step>,
+    pub flow: bool,
+}
+
+/// A captured variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Var {
+    pub name: String,
+    pub per_user: bool,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub rows: Vec<Row>,
+    pub iterations: Vec<Iteration>,
+    /// Weight of each iteration (same order).
+    pub weights: Vec<u64>,
+    pub users: Option<Users>,
+    /// Captured variables by slot.
+    pub vars: Vec<Var>,
+    /// Steps each virtual user runs once before its first iteration (Locust's `on_start`, a
+    /// login), and again after a 401 dropped its values; their captures are per user.
+    pub on_start: Vec<Step>,
+    /// Seed of template randomness and of the random body pool.
+    pub seed: u64,
+}
+
+impl Scenario {
+    /// One request, as `blast api`'s flags describe it.
+    pub fn single(name: &str, step: Step) -> Scenario {
+        let method = step.method.clone();
+        Scenario {
+            rows: vec![Row { name: name.to_string(), kind: method }],
+            iterations: vec![Iteration { row: 0, steps: vec![step], flow: false }],
+            weights: vec![1],
+            users: None,
+            vars: Vec::new(),
+            on_start: Vec::new(),
+            seed: 1,
+        }
+    }
+
+    /// Largest random body, for sizing the pool.
+    pub fn largest_random_body(&self) -> usize {
+        self.iterations
+            .iter()
+            .flat_map(|i| &i.steps)
+            .chain(&self.on_start)
+            .filter_map(|s| match s.body {
+                Body::Random(n) => Some(n),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Rows that are flows (left out of `Aggregated`, which counts requests).
+    pub fn flow_rows(&self) -> Vec<bool> {
+        let mut flows = vec![false; self.rows.len()];
+        for i in &self.iterations {
+            if i.flow {
+                flows[i.row] = true;
+            }
+        }
+        flows
+    }
+}
