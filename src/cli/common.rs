@@ -1,7 +1,7 @@
 //! What every command shares: the usage error, the TLS, shard and output flags, signal
 //! handling and the core count. Commands import this; it imports no command.
 
-use crate::report::metrics::{self, Target};
+use super::sla::{self, Target};
 use crate::report::Report;
 use crate::units;
 use clap::Args;
@@ -110,8 +110,8 @@ impl OutputArgs {
     pub fn sla_targets(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
         match &self.sla {
             Some(spec) => {
-                let targets = metrics::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;
-                metrics::check_names(&targets, metric_names).map_err(|e| format!("--sla: {e}"))?;
+                let targets = sla::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;
+                sla::check_names(&targets, metric_names).map_err(|e| format!("--sla: {e}"))?;
                 Ok(Some(targets))
             }
             None => Ok(None),
@@ -124,7 +124,7 @@ impl OutputArgs {
     pub fn finish<R: Report>(&self, report: &R, sla: Option<&[Target]>) -> Result<ExitCode, UsageError> {
         print!("{}", report.render());
         let figures = report.metrics();
-        let verdicts = sla.map(|t| metrics::evaluate(t, &figures)).unwrap_or_default();
+        let verdicts = sla.map(|t| sla::evaluate(t, &figures)).unwrap_or_default();
         for v in &verdicts {
             println!("  {}", v.line);
         }
@@ -141,7 +141,7 @@ impl OutputArgs {
         }
         if let Some(path) = &self.html {
             let mut page = report.html();
-            page.verdicts = verdicts.clone();
+            page.verdicts = verdicts.iter().map(|v| (v.pass, v.line.clone())).collect();
             std::fs::write(path, crate::report::html::render(&page)).map_err(|e| format!("--html {path}: {e}"))?;
         }
         let ok = match sla {

@@ -4,13 +4,12 @@
 //!   named latencies) that every format renders.
 //! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
 //!   the HdrHistogram log; JSON is a report serialized with serde_json (`write_json`).
-//! - `metrics`, `compare`: named figures for `--sla` and `blast compare`.
+//! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 //! - `raw`: the raw measurements a JSON report carries, and `blast merge` of shards.
 
 pub mod api;
-pub mod compare;
 pub mod csv;
 pub mod hdr;
 pub mod html;

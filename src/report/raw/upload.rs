@@ -1,7 +1,7 @@
 //! The raw measurements of a `blast upload` run: the upload tally (histograms and counters),
 //! bytes per second, and the plan as reports show it (`UploadPlanInfo`).
 
-use super::{one_run, unix_ns};
+use super::unix_ns;
 use crate::workloads::upload::tally::UploadTally;
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::{Deserialize, Serialize};
@@ -80,60 +80,4 @@ impl RawUpload {
             tally: out.tally.clone(),
         }
     }
-}
-
-/// Merges the shards of one upload run: tallies add, the run lasts from the first shard's start
-/// to the last shard's end, and bytes per second add second by second on that common clock.
-pub fn merge(shards: Vec<RawUpload>) -> Result<RawUpload, String> {
-    let first = one_run(
-        &shards,
-        |s| (s.target.clone(), UploadPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
-        |s| s.shard,
-        "target, size, parts, parallel, uploads or duration",
-    )?;
-    let start = shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0);
-    let end = shards.iter().map(|s| s.started_at_unix_ns + s.elapsed_ns).max().unwrap_or(0);
-    let latest = shards.iter().map(|s| s.started_at_unix_ns).max().unwrap_or(0);
-    if latest - start > 3_600_000_000_000 {
-        return Err("the shards started more than an hour apart: they are not one run (use --start-at)".into());
-    }
-    let mut timeline: Vec<u64> = Vec::new();
-    for s in &shards {
-        // Second k of a shard that started d seconds after the first one is second k + d.
-        let shift = ((s.started_at_unix_ns - start) as f64 / 1e9).round() as usize;
-        if timeline.len() < shift + s.timeline.len() {
-            timeline.resize(shift + s.timeline.len(), 0);
-        }
-        for (k, &b) in s.timeline.iter().enumerate() {
-            timeline[shift + k] += b;
-        }
-    }
-    // A failed bucket creation is what the report must show; else "created" if any shard did.
-    let bucket = shards
-        .iter()
-        .map(|s| s.bucket.as_str())
-        .find(|b| *b != "created" && *b != "exists")
-        .or_else(|| shards.iter().map(|s| s.bucket.as_str()).find(|b| *b == "created"))
-        .unwrap_or("exists")
-        .to_string();
-    let plan = UploadPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() };
-    let mut merged = RawUpload {
-        target: first.target.clone(),
-        plan,
-        shard: (0, 1),
-        started_at_unix_ns: start,
-        elapsed_ns: end - start,
-        interrupted: shards.iter().any(|s| s.interrupted),
-        pinned: shards.iter().map(|s| s.pinned).sum(),
-        bucket,
-        pool_bytes: shards.iter().map(|s| s.pool_bytes).max().unwrap_or(0),
-        // The largest shard's peak RSS.
-        peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
-        timeline,
-        tally: UploadTally::default(),
-    };
-    for s in shards {
-        merged.tally.merge(s.tally);
-    }
-    Ok(merged)
 }
