@@ -118,6 +118,14 @@ impl OutputArgs {
         }
     }
 
+    /// Writes `--hdr-log` from the report's histograms (a run's own: `blast merge` writes none).
+    pub fn write_hdr_log<R: Report>(&self, report: &R) -> Result<(), UsageError> {
+        match &self.hdr_log {
+            Some(path) => Ok(report.write_hdr_log(path).map_err(|e| format!("--hdr-log {path}: {e}"))?),
+            None => Ok(()),
+        }
+    }
+
     /// Prints the summary and the SLA verdicts, writes every requested file, and returns the
     /// exit code: 1 when interrupted or an SLA target was missed; without `--sla`, 1 when
     /// anything failed; else 0.
@@ -134,7 +142,7 @@ impl OutputArgs {
                 obj.insert("metrics".into(), serde_json::to_value(&figures).unwrap_or_default());
                 obj.insert("sla".into(), serde_json::to_value(&verdicts).unwrap_or_default());
             }
-            crate::report::write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
+            write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
         }
         if let Some(prefix) = &self.csv {
             crate::report::csv::write(prefix, report.measurements()).map_err(|e| format!("--csv {prefix}: {e}"))?;
@@ -166,4 +174,15 @@ pub fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// Cores this process may run on.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Writes a report (or any value) as pretty JSON to `path` (`-` for stdout).
+pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
+    let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+    if path == "-" {
+        println!("{json}");
+        Ok(())
+    } else {
+        std::fs::write(path, json + "\n")
+    }
 }

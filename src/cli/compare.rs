@@ -49,7 +49,7 @@ pub fn run(a: CompareArgs) -> Result<ExitCode, UsageError> {
         if regressions == 0 { "PASS: no regression".to_string() } else { format!("FAIL: {regressions} regression(s)") }
     );
     if let Some(path) = &a.json {
-        crate::report::write_json(&deltas, path).map_err(|e| format!("--json {path}: {e}"))?;
+        super::common::write_json(&deltas, path).map_err(|e| format!("--json {path}: {e}"))?;
     }
     Ok(if regressions == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,19 +1,17 @@
 //! `blast merge SHARD.json...`: the shards of one run (`--shard I/N` of `blast api`, `ws` or
 //! `upload`) merged into the report a single run would have written: terminal, JSON, CSV,
-//! HTML, SLAs. The reports carry their raw measurements (`report::raw`); the merge checks that
+//! HTML, SLAs. The reports carry their raw measurements (`engine::raw`, `workloads::*::raw`); the merge checks that
 //! they are the shards of one run and adds them up into what a single run would have measured.
 
 use super::common::UsageError;
 use crate::engine::compact::CompactRecorder;
+use crate::engine::raw::{from_unix_ns, NamedRequest, RawPlan, RawRun};
 use crate::engine::recorder::Recorder;
 use crate::engine::{Plan, RunOutcome};
-use crate::report::raw::api::{NamedRequest, RawPlan, RawRun};
-use crate::report::raw::from_unix_ns;
-use crate::report::raw::{upload::RawUpload, upload::UploadPlanInfo, ws::RawWs, ws::WsPlanInfo};
 use crate::report::ws::WsSummary;
 use crate::report::{api::ApiSummary, upload::UploadSummary};
-use crate::workloads::upload::tally::UploadTally;
-use crate::workloads::ws::tally::WsTally;
+use crate::workloads::upload::{raw::RawUpload, raw::UploadPlanInfo, tally::UploadTally};
+use crate::workloads::ws::{raw::RawWs, raw::WsPlanInfo, tally::WsTally};
 use clap::Args;
 use serde::de::DeserializeOwned;
 use std::process::ExitCode;

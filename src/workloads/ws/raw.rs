@@ -1,13 +1,14 @@
-//! The raw measurements of a `blast ws` run: connection counters, histograms, and the records
+//! The raw measurements of a `blast ws` run (`RawWs`, a JSON report's `raw`, what `blast merge`
+//! reads back): connection counters, histograms, and the records
 //! the delivery accounting is done on (probes sent, memberships in time, deliveries per probe).
 //! Shards are merged before the accounting, so a probe published by shard 0 is expected on
 //! every shard's subscribers and counted exactly once.
 //!
 //! The plan is recorded as reports show it (`WsPlanInfo`).
 
-use super::unix_ns;
-use crate::workloads::ws::tally::WsTally;
-use crate::workloads::ws::{WsOutcome, WsPlan};
+use super::tally::WsTally;
+use super::{WsOutcome, WsPlan};
+use crate::engine::raw::unix_ns;
 use serde::{Deserialize, Serialize};
 
 /// The plan as reports show it; `conns` is the whole run's even in a shard's report.

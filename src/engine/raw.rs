@@ -1,10 +1,23 @@
-//! The raw measurements of a `blast api` run: the engine's recorders per second and in total,
-//! and the plan.
+//! A run's raw measurements (`RawRun`), the form a JSON report carries them in (`raw`) and
+//! `blast merge` reads them back from: every histogram (HdrHistogram V2, deflated, base64:
+//! `compact`) and counter, per second and in total, and the plan. Merging shards from them is
+//! exact: histograms add bucket by bucket, counters add, nothing is averaged. The ws and upload
+//! workloads keep theirs beside their tallies (`workloads::ws::raw`, `workloads::upload::raw`).
 
-use super::unix_ns;
 use crate::engine::compact::CompactRecorder;
-use crate::engine::{Arrival, Plan, RunOutcome};
+use crate::engine::pacer::Arrival;
+use crate::engine::plan::Plan;
+use crate::engine::run::RunOutcome;
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn unix_ns(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+pub fn from_unix_ns(ns: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_nanos(ns)
+}
 
 /// What `blast merge` needs of a plan.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -1,9 +1,10 @@
-//! The raw measurements of a `blast upload` run: the upload tally (histograms and counters),
+//! The raw measurements of a `blast upload` run (`RawUpload`, a JSON report's `raw`, what
+//! `blast merge` reads back): the upload tally (histograms and counters),
 //! bytes per second, and the plan as reports show it (`UploadPlanInfo`).
 
-use super::unix_ns;
-use crate::workloads::upload::tally::UploadTally;
-use crate::workloads::upload::{UploadOutcome, UploadPlan};
+use super::tally::UploadTally;
+use super::{UploadOutcome, UploadPlan};
+use crate::engine::raw::unix_ns;
 use serde::{Deserialize, Serialize};
 
 /// The plan as reports show it; `parallel` and `uploads` are the whole run's even in a shard's
