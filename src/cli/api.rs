@@ -1,10 +1,10 @@
 //! `blast api`: flags -> plan + workload -> run -> reports.
 
 use super::common::{available_cores, UsageError};
+use crate::engine::raw::NamedRequest;
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
-use crate::report::raw::api::NamedRequest;
-use crate::report::{self, api::ApiSummary};
+use crate::report::api::ApiSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
 
 use super::scenario::ScenarioFile;
@@ -274,36 +274,8 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     .map_err(|e| e.0)?;
     progress.finish();
     let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
-    if let Some(path) = &args.out.hdr_log {
-        write_hdr_log(path, &outcome, &names).map_err(|e| format!("--hdr-log {path}: {e}"))?;
-    }
+    args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())
-}
-
-/// One interval per second: corrected latency (tag `latency`) and service time (`service`).
-fn write_hdr_log(path: &str, outcome: &engine::RunOutcome, names: &[NamedRequest]) -> std::io::Result<()> {
-    // With several names, each also gets its own tag (`name.` and the name, characters a log
-    // tag cannot hold replaced by `_`).
-    let tags: Vec<String> = match names.len() {
-        0 | 1 => Vec::new(),
-        _ => names
-            .iter()
-            .map(|n| format!("name.{}", n.name.replace(|c: char| c.is_whitespace() || c == ',' || c == '=', "_")))
-            .collect(),
-    };
-    // Decoded one second at a time from the compacted series.
-    let intervals = outcome.timeline.iter().enumerate().flat_map(|(i, r)| {
-        let rows = tags.iter().zip(&r.by_name).map(|(tag, row)| (tag.as_str(), &row.latency));
-        [("latency", &r.latency), ("service", &r.service)].into_iter().chain(rows).filter_map(move |(tag, h)| {
-            Some(report::hdr::Interval {
-                tag,
-                start: Duration::from_secs(i as u64),
-                length: Duration::from_secs(1),
-                histogram: std::borrow::Cow::Owned(h.histogram().ok()?),
-            })
-        })
-    });
-    report::hdr::write(path, outcome.started_at, "api", intervals)
 }
 
 #[cfg(test)]

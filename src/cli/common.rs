@@ -1,7 +1,7 @@
 //! What every command shares: the usage error, the TLS, shard and output flags, signal
 //! handling and the core count. Commands import this; it imports no command.
 
-use crate::report::metrics::{self, Target};
+use super::sla::{self, Target};
 use crate::report::Report;
 use crate::units;
 use clap::Args;
@@ -110,11 +110,19 @@ impl OutputArgs {
     pub fn sla_targets(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
         match &self.sla {
             Some(spec) => {
-                let targets = metrics::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;
-                metrics::check_names(&targets, metric_names).map_err(|e| format!("--sla: {e}"))?;
+                let targets = sla::parse_sla(spec).map_err(|e| format!("--sla: {e}"))?;
+                sla::check_names(&targets, metric_names).map_err(|e| format!("--sla: {e}"))?;
                 Ok(Some(targets))
             }
             None => Ok(None),
+        }
+    }
+
+    /// Writes `--hdr-log` from the report's histograms (a run's own: `blast merge` writes none).
+    pub fn write_hdr_log<R: Report>(&self, report: &R) -> Result<(), UsageError> {
+        match &self.hdr_log {
+            Some(path) => Ok(report.write_hdr_log(path).map_err(|e| format!("--hdr-log {path}: {e}"))?),
+            None => Ok(()),
         }
     }
 
@@ -124,7 +132,7 @@ impl OutputArgs {
     pub fn finish<R: Report>(&self, report: &R, sla: Option<&[Target]>) -> Result<ExitCode, UsageError> {
         print!("{}", report.render());
         let figures = report.metrics();
-        let verdicts = sla.map(|t| metrics::evaluate(t, &figures)).unwrap_or_default();
+        let verdicts = sla.map(|t| sla::evaluate(t, &figures)).unwrap_or_default();
         for v in &verdicts {
             println!("  {}", v.line);
         }
@@ -134,14 +142,14 @@ impl OutputArgs {
                 obj.insert("metrics".into(), serde_json::to_value(&figures).unwrap_or_default());
                 obj.insert("sla".into(), serde_json::to_value(&verdicts).unwrap_or_default());
             }
-            crate::report::write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
+            write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
         }
         if let Some(prefix) = &self.csv {
             crate::report::csv::write(prefix, report.measurements()).map_err(|e| format!("--csv {prefix}: {e}"))?;
         }
         if let Some(path) = &self.html {
             let mut page = report.html();
-            page.verdicts = verdicts.clone();
+            page.verdicts = verdicts.iter().map(|v| (v.pass, v.line.clone())).collect();
             std::fs::write(path, crate::report::html::render(&page)).map_err(|e| format!("--html {path}: {e}"))?;
         }
         let ok = match sla {
@@ -166,4 +174,15 @@ pub fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// Cores this process may run on.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Writes a report (or any value) as pretty JSON to `path` (`-` for stdout).
+pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
+    let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+    if path == "-" {
+        println!("{json}");
+        Ok(())
+    } else {
+        std::fs::write(path, json + "\n")
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
 //! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`: one per command.
-//! - `progress`: the live progress line.
+//! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts.
 //!
 //! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
 //! 2 bad input or configuration.
@@ -17,6 +17,7 @@ pub mod profile;
 pub mod progress;
 pub mod scenario;
 pub mod serve;
+pub mod sla;
 pub mod upload;
 pub mod ws;
 

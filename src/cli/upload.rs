@@ -1,7 +1,6 @@
 //! `blast upload`: flags -> plan -> run -> report.
 
 use super::common::{available_cores, UsageError};
-use crate::report::hdr;
 use crate::report::upload::UploadSummary;
 use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;
@@ -187,12 +186,6 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     })?;
     progress.finish();
     let summary = UploadSummary::build(&plan, &outcome);
-    if let Some(path) = &args.out.hdr_log {
-        let t = &outcome.tally;
-        // Part ttfb and objects for the whole run, then parts second by second.
-        let intervals = hdr::whole_run([("part_ttfb", &t.part_ttfb), ("object", &t.object)], outcome.elapsed)
-            .chain(hdr::series("part", &t.part_per_second, outcome.started_at));
-        hdr::write(path, outcome.started_at, "upload", intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
-    }
+    args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())
 }

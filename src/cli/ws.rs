@@ -2,7 +2,6 @@
 
 use super::common::{available_cores, UsageError};
 use crate::http::HttpTarget;
-use crate::report::hdr;
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::ws::{self, WsPlan};
@@ -211,13 +210,6 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     })?;
     progress.finish();
     let summary = WsSummary::build(&plan, &outcome);
-    if let Some(path) = &args.out.hdr_log {
-        let t = &outcome.tally;
-        let whole = Duration::from_secs_f64(outcome.ramp_secs + outcome.hold_secs);
-        // Connect and heartbeat for the whole run, then deliveries second by second.
-        let intervals = hdr::whole_run([("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)], whole)
-            .chain(hdr::series("delivery", &t.delivery_per_second, outcome.started_at));
-        hdr::write(path, outcome.started_at, "ws", intervals).map_err(|e| format!("--hdr-log {path}: {e}"))?;
-    }
+    args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())
 }

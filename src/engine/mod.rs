@@ -15,6 +15,7 @@
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
+//! - `raw`: a run's recorders, names and plan as JSON reports carry them (`blast merge`).
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
@@ -27,6 +28,7 @@ pub mod mix;
 pub mod pacer;
 pub mod plan;
 pub mod queue;
+pub mod raw;
 pub mod recorder;
 pub mod rng;
 pub mod run;

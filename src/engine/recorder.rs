@@ -259,6 +259,23 @@ impl Recorder {
         self.codes[lo as usize..=(hi as usize).min(MAX_CODE - 1)].iter().sum()
     }
 
+    /// Failed: errors of any kind, 4xx/5xx responses and unparsable statuses.
+    pub fn failed(&self) -> u64 {
+        self.total_errors() + self.codes_in(400, 999) + self.codes[0]
+    }
+
+    /// Responses by status code (`other` for a status that was not a number), those seen.
+    pub fn status_codes(&self) -> std::collections::BTreeMap<String, u64> {
+        let seen = self.codes.iter().enumerate().filter(|(_, &n)| n > 0);
+        seen.map(|(code, &n)| (if code == 0 { "other".to_string() } else { code.to_string() }, n)).collect()
+    }
+
+    /// Errors by kind, those seen.
+    pub fn error_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        let seen = ErrorKind::ALL.into_iter().map(|k| (k.name().to_string(), self.errors_of(k)));
+        seen.filter(|(_, n)| *n > 0).collect()
+    }
+
     /// Adds `other` into `self`. Exact: histogram counts add bucket by bucket.
     pub fn merge(&mut self, other: &Recorder) {
         // Same bounds on both sides, so `add` cannot fail.

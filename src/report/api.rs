@@ -3,15 +3,17 @@
 //! named requests, each a (method, path, `Recorder`), then `Aggregated`: one today, the target;
 //! a run that records several names lists them there and gets a row for each everywhere.
 
+use crate::engine::raw::{from_unix_ns, NamedRequest, RawRun};
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Plan, RunOutcome};
 use crate::report::html::{Chart, Page, Table};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{FailureRow, HistoryRow, Latency, Measurements, Percentiles, StatRow, Tally};
-use crate::report::raw::api::{NamedRequest, RawRun};
-use crate::report::{text, unix_secs, Report};
+use crate::report::{hdr, text, unix_secs, Report};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Dispatch lag p99 above which blast itself is reported as the bottleneck.
 pub const GENERATOR_LAG_LIMIT_MS: f64 = 1.0;
@@ -42,6 +44,13 @@ pub struct ApiPlanInfo {
 pub struct ApiRequests {
     /// Requests the schedule asked for in the measured window.
     pub scheduled: u64,
+    #[serde(flatten)]
+    pub counts: ApiCounts,
+}
+
+/// The requests of the run, or of one name.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiCounts {
     /// Written to the wire.
     pub sent: u64,
     /// Got a complete response, any status.
@@ -130,7 +139,7 @@ pub struct ApiName {
     /// The HTTP method, or `flow` (a flow's whole iterations, from their intended start).
     #[serde(rename = "type")]
     pub kind: String,
-    pub requests: ApiNameRequests,
+    pub requests: ApiCounts,
     pub status_codes: BTreeMap<String, u64>,
     pub errors: BTreeMap<String, u64>,
     /// From the intended start (a flow's first step) or the previous step's end (later steps).
@@ -138,14 +147,6 @@ pub struct ApiName {
     /// From the actual send.
     pub service_ms: Percentiles,
     pub share: ApiShare,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ApiNameRequests {
-    pub sent: u64,
-    pub completed: u64,
-    pub ok: u64,
-    pub failed: u64,
 }
 
 /// A name's share of the arrivals: planned by weight (requests and flows) and achieved (sent
@@ -156,21 +157,20 @@ pub struct ApiShare {
     pub achieved: f64,
 }
 
-/// Failed: errors of any kind, 4xx/5xx responses and unparsable statuses.
-fn failed(r: &Recorder) -> u64 {
-    r.total_errors() + r.codes_in(400, 999) + r.codes[0]
-}
+impl ApiCounts {
+    fn of(r: &Recorder) -> Self {
+        ApiCounts { sent: r.sent, completed: r.completed, ok: r.codes_in(100, 399), failed: r.failed() }
+    }
 
-/// Responses by status code (`other` for a status that was not a number), those seen.
-fn status_codes(r: &Recorder) -> BTreeMap<String, u64> {
-    let seen = r.codes.iter().enumerate().filter(|(_, &n)| n > 0);
-    seen.map(|(code, &n)| (if code == 0 { "other".to_string() } else { code.to_string() }, n)).collect()
-}
-
-/// Errors by kind, those seen.
-fn errors(r: &Recorder) -> BTreeMap<String, u64> {
-    let seen = ErrorKind::ALL.into_iter().map(|k| (k.name().to_string(), r.errors_of(k)));
-    seen.filter(|(_, n)| *n > 0).collect()
+    /// Failed of those that got a status or failed, in percent (100 when there are none).
+    fn errors_pct(&self) -> f64 {
+        let attempted = self.ok + self.failed;
+        if attempted == 0 {
+            100.0
+        } else {
+            100.0 * self.failed as f64 / attempted as f64
+        }
+    }
 }
 
 /// A named request's figures: every attempt that got a status or failed is a request.
@@ -180,25 +180,17 @@ impl Tally for Recorder {
     }
 
     fn row(&self, kind: &str, name: &str, secs: f64) -> StatRow {
-        let failures = failed(self);
-        StatRow {
-            kind: kind.into(),
-            name: name.into(),
-            requests: self.codes_in(100, 399) + failures,
-            failures,
-            latency: Percentiles::of(&self.latency),
-            avg_content_size: if self.completed == 0 { 0.0 } else { self.bytes_in as f64 / self.completed as f64 },
-            secs,
-        }
+        let (failures, latency) = (self.failed(), Percentiles::of(&self.latency));
+        let size = if self.completed == 0 { 0.0 } else { self.bytes_in as f64 / self.completed as f64 };
+        StatRow::new(kind, name, (self.codes_in(100, 399) + failures, failures), &latency, size, secs)
     }
 }
 
 /// The failures of one named request: errors by kind, then failed statuses.
 fn failure_rows(method: &str, name: &str, r: &Recorder) -> Vec<FailureRow> {
-    let row = |error: String, occurrences| FailureRow { method: method.into(), name: name.into(), error, occurrences };
-    let failed_codes = status_codes(r).into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
-    let errors = errors(r).into_iter().map(|(kind, n)| row(kind, n));
-    errors.chain(failed_codes.map(|(code, n)| row(format!("HTTP {code}"), n))).collect()
+    let failed_codes = r.status_codes().into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
+    let errors = r.error_counts().into_iter().map(|(kind, n)| FailureRow::new(method, name, &kind, n));
+    errors.chain(failed_codes.map(|(code, n)| FailureRow::new(method, name, &format!("HTTP {code}"), n))).collect()
 }
 
 /// The model of a run: a row per name, then `Aggregated` (the HTTP requests: every row but the
@@ -238,7 +230,7 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
             second: t - start,
             sent: r.sent,
             completed: r.completed,
-            failed: failed(&r),
+            failed: r.failed(),
             p50_ms: latency_ms.p50,
             p99_ms: latency_ms.p99,
             max_ms: latency_ms.max,
@@ -246,13 +238,12 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
         });
         history.push(HistoryRow { timestamp: t, users: s.plan.conns as u64, interval, total });
     }
-    let latency = |label, metric, spectrum, ms: &Percentiles| Latency { label, metric, spectrum, ms: ms.clone() };
     let latencies = vec![
-        latency("corrected (intended)", Some(""), true, &s.latency_ms),
-        latency("uncorrected (sent)", Some("service_"), true, &s.service_ms),
-        latency("send lag", None, false, &s.send_lag_ms),
-        latency("pacer lag", None, false, &s.dispatch_lag_ms),
-        latency("connect", None, false, &s.connect_ms),
+        Latency::new("corrected (intended)", Some(""), true, &s.latency_ms),
+        Latency::new("uncorrected (sent)", Some("service_"), true, &s.service_ms),
+        Latency::new("send lag", None, false, &s.send_lag_ms),
+        Latency::new("pacer lag", None, false, &s.dispatch_lag_ms),
+        Latency::new("connect", None, false, &s.connect_ms),
     ];
     (Measurements { rows, history, failures, latencies, started_at_unix: s.started_at_unix }, timeline)
 }
@@ -278,14 +269,9 @@ fn names_of(names: &[NamedRequest], t: &Recorder) -> Vec<ApiName> {
             ApiName {
                 name: n.name.clone(),
                 kind: n.kind.clone(),
-                requests: ApiNameRequests {
-                    sent: r.sent,
-                    completed: r.completed,
-                    ok: r.codes_in(100, 399),
-                    failed: failed(r),
-                },
-                status_codes: status_codes(r),
-                errors: errors(r),
+                requests: ApiCounts::of(r),
+                status_codes: r.status_codes(),
+                errors: r.error_counts(),
                 latency_ms: Percentiles::of(&r.latency),
                 service_ms: Percentiles::of(&r.service),
                 share: ApiShare {
@@ -334,13 +320,7 @@ impl ApiSummary {
             },
             measured_s: run.measured_secs,
             interrupted: run.interrupted,
-            requests: ApiRequests {
-                scheduled: scheduled as u64,
-                sent: t.sent,
-                completed: t.completed,
-                ok: t.codes_in(100, 399),
-                failed: failed(t),
-            },
+            requests: ApiRequests { scheduled: scheduled as u64, counts: ApiCounts::of(t) },
             achieved_rate,
             // Constant rate: achieved over planned. A shape has no single rate: sent over due,
             // with the same penalty when sending ran past the schedule.
@@ -349,8 +329,8 @@ impl ApiSummary {
                 Some(_) => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
             },
             throughput_rps: t.completed as f64 / measured,
-            status_codes: status_codes(t),
-            errors: errors(t),
+            status_codes: t.status_codes(),
+            errors: t.error_counts(),
             latency_ms: Percentiles::of(&t.latency),
             service_ms: Percentiles::of(&t.service),
             send_lag_ms: Percentiles::of(&t.send_lag),
@@ -451,6 +431,7 @@ impl Report for ApiSummary {
 
     fn headline(&self) -> Vec<(&'static str, String)> {
         let (p, r, c) = (&self.plan, &self.requests, &self.connections);
+        let n = &r.counts;
         let rate = match &p.stages {
             Some(stages) => format!("stages {stages} (peak {:.0} req/s)", p.rate),
             None => format!("{:.0} req/s", p.rate),
@@ -462,7 +443,7 @@ impl Report for ApiSummary {
             (self.achieved_rate, self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
         vec![
             ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us")),
-            ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, r.sent, r.completed, r.ok, r.failed)),
+            ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
             ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
             ("status", text::counts(&self.status_codes)),
             ("errors", text::counts(&self.errors)),
@@ -481,7 +462,7 @@ impl Report for ApiSummary {
 
     /// The run was clean: everything scheduled was sent and answered without failure.
     fn clean(&self) -> bool {
-        self.requests.failed == 0 && !self.interrupted
+        self.requests.counts.failed == 0 && !self.interrupted
     }
 
     fn interrupted(&self) -> bool {
@@ -489,8 +470,7 @@ impl Report for ApiSummary {
     }
 
     fn figures(&self, m: &mut Metrics) {
-        let attempted = self.requests.ok + self.requests.failed;
-        let errors = if attempted == 0 { 100.0 } else { 100.0 * self.requests.failed as f64 / attempted as f64 };
+        let errors = self.requests.counts.errors_pct();
         m.insert("errors".into(), Metric::pct_low(errors));
         m.insert("success".into(), Metric::pct_high(100.0 - errors));
         m.insert("rate".into(), Metric::pct_high(self.rate_ratio * 100.0));
@@ -499,8 +479,7 @@ impl Report for ApiSummary {
         for n in self.names.iter().filter(|_| self.names.len() > 1) {
             let prefix = format!("{}:", n.name);
             metrics::latency(m, &prefix, &n.latency_ms);
-            let attempted = n.requests.ok + n.requests.failed;
-            let errors = if attempted == 0 { 100.0 } else { 100.0 * n.requests.failed as f64 / attempted as f64 };
+            let errors = n.requests.errors_pct();
             let [e, ok, rps, share] = NAME_FIGURES;
             m.insert(format!("{prefix}{e}"), Metric::pct_low(errors));
             m.insert(format!("{prefix}{ok}"), Metric::pct_high(100.0 - errors));
@@ -509,17 +488,34 @@ impl Report for ApiSummary {
         }
     }
 
+    /// One interval per second: corrected latency (tag `latency`) and service time (`service`),
+    /// decoded one second at a time from the compacted series. With several names, each also
+    /// gets its own tag (`name.` and the name, characters a log tag cannot hold replaced by `_`).
+    fn write_hdr_log(&self, path: &str) -> std::io::Result<()> {
+        let safe = |n: &ApiName| n.name.replace(|c: char| c.is_whitespace() || c == ',' || c == '=', "_");
+        let tags: Vec<String> =
+            self.names.iter().filter(|_| self.names.len() > 1).map(|n| format!("name.{}", safe(n))).collect();
+        let intervals = self.raw.timeline.iter().enumerate().flat_map(|(i, r)| {
+            let rows = tags.iter().zip(&r.by_name).map(|(tag, row)| (tag.as_str(), &row.latency));
+            [("latency", &r.latency), ("service", &r.service)].into_iter().chain(rows).filter_map(move |(tag, h)| {
+                let (start, length) = (Duration::from_secs(i as u64), Duration::from_secs(1));
+                Some(hdr::Interval { tag, start, length, histogram: Cow::Owned(h.histogram().ok()?) })
+            })
+        });
+        hdr::write(path, from_unix_ns(self.raw.started_at_unix_ns), "api", intervals)
+    }
+
     fn page(&self) -> Page {
         let line = |f: fn(&ApiSecond) -> u64| self.timeline.iter().map(|s| (s.second as f64, f(s) as f64)).collect();
         let codes = self.status_codes.iter().map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()]);
         let errors = self.errors.iter().map(|(k, v)| vec![k.clone(), v.to_string()]);
         Page {
             headline: vec![
-                ("requests".into(), self.requests.sent.to_string()),
+                ("requests".into(), self.requests.counts.sent.to_string()),
                 ("achieved req/s".into(), format!("{:.0}", self.achieved_rate)),
                 ("of schedule".into(), format!("{:.2}%", self.rate_ratio * 100.0)),
                 ("p99 (corrected)".into(), format!("{:.2} ms", self.latency_ms.p99)),
-                ("failed".into(), self.requests.failed.to_string()),
+                ("failed".into(), self.requests.counts.failed.to_string()),
             ],
             charts: vec![Chart::over_time(
                 "Throughput per second",

@@ -133,29 +133,3 @@ pub fn write(prefix: &str, m: &Measurements) -> std::io::Result<()> {
     std::fs::write(h, history_csv(&m.history))?;
     std::fs::write(f, failures_csv(&m.failures))
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_rows_line_up_with_the_header() {
-        let h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("hist");
-        let row = StatRow {
-            kind: "POST".into(),
-            name: "/v1/messages, quoted".into(),
-            requests: 10,
-            failures: 1,
-            latency: Percentiles::of(&h),
-            avg_content_size: 21.0,
-            secs: 2.0,
-        };
-        let csv = stats_csv(&[row]);
-        let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines.len(), 2);
-        assert!(lines[1].starts_with("POST,\"/v1/messages, quoted\",10,1,"));
-        // Same number of fields as the header once the quoted comma is accounted for.
-        assert_eq!(lines[0].split(',').count() + 1, lines[1].split(',').count());
-        assert!(lines[1].ends_with(",0.1"), "{}", lines[1]);
-    }
-}

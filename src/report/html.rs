@@ -3,7 +3,6 @@
 //! percentile spectrum, and tables. Each workload's report fills its parts of a `Page`; `page`
 //! adds what comes from the measurement model.
 
-use crate::report::metrics::Verdict;
 use crate::report::model::{Measurements, Percentiles};
 use std::fmt::Write as _;
 
@@ -12,7 +11,8 @@ pub struct Page {
     pub title: String,
     pub params: Vec<(String, String)>,
     pub headline: Vec<(String, String)>,
-    pub verdicts: Vec<Verdict>,
+    /// SLA verdicts: (passed, `[PASS] p99: ...` line).
+    pub verdicts: Vec<(bool, String)>,
     pub charts: Vec<Chart>,
     pub tables: Vec<Table>,
     pub warnings: Vec<String>,
@@ -266,9 +266,9 @@ td:first-child,th:first-child{{text-align:left}}.kv td{{text-align:left}}
     o.push_str("</div>");
     if !page.verdicts.is_empty() {
         o.push_str("<h2>SLA</h2><ul>");
-        for v in &page.verdicts {
-            let class = if v.pass { "pass" } else { "fail" };
-            let _ = write!(o, r#"<li class="{class}">{}</li>"#, esc(&v.line));
+        for (pass, line) in &page.verdicts {
+            let class = if *pass { "pass" } else { "fail" };
+            let _ = write!(o, r#"<li class="{class}">{}</li>"#, esc(line));
         }
         o.push_str("</ul>");
     }

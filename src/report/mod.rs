@@ -3,20 +3,17 @@
 //! - `model`: the measurement model (`Measurements`: named rows, per-second history, failures,
 //!   named latencies) that every format renders.
 //! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
-//!   the HdrHistogram log; JSON is a report serialized with serde_json (`write_json`).
-//! - `metrics`, `compare`: named figures for `--sla` and `blast compare`.
+//!   the HdrHistogram log; JSON is a report serialized with serde_json (`cli::common`).
+//! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
-//! - `raw`: the raw measurements a JSON report carries, and `blast merge` of shards.
 
 pub mod api;
-pub mod compare;
 pub mod csv;
 pub mod hdr;
 pub mod html;
 pub mod metrics;
 pub mod model;
-pub mod raw;
 pub mod text;
 pub mod upload;
 pub mod ws;
@@ -43,6 +40,8 @@ pub trait Report: serde::Serialize {
     fn figures(&self, m: &mut metrics::Metrics);
     /// The page's workload parts: headline figures, throughput charts, extra tables.
     fn page(&self) -> html::Page;
+    /// `--hdr-log`: writes the run's histograms to `path` (`hdr::write`).
+    fn write_hdr_log(&self, path: &str) -> std::io::Result<()>;
 
     /// The terminal summary.
     fn render(&self) -> String {
@@ -79,15 +78,4 @@ pub fn tls_warning(n: u64) -> String {
 /// Seconds since the Unix epoch of `t`.
 pub fn unix_secs(t: std::time::SystemTime) -> f64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// Writes the summary as pretty JSON to `path` (`-` for stdout).
-pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
-    let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
-    if path == "-" {
-        println!("{json}");
-        Ok(())
-    } else {
-        std::fs::write(path, json + "\n")
-    }
 }

@@ -88,6 +88,13 @@ pub struct StatRow {
 }
 
 impl StatRow {
+    /// `counts`: (requests, failures).
+    pub fn new(kind: &str, name: &str, counts: (u64, u64), latency: &Percentiles, avg_size: f64, secs: f64) -> Self {
+        let (requests, failures) = counts;
+        let (kind, name, latency) = (kind.into(), name.into(), latency.clone());
+        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs }
+    }
+
     /// Locust's `Aggregated` row with this row's figures (what it is for a single name).
     pub fn aggregated(&self) -> StatRow {
         StatRow { kind: String::new(), name: "Aggregated".into(), ..self.clone() }
@@ -121,6 +128,12 @@ pub struct FailureRow {
     pub name: String,
     pub error: String,
     pub occurrences: u64,
+}
+
+impl FailureRow {
+    pub fn new(method: &str, name: &str, error: &str, occurrences: u64) -> Self {
+        FailureRow { method: method.into(), name: name.into(), error: error.into(), occurrences }
+    }
 }
 
 /// One named latency histogram of the run.
@@ -185,16 +198,7 @@ impl Tally for Histogram<u64> {
 
     /// Every recorded event is a request; none failed.
     fn row(&self, kind: &str, name: &str, secs: f64) -> StatRow {
-        let latency = Percentiles::of(self);
-        StatRow {
-            kind: kind.into(),
-            name: name.into(),
-            requests: self.len(),
-            failures: 0,
-            latency,
-            avg_content_size: 0.0,
-            secs,
-        }
+        StatRow::new(kind, name, (self.len(), 0), &Percentiles::of(self), 0.0, secs)
     }
 }
 

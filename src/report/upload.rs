@@ -2,15 +2,17 @@
 //! time, as JSON figures, headline lines, and rows `UploadPart`, `CreateMultipartUpload`,
 //! `CompleteMultipartUpload` and `object upload`.
 
+use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
 use crate::report::html::{Chart, Page};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
-use crate::report::raw::{from_unix_ns, upload::RawUpload, upload::UploadPlanInfo};
-use crate::report::{text, unix_secs, Report};
+use crate::report::{hdr, text, unix_secs, Report};
+use crate::workloads::upload::raw::{RawUpload, UploadPlanInfo};
 use crate::workloads::upload::{UploadOutcome, UploadPlan};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 const MB: f64 = 1e6;
 const MIB: f64 = (1u64 << 20) as f64;
@@ -169,33 +171,20 @@ impl UploadSummary {
     fn model(&self, mut history: Vec<HistoryRow>) -> Measurements {
         let (u, p) = (&self.uploads, &self.parts);
         let secs = self.elapsed_s.max(1e-9);
-        let row = |kind: &str, name: &str, requests, failures, latency: &Percentiles, avg_content_size| StatRow {
-            kind: kind.into(),
-            name: name.into(),
-            requests,
-            failures,
-            latency: latency.clone(),
-            avg_content_size,
-            secs,
-        };
+        let row = |kind, name, counts, latency, avg_size| StatRow::new(kind, name, counts, latency, avg_size, secs);
         let part_size = if p.ok == 0 { 0.0 } else { self.bytes_acked as f64 / p.ok as f64 };
-        let part = row("PUT", "UploadPart", p.ok + p.failed, p.failed, &self.part_ms, part_size);
+        let part = row("PUT", "UploadPart", (p.ok + p.failed, p.failed), &self.part_ms, part_size);
         let rows = vec![
             part.clone(),
-            row("POST", "CreateMultipartUpload", self.create_ms.count, 0, &self.create_ms, 0.0),
-            row("POST", "CompleteMultipartUpload", self.complete_ms.count, 0, &self.complete_ms, 0.0),
-            row("S3", "object upload", u.started, u.failed, &self.object_ms, self.plan.size_bytes as f64),
+            row("POST", "CreateMultipartUpload", (self.create_ms.count, 0), &self.create_ms, 0.0),
+            row("POST", "CompleteMultipartUpload", (self.complete_ms.count, 0), &self.complete_ms, 0.0),
+            row("S3", "object upload", (u.started, u.failed), &self.object_ms, self.plan.size_bytes as f64),
             part.aggregated(),
         ];
         if history.is_empty() {
             history = HistoryRow::whole_run(&part, self.started_at_unix as u64, self.plan.parallel as u64);
         }
-        let failures = u.failures.iter().map(|(k, &n)| FailureRow {
-            method: "S3".into(),
-            name: "object upload".into(),
-            error: k.clone(),
-            occurrences: n,
-        });
+        let failures = u.failures.iter().map(|(k, &n)| FailureRow::new("S3", "object upload", k, n));
         let latencies = vec![
             Latency::new("part", Some(""), true, &self.part_ms),
             Latency::new("part ttfb (after body)", Some("ttfb_"), true, &self.part_ttfb_ms),
@@ -261,6 +250,18 @@ impl Report for UploadSummary {
         m.insert("success".into(), Metric::pct_high(u.success_pct));
         m.insert("mbps".into(), Metric::mb_per_s(self.mb_per_s));
         m.insert("slow_parts".into(), Metric::pct_low(self.parts.over_objective_pct));
+    }
+
+    /// Part ttfb and objects for the whole run, then parts second by second.
+    fn write_hdr_log(&self, path: &str) -> std::io::Result<()> {
+        let (t, start) = (&self.raw.tally, from_unix_ns(self.raw.started_at_unix_ns));
+        let whole = Duration::from_nanos(self.raw.elapsed_ns);
+        let intervals = hdr::whole_run([("part_ttfb", &t.part_ttfb), ("object", &t.object)], whole).chain(hdr::series(
+            "part",
+            &t.part_per_second,
+            start,
+        ));
+        hdr::write(path, start, "upload", intervals)
     }
 
     /// Throughput is bytes sent per second (`mb_per_s_timeline`); part latency per second comes

@@ -1,16 +1,18 @@
 //! The report of a `blast ws` run (`WsSummary`): connections, fan-out delivery and
 //! heartbeats, as JSON figures, headline lines, and rows `delivery`, `connect`, `heartbeat`.
 
+use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
 use crate::report::html::{Chart, Page};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
-use crate::report::raw::{from_unix_ns, ws::RawWs, ws::WsPlanInfo};
-use crate::report::{text, unix_secs, Report};
+use crate::report::{hdr, text, unix_secs, Report};
+use crate::workloads::ws::raw::{RawWs, WsPlanInfo};
 use crate::workloads::ws::tally::account;
 use crate::workloads::ws::{WsOutcome, WsPlan};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[derive(Debug, Serialize)]
 pub struct WsConnections {
@@ -153,34 +155,21 @@ impl WsSummary {
     fn model(&self, mut history: Vec<HistoryRow>) -> Measurements {
         let (p, c) = (&self.probes, &self.connections);
         let secs = self.hold_s.max(1e-9);
-        let row = |name: &str, requests, failures, latency: &Percentiles, secs| StatRow {
-            kind: "WS".into(),
-            name: name.into(),
-            requests,
-            failures,
-            latency: latency.clone(),
-            avg_content_size: 0.0,
-            secs,
-        };
-        let delivery = row("delivery", p.delivered + p.missing, p.missing + p.duplicates, &self.delivery_ms, secs);
+        let row = |name, counts, latency, secs| StatRow::new("WS", name, counts, latency, 0.0, secs);
+        let delivery = row("delivery", (p.delivered + p.missing, p.missing + p.duplicates), &self.delivery_ms, secs);
         let failed_conns = c.failed.values().sum::<u64>() + c.dropped;
         let unanswered = self.heartbeats_sent.saturating_sub(self.heartbeats_answered);
         let rows = vec![
             delivery.clone(),
-            row("connect", c.attempted, failed_conns, &self.connect_ms, self.ramp_s.max(1e-9)),
-            row("heartbeat", self.heartbeats_sent, unanswered, &self.heartbeat_rtt_ms, secs),
+            row("connect", (c.attempted, failed_conns), &self.connect_ms, self.ramp_s.max(1e-9)),
+            row("heartbeat", (self.heartbeats_sent, unanswered), &self.heartbeat_rtt_ms, secs),
             delivery.aggregated(),
         ];
         if history.is_empty() {
             history = HistoryRow::whole_run(&delivery, self.started_at_unix as u64, c.open_peak);
         }
-        let failure = |name: &str, error: &str, occurrences| FailureRow {
-            method: "WS".into(),
-            name: name.into(),
-            error: error.into(),
-            occurrences,
-        };
-        let mut failures: Vec<FailureRow> = c.failed.iter().map(|(k, &n)| failure("connect", k, n)).collect();
+        let mut failures: Vec<FailureRow> =
+            c.failed.iter().map(|(k, &n)| FailureRow::new("WS", "connect", k, n)).collect();
         for (name, error, n) in [
             ("connect", "dropped by the server", c.dropped),
             ("delivery", "missing", p.missing),
@@ -188,7 +177,7 @@ impl WsSummary {
             ("probe", "publish failed", p.failed_to_send),
         ] {
             if n > 0 {
-                failures.push(failure(name, error, n));
+                failures.push(FailureRow::new("WS", name, error, n));
             }
         }
         let latencies = vec![
@@ -264,6 +253,15 @@ impl Report for WsSummary {
         m.insert("errors".into(), Metric::pct_low(errors));
         m.insert("success".into(), Metric::pct_high(self.connections.success_pct));
         m.insert("drops".into(), Metric::count_low(self.connections.dropped as f64));
+    }
+
+    /// Connect and heartbeat for the whole run, then deliveries second by second.
+    fn write_hdr_log(&self, path: &str) -> std::io::Result<()> {
+        let (t, start) = (&self.raw.tally, from_unix_ns(self.raw.started_at_unix_ns));
+        let whole = Duration::from_secs_f64(self.raw.ramp_secs + self.raw.hold_secs);
+        let intervals = hdr::whole_run([("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)], whole)
+            .chain(hdr::series("delivery", &t.delivery_per_second, start));
+        hdr::write(path, start, "ws", intervals)
     }
 
     fn page(&self) -> Page {

@@ -8,6 +8,7 @@
 //! - `s3`: the S3 calls, presigned by `rusty-s3`, over hyper HTTP/1.1 connections.
 //! - `object`: one upload's life: create, parts, complete, verify, and abort on failure.
 //! - `tally`: per-core histograms and counters, merged at the end.
+//! - `raw`: the run's tally, bytes per second and plan as JSON reports carry them (`blast merge`).
 //!
 //! `--parallel` upload slots are spread over the pinned cores of the engine's runner; each
 //! slot uploads objects one after another (each over `--part-concurrency` connections) until
@@ -19,6 +20,7 @@ pub mod core;
 pub mod data;
 pub mod object;
 pub mod plan;
+pub mod raw;
 pub mod s3;
 pub mod state;
 pub mod tally;

@@ -7,6 +7,7 @@
 //! - `session`: one connection's life (connect, subscribe, heartbeat, receive).
 //! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own).
 //! - `tally`: per-core counters and the exact delivered/expected accounting.
+//! - `raw`: the run's tally and plan as JSON reports carry them (`blast merge`).
 //!
 //! Connections are opened open-loop at `--connect-rate` with the engine's pacer, spread over
 //! the pinned cores; each core records into its own tally, merged when the run ends.
@@ -14,6 +15,7 @@
 pub mod core;
 pub mod plan;
 pub mod probe;
+pub mod raw;
 pub mod session;
 pub mod state;
 pub mod tally;

@@ -1,13 +1,14 @@
-//! The raw measurements of a `blast ws` run: connection counters, histograms, and the records
+//! The raw measurements of a `blast ws` run (`RawWs`, a JSON report's `raw`, what `blast merge`
+//! reads back): connection counters, histograms, and the records
 //! the delivery accounting is done on (probes sent, memberships in time, deliveries per probe).
 //! Shards are merged before the accounting, so a probe published by shard 0 is expected on
 //! every shard's subscribers and counted exactly once.
 //!
 //! The plan is recorded as reports show it (`WsPlanInfo`).
 
-use super::{one_run, unix_ns};
-use crate::workloads::ws::tally::WsTally;
-use crate::workloads::ws::{WsOutcome, WsPlan};
+use super::tally::WsTally;
+use super::{WsOutcome, WsPlan};
+use crate::engine::raw::unix_ns;
 use serde::{Deserialize, Serialize};
 
 /// The plan as reports show it; `conns` is the whole run's even in a shard's report.
@@ -55,37 +56,6 @@ pub struct RawWs {
     pub peak_rss_mib: f64,
     /// Counters, histograms and the delivery records.
     pub tally: WsTally,
-}
-
-/// Merges the shards of one ws run into the raw measurements a single run would have had; the
-/// delivery accounting then runs on the union of every shard's probes, memberships and
-/// deliveries.
-pub fn merge(shards: Vec<RawWs>) -> Result<RawWs, String> {
-    let first = one_run(
-        &shards,
-        |s| (s.target.clone(), WsPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
-        |s| s.shard,
-        "target, connections, rate, rooms, probes or duration",
-    )?;
-    let mut merged = RawWs {
-        target: first.target.clone(),
-        plan: WsPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() },
-        shard: (0, 1),
-        planned: shards.iter().map(|s| s.planned).sum(),
-        started_at_unix_ns: shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0),
-        ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
-        // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
-        hold_secs: shards.iter().find(|s| s.shard.0 == 0).unwrap_or(first).hold_secs,
-        interrupted: shards.iter().any(|s| s.interrupted),
-        pinned: shards.iter().map(|s| s.pinned).sum(),
-        // The largest shard's peak RSS.
-        peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
-        tally: WsTally::default(),
-    };
-    for s in shards {
-        merged.tally.merge(s.tally);
-    }
-    Ok(merged)
 }
 
 impl RawWs {
