@@ -85,6 +85,8 @@ struct CoreState {
     /// Requests due before this instant are warm-up and not recorded.
     measure_from: Instant,
     timeout: Duration,
+    /// The workload records under several names: each call also goes to its name's row.
+    named: bool,
 }
 
 /// Runs one core to completion on the current thread; `recycled` brings emptied recorders
@@ -101,7 +103,9 @@ pub async fn run_core<W: Workload>(
     let conns = plan.conns_on(index);
 
     // Open every connection before the clock starts, so the first requests pay no handshake.
-    let mut recorder = Recorder::with_rows(plan.rows);
+    // With one name its row is the run's totals: no rows are kept (reports read the totals).
+    let rows = if plan.rows > 1 { plan.rows } else { 0 };
+    let mut recorder = Recorder::with_rows(rows);
     let mut opened = Vec::with_capacity(conns);
     let mut preconnect_failed = 0;
     let mut preconnect_error = None;
@@ -139,8 +143,7 @@ pub async fn run_core<W: Workload>(
     let queue = JobQueue::new(conns, plan.queue_per_core());
     crate::clock::tighten_timer_slack();
     let mut timer = PreciseTimer::new();
-    let mut spares = vec![Recorder::with_rows(plan.rows), Recorder::with_rows(plan.rows)];
-    let rows = plan.rows;
+    let mut spares = vec![Recorder::with_rows(rows), Recorder::with_rows(rows)];
 
     // Every core has opened its connections: the clock starts.
     let Some(start) = core.start() else {
@@ -156,6 +159,7 @@ pub async fn run_core<W: Workload>(
         last_send: Cell::new(None),
         measure_from,
         timeout: plan.timeout,
+        named: rows > 0,
     });
 
     let conn_tasks: Vec<_> = opened
@@ -327,7 +331,9 @@ async fn conn_loop<W: Workload>(
                     if measured {
                         let mut rec = st.recorder.borrow_mut();
                         rec.record_error(kind);
-                        rec.row_mut(row).record_error(kind);
+                        if st.named {
+                            rec.row_mut(row).record_error(kind);
+                        }
                     }
                     st.inflight.set(st.inflight.get() - 1);
                     continue;
@@ -362,7 +368,9 @@ async fn conn_loop<W: Workload>(
                 bytes_in: stats.bytes_in,
             };
             record(&mut rec, &iteration);
-            record(rec.row_mut(row), &iteration);
+            if st.named {
+                record(rec.row_mut(row), &iteration);
+            }
             for s in &steps {
                 record(rec.row_mut(s.row), s);
             }
