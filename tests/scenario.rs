@@ -229,8 +229,20 @@ fn two_merged_shards_keep_per_name_counts_exact() {
     let (mut p0, mut p1) = (shard("0/2", &a), shard("1/2", &b));
     assert!(p0.wait().expect("shard 0").code().is_some_and(|c| c == 0));
     assert!(p1.wait().expect("shard 1").code().is_some_and(|c| c == 0));
-    let merged = blast(&["merge", a.to_str().expect("path"), b.to_str().expect("path")]);
+    let log = temp_path("merged.hlog");
+    let merged = blast(&[
+        "merge",
+        a.to_str().expect("path"),
+        b.to_str().expect("path"),
+        "--hdr-log",
+        log.to_str().expect("path"),
+    ]);
     let j = merged.json.expect("merged json");
+    // The merged hdr log has the run's tags and one per name.
+    let text = std::fs::read_to_string(&log).expect("hdr log");
+    for tag in ["Tag=latency,", "Tag=name.POST_/v1/messages,", "Tag=name.GET_/v1/conversations,"] {
+        assert!(text.contains(tag), "{tag} missing from the merged hdr log");
+    }
     assert_eq!(f(by_name(&j, "POST /v1/messages"), "/requests/completed"), 2000.0, "{}", merged.stdout);
     assert_eq!(f(by_name(&j, "GET /v1/conversations"), "/requests/completed"), 200.0, "{}", merged.stdout);
 }

@@ -71,12 +71,16 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
         "ws" => {
             let merged = merge_ws(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::ws::metric_names())?;
-            a.out.finish(&WsSummary::from_raw(merged), sla.as_deref())
+            let summary = WsSummary::from_raw(merged);
+            a.out.write_hdr_log(&summary)?;
+            a.out.finish(&summary, sla.as_deref())
         }
         "upload" => {
             let merged = merge_upload(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::upload::metric_names())?;
-            a.out.finish(&UploadSummary::from_raw(merged), sla.as_deref())
+            let summary = UploadSummary::from_raw(merged);
+            a.out.write_hdr_log(&summary)?;
+            a.out.finish(&summary, sla.as_deref())
         }
         _ => {
             let (plan, outcome, names) = merge_api(&raws(&reports)?)?;
@@ -89,6 +93,7 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
                 &outcome,
                 &names,
             );
+            a.out.write_hdr_log(&summary)?;
             a.out.finish(&summary, sla.as_deref())
         }
     }
