@@ -194,19 +194,24 @@ fn failure_rows(method: &str, name: &str, r: &Recorder) -> Vec<FailureRow> {
 }
 
 /// The model of a run: a row per name, then `Aggregated` (the HTTP requests: every row but the
+/// A recorder's rows, borrowed, and its `Aggregated`: the merge of the rows that are not flows,
+/// or the one row itself when it is the only one (no copy of it each second).
+fn rows_and_aggregate<'a>(names: &[NamedRequest], r: &'a Recorder) -> (Vec<&'a Recorder>, Cow<'a, Recorder>) {
+    let rows: Vec<&Recorder> = (0..names.len()).map(|i| row_of(r, i)).collect();
+    let agg = match names {
+        [one] if !one.flow => Cow::Borrowed(rows[0]),
+        _ => {
+            let mut agg = Recorder::new();
+            names.iter().zip(&rows).filter(|(n, _)| !n.flow).for_each(|(_, row)| agg.merge(row));
+            Cow::Owned(agg)
+        }
+    };
+    (rows, agg)
+}
+
 /// flows'), the same second by second, and the seconds of the JSON timeline.
 fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>) {
-    let recorders = |r: &Recorder| -> (Vec<Recorder>, Recorder) {
-        let rows: Vec<Recorder> = (0..names.len()).map(|i| row_of(r, i).clone()).collect();
-        let mut agg = Recorder::new();
-        for (n, row) in names.iter().zip(&rows) {
-            if !n.flow {
-                agg.merge(row);
-            }
-        }
-        (rows, agg)
-    };
-    let (rows_total, agg_total) = recorders(&run.total);
+    let (rows_total, agg_total) = rows_and_aggregate(names, &run.total);
     let mut rows: Vec<StatRow> =
         names.iter().zip(&rows_total).map(|(n, r)| r.row(&n.kind, &n.name, s.measured_s)).collect();
     rows.push(agg_total.row("", "Aggregated", s.measured_s));
@@ -216,7 +221,7 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
     let (mut cumulative, mut agg_cumulative) = (vec![Recorder::new(); names.len()], Recorder::new());
     for (i, second) in run.timeline.iter().enumerate() {
         let (t, r) = (start + i as u64 + 1, second.expand_own());
-        let (rows_now, agg_now) = recorders(&r);
+        let (rows_now, agg_now) = rows_and_aggregate(names, &r);
         let secs = (i + 1) as f64;
         for ((n, now), total) in names.iter().zip(&rows_now).zip(cumulative.iter_mut()) {
             total.merge(now);
