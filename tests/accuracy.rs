@@ -8,16 +8,21 @@ use common::*;
 
 /// A fixed delay `d` must be reported as p50 within d - 0.05 ms and d + 1% + 0.3 ms, for the
 /// corrected and uncorrected latency alike (the target is not saturated), and nothing faster.
+/// "d" is the hold the target really applied to each request (it measures it and sends it back
+/// in `x-blast-hold-us`; on a busy machine its timer overshoots), so blast's figures beyond that
+/// hold, per request, are its error: p50 within [-0.05 ms, 1% of d + 0.3 ms].
 fn delay_is_reported(delay: &str, ms: f64, rate: &str, conns: &str) {
     let _g = serial();
     let server = Server::start(&["--delay", delay]);
     let r = blast(&["api", "--rate", rate, "--duration", "2s", "--conns", conns, "--target", &server.url()]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let j = r.json.expect("report");
-    let (lo, hi) = (ms - 0.05, ms * 1.01 + 0.3);
-    for path in ["/latency_ms/p50", "/service_ms/p50"] {
-        let v = f(&j, path);
-        assert!((lo..=hi).contains(&v), "{delay}: {path} = {v} ms, want [{lo}, {hi}]\n{}", r.stdout);
+    let (lo, hi) = (-0.05, ms * 0.01 + 0.3);
+    let completed = f(&j, "/requests/completed");
+    for path in ["/beyond_target/latency_ms", "/beyond_target/service_ms"] {
+        assert_eq!(f(&j, &format!("{path}/count")), completed, "{delay}: every answer carried its hold");
+        let v = f(&j, &format!("{path}/p50"));
+        assert!((lo..=hi).contains(&v), "{delay}: {path}/p50 = {v} ms, want [{lo}, {hi}]\n{}", r.stdout);
     }
     assert!(f(&j, "/service_ms/min") >= ms - 0.01, "{delay}: faster than the delay\n{}", r.stdout);
 }

@@ -62,13 +62,13 @@ fn byte_by_byte_answers_slower_than_the_timeout_time_out() {
 }
 
 #[test]
-fn connection_resets_are_counted_as_resets() {
-    check("reset", "reset");
+fn connection_resets_before_an_answer_are_closed_before_response() {
+    check("reset", "closed_before_response");
 }
 
 #[test]
-fn closed_connections_without_answer_are_counted() {
-    check("close", "closed");
+fn closed_connections_without_answer_are_closed_before_response() {
+    check("close", "closed_before_response");
 }
 
 #[test]

@@ -80,6 +80,11 @@ pub struct ApiArgs {
     pub shard: super::common::ShardArgs,
     #[command(flatten)]
     pub tls: super::common::TlsArgs,
+    /// Send a GET, HEAD, PUT, DELETE, OPTIONS or TRACE request once more, on a fresh
+    /// connection, when its connection failed after it was written and before any byte of the
+    /// answer (closed_before_response). Other methods (POST) are never sent twice.
+    #[arg(long)]
+    pub retry_idempotent: bool,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
@@ -217,7 +222,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let names = named_requests(&scenario);
-    let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout);
+    let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
     Ok(Built { names, plan, target, workload })
 }
 
@@ -275,7 +280,26 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     progress.finish();
     let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
     args.out.write_hdr_log(&summary)?;
-    args.out.finish(&summary, sla.as_deref())
+    let code = args.out.finish(&summary, sla.as_deref())?;
+    if outcome.unreachable {
+        let cause = outcome.preconnect_error.map_or("connect error", unreachable_cause);
+        eprintln!("blast: cannot reach {url}: every connection failed before the start ({cause}); nothing was sent");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(code)
+}
+
+/// Why a connection could not be opened, in words.
+fn unreachable_cause(kind: engine::ErrorKind) -> &'static str {
+    match kind {
+        engine::ErrorKind::ConnectRefused => "connection refused",
+        engine::ErrorKind::ConnectTimeout => "connect timed out",
+        engine::ErrorKind::Tls => "TLS handshake failed",
+        engine::ErrorKind::Reset | engine::ErrorKind::ClosedBeforeResponse | engine::ErrorKind::Closed => {
+            "connection closed by the target"
+        }
+        _ => "connect error",
+    }
 }
 
 #[cfg(test)]

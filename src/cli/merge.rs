@@ -199,6 +199,7 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
         pinned: shards.iter().map(|s| s.pinned).sum(),
         preconnect_failed: shards.iter().map(|s| s.preconnect_failed).sum(),
         preconnect_error: None,
+        unreachable: false,
     };
     Ok((plan, outcome, first.names.clone()))
 }

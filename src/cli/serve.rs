@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// expire).
     #[arg(long, value_parser = parse_duration, requires = "require_auth")]
     pub token_ttl: Option<Duration>,
+    /// Close a keep-alive connection once it has been idle this long, e.g. 1s, as most servers
+    /// do (default: never).
+    #[arg(long, value_parser = parse_duration)]
+    pub keepalive_timeout: Option<Duration>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -92,6 +96,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
         }
         _ => None,
     };
+    if args.keepalive_timeout.is_some_and(|t| t.is_zero()) {
+        return Err("--keepalive-timeout must be greater than 0".into());
+    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsSource::Files { cert: cert.clone(), key: key.clone() }),
         _ if args.tls || args.tls_cert_out.is_some() => {
@@ -109,6 +116,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
             delay: args.delay.unwrap_or_default(),
             stall,
             broadcast_delay: args.broadcast_delay.unwrap_or_default(),
+            keepalive_timeout: args.keepalive_timeout,
         },
         ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
         misbehave: args.misbehave,

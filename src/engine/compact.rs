@@ -93,6 +93,13 @@ pub struct CompactRecorder {
     pub errors: BTreeMap<String, u64>,
     pub connects_ok: u64,
     pub connects_failed: u64,
+    /// Absent in reports of earlier versions (read as 0).
+    #[serde(default)]
+    pub reconnects: u64,
+    #[serde(default)]
+    pub closed_idle: u64,
+    #[serde(default)]
+    pub retried: u64,
     pub bytes_out: u64,
     pub bytes_in: u64,
     pub queue_peak: u64,
@@ -119,6 +126,9 @@ impl CompactRecorder {
                 .collect(),
             connects_ok: r.connects_ok,
             connects_failed: r.connects_failed,
+            reconnects: r.reconnects,
+            closed_idle: r.closed_idle,
+            retried: r.retried,
             bytes_out: r.bytes_out,
             bytes_in: r.bytes_in,
             queue_peak: r.queue_peak,
@@ -151,6 +161,9 @@ impl CompactRecorder {
         }
         r.connects_ok = self.connects_ok;
         r.connects_failed = self.connects_failed;
+        r.reconnects = self.reconnects;
+        r.closed_idle = self.closed_idle;
+        r.retried = self.retried;
         r.bytes_out = self.bytes_out;
         r.bytes_in = self.bytes_in;
         r.queue_peak = self.queue_peak;

@@ -14,7 +14,7 @@ use crate::engine::runner::{Core, Tally};
 use crate::engine::workload::{CallStats, Connection, Job, Lane, StepRecord, Workload};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +53,8 @@ pub struct CoreTally {
     pub preconnect_error: Option<ErrorKind>,
     /// When this core wrote its last measured request.
     pub last_send: Option<Instant>,
+    /// Every connection of the run (all cores) failed before the start: nothing was run.
+    pub unreachable: bool,
 }
 
 impl Tally for CoreTally {
@@ -63,6 +65,7 @@ impl Tally for CoreTally {
         }
         self.last_send = later(self.last_send, o.last_send);
         self.stopped_at = later(self.stopped_at, o.stopped_at);
+        self.unreachable |= o.unreachable;
     }
 }
 
@@ -90,12 +93,14 @@ struct CoreState {
 }
 
 /// Runs one core to completion on the current thread; `recycled` brings emptied recorders
-/// back from the reporter, to be reused.
+/// back from the reporter, to be reused; `opened` counts the connections every core opened
+/// before the start (when none did, the run stops at once: the target is unreachable).
 pub async fn run_core<W: Workload>(
     core: Core<Snapshot>,
     plan: Plan,
     workload: Arc<W>,
     recycled: Receiver<Recorder>,
+    opened_anywhere: Arc<AtomicUsize>,
 ) -> CoreTally {
     let index = core.index;
     let sink = core.updates();
@@ -145,10 +150,18 @@ pub async fn run_core<W: Workload>(
     let mut timer = PreciseTimer::new();
     let mut spares = vec![Recorder::with_rows(rows), Recorder::with_rows(rows)];
 
+    opened_anywhere.fetch_add(opened.iter().filter(|c| c.is_some()).count(), Ordering::Relaxed);
+
     // Every core has opened its connections: the clock starts.
     let Some(start) = core.start() else {
         return CoreTally { preconnect_failed, preconnect_error, ..CoreTally::default() };
     };
+    // Past the start every core has counted (the start is a barrier): when no connection of
+    // the run could be opened, no request could be sent either, so nothing is run.
+    if opened_anywhere.load(Ordering::Relaxed) == 0 {
+        let _ = sink.send(Snapshot { core: index, second: 1, recorder, last: true });
+        return CoreTally { preconnect_failed, preconnect_error, unreachable: true, ..CoreTally::default() };
+    }
     let measure_from = start + plan.warmup;
     let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
 
@@ -291,7 +304,7 @@ pub async fn run_core<W: Workload>(
     // just after its schedule ends: they must not leave that second empty).
     let second = open_second.get();
     let _ = sink.send(Snapshot { core: index, second, recorder, last: true });
-    CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get() }
+    CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get(), unreachable: false }
 }
 
 async fn connect<W: Workload>(
@@ -308,7 +321,8 @@ async fn connect<W: Workload>(
     (result, started.elapsed())
 }
 
-/// One connection's life: take a job, (re)connect if needed, call, record, repeat.
+/// One connection's life: take a job, replace the connection if the peer closed it while it
+/// was idle, (re)connect if needed, call, record, repeat.
 async fn conn_loop<W: Workload>(
     st: Rc<CoreState>,
     workload: Arc<W>,
@@ -322,9 +336,19 @@ async fn conn_loop<W: Workload>(
         st.inflight.set(st.inflight.get() + 1);
         let measured = job.intended >= st.measure_from;
         let row = kind_rows.get(job.kind).copied().unwrap_or(0);
+        // A kept connection the peer closed while it was idle is replaced before the request
+        // goes out, without an error (servers close idle keep-alive connections).
+        if conn.as_mut().is_some_and(|c| !c.still_open()) {
+            conn = None;
+            st.recorder.borrow_mut().closed_idle += 1;
+        }
         if conn.is_none() {
             let (result, took) = connect(&*workload, &shared, index, st.timeout).await;
-            st.recorder.borrow_mut().record_connect(took, result.is_ok());
+            {
+                let mut rec = st.recorder.borrow_mut();
+                rec.record_connect(took, result.is_ok());
+                rec.reconnects += u64::from(result.is_ok());
+            }
             match result {
                 Ok(c) => conn = Some(c),
                 Err(kind) => {
@@ -353,6 +377,12 @@ async fn conn_loop<W: Workload>(
         };
         let done = Instant::now();
         let keep = result.is_ok() && c.reusable();
+        if stats.reopened > 0 || stats.retried {
+            let mut rec = st.recorder.borrow_mut();
+            rec.connects_ok += u64::from(stats.reopened);
+            rec.reconnects += u64::from(stats.reopened);
+            rec.retried += u64::from(stats.retried);
+        }
         if measured {
             let mut rec = st.recorder.borrow_mut();
             if let Some(sent) = stats.sent_at {
@@ -370,6 +400,13 @@ async fn conn_loop<W: Workload>(
             record(&mut rec, &iteration);
             if st.named {
                 record(rec.row_mut(row), &iteration);
+            }
+            // What the target said it spent itself, for a lone request (a flow's steps are
+            // timed one by one).
+            if let (Some(target), Some(sent), Ok(_)) = (stats.target_time, stats.sent_at, result) {
+                if steps.is_empty() {
+                    rec.record_beyond_target(done - job.intended, done - sent, target);
+                }
             }
             for s in &steps {
                 record(rec.row_mut(s.row), s);

@@ -29,6 +29,10 @@ pub enum ErrorKind {
     Timeout,
     /// The peer closed the connection before a complete response.
     Closed,
+    /// The connection failed after the request was written and before any byte of the
+    /// response (the peer closed or reset it: typically a keep-alive connection the server
+    /// closed just as the request went out).
+    ClosedBeforeResponse,
     /// The peer reset the connection.
     Reset,
     /// The response could not be parsed (garbage, truncated, headers too large).
@@ -44,13 +48,14 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
         ErrorKind::Tls,
         ErrorKind::Timeout,
         ErrorKind::Closed,
+        ErrorKind::ClosedBeforeResponse,
         ErrorKind::Reset,
         ErrorKind::Malformed,
         ErrorKind::Io,
@@ -68,6 +73,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls_handshake",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Closed => "closed",
+            ErrorKind::ClosedBeforeResponse => "closed_before_response",
             ErrorKind::Reset => "reset",
             ErrorKind::Malformed => "malformed_response",
             ErrorKind::Io => "io_error",
@@ -108,6 +114,19 @@ fn micros(d: Duration) -> u64 {
     d.as_micros().min(MAX_TRACKABLE_US as u128) as u64
 }
 
+/// Measured time beyond what the target reported it spent (`Recorder::beyond_target`).
+#[derive(Clone, Debug)]
+pub struct BeyondTarget {
+    pub service: Histogram<u64>,
+    pub latency: Histogram<u64>,
+}
+
+impl Default for BeyondTarget {
+    fn default() -> Self {
+        BeyondTarget { service: histogram(), latency: histogram() }
+    }
+}
+
 /// What one core measured over one interval (or, merged, over the run).
 #[derive(Clone, Debug)]
 pub struct Recorder {
@@ -133,6 +152,18 @@ pub struct Recorder {
     /// Connections established and failed.
     pub connects_ok: u64,
     pub connects_failed: u64,
+    /// Connections opened during the run to replace one that was closed (by the peer, after an
+    /// error, or found closed while idle).
+    pub reconnects: u64,
+    /// Kept-alive connections found closed by the peer while idle, before a request was
+    /// written on them (replaced, no error).
+    pub closed_idle: u64,
+    /// Requests sent a second time on a fresh connection (`closed_before_response`, idempotent
+    /// method, `--retry-idempotent`).
+    pub retried: u64,
+    /// Service time beyond the time the target reported for itself, and corrected latency
+    /// beyond it, for the responses that carried such a report (allocated on the first).
+    pub beyond_target: Option<Box<BeyondTarget>>,
     /// Bytes written and read by requests.
     pub bytes_out: u64,
     pub bytes_in: u64,
@@ -163,6 +194,10 @@ impl Recorder {
             errors: [0; ErrorKind::ALL.len()],
             connects_ok: 0,
             connects_failed: 0,
+            reconnects: 0,
+            closed_idle: 0,
+            retried: 0,
+            beyond_target: None,
             bytes_out: 0,
             bytes_in: 0,
             queue_peak: 0,
@@ -200,6 +235,14 @@ impl Recorder {
         self.service.saturating_record(micros(service));
     }
 
+    /// The target said it spent `target` of a response's `service` time (and `latency`)
+    /// itself: what is beyond it is the network's and blast's.
+    pub fn record_beyond_target(&mut self, latency: Duration, service: Duration, target: Duration) {
+        let b = self.beyond_target.get_or_insert_with(Default::default);
+        b.service.saturating_record(micros(service.saturating_sub(target)));
+        b.latency.saturating_record(micros(latency.saturating_sub(target)));
+    }
+
     /// Empties every histogram and counter, keeping the allocations (recorders are recycled
     /// so that no core allocates a megabyte of histograms on its hot thread every second).
     pub fn reset(&mut self) {
@@ -214,6 +257,13 @@ impl Recorder {
         self.errors = [0; ErrorKind::ALL.len()];
         self.connects_ok = 0;
         self.connects_failed = 0;
+        self.reconnects = 0;
+        self.closed_idle = 0;
+        self.retried = 0;
+        if let Some(b) = &mut self.beyond_target {
+            b.service.reset();
+            b.latency.reset();
+        }
         self.bytes_out = 0;
         self.bytes_in = 0;
         self.queue_peak = 0;
@@ -294,6 +344,14 @@ impl Recorder {
         }
         self.connects_ok += other.connects_ok;
         self.connects_failed += other.connects_failed;
+        self.reconnects += other.reconnects;
+        self.closed_idle += other.closed_idle;
+        self.retried += other.retried;
+        if let Some(o) = other.beyond_target.as_deref().filter(|o| !o.service.is_empty()) {
+            let b = self.beyond_target.get_or_insert_with(Default::default);
+            let _ = b.service.add(&o.service);
+            let _ = b.latency.add(&o.latency);
+        }
         self.bytes_out += other.bytes_out;
         self.bytes_in += other.bytes_in;
         self.queue_peak = self.queue_peak.max(other.queue_peak);

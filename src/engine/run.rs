@@ -7,7 +7,7 @@ use crate::engine::plan::Plan;
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::runner::{self, Cores, StartError};
 use crate::engine::workload::Workload;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -33,6 +33,8 @@ pub struct RunOutcome {
     /// Connections that could not be opened before the start, and why (first error).
     pub preconnect_failed: u64,
     pub preconnect_error: Option<ErrorKind>,
+    /// Every connection failed before the start, so the run stopped there (nothing was sent).
+    pub unreachable: bool,
 }
 
 /// Live view handed to the progress callback once a second.
@@ -53,11 +55,12 @@ pub fn run<W: Workload>(
     let workload = Arc::new(workload);
     let mut recycle = Vec::with_capacity(plan.cores);
     let mut works = Vec::with_capacity(plan.cores);
+    let opened = Arc::new(AtomicUsize::new(0));
     for _ in 0..plan.cores {
         let (back_tx, back_rx) = mpsc::channel::<Recorder>();
         recycle.push(back_tx);
-        let (plan, workload) = (plan.clone(), workload.clone());
-        works.push(move |core| run_core(core, plan, workload, back_rx));
+        let (plan, workload, opened) = (plan.clone(), workload.clone(), opened.clone());
+        works.push(move |core| run_core(core, plan, workload, back_rx, opened));
     }
     let mut merge = Merge {
         cores: plan.cores,
@@ -75,6 +78,7 @@ pub fn run<W: Workload>(
     let start = done.start;
     let planned = plan.duration.as_secs_f64();
     let measured_secs = match ended.stopped_at {
+        _ if ended.unreachable => 0.0,
         Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64()).clamp(0.0, planned),
         None => planned,
     };
@@ -89,6 +93,7 @@ pub fn run<W: Workload>(
         pinned: done.pinned,
         preconnect_failed: ended.preconnect_failed,
         preconnect_error: ended.preconnect_error,
+        unreachable: ended.unreachable,
     })
 }
 

@@ -7,7 +7,7 @@
 use crate::engine::recorder::ErrorKind;
 use std::future::Future;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One scheduled request handed to a connection.
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +59,13 @@ pub struct CallStats {
     pub sent_at: Option<Instant>,
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// The time the target said it spent on the request itself, when it says (a response
+    /// header): what the rest of the service time is is the network's and blast's.
+    pub target_time: Option<Duration>,
+    /// Connections the call had to open again itself (a retry on a fresh connection).
+    pub reopened: u32,
+    /// The request was sent a second time (`reopened` tells on how many fresh connections).
+    pub retried: bool,
 }
 
 /// A protocol that the engine can drive. Shared by the cores (one `Arc`), so it holds only
@@ -95,4 +102,10 @@ pub trait Connection: 'static {
 
     /// False once the peer asked to close; the engine then opens a new connection.
     fn reusable(&self) -> bool;
+
+    /// Checked before a kept connection takes its next job, without waiting: false when the
+    /// peer closed or reset it while it was idle (the engine replaces it, no error counted).
+    fn still_open(&mut self) -> bool {
+        true
+    }
 }

@@ -46,7 +46,14 @@ pub struct Response {
     pub close: bool,
     /// Bytes of the whole response, head included.
     pub wire_bytes: u64,
+    /// The time the target says it spent on the request (`TARGET_TIME_HEADER`), in µs.
+    pub target_us: Option<u64>,
 }
+
+/// A response header in which a target reports the time it spent on the request itself, in
+/// whole microseconds (`blast serve` sends it with every answer it held): what blast measured
+/// beyond it is the network's and blast's own, which is what its accuracy is judged on.
+pub const TARGET_TIME_HEADER: &str = "x-blast-hold-us";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -83,6 +90,7 @@ pub struct ResponseDecoder {
     status: u16,
     close: bool,
     wire_bytes: u64,
+    target_us: Option<u64>,
     pub kept: Kept,
 }
 
@@ -94,7 +102,14 @@ impl Default for ResponseDecoder {
 
 impl ResponseDecoder {
     pub fn new() -> Self {
-        ResponseDecoder { state: State::Head, status: 0, close: false, wire_bytes: 0, kept: Kept::default() }
+        ResponseDecoder {
+            state: State::Head,
+            status: 0,
+            close: false,
+            wire_bytes: 0,
+            target_us: None,
+            kept: Kept::default(),
+        }
     }
 
     /// Keeps the next response's body and/or headers in `kept` (cleared now).
@@ -194,7 +209,8 @@ impl ResponseDecoder {
     }
 
     fn finish(&mut self) -> Response {
-        let r = Response { status: self.status, close: self.close, wire_bytes: self.wire_bytes };
+        let r =
+            Response { status: self.status, close: self.close, wire_bytes: self.wire_bytes, target_us: self.target_us };
         let kept = std::mem::take(&mut self.kept);
         *self = ResponseDecoder::new();
         self.kept = kept;
@@ -229,6 +245,7 @@ impl ResponseDecoder {
         let mut close = http10;
         let mut length: Option<u64> = None;
         let mut chunked = false;
+        let mut target_us = None;
         for h in resp.headers.iter() {
             if h.name.eq_ignore_ascii_case("content-length") {
                 let v = std::str::from_utf8(h.value).map_err(|_| CodecError::BadLength)?;
@@ -245,6 +262,8 @@ impl ResponseDecoder {
                 } else if contains_token(h.value, b"keep-alive") {
                     close = false;
                 }
+            } else if h.name.eq_ignore_ascii_case(TARGET_TIME_HEADER) {
+                target_us = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
             }
         }
         if let Some(kept) = &mut self.kept.headers {
@@ -254,6 +273,7 @@ impl ResponseDecoder {
         self.consume(buf, head_len);
         self.status = status;
         self.close = close;
+        self.target_us = target_us;
         self.state = if (100..200).contains(&status) && status != 101 {
             // Interim response (100 Continue, 103 Early Hints): the real one follows.
             self.wire_bytes = 0;
@@ -329,7 +349,7 @@ mod tests {
             let got = decode_all(SIMPLE, step).expect("valid");
             assert_eq!(
                 got,
-                vec![Response { status: 202, close: false, wire_bytes: SIMPLE.len() as u64 }],
+                vec![Response { status: 202, close: false, wire_bytes: SIMPLE.len() as u64, target_us: None }],
                 "step {step}"
             );
         }
@@ -374,6 +394,14 @@ mod tests {
         let got = decode_all(b"HTTP/1.1 200 OK\r\n\r\nsome bytes", 3).expect("valid");
         assert_eq!(got.len(), 1);
         assert!(got[0].close);
+    }
+
+    #[test]
+    fn the_target_time_header_is_read_and_bad_values_ignored() {
+        let got = decode_all(b"HTTP/1.1 202 Accepted\r\nX-Blast-Hold-Us: 10042\r\nContent-Length: 0\r\n\r\nHTTP/1.1 202 Accepted\r\nx-blast-hold-us: soon\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3)
+            .expect("valid");
+        let times: Vec<Option<u64>> = got.iter().map(|r| r.target_us).collect();
+        assert_eq!(times, vec![Some(10042), None, None]);
     }
 
     #[test]

@@ -67,6 +67,19 @@ pub struct ApiConnections {
     pub failed: u64,
     /// Failed while opening the pool before the start.
     pub failed_at_start: u64,
+    /// Opened during the run to replace a closed one.
+    pub reconnects: u64,
+    /// Kept-alive connections the target closed while idle, noticed before reuse (no error).
+    pub closed_idle: u64,
+    /// Requests sent again on a fresh connection (`--retry-idempotent`).
+    pub retried: u64,
+}
+
+/// Service time and corrected latency minus the time the target said it spent.
+#[derive(Clone, Debug, Serialize)]
+pub struct BeyondTargetMs {
+    pub service_ms: Percentiles,
+    pub latency_ms: Percentiles,
 }
 
 /// One second of the run.
@@ -113,6 +126,10 @@ pub struct ApiSummary {
     pub dispatch_lag_ms: Percentiles,
     pub connect_ms: Percentiles,
     pub connections: ApiConnections,
+    /// Present when the target reported its own time per response (`x-blast-hold-us`): blast's
+    /// figures minus that time, per response (the network's and blast's share).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beyond_target: Option<BeyondTargetMs>,
     /// Most requests that waited at once on one core for a free connection.
     pub queue_peak: u64,
     pub bytes_out: u64,
@@ -345,7 +362,14 @@ impl ApiSummary {
                 opened: t.connects_ok,
                 failed: t.connects_failed,
                 failed_at_start: run.preconnect_failed,
+                reconnects: t.reconnects,
+                closed_idle: t.closed_idle,
+                retried: t.retried,
             },
+            beyond_target: t.beyond_target.as_deref().map(|b| BeyondTargetMs {
+                service_ms: Percentiles::of(&b.service),
+                latency_ms: Percentiles::of(&b.latency),
+            }),
             queue_peak: t.queue_peak,
             bytes_out: t.bytes_out,
             bytes_in: t.bytes_in,
@@ -380,7 +404,13 @@ fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
     if tls > 0 {
         w.push(crate::report::tls_warning(tls));
     }
-    if run.preconnect_failed > 0 {
+    if run.unreachable {
+        let why = run.preconnect_error.map_or("unknown error", |k| k.name());
+        w.push(format!(
+            "none of the {} connections could be opened before the start ({why}): the run stopped there and nothing was sent",
+            run.preconnect_failed
+        ));
+    } else if run.preconnect_failed > 0 {
         let why = run.preconnect_error.map_or("unknown error", |k| k.name());
         w.push(format!(
             "{} of {} connections could not be opened before the start ({why})",
@@ -411,7 +441,7 @@ fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
             s.queue_peak, s.send_lag_ms.p99
         ));
     }
-    if !s.interrupted && s.rate_ratio < RATE_SHORTFALL {
+    if !s.interrupted && !run.unreachable && s.rate_ratio < RATE_SHORTFALL {
         w.push(format!(
             "achieved {:.0} req/s, {:.1}% of the target {:.0} req/s",
             s.achieved_rate,
@@ -452,7 +482,7 @@ impl Report for ApiSummary {
             ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
             ("status", text::counts(&self.status_codes)),
             ("errors", text::counts(&self.errors)),
-            ("conns", format!("{} opened, {} failed, queue peak {} per core", c.opened, c.failed, self.queue_peak)),
+            ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
         ]
     }
 
@@ -467,7 +497,8 @@ impl Report for ApiSummary {
 
     /// The run was clean: everything scheduled was sent and answered without failure.
     fn clean(&self) -> bool {
-        self.requests.counts.failed == 0 && !self.interrupted
+        let reached = self.connections.opened > 0 || self.connections.failed_at_start == 0;
+        self.requests.counts.failed == 0 && !self.interrupted && reached
     }
 
     fn interrupted(&self) -> bool {

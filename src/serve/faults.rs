@@ -1,5 +1,8 @@
 //! Known, injected misbehaviour of the embedded target, so blast's numbers can be checked
-//! against the truth: a fixed added delay, and periodic stalls in which nothing is answered.
+//! against the truth: a fixed added delay, periodic stalls in which nothing is answered, and
+//! idle keep-alive connections closed after a timeout. Every hold is measured as applied
+//! (`Held`) and sent back in the `x-blast-hold-us` header, so tests judge blast against what
+//! the target really did, not against what it was asked to do.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +15,9 @@ pub struct Faults {
     pub stall: Option<Stall>,
     /// Added before a posted message is broadcast to its WebSocket subscribers.
     pub broadcast_delay: Duration,
+    /// Close a keep-alive connection once it has been idle (no request in progress) this long,
+    /// as most servers do (uvicorn 5 s, nginx 75 s).
+    pub keepalive_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +46,22 @@ impl Faults {
             }
         }
         release
+    }
+}
+
+/// The response header carrying the hold the target applied, in whole microseconds (the
+/// header the generators read: `crate::http::codec::TARGET_TIME_HEADER`).
+pub const HOLD_HEADER: &str = crate::http::codec::TARGET_TIME_HEADER;
+
+/// A hold as the target applied it: from the request's arrival at the handler to its release
+/// (timer overshoot on a busy machine included).
+#[derive(Clone, Copy, Debug)]
+pub struct Held(pub Duration);
+
+impl Held {
+    /// The header value: whole microseconds, rounded down (the truth is never overstated).
+    pub fn header_value(self) -> String {
+        self.0.as_micros().to_string()
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod faults;
 pub mod files;
+mod idle;
 pub mod misbehave;
 pub mod rooms;
 pub mod s3;
@@ -23,7 +24,7 @@ pub mod ws;
 
 use crate::clock::PreciseTimer;
 use bytes::Bytes;
-use faults::Faults;
+use faults::{Faults, Held, HOLD_HEADER};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -185,14 +186,42 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Arc<App>, tls: Acce
     }
 }
 
-/// HTTP/1.1 (with WebSocket upgrades) on one accepted connection, plain or TLS.
+/// HTTP/1.1 (with WebSocket upgrades) on one accepted connection, plain or TLS; with a
+/// keep-alive timeout, closed once idle that long.
 async fn serve_connection<IO>(io: IO, app: Arc<App>)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| handle(req, app.clone()));
-    let _ =
-        http1::Builder::new().pipeline_flush(true).serve_connection(TokioIo::new(io), service).with_upgrades().await;
+    let Some(timeout) = app.faults.keepalive_timeout else {
+        let service = service_fn(move |req| handle(req, app.clone()));
+        let _ = http1::Builder::new()
+            .pipeline_flush(true)
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades()
+            .await;
+        return;
+    };
+    let idle = Arc::new(idle::Idle::new());
+    let service = {
+        let idle = idle.clone();
+        service_fn(move |req| {
+            let (app, busy) = (app.clone(), idle.busy());
+            async move {
+                let resp = handle(req, app).await;
+                drop(busy);
+                resp
+            }
+        })
+    };
+    let conn = http1::Builder::new().pipeline_flush(true).serve_connection(TokioIo::new(io), service).with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = idle.expired(timeout) => {}
+    }
+    // Idle: hyper closes at once (a request that raced in is answered first).
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -220,6 +249,11 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
                 }
                 if !app.faults.is_none() {
                     PreciseTimer::new().sleep_until(app.faults.release_at(app.started, arrived)).await;
+                    let mut resp = json(StatusCode::ACCEPTED, Bytes::from_static(ACCEPTED));
+                    if let Ok(v) = hyper::header::HeaderValue::from_str(&Held(arrived.elapsed()).header_value()) {
+                        resp.headers_mut().insert(HOLD_HEADER, v);
+                    }
+                    return Ok(resp);
                 }
                 (StatusCode::ACCEPTED, ACCEPTED)
             } else {

@@ -3,6 +3,12 @@
 //!
 //! - `scenario`: what each arrival sends (requests, flows, captures, per-user data).
 //!
+//! Keep-alive: a kept connection is checked before each reuse (`Wire::still_open`: the peer's
+//! FIN or RST on the idle socket) and replaced by the engine without an error. A connection
+//! that fails after the request was written and before any byte of the answer is
+//! `closed_before_response`; with `--retry-idempotent` a GET, HEAD, PUT, DELETE, OPTIONS or
+//! TRACE is sent once more on a fresh connection (`Dial`), a POST never.
+//!
 //! The target URL, the response codec and the connection set-up are `crate::http`'s. This
 //! module plugs into the engine through `Workload`/`Connection`; pacing, queueing, recording
 //! and the pinned cores are the engine's.
@@ -18,9 +24,12 @@ use bytes::BytesMut;
 use scenario::run::{CoreScenario, Exchange, Keep, Scratch};
 use scenario::Scenario;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -29,14 +38,15 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// The api workload: immutable, shared by every core.
 pub struct ApiWorkload {
-    addrs: Vec<SocketAddr>,
+    dial: Arc<Dial>,
     scenario: Arc<Scenario>,
     /// Random bodies are sliced from here (built once, shared by every core).
     pool: Option<DataPool>,
-    /// `https://`: the TLS client and the name the certificate must carry.
-    tls: Option<(ClientTls, String)>,
     /// Longest a step of a flow may take.
     timeout: Duration,
+    /// `--retry-idempotent`: a request of an idempotent method whose connection failed before
+    /// any byte of the response is sent once more on a fresh connection.
+    retry_idempotent: bool,
 }
 
 impl ApiWorkload {
@@ -45,10 +55,17 @@ impl ApiWorkload {
         scenario: Scenario,
         tls: Option<(ClientTls, String)>,
         timeout: Duration,
+        retry_idempotent: bool,
     ) -> Self {
         let largest = scenario.largest_random_body();
         let pool = (largest > 0).then(|| DataPool::new(scenario.seed, largest));
-        ApiWorkload { addrs, scenario: Arc::new(scenario), pool, tls, timeout }
+        ApiWorkload {
+            dial: Arc::new(Dial { addrs, tls }),
+            scenario: Arc::new(scenario),
+            pool,
+            timeout,
+            retry_idempotent,
+        }
     }
 }
 
@@ -65,25 +82,34 @@ impl Workload for ApiWorkload {
     }
 
     async fn connect(&self, core: &Rc<CoreScenario>, conn: usize) -> Result<ApiConn, ErrorKind> {
+        let stream = self.dial.open().await?;
+        Ok(ApiConn {
+            wire: Wire::new(stream, self.dial.clone(), self.retry_idempotent),
+            core: core.clone(),
+            scratch: Scratch::default(),
+            index: conn,
+        })
+    }
+}
+
+/// How a connection to the target is opened: each resolved address in turn, then TLS when
+/// the target is `https`.
+pub struct Dial {
+    addrs: Vec<SocketAddr>,
+    /// `https://`: the TLS client and the name the certificate must carry.
+    tls: Option<(ClientTls, String)>,
+}
+
+impl Dial {
+    async fn open(&self) -> Result<Stream, ErrorKind> {
         let mut last = ErrorKind::ConnectOther;
         for addr in &self.addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
-                    let stream = secure(stream, tls).await.map_err(|e| match e {
+                    return secure(stream, tls).await.map_err(|e| match e {
                         SecureError::Tls(_) => ErrorKind::Tls,
                         SecureError::Io(e) => ErrorKind::from_io(&e),
-                    })?;
-                    return Ok(ApiConn {
-                        wire: Wire {
-                            stream,
-                            read: BytesMut::with_capacity(READ_CHUNK),
-                            decoder: ResponseDecoder::new(),
-                            open: true,
-                        },
-                        core: core.clone(),
-                        scratch: Scratch::default(),
-                        index: conn,
                     });
                 }
                 Err(e) => {
@@ -99,12 +125,22 @@ impl Workload for ApiWorkload {
     }
 }
 
-/// One keep-alive connection: its stream and read state.
+/// Methods a request may be repeated with (RFC 9110 9.2.2): the server's state is the same
+/// after two as after one.
+fn idempotent(head: &[u8]) -> bool {
+    let method = head.split(|&b| b == b' ').next().unwrap_or_default();
+    [&b"GET"[..], b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"].contains(&method)
+}
+
+/// One keep-alive connection: its stream and read state, and how to open it again for a
+/// retry.
 pub struct Wire {
     stream: Stream,
     read: BytesMut,
     decoder: ResponseDecoder,
     open: bool,
+    dial: Arc<Dial>,
+    retry_idempotent: bool,
 }
 
 impl Exchange for Wire {
@@ -115,7 +151,19 @@ impl Exchange for Wire {
         keep: Keep,
         stats: &'a mut CallStats,
     ) -> Result<u16, ErrorKind> {
-        let result = self.round_trip(head, body, keep, stats).await;
+        let mut result = self.round_trip(head, body, keep, stats).await;
+        // The connection failed before any byte of the answer (most often a keep-alive
+        // connection the server closed just as the request went out): the request may or may
+        // not have been processed, so only an idempotent one is sent again, once, and only
+        // when asked. A POST is never repeated behind the user's back.
+        if result == Err(ErrorKind::ClosedBeforeResponse) && self.retry_idempotent && idempotent(head) {
+            if let Ok(stream) = self.dial.open().await {
+                self.replace_stream(stream);
+                stats.reopened += 1;
+                stats.retried = true;
+                result = self.round_trip(head, body, keep, stats).await;
+            }
+        }
         if result.is_err() {
             self.open = false;
         }
@@ -129,6 +177,47 @@ impl Exchange for Wire {
 }
 
 impl Wire {
+    fn new(stream: Stream, dial: Arc<Dial>, retry_idempotent: bool) -> Self {
+        Wire {
+            stream,
+            read: BytesMut::with_capacity(READ_CHUNK),
+            decoder: ResponseDecoder::new(),
+            open: true,
+            dial,
+            retry_idempotent,
+        }
+    }
+
+    /// Continues on a freshly opened stream (what was read on the old one is dropped).
+    fn replace_stream(&mut self, stream: Stream) {
+        self.stream = stream;
+        self.read.clear();
+        let kept = std::mem::take(&mut self.decoder.kept);
+        self.decoder = ResponseDecoder::new();
+        self.decoder.kept = kept;
+        self.open = true;
+    }
+
+    /// Whether the kept-alive stream is still usable, without waiting: the peer's FIN or RST
+    /// on an idle socket, or bytes nobody asked for, make it unusable. A socket with nothing
+    /// to read costs no system call (tokio knows it is not readable).
+    fn still_open(&mut self) -> bool {
+        if !self.open || !self.read.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut scratch = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut scratch);
+        match Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
+            Poll::Pending => true,
+            // End of stream (nothing read), unsolicited bytes, or a reset.
+            Poll::Ready(_) => {
+                self.open = false;
+                false
+            }
+        }
+    }
+
     async fn round_trip(
         &mut self,
         head: &[u8],
@@ -140,21 +229,28 @@ impl Wire {
             self.decoder.keep(keep.body, keep.headers);
         }
         stats.sent_at = Some(Instant::now());
-        self.stream.write_all(head).await.map_err(|e| ErrorKind::from_io(&e))?;
+        self.stream.write_all(head).await.map_err(|e| before_response(&e))?;
         if !body.is_empty() {
-            self.stream.write_all(body).await.map_err(|e| ErrorKind::from_io(&e))?;
+            self.stream.write_all(body).await.map_err(|e| before_response(&e))?;
         }
         stats.bytes_out = (head.len() + body.len()) as u64;
+        // Whether any byte of the answer has arrived.
+        let mut answered = !self.read.is_empty();
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
                 stats.bytes_in = r.wire_bytes;
+                stats.target_time = r.target_us.map(Duration::from_micros);
                 self.open = !r.close;
                 return Ok(r.status);
             }
             if self.read.capacity() - self.read.len() < READ_CHUNK / 2 {
                 self.read.reserve(READ_CHUNK);
             }
-            let n = self.stream.read_buf(&mut self.read).await.map_err(|e| ErrorKind::from_io(&e))?;
+            let n = match self.stream.read_buf(&mut self.read).await {
+                Ok(n) => n,
+                Err(e) if answered => return Err(ErrorKind::from_io(&e)),
+                Err(e) => return Err(before_response(&e)),
+            };
             if n == 0 {
                 self.open = false;
                 return match self.decoder.decode_eof(&mut self.read).map_err(codec_error)? {
@@ -162,9 +258,11 @@ impl Wire {
                         stats.bytes_in = r.wire_bytes;
                         Ok(r.status)
                     }
-                    None => Err(ErrorKind::Closed),
+                    None if answered => Err(ErrorKind::Closed),
+                    None => Err(ErrorKind::ClosedBeforeResponse),
                 };
             }
+            answered = true;
         }
     }
 }
@@ -175,6 +273,15 @@ pub struct ApiConn {
     core: Rc<CoreScenario>,
     scratch: Scratch,
     index: usize,
+}
+
+/// A failure of the connection before any byte of the answer: the peer's close or reset is
+/// `ClosedBeforeResponse`, anything else keeps its kind.
+fn before_response(e: &std::io::Error) -> ErrorKind {
+    match ErrorKind::from_io(e) {
+        ErrorKind::Closed | ErrorKind::Reset => ErrorKind::ClosedBeforeResponse,
+        kind => kind,
+    }
 }
 
 fn codec_error(e: CodecError) -> ErrorKind {
@@ -201,5 +308,9 @@ impl Connection for ApiConn {
 
     fn reusable(&self) -> bool {
         self.wire.open
+    }
+
+    fn still_open(&mut self) -> bool {
+        self.wire.still_open()
     }
 }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the accuracy and fault suites N times in a row (default 20) while another process keeps
+# one core busy, and stops at the first failure: the timing tests must not flake on a shared
+# machine. Usage: scripts/soak-tests.sh [N]
+#   BUSY_CORE=0   which core the busy loop is pinned to (default 0)
+#   SUITES="accuracy faults"   test files to run (tests/NAME.rs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n="${1:-20}"
+case "$n" in '' | *[!0-9]*) echo "soak-tests: N must be a whole number, got '$n'" >&2; exit 2 ;; esac
+core="${BUSY_CORE:-0}"
+suites="${SUITES:-accuracy faults}"
+
+args=()
+for s in $suites; do args+=(--test "$s"); done
+# Build once, outside the timed loop.
+nice -n 19 cargo test --release "${args[@]}" --no-run
+
+# One core kept busy for the whole soak; stopped however the script ends.
+taskset -c "$core" yes > /dev/null &
+busy=$!
+trap 'kill "$busy" 2>/dev/null || true' EXIT
+
+for i in $(seq 1 "$n"); do
+    started=$(date +%s)
+    if ! cargo test --release "${args[@]}" -- --test-threads=1 > "target/soak-$i.log" 2>&1; then
+        echo "soak-tests: run $i of $n FAILED (log: target/soak-$i.log)"
+        grep -E "^test .* FAILED|panicked" "target/soak-$i.log" || true
+        exit 1
+    fi
+    echo "soak-tests: run $i of $n passed in $(( $(date +%s) - started )) s"
+done
+echo "soak-tests: $n of $n runs passed with core $core kept busy"
