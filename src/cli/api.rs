@@ -90,6 +90,8 @@ pub struct ApiArgs {
     pub max_queue: usize,
     #[command(flatten)]
     pub out: super::common::OutputArgs,
+    #[command(flatten)]
+    pub metrics: super::metrics_listen::MetricsArgs,
 }
 
 struct Built {
@@ -264,7 +266,11 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
     let warmup_s = plan.warmup.as_secs();
     let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
+    let metrics = args.metrics.start(args.out.quiet)?;
     let outcome = engine::run(&plan, workload, stop, |p| {
+        if let Some(m) = &metrics {
+            m.api(&names, &plan, p);
+        }
         let lat = crate::report::model::Percentiles::of(&p.interval.latency);
         let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
         progress.update(&format!(

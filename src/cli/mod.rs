@@ -3,7 +3,8 @@
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
 //! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`: one per command.
-//! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts.
+//! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts;
+//!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run.
 //!
 //! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
 //! 2 bad input or configuration.
@@ -13,6 +14,7 @@ pub mod command;
 pub mod common;
 pub mod compare;
 pub mod merge;
+pub mod metrics_listen;
 pub mod profile;
 pub mod progress;
 pub mod scenario;

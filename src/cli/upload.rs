@@ -76,6 +76,8 @@ pub struct UploadArgs {
     pub tls: super::common::TlsArgs,
     #[command(flatten)]
     pub out: super::common::OutputArgs,
+    #[command(flatten)]
+    pub metrics: super::metrics_listen::MetricsArgs,
 }
 
 fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
@@ -163,9 +165,9 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     let stop = super::common::stop_on_signals();
     if !args.out.quiet {
         eprintln!(
-            "blast upload: {} objects of {} bytes, {} at a time, to {} bucket {}",
+            "blast upload: {} objects of {}, {} at a time, to {} bucket {}",
             plan.uploads.map_or("unlimited".to_string(), |n| n.to_string()),
-            plan.size,
+            crate::report::human::bytes(plan.size),
             plan.own_parallel(),
             plan.endpoint,
             plan.target.bucket.name()
@@ -173,7 +175,13 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     }
     let mut progress = super::progress::Progress::new(args.out.quiet, plan.duration);
     let started = std::time::Instant::now();
+    let mut metrics = args.metrics.start(args.out.quiet)?;
     let outcome = upload::run(&plan, stop, |live| {
+        let sum = |i| live.sum(i);
+        let counters = [upload::LIVE_BYTES, upload::LIVE_PARTS, upload::LIVE_DONE, upload::LIVE_FAILED].map(sum);
+        if let Some(m) = metrics.as_mut() {
+            m.upload(counters[0], counters[1], counters[2], counters[3]);
+        }
         let bytes = live.sum(upload::LIVE_BYTES);
         progress.update(&format!(
             "{:.1} GB acknowledged ({:.0} MB/s), {} parts, {} uploads done, {} failed",

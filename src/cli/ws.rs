@@ -80,6 +80,8 @@ pub struct WsArgs {
     pub tls: super::common::TlsArgs,
     #[command(flatten)]
     pub out: super::common::OutputArgs,
+    #[command(flatten)]
+    pub metrics: super::metrics_listen::MetricsArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -198,7 +200,12 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         );
     }
     let mut progress = super::progress::Progress::new(args.out.quiet, None);
+    let metrics = args.metrics.start(args.out.quiet)?;
     let outcome = ws::run(&plan, stop, |live| {
+        let sum = |i| live.sum(i);
+        if let Some(m) = &metrics {
+            m.ws(sum(ws::LIVE_OPEN), sum(ws::LIVE_DELIVERED), sum(ws::LIVE_DROPPED), sum(ws::LIVE_FAILED));
+        }
         progress.update(&format!(
             "open {} of {}, deliveries {}, dropped {}, failed connects {}",
             live.sum(ws::LIVE_OPEN),

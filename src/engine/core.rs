@@ -300,11 +300,24 @@ pub async fn run_core<W: Workload>(
     let unfinished = st.queue.len() as u64 + st.inflight.get();
     let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
     recorder.record_errors(ErrorKind::Unfinished, unfinished);
-    // The rest goes with the second the ticker had open (the run's last requests are answered
-    // just after its schedule ends: they must not leave that second empty).
-    let second = open_second.get();
+    let second = last_second(open_second.get(), stopped_at.map(|at| at.saturating_duration_since(start)), end_ns);
     let _ = sink.send(Snapshot { core: index, second, recorder, last: true });
     CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get(), unreachable: false }
+}
+
+/// The second the rest of a core's recording (after the ticker's last tick) goes with: the
+/// second the ticker had open, unless that second began when the schedule (or the run, when
+/// `stopped` after that long) was already over. Then it holds only the drain's answers to the
+/// last requests, a sliver of a second: they go with the schedule's last second, so that the
+/// series does not end in a phantom, nearly empty second that looks like the target collapsed.
+fn last_second(open: u64, stopped: Option<Duration>, end_ns: u64) -> u64 {
+    let ticked = open.saturating_sub(1);
+    let schedule_end = stopped.unwrap_or(Duration::from_nanos(end_ns));
+    if ticked >= 1 && Duration::from_secs(ticked) >= schedule_end {
+        ticked
+    } else {
+        open
+    }
 }
 
 async fn connect<W: Workload>(
@@ -430,5 +443,28 @@ fn record(rec: &mut Recorder, s: &StepRecord) {
             rec.record_response(code, s.done.saturating_duration_since(s.started), service, s.bytes_in);
         }
         Err(kind) => rec.record_error(kind),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_second;
+    use std::time::Duration;
+
+    #[test]
+    fn answers_after_the_schedule_go_with_its_last_second() {
+        let end = Duration::from_secs(3).as_nanos() as u64;
+        // Ticks at 1, 2 and 3 s happened; the drain's answers go with second 3, not a 4th.
+        assert_eq!(last_second(4, None, end), 3);
+        // The schedule ended before the tick at 3 s: the rest is second 3's anyway.
+        assert_eq!(last_second(3, None, end), 3);
+        // Interrupted at 2.5 s: the half second 2-2.5 is a real second of its own.
+        assert_eq!(last_second(3, Some(Duration::from_millis(2500)), end), 3);
+        // Interrupted at 2.0 s exactly after the tick at 2 s: nothing new after it.
+        assert_eq!(last_second(3, Some(Duration::from_secs(2)), end), 2);
+        // A sub-second run never ticked: its only second is the first.
+        assert_eq!(last_second(1, None, Duration::from_millis(500).as_nanos() as u64), 1);
+        // A 2.5 s schedule: the third second is real, partly scheduled.
+        assert_eq!(last_second(3, None, Duration::from_millis(2500).as_nanos() as u64), 3);
     }
 }

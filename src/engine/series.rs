@@ -3,6 +3,9 @@
 //! being recorded is a full histogram; once a later second starts it is deflated (a few KB),
 //! so a long run does not grow by a histogram a second. Keys are Unix seconds, so the series
 //! of cores, and of shards on other machines, line up when merged.
+//!
+//! `LevelSeries` is the same for a level (connections open): the most and the last of each
+//! second; a second without a change holds the level of the one before.
 
 use crate::engine::compact::Deflated;
 use crate::engine::recorder::{histogram, MAX_TRACKABLE_US};
@@ -105,6 +108,56 @@ impl SecondSeries {
     }
 }
 
+/// A level over wall-clock seconds (connections open): for each second it changed in, the most
+/// it reached and where it ended. Serialized as its seconds (Unix second -> [most, last]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct LevelSeries {
+    seconds: BTreeMap<u64, (u64, u64)>,
+}
+
+/// Seconds a level series fills in between its changes; beyond that (a stray timestamp) only the
+/// seconds with changes are listed.
+const LEVEL_FILL_MAX: u64 = 7 * 86_400;
+
+impl LevelSeries {
+    /// The level is `level` in Unix second `second`.
+    pub fn note(&mut self, second: u64, level: u64) {
+        let e = self.seconds.entry(second).or_insert((level, level));
+        *e = (e.0.max(level), level);
+    }
+
+    /// The level where second `s` ended: its own last, else that of the latest second before.
+    fn last_at(&self, s: u64) -> u64 {
+        self.seconds.range(..=s).next_back().map_or(0, |(_, v)| v.1)
+    }
+
+    /// Adds `other` (another core's or shard's level): in each second either changed in, the
+    /// sum of both, a side that did not change holding its level from before.
+    pub fn merge(&mut self, other: &LevelSeries) {
+        let keys: std::collections::BTreeSet<u64> = self.seconds.keys().chain(other.seconds.keys()).copied().collect();
+        let side = |l: &LevelSeries, s: u64| l.seconds.get(&s).copied().unwrap_or_else(|| (l.last_at(s), l.last_at(s)));
+        let merged = keys.into_iter().map(|s| {
+            let (a, b) = (side(self, s), side(other, s));
+            (s, (a.0 + b.0, a.1 + b.1))
+        });
+        self.seconds = merged.collect();
+    }
+
+    /// The most of each second from the first change to the last (seconds without a change at
+    /// the level they held), as (Unix second, level).
+    pub fn peaks(&self) -> Vec<(u64, u64)> {
+        let (Some((&first, _)), Some((&last, _))) = (self.seconds.first_key_value(), self.seconds.last_key_value())
+        else {
+            return Vec::new();
+        };
+        if last - first > LEVEL_FILL_MAX {
+            return self.seconds.iter().map(|(&s, v)| (s, v.0)).collect();
+        }
+        (first..=last).map(|s| (s, self.seconds.get(&s).map_or_else(|| self.last_at(s), |v| v.0))).collect()
+    }
+}
+
 impl From<SecondSeries> for BTreeMap<u64, Deflated> {
     fn from(s: SecondSeries) -> Self {
         s.finish()
@@ -138,5 +191,22 @@ mod tests {
         let again = SecondSeries::from_seconds(a.finish());
         assert_eq!(again.seconds().map(|(_, h)| h.len()).sum::<u64>(), 7);
         assert_eq!(SecondSeries::default().seconds().count(), 0);
+    }
+
+    #[test]
+    fn levels_of_cores_add_up_second_by_second() {
+        let mut a = LevelSeries::default();
+        a.note(10, 1);
+        a.note(10, 2);
+        a.note(13, 1); // one closed in second 13
+        let mut b = LevelSeries::default();
+        b.note(11, 5);
+        b.note(11, 4);
+        a.merge(&b);
+        // 10: a's 2; 11: a holds 2, b reached 5; 12: 2 + 4 held; 13: a down to 1, b holds 4.
+        assert_eq!(a.peaks(), vec![(10, 2), (11, 7), (12, 6), (13, 5)]);
+        let json = serde_json::to_string(&a).expect("json");
+        assert_eq!(serde_json::from_str::<LevelSeries>(&json).expect("back"), a);
+        assert!(LevelSeries::default().peaks().is_empty());
     }
 }

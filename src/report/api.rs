@@ -6,7 +6,7 @@
 use crate::engine::raw::{from_unix_ns, NamedRequest, RawRun};
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Plan, RunOutcome};
-use crate::report::html::{Chart, Page, Table};
+use crate::report::html::{Chart, Heatmap, Page, Table, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{FailureRow, HistoryRow, Latency, Measurements, Percentiles, StatRow, Tally};
 use crate::report::{hdr, text, unix_secs, Report};
@@ -397,6 +397,20 @@ impl ApiSummary {
     }
 }
 
+impl ApiSummary {
+    /// Corrected latency second by second (second `i` of the timeline covers `i..i+1` since the
+    /// start, warm-up included).
+    fn heatmap(&self) -> Heatmap {
+        let seconds = self
+            .raw
+            .timeline
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i as f64, i as f64 + 1.0, Cow::Owned(r.latency.histogram().ok()?))));
+        Heatmap::of("Corrected latency heatmap (per second)", "corrected latency", seconds)
+    }
+}
+
 fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
     let mut w = Vec::new();
     let preconnect_tls = if run.preconnect_error == Some(ErrorKind::Tls) { run.preconnect_failed } else { 0 };
@@ -542,7 +556,20 @@ impl Report for ApiSummary {
     }
 
     fn page(&self) -> Page {
-        let line = |f: fn(&ApiSecond) -> u64| self.timeline.iter().map(|s| (s.second as f64, f(s) as f64)).collect();
+        // Second n covers n-1..n since the start, the last only up to the end of the schedule:
+        // a short run's (or a last partial second's) rate is over the time it really covered.
+        let end = self.plan.warmup_s + self.measured_s;
+        let span = |s: &ApiSecond| {
+            let from = s.second as f64 - 1.0;
+            (from, (s.second as f64).min(end.max(from + 0.05)))
+        };
+        let line = |f: fn(&ApiSecond) -> u64| {
+            let rate = |s: &ApiSecond| {
+                let (from, to) = span(s);
+                (to, f(s) as f64 / (to - from))
+            };
+            self.timeline.iter().map(rate).collect()
+        };
         let codes = self.status_codes.iter().map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()]);
         let errors = self.errors.iter().map(|(k, v)| vec![k.clone(), v.to_string()]);
         Page {
@@ -556,8 +583,10 @@ impl Report for ApiSummary {
             charts: vec![Chart::over_time(
                 "Throughput per second",
                 "requests/s",
+                Unit::PerSecond,
                 vec![("sent", line(|s| s.sent)), ("completed", line(|s| s.completed)), ("failed", line(|s| s.failed))],
             )],
+            heatmaps: vec![self.heatmap()],
             tables: vec![Table {
                 title: "Status codes and errors".into(),
                 header: vec!["".into(), "count".into()],

@@ -3,6 +3,9 @@
 //! percentile spectrum, and tables. Each workload's report fills its parts of a `Page`; `page`
 //! adds what comes from the measurement model.
 
+use crate::report::chart::{esc, svg};
+pub use crate::report::chart::{Chart, Series, Unit};
+pub use crate::report::heatmap::Heatmap;
 use crate::report::model::{Measurements, Percentiles};
 use std::fmt::Write as _;
 
@@ -14,24 +17,10 @@ pub struct Page {
     /// SLA verdicts: (passed, `[PASS] p99: ...` line).
     pub verdicts: Vec<(bool, String)>,
     pub charts: Vec<Chart>,
+    /// Latency heatmaps, drawn after the charts.
+    pub heatmaps: Vec<Heatmap>,
     pub tables: Vec<Table>,
     pub warnings: Vec<String>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Chart {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub series: Vec<Series>,
-    /// Percentile spectrum: x values are percentiles, drawn on a log scale of 1/(1-q).
-    pub spectrum: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -39,26 +28,6 @@ pub struct Table {
     pub title: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
-}
-
-const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-impl Chart {
-    /// A chart over the run's seconds with one line per named series.
-    pub fn over_time(title: &str, y_label: &str, series: Vec<(&str, Vec<(f64, f64)>)>) -> Chart {
-        let series = series.into_iter().map(|(name, points)| Series { name: name.into(), points }).collect();
-        Chart {
-            title: title.into(),
-            x_label: "seconds since start".into(),
-            y_label: y_label.into(),
-            series,
-            spectrum: false,
-        }
-    }
 }
 
 /// The whole page: a report's own parts, then from its measurements a latency chart per named
@@ -74,7 +43,8 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
         let line = |f: fn(&Percentiles) -> f64| seconds.iter().map(|(x, p)| (*x, f(p))).collect();
         page.charts.push(Chart::over_time(
             &format!("Latency per second: {} {}", row.kind, row.name),
-            "ms",
+            "latency",
+            Unit::Ms,
             vec![("p50", line(|p| p.p50)), ("p99", line(|p| p.p99)), ("max", line(|p| p.max))],
         ));
     }
@@ -82,7 +52,8 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
     page.charts.push(Chart {
         title: "Latency distribution (percentile spectrum)".into(),
         x_label: "percentile".into(),
-        y_label: "ms".into(),
+        y_label: "latency".into(),
+        unit: Unit::Ms,
         series: spectra.map(|l| Series { name: l.label.into(), points: l.ms.spectrum().to_vec() }).collect(),
         spectrum: true,
     });
@@ -111,122 +82,6 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
     page
 }
 
-fn nice_max(v: f64) -> f64 {
-    if v <= 0.0 || !v.is_finite() {
-        return 1.0;
-    }
-    let mag = 10f64.powf(v.log10().floor());
-    for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
-        if m * mag >= v {
-            return m * mag;
-        }
-    }
-    10.0 * mag
-}
-
-fn label(v: f64) -> String {
-    if v >= 100.0 || v == v.round() {
-        format!("{v:.0}")
-    } else if v >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-fn svg(chart: &Chart) -> String {
-    let (w, h, left, right, top, bottom) = (760.0, 260.0, 70.0, 20.0, 20.0, 45.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let xf = |x: f64| if chart.spectrum { (1.0 / (1.0 - x / 100.0)).log10() } else { x };
-    let pts: Vec<(f64, f64)> = chart.series.iter().flat_map(|s| s.points.iter().copied()).collect();
-    let (x0, x1) = if chart.spectrum {
-        (xf(50.0), xf(99.999))
-    } else {
-        let lo = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-        let hi = pts.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-        if lo.is_finite() && hi > lo {
-            (lo, hi)
-        } else {
-            (0.0, 1.0)
-        }
-    };
-    let ymax = nice_max(pts.iter().map(|p| p.1).fold(0.0, f64::max) * 1.05);
-    let sx = |x: f64| left + (xf(x) - x0) / (x1 - x0) * pw;
-    let sy = |y: f64| top + ph - (y / ymax) * ph;
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{}">"#,
-        esc(&chart.title)
-    );
-    let _ = write!(o, r##"<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>"##);
-    for i in 0..=4 {
-        let y = ymax * i as f64 / 4.0;
-        let py = sy(y);
-        let _ = write!(
-            o,
-            r##"<line x1="{left}" x2="{}" y1="{py}" y2="{py}" stroke="#e4e4e4"/><text x="{}" y="{}" text-anchor="end" font-size="11">{}</text>"##,
-            left + pw,
-            left - 6.0,
-            py + 4.0,
-            label(y)
-        );
-    }
-    let xticks: Vec<(f64, String)> = if chart.spectrum {
-        [(50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%"), (99.999, "max")]
-            .iter()
-            .map(|(x, l)| (*x, l.to_string()))
-            .collect()
-    } else {
-        (0..=5).map(|i| x0 + (x1 - x0) * i as f64 / 5.0).map(|x| (x, label(x))).collect()
-    };
-    for (x, l) in xticks {
-        let px = sx(x);
-        let _ = write!(
-            o,
-            r##"<line x1="{px}" x2="{px}" y1="{top}" y2="{}" stroke="#eee"/><text x="{px}" y="{}" text-anchor="middle" font-size="11">{}</text>"##,
-            top + ph,
-            top + ph + 15.0,
-            esc(&l)
-        );
-    }
-    let _ = write!(
-        o,
-        r#"<text x="{}" y="{}" text-anchor="middle" font-size="12">{}</text>"#,
-        left + pw / 2.0,
-        h - 6.0,
-        esc(&chart.x_label)
-    );
-    let _ = write!(
-        o,
-        r#"<text x="14" y="{}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {})">{}</text>"#,
-        top + ph / 2.0,
-        top + ph / 2.0,
-        esc(&chart.y_label)
-    );
-    for (i, s) in chart.series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let line: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
-        let _ = write!(o, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, line.join(" "));
-        if s.points.len() == 1 {
-            let (x, y) = s.points[0];
-            let _ = write!(o, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"/>"#, sx(x), sy(y));
-        }
-        let ly = top + 14.0 + 16.0 * i as f64;
-        let _ = write!(
-            o,
-            r#"<rect x="{}" y="{}" width="12" height="3" fill="{color}"/><text x="{}" y="{}" font-size="11">{}</text>"#,
-            left + 10.0,
-            ly - 4.0,
-            left + 26.0,
-            ly,
-            esc(&s.name)
-        );
-    }
-    o.push_str("</svg>");
-    o
-}
-
 fn table(t: &Table) -> String {
     let mut o = format!("<h2>{}</h2><table><thead><tr>", esc(&t.title));
     for h in &t.header {
@@ -249,7 +104,7 @@ pub fn render(page: &Page) -> String {
     let _ = write!(
         o,
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>
-body{{font-family:system-ui,sans-serif;margin:24px auto;max-width:820px;color:#222}}
+body{{font-family:system-ui,sans-serif;margin:24px auto;max-width:1360px;padding:0 20px;color:#222}}
 h1{{font-size:22px}}h2{{font-size:16px;margin-top:28px}}
 table{{border-collapse:collapse;font-size:13px;margin:6px 0}}td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}.kv td{{text-align:left}}
@@ -275,8 +130,11 @@ td:first-child,th:first-child{{text-align:left}}.kv td{{text-align:left}}
     for w in &page.warnings {
         let _ = write!(o, r#"<p class="warn">warning: {}</p>"#, esc(w));
     }
-    for c in &page.charts {
+    for c in page.charts.iter().filter(|c| c.points() > 0) {
         let _ = write!(o, "<h2>{}</h2>{}", esc(&c.title), svg(c));
+    }
+    for h in page.heatmaps.iter().filter(|h| h.cells() > 0) {
+        let _ = write!(o, "<h2>{}</h2>{}", esc(&h.title), crate::report::heatmap::svg(h));
     }
     for t in &page.tables {
         o.push_str(&table(t));

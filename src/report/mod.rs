@@ -4,14 +4,21 @@
 //!   named latencies) that every format renders.
 //! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
 //!   the HdrHistogram log; JSON is a report serialized with serde_json (`cli::common`).
+//! - `chart`, `heatmap`: the page's line charts and latency heatmap (inline SVG); `human`:
+//!   sizes, rates and 1-2-5 axis steps as people read them.
+//! - `live_metrics`: `--metrics-listen`, the run's figures in Prometheus text format while it runs.
 //! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
 pub mod api;
+pub mod chart;
 pub mod csv;
 pub mod hdr;
+pub mod heatmap;
 pub mod html;
+pub mod human;
+pub mod live_metrics;
 pub mod metrics;
 pub mod model;
 pub mod text;

@@ -4,7 +4,7 @@
 
 use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
-use crate::report::html::{Chart, Page};
+use crate::report::html::{Chart, Heatmap, Page, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
 use crate::report::{hdr, text, unix_secs, Report};
@@ -267,7 +267,21 @@ impl Report for UploadSummary {
     /// Throughput is bytes sent per second (`mb_per_s_timeline`); part latency per second comes
     /// from the rows.
     fn page(&self) -> Page {
-        let sent = self.mb_per_s_timeline.iter().enumerate().map(|(i, v)| (i as f64 + 1.0, *v)).collect();
+        // Second i covers i..i+1 since the start; the last only up to the end of the run, so a
+        // short run's (or a last partial second's) rate is over the time it really took.
+        let sent = self.raw.timeline.iter().enumerate().map(|(i, &b)| {
+            let (from, to) = (i as f64, (i as f64 + 1.0).min(self.elapsed_s.max(i as f64 + 0.05)));
+            (to, b as f64 / (to - from))
+        });
+        let t0 = self.started_at_unix;
+        let spans = self.raw.tally.part_per_second.seconds().map(|(s, h)| {
+            (
+                (s as f64 - t0).max(0.0),
+                (s as f64 + 1.0 - t0).min(self.elapsed_s.max(s as f64 - t0 + 0.05)),
+                std::borrow::Cow::Owned(h),
+            )
+        });
+        let heatmap = Heatmap::of("Part latency heatmap (per second)", "part latency", spans);
         Page {
             headline: vec![
                 ("uploads".into(), format!("{} / {}", self.uploads.completed, self.uploads.started)),
@@ -276,7 +290,13 @@ impl Report for UploadSummary {
                 ("parts over objective".into(), format!("{:.2}%", self.parts.over_objective_pct)),
                 ("failed".into(), self.uploads.failed.to_string()),
             ],
-            charts: vec![Chart::over_time("Throughput per second", "MB/s", vec![("sent", sent)])],
+            charts: vec![Chart::over_time(
+                "Throughput per second",
+                "bytes/s",
+                Unit::BytesPerSecond,
+                vec![("sent", sent.collect())],
+            )],
+            heatmaps: vec![heatmap],
             ..Page::default()
         }
     }

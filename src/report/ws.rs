@@ -3,7 +3,7 @@
 
 use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
-use crate::report::html::{Chart, Page};
+use crate::report::html::{Chart, Heatmap, Page, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
 use crate::report::{hdr, text, unix_secs, Report};
@@ -159,12 +159,16 @@ impl WsSummary {
         let delivery = row("delivery", (p.delivered + p.missing, p.missing + p.duplicates), &self.delivery_ms, secs);
         let failed_conns = c.failed.values().sum::<u64>() + c.dropped;
         let unanswered = self.heartbeats_sent.saturating_sub(self.heartbeats_answered);
-        let rows = vec![
+        // Heartbeat rows only when heartbeats ran (`--heartbeat 0s`, or a run shorter than one).
+        let heartbeats = self.heartbeats_sent > 0;
+        let mut rows = vec![
             delivery.clone(),
             row("connect", (c.attempted, failed_conns), &self.connect_ms, self.ramp_s.max(1e-9)),
-            row("heartbeat", (self.heartbeats_sent, unanswered), &self.heartbeat_rtt_ms, secs),
-            delivery.aggregated(),
         ];
+        if heartbeats {
+            rows.push(row("heartbeat", (self.heartbeats_sent, unanswered), &self.heartbeat_rtt_ms, secs));
+        }
+        rows.push(delivery.aggregated());
         if history.is_empty() {
             history = HistoryRow::whole_run(&delivery, self.started_at_unix as u64, c.open_peak);
         }
@@ -180,12 +184,14 @@ impl WsSummary {
                 failures.push(FailureRow::new("WS", name, error, n));
             }
         }
-        let latencies = vec![
+        let mut latencies = vec![
             Latency::new("delivery (per recipient)", Some(""), true, &self.delivery_ms),
             Latency::new("probe completion", Some("completion_"), true, &self.probe_completion_ms),
             Latency::new("connect + upgrade", Some("connect_"), true, &self.connect_ms),
-            Latency::new("heartbeat rtt", Some("heartbeat_"), false, &self.heartbeat_rtt_ms),
         ];
+        if heartbeats {
+            latencies.push(Latency::new("heartbeat rtt", Some("heartbeat_"), false, &self.heartbeat_rtt_ms));
+        }
         Measurements { rows, history, failures, latencies, started_at_unix: self.started_at_unix }
     }
 }
@@ -264,10 +270,22 @@ impl Report for WsSummary {
         hdr::write(path, start, "ws", intervals)
     }
 
+    /// Deliveries and open connections per second (each second drawn at its end, the first
+    /// and last partial ones over the part of them the run covered), and the delivery heatmap.
     fn page(&self) -> Page {
         let (p, c) = (&self.probes, &self.connections);
-        let t0 = self.started_at_unix.floor();
-        let delivered = self.timeline.iter().map(|s| (s.unix as f64 - t0, s.count as f64)).collect();
+        let (t0, end) = (self.started_at_unix, self.ramp_s + self.hold_s);
+        let span = |unix: u64| ((unix as f64 - t0).max(0.0), unix as f64 + 1.0 - t0);
+        // A rate over the part of its second the run covered (the last ends with the hold).
+        let rate = |unix: u64, n: u64| {
+            let (from, to) = span(unix);
+            (to.min(end.max(from + 0.25)), n as f64 / seconds((from, to.min(end.max(from + 0.25)))))
+        };
+        let delivered = self.timeline.iter().map(|s| rate(s.unix, s.count)).collect();
+        let open = self.raw.tally.open_per_second.peaks().into_iter().map(|(s, n)| (span(s).1, n as f64)).collect();
+        let seconds_of = self.raw.tally.delivery_per_second.seconds();
+        let spans = seconds_of.map(|(s, h)| (span(s).0, span(s).1, std::borrow::Cow::Owned(h)));
+        let heatmap = Heatmap::of("Delivery latency heatmap (per second)", "delivery latency", spans);
         Page {
             headline: vec![
                 ("connections".into(), format!("{} / {}", c.established, c.planned)),
@@ -276,10 +294,29 @@ impl Report for WsSummary {
                 ("probe completion p99".into(), format!("{:.2} ms", self.probe_completion_ms.p99)),
                 ("dropped".into(), c.dropped.to_string()),
             ],
-            charts: vec![Chart::over_time("Deliveries per second", "deliveries/s", vec![("delivered", delivered)])],
+            charts: vec![
+                Chart::over_time(
+                    "Deliveries per second",
+                    "deliveries/s",
+                    Unit::PerSecond,
+                    vec![("delivered", delivered)],
+                ),
+                Chart::over_time(
+                    "Open connections",
+                    "connections",
+                    Unit::Count,
+                    vec![("open (most in the second)", open)],
+                ),
+            ],
+            heatmaps: vec![heatmap],
             ..Page::default()
         }
     }
+}
+
+/// Length of a span of the run in seconds (a partial second's rate is over its own length).
+fn seconds((from, to): (f64, f64)) -> f64 {
+    (to - from).max(1e-3)
 }
 
 /// Figures `blast ws` reports, for checking `--sla` names before a run.

@@ -49,11 +49,13 @@ impl CoreWs {
         self.live.set(self.index, LIVE_OPEN, self.open.get());
         let mut t = self.tally.borrow_mut();
         t.open_peak = t.open_peak.max(self.open.get());
+        t.open_per_second.note(now_us() / 1_000_000, self.open.get());
     }
 
     pub fn closed(&self) {
         self.open.set(self.open.get().saturating_sub(1));
         self.live.set(self.index, LIVE_OPEN, self.open.get());
+        self.tally.borrow_mut().open_per_second.note(now_us() / 1_000_000, self.open.get());
     }
 }
 

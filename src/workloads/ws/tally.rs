@@ -2,7 +2,7 @@
 //! done when the cores' tallies are merged.
 
 use crate::engine::recorder::{histogram, MAX_TRACKABLE_US};
-use crate::engine::series::SecondSeries;
+use crate::engine::series::{LevelSeries, SecondSeries};
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -57,6 +57,9 @@ pub struct WsTally {
     pub probe_failures: u64,
     /// Most connections open at once (summed over cores).
     pub open_peak: u64,
+    /// Connections open, per wall-clock second (absent from reports of earlier versions).
+    #[serde(default)]
+    pub open_per_second: LevelSeries,
 }
 
 impl Default for WsTally {
@@ -80,6 +83,7 @@ impl Default for WsTally {
             probes: Vec::new(),
             probe_failures: 0,
             open_peak: 0,
+            open_per_second: LevelSeries::default(),
         }
     }
 }
@@ -123,6 +127,7 @@ impl WsTally {
         self.probes.extend(o.probes);
         self.probe_failures += o.probe_failures;
         self.open_peak += o.open_peak;
+        self.open_per_second.merge(&o.open_per_second);
     }
 }
 
