@@ -2,7 +2,7 @@
 //! workload reports (before the run) and evaluated against a run's figures (after it). The
 //! figures themselves are the report's (`report::metrics`).
 
-use crate::report::metrics::{Metric, Metrics};
+use crate::report::metrics::{self, Metric, Metrics, Unit};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,6 +13,17 @@ enum Op {
     Ge,
 }
 
+/// The unit a target's value was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    /// `ms`, `s` or `us`.
+    Time,
+    /// `%`.
+    Percent,
+    /// A plain number: the figure's own unit.
+    Plain,
+}
+
 /// One SLA target, e.g. `p99<200ms`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
@@ -20,6 +31,7 @@ pub struct Target {
     op: Op,
     /// In the metric's unit (ms, percent, per second, count).
     pub value: f64,
+    written: Written,
     pub text: String,
 }
 
@@ -27,9 +39,13 @@ pub struct Target {
 #[derive(Clone, Debug, Serialize)]
 pub struct Verdict {
     pub target: String,
-    pub actual: f64,
+    /// The figure; null when it rests on no sample.
+    pub actual: Option<f64>,
+    /// How many measurements the figure rests on (null for a figure that does not say).
+    pub samples: Option<u64>,
     pub pass: bool,
-    /// `[PASS] p99: 145.2 ms < 200 ms`.
+    /// `[PASS] p99: 145.2 ms < 200 ms target (1200 responses)`, `[FAIL] p99: no responses
+    /// (target < 200 ms)`.
     pub line: String,
 }
 
@@ -78,22 +94,22 @@ pub fn parse_sla(spec: &str) -> Result<Vec<Target>, String> {
             return Err(bad());
         }
         let v = value.trim();
-        let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
-            (n, 1.0)
+        let (num, scale, written) = if let Some(n) = v.strip_suffix("ms") {
+            (n, 1.0, Written::Time)
         } else if let Some(n) = v.strip_suffix("us") {
-            (n, 1e-3)
+            (n, 1e-3, Written::Time)
         } else if let Some(n) = v.strip_suffix('s') {
-            (n, 1e3)
+            (n, 1e3, Written::Time)
         } else if let Some(n) = v.strip_suffix('%') {
-            (n, 1.0)
+            (n, 1.0, Written::Percent)
         } else {
-            (v, 1.0)
+            (v, 1.0, Written::Plain)
         };
         let value: f64 = num.trim().parse().map_err(|_| format!("SLA target '{raw}': '{v}' is not a number"))?;
         if !value.is_finite() || value < 0.0 {
             return Err(format!("SLA target '{raw}': the value must be a number of at least 0"));
         }
-        out.push(Target { metric, op, value: value * scale, text: raw.to_string() });
+        out.push(Target { metric, op, value: value * scale, written, text: raw.to_string() });
     }
     if out.is_empty() {
         return Err("--sla is empty".into());
@@ -101,7 +117,8 @@ pub fn parse_sla(spec: &str) -> Result<Vec<Target>, String> {
     Ok(out)
 }
 
-/// Checks that every target names a figure the workload reports (before the run starts).
+/// Checks that every target names a figure the workload reports, in a unit that fits it
+/// (before the run starts).
 pub fn check_names(targets: &[Target], known: &[String]) -> Result<(), String> {
     for t in targets {
         if let Some((name, _)) = t.metric.rsplit_once(':').filter(|_| !known.contains(&t.metric)) {
@@ -121,22 +138,33 @@ pub fn check_names(targets: &[Target], known: &[String]) -> Result<(), String> {
                 known.join(", ")
             ));
         }
+        check_unit(t)?;
     }
     Ok(())
 }
 
-/// Evaluates the targets against a run's figures.
+/// A latency takes a time (or a plain number of ms), a percentage a `%` (or a plain number),
+/// the others a plain number.
+fn check_unit(t: &Target) -> Result<(), String> {
+    let Some(unit) = metrics::unit_of(&t.metric) else { return Ok(()) };
+    let takes = match (unit, t.written) {
+        (_, Written::Plain) | (Unit::Ms, Written::Time) | (Unit::Pct, Written::Percent) => return Ok(()),
+        (Unit::Ms, _) => "is a latency: give it in ms, s or us (e.g. p99<200ms)",
+        (Unit::Pct, _) => "is a percentage: give it with % (e.g. errors<1%)",
+        (Unit::PerS, _) => "is a rate in requests/s: give a plain number (e.g. rps>1000)",
+        (Unit::MbPerS, _) => "is a throughput in MB/s: give a plain number (e.g. mbps>200)",
+        (Unit::Count, _) => "is a count: give a plain number (e.g. drops<1)",
+    };
+    Err(format!("SLA target '{}': {} {takes}", t.text, t.metric))
+}
+
+/// Evaluates the targets against a run's figures. A figure that rests on no sample (a
+/// percentile of no response, an error rate of nothing sent) fails whatever the target.
 pub fn evaluate(targets: &[Target], metrics: &Metrics) -> Vec<Verdict> {
     targets
         .iter()
         .map(|t| {
             let m = metrics.get(&t.metric).copied().unwrap_or(Metric::count_low(f64::NAN));
-            let pass = match t.op {
-                Op::Lt => m.value < t.value,
-                Op::Le => m.value <= t.value,
-                Op::Gt => m.value > t.value,
-                Op::Ge => m.value >= t.value,
-            };
             let sign = match t.op {
                 Op::Lt => "<",
                 Op::Le => "<=",
@@ -147,14 +175,27 @@ pub fn evaluate(targets: &[Target], metrics: &Metrics) -> Vec<Verdict> {
                 Some((name, figure)) => format!("{name}: {figure}"),
                 None => t.metric.clone(),
             };
+            let of = if m.of.is_empty() { "samples" } else { m.of };
+            if m.is_empty() {
+                let line = format!("[FAIL] {shown}: no {of} (target {sign} {})", m.show(t.value));
+                return Verdict { target: t.text.clone(), actual: None, samples: Some(0), pass: false, line };
+            }
+            let pass = match t.op {
+                Op::Lt => m.value < t.value,
+                Op::Le => m.value <= t.value,
+                Op::Gt => m.value > t.value,
+                Op::Ge => m.value >= t.value,
+            };
+            let rests_on = m.samples.map(|n| format!(" ({n} {of})")).unwrap_or_default();
             let line = format!(
-                "[{}] {}: {} {sign} {} target",
+                "[{}] {}: {} {sign} {} target{rests_on}",
                 if pass { "PASS" } else { "FAIL" },
                 shown,
                 m.show(m.value),
                 m.show(t.value)
             );
-            Verdict { target: t.text.clone(), actual: m.value, pass, line }
+            let actual = Some(m.value).filter(|v| v.is_finite());
+            Verdict { target: t.text.clone(), actual, samples: m.samples, pass, line }
         })
         .collect()
 }
@@ -183,6 +224,53 @@ mod tests {
         assert_eq!(v[0].line, "[FAIL] p99: 200 ms < 200 ms target");
         assert_eq!(v[2].line, "[PASS] errors: 0.5% < 1% target");
         assert!(check_names(&parse_sla("p42<1ms").expect("valid"), &["p99".into()]).is_err());
+    }
+
+    #[test]
+    fn a_figure_with_no_samples_fails_and_every_line_says_what_it_rests_on() {
+        let mut m = Metrics::new();
+        m.insert("p99".into(), Metric::ms(0.0).over(0, "responses"));
+        m.insert("errors".into(), Metric::pct_low(0.0).over(1200, "requests"));
+        let v = evaluate(&parse_sla("p99<50ms,errors<1%,p99>=0ms").expect("valid"), &m);
+        assert_eq!(v[0].line, "[FAIL] p99: no responses (target < 50 ms)");
+        assert_eq!((v[0].pass, v[0].actual, v[0].samples), (false, None, Some(0)));
+        assert_eq!(v[1].line, "[PASS] errors: 0% < 1% target (1200 requests)");
+        assert_eq!(v[1].samples, Some(1200));
+        assert!(!v[2].pass, "no target passes on no samples, however loose");
+    }
+
+    #[test]
+    fn every_figure_a_workload_reports_has_a_known_unit() {
+        let all = [
+            crate::report::api::metric_names(&[]),
+            crate::report::ws::metric_names(),
+            crate::report::upload::metric_names(),
+        ];
+        for name in all.iter().flatten() {
+            assert!(metrics::unit_of(name).is_some(), "{name} has no unit: SLA units go unchecked");
+        }
+    }
+
+    #[test]
+    fn units_must_fit_the_figure() {
+        let known: Vec<String> =
+            ["p99", "service_p99", "errors", "rps", "mbps", "drops", "GET /x:p95"].map(String::from).to_vec();
+        for ok in
+            ["p99<5ms", "p99<0.5s", "p99<200", "service_p99<900us", "errors<5%", "errors<5", "rps>10", "GET /x:p95<1s"]
+        {
+            assert_eq!(check_names(&parse_sla(ok).expect("parses"), &known), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("p99<5%", "p99 is a latency: give it in ms, s or us"),
+            ("errors<5ms", "errors is a percentage: give it with %"),
+            ("rps>5%", "rps is a rate in requests/s"),
+            ("mbps>2s", "mbps is a throughput in MB/s"),
+            ("drops<1%", "drops is a count"),
+            ("GET /x:p95<1%", "GET /x:p95 is a latency"),
+        ] {
+            let e = check_names(&parse_sla(bad).expect("parses"), &known).expect_err(bad);
+            assert!(e.contains(says) && e.contains(bad) && !e.contains('\n'), "{bad}: {e}");
+        }
     }
 
     #[test]

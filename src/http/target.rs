@@ -41,12 +41,26 @@ impl HttpTarget {
             ));
         }
         let default_port = if tls { 443 } else { 80 };
-        let with_port = if has_port(authority) { authority.to_string() } else { format!("{authority}:{default_port}") };
-        let host = match authority.rfind(':') {
-            Some(i) if has_port(authority) => &authority[..i],
-            _ => authority,
+        let (host, port) = match authority.rfind(':') {
+            Some(i) if has_port(authority) => (&authority[..i], Some(&authority[i + 1..])),
+            _ => (authority, None),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        if host.is_empty() {
+            return Err(format!("target '{url}': missing host (e.g. http://127.0.0.1:8000/)"));
+        }
+        let port: u16 = match port {
+            None => default_port,
+            Some(digits) => match digits.parse() {
+                Ok(0) => return Err(format!("target '{url}': port 0 is not a port a server listens on")),
+                Ok(p) => p,
+                Err(_) => return Err(format!("target '{url}': port '{digits}' is not a port (1-65535)")),
+            },
+        };
+        let with_port = match host.contains(':') {
+            true => format!("[{host}]:{port}"),
+            false => format!("{host}:{port}"),
+        };
         let addrs: Vec<SocketAddr> = with_port
             .to_socket_addrs()
             .map_err(|e| format!("target '{url}': cannot resolve '{authority}': {e}"))?
@@ -60,7 +74,8 @@ impl HttpTarget {
 
 fn has_port(authority: &str) -> bool {
     match authority.rfind(':') {
-        // "[::1]" has colons but no port; "[::1]:80" and "host:80" have one.
+        // "[::1]" has colons but no port; "[::1]:80", "host:80" and "host:" (empty: refused
+        // by the caller) have one.
         Some(i) => !authority.ends_with(']') && authority[i + 1..].chars().all(|c| c.is_ascii_digit()),
         None => false,
     }
@@ -88,8 +103,20 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_speak() {
-        for bad in ["ftp://x/", "127.0.0.1:80", "http:///x", "http://u:p@127.0.0.1/"] {
-            assert!(HttpTarget::parse(bad).is_err(), "{bad}");
+        for (bad, says) in [
+            ("ftp://x/", "unsupported scheme 'ftp'"),
+            ("127.0.0.1:80", "expected a URL"),
+            ("http:///x", "missing host"),
+            ("http://:8080/x", "missing host"),
+            ("http://[]:8080/x", "missing host"),
+            ("http://127.0.0.1:0/x", "port 0"),
+            ("https://[::1]:0/", "port 0"),
+            ("http://127.0.0.1:65536/", "not a port"),
+            ("http://127.0.0.1:/", "not a port"),
+            ("http://u:p@127.0.0.1/", "credentials"),
+        ] {
+            let e = HttpTarget::parse(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 }

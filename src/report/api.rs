@@ -180,8 +180,13 @@ impl ApiCounts {
     }
 
     /// Failed of those that got a status or failed, in percent (100 when there are none).
+    /// Requests that got a status or failed: what the error rate rests on.
+    fn attempted(&self) -> u64 {
+        self.ok + self.failed
+    }
+
     fn errors_pct(&self) -> f64 {
-        let attempted = self.ok + self.failed;
+        let attempted = self.attempted();
         if attempted == 0 {
             100.0
         } else {
@@ -520,21 +525,26 @@ impl Report for ApiSummary {
     }
 
     fn figures(&self, m: &mut Metrics) {
-        let errors = self.requests.counts.errors_pct();
-        m.insert("errors".into(), Metric::pct_low(errors));
-        m.insert("success".into(), Metric::pct_high(100.0 - errors));
-        m.insert("rate".into(), Metric::pct_high(self.rate_ratio * 100.0));
-        m.insert("rps".into(), Metric::per_s(self.achieved_rate));
-        m.insert("send_lag_p99".into(), Metric::ms(self.send_lag_ms.p99));
+        let c = &self.requests.counts;
+        let (errors, tried, sent) = (c.errors_pct(), c.attempted(), c.sent);
+        m.insert("errors".into(), Metric::pct_low(errors).over(tried, "requests"));
+        m.insert("success".into(), Metric::pct_high(100.0 - errors).over(tried, "requests"));
+        let rate = Metric::pct_high(self.rate_ratio * 100.0);
+        m.insert("rate".into(), rate.over(self.requests.scheduled, "requests scheduled"));
+        m.insert("rps".into(), Metric::per_s(self.achieved_rate).over(sent, "requests sent"));
+        m.insert("send_lag_p99".into(), Metric::ms(self.send_lag_ms.p99).over(self.send_lag_ms.count, "requests sent"));
         for n in self.names.iter().filter(|_| self.names.len() > 1) {
             let prefix = format!("{}:", n.name);
-            metrics::latency(m, &prefix, &n.latency_ms);
+            metrics::latency(m, &prefix, &n.latency_ms, "responses");
             let errors = n.requests.errors_pct();
             let [e, ok, rps, share] = NAME_FIGURES;
-            m.insert(format!("{prefix}{e}"), Metric::pct_low(errors));
-            m.insert(format!("{prefix}{ok}"), Metric::pct_high(100.0 - errors));
-            m.insert(format!("{prefix}{rps}"), Metric::per_s(n.requests.sent as f64 / self.measured_s.max(1e-9)));
-            m.insert(format!("{prefix}{share}"), Metric::pct_high(n.share.achieved * 100.0));
+            let (tried, sent) = (n.requests.attempted(), n.requests.sent);
+            m.insert(format!("{prefix}{e}"), Metric::pct_low(errors).over(tried, "requests"));
+            m.insert(format!("{prefix}{ok}"), Metric::pct_high(100.0 - errors).over(tried, "requests"));
+            let rate = Metric::per_s(sent as f64 / self.measured_s.max(1e-9));
+            m.insert(format!("{prefix}{rps}"), rate.over(sent, "requests sent"));
+            let achieved = Metric::pct_high(n.share.achieved * 100.0);
+            m.insert(format!("{prefix}{share}"), achieved.over(sent, "requests sent"));
         }
     }
 

@@ -45,6 +45,11 @@ pub trait Report: serde::Serialize {
     fn interrupted(&self) -> bool;
     /// The workload's figures beyond the latency percentiles (errors, success, rate, ...).
     fn figures(&self, m: &mut metrics::Metrics);
+    /// What the histogram behind the latency figures with `prefix` counts ("responses",
+    /// "deliveries"): how an SLA line names the samples it rests on.
+    fn samples_of(&self, _prefix: &str) -> &'static str {
+        "responses"
+    }
     /// The page's workload parts: headline figures, throughput charts, extra tables.
     fn page(&self) -> html::Page;
     /// `--hdr-log`: writes the run's histograms to `path` (`hdr::write`).
@@ -60,7 +65,7 @@ pub trait Report: serde::Serialize {
         let mut m = metrics::Metrics::new();
         for l in &self.measurements().latencies {
             if let Some(prefix) = l.metric {
-                metrics::latency(&mut m, prefix, &l.ms);
+                metrics::latency(&mut m, prefix, &l.ms, self.samples_of(prefix));
             }
         }
         self.figures(&mut m);

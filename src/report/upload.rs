@@ -245,11 +245,19 @@ impl Report for UploadSummary {
     }
 
     fn figures(&self, m: &mut Metrics) {
-        let u = &self.uploads;
-        m.insert("errors".into(), Metric::pct_low(if u.started == 0 { 100.0 } else { pct(u.failed, u.started) }));
-        m.insert("success".into(), Metric::pct_high(u.success_pct));
-        m.insert("mbps".into(), Metric::mb_per_s(self.mb_per_s));
-        m.insert("slow_parts".into(), Metric::pct_low(self.parts.over_objective_pct));
+        let (u, p) = (&self.uploads, &self.parts);
+        let errors = Metric::pct_low(if u.started == 0 { 100.0 } else { pct(u.failed, u.started) });
+        m.insert("errors".into(), errors.over(u.started, "uploads started"));
+        m.insert("success".into(), Metric::pct_high(u.success_pct).over(u.started, "uploads started"));
+        m.insert("mbps".into(), Metric::mb_per_s(self.mb_per_s).over(p.ok, "parts acknowledged"));
+        m.insert("slow_parts".into(), Metric::pct_low(p.over_objective_pct).over(p.ok, "parts acknowledged"));
+    }
+
+    fn samples_of(&self, prefix: &str) -> &'static str {
+        match prefix {
+            "object_" => "objects uploaded",
+            _ => "parts acknowledged",
+        }
     }
 
     /// Part ttfb and objects for the whole run, then parts second by second.

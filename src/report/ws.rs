@@ -256,9 +256,19 @@ impl Report for WsSummary {
         } else {
             100.0 * (p.missing + p.duplicates) as f64 / p.expected_deliveries as f64
         };
-        m.insert("errors".into(), Metric::pct_low(errors));
-        m.insert("success".into(), Metric::pct_high(self.connections.success_pct));
-        m.insert("drops".into(), Metric::count_low(self.connections.dropped as f64));
+        let c = &self.connections;
+        m.insert("errors".into(), Metric::pct_low(errors).over(p.expected_deliveries, "deliveries expected"));
+        m.insert("success".into(), Metric::pct_high(c.success_pct).over(c.planned as u64, "connections planned"));
+        m.insert("drops".into(), Metric::count_low(c.dropped as f64).over(c.established, "connections established"));
+    }
+
+    fn samples_of(&self, prefix: &str) -> &'static str {
+        match prefix {
+            "completion_" => "probes completed",
+            "connect_" => "connections",
+            "heartbeat_" => "heartbeats",
+            _ => "deliveries",
+        }
     }
 
     /// Connect and heartbeat for the whole run, then deliveries second by second.
