@@ -93,7 +93,7 @@ struct CoreState {
 }
 
 /// Runs one core to completion on the current thread; `recycled` brings emptied recorders
-/// back from the reporter, to be reused; `opened` counts the connections every core opened
+/// back from the reporter, to be reused; `opened_anywhere` counts the connections every core opened
 /// before the start (when none did, the run stops at once: the target is unreachable).
 pub async fn run_core<W: Workload>(
     core: Core<Snapshot>,

@@ -28,6 +28,12 @@ impl Drop for Busy {
     }
 }
 
+impl Default for Idle {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Idle {
     pub fn new() -> Self {
         Idle { origin: Instant::now(), busy: Arc::default(), last_ns: Arc::default() }
