@@ -6,6 +6,8 @@
 //!   `threads`, private to the engine), the shared start, the stop flag, updates, live
 //!   progress ticks, the merge of the per-core `Tally`s, the join.
 //! - `threads`: worker threads pinned one per core, each with its own runtime.
+//! - `io`: the I/O backend (epoll or io_uring), the `--io auto` rule, and the one place a
+//!   worker's runtime is built.
 //! - `run` and `core`: the open-loop run (`blast api`) on the runner: what one core runs
 //!   (pacer, queue, connections, recorder) and the merge of its per-second snapshots.
 //! - `workload`: the trait a protocol implements to be driven open-loop (`Workload`).
@@ -23,6 +25,7 @@
 
 pub mod compact;
 pub mod core;
+pub mod io;
 pub mod live;
 pub mod mix;
 pub mod pacer;

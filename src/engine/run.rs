@@ -33,6 +33,10 @@ pub struct RunOutcome {
     /// Connections that could not be opened before the start, and why (first error).
     pub preconnect_failed: u64,
     pub preconnect_error: Option<ErrorKind>,
+    /// The I/O backend the cores ran on and why (`engine::io::Io` as shown).
+    pub io: String,
+    /// Why io_uring, asked for by name or chosen, was not used on every core.
+    pub io_refused: Option<String>,
 }
 
 /// Live view handed to the progress callback once a second.
@@ -68,10 +72,16 @@ pub fn run<W: Workload>(
         recycle,
         progress,
     };
-    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: plan.io.uring };
     let done = runner::run(cores, &stop, works, |snap| merge.take(snap), |_| {})?;
 
     let ended = done.tally;
+    let refused_at_start = crate::engine::io::take_refused_at_start().filter(|_| plan.io.uring);
+    let io = match &refused_at_start {
+        Some(why) => format!("{}; {why}", plan.io),
+        None => plan.io.to_string(),
+    };
+    let io_refused = refused_at_start.or_else(|| plan.io.refused().then(|| plan.io.why.clone()));
     let start = done.start;
     let planned = plan.duration.as_secs_f64();
     let measured_secs = match ended.stopped_at {
@@ -89,6 +99,8 @@ pub fn run<W: Workload>(
         pinned: done.pinned,
         preconnect_failed: ended.preconnect_failed,
         preconnect_error: ended.preconnect_error,
+        io,
+        io_refused,
     })
 }
 

@@ -11,8 +11,9 @@ pub mod scenario;
 
 use crate::engine::workload::Lane;
 use crate::engine::{CallStats, Connection, ErrorKind, Job, StepRecord, Workload};
-use crate::http::{secure, CodecError, ResponseDecoder, SecureError};
-use crate::tls::{ClientTls, Stream};
+use crate::http::transport::{OpenError, Transport};
+use crate::http::{CodecError, ResponseDecoder, SecureError};
+use crate::tls::ClientTls;
 use crate::workloads::upload::data::DataPool;
 use bytes::BytesMut;
 use scenario::run::{CoreScenario, Exchange, Keep, Scratch};
@@ -21,8 +22,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Read buffer reserve per connection; grows only for large responses.
 const READ_CHUNK: usize = 8 * 1024;
@@ -67,13 +66,9 @@ impl Workload for ApiWorkload {
     async fn connect(&self, core: &Rc<CoreScenario>, conn: usize) -> Result<ApiConn, ErrorKind> {
         let mut last = ErrorKind::ConnectOther;
         for addr in &self.addrs {
-            match TcpStream::connect(addr).await {
+            let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
+            match Transport::open(*addr, tls).await {
                 Ok(stream) => {
-                    let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
-                    let stream = secure(stream, tls).await.map_err(|e| match e {
-                        SecureError::Tls(_) => ErrorKind::Tls,
-                        SecureError::Io(e) => ErrorKind::from_io(&e),
-                    })?;
                     return Ok(ApiConn {
                         wire: Wire {
                             stream,
@@ -86,7 +81,9 @@ impl Workload for ApiWorkload {
                         index: conn,
                     });
                 }
-                Err(e) => {
+                Err(OpenError::Secure(SecureError::Tls(_))) => return Err(ErrorKind::Tls),
+                Err(OpenError::Secure(SecureError::Io(e))) => return Err(ErrorKind::from_io(&e)),
+                Err(OpenError::Connect(e)) => {
                     last = match e.kind() {
                         std::io::ErrorKind::ConnectionRefused => ErrorKind::ConnectRefused,
                         std::io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
@@ -101,7 +98,7 @@ impl Workload for ApiWorkload {
 
 /// One keep-alive connection: its stream and read state.
 pub struct Wire {
-    stream: Stream,
+    stream: Transport,
     read: BytesMut,
     decoder: ResponseDecoder,
     open: bool,
@@ -140,10 +137,7 @@ impl Wire {
             self.decoder.keep(keep.body, keep.headers);
         }
         stats.sent_at = Some(Instant::now());
-        self.stream.write_all(head).await.map_err(|e| ErrorKind::from_io(&e))?;
-        if !body.is_empty() {
-            self.stream.write_all(body).await.map_err(|e| ErrorKind::from_io(&e))?;
-        }
+        self.stream.write_parts(head, body).await.map_err(|e| ErrorKind::from_io(&e))?;
         stats.bytes_out = (head.len() + body.len()) as u64;
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
@@ -154,7 +148,7 @@ impl Wire {
             if self.read.capacity() - self.read.len() < READ_CHUNK / 2 {
                 self.read.reserve(READ_CHUNK);
             }
-            let n = self.stream.read_buf(&mut self.read).await.map_err(|e| ErrorKind::from_io(&e))?;
+            let n = self.stream.read_into(&mut self.read).await.map_err(|e| ErrorKind::from_io(&e))?;
             if n == 0 {
                 self.open = false;
                 return match self.decoder.decode_eof(&mut self.read).map_err(codec_error)? {
