@@ -61,11 +61,22 @@ impl std::fmt::Display for Io {
     }
 }
 
-/// Applies the rule to a run of `cores` worker threads on this machine. `unsupported` is why
+/// Applies the rule to a run of `cores` worker threads on this machine (its online cores). `unsupported` is why
 /// the workload cannot use io_uring (e.g. TLS), if it cannot.
 pub fn choose(ask: IoAsk, cores: usize, unsupported: Option<&str>) -> Io {
-    let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
-    choose_with(ask, cores, machine, unsupported, probe)
+    choose_with(ask, cores, online_cores(), unsupported, probe)
+}
+
+/// The machine's online cores, whatever this process's affinity (`taskset` on blast leaves
+/// the other cores to the target, and they count as left to it).
+pub fn online_cores() -> usize {
+    // SAFETY: sysconf reads a system setting and has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 {
+        n as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 /// [`choose`] with the machine's core count and the kernel probe given.

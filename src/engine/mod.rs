@@ -21,6 +21,7 @@
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
+//! - `timeout`: a connection's call timeout with one lazily moved timer, not one per call.
 //! - `rng`: the seeded generator behind arrivals and payloads.
 
 pub mod compact;
@@ -39,6 +40,7 @@ pub mod runner;
 pub mod series;
 pub mod shape;
 mod threads;
+pub mod timeout;
 pub mod workload;
 
 pub use pacer::Arrival;
