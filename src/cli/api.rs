@@ -26,6 +26,15 @@ pub enum ArrivalArg {
     Poisson,
 }
 
+/// `--io`: the I/O backend.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum IoArg {
+    /// io_uring where the kernel allows it and the target has cores of its own, else epoll.
+    Auto,
+    Epoll,
+    Uring,
+}
+
 #[derive(Args, Debug)]
 pub struct ApiArgs {
     /// Arrival rate: 166000, 166k, 10M/min, 2000/s.
@@ -76,6 +85,11 @@ pub struct ApiArgs {
     /// measured and counted in corrected latency. 0 wakes for every request.
     #[arg(long, value_parser = parse_duration, default_value = "200us")]
     pub coalesce: Duration,
+    /// I/O backend. auto: io_uring when the kernel allows it, the target is plain http, and at
+    /// least 2 of the machine's cores are left beside blast's for the target; else epoll.
+    /// uring: io_uring, or epoll with a warning saying why the kernel refused it.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub io: IoArg,
     #[command(flatten)]
     pub shard: super::common::ShardArgs,
     #[command(flatten)]
@@ -218,6 +232,15 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         shard: a.shard.get(),
         coalesce: a.coalesce,
         start_at: a.shard.start_at,
+        io: engine::io::choose(
+            match a.io {
+                IoArg::Auto => engine::io::IoAsk::Auto,
+                IoArg::Epoll => engine::io::IoAsk::Epoll,
+                IoArg::Uring => engine::io::IoAsk::Uring,
+            },
+            cores,
+            target.tls.then_some("TLS runs on epoll"),
+        ),
         mix: std::sync::Arc::new(Mix::new(&scenario.weights)),
         kind_rows: std::sync::Arc::new(scenario.iterations.iter().map(|i| i.row).collect()),
         rows: scenario.rows.len(),

@@ -184,6 +184,7 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
         shard: (0, 1),
         coalesce: Duration::ZERO,
         start_at: None,
+        io: crate::engine::io::Io::default(),
         mix: std::sync::Arc::new(crate::engine::mix::Mix::new(&[1])),
         kind_rows: std::sync::Arc::new(vec![0]),
         rows: total.by_name.len(),
@@ -200,6 +201,8 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
         preconnect_failed: shards.iter().map(|s| s.preconnect_failed).sum(),
         preconnect_error: None,
         unreachable: false,
+        io: "merged shards".into(),
+        io_refused: None,
     };
     Ok((plan, outcome, first.names.clone()))
 }

@@ -345,6 +345,7 @@ async fn conn_loop<W: Workload>(
     mut conn: Option<W::Conn>,
 ) {
     let mut steps: Vec<StepRecord> = Vec::new();
+    let mut timer = crate::engine::timeout::LazyTimeout::default();
     while let Some(job) = st.queue.next(index).await {
         st.inflight.set(st.inflight.get() + 1);
         let measured = job.intended >= st.measure_from;
@@ -381,7 +382,7 @@ async fn conn_loop<W: Workload>(
         let mut stats = CallStats::default();
         steps.clear();
         let result = if workload.timed_as_whole(job.kind) {
-            match tokio::time::timeout(st.timeout, c.call(&job, &mut stats, &mut steps)).await {
+            match timer.run(st.timeout, c.call(&job, &mut stats, &mut steps)).await {
                 Ok(r) => r,
                 Err(_) => Err(ErrorKind::Timeout),
             }

@@ -6,6 +6,8 @@
 //!   `threads`, private to the engine), the shared start, the stop flag, updates, live
 //!   progress ticks, the merge of the per-core `Tally`s, the join.
 //! - `threads`: worker threads pinned one per core, each with its own runtime.
+//! - `io`: the I/O backend (epoll or io_uring), the `--io auto` rule, and the one place a
+//!   worker's runtime is built.
 //! - `run` and `core`: the open-loop run (`blast api`) on the runner: what one core runs
 //!   (pacer, queue, connections, recorder) and the merge of its per-second snapshots.
 //! - `workload`: the trait a protocol implements to be driven open-loop (`Workload`).
@@ -19,10 +21,12 @@
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
+//! - `timeout`: a connection's call timeout with one lazily moved timer, not one per call.
 //! - `rng`: the seeded generator behind arrivals and payloads.
 
 pub mod compact;
 pub mod core;
+pub mod io;
 pub mod live;
 pub mod mix;
 pub mod pacer;
@@ -36,6 +40,7 @@ pub mod runner;
 pub mod series;
 pub mod shape;
 mod threads;
+pub mod timeout;
 pub mod workload;
 
 pub use pacer::Arrival;

@@ -39,6 +39,8 @@ pub struct Plan {
     pub coalesce: Duration,
     /// Start at this wall-clock time (`--start-at`), so that shards begin together.
     pub start_at: Option<std::time::SystemTime>,
+    /// The I/O backend the cores drive sockets with, and why (`--io`).
+    pub io: crate::engine::io::Io,
     /// Which kind of iteration each arrival is; one kind when the workload has one.
     pub mix: std::sync::Arc<crate::engine::mix::Mix>,
     /// The report row each kind of iteration is recorded under.

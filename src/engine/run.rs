@@ -35,6 +35,10 @@ pub struct RunOutcome {
     pub preconnect_error: Option<ErrorKind>,
     /// Every connection failed before the start, so the run stopped there (nothing was sent).
     pub unreachable: bool,
+    /// The I/O backend the cores ran on and why (`engine::io::Io` as shown).
+    pub io: String,
+    /// Why io_uring, asked for by name or chosen, was not used on every core.
+    pub io_refused: Option<String>,
 }
 
 /// Live view handed to the progress callback once a second.
@@ -71,10 +75,16 @@ pub fn run<W: Workload>(
         recycle,
         progress,
     };
-    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: plan.io.uring };
     let done = runner::run(cores, &stop, works, |snap| merge.take(snap), |_| {})?;
 
     let ended = done.tally;
+    let refused_at_start = crate::engine::io::take_refused_at_start().filter(|_| plan.io.uring);
+    let io = match &refused_at_start {
+        Some(why) => format!("{}; {why}", plan.io),
+        None => plan.io.to_string(),
+    };
+    let io_refused = refused_at_start.or_else(|| plan.io.refused().then(|| plan.io.why.clone()));
     let start = done.start;
     let planned = plan.duration.as_secs_f64();
     let measured_secs = match ended.stopped_at {
@@ -94,6 +104,8 @@ pub fn run<W: Workload>(
         preconnect_failed: ended.preconnect_failed,
         preconnect_error: ended.preconnect_error,
         unreachable: ended.unreachable,
+        io,
+        io_refused,
     })
 }
 

@@ -32,6 +32,8 @@ pub struct Cores {
     pub pin: bool,
     /// Start at this wall-clock time (`--start-at`), so that shards begin together.
     pub start_at: Option<SystemTime>,
+    /// Drive sockets with io_uring (`engine::io`) instead of epoll.
+    pub uring: bool,
 }
 
 /// What a core's work is handed, on its own thread. `U` is what it sends while it runs.
@@ -135,7 +137,7 @@ where
 {
     let count = works.len();
     let live = Arc::new(Live::new(count));
-    let workers = Pinned::new(cores.pin);
+    let workers = Pinned::new(cores.pin).with_uring(cores.uring);
     let barrier = Arc::new(Barrier::new(count + 1));
     let t0 = Arc::new(OnceLock::new());
     let (update_tx, update_rx) = mpsc::channel::<U>();
@@ -228,7 +230,7 @@ mod tests {
             })
             .collect();
         let mut updates = Vec::new();
-        let done = run(Cores { pin: false, start_at: None }, &stop, works, |u| updates.push(u), |_| {})
+        let done = run(Cores { pin: false, start_at: None, uring: false }, &stop, works, |u| updates.push(u), |_| {})
             .expect("threads start");
         updates.sort_unstable();
         assert_eq!(updates, [0, 1, 2]);
@@ -242,7 +244,8 @@ mod tests {
         let works: Vec<_> = (0..2usize)
             .map(|i| move |core: Core<()>| async move { Count(u64::from(i == 0 && core.start().is_some()), None) })
             .collect();
-        let done = run(Cores { pin: false, start_at: None }, &stop, works, |()| {}, |_| {}).expect("threads start");
+        let done = run(Cores { pin: false, start_at: None, uring: false }, &stop, works, |()| {}, |_| {})
+            .expect("threads start");
         assert_eq!(done.tally.0, 1);
     }
 }

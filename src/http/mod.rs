@@ -5,10 +5,13 @@
 //! - `codec`: the sans-IO HTTP/1.1 response decoder.
 //! - `conn`: a connected TCP stream made ready for HTTP (no Nagle, TLS when asked).
 //! - `ws`: the WebSocket protocol settings both sides use.
+//! - `transport`: the stream under an HTTP connection, epoll or io_uring (`uring`).
 
 pub mod codec;
 pub mod conn;
 pub mod target;
+pub mod transport;
+pub mod uring;
 pub mod ws;
 
 pub use codec::{CodecError, ResponseDecoder};

@@ -29,6 +29,8 @@ pub struct ApiPlanInfo {
     pub stages: Option<String>,
     /// Wake-up coalescing window, µs (requests may leave up to this late, on purpose).
     pub coalesce_us: f64,
+    /// The I/O backend the cores ran on and why: `uring (auto: ...)`, `epoll`, ...
+    pub io: String,
     /// `I/N` (I from 0) when this run is one shard of a larger one (rates above are the whole run's).
     pub shard: Option<String>,
     pub duration_s: f64,
@@ -336,6 +338,7 @@ impl ApiSummary {
                 rate: plan.rate,
                 stages: plan.stages_spec.clone(),
                 coalesce_us: plan.coalesce.as_secs_f64() * 1e6,
+                io: run.io.clone(),
                 shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
                 duration_s: plan.duration.as_secs_f64(),
                 warmup_s: plan.warmup.as_secs_f64(),
@@ -423,6 +426,9 @@ fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
     if tls > 0 {
         w.push(crate::report::tls_warning(tls));
     }
+    if let Some(why) = &run.io_refused {
+        w.push(format!("I/O: {why}; the run used epoll"));
+    }
     if run.unreachable {
         let why = run.preconnect_error.map_or("unknown error", |k| k.name());
         w.push(format!(
@@ -496,7 +502,7 @@ impl Report for ApiSummary {
         let (achieved, pct, rps, measured) =
             (self.achieved_rate, self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
         vec![
-            ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us")),
+            ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us, io: {}", p.io)),
             ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
             ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
             ("status", text::counts(&self.status_codes)),

@@ -17,21 +17,17 @@ pub mod scenario;
 
 use crate::engine::workload::Lane;
 use crate::engine::{CallStats, Connection, ErrorKind, Job, StepRecord, Workload};
-use crate::http::{secure, CodecError, ResponseDecoder, SecureError};
-use crate::tls::{ClientTls, Stream};
+use crate::http::transport::{OpenError, Transport};
+use crate::http::{CodecError, ResponseDecoder, SecureError};
+use crate::tls::ClientTls;
 use crate::workloads::upload::data::DataPool;
 use bytes::BytesMut;
 use scenario::run::{CoreScenario, Exchange, Keep, Scratch};
 use scenario::Scenario;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, ReadBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Read buffer reserve per connection; grows only for large responses.
 const READ_CHUNK: usize = 8 * 1024;
@@ -101,18 +97,17 @@ pub struct Dial {
 }
 
 impl Dial {
-    async fn open(&self) -> Result<Stream, ErrorKind> {
+    async fn open(&self) -> Result<Transport, ErrorKind> {
         let mut last = ErrorKind::ConnectOther;
         for addr in &self.addrs {
-            match TcpStream::connect(addr).await {
+            let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
+            match Transport::open(*addr, tls).await {
                 Ok(stream) => {
-                    let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
-                    return secure(stream, tls).await.map_err(|e| match e {
-                        SecureError::Tls(_) => ErrorKind::Tls,
-                        SecureError::Io(e) => ErrorKind::from_io(&e),
-                    });
+                    return Ok(stream);
                 }
-                Err(e) => {
+                Err(OpenError::Secure(SecureError::Tls(_))) => return Err(ErrorKind::Tls),
+                Err(OpenError::Secure(SecureError::Io(e))) => return Err(ErrorKind::from_io(&e)),
+                Err(OpenError::Connect(e)) => {
                     last = match e.kind() {
                         std::io::ErrorKind::ConnectionRefused => ErrorKind::ConnectRefused,
                         std::io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
@@ -135,7 +130,7 @@ fn idempotent(head: &[u8]) -> bool {
 /// One keep-alive connection: its stream and read state, and how to open it again for a
 /// retry.
 pub struct Wire {
-    stream: Stream,
+    stream: Transport,
     read: BytesMut,
     decoder: ResponseDecoder,
     open: bool,
@@ -177,7 +172,7 @@ impl Exchange for Wire {
 }
 
 impl Wire {
-    fn new(stream: Stream, dial: Arc<Dial>, retry_idempotent: bool) -> Self {
+    fn new(stream: Transport, dial: Arc<Dial>, retry_idempotent: bool) -> Self {
         Wire {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
@@ -189,7 +184,7 @@ impl Wire {
     }
 
     /// Continues on a freshly opened stream (what was read on the old one is dropped).
-    fn replace_stream(&mut self, stream: Stream) {
+    fn replace_stream(&mut self, stream: Transport) {
         self.stream = stream;
         self.read.clear();
         let kept = std::mem::take(&mut self.decoder.kept);
@@ -205,17 +200,8 @@ impl Wire {
         if !self.open || !self.read.is_empty() {
             return false;
         }
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut scratch = [0u8; 64];
-        let mut buf = ReadBuf::new(&mut scratch);
-        match Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
-            Poll::Pending => true,
-            // End of stream (nothing read), unsolicited bytes, or a reset.
-            Poll::Ready(_) => {
-                self.open = false;
-                false
-            }
-        }
+        self.open = self.stream.still_open();
+        self.open
     }
 
     async fn round_trip(
@@ -229,10 +215,7 @@ impl Wire {
             self.decoder.keep(keep.body, keep.headers);
         }
         stats.sent_at = Some(Instant::now());
-        self.stream.write_all(head).await.map_err(|e| before_response(&e))?;
-        if !body.is_empty() {
-            self.stream.write_all(body).await.map_err(|e| before_response(&e))?;
-        }
+        self.stream.write_parts(head, body).await.map_err(|e| before_response(&e))?;
         stats.bytes_out = (head.len() + body.len()) as u64;
         // Whether any byte of the answer has arrived.
         let mut answered = !self.read.is_empty();
@@ -246,7 +229,7 @@ impl Wire {
             if self.read.capacity() - self.read.len() < READ_CHUNK / 2 {
                 self.read.reserve(READ_CHUNK);
             }
-            let n = match self.stream.read_buf(&mut self.read).await {
+            let n = match self.stream.read_into(&mut self.read).await {
                 Ok(n) => n,
                 Err(e) if answered => return Err(ErrorKind::from_io(&e)),
                 Err(e) => return Err(before_response(&e)),

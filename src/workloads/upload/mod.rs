@@ -69,7 +69,7 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)
         })
         .collect();
     // Shards begin together at --start-at; a whole run at once.
-    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: false };
     let done = runner::run(cores, &stop, works, |()| {}, progress).map_err(|e| e.to_string())?;
     Ok(UploadOutcome {
         tally: done.tally.tally,

@@ -54,7 +54,7 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) ->
             move |core| core::run_core(core, plan, ramped)
         })
         .collect();
-    let cores = Cores { pin: plan.pin, start_at: plan.start_at };
+    let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: false };
     let done = runner::run(cores, &stop, works, |()| {}, progress).map_err(|e| e.to_string())?;
     let ended = done.tally;
     Ok(WsOutcome {

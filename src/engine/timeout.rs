@@ -1,0 +1,93 @@
+//! A connection's call timeout without a timer per call: one timer per connection, armed
+//! lazily. Each call only notes its own deadline; the timer stays armed at an earlier call's
+//! deadline and, when it fires while a later call runs, is moved to that call's deadline. On a
+//! busy connection the timer is touched about once per timeout period instead of being armed
+//! and cleared for every request (tokio's `timeout` registers and removes a timer entry per
+//! call). A call still times out at exactly its own deadline.
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// The call did not finish within its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+/// One connection's reusable timeout.
+pub struct LazyTimeout {
+    sleep: Pin<Box<Sleep>>,
+    /// Where the timer is armed now (at or before the running call's deadline).
+    armed: Instant,
+}
+
+impl Default for LazyTimeout {
+    fn default() -> Self {
+        let now = Instant::now();
+        LazyTimeout { sleep: Box::pin(tokio::time::sleep_until(now)), armed: now }
+    }
+}
+
+impl LazyTimeout {
+    /// Runs `fut` for at most `limit` from now.
+    pub async fn run<F: Future>(&mut self, limit: Duration, fut: F) -> Result<F::Output, Elapsed> {
+        let deadline = Instant::now() + limit;
+        if self.armed > deadline {
+            // A shorter limit than the last call's: the timer must not fire after this one's.
+            self.armed = deadline;
+            self.sleep.as_mut().reset(deadline);
+        }
+        let mut fut = pin!(fut);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            loop {
+                if self.sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // The timer fired (or was left behind by an earlier call): this call's
+                // deadline has passed, or the timer moves to it.
+                if self.armed >= deadline || Instant::now() >= deadline {
+                    return Poll::Ready(Err(Elapsed));
+                }
+                self.armed = deadline;
+                self.sleep.as_mut().reset(deadline);
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_runtime(f: impl Future<Output = ()>) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(f);
+    }
+
+    #[test]
+    fn calls_in_time_return_and_a_late_call_times_out_at_its_own_deadline() {
+        on_runtime(async {
+            let mut t = LazyTimeout::default();
+            for _ in 0..20 {
+                assert_eq!(t.run(Duration::from_millis(50), async { 7 }).await, Ok(7));
+                let quick = t.run(Duration::from_millis(50), tokio::time::sleep(Duration::from_millis(1))).await;
+                assert_eq!(quick, Ok(()));
+            }
+            // The timer is still armed at an earlier call's deadline: the slow call must run
+            // past it and end at its own.
+            let started = std::time::Instant::now();
+            let slow = t.run(Duration::from_millis(60), tokio::time::sleep(Duration::from_secs(5))).await;
+            let took = started.elapsed();
+            assert_eq!(slow, Err(Elapsed));
+            assert!(took >= Duration::from_millis(60), "timed out early: {took:?}");
+            assert!(took < Duration::from_millis(1000), "timed out late: {took:?}");
+            // And it can be used again after a timeout.
+            assert_eq!(t.run(Duration::from_millis(50), async { 1 }).await, Ok(1));
+        });
+    }
+}

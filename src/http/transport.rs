@@ -1,0 +1,78 @@
+//! The byte stream under an HTTP connection: epoll (tokio, plain or TLS) or io_uring (plain,
+//! on a worker thread whose runtime drives io_uring). `open` picks the one the calling thread's
+//! runtime drives; the codec above reads and writes through `Transport` and knows neither.
+
+use crate::http::conn::{secure, SecureError};
+use crate::http::uring::UringStream;
+use crate::tls::{ClientTls, Stream};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Waker};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A connected stream, ready for HTTP.
+pub enum Transport {
+    Epoll(Stream),
+    Uring(UringStream),
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The TCP connect failed.
+    Connect(std::io::Error),
+    /// The connection was made but could not be made ready (TLS).
+    Secure(SecureError),
+}
+
+impl Transport {
+    /// Connects to `addr` and, with `tls`, runs the handshake. On a thread whose runtime drives
+    /// io_uring a plain connection is an io_uring socket; TLS always runs on epoll.
+    pub async fn open(addr: SocketAddr, tls: Option<(&ClientTls, &str)>) -> Result<Transport, OpenError> {
+        if tls.is_none() && crate::engine::io::on_uring() {
+            return UringStream::connect(addr).await.map(Transport::Uring).map_err(OpenError::Connect);
+        }
+        let stream = TcpStream::connect(addr).await.map_err(OpenError::Connect)?;
+        secure(stream, tls).await.map(Transport::Epoll).map_err(OpenError::Secure)
+    }
+
+    /// Writes `head` then `body` (which may be empty).
+    pub async fn write_parts(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+        match self {
+            Transport::Epoll(s) => {
+                s.write_all(head).await?;
+                if !body.is_empty() {
+                    s.write_all(body).await?;
+                }
+                Ok(())
+            }
+            Transport::Uring(s) => s.write_parts(head, body).await,
+        }
+    }
+
+    /// Reads what is available onto the end of `read`; 0 at end of stream.
+    pub async fn read_into(&mut self, read: &mut BytesMut) -> std::io::Result<usize> {
+        match self {
+            Transport::Epoll(s) => s.read_buf(read).await,
+            Transport::Uring(s) => s.read_into(read).await,
+        }
+    }
+
+    /// Whether the kept-alive stream is still usable, without waiting: the peer's FIN or RST
+    /// on an idle socket, or bytes nobody asked for, make it unusable. On epoll a socket with
+    /// nothing to read costs no system call (tokio knows it is not readable).
+    pub fn still_open(&mut self) -> bool {
+        match self {
+            Transport::Epoll(s) => {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut scratch = [0u8; 64];
+                let mut buf = ReadBuf::new(&mut scratch);
+                // Pending: nothing to read, open. Ready: end of stream, bytes or an error.
+                Pin::new(s).poll_read(&mut cx, &mut buf).is_pending()
+            }
+            Transport::Uring(s) => s.still_open(),
+        }
+    }
+}
