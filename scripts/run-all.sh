@@ -2,7 +2,8 @@
 # Runs the three workloads one after another with cooldowns, like the seeds' run_all_tests.sh:
 # api, ws, upload, each from its profile in profiles/, against blast's embedded target (started
 # here on free 127.0.0.1 ports and stopped at the end). Every run writes JSON, Locust CSV and
-# HTML into one timestamped folder; a summary follows.
+# HTML into one timestamped folder; a summary follows: each run's exit code, verdict and warnings
+# (generator-bound, rate shortfall, dropped requests, ...).
 #
 #   scripts/run-all.sh            scaled down (about 30 s in all) so that it fits any machine
 #   scripts/run-all.sh --full     the chat4all profiles at full scale (minutes; see bench/RESULTS.md)
@@ -66,6 +67,8 @@ run() {
   [ $code -gt $status ] && status=$code
   grep -E '^\s+\[(PASS|FAIL)\]' "$out/$name.txt" || true
   [ -s "$out/$name.err" ] && head -3 "$out/$name.err"
+  # The run's warnings (generator-bound, rate shortfall, dropped requests, ...) for the summary.
+  grep -hE '^\s*warning: ' "$out/$name.txt" "$out/$name.err" 2>/dev/null | sed 's/^ *//' > "$out/$name.warnings" || true
   return 0
 }
 
@@ -83,6 +86,11 @@ for name in api ws upload; do
     1) verdict="targets missed" ;;
     *) verdict="configuration error" ;;
   esac
+  nwarn=$(grep -c . "$out/$name.warnings" 2>/dev/null || true)
+  [ "${nwarn:-0}" -gt 0 ] && verdict="$verdict, ${nwarn} warning(s)"
   printf '  %-8s exit %s  %s\n' "$name" "${codes[$name]}" "$verdict"
+  while IFS= read -r w; do
+    printf '           %s\n' "$w"
+  done < "$out/$name.warnings"
 done
 exit $status

@@ -118,10 +118,67 @@ fn chromium() -> String {
     panic!("headless Chromium is needed to check the HTML report: apt-get install chromium (.ci/run does)");
 }
 
+/// Renders `html` in headless Chromium at 1400 px: a screenshot (written, not blank) and the
+/// DOM, in which every chart has data points, ticks on both axes and axis labels, and every
+/// heatmap has cells. Returns the DOM.
+fn render_page(html: &std::path::Path, heatmaps: usize) -> String {
+    let shot = html.with_extension("png");
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,3000"])
+            .args(extra)
+            .arg(format!("file://{}", html.display()))
+            .output()
+            .expect("run chromium");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&[&format!("--screenshot={}", shot.display())]);
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a real screenshot: {} bytes", png.len());
+    let _ = std::fs::remove_file(&shot);
+    let dom = run(&["--dump-dom"]);
+    assert!(dom.contains("id=\"blast-report\""), "rendered DOM lacks the report");
+    assert!(dom.contains("max-width:1360px"), "the page uses a 1400 px screen's width");
+    let charts: Vec<&str> = dom.split("<svg class=\"chart\"").skip(1).collect();
+    assert!(charts.len() >= 2, "charts drawn");
+    for c in &charts {
+        let c = &c[..c.find("</svg>").expect("svg ends")];
+        let points: usize = c
+            .split("data-points=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().and_then(|n| n.parse::<usize>().ok()).expect("data-points"))
+            .sum();
+        assert!(points > 0, "a chart without data points: {c}");
+        assert!(c.matches("class=\"x-tick\"").count() >= 2 && c.matches("class=\"y-tick\"").count() >= 2, "{c}");
+        for label in ["class=\"x-label\"", "class=\"y-label\""] {
+            let text = c.split(label).nth(1).and_then(|r| r.split('>').nth(1)).and_then(|r| r.split('<').next());
+            assert!(text.is_some_and(|t| !t.trim().is_empty()), "{label} in {c}");
+        }
+        // Ticks step by 1, 2 or 5 times a power of ten: no 2.6, 625 or 1875 on an axis.
+        for t in c.split("class=\"y-tick\"").skip(1).filter_map(|r| r.split('>').nth(1)?.split('<').next()) {
+            let n: String = t.chars().take_while(|ch| ch.is_ascii_digit() || *ch == '.').collect();
+            let v: f64 = n.parse().unwrap_or_else(|_| panic!("tick {t}"));
+            let m = if v == 0.0 { 1.0 } else { v / 10f64.powf(v.log10().floor()) };
+            assert!(
+                [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0].iter().any(|x| (m - x).abs() < 1e-6),
+                "tick {t}"
+            );
+        }
+    }
+    let maps: Vec<&str> = dom.split("<svg class=\"heatmap\"").skip(1).collect();
+    assert_eq!(maps.len(), heatmaps, "latency heatmaps");
+    for h in &maps {
+        assert!(h.matches("class=\"cell\"").count() > 0, "a heatmap without cells");
+        assert!(h.matches("class=\"x-tick\"").count() >= 2 && h.matches("class=\"y-tick\"").count() >= 2, "{h}");
+    }
+    dom
+}
+
 #[test]
 fn html_report_renders_in_headless_chromium() {
     let _g = serial();
-    let server = Server::start(&[]);
+    let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let html = temp_path("report.html");
     let html_s = html.to_string_lossy().to_string();
     let r = blast(&[
@@ -141,17 +198,64 @@ fn html_report_renders_in_headless_chromium() {
     let text = std::fs::read_to_string(&html).expect("html written");
     assert!(!text.contains("http://") || !text.contains("<script"), "self-contained: no scripts");
     assert!(!text.contains("src=\"http") && !text.contains("href=\"http"), "no network resources");
-    let out = std::process::Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .expect("run chromium");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(dom.contains("id=\"blast-report\""), "rendered DOM lacks the report");
-    assert_eq!(dom.matches("<svg").count(), 3, "three charts");
+    let dom = render_page(&html, 1);
     assert!(dom.contains("[PASS] p99"), "SLA verdict shown");
-    assert!(dom.contains("polyline"), "chart lines drawn");
+    assert!(dom.contains("<td>pacer lag</td>"), "the pacer lag row");
+    // No phantom second: every second of the timeline had requests, the last one too.
+    let j = r.json.expect("report");
+    let timeline = j["timeline"].as_array().expect("timeline");
+    assert!(timeline.len() >= 2, "{timeline:?}");
+    for s in timeline {
+        assert!(f(s, "/sent") > 0.0 && f(s, "/completed") > 0.0, "an empty second: {timeline:?}");
+    }
+    let _ = std::fs::remove_file(&html);
+
+    // ws without heartbeats: open connections over time, no heartbeat row.
+    let ws_url = format!("ws://{}/ws", server.addr);
+    let r = blast(&[
+        "ws",
+        "--target",
+        &ws_url,
+        "--conns",
+        "50",
+        "--duration",
+        "2s",
+        "--probe-rate",
+        "20",
+        "--heartbeat",
+        "0s",
+        "--html",
+        &html_s,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let dom = render_page(&html, 1);
+    assert!(dom.contains("Open connections"), "open connections chart");
+    assert!(
+        !dom.contains("<td>heartbeat</td>") && !dom.contains("heartbeat rtt"),
+        "no heartbeat rows without heartbeats"
+    );
+    let _ = std::fs::remove_file(&html);
+
+    // upload: throughput in MB/s, the part heatmap.
+    let s3 = server.s3.clone().expect("s3 address");
+    let r = blast(&[
+        "upload",
+        "--target",
+        &s3,
+        "--size",
+        "10M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "2",
+        "--uploads",
+        "4",
+        "--html",
+        &html_s,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let dom = render_page(&html, 1);
+    assert!(dom.contains("B/s</text>"), "throughput ticks in bytes per second");
     let _ = std::fs::remove_file(&html);
 }
 

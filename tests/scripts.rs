@@ -22,6 +22,14 @@ fn run_all_runs_the_three_workloads_and_writes_every_report() {
             assert!(path.metadata().is_ok_and(|m| m.len() > 0), "{} missing", path.display());
         }
         assert!(stdout.contains(&format!("{name:<8} exit 0  targets met")), "{stdout}");
+        // The summary lists the run's warnings (generator-bound, rate shortfall, ...).
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join(format!("{name}.json"))).expect("json")).expect("report");
+        for w in report["warnings"].as_array().expect("warnings") {
+            let w = w.as_str().expect("text");
+            let summary = stdout.split("== summary").nth(1).unwrap_or_default();
+            assert!(summary.contains(&format!("warning: {w}")), "{name}: {w} missing from the summary:\n{stdout}");
+        }
     }
     let _ = std::fs::remove_dir_all(&out);
 }

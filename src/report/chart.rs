@@ -174,13 +174,14 @@ pub fn svg(chart: &Chart) -> String {
     o
 }
 
-/// The x axis label under the plot and the y axis label along its left side.
+/// The x axis label under the plot and the y axis label along its left side (`pw` x `ph`: the
+/// plot's size).
 pub fn axis_labels(o: &mut String, x_label: &str, y_label: &str, pw: f64, ph: f64) {
     let _ = write!(
         o,
         r#"<text class="x-label" x="{}" y="{}" text-anchor="middle" font-size="12">{}</text><text class="y-label" x="14" y="{}" text-anchor="middle" font-size="12" transform="rotate(-90 14 {})">{}</text>"#,
         LEFT + pw / 2.0,
-        HEIGHT - 8.0,
+        TOP + ph + 36.0,
         esc(x_label),
         TOP + ph / 2.0,
         TOP + ph / 2.0,
