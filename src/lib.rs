@@ -18,6 +18,7 @@
 //!   the terminal summary, JSON (with the raw histograms `blast merge` reads), Locust CSV, HTML,
 //!   HdrHistogram logs and comparisons.
 //! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
+//! - `redact`: masks tokens and credentials in everything blast prints or writes.
 //! - `template`: request templates (`{{...}}` placeholders) parsed once, rendered per request.
 //! - `units`: parsers for durations, rates, counts and sizes (flags, profiles, load stages).
 //! - `clock`: sub-millisecond timers; `sys`: OS limits; `tls`: the generators' TLS client.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod redact;
 pub mod report;
 pub mod serve;
 pub mod sys;

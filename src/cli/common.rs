@@ -121,7 +121,10 @@ impl OutputArgs {
     /// Writes `--hdr-log` from the report's histograms (a run's own: `blast merge` writes none).
     pub fn write_hdr_log<R: Report>(&self, report: &R) -> Result<(), UsageError> {
         match &self.hdr_log {
-            Some(path) => Ok(report.write_hdr_log(path).map_err(|e| format!("--hdr-log {path}: {e}"))?),
+            Some(path) => {
+                let written = report.write_hdr_log(path).and_then(|()| crate::redact::file(path.as_ref()));
+                Ok(written.map_err(|e| format!("--hdr-log {path}: {e}"))?)
+            }
             None => Ok(()),
         }
     }
@@ -130,11 +133,12 @@ impl OutputArgs {
     /// exit code: 1 when interrupted or an SLA target was missed; without `--sla`, 1 when
     /// anything failed; else 0.
     pub fn finish<R: Report>(&self, report: &R, sla: Option<&[Target]>) -> Result<ExitCode, UsageError> {
-        print!("{}", report.render());
+        // Every output passes through `redact`: no token or credential is printed or written.
+        print!("{}", crate::redact::text(&report.render()));
         let figures = report.metrics();
         let verdicts = sla.map(|t| sla::evaluate(t, &figures)).unwrap_or_default();
         for v in &verdicts {
-            println!("  {}", v.line);
+            println!("  {}", crate::redact::text(&v.line));
         }
         if let Some(path) = &self.json {
             let mut value = serde_json::to_value(report).map_err(|e| format!("--json: {e}"))?;
@@ -145,12 +149,15 @@ impl OutputArgs {
             write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
         }
         if let Some(prefix) = &self.csv {
-            crate::report::csv::write(prefix, report.measurements()).map_err(|e| format!("--csv {prefix}: {e}"))?;
+            let written = crate::report::csv::write(prefix, report.measurements())
+                .and_then(|()| crate::report::csv::paths(prefix).iter().try_for_each(|p| crate::redact::file(p)));
+            written.map_err(|e| format!("--csv {prefix}: {e}"))?;
         }
         if let Some(path) = &self.html {
             let mut page = report.html();
             page.verdicts = verdicts.iter().map(|v| (v.pass, v.line.clone())).collect();
-            std::fs::write(path, crate::report::html::render(&page)).map_err(|e| format!("--html {path}: {e}"))?;
+            let html = crate::report::html::render(&page);
+            std::fs::write(path, crate::redact::text(&html).as_bytes()).map_err(|e| format!("--html {path}: {e}"))?;
         }
         let ok = match sla {
             Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
@@ -179,6 +186,7 @@ pub fn available_cores() -> usize {
 /// Writes a report (or any value) as pretty JSON to `path` (`-` for stdout).
 pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+    let json = crate::redact::text(&json).into_owned();
     if path == "-" {
         println!("{json}");
         Ok(())

@@ -31,6 +31,7 @@ pub use common::{available_cores, stop_on_signals, OutputArgs, ShardArgs, TlsArg
 
 /// Parses the process arguments and runs the command.
 pub fn main() -> ExitCode {
+    crate::redact::from_args(&std::env::args().collect::<Vec<_>>());
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -45,7 +46,7 @@ pub fn main() -> ExitCode {
             }
             let rendered = e.render().to_string();
             let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("blast: {}", first.trim_start_matches("error: "));
+            eprintln!("blast: {}", crate::redact::text(first.trim_start_matches("error: ")));
             return ExitCode::from(2);
         }
     };
@@ -62,7 +63,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(UsageError(msg)) => {
-            eprintln!("blast: {msg}");
+            eprintln!("blast: {}", crate::redact::text(&msg));
             ExitCode::from(2)
         }
     }
@@ -77,6 +78,7 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
         threads: args.serve_threads.unwrap_or_else(available_cores),
         faults: Default::default(),
         ws_drop: None,
+        ws_layout: Default::default(),
         s3: None,
         misbehave: None,
         tls: None,

@@ -37,6 +37,7 @@ impl Progress {
 
     /// Reports the current state (`message`: rates, interval p99, errors, connections).
     pub fn update(&mut self, message: &str) {
+        let message = crate::redact::text(message);
         let elapsed = self.started.elapsed();
         if let Some(bar) = &self.bar {
             bar.set_position(elapsed.as_secs());

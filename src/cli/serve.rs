@@ -33,6 +33,11 @@ pub struct ServeArgs {
     /// Fault: this long after the start, drop every other WebSocket connection abruptly.
     #[arg(long, value_parser = parse_duration)]
     pub ws_drop_half_at: Option<Duration>,
+    /// How broadcasts reach WebSocket subscribers: as posted (blast), or as a chat service
+    /// lays them out (chat): {"event":"message.created","data":{"id":"srv-N",
+    /// "conversation_id":...,"client_msg_id":"<the posted string>","sent_at":<the posted ms>}}.
+    #[arg(long, value_enum, default_value = "blast")]
+    pub ws_layout: crate::serve::rooms::Layout,
     /// Also serve an S3 endpoint (the multipart calls of `blast upload`; data is checked and
     /// discarded) on this address, e.g. 127.0.0.1:9000.
     #[arg(long)]
@@ -70,7 +75,8 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "tls_cert")]
     pub tls_cert_out: Option<std::path::PathBuf>,
     /// Require `Authorization: Bearer <token>` (a token from POST /auth/login) on
-    /// POST /v1/messages, GET /v1/conversations and /v1/files/...; 401 otherwise.
+    /// POST /v1/messages, GET /v1/conversations and /v1/files/..., and on the /ws upgrade
+    /// (there also as ?token= or ?access_token=); 401 otherwise.
     #[arg(long)]
     pub require_auth: bool,
     /// With --require-auth: tokens older than this are refused with 401, e.g. 2s (default: never
@@ -119,6 +125,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
             keepalive_timeout: args.keepalive_timeout,
         },
         ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
+        ws_layout: args.ws_layout,
         misbehave: args.misbehave,
         s3: args.s3_listen.map(|addr| {
             let s3 = S3Config {

@@ -4,7 +4,8 @@ use super::common::{available_cores, UsageError};
 use crate::http::HttpTarget;
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
-use crate::workloads::ws::{self, WsPlan};
+use crate::workloads::ws::format::{ProbeReader, TsUnit, WsTemplate};
+use crate::workloads::ws::{self, WsAuth, WsPlan};
 use clap::Args;
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -27,19 +28,34 @@ pub struct WsArgs {
     /// Latency probes per second (0 for none).
     #[arg(long, value_parser = parse_probe_rate, default_value = "5/s")]
     pub probe_rate: f64,
-    /// Where probes are POSTed (default: http://<target host>/v1/messages).
+    /// Where probes are sent (default: http://<target host>/v1/messages).
     #[arg(long)]
     pub probe_target: Option<String>,
-    /// How probes are published: an HTTP POST (http) or a text frame sent on a WebSocket
+    /// How probes are published: an HTTP request (http) or a text frame sent on a WebSocket
     /// connection of blast's own that subscribes to nothing (ws).
     #[arg(long, value_enum, default_value = "http")]
     pub probe_via: ProbeViaArg,
-    /// Probe frame for --probe-via ws; {{room}}, {{probe_id}} and {{sent_at_us}} are replaced.
+    /// Probe frame for --probe-via ws (a template: {{room}}, {{probe_id}}, {{sent_at_us}},
+    /// {{sent_at_ms}}, {{sent_at_s}}, {{sent_at_iso}}, {{token}} and the scenario functions
+    /// such as {{uuid}}); it must contain {{probe_id}}.
     #[arg(
         long,
         default_value = r#"{"type":"publish","conversation_id":"{{room}}","probe_id":{{probe_id}},"sent_at_us":{{sent_at_us}}}"#
     )]
     pub publish: String,
+    /// Probe request body for --probe-via http (the same template as --publish).
+    #[arg(
+        long,
+        default_value = r#"{"type":"message","conversation_id":"{{room}}","sender_id":"blast-probe","probe_id":{{probe_id}},"sent_at_us":{{sent_at_us}}}"#
+    )]
+    pub probe_body: String,
+    /// HTTP method of probe requests.
+    #[arg(long, default_value = "POST")]
+    pub probe_method: String,
+    /// Extra header on probe requests, 'Name: value' (repeatable); replaces blast's own
+    /// Content-Type or Authorization when it names one. Credential values are never printed.
+    #[arg(long, value_name = "'NAME: VALUE'")]
+    pub probe_header: Vec<String>,
     /// Conversations; connections are spread evenly, so fan-out width is conns/rooms.
     #[arg(long, value_parser = parse_count, default_value = "1")]
     pub rooms: usize,
@@ -49,18 +65,37 @@ pub struct WsArgs {
     /// Heartbeat as WebSocket ping frames (ws) or {"type":"ping"} text messages (app).
     #[arg(long, value_enum, default_value = "ws")]
     pub heartbeat_mode: HeartbeatMode,
-    /// Bearer token sent with the upgrade request (never printed).
+    /// Token for the upgrade (as `Authorization: Bearer`, or with --token-query as a query
+    /// parameter) and for probe requests (always as `Authorization: Bearer`). Never printed.
     #[arg(long)]
     pub token: Option<String>,
-    /// Subscribe message; {{room}} becomes the conversation id.
+    /// Put the connection's token in the upgrade URL as ?NAME=TOKEN instead of a header.
+    #[arg(long, value_name = "NAME")]
+    pub token_query: Option<String>,
+    /// One token per line (a JWT per user): connection i uses line i mod N (round robin);
+    /// probes use --token, else the first line. Never printed.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<std::path::PathBuf>,
+    /// Subscribe message sent once connected (a template: {{room}}, {{conn}}, {{token}} and
+    /// the scenario functions); '' sends none (the connection receives from its upgrade on).
     #[arg(long, default_value = r#"{"type":"subscribe","conversation_id":"{{room}}"}"#)]
     pub subscribe: String,
-    /// JSON pointer to the probe id in a received message.
+    /// The `type` of the server's subscription acknowledgement; a connection expects probes
+    /// from its ack on. 'none': from when its subscribe message is written.
+    #[arg(long, default_value = "subscribed")]
+    pub subscribe_ack: String,
+    /// JSON pointer to the probe id in a received message: a number, or a string that ends in
+    /// it ("p-17"). Messages without one are counted as other messages.
     #[arg(long, default_value = "/probe_id")]
     pub probe_id_pointer: String,
-    /// JSON pointer to the probe's send time (µs since the Unix epoch) in a received message.
+    /// JSON pointer to the probe's send time in a received message (unit: --probe-ts-unit);
+    /// 'none': probes carry no time, blast matches them by id and uses its own send time.
     #[arg(long, default_value = "/sent_at_us")]
     pub probe_ts_pointer: String,
+    /// Unit of the send time at --probe-ts-pointer: us, ms, s (numbers or numeric strings) or
+    /// iso8601 (e.g. 2026-01-02T03:04:05.123Z).
+    #[arg(long, value_enum, default_value = "us")]
+    pub probe_ts_unit: TsUnit,
     /// Reconnect connections the server drops.
     #[arg(long)]
     pub reconnect: bool,
@@ -124,19 +159,67 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         )
         .into());
     }
-    for field in ["{{room}}", "{{probe_id}}", "{{sent_at_us}}"] {
-        if a.probe_via == ProbeViaArg::Ws && !a.publish.contains(field) {
-            return Err(format!("--publish must contain {field}").into());
+    let publish = WsTemplate::parse("--publish", &a.publish)?;
+    let probe_body = WsTemplate::parse("--probe-body", &a.probe_body)?;
+    let probe_template =
+        if a.probe_via == ProbeViaArg::Ws { ("--publish", &publish) } else { ("--probe-body", &probe_body) };
+    if a.probe_rate > 0.0 && !probe_template.1.uses("probe_id") {
+        return Err(
+            format!("{} must contain {{{{probe_id}}}}: receivers tell probes apart by it", probe_template.0).into()
+        );
+    }
+    let subscribe = match a.subscribe.trim() {
+        "" => None,
+        text => Some(WsTemplate::parse("--subscribe", text)?),
+    };
+    let method = a.probe_method.trim().to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!("--probe-method '{}': expected an HTTP method such as POST or PUT", a.probe_method).into());
+    }
+    let mut probe_headers = Vec::new();
+    for h in &a.probe_header {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(format!("--probe-header '{}': expected 'Name: value'", crate::redact::text(h)).into());
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(format!("--probe-header '{}': '{name}' is not a header name", crate::redact::text(h)).into());
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(format!("--probe-header {name}: the value must be one line").into());
+        }
+        probe_headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let tokens = match &a.tokens {
+        Some(path) => read_tokens(path)?,
+        None => Vec::new(),
+    };
+    if let Some(t) = &a.token {
+        crate::redact::secret(t);
+        if t.is_empty() || t.contains(['\r', '\n']) {
+            return Err("--token must be one non-empty line".into());
         }
     }
-    if !a.subscribe.contains("{{room}}") {
-        return Err("--subscribe must contain {{room}}".into());
+    if let Some(name) = &a.token_query {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(format!("--token-query '{name}': expected a query parameter name such as token").into());
+        }
+        if a.token.is_none() && tokens.is_empty() {
+            return Err("--token-query needs --token or --tokens".into());
+        }
     }
     for p in [&a.probe_id_pointer, &a.probe_ts_pointer] {
-        if !p.starts_with('/') {
+        if p != "none" && !p.starts_with('/') {
             return Err(format!("'{p}' is not a JSON pointer (it must start with '/')").into());
         }
     }
+    if a.probe_id_pointer == "none" {
+        return Err("--probe-id-pointer must point at the probe id (probes are told apart by it)".into());
+    }
+    let reader = ProbeReader {
+        id_pointer: a.probe_id_pointer.clone(),
+        ts: (a.probe_ts_pointer != "none").then(|| (a.probe_ts_pointer.clone(), a.probe_ts_unit)),
+    };
     let shard = a.shard.get();
     if a.conns < shard.1 as usize {
         return Err(format!(
@@ -155,7 +238,10 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
             ProbeViaArg::Http => ws::ProbeVia::Http,
             ProbeViaArg::Ws => ws::ProbeVia::Ws,
         },
-        publish_template: a.publish.clone(),
+        publish,
+        probe_body,
+        probe_method: method,
+        probe_headers,
         conns: a.conns,
         cores,
         connect_rate: a.connect_rate,
@@ -164,19 +250,34 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         heartbeat: (!a.heartbeat.is_zero()).then_some(a.heartbeat),
         app_heartbeat: a.heartbeat_mode == HeartbeatMode::App,
         rooms: a.rooms as u32,
-        token: a.token.clone(),
+        auth: WsAuth { token: a.token.clone(), tokens: std::sync::Arc::new(tokens), query: a.token_query.clone() },
         timeout: a.timeout,
         reconnect: a.reconnect,
         bind: a.bind.clone(),
-        subscribe_template: a.subscribe.clone(),
-        probe_id_pointer: a.probe_id_pointer.clone(),
-        probe_ts_pointer: a.probe_ts_pointer.clone(),
+        subscribe,
+        subscribe_ack: (a.subscribe_ack != "none").then(|| a.subscribe_ack.clone()),
+        reader,
         drain: Duration::from_secs(1),
         pin: !a.out.no_pin,
         shard,
         start_at: a.shard.start_at,
         tls,
     })
+}
+
+/// The tokens of `--tokens FILE`: one a line, blank lines and `#` comments skipped; each is
+/// registered as a secret (never printed).
+fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--tokens {}: {e}", path.display()))?;
+    let tokens: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    for t in &tokens {
+        crate::redact::secret(t);
+    }
+    if tokens.is_empty() {
+        return Err(format!("--tokens {}: no token in the file (one a line)", path.display()).into());
+    }
+    Ok(tokens)
 }
 
 /// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
@@ -216,6 +317,14 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         ))
     })?;
     progress.finish();
+    let t = &outcome.tally;
+    if t.established == 0 && t.attempted > 0 && !outcome.interrupted {
+        // Fail fast: the run stopped at the end of the ramp; the report says the same.
+        eprintln!(
+            "blast ws: every connection failed before the start ({}); stopped at once",
+            crate::report::text::counts(&t.failed)
+        );
+    }
     let summary = WsSummary::build(&plan, &outcome);
     args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())

@@ -32,13 +32,25 @@ pub struct WsConnections {
 pub struct WsProbes {
     pub sent: u64,
     pub failed_to_send: u64,
+    /// Failed probes by reason (`http_401`, `refused`, `timeout`, `closed`, ...).
+    pub failed_by_reason: BTreeMap<String, u64>,
     pub expected_deliveries: u64,
     pub delivered: u64,
     pub missing: u64,
     pub duplicates: u64,
+    /// Receipts of a probe beyond the connections that were subscribed to its room when it
+    /// was sent, or of a probe id blast did not send (`UNEXPECTED`).
     pub unexpected: u64,
     pub complete_probes: u64,
+    /// Probes sent in the last second before an interruption that had not reached everyone:
+    /// only their deliveries that arrived are counted (the rest were cut off, not lost).
+    pub cut_off_by_interruption: u64,
+    /// Received text messages that carried no probe (nor a subscription ack or pong).
+    pub other_messages: u64,
 }
+
+/// What the report calls an unexpected delivery (also in the README).
+pub const UNEXPECTED: &str = "unexpected = receipts of a probe by a connection that was not subscribed to its room when it was sent, or of a probe id blast did not send; other messages = received messages that carried no probe";
 
 #[derive(Debug, Serialize)]
 pub struct WsSummary {
@@ -81,11 +93,12 @@ impl WsSummary {
     }
 
     /// The report of a run's raw measurements (a run's own, or its shards' merged).
-    pub fn from_raw(raw: RawWs) -> WsSummary {
+    pub fn from_raw(mut raw: RawWs) -> WsSummary {
+        raw.tally.resolve();
         let t = &raw.tally;
         let planned = raw.planned;
         let d = account(t);
-        let mut warnings = Vec::new();
+        let mut warnings = diagnose(&raw, &d);
         if let Some(n) = t.failed.get("no_ephemeral_ports") {
             warnings.push(format!("{n} connections failed for lack of ephemeral ports: add source addresses with --bind 127.0.0.1,127.0.0.2,..."));
         }
@@ -97,6 +110,12 @@ impl WsSummary {
         }
         if d.missing > 0 {
             warnings.push(format!("{} of {} expected deliveries never arrived", d.missing, d.expected));
+        }
+        if raw.interrupted {
+            warnings.push(format!(
+                "interrupted after {:.1} s of {:.1} s held: {} probes sent in the last second before the interruption are counted only for the deliveries that arrived",
+                raw.hold_secs, raw.plan.duration_s, d.cut_off_probes
+            ));
         }
         if t.duplicates > 0 {
             warnings.push(format!("{} probes were delivered more than once to the same connection", t.duplicates));
@@ -123,6 +142,9 @@ impl WsSummary {
             probes: WsProbes {
                 sent: t.probes.len() as u64,
                 failed_to_send: t.probe_failures,
+                failed_by_reason: t.probe_failed.clone(),
+                cut_off_by_interruption: d.cut_off_probes,
+                other_messages: t.other_messages,
                 expected_deliveries: d.expected,
                 delivered: d.delivered,
                 missing: d.missing,
@@ -174,11 +196,12 @@ impl WsSummary {
         }
         let mut failures: Vec<FailureRow> =
             c.failed.iter().map(|(k, &n)| FailureRow::new("WS", "connect", k, n)).collect();
+        failures.extend(p.failed_by_reason.iter().map(|(k, &n)| FailureRow::new("WS", "probe", k, n)));
         for (name, error, n) in [
             ("connect", "dropped by the server", c.dropped),
             ("delivery", "missing", p.missing),
             ("delivery", "duplicate", p.duplicates),
-            ("probe", "publish failed", p.failed_to_send),
+            ("run", "interrupted", u64::from(self.interrupted)),
         ] {
             if n > 0 {
                 failures.push(FailureRow::new("WS", name, error, n));
@@ -198,7 +221,8 @@ impl WsSummary {
 
 impl Report for WsSummary {
     fn title(&self) -> String {
-        format!("blast ws -> {}", self.target)
+        let interrupted = if self.interrupted { " (interrupted)" } else { "" };
+        format!("blast ws -> {}{interrupted}", self.target)
     }
 
     fn measurements(&self) -> &Measurements {
@@ -219,8 +243,9 @@ impl Report for WsSummary {
         vec![
             ("plan", format!("{} connections over {} cores at {rate:.0}/s, {rooms} rooms, probes {probes}/s for {secs:.1}s{shard}", plan.conns, plan.cores)),
             ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
-            ("probes", format!("{} sent ({} failed), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
-            ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received; peak RSS {:.1} MiB", self.peak_rss_mib)),
+            ("probes", format!("{} sent ({} failed{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
+            ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received ({} other); peak RSS {:.1} MiB", p.other_messages, self.peak_rss_mib)),
+            ("terms", UNEXPECTED.to_string()),
         ]
     }
 
@@ -327,6 +352,75 @@ impl Report for WsSummary {
 /// Length of a span of the run in seconds (a partial second's rate is over its own length).
 fn seconds((from, to): (f64, f64)) -> f64 {
     (to - from).max(1e-3)
+}
+
+/// ": http_401 25" after the failed count when probes failed.
+fn failed_reasons(by: &BTreeMap<String, u64>) -> String {
+    if by.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", text::counts(by))
+    }
+}
+
+/// Warnings that say why a measurement could not be made and what to do.
+fn diagnose(raw: &RawWs, d: &crate::workloads::ws::tally::Deliveries) -> Vec<String> {
+    let (t, plan) = (&raw.tally, &raw.plan);
+    let mut w = Vec::new();
+    if t.established == 0 && t.attempted > 0 && !raw.interrupted {
+        w.push(format!(
+            "every connection failed before the start ({}): the run stopped at once; {}",
+            text::counts(&t.failed),
+            connect_advice(&t.failed)
+        ));
+    } else if t.established > 0 && t.dropped >= t.established && !plan.reconnect && !raw.interrupted {
+        w.push(format!(
+            "every connection was dropped by the server ({} of {}): the run ended after {:.1} s of {:.1} s held; add --reconnect to reconnect them",
+            t.dropped, t.established, raw.hold_secs, plan.duration_s
+        ));
+    }
+    for (reason, n) in &t.probe_failed {
+        let advice = match reason.as_str() {
+            "http_401" | "http_403" => "probe requests need auth: --probe-header 'Authorization: ...' or --token",
+            "http_404" | "http_405" => "check --probe-target and --probe-method",
+            "http_400" | "http_415" | "http_422" => "the target refused the probe body: check --probe-body",
+            "refused" => "nothing listens at the probe target: check --probe-target",
+            "timeout" => "the probe target did not answer within --timeout",
+            "closed" | "reset" => "the target closed the probe connection",
+            "tls_handshake" => "the probe target's certificate was not trusted: --ca-cert or --insecure",
+            r if r.starts_with("http_5") => "the target failed on the probe: see its logs",
+            _ => "see the probe target's logs",
+        };
+        w.push(format!("{n} probes failed ({reason}): {advice}"));
+    }
+    if !t.probes.is_empty() && d.expected > 0 && d.delivered == 0 {
+        let reader = match &plan.probe_reader {
+            Some(r) => r.clone(),
+            None => "the probe pointers".to_string(),
+        };
+        let seen = match &t.sample_other {
+            Some(m) => format!("one of the {} messages received: {}", t.other_messages, crate::redact::text(m)),
+            None => {
+                "no message reached the subscribers: check that the server broadcasts to the room --subscribe joins"
+                    .into()
+            }
+        };
+        w.push(format!("{} probes were sent but no delivery was recognised with {reader}; {seen}", t.probes.len()));
+    }
+    w
+}
+
+/// What to do about connections that all failed, by their commonest reason.
+fn connect_advice(failed: &BTreeMap<String, u64>) -> &'static str {
+    let top = failed.iter().max_by_key(|(_, n)| **n).map(|(r, _)| r.as_str()).unwrap_or("");
+    match top {
+        "refused" => "is the server listening at --target?",
+        "timeout" => "the server did not complete the upgrade within --timeout",
+        "http_401" | "http_403" => "the upgrade needs auth: --token (header), --token-query NAME or --tokens FILE",
+        "http_404" => "no WebSocket endpoint at --target's path",
+        "tls_handshake" => "trust the certificate with --ca-cert, or --insecure",
+        _ => "see the reasons above",
+    }
 }
 
 /// Figures `blast ws` reports, for checking `--sla` names before a run.

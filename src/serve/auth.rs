@@ -54,8 +54,8 @@ struct Login {
     password: String,
 }
 
-/// Whether `path` needs a token under `--require-auth` (`/auth/login`, `/health`, `/stats/*`
-/// and `/ws` never do).
+/// Whether `path` needs a token under `--require-auth` (`/auth/login`, `/health` and `/stats/*`
+/// never do; `/ws` is checked by `allows_upgrade`).
 pub fn guarded(path: &str) -> bool {
     path == "/v1/messages" || path == "/v1/conversations" || path.starts_with("/v1/files/")
 }
@@ -73,6 +73,20 @@ impl Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(bearer)
             .is_some_and(|token| self.live(token));
+        if !ok {
+            self.unauthorized.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Whether a WebSocket upgrade carries a live issued token, as `Authorization: Bearer` or
+    /// as the `token` or `access_token` query parameter (browsers cannot set headers on a
+    /// WebSocket). Counts refusals.
+    pub fn allows_upgrade(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+        let header = headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
+        let ok = header.is_some_and(|t| self.live(t))
+            || url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .any(|(k, v)| (k == "token" || k == "access_token") && self.live(&v));
         if !ok {
             self.unauthorized.fetch_add(1, Ordering::Relaxed);
         }

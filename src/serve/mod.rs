@@ -45,6 +45,8 @@ pub struct ServeConfig {
     pub faults: Faults,
     /// Drop half the WebSocket connections at this time after the start.
     pub ws_drop: Option<ws::DropHalf>,
+    /// How broadcasts are laid out for WebSocket subscribers.
+    pub ws_layout: rooms::Layout,
     /// Also serve S3 on this address.
     pub s3: Option<(SocketAddr, s3::S3Config)>,
     /// Answer every HTTP request wrongly in this way instead (raw TCP; for fault tests).
@@ -118,7 +120,7 @@ pub fn start_with(cfg: &ServeConfig, auth: auth::AuthConfig) -> std::io::Result<
     let app = Arc::new(App {
         started: Instant::now(),
         faults: cfg.faults.clone(),
-        rooms: Arc::default(),
+        rooms: Arc::new(rooms::Rooms::new(cfg.ws_layout)),
         next_ws_id: Default::default(),
         ws_drop: cfg.ws_drop,
         auth: auth::Auth::new(auth),
@@ -232,18 +234,23 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         return Ok(auth::unauthorized());
     }
     let (status, body) = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/ws") => return Ok(upgrade(req, &app)),
+        (&Method::GET, "/ws") => {
+            if app.auth.required && !app.auth.allows_upgrade(req.headers(), req.uri().query()) {
+                return Ok(auth::unauthorized());
+            }
+            return Ok(upgrade(req, &app));
+        }
         (&Method::POST, "/v1/messages") => {
             if let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) {
                 if !app.rooms.is_empty() {
                     let wait = app.faults.broadcast_delay;
                     if wait.is_zero() {
-                        fan_out(&app, &body);
+                        fan_out(&app, &body, arrived);
                     } else {
                         let (app, body) = (app.clone(), body.clone());
                         tokio::spawn(async move {
                             PreciseTimer::new().sleep_until(arrived + wait).await;
-                            fan_out(&app, &body);
+                            fan_out(&app, &body, arrived);
                         });
                     }
                 }
@@ -266,6 +273,7 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
         (&Method::POST, path) if path.starts_with("/v1/files/") => return Ok(app.files.handle(req).await),
         (&Method::GET, "/stats/logins") => return Ok(app.auth.stats()),
         (&Method::GET, "/stats/uploads") => return Ok(app.files.stats()),
+        (&Method::GET, "/stats/broadcasts") => return Ok(json(StatusCode::OK, app.rooms.stats_json())),
         _ => (StatusCode::NOT_FOUND, NOT_FOUND),
     };
     Ok(json(status, Bytes::from_static(body)))
@@ -280,7 +288,7 @@ fn json(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 }
 
 /// Broadcasts a posted message to its conversation's WebSocket subscribers.
-fn fan_out(app: &App, body: &[u8]) {
+fn fan_out(app: &App, body: &[u8], arrived: Instant) {
     let Ok(text) = std::str::from_utf8(body) else {
         return;
     };
@@ -288,7 +296,7 @@ fn fan_out(app: &App, body: &[u8]) {
         return;
     };
     if let Some(room) = v.get("conversation_id").and_then(|c| c.as_str()) {
-        app.rooms.publish(room, text);
+        app.rooms.publish(room, text, arrived);
     }
 }
 

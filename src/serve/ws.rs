@@ -6,9 +6,11 @@
 //! - client `{"type":"ping"}` -> server `{"type":"pong"}`
 //! - client `{"type":"publish","conversation_id":...}` -> the frame is broadcast to the room
 //! - `POST /v1/messages` with a `conversation_id` -> the body is broadcast to that room.
+//!
+//! Each frame written to a subscriber is timed from its message's arrival (`Rooms::written`).
 
 use crate::http::ws::ws_config;
-use crate::serve::rooms::Rooms;
+use crate::serve::rooms::{Outbound, Rooms};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -27,7 +29,7 @@ pub struct DropHalf {
 /// Serves one upgraded connection until either side closes it.
 pub async fn session(upgraded: Upgraded, id: u64, rooms: Arc<Rooms>, drop_at: Option<Instant>) {
     let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config())).await;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outbound>();
     let mut joined: Vec<String> = Vec::new();
     let drop_sleep = async move {
         match drop_at {
@@ -46,8 +48,9 @@ pub async fn session(upgraded: Upgraded, id: u64, rooms: Arc<Rooms>, drop_at: Op
                 }
             }
             out = rx.recv() => {
-                let Some(msg) = out else { break };
+                let Some((arrived, msg)) = out else { break };
                 if ws.send(msg).await.is_err() { break; }
+                rooms.written(arrived);
             }
             _ = &mut drop_sleep => {
                 // Abrupt: no close frame, as when a server process dies.
@@ -63,7 +66,7 @@ fn on_client_text(
     text: &str,
     id: u64,
     rooms: &Rooms,
-    tx: &tokio::sync::mpsc::UnboundedSender<Message>,
+    tx: &tokio::sync::mpsc::UnboundedSender<Outbound>,
     joined: &mut Vec<String>,
 ) -> Option<String> {
     let v = serde_json::from_str::<serde_json::Value>(text).ok()?;
@@ -76,7 +79,7 @@ fn on_client_text(
         }
         Some("ping") => Some(r#"{"type":"pong"}"#.to_string()),
         Some("publish") if !room.is_empty() => {
-            rooms.publish(room, text);
+            rooms.publish(room, text, Instant::now());
             None
         }
         _ => None,

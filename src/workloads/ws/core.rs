@@ -3,6 +3,7 @@
 //! close; and what it hands back to the runner.
 
 use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
+use crate::engine::rng::SplitMix64;
 use crate::engine::runner::{Core, Tally};
 use crate::workloads::ws::plan::WsPlan;
 use crate::workloads::ws::state::CoreWs;
@@ -55,6 +56,8 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
         interrupt: stop.clone(),
         live: core_run.live().clone(),
         index,
+        rng: RefCell::new(SplitMix64::new(0x5eed ^ index as u64)),
+        max_probe_id: (plan.probe_rate * plan.duration.as_secs_f64()).ceil() as u64 + 1,
     });
 
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
@@ -83,15 +86,20 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    // Hold: core 0 (of shard 0) publishes probes; every core receives them.
+    // Hold: core 0 (of shard 0) publishes probes; every core receives them. The hold ends
+    // early when no connection is open (all failed before the start, or all were dropped and
+    // --reconnect is off): nothing is left to measure.
     let hold_start = Instant::now();
     let hold_end = hold_start + plan.duration + plan.linger();
-    if index == 0 && plan.publishes() {
+    if index == 0 && plan.publishes() && !core.none_open() {
         probe::publish(&core, hold_start, plan.duration).await;
     }
     let drain_end = hold_end + plan.drain;
-    while Instant::now() < drain_end && !stop.load(Ordering::Relaxed) {
+    while Instant::now() < drain_end && !stop.load(Ordering::Relaxed) && !core.none_open() {
         tokio::time::sleep((drain_end - Instant::now()).min(Duration::from_millis(50))).await;
+    }
+    if stop.load(Ordering::Relaxed) {
+        core.tally.borrow_mut().interrupted_us = Some(crate::workloads::ws::now_us());
     }
     let hold_done = Instant::now().min(hold_end);
 

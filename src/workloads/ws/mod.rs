@@ -1,7 +1,8 @@
 //! `blast ws`: many WebSocket connections held open, subscribed to conversations, with latency
 //! probes that measure how long a broadcast takes to reach every subscriber.
 //!
-//! - `plan`: the validated run (`WsPlan`) and how probes are sent (`ProbeVia`).
+//! - `plan`: the validated run (`WsPlan`), how probes are sent (`ProbeVia`), auth (`WsAuth`).
+//! - `format`: the message templates and how probes are read from messages (`ProbeReader`).
 //! - `state`: what one core's tasks share (`CoreWs`) and the live counters.
 //! - `core`: what one pinned core runs (ramp, hold, drain, close) on the engine's runner.
 //! - `session`: one connection's life (connect, subscribe, heartbeat, receive).
@@ -13,6 +14,7 @@
 //! the pinned cores; each core records into its own tally, merged when the run ends.
 
 pub mod core;
+pub mod format;
 pub mod plan;
 pub mod probe;
 pub mod raw;
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tally::WsTally;
 
-pub use plan::{ProbeVia, WsPlan};
+pub use plan::{ProbeVia, WsAuth, WsPlan};
 pub use state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED, LIVE_OPEN};
 
 /// What a ws run measured.

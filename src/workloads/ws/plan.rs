@@ -1,17 +1,47 @@
-//! A validated `blast ws` run (`WsPlan`): targets, connections, ramp, probes, shards; and
-//! the messages it sends.
+//! A validated `blast ws` run (`WsPlan`): targets, connections, ramp, probes, auth, shards;
+//! and the messages it sends.
 
+use crate::engine::rng::SplitMix64;
 use crate::http::HttpTarget;
+use crate::workloads::ws::format::{ProbeReader, WsTemplate, WsValues};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// How probes reach the target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProbeVia {
-    /// `POST` the probe to `--probe-target`.
+    /// An HTTP request (`--probe-method`, `--probe-body`) to `--probe-target`.
     Http,
-    /// Send the probe as a text frame (`--publish` template) on a dedicated WebSocket connection.
+    /// A text frame (`--publish` template) on a dedicated WebSocket connection.
     Ws,
+}
+
+/// How connections and probes authenticate.
+#[derive(Clone, Debug, Default)]
+pub struct WsAuth {
+    /// `--token`: every connection's (unless `tokens`) and the probes'.
+    pub token: Option<String>,
+    /// `--tokens FILE`: connection `g` uses line `g mod len`.
+    pub tokens: Arc<Vec<String>>,
+    /// `--token-query NAME`: the upgrade carries the token as `?NAME=...`, not as a header.
+    pub query: Option<String>,
+}
+
+impl WsAuth {
+    /// The token of connection `global`.
+    pub fn for_conn(&self, global: u64) -> Option<&str> {
+        if self.tokens.is_empty() {
+            self.token.as_deref()
+        } else {
+            Some(&self.tokens[(global % self.tokens.len() as u64) as usize])
+        }
+    }
+
+    /// The probes' token: `--token`, else the first of `--tokens`.
+    pub fn for_probes(&self) -> Option<&str> {
+        self.token.as_deref().or(self.tokens.first().map(String::as_str))
+    }
 }
 
 /// A validated `blast ws` run.
@@ -19,11 +49,16 @@ pub enum ProbeVia {
 pub struct WsPlan {
     /// ws://host:port/path, parsed like an HTTP target.
     pub target: HttpTarget,
-    /// Where probes are POSTed (with `probe_via` Http).
+    /// Where probes are sent (with `probe_via` Http).
     pub probe_target: HttpTarget,
     pub probe_via: ProbeVia,
-    /// Probe frame for `probe_via` Ws: `{{room}}`, `{{probe_id}}`, `{{sent_at_us}}` are replaced.
-    pub publish_template: String,
+    /// Probe frame for `probe_via` Ws.
+    pub publish: WsTemplate,
+    /// Probe request body for `probe_via` Http.
+    pub probe_body: WsTemplate,
+    pub probe_method: String,
+    /// Extra probe request headers (`--probe-header`), as given.
+    pub probe_headers: Vec<(String, String)>,
     pub conns: usize,
     pub cores: usize,
     pub connect_rate: f64,
@@ -34,14 +69,17 @@ pub struct WsPlan {
     /// Heartbeat with `{"type":"ping"}` text frames instead of WebSocket pings.
     pub app_heartbeat: bool,
     pub rooms: u32,
-    pub token: Option<String>,
+    pub auth: WsAuth,
     pub timeout: Duration,
     pub reconnect: bool,
     pub bind: Vec<IpAddr>,
-    /// Subscribe message; `{{room}}` is replaced by the conversation id.
-    pub subscribe_template: String,
-    pub probe_id_pointer: String,
-    pub probe_ts_pointer: String,
+    /// Subscribe message (none: the connection is a member from its upgrade).
+    pub subscribe: Option<WsTemplate>,
+    /// The `type` of the server's subscription acknowledgement; `None`: a connection is a
+    /// member once its subscribe message is written.
+    pub subscribe_ack: Option<String>,
+    /// How received messages are read as probes.
+    pub reader: ProbeReader,
     /// After the last probe, how long deliveries may still arrive.
     pub drain: Duration,
     pub pin: bool,
@@ -59,15 +97,20 @@ impl WsPlan {
         format!("room-{room}")
     }
 
-    pub fn subscribe_message(&self, room: u32) -> String {
-        self.subscribe_template.replace("{{room}}", &self.room_name(room))
+    /// Connection `global`'s subscribe message, if one is sent.
+    pub fn subscribe_message(&self, global: u64, room: u32, rng: &mut SplitMix64) -> Option<String> {
+        let t = self.subscribe.as_ref()?;
+        let room = self.room_name(room);
+        let token = self.auth.for_conn(global).unwrap_or_default();
+        Some(t.render(&WsValues { room: &room, conn: global, token, probe_id: 0, sent_us: 0 }, rng))
     }
 
-    pub fn publish_message(&self, room: u32, probe_id: u64, sent_us: u64) -> String {
-        self.publish_template
-            .replace("{{room}}", &self.room_name(room))
-            .replace("{{probe_id}}", &probe_id.to_string())
-            .replace("{{sent_at_us}}", &sent_us.to_string())
+    /// A probe's frame (`Ws`) or request body (`Http`).
+    pub fn probe_message(&self, room: u32, probe_id: u64, sent_us: u64, rng: &mut SplitMix64) -> String {
+        let room = self.room_name(room);
+        let token = self.auth.for_probes().unwrap_or_default();
+        let t = if self.probe_via == ProbeVia::Ws { &self.publish } else { &self.probe_body };
+        t.render(&WsValues { room: &room, conn: 0, token, probe_id, sent_us }, rng)
     }
 
     /// Connections this process opens (its shard's share of `conns`).

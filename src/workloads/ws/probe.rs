@@ -1,6 +1,7 @@
 //! The probe publisher: at `--probe-rate`, publish a message carrying a probe id and its send
-//! time to a conversation (an HTTP POST, or with `--probe-via ws` a text frame from a connection
-//! of its own that subscribes to nothing); every subscriber that receives it records the delivery.
+//! time to a conversation (an HTTP request, or with `--probe-via ws` a text frame from a
+//! connection of its own that subscribes to nothing); every subscriber that receives it records
+//! the delivery. Probes the target refuses are counted by reason (`http_401`, `refused`, ...).
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
@@ -11,7 +12,7 @@ use crate::workloads::ws::session;
 use crate::workloads::ws::state::{now_us, CoreWs};
 use crate::workloads::ws::tally::ProbeSent;
 use bytes::BytesMut;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,25 +32,43 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
     let mut timer = PreciseTimer::new();
     let mut channel: Option<Channel> = None;
     while let Some(slot) = pacer.next_slot() {
-        if core.stopping() {
-            return;
+        if core.stopping() || core.none_open() {
+            break;
         }
         timer.sleep_until(start + Duration::from_nanos(slot.offset_ns)).await;
+        if core.stopping() || core.none_open() {
+            break;
+        }
         let room = (slot.seq % plan.rooms as u64) as u32;
         if channel.is_none() {
-            channel = tokio::time::timeout(plan.timeout, open(core)).await.ok().flatten();
+            channel = match tokio::time::timeout(plan.timeout, open(core)).await {
+                Ok(Ok(ch)) => Some(ch),
+                Ok(Err(reason)) => {
+                    core.tally.borrow_mut().probe_failed(&reason);
+                    continue;
+                }
+                Err(_) => {
+                    core.tally.borrow_mut().probe_failed("timeout");
+                    continue;
+                }
+            };
         }
-        let Some(ch) = channel.as_mut() else {
-            core.tally.borrow_mut().probe_failures += 1;
-            continue;
-        };
+        let Some(ch) = channel.as_mut() else { continue };
         let sent_us = now_us();
-        let ok = tokio::time::timeout(plan.timeout, send(plan, ch, room, slot.seq, sent_us)).await;
-        if let Ok(true) = ok {
-            core.tally.borrow_mut().probes.push(ProbeSent { id: slot.seq, room, sent_us });
-        } else {
-            core.tally.borrow_mut().probe_failures += 1;
-            channel = None;
+        let message = plan.probe_message(room, slot.seq, sent_us, &mut core.rng.borrow_mut());
+        let result = match tokio::time::timeout(plan.timeout, send(plan, ch, &message)).await {
+            Ok(r) => r,
+            Err(_) => Err("timeout".to_string()),
+        };
+        match result {
+            Ok(()) => core.tally.borrow_mut().probes.push(ProbeSent { id: slot.seq, room, sent_us }),
+            Err(reason) => {
+                core.tally.borrow_mut().probe_failed(&reason);
+                // A refused request (4xx/5xx) leaves the connection usable; anything else not.
+                if !reason.starts_with("http_") {
+                    channel = None;
+                }
+            }
         }
     }
     if let Some(Channel::Ws(mut ws)) = channel {
@@ -57,45 +76,69 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
     }
 }
 
-async fn open(core: &CoreWs) -> Option<Channel> {
+async fn open(core: &CoreWs) -> Result<Channel, String> {
     match core.plan.probe_via {
         ProbeVia::Http => {
             let target = &core.plan.probe_target;
-            let s = TcpStream::connect(target.addrs[0]).await.ok()?;
+            let s = TcpStream::connect(target.addrs[0]).await.map_err(|e| session::io_reason(&e))?;
             let tls = core.plan.tls.as_ref().filter(|_| target.tls).map(|tls| (tls, target.host.as_str()));
-            let s = crate::http::secure(s, tls).await.ok()?;
-            Some(Channel::Http(s, BytesMut::with_capacity(4096)))
+            let s = crate::http::secure(s, tls).await.map_err(|e| match e {
+                crate::http::SecureError::Tls(_) => "tls_handshake".to_string(),
+                crate::http::SecureError::Io(e) => session::io_reason(&e),
+            })?;
+            Ok(Channel::Http(s, BytesMut::with_capacity(4096)))
         }
-        ProbeVia::Ws => session::open(core, 0).await.ok().map(|ws| Channel::Ws(Box::new(ws))),
+        // Opened like connection 0 (its token, its query), but it subscribes to nothing.
+        ProbeVia::Ws => session::open(core, 0).await.map(|ws| Channel::Ws(Box::new(ws))),
     }
 }
 
-/// Publishes one probe; true when the target accepted it (2xx, or the frame was written).
-async fn send(plan: &WsPlan, ch: &mut Channel, room: u32, id: u64, sent_us: u64) -> bool {
+/// The probe request: method, path, Host, then the content type, the bearer token and the
+/// `--probe-header`s (a header given there replaces blast's own of the same name).
+pub fn request(plan: &WsPlan, body: &str) -> String {
+    let given = |name: &str| plan.probe_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let target = &plan.probe_target;
+    let mut r = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", plan.probe_method, target.path, target.authority);
+    if !given("content-type") {
+        r.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(token) = plan.auth.for_probes().filter(|_| !given("authorization")) {
+        r.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    for (name, value) in &plan.probe_headers {
+        r.push_str(&format!("{name}: {value}\r\n"));
+    }
+    r.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    r
+}
+
+/// Publishes one probe; `Err(reason)` when the target did not accept it.
+async fn send(plan: &WsPlan, ch: &mut Channel, message: &str) -> Result<(), String> {
     match ch {
         Channel::Http(stream, buf) => {
-            let body = format!(
-                r#"{{"type":"message","conversation_id":"{}","sender_id":"blast-probe","probe_id":{id},"sent_at_us":{sent_us}}}"#,
-                plan.room_name(room),
-            );
-            let request = format!(
-                "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                plan.probe_target.path,
-                plan.probe_target.authority,
-                body.len()
-            );
-            matches!(exchange(stream, buf, request.as_bytes()).await, Ok(s) if (200..300).contains(&s))
+            let status = exchange(stream, buf, request(plan, message).as_bytes()).await.map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "closed".to_string()
+                } else {
+                    session::io_reason(&e)
+                }
+            })?;
+            if (200..300).contains(&status) {
+                Ok(())
+            } else {
+                Err(format!("http_{status}"))
+            }
         }
         Channel::Ws(ws) => {
-            // Nothing is expected back on this connection; read what is there (pings, acks)
-            // without waiting so that tungstenite answers pings and its buffer stays small.
-            while let Some(Some(msg)) = futures_util::FutureExt::now_or_never(ws.next()) {
-                if msg.is_err() {
-                    return false;
+            // Whatever the server sends the publisher (an echo of its own frames) is read and
+            // dropped, so that it never backs up; the publisher is no subscriber.
+            while let Some(msg) = ws.next().now_or_never() {
+                match msg {
+                    Some(Ok(_)) => {}
+                    _ => return Err("closed".to_string()),
                 }
             }
-            let frame = plan.publish_message(room, id, sent_us);
-            ws.send(Message::text(frame)).await.is_ok()
+            ws.send(Message::text(message.to_string())).await.map_err(|_| "closed".to_string())
         }
     }
 }

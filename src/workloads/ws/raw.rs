@@ -23,6 +23,12 @@ pub struct WsPlanInfo {
     pub heartbeat_s: Option<f64>,
     /// `I/N` when this run is one shard of a larger one.
     pub shard: Option<String>,
+    /// `--reconnect`: dropped connections were reconnected.
+    #[serde(default)]
+    pub reconnect: bool,
+    /// The pointers probes were read with (`--probe-id-pointer ... --probe-ts-pointer ...`).
+    #[serde(default)]
+    pub probe_reader: Option<String>,
 }
 
 impl WsPlanInfo {
@@ -36,6 +42,8 @@ impl WsPlanInfo {
             rooms: plan.rooms,
             heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
             shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+            reconnect: plan.reconnect,
+            probe_reader: Some(plan.reader.describe()),
         }
     }
 }

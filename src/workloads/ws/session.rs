@@ -58,7 +58,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                     t.connect.saturating_record(started.elapsed().as_micros().max(1) as u64);
                 }
                 core.opened();
-                let end = connected(&core, ws, room, &mut settled).await;
+                let end = connected(&core, ws, global, room, &mut settled).await;
                 core.closed();
                 if let End::Stopped = end {
                     break;
@@ -93,9 +93,15 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
         SecureError::Io(e) => io_reason(&e),
     })?;
     // The URL only tells tungstenite the path and Host; the stream is already TLS for wss.
-    let url = format!("ws://{}{}", plan.target.authority, plan.target.path);
-    let mut request = url.into_client_request().map_err(|e| format!("bad_request: {e}"))?;
-    if let Some(token) = &plan.token {
+    let token = plan.auth.for_conn(global);
+    let mut url = format!("ws://{}{}", plan.target.authority, plan.target.path);
+    if let (Some(name), Some(token)) = (&plan.auth.query, token) {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let value: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        url.push_str(&format!("{sep}{name}={value}"));
+    }
+    let mut request = url.into_client_request().map_err(|_| "bad_request".to_string())?;
+    if let Some(token) = token.filter(|_| plan.auth.query.is_none()) {
         let value = format!("Bearer {token}").parse().map_err(|_| "bad_token".to_string())?;
         request.headers_mut().insert("Authorization", value);
     }
@@ -108,7 +114,7 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
 }
 
 /// Short, stable names for connection failures, with the ones users can act on told apart.
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     use std::io::ErrorKind as K;
     match (e.kind(), e.raw_os_error()) {
         (K::ConnectionRefused, _) => "refused".into(),
@@ -120,18 +126,27 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-async fn connected(core: &CoreWs, mut ws: Ws, room: u32, settled: &mut bool) -> End {
-    let subscribe = core.plan.subscribe_message(room);
-    if ws.send(Message::text(subscribe)).await.is_err() {
-        return End::Dropped;
+async fn connected(core: &CoreWs, mut ws: Ws, global: u64, room: u32, settled: &mut bool) -> End {
+    let subscribe = core.plan.subscribe_message(global, room, &mut core.rng.borrow_mut());
+    let sent = subscribe.is_some();
+    if let Some(subscribe) = subscribe {
+        if ws.send(Message::text(subscribe)).await.is_err() {
+            return End::Dropped;
+        }
     }
+    // Without an acknowledgement to wait for, the connection is a member from now on.
+    let member_now = !sent || core.plan.subscribe_ack.is_none();
     let membership = {
         let mut t = core.tally.borrow_mut();
-        t.memberships.push(Membership { room, from: u64::MAX, to: None });
+        t.memberships.push(Membership { room, from: if member_now { now_us() } else { u64::MAX }, to: None });
         t.memberships.len() - 1
     };
+    if member_now && !*settled {
+        *settled = true;
+        core.settle();
+    }
     let leave = |core: &CoreWs| core.tally.borrow_mut().memberships[membership].to = Some(now_us());
-    let mut seen: Vec<u64> = Vec::new();
+    let mut seen = Seen::default();
     let beat = core.plan.heartbeat.unwrap_or(Duration::from_secs(3600));
     let mut heartbeat = tokio::time::interval_at((Instant::now() + beat).into(), beat);
     let mut stop = core.stop_rx.clone();
@@ -197,35 +212,56 @@ fn is_pong(text: &str) -> bool {
             .is_ok_and(|v| v.get("type").and_then(|t| t.as_str()) == Some("pong"))
 }
 
-/// A text frame: the subscription ack, or a probe to account for.
-fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen: &mut Vec<u64>, settled: &mut bool) {
+/// Probe ids a connection has received (to count duplicates): a bitset up to the run's last
+/// probe id; a larger id is no probe of this run.
+#[derive(Default)]
+struct Seen(Vec<u64>);
+
+impl Seen {
+    /// Marks `id`; false when it was already marked.
+    fn insert(&mut self, id: u64) -> bool {
+        let (word, bit) = ((id / 64) as usize, id % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        let new = self.0[word] & (1 << bit) == 0;
+        self.0[word] |= 1 << bit;
+        new
+    }
+}
+
+/// A text frame: the subscription ack, a probe to account for, or another message.
+fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen: &mut Seen, settled: &mut bool) {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        core.tally.borrow_mut().other(text);
         return;
     };
-    if v.get("type").and_then(|t| t.as_str()) == Some("subscribed") {
-        core.tally.borrow_mut().memberships[membership].from = received_us;
+    let ack = core.plan.subscribe_ack.as_deref();
+    if ack.is_some() && v.get("type").and_then(|t| t.as_str()) == ack {
+        let mut t = core.tally.borrow_mut();
+        if t.memberships[membership].from == u64::MAX {
+            t.memberships[membership].from = received_us;
+        }
+        drop(t);
         if !*settled {
             *settled = true;
             core.settle();
         }
         return;
     }
-    let (Some(id), Some(sent)) = (
-        v.pointer(&core.plan.probe_id_pointer).and_then(|x| x.as_u64()),
-        v.pointer(&core.plan.probe_ts_pointer).and_then(|x| x.as_u64()),
-    ) else {
+    let probe = core.plan.reader.read(&v).filter(|p| p.id <= core.max_probe_id);
+    let Some(probe) = probe else {
+        core.tally.borrow_mut().other(text);
         return;
     };
-    let (word, bit) = ((id / 64) as usize, id % 64);
-    if seen.len() <= word {
-        seen.resize(word + 1, 0);
-    }
     let mut t = core.tally.borrow_mut();
-    if seen[word] & (1 << bit) != 0 {
+    if !seen.insert(probe.id) {
         t.duplicates += 1;
         return;
     }
-    seen[word] |= 1 << bit;
-    t.delivered(id, received_us, received_us.saturating_sub(sent));
+    match probe.sent_us {
+        Some(sent) => t.delivered(probe.id, received_us, received_us.saturating_sub(sent)),
+        None => t.receipts.push((probe.id, received_us)),
+    }
     core.live.add(core.index, LIVE_DELIVERED, 1);
 }

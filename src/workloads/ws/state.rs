@@ -2,6 +2,7 @@
 //! wall-clock time base probes carry.
 
 use crate::engine::live::Live;
+use crate::engine::rng::SplitMix64;
 use crate::workloads::ws::plan::WsPlan;
 use crate::workloads::ws::tally::WsTally;
 use std::cell::{Cell, RefCell};
@@ -31,6 +32,10 @@ pub struct CoreWs {
     /// Live progress: [open connections, deliveries, dropped, failed connects].
     pub live: Arc<Live>,
     pub index: usize,
+    /// For the templates' random functions.
+    pub rng: RefCell<SplitMix64>,
+    /// The largest probe id of the run: a larger one read from a message is not a probe.
+    pub max_probe_id: u64,
 }
 
 impl CoreWs {
@@ -42,6 +47,11 @@ impl CoreWs {
     pub fn settle(&self) {
         self.settled.set(self.settled.get() + 1);
         self.last_settled.set(Some(Instant::now()));
+    }
+
+    /// No connection of this process is open and none will be again (without --reconnect).
+    pub fn none_open(&self) -> bool {
+        !self.plan.reconnect && self.live.sum(LIVE_OPEN) == 0
     }
 
     pub fn opened(&self) {

@@ -55,12 +55,36 @@ pub struct WsTally {
     /// Probes sent (only the publishing core has any) and those the target refused.
     pub probes: Vec<ProbeSent>,
     pub probe_failures: u64,
+    /// Failed probes by reason (`http_401`, `refused`, `timeout`, `closed`, ...).
+    #[serde(default)]
+    pub probe_failed: BTreeMap<String, u64>,
     /// Most connections open at once (summed over cores).
     pub open_peak: u64,
     /// Connections open, per wall-clock second (absent from reports of earlier versions).
     #[serde(default)]
     pub open_per_second: LevelSeries,
+    /// Text messages that were neither a probe, a subscription ack nor a heartbeat answer.
+    #[serde(default)]
+    pub other_messages: u64,
+    /// The first such message (truncated), to show when no probe was recognised.
+    #[serde(default)]
+    pub sample_other: Option<String>,
+    /// Probes received without a send time (`--probe-ts-pointer none`): (id, received µs),
+    /// timed against the publisher's send times once the probes are known (`resolve`).
+    #[serde(default)]
+    pub receipts: Vec<(u64, u64)>,
+    /// When the run was interrupted (Unix µs): probes sent in the last `CUT_OFF_US` before it
+    /// are not expected to have reached everyone.
+    #[serde(default)]
+    pub interrupted_us: Option<u64>,
 }
+
+/// Longest text kept of a message that carried no probe.
+pub const SAMPLE_CHARS: usize = 300;
+
+/// With an interrupted run, probes sent this long before the interruption (µs) may still have
+/// been in flight: their missing deliveries are not the target's.
+pub const CUT_OFF_US: u64 = 1_000_000;
 
 impl Default for WsTally {
     fn default() -> Self {
@@ -82,8 +106,13 @@ impl Default for WsTally {
             memberships: Vec::new(),
             probes: Vec::new(),
             probe_failures: 0,
+            probe_failed: BTreeMap::new(),
             open_peak: 0,
             open_per_second: LevelSeries::default(),
+            other_messages: 0,
+            sample_other: None,
+            receipts: Vec::new(),
+            interrupted_us: None,
         }
     }
 }
@@ -91,6 +120,42 @@ impl Default for WsTally {
 impl WsTally {
     pub fn fail(&mut self, reason: &str) {
         *self.failed.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// A probe could not be published, for `reason`.
+    pub fn probe_failed(&mut self, reason: &str) {
+        self.probe_failures += 1;
+        *self.probe_failed.entry(reason.to_string()).or_default() += 1;
+    }
+
+    /// A text message that carried no probe.
+    pub fn other(&mut self, text: &str) {
+        self.other_messages += 1;
+        if self.sample_other.is_none() {
+            let mut sample: String = text.chars().take(SAMPLE_CHARS).collect();
+            if sample.len() < text.len() {
+                sample.push_str("...");
+            }
+            self.sample_other = Some(sample);
+        }
+    }
+
+    /// Times the receipts that carried no send time against the probes' send times (the
+    /// publisher's, merged in by now); receipts of probes not sent here stay for `blast merge`.
+    pub fn resolve(&mut self) {
+        if self.receipts.is_empty() || self.probes.is_empty() {
+            return;
+        }
+        let sent: HashMap<u64, u64> = self.probes.iter().map(|p| (p.id, p.sent_us)).collect();
+        for (id, received) in std::mem::take(&mut self.receipts) {
+            match sent.get(&id) {
+                Some(&at) => self.delivered(id, received, received.saturating_sub(at)),
+                None => {
+                    let e = self.per_probe.entry(id).or_default();
+                    e.0 += 1;
+                }
+            }
+        }
     }
 
     /// Probe `probe` arrived at `received_us` (Unix µs), `latency_us` after it was sent.
@@ -126,8 +191,20 @@ impl WsTally {
         self.memberships.extend(o.memberships);
         self.probes.extend(o.probes);
         self.probe_failures += o.probe_failures;
+        for (k, v) in o.probe_failed {
+            *self.probe_failed.entry(k).or_default() += v;
+        }
         self.open_peak += o.open_peak;
         self.open_per_second.merge(&o.open_per_second);
+        self.other_messages += o.other_messages;
+        if self.sample_other.is_none() {
+            self.sample_other = o.sample_other;
+        }
+        self.receipts.extend(o.receipts);
+        self.interrupted_us = match (self.interrupted_us, o.interrupted_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -141,6 +218,9 @@ pub struct Deliveries {
     /// Receipts of probes the publisher does not know (refused ones) or beyond the expected
     /// subscribers (connections that were not subscribed when the probe was sent).
     pub unexpected: u64,
+    /// Probes sent in the last second before an interruption: only their deliveries that
+    /// arrived are expected (the rest were cut off by the interruption, not lost by the target).
+    pub cut_off_probes: u64,
     /// Probes every expected subscriber received.
     pub complete_probes: u64,
     /// Per complete probe: from its send until the last subscriber had it.
@@ -157,9 +237,11 @@ pub fn account(t: &WsTally) -> Deliveries {
         delivered: 0,
         missing: 0,
         unexpected: 0,
+        cut_off_probes: 0,
         complete_probes: 0,
         completion: histogram(),
     };
+    let cut_off_from = t.interrupted_us.map(|at| at.saturating_sub(CUT_OFF_US));
     let mut known = HashSet::new();
     for p in &t.probes {
         known.insert(p.id);
@@ -167,11 +249,18 @@ pub fn account(t: &WsTally) -> Deliveries {
             ms.iter().filter(|m| m.from <= p.sent_us && m.to.is_none_or(|to| to > p.sent_us)).count() as u64
         });
         let (got, slowest) = t.per_probe.get(&p.id).copied().unwrap_or((0, 0));
+        let cut = cut_off_from.is_some_and(|from| p.sent_us >= from) && got < expected;
+        let expected = if cut {
+            d.cut_off_probes += 1;
+            got
+        } else {
+            expected
+        };
         d.expected += expected;
         d.delivered += got.min(expected);
         d.missing += expected.saturating_sub(got);
         d.unexpected += got.saturating_sub(expected);
-        if got >= expected && expected > 0 {
+        if !cut && got >= expected && expected > 0 {
             d.complete_probes += 1;
             d.completion.saturating_record(slowest.clamp(1, MAX_TRACKABLE_US));
         }
