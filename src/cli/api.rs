@@ -274,7 +274,6 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     .map_err(|e| e.0)?;
     progress.finish();
     let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
-    args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())
 }
 

@@ -3,6 +3,7 @@
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
 //! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`: one per command.
+//! - `docs`: `completions` and `man`, generated from the flags' definitions.
 //! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts.
 //!
 //! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
@@ -12,6 +13,7 @@ pub mod api;
 pub mod command;
 pub mod common;
 pub mod compare;
+pub mod docs;
 pub mod merge;
 pub mod profile;
 pub mod progress;
@@ -41,9 +43,7 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 };
             }
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("blast: {}", first.trim_start_matches("error: "));
+            eprintln!("blast: {}", clap_error_line(&e));
             return ExitCode::from(2);
         }
     };
@@ -56,6 +56,8 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
     };
     match result {
         Ok(code) => code,
@@ -63,6 +65,27 @@ pub fn main() -> ExitCode {
             eprintln!("blast: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// A clap error as one line: the message with what it lists (the missing arguments, the
+/// possible values), without the usage and the `--help` hint.
+pub fn clap_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() && !line.starts_with("tip:") {
+            parts.push(line.trim_start_matches("error: "));
+        }
+    }
+    match parts.split_first() {
+        Some((first, [])) => first.to_string(),
+        Some((first, rest)) if first.ends_with(':') => format!("{first} {}", rest.join(", ")),
+        Some((first, rest)) => format!("{first} {}", rest.join(" ")),
+        None => "invalid arguments".to_string(),
     }
 }
 

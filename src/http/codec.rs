@@ -46,6 +46,8 @@ pub struct Response {
     pub close: bool,
     /// Bytes of the whole response, head included.
     pub wire_bytes: u64,
+    /// Bytes of the body alone (after chunked framing is removed): Locust's content size.
+    pub body_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,7 @@ pub struct ResponseDecoder {
     status: u16,
     close: bool,
     wire_bytes: u64,
+    body_bytes: u64,
     pub kept: Kept,
 }
 
@@ -94,7 +97,14 @@ impl Default for ResponseDecoder {
 
 impl ResponseDecoder {
     pub fn new() -> Self {
-        ResponseDecoder { state: State::Head, status: 0, close: false, wire_bytes: 0, kept: Kept::default() }
+        ResponseDecoder {
+            state: State::Head,
+            status: 0,
+            close: false,
+            wire_bytes: 0,
+            body_bytes: 0,
+            kept: Kept::default(),
+        }
     }
 
     /// Keeps the next response's body and/or headers in `kept` (cleared now).
@@ -184,6 +194,7 @@ impl ResponseDecoder {
 
     fn consume(&mut self, buf: &mut BytesMut, n: usize) {
         if matches!(self.state, State::Length(_) | State::ChunkData(_) | State::UntilClose) {
+            self.body_bytes += n as u64;
             if let Some(body) = &mut self.kept.body {
                 let room = MAX_KEPT_BODY.saturating_sub(body.len()).min(n);
                 body.extend_from_slice(&buf[..room]);
@@ -194,7 +205,8 @@ impl ResponseDecoder {
     }
 
     fn finish(&mut self) -> Response {
-        let r = Response { status: self.status, close: self.close, wire_bytes: self.wire_bytes };
+        let (status, close, wire_bytes, body_bytes) = (self.status, self.close, self.wire_bytes, self.body_bytes);
+        let r = Response { status, close, wire_bytes, body_bytes };
         let kept = std::mem::take(&mut self.kept);
         *self = ResponseDecoder::new();
         self.kept = kept;
@@ -329,7 +341,7 @@ mod tests {
             let got = decode_all(SIMPLE, step).expect("valid");
             assert_eq!(
                 got,
-                vec![Response { status: 202, close: false, wire_bytes: SIMPLE.len() as u64 }],
+                vec![Response { status: 202, close: false, wire_bytes: SIMPLE.len() as u64, body_bytes: 5 }],
                 "step {step}"
             );
         }

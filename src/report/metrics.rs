@@ -22,7 +22,7 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn suffix(self) -> &'static str {
+    pub fn suffix(self) -> &'static str {
         match self {
             Unit::Ms => " ms",
             Unit::Pct => "%",
@@ -39,26 +39,30 @@ pub struct Metric {
     pub value: f64,
     pub unit: Unit,
     pub higher_is_better: bool,
+    /// How many measurements a latency figure rests on (none for counts and rates); a figure
+    /// with 0 samples has no value, whatever `value` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<u64>,
 }
 
 impl Metric {
     pub fn ms(value: f64) -> Self {
-        Metric { value, unit: Unit::Ms, higher_is_better: false }
+        Metric { value, unit: Unit::Ms, higher_is_better: false, samples: None }
     }
     pub fn pct_low(value: f64) -> Self {
-        Metric { value, unit: Unit::Pct, higher_is_better: false }
+        Metric { value, unit: Unit::Pct, higher_is_better: false, samples: None }
     }
     pub fn pct_high(value: f64) -> Self {
-        Metric { value, unit: Unit::Pct, higher_is_better: true }
+        Metric { value, unit: Unit::Pct, higher_is_better: true, samples: None }
     }
     pub fn per_s(value: f64) -> Self {
-        Metric { value, unit: Unit::PerS, higher_is_better: true }
+        Metric { value, unit: Unit::PerS, higher_is_better: true, samples: None }
     }
     pub fn mb_per_s(value: f64) -> Self {
-        Metric { value, unit: Unit::MbPerS, higher_is_better: true }
+        Metric { value, unit: Unit::MbPerS, higher_is_better: true, samples: None }
     }
     pub fn count_low(value: f64) -> Self {
-        Metric { value, unit: Unit::Count, higher_is_better: false }
+        Metric { value, unit: Unit::Count, higher_is_better: false, samples: None }
     }
 
     pub fn show(&self, v: f64) -> String {
@@ -89,7 +93,7 @@ pub fn latency(m: &mut Metrics, prefix: &str, p: &crate::report::model::Percenti
         ("max", p.max),
         ("mean", p.mean),
     ] {
-        m.insert(format!("{prefix}{name}"), Metric::ms(v));
+        m.insert(format!("{prefix}{name}"), Metric { samples: Some(p.count), ..Metric::ms(v) });
     }
 }
 

@@ -4,6 +4,8 @@
 //!   named latencies) that every format renders.
 //! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
 //!   the HdrHistogram log; JSON is a report serialized with serde_json (`cli::common`).
+//! - `output`: output paths checked before the run; reports written beside their paths and
+//!   renamed into place at the end.
 //! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
@@ -14,6 +16,7 @@ pub mod hdr;
 pub mod html;
 pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod text;
 pub mod upload;
 pub mod ws;

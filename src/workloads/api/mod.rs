@@ -147,7 +147,7 @@ impl Wire {
         stats.bytes_out = (head.len() + body.len()) as u64;
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
-                stats.bytes_in = r.wire_bytes;
+                (stats.bytes_in, stats.body_in) = (r.wire_bytes, r.body_bytes);
                 self.open = !r.close;
                 return Ok(r.status);
             }
@@ -159,7 +159,7 @@ impl Wire {
                 self.open = false;
                 return match self.decoder.decode_eof(&mut self.read).map_err(codec_error)? {
                     Some(r) => {
-                        stats.bytes_in = r.wire_bytes;
+                        (stats.bytes_in, stats.body_in) = (r.wire_bytes, r.body_bytes);
                         Ok(r.status)
                     }
                     None => Err(ErrorKind::Closed),
