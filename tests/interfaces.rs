@@ -157,14 +157,14 @@ fn completions_and_man_page_come_from_the_flags() {
     };
     for shell in ["bash", "zsh", "fish"] {
         let script = run(&["completions", shell]);
-        for needle in ["blast", "api", "compare", "--min-delta", "--csv-full-history", "--stall-for"] {
+        for needle in ["blast", "api", "compare", "min-delta", "csv-full-history", "stall-for"] {
             assert!(script.contains(needle), "{shell} completions lack {needle}");
         }
     }
     // bash itself reads the script and completes `blast com` to the commands that start so.
     let bash = run(&["completions", "bash"]);
     let probe = format!(
-        "{bash}\nCOMP_WORDS=(blast com); COMP_CWORD=1; COMP_LINE='blast com'; COMP_POINT=9; _blast; echo \"${{COMPREPLY[@]}}\""
+        "{bash}\nCOMP_WORDS=(blast com); COMP_CWORD=1; COMP_LINE='blast com'; COMP_POINT=9; _blast blast com blast; echo \"${{COMPREPLY[@]}}\""
     );
     let out = Command::new("bash").args(["--norc", "-c", &probe]).output().expect("bash");
     let words = String::from_utf8_lossy(&out.stdout);
