@@ -223,4 +223,17 @@ mod tests {
         assert_eq!(float(21.0), "21.0");
         assert_eq!(float(5.0 / 15_000.0), "0.0003333333333333333");
     }
+
+    #[test]
+    fn five_failures_in_fifteen_thousand_are_not_zero() {
+        let p = Percentiles { count: 15_000, p50: 0.145, p95: 0.197, p99: 0.2514, ..Percentiles::default() };
+        let row = StatRow::new("POST", "/v1/messages", (15_000, 5), &p, 44.0, 10.0);
+        let csv = stats_csv(&[row]);
+        let line: Vec<&str> = csv.lines().nth(1).expect("row").split(',').collect();
+        let header: Vec<&str> = STATS_HEADER.split(',').collect();
+        let col = |name: &str| line[header.iter().position(|h| *h == name).expect("column")];
+        assert_eq!(col("Failure Rate").parse::<f64>().expect("number"), 5.0 / 15_000.0);
+        assert_eq!((col("P95"), col("P99")), ("0.197", "0.2514"), "blast's columns at full precision");
+        assert_eq!((col("95%"), col("Average Content Size")), ("0", "44.0"), "Locust's columns as Locust writes them");
+    }
 }
