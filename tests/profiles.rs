@@ -95,3 +95,44 @@ fn malformed_profiles_name_the_file_line_and_field() {
     let (code, err) = blast_plain(&["run", "/nonexistent/profile.toml"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn a_flag_replaces_the_profiles_conflicting_fields() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    // --rate/--duration replace spike.toml's stages: the run is 100/s for 1 s, and it runs.
+    let r = blast(&["run", "profiles/spike.toml", "--target", &server.url(), "--rate", "100", "--duration", "1s"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/requests/completed"), 100.0);
+    let out = std::process::Command::new(BLAST)
+        .args(["run", "profiles/spike.toml", "--rate", "100", "--duration", "5s", "--dry-run"])
+        .output()
+        .expect("run");
+    let cmd = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!cmd.contains("--stages") && cmd.contains("--rate 100"), "{cmd}");
+    // And back: --stages replaces smoke.toml's rate and duration.
+    let out = std::process::Command::new(BLAST)
+        .args(["run", "profiles/smoke.toml", "--stages", "1s:10", "--dry-run"])
+        .output()
+        .expect("run");
+    let cmd = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!cmd.contains("--rate") && !cmd.contains("--duration") && cmd.contains("--stages 1s:10"), "{cmd}");
+}
+
+#[test]
+fn a_bad_flag_value_is_blamed_on_the_flag_not_the_profile() {
+    let (code, err) = blast_plain(&["run", "profiles/smoke.toml", "--rate", "abc", "--dry-run"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--rate") && err.contains("abc"), "{err}");
+    assert!(!err.contains("smoke.toml:"), "the profile's line is not to blame: {err}");
+    // A bad value in the profile itself still points at its line.
+    let path = write_profile("bad-rate.toml", "workload = \"api\"\n[args]\nrate = \"abc\"\nduration = \"1s\"\n");
+    let (code, err) = blast_plain(&["run", &path, "--dry-run"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("{path}:3: field 'rate'")), "{err}");
+    let _ = std::fs::remove_file(&path);
+}

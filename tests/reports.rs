@@ -16,6 +16,14 @@ fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<HashMap<String, String>
     (header, rows)
 }
 
+/// A response time in ms as Locust writes it in its percentile columns: whole ms below 100,
+/// then 2 significant digits, halves to even (Python's `round`).
+fn locust_round(ms: f64) -> f64 {
+    let step =
+        [(100.0, 1.0), (1_000.0, 10.0), (10_000.0, 100.0)].iter().find(|(lim, _)| ms < *lim).map_or(1_000.0, |s| s.1);
+    (ms / step).round_ties_even() * step
+}
+
 fn num(row: &HashMap<String, String>, col: &str) -> f64 {
     row.get(col).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("column {col} in {row:?}"))
 }
@@ -62,12 +70,14 @@ fn csv_files_use_locust_columns_and_match_the_json() {
     assert_eq!(post["Name"], "/v1/messages");
     assert_eq!(num(post, "Request Count"), 3000.0);
     assert_eq!(num(post, "Failure Count"), 0.0);
-    assert!((num(post, "99%") - f(&j, "/latency_ms/p99")).abs() < 0.001);
+    assert!((num(post, "P99") - f(&j, "/latency_ms/p99")).abs() < 1e-9, "P99 at full precision");
+    assert_eq!(num(post, "99%"), locust_round(f(&j, "/latency_ms/p99")), "99% rounded as Locust rounds");
     assert!((num(post, "Requests/s") - 1000.0).abs() < 1.0);
     assert_eq!(stats[1]["Name"], "Aggregated");
 
     let (_, history) = read_csv(std::path::Path::new(&format!("{prefix}_stats_history.csv")));
     let aggregated: Vec<_> = history.iter().filter(|r| r["Name"] == "Aggregated").collect();
+    assert_eq!(aggregated.len(), history.len(), "Aggregated rows only, as Locust without --csv-full-history");
     assert!(aggregated.len() >= 3, "one Aggregated row per second: {}", aggregated.len());
     // Cumulative counts grow to the total; per-second rates add up to it.
     let last = aggregated.last().expect("rows");
@@ -76,9 +86,9 @@ fn csv_files_use_locust_columns_and_match_the_json() {
     assert_eq!(summed, 3000.0);
 
     let (fheader, failures) = read_csv(std::path::Path::new(&format!("{prefix}_failures.csv")));
-    assert_eq!(fheader, vec!["Method", "Name", "Error", "Occurrences"]);
+    assert_eq!(fheader, vec!["Method", "Name", "Error", "Occurrences", "First Seen", "Last Seen"]);
     assert!(failures.is_empty());
-    for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv"] {
+    for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv"] {
         let _ = std::fs::remove_file(format!("{prefix}{suffix}"));
     }
 }
@@ -100,6 +110,7 @@ fn failures_csv_lists_errors_by_kind() {
         "http://127.0.0.1:9/v1/messages",
         "--csv",
         &prefix,
+        "--csv-full-history",
     ]);
     assert_eq!(r.code, 1);
     let (_, failures) = read_csv(std::path::Path::new(&format!("{prefix}_failures.csv")));
@@ -107,6 +118,13 @@ fn failures_csv_lists_errors_by_kind() {
     let total: f64 = failures.iter().map(|row| num(row, "Occurrences")).sum();
     let (_, stats) = read_csv(std::path::Path::new(&format!("{prefix}_stats.csv")));
     assert_eq!(total, num(&stats[0], "Failure Count"));
+    assert_eq!(num(&stats[0], "Failure Rate"), 1.0);
+    // Every failure's first and last second, within the run's history.
+    let (_, history) = read_csv(std::path::Path::new(&format!("{prefix}_stats_history.csv")));
+    assert!(history.iter().any(|r| r["Name"] != "Aggregated"), "per-name rows with --csv-full-history");
+    for row in &failures {
+        assert!(row["First Seen"].ends_with('Z') && row["First Seen"] <= row["Last Seen"], "{row:?}");
+    }
 }
 
 fn chromium() -> String {
@@ -375,6 +393,7 @@ fn ws_and_upload_history_has_a_row_per_second_that_adds_up() {
         &ws_prefix,
         "--hdr-log",
         &ws_log.to_string_lossy(),
+        "--csv-full-history",
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
@@ -385,7 +404,7 @@ fn ws_and_upload_history_has_a_row_per_second_that_adds_up() {
     assert_eq!(per_second, f(&j, "/probes/delivered"));
     assert_eq!(num(rows.last().expect("rows"), "Total Request Count"), f(&j, "/probes/delivered"));
     let slowest = rows.iter().map(|r| num(r, "100%")).fold(0.0, f64::max);
-    assert_eq!(slowest, f(&j, "/delivery_ms/max"), "the slowest second holds the slowest delivery");
+    assert_eq!(slowest, locust_round(f(&j, "/delivery_ms/max")), "the slowest second holds the slowest delivery");
     let timeline = j["timeline"].as_array().expect("timeline");
     assert_eq!(timeline.len(), rows.len());
     // The interval log has the same seconds, and they add up to the whole run's histogram.
@@ -410,6 +429,7 @@ fn ws_and_upload_history_has_a_row_per_second_that_adds_up() {
         "8",
         "--csv",
         &up_prefix,
+        "--csv-full-history",
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
@@ -419,8 +439,122 @@ fn ws_and_upload_history_has_a_row_per_second_that_adds_up() {
     assert_eq!(per_second, 32.0);
     assert_eq!(per_second, f(&j, "/parts/ok"));
     for prefix in [&ws_prefix, &up_prefix] {
-        for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv"] {
+        for suffix in ["_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv"] {
             let _ = std::fs::remove_file(format!("{prefix}{suffix}"));
         }
     }
+}
+
+/// How a CSV value is written: Locust's files and blast's must agree column by column.
+fn format_of(v: &str) -> &'static str {
+    let iso = v.len() == 20 && v.ends_with('Z') && v.as_bytes().get(10) == Some(&b'T');
+    if v == "N/A" {
+        "N/A"
+    } else if v.is_empty() {
+        "empty"
+    } else if v.bytes().all(|b| b.is_ascii_digit()) {
+        "integer"
+    } else if v.parse::<f64>().is_ok() && v.contains('.') {
+        "decimal"
+    } else if iso {
+        "ISO 8601 UTC"
+    } else {
+        "text"
+    }
+}
+
+fn locust_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/locust").join(name)
+}
+
+/// Each column of `ours` is written as in Locust's row of the same type and name in `theirs`.
+fn same_formats(what: &str, theirs: &[HashMap<String, String>], ours: &[HashMap<String, String>], skip: &[&str]) {
+    let key = |r: &HashMap<String, String>| (r.get("Type").or(r.get("Method")).cloned(), r["Name"].clone());
+    for row in ours {
+        let locust = theirs.iter().find(|t| key(t) == key(row)).unwrap_or_else(|| panic!("{what}: no {:?}", key(row)));
+        for (col, v) in locust.iter().filter(|(c, _)| !skip.contains(&c.as_str())) {
+            let mine = row.get(col).unwrap_or_else(|| panic!("{what}: no column {col}"));
+            let ok = format_of(mine) == format_of(v) || (format_of(v) == "integer" && format_of(mine) == "N/A");
+            assert!(ok, "{what} column {col}: Locust writes {v:?} ({}), blast {mine:?}", format_of(v));
+        }
+    }
+}
+
+/// The same load as tests/data/locust/locustfile.py (a real Locust 2.47 run against `blast
+/// serve`, files kept as Locust wrote them): two names, one of them a 404. blast's four files
+/// have Locust's headers, row names and number formats; the content size is the same body.
+#[test]
+fn csv_files_match_a_real_locust_runs_files() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let profile = temp_path("two-names.toml");
+    let text = format!(
+        "workload = \"api\"\n[args]\ntarget = \"http://{}\"\nrate = 110\nduration = \"2s\"\nconns = 4\n\n\
+         [[request]]\nname = \"/v1/messages\"\nweight = 10\nmethod = \"POST\"\npath = \"/v1/messages\"\n\
+         body = '{{\"room\":\"r1\",\"text\":\"hello\"}}'\n\n\
+         [[request]]\nname = \"/v1/missing\"\nweight = 1\nmethod = \"GET\"\npath = \"/v1/missing\"\n",
+        server.addr
+    );
+    std::fs::write(&profile, text).expect("profile");
+    let dir = temp_path("locust-cmp");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (short, full) =
+        (dir.join("blast").to_string_lossy().to_string(), dir.join("full").to_string_lossy().to_string());
+    for (prefix, extra) in [(&short, None), (&full, Some("--csv-full-history"))] {
+        let mut args = vec!["run", profile.to_str().expect("path"), "--csv", prefix.as_str()];
+        args.extend(extra);
+        let r = blast(&args);
+        assert_eq!(r.code, 1, "the 404s fail the run: {}{}", r.stdout, r.stderr);
+    }
+    let ours = |p: &str, f: &str| read_csv(std::path::Path::new(&format!("{p}_{f}.csv")));
+
+    // _stats.csv: Locust's columns in Locust's order, then blast's; the same rows.
+    let (lh, locust) = read_csv(&locust_file("locust_stats.csv"));
+    let (bh, stats) = ours(&short, "stats");
+    assert_eq!(&bh[..lh.len()], &lh[..], "Locust's columns first, in order");
+    assert_eq!(&bh[lh.len()..], ["P95", "P99", "Failure Rate"]);
+    let names = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
+        rows.iter().map(|r| (r["Type"].clone(), r["Name"].clone())).collect()
+    };
+    assert_eq!(names(&stats), names(&locust));
+    same_formats("_stats.csv", &locust, &stats, &[]);
+    for (l, b) in locust.iter().zip(&stats) {
+        assert_eq!(b["Average Content Size"], l["Average Content Size"], "the same body from the same server");
+        let rate = num(b, "Failure Count") / num(b, "Request Count");
+        assert!((num(b, "Failure Rate") - rate).abs() < 1e-12, "{b:?}");
+    }
+    assert!(num(&stats[2], "Failure Rate") > 0.0 && num(&stats[2], "Failure Rate") < 0.2);
+
+    // _stats_history.csv: Aggregated only by default, every name's row with --csv-full-history.
+    for (prefix, file) in [(&short, "locust_stats_history.csv"), (&full, "locust_full_stats_history.csv")] {
+        let (lh, locust) = read_csv(&locust_file(file));
+        let (bh, history) = ours(prefix, "stats_history");
+        assert_eq!(bh, lh);
+        // Locust's first row is written before any user starts (N/A, 0 users).
+        let locust: Vec<_> = locust.into_iter().filter(|r| r["User Count"] != "0").collect();
+        let per_second = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
+            let first = &rows[0]["Timestamp"];
+            names(&rows.iter().filter(|r| &r["Timestamp"] == first).cloned().collect::<Vec<_>>())
+        };
+        assert_eq!(per_second(&history), per_second(&locust), "{file}");
+        same_formats(file, &locust, &history, &[]);
+        for row in history.iter().chain(&locust) {
+            for col in ["Requests/s", "Failures/s"] {
+                assert_eq!(row[col].split('.').nth(1).map(str::len), Some(6), "{col}: {row:?}");
+            }
+        }
+    }
+
+    // _failures.csv and _exceptions.csv: Locust's headers; the failure's times as Locust's.
+    let (lh, locust) = read_csv(&locust_file("locust_failures.csv"));
+    let (bh, failures) = ours(&short, "failures");
+    assert_eq!(bh, lh);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    same_formats("_failures.csv", &locust, &failures, &["Error"]);
+    assert_eq!(failures[0]["Occurrences"], stats[1]["Failure Count"]);
+    let header = |p: &std::path::Path| std::fs::read_to_string(p).expect("read").lines().next().map(String::from);
+    let theirs = header(&locust_file("locust_exceptions.csv"));
+    assert_eq!(header(std::path::Path::new(&format!("{short}_exceptions.csv"))), theirs);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&profile);
 }

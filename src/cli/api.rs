@@ -308,10 +308,10 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     .map_err(|e| e.0)?;
     progress.finish();
     let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
-    args.out.write_hdr_log(&summary)?;
     let code = args.out.finish(&summary, sla.as_deref())?;
     if outcome.unreachable {
         let cause = outcome.preconnect_error.map_or("connect error", unreachable_cause);
+        let url = crate::redact::text(&url);
         eprintln!("blast: cannot reach {url}: every connection failed before the start ({cause}); nothing was sent");
         return Ok(ExitCode::from(1));
     }

@@ -1,6 +1,6 @@
 //! The commands and their flags: what `blast` parses (also from a profile, by `run`).
 
-use crate::cli::{api, compare, merge, serve, upload, ws};
+use crate::cli::{api, compare, docs, merge, serve, upload, ws};
 use crate::units;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +30,10 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
     Demo(DemoArgs),
+    /// Print shell completions: blast completions bash|zsh|fish (install line in the README).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff): blast man > ~/.local/share/man/man1/blast.1
+    Man,
 }
 
 #[derive(Args, Debug)]

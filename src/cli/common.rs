@@ -2,6 +2,7 @@
 //! handling and the core count. Commands import this; it imports no command.
 
 use super::sla::{self, Target};
+use crate::report::output::{self, OutputPath, Staged};
 use crate::report::Report;
 use crate::units;
 use clap::Args;
@@ -64,12 +65,18 @@ impl ShardArgs {
 /// Flags every workload shares: where the report goes, progress, pinning.
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
-    /// Write the results as JSON to this file ('-' for stdout).
-    #[arg(long)]
+    /// Write the results as JSON to this file ('-' for stdout: the text summary then goes to
+    /// stderr, so that stdout is only JSON).
+    #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
-    /// Locust-compatible CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv.
+    /// Locust-compatible CSV files: PREFIX_stats.csv, PREFIX_stats_history.csv,
+    /// PREFIX_failures.csv, PREFIX_exceptions.csv.
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<String>,
+    /// With --csv: every request name's row in PREFIX_stats_history.csv each second, not only
+    /// Aggregated (Locust's flag).
+    #[arg(long, requires = "csv")]
+    pub csv_full_history: bool,
     /// A self-contained HTML report (charts, percentile spectrum, tables).
     #[arg(long, value_name = "FILE")]
     pub html: Option<String>,
@@ -90,20 +97,40 @@ pub struct OutputArgs {
 
 impl OutputArgs {
     /// Checks everything about the outputs before the run, so that a bad path or SLA fails at
-    /// once and not after the run: creates the files, parses `--sla` against the figures the
-    /// workload reports (`metric_names`).
+    /// once and not after the run: every file's directory exists and is writable and no two
+    /// outputs share a path (no file is created or touched); parses `--sla` against the figures
+    /// the workload reports (`metric_names`).
     pub fn check(&self, metric_names: &[String]) -> Result<Option<Vec<Target>>, UsageError> {
-        for (flag, path) in [("--json", &self.json), ("--html", &self.html), ("--hdr-log", &self.hdr_log)] {
-            if let Some(path) = path.as_deref().filter(|p| *p != "-") {
-                std::fs::File::create(path).map_err(|e| format!("{flag} {path}: {e}"))?;
+        output::check(&self.paths()?)?;
+        self.sla_targets(metric_names)
+    }
+
+    /// Every file this command will write, with the flag that named it.
+    pub fn paths(&self) -> Result<Vec<OutputPath>, UsageError> {
+        let mut paths = Vec::new();
+        for (flag, path) in [("--html", &self.html), ("--hdr-log", &self.hdr_log), ("--csv", &self.csv)] {
+            if path.as_deref() == Some("-") {
+                return Err(format!("{flag}: '-' (stdout) is only for --json; give a file").into());
             }
+        }
+        if let Some(path) = self.json.as_deref().filter(|p| *p != "-") {
+            paths.push(OutputPath::new("--json", path));
         }
         if let Some(prefix) = &self.csv {
-            for path in crate::report::csv::paths(prefix) {
-                std::fs::File::create(&path).map_err(|e| format!("--csv {}: {e}", path.display()))?;
-            }
+            paths.extend(crate::report::csv::paths(prefix).into_iter().map(|p| OutputPath::new("--csv", p)));
         }
-        self.sla_targets(metric_names)
+        if let Some(path) = &self.html {
+            paths.push(OutputPath::new("--html", path));
+        }
+        if let Some(path) = &self.hdr_log {
+            paths.push(OutputPath::new("--hdr-log", path));
+        }
+        Ok(paths)
+    }
+
+    /// Whether stdout is the JSON report's (`--json -`): everything else then goes to stderr.
+    pub fn json_to_stdout(&self) -> bool {
+        self.json.as_deref() == Some("-")
     }
 
     /// Parses `--sla` against the figures the workload reports (no files touched).
@@ -118,46 +145,58 @@ impl OutputArgs {
         }
     }
 
-    /// Writes `--hdr-log` from the report's histograms (a run's own: `blast merge` writes none).
-    pub fn write_hdr_log<R: Report>(&self, report: &R) -> Result<(), UsageError> {
-        match &self.hdr_log {
-            Some(path) => {
-                let written = report.write_hdr_log(path).and_then(|()| crate::redact::file(path.as_ref()));
-                Ok(written.map_err(|e| format!("--hdr-log {path}: {e}"))?)
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Prints the summary and the SLA verdicts, writes every requested file, and returns the
-    /// exit code: 1 when interrupted or an SLA target was missed; without `--sla`, 1 when
-    /// anything failed; else 0.
+    /// Prints the summary and the SLA verdicts (to stderr with `--json -`), writes every
+    /// requested file (each to a temporary file, renamed over its path once all are written),
+    /// and returns the exit code: 1 when interrupted or an SLA target was missed; without
+    /// `--sla`, 1 when anything failed; else 0.
     pub fn finish<R: Report>(&self, report: &R, sla: Option<&[Target]>) -> Result<ExitCode, UsageError> {
-        // Every output passes through `redact`: no token or credential is printed or written.
-        print!("{}", crate::redact::text(&report.render()));
         let figures = report.metrics();
         let verdicts = sla.map(|t| sla::evaluate(t, &figures)).unwrap_or_default();
+        let mut summary = report.render();
         for v in &verdicts {
-            println!("  {}", crate::redact::text(&v.line));
+            summary.push_str(&format!("  {}\n", v.line));
         }
+        // Every output passes through `redact`: no token or credential is printed or written
+        // (files through `Staged`, which masks each before it is renamed into place).
+        let summary = crate::redact::text(&summary);
+        if self.json_to_stdout() {
+            eprint!("{summary}");
+        } else {
+            print!("{summary}");
+        }
+        let mut staged = Staged::default();
+        let mut json_out = None;
         if let Some(path) = &self.json {
             let mut value = serde_json::to_value(report).map_err(|e| format!("--json: {e}"))?;
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("metrics".into(), serde_json::to_value(&figures).unwrap_or_default());
                 obj.insert("sla".into(), serde_json::to_value(&verdicts).unwrap_or_default());
             }
-            write_json(&value, path).map_err(|e| format!("--json {path}: {e}"))?;
+            let text = json_text(&value).map_err(|e| format!("--json: {e}"))?;
+            if path == "-" {
+                json_out = Some(text);
+            } else {
+                staged.write(path.as_ref(), text.as_bytes()).map_err(|e| format!("--json {path}: {e}"))?;
+            }
         }
         if let Some(prefix) = &self.csv {
-            let written = crate::report::csv::write(prefix, report.measurements())
-                .and_then(|()| crate::report::csv::paths(prefix).iter().try_for_each(|p| crate::redact::file(p)));
-            written.map_err(|e| format!("--csv {prefix}: {e}"))?;
+            crate::report::csv::write(&mut staged, prefix, report.measurements(), self.csv_full_history)
+                .map_err(|e| format!("--csv {prefix}: {e}"))?;
         }
         if let Some(path) = &self.html {
             let mut page = report.html();
             page.verdicts = verdicts.iter().map(|v| (v.pass, v.line.clone())).collect();
             let html = crate::report::html::render(&page);
-            std::fs::write(path, crate::redact::text(&html).as_bytes()).map_err(|e| format!("--html {path}: {e}"))?;
+            staged.write(path.as_ref(), html.as_bytes()).map_err(|e| format!("--html {path}: {e}"))?;
+        }
+        if let Some(path) = &self.hdr_log {
+            staged
+                .write_with(path.as_ref(), |tmp| report.write_hdr_log(&tmp.to_string_lossy()))
+                .map_err(|e| format!("--hdr-log {path}: {e}"))?;
+        }
+        staged.commit().map_err(|e| format!("cannot write the reports: {e}"))?;
+        if let Some(text) = json_out {
+            print!("{}", crate::redact::text(&text));
         }
         let ok = match sla {
             Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
@@ -183,14 +222,21 @@ pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Writes a report (or any value) as pretty JSON to `path` (`-` for stdout).
+/// A value as pretty JSON, ending in a newline.
+pub fn json_text<T: serde::Serialize>(s: &T) -> serde_json::Result<String> {
+    Ok(serde_json::to_string_pretty(s)? + "\n")
+}
+
+/// Writes a value as pretty JSON to `path` (`-` for stdout) through a temporary file beside it.
 pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
-    let json = serde_json::to_string_pretty(s).map_err(std::io::Error::other)?;
+    let json = json_text(s).map_err(std::io::Error::other)?;
     let json = crate::redact::text(&json).into_owned();
     if path == "-" {
-        println!("{json}");
+        print!("{json}");
         Ok(())
     } else {
-        std::fs::write(path, json + "\n")
+        let mut staged = Staged::default();
+        staged.write(path.as_ref(), json.as_bytes())?;
+        staged.commit()
     }
 }

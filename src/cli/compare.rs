@@ -3,7 +3,7 @@
 //! exit code. It reads the `metrics` that reports wrote; it renders no report of its own.
 
 use super::common::UsageError;
-use crate::report::metrics::{Metric, Metrics};
+use crate::report::metrics::{Metric, Metrics, Unit};
 use clap::Args;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -17,11 +17,15 @@ pub struct CompareArgs {
     /// Largest change for the worse that is not a regression, e.g. 10%.
     #[arg(long, default_value = "10%", value_parser = parse_pct)]
     pub max_regression: f64,
+    /// Changes smaller than this, in a figure's unit, are noise and never a regression,
+    /// comma-separated per unit, e.g. 0.5ms,0.1%,5/s,1MB/s (default: 0.1ms; other units none).
+    #[arg(long, value_delimiter = ',', value_parser = parse_floor, value_name = "DELTA")]
+    pub min_delta: Vec<(Unit, f64)>,
     /// Figures to compare, comma-separated (default: p50,p90,p95,p99,errors,success,rate,rps,mbps where present).
     #[arg(long, value_delimiter = ',')]
     pub metrics: Vec<String>,
-    /// Write the deltas as JSON to this file ('-' for stdout).
-    #[arg(long)]
+    /// Write the deltas as JSON to this file ('-' for stdout: the table then goes to stderr).
+    #[arg(long, value_name = "FILE")]
     pub json: Option<String>,
 }
 
@@ -33,21 +37,63 @@ fn parse_pct(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// `0.5ms`, `200us`, `1s`, `0.1%`, `5/s`, `1MB/s` or a plain count: (unit, floor in that unit).
+fn parse_floor(s: &str) -> Result<(Unit, f64), String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().map_err(|_| format!("'{s}' is not a number with a unit (e.g. 0.5ms, 0.1%, 5/s)"))?;
+    let (unit, scale) = match unit.trim() {
+        "ms" => (Unit::Ms, 1.0),
+        "us" | "µs" => (Unit::Ms, 1e-3),
+        "s" => (Unit::Ms, 1e3),
+        "%" => (Unit::Pct, 1.0),
+        "/s" => (Unit::PerS, 1.0),
+        "MB/s" => (Unit::MbPerS, 1.0),
+        "" => (Unit::Count, 1.0),
+        other => return Err(format!("'{s}': unknown unit '{other}' (possible: ms, us, s, %, /s, MB/s, none)")),
+    };
+    Ok((unit, v * scale))
+}
+
+/// The floor of each unit: 0.1 ms for latencies unless given, none for the others.
+pub fn floors(given: &[(Unit, f64)]) -> impl Fn(Unit) -> f64 + '_ {
+    move |unit| {
+        given.iter().rev().find(|(u, _)| *u == unit).map(|(_, v)| *v).unwrap_or(if unit == Unit::Ms {
+            DEFAULT_MS_FLOOR
+        } else {
+            0.0
+        })
+    }
+}
+
+/// Latency changes under this many milliseconds are noise by default.
+pub const DEFAULT_MS_FLOOR: f64 = 0.1;
+
 pub fn run(a: CompareArgs) -> Result<ExitCode, UsageError> {
     let (wb, base) = load(&a.baseline)?;
     let (wc, cur) = load(&a.current)?;
     if wb != wc {
         return Err(format!("cannot compare a '{wb}' run with a '{wc}' run").into());
     }
+    if let Some(path) = a.json.as_deref().filter(|p| *p != "-") {
+        crate::report::output::check(&[crate::report::output::OutputPath::new("--json", path)])?;
+    }
     let names = (!a.metrics.is_empty()).then_some(a.metrics.as_slice());
-    let deltas = compare(&base, &cur, names, a.max_regression)?;
-    println!("blast compare ({wb}): {} -> {}", a.baseline, a.current);
-    print!("{}", render(&deltas, a.max_regression));
+    let deltas = compare(&base, &cur, names, a.max_regression, floors(&a.min_delta))?;
     let regressions = deltas.iter().filter(|d| d.regression).count();
-    println!(
+    let mut text = format!("blast compare ({wb}): {} -> {}\n", a.baseline, a.current);
+    text.push_str(&render(&deltas, a.max_regression));
+    let _ = writeln!(
+        text,
         "  {}",
         if regressions == 0 { "PASS: no regression".to_string() } else { format!("FAIL: {regressions} regression(s)") }
     );
+    if a.json.as_deref() == Some("-") {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
     if let Some(path) = &a.json {
         super::common::write_json(&deltas, path).map_err(|e| format!("--json {path}: {e}"))?;
     }
@@ -61,11 +107,18 @@ pub const DEFAULT_METRICS: &[&str] = &["p50", "p90", "p95", "p99", "errors", "su
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Delta {
     pub metric: String,
-    pub baseline: f64,
-    pub current: f64,
-    /// Relative change in percent (positive: larger).
-    pub change_pct: f64,
+    pub unit: Unit,
+    /// None: the figure has no samples in that run (no successful response).
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// Relative change in percent (positive: larger); none when a side has no value or the
+    /// baseline is 0.
+    pub change_pct: Option<f64>,
+    /// Changes smaller than this (in `unit`) are noise.
+    pub floor: f64,
     pub regression: bool,
+    /// `ok`, `noise` (under the floor), `regression`, or `no samples`.
+    pub verdict: &'static str,
 }
 
 /// The `workload` and `metrics` of a report written with `--json`.
@@ -79,12 +132,20 @@ pub fn load(path: &str) -> Result<(String, Metrics), String> {
     Ok((workload, metrics))
 }
 
-/// Compares `names` (or the defaults present in both) with a tolerance in percent.
+/// A figure's value, or none when it rests on no samples.
+fn value(m: &Metric) -> Option<f64> {
+    (m.samples != Some(0)).then_some(m.value)
+}
+
+/// Compares `names` (or the defaults present in both) with a tolerance in percent; a change
+/// smaller than its unit's `floor` is noise, and a figure with no samples is worse than any
+/// value.
 pub fn compare(
     base: &Metrics,
     cur: &Metrics,
     names: Option<&[String]>,
     max_regression_pct: f64,
+    floor: impl Fn(Unit) -> f64,
 ) -> Result<Vec<Delta>, String> {
     let chosen: Vec<String> = match names {
         Some(n) => {
@@ -108,44 +169,76 @@ pub fn compare(
         .into_iter()
         .map(|name| {
             let (b, c): (Metric, Metric) = (base[&name], cur[&name]);
-            let change_pct = if b.value == 0.0 {
-                if c.value == 0.0 {
-                    0.0
-                } else {
-                    f64::INFINITY.copysign(c.value)
+            let floor = floor(b.unit);
+            let (baseline, current) = (value(&b), value(&c));
+            let (change_pct, regression, verdict) = match (baseline, current) {
+                (Some(bv), Some(cv)) => {
+                    let change_pct = if bv == 0.0 {
+                        if cv == 0.0 {
+                            Some(0.0)
+                        } else {
+                            None
+                        }
+                    } else {
+                        Some((cv - bv) / bv.abs() * 100.0)
+                    };
+                    let worse_by = if b.higher_is_better { bv - cv } else { cv - bv };
+                    let worse_pct = change_pct.map_or(f64::INFINITY, |p| if b.higher_is_better { -p } else { p });
+                    if worse_by > 0.0 && worse_by < floor {
+                        (change_pct, false, "noise")
+                    } else if worse_by > 0.0 && worse_pct > max_regression_pct {
+                        (change_pct, true, "regression")
+                    } else {
+                        (change_pct, false, "ok")
+                    }
                 }
-            } else {
-                (c.value - b.value) / b.value.abs() * 100.0
+                // The current run has no value where the baseline had one: worse than any.
+                (Some(_), None) => (None, true, "no samples"),
+                (None, Some(_)) => (None, false, "ok"),
+                (None, None) => (None, false, "no samples"),
             };
-            let worse = if b.higher_is_better { -change_pct } else { change_pct };
-            Delta {
-                metric: name,
-                baseline: b.value,
-                current: c.value,
-                change_pct,
-                regression: worse > max_regression_pct,
-            }
+            Delta { metric: name, unit: b.unit, baseline, current, change_pct, floor, regression, verdict }
         })
         .collect())
+}
+
+/// A figure with its unit, or `no samples`.
+fn shown(v: Option<f64>, unit: Unit) -> String {
+    match v {
+        Some(v) => {
+            let s = format!("{v:.3}");
+            format!("{}{}", s.trim_end_matches('0').trim_end_matches('.'), unit.suffix())
+        }
+        None => "no samples".to_string(),
+    }
 }
 
 pub fn render(deltas: &[Delta], max_regression_pct: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "  {:<14}{:>14}{:>14}{:>10}  verdict (regression beyond {max_regression_pct}%)",
+        "  {:<14}{:>16}{:>16}{:>10}  verdict (regression beyond {max_regression_pct}%)",
         "metric", "baseline", "current", "change"
     );
     for d in deltas {
-        let change = if d.change_pct.is_finite() { format!("{:+.1}%", d.change_pct) } else { "new".to_string() };
+        let change = match d.change_pct {
+            Some(p) => format!("{p:+.1}%"),
+            None if d.baseline.is_some() && d.current.is_some() => "new".to_string(),
+            None => "-".to_string(),
+        };
+        let verdict = match d.verdict {
+            "noise" => format!("ok (noise: under {})", shown(Some(d.floor), d.unit)),
+            "regression" => "REGRESSION".to_string(),
+            "no samples" if d.regression => "REGRESSION (no samples)".to_string(),
+            v => v.to_string(),
+        };
         let _ = writeln!(
             o,
-            "  {:<14}{:>14.3}{:>14.3}{:>10}  {}",
+            "  {:<14}{:>16}{:>16}{:>10}  {verdict}",
             d.metric,
-            d.baseline,
-            d.current,
-            change,
-            if d.regression { "REGRESSION" } else { "ok" }
+            shown(d.baseline, d.unit),
+            shown(d.current, d.unit),
+            change
         );
     }
     o
@@ -165,15 +258,39 @@ mod tests {
 
     #[test]
     fn direction_decides_what_a_regression_is() {
-        let d = compare(&metrics(100.0, 100.0, 0.0), &metrics(115.0, 95.0, 0.0), None, 10.0).expect("comparable");
+        let d = compare(&metrics(100.0, 100.0, 0.0), &metrics(115.0, 95.0, 0.0), None, 10.0, floors(&[]))
+            .expect("comparable");
         let by: std::collections::HashMap<_, _> = d.iter().map(|d| (d.metric.as_str(), d)).collect();
         assert!(by["p99"].regression, "p99 +15% is worse than 10%");
         assert!(!by["rate"].regression, "rate -5% is within 10%");
         assert!(!by["errors"].regression);
-        let d = compare(&metrics(100.0, 100.0, 0.0), &metrics(80.0, 100.0, 0.5), None, 10.0).expect("comparable");
+        let d = compare(&metrics(100.0, 100.0, 0.0), &metrics(80.0, 100.0, 0.5), None, 10.0, floors(&[]))
+            .expect("comparable");
         let by: std::collections::HashMap<_, _> = d.iter().map(|d| (d.metric.as_str(), d)).collect();
         assert!(!by["p99"].regression, "faster is not a regression");
         assert!(by["errors"].regression, "errors appearing from 0 is one");
-        assert!(compare(&metrics(1.0, 1.0, 0.0), &metrics(1.0, 1.0, 0.0), Some(&["p42".into()]), 10.0).is_err());
+        assert!(compare(&metrics(1.0, 1.0, 0.0), &metrics(1.0, 1.0, 0.0), Some(&["p42".into()]), 10.0, floors(&[]))
+            .is_err());
+    }
+
+    #[test]
+    fn sub_floor_changes_are_noise_and_no_samples_is_worst() {
+        let d = compare(&metrics(0.145, 100.0, 0.0), &metrics(0.197, 100.0, 0.0), None, 10.0, floors(&[]))
+            .expect("comparable");
+        assert_eq!((d[0].verdict, d[0].regression), ("noise", false), "0.052 ms is under the 0.1 ms floor");
+        let strict = [(Unit::Ms, 0.01)];
+        let d = compare(&metrics(0.145, 100.0, 0.0), &metrics(0.197, 100.0, 0.0), None, 10.0, floors(&strict))
+            .expect("comparable");
+        assert!(d[0].regression, "with --min-delta 0.01ms it is a regression");
+        let mut dead = metrics(0.0, 0.0, 100.0);
+        dead.insert("p99".into(), Metric { samples: Some(0), ..Metric::ms(0.0) });
+        let mut alive = metrics(50.0, 100.0, 0.0);
+        alive.insert("p99".into(), Metric { samples: Some(1000), ..Metric::ms(50.0) });
+        let d = compare(&alive, &dead, Some(&["p99".into()]), 10.0, floors(&[])).expect("comparable");
+        assert_eq!((d[0].current, d[0].regression), (None, true), "no samples is worse than 50 ms");
+        let d = compare(&dead, &alive, Some(&["p99".into()]), 10.0, floors(&[])).expect("comparable");
+        assert!(!d[0].regression, "any value is better than no samples");
+        assert_eq!(parse_floor("200us").expect("floor"), (Unit::Ms, 0.2));
+        assert!(parse_floor("3 parsecs").is_err());
     }
 }

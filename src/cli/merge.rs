@@ -72,14 +72,12 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
             let merged = merge_ws(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::ws::metric_names())?;
             let summary = WsSummary::from_raw(merged);
-            a.out.write_hdr_log(&summary)?;
             a.out.finish(&summary, sla.as_deref())
         }
         "upload" => {
             let merged = merge_upload(raws(&reports)?)?;
             let sla = a.out.check(&crate::report::upload::metric_names())?;
             let summary = UploadSummary::from_raw(merged);
-            a.out.write_hdr_log(&summary)?;
             a.out.finish(&summary, sla.as_deref())
         }
         _ => {
@@ -93,7 +91,6 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
                 &outcome,
                 &names,
             );
-            a.out.write_hdr_log(&summary)?;
             a.out.finish(&summary, sla.as_deref())
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
 //! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`: one per command.
+//! - `docs`: `completions` and `man`, generated from the flags' definitions.
 //! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts;
 //!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run.
 //!
@@ -13,6 +14,7 @@ pub mod api;
 pub mod command;
 pub mod common;
 pub mod compare;
+pub mod docs;
 pub mod merge;
 pub mod metrics_listen;
 pub mod profile;
@@ -44,9 +46,7 @@ pub fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 };
             }
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("blast: {}", crate::redact::text(first.trim_start_matches("error: ")));
+            eprintln!("blast: {}", crate::redact::text(&clap_error_line(&e)));
             return ExitCode::from(2);
         }
     };
@@ -59,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
     };
     match result {
         Ok(code) => code,
@@ -66,6 +68,27 @@ pub fn main() -> ExitCode {
             eprintln!("blast: {}", crate::redact::text(&msg));
             ExitCode::from(2)
         }
+    }
+}
+
+/// A clap error as one line: the message with what it lists (the missing arguments, the
+/// possible values), without the usage and the `--help` hint.
+pub fn clap_error_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines().map(str::trim) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() && !line.starts_with("tip:") {
+            parts.push(line.trim_start_matches("error: "));
+        }
+    }
+    match parts.split_first() {
+        Some((first, [])) => first.to_string(),
+        Some((first, rest)) if first.ends_with(':') => format!("{first} {}", rest.join(", ")),
+        Some((first, rest)) => format!("{first} {}", rest.join(" ")),
+        None => "invalid arguments".to_string(),
     }
 }
 

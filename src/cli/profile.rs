@@ -75,8 +75,11 @@ const WORKLOADS: [&str; 3] = ["api", "ws", "upload"];
 /// A loaded profile: the command line it stands for, and where each field came from.
 pub struct Loaded {
     pub argv: Vec<String>,
-    /// Field name -> line in the file, for error messages.
+    /// Field name -> line in the file, for error messages (the fields the command line uses).
     lines: BTreeMap<String, usize>,
+    /// The flags given on the command line (`--rate`): errors about them are the user's, not
+    /// the profile's.
+    flags: Vec<String>,
     file: String,
     /// The profile's scenario tables (empty when it has none).
     pub scenario: super::scenario::ScenarioFile,
@@ -85,12 +88,16 @@ pub struct Loaded {
 impl Loaded {
     /// Points an error at the profile field it is about, when one is named in it.
     fn locate(&self, msg: &str) -> String {
+        let names = |flag: &str| {
+            msg.match_indices(flag)
+                .any(|(i, _)| !msg[i + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-'))
+        };
+        if self.flags.iter().any(|f| names(f)) {
+            return msg.to_string();
+        }
         for (key, line) in &self.lines {
             let flag = format!("--{}", key.replace('_', "-"));
-            let named = msg
-                .match_indices(&flag)
-                .any(|(i, _)| !msg[i + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-'));
-            if named || (key == "sla" && msg.starts_with("--sla")) {
+            if names(&flag) || (key == "sla" && msg.starts_with("--sla")) {
                 return format!("{}:{line}: field '{key}': {msg}", self.file);
             }
         }
@@ -134,20 +141,18 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         )
         .into());
     }
-    let overridden = |key: &str| {
-        let flag = format!("--{}", key.replace('_', "-"));
-        overrides.iter().any(|o| *o == flag || o.starts_with(&format!("{flag}=")))
-    };
-    let mut argv = vec!["blast".to_string(), workload];
+    let flags = flags_of(overrides);
+    let overridden = |key: &str| replaced(&workload, key, &flags);
+    let mut argv = vec!["blast".to_string(), workload.clone()];
     for (key, value) in &profile.args {
         let line = line_of(&text, value.span().start);
-        lines.insert(key.clone(), line);
         if !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
             return Err(format!("{file}:{line}: field '{key}': not a flag name").into());
         }
         if overridden(key) {
             continue;
         }
+        lines.insert(key.clone(), line);
         let flag = format!("--{}", key.replace('_', "-"));
         let scalar = |v: &toml::Value| -> Result<String, UsageError> {
             match v {
@@ -169,8 +174,8 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         }
     }
     if let Some(sla) = &profile.sla {
-        lines.insert("sla".into(), line_of(&text, sla.span().start));
         if !overridden("sla") {
+            lines.insert("sla".into(), line_of(&text, sla.span().start));
             let joined = match sla.get_ref() {
                 Sla::One(s) => s.clone(),
                 Sla::Many(v) => v.join(","),
@@ -188,14 +193,40 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         }
     }
     argv.extend(overrides.iter().cloned());
-    Ok(Loaded { argv, lines, file, scenario })
+    Ok(Loaded { argv, lines, flags, file, scenario })
+}
+
+/// The flags named on the command line (`--rate 100`, `--rate=100`): `--rate`.
+fn flags_of(overrides: &[String]) -> Vec<String> {
+    overrides
+        .iter()
+        .filter(|o| o.starts_with("--") && o.len() > 2)
+        .map(|o| o.split('=').next().unwrap_or(o).to_string())
+        .collect()
+}
+
+/// Whether the command-line `flags` replace the profile's field `key` of `workload`: the same
+/// flag, or one that cannot be used with it (`--rate` replaces `stages`, `--stages` replaces
+/// `rate` and `duration`), as the command's own flag definitions say.
+fn replaced(workload: &str, key: &str, flags: &[String]) -> bool {
+    let long = key.replace('_', "-");
+    if flags.iter().any(|f| f[2..] == long) {
+        return true;
+    }
+    let cli = <Cli as clap::CommandFactory>::command();
+    let Some(cmd) = cli.find_subcommand(workload) else { return false };
+    let by_long = |l: &str| cmd.get_arguments().find(|a| a.get_long() == Some(l));
+    let Some(field) = by_long(&long) else { return false };
+    flags.iter().filter_map(|f| by_long(&f[2..])).any(|flag| {
+        cmd.get_arg_conflicts_with(field).iter().any(|a| a.get_id() == flag.get_id())
+            || cmd.get_arg_conflicts_with(flag).iter().any(|a| a.get_id() == field.get_id())
+    })
 }
 
 /// Parses the profile's command line; errors point into the profile.
 pub fn parse(loaded: &Loaded) -> Result<Command, UsageError> {
     let cli = Cli::try_parse_from(&loaded.argv).map_err(|e| {
-        let first = e.render().to_string();
-        let first = first.lines().next().unwrap_or("invalid value").trim_start_matches("error: ").to_string();
+        let first = super::clap_error_line(&e);
         let about = match e.get(ContextKind::InvalidArg) {
             Some(ContextValue::String(arg)) if !first.contains(arg.as_str()) => format!("{arg}: {first}"),
             _ => first,

@@ -194,6 +194,5 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
     })?;
     progress.finish();
     let summary = UploadSummary::build(&plan, &outcome);
-    args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())
 }

@@ -326,6 +326,5 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
         );
     }
     let summary = WsSummary::build(&plan, &outcome);
-    args.out.write_hdr_log(&summary)?;
     args.out.finish(&summary, sla.as_deref())
 }

@@ -102,6 +102,9 @@ pub struct CompactRecorder {
     pub retried: u64,
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// Absent in reports of earlier versions.
+    #[serde(default)]
+    pub body_in: u64,
     pub queue_peak: u64,
     /// Per report row (absent in reports without rows).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -131,6 +134,7 @@ impl CompactRecorder {
             retried: r.retried,
             bytes_out: r.bytes_out,
             bytes_in: r.bytes_in,
+            body_in: r.body_in,
             queue_peak: r.queue_peak,
             by_name: r.by_name.iter().map(CompactRecorder::of).collect(),
         }
@@ -166,6 +170,7 @@ impl CompactRecorder {
         r.retried = self.retried;
         r.bytes_out = self.bytes_out;
         r.bytes_in = self.bytes_in;
+        r.body_in = self.body_in;
         r.queue_peak = self.queue_peak;
         r.by_name = self.by_name.iter().map(CompactRecorder::expand).collect::<Result<_, _>>()?;
         Ok(r)

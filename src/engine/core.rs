@@ -410,6 +410,7 @@ async fn conn_loop<W: Workload>(
                 result,
                 bytes_out: stats.bytes_out,
                 bytes_in: stats.bytes_in,
+                body_in: stats.body_in,
             };
             record(&mut rec, &iteration);
             if st.named {
@@ -442,6 +443,7 @@ fn record(rec: &mut Recorder, s: &StepRecord) {
         Ok(code) => {
             let service = s.done.saturating_duration_since(s.sent_at.unwrap_or(s.started));
             rec.record_response(code, s.done.saturating_duration_since(s.started), service, s.bytes_in);
+            rec.body_in += s.body_in;
         }
         Err(kind) => rec.record_error(kind),
     }

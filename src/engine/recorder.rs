@@ -167,6 +167,8 @@ pub struct Recorder {
     /// Bytes written and read by requests.
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// Response body bytes alone (the CSV's Average Content Size, as Locust counts it).
+    pub body_in: u64,
     /// Largest number of requests waiting for a free connection.
     pub queue_peak: u64,
     /// The same figures per report row (request, step or flow name), by row index; empty in
@@ -200,6 +202,7 @@ impl Recorder {
             beyond_target: None,
             bytes_out: 0,
             bytes_in: 0,
+            body_in: 0,
             queue_peak: 0,
             by_name: Vec::new(),
         }
@@ -266,6 +269,7 @@ impl Recorder {
         }
         self.bytes_out = 0;
         self.bytes_in = 0;
+        self.body_in = 0;
         self.queue_peak = 0;
         self.by_name.iter_mut().for_each(Recorder::reset);
     }
@@ -354,6 +358,7 @@ impl Recorder {
         }
         self.bytes_out += other.bytes_out;
         self.bytes_in += other.bytes_in;
+        self.body_in += other.body_in;
         self.queue_peak = self.queue_peak.max(other.queue_peak);
         for (i, r) in other.by_name.iter().enumerate() {
             self.row_mut(i).merge(r);

@@ -42,12 +42,14 @@ pub struct StepRecord {
     pub result: Result<u16, ErrorKind>,
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// Response body bytes alone (Locust's content size).
+    pub body_in: u64,
 }
 
 impl StepRecord {
     /// A step that failed before anything was sent.
     pub fn failed(row: usize, started: Instant, done: Instant, kind: ErrorKind) -> Self {
-        StepRecord { row, started, sent_at: None, done, result: Err(kind), bytes_out: 0, bytes_in: 0 }
+        StepRecord { row, started, sent_at: None, done, result: Err(kind), bytes_out: 0, bytes_in: 0, body_in: 0 }
     }
 }
 
@@ -66,6 +68,8 @@ pub struct CallStats {
     pub reopened: u32,
     /// The request was sent a second time (`reopened` tells on how many fresh connections).
     pub retried: bool,
+    /// Response body bytes alone (Locust's content size).
+    pub body_in: u64,
 }
 
 /// A protocol that the engine can drive. Shared by the cores (one `Arc`), so it holds only

@@ -48,6 +48,8 @@ pub struct Response {
     pub wire_bytes: u64,
     /// The time the target says it spent on the request (`TARGET_TIME_HEADER`), in µs.
     pub target_us: Option<u64>,
+    /// Bytes of the body alone (after chunked framing is removed): Locust's content size.
+    pub body_bytes: u64,
 }
 
 /// A response header in which a target reports the time it spent on the request itself, in
@@ -91,6 +93,7 @@ pub struct ResponseDecoder {
     close: bool,
     wire_bytes: u64,
     target_us: Option<u64>,
+    body_bytes: u64,
     pub kept: Kept,
 }
 
@@ -108,6 +111,7 @@ impl ResponseDecoder {
             close: false,
             wire_bytes: 0,
             target_us: None,
+            body_bytes: 0,
             kept: Kept::default(),
         }
     }
@@ -199,6 +203,7 @@ impl ResponseDecoder {
 
     fn consume(&mut self, buf: &mut BytesMut, n: usize) {
         if matches!(self.state, State::Length(_) | State::ChunkData(_) | State::UntilClose) {
+            self.body_bytes += n as u64;
             if let Some(body) = &mut self.kept.body {
                 let room = MAX_KEPT_BODY.saturating_sub(body.len()).min(n);
                 body.extend_from_slice(&buf[..room]);
@@ -209,8 +214,8 @@ impl ResponseDecoder {
     }
 
     fn finish(&mut self) -> Response {
-        let r =
-            Response { status: self.status, close: self.close, wire_bytes: self.wire_bytes, target_us: self.target_us };
+        let (status, close, wire_bytes, body_bytes) = (self.status, self.close, self.wire_bytes, self.body_bytes);
+        let r = Response { status, close, wire_bytes, body_bytes, target_us: self.target_us };
         let kept = std::mem::take(&mut self.kept);
         *self = ResponseDecoder::new();
         self.kept = kept;
@@ -349,7 +354,13 @@ mod tests {
             let got = decode_all(SIMPLE, step).expect("valid");
             assert_eq!(
                 got,
-                vec![Response { status: 202, close: false, wire_bytes: SIMPLE.len() as u64, target_us: None }],
+                vec![Response {
+                    status: 202,
+                    close: false,
+                    wire_bytes: SIMPLE.len() as u64,
+                    body_bytes: 5,
+                    target_us: None
+                }],
                 "step {step}"
             );
         }

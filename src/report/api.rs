@@ -205,7 +205,7 @@ impl Tally for Recorder {
 
     fn row(&self, kind: &str, name: &str, secs: f64) -> StatRow {
         let (failures, latency) = (self.failed(), Percentiles::of(&self.latency));
-        let size = if self.completed == 0 { 0.0 } else { self.bytes_in as f64 / self.completed as f64 };
+        let size = if self.completed == 0 { 0.0 } else { self.body_in as f64 / self.completed as f64 };
         StatRow::new(kind, name, (self.codes_in(100, 399) + failures, failures), &latency, size, secs)
     }
 }
@@ -215,6 +215,18 @@ fn failure_rows(method: &str, name: &str, r: &Recorder) -> Vec<FailureRow> {
     let failed_codes = r.status_codes().into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
     let errors = r.error_counts().into_iter().map(|(kind, n)| FailureRow::new(method, name, &kind, n));
     errors.chain(failed_codes.map(|(code, n)| FailureRow::new(method, name, &format!("HTTP {code}"), n))).collect()
+}
+
+/// Marks the failures that happened in the second at `unix` (`now`, that second's rows) as seen
+/// then: the first second sets `First Seen`, every one `Last Seen`.
+fn seen_in(failures: &mut [FailureRow], unix: u64, now: Vec<FailureRow>) {
+    for f in now.iter().filter(|f| f.occurrences > 0) {
+        if let Some(row) = failures.iter_mut().find(|r| r.method == f.method && r.name == f.name && r.error == f.error)
+        {
+            row.first_seen.get_or_insert(unix);
+            row.last_seen = Some(unix);
+        }
+    }
 }
 
 /// The model of a run: a row per name, then `Aggregated` (the HTTP requests: every row but the
@@ -239,7 +251,8 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
     let mut rows: Vec<StatRow> =
         names.iter().zip(&rows_total).map(|(n, r)| r.row(&n.kind, &n.name, s.measured_s)).collect();
     rows.push(agg_total.row("", "Aggregated", s.measured_s));
-    let failures = names.iter().zip(&rows_total).flat_map(|(n, r)| failure_rows(&n.kind, &n.name, r)).collect();
+    let mut failures: Vec<FailureRow> =
+        names.iter().zip(&rows_total).flat_map(|(n, r)| failure_rows(&n.kind, &n.name, r)).collect();
     let start = s.started_at_unix as u64;
     let (mut timeline, mut history) = (Vec::new(), Vec::new());
     let (mut cumulative, mut agg_cumulative) = (vec![Recorder::new(); names.len()], Recorder::new());
@@ -249,6 +262,7 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
         let secs = (i + 1) as f64;
         for ((n, now), total) in names.iter().zip(&rows_now).zip(cumulative.iter_mut()) {
             total.merge(now);
+            seen_in(&mut failures, start + i as u64, failure_rows(&n.kind, &n.name, now));
             let (interval, total) = (now.row(&n.kind, &n.name, 1.0), total.row(&n.kind, &n.name, secs));
             history.push(HistoryRow { timestamp: t, users: s.plan.conns as u64, interval, total });
         }

@@ -1,12 +1,21 @@
-//! Locust-compatible CSV files (`--csv PREFIX`): `PREFIX_stats.csv`, `PREFIX_stats_history.csv`
-//! and `PREFIX_failures.csv`, with Locust's column names so that analysis scripts written for
-//! Locust read them unchanged. Times are milliseconds (Locust's unit), with three decimals
-//! where Locust rounds: blast's figures are exact, so they are not rounded away.
+//! Locust-compatible CSV files (`--csv PREFIX`): `PREFIX_stats.csv`, `PREFIX_stats_history.csv`,
+//! `PREFIX_failures.csv` and `PREFIX_exceptions.csv`, with Locust 2.x's columns and number
+//! formats (tests/data/locust holds a real Locust run's files; `tests/reports.rs` compares
+//! them), so that analysis scripts written for Locust read them unchanged:
+//! - counts are integers; median and percentile columns are whole milliseconds rounded as Locust
+//!   rounds them (2 significant digits above 100 ms); averages, min, max, sizes and rates are
+//!   full-precision floats (`21.0`, `5.131486047469938`); history rates have 6 decimals.
+//! - `_stats_history.csv` has only the `Aggregated` row each second, like Locust; every name's
+//!   row too with `--csv-full-history`.
+//! - `_failures.csv` has Locust's `First Seen,Last Seen` (UTC, ISO 8601), empty where the
+//!   workload does not know the second of a failure (ws, upload).
+//! - `_exceptions.csv` has Locust's header and no rows: blast runs no user code that can raise.
 //!
-//! After Locust's columns, `_stats.csv` carries `P95`, `P99` and `Failure Rate` (a fraction),
-//! names that the seeds' pandas scripts use.
+//! After Locust's columns, `_stats.csv` carries `P95`, `P99` (ms) and `Failure Rate` (a
+//! fraction) at full precision, names that the seeds' pandas scripts use.
 
 use crate::report::model::{FailureRow, HistoryRow, Measurements, Percentiles, StatRow};
+use crate::report::output::Staged;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -15,20 +24,42 @@ pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Res
 /// Locust's `_stats_history.csv` header.
 pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
 /// Locust's `_failures.csv` header.
-pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences";
+pub const FAILURES_HEADER: &str = "Method,Name,Error,Occurrences,First Seen,Last Seen";
+/// Locust's `_exceptions.csv` header.
+pub const EXCEPTIONS_HEADER: &str = "Count,Message,Traceback,Nodes";
 
 /// A field quoted when it needs to be.
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
     }
 }
 
-fn n(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+/// A float as Python's `repr` writes it (`21.0`, `0.0003`, `5.131486047469938`): the shortest
+/// form that reads back exactly.
+fn float(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:?}")
+    } else {
+        "0.0".to_string()
+    }
+}
+
+/// A response time as Locust keeps it: whole milliseconds below 100 ms, then 2 significant
+/// digits (Python's `round`, halves to even).
+fn rounded_ms(ms: f64) -> u64 {
+    let step = if ms < 100.0 {
+        1.0
+    } else if ms < 1_000.0 {
+        10.0
+    } else if ms < 10_000.0 {
+        100.0
+    } else {
+        1_000.0
+    };
+    ((ms / step).round_ties_even() * step).max(0.0) as u64
 }
 
 fn percentiles(p: &Percentiles) -> [f64; 11] {
@@ -40,6 +71,15 @@ fn per_s(count: u64, secs: f64) -> f64 {
         count as f64 / secs
     } else {
         0.0
+    }
+}
+
+/// Failures over requests, unrounded (5 in 15,000 is 0.0003333333333333333, not 0).
+fn failure_rate(r: &StatRow) -> f64 {
+    if r.requests == 0 {
+        0.0
+    } else {
+        r.failures as f64 / r.requests as f64
     }
 }
 
@@ -55,42 +95,45 @@ pub fn stats_csv(rows: &[StatRow]) -> String {
             field(&r.name),
             r.requests,
             r.failures,
-            n(p.p50),
-            n(p.mean),
-            n(p.min),
-            n(p.max),
-            n(r.avg_content_size),
-            n(per_s(r.requests, r.secs)),
-            n(per_s(r.failures, r.secs)),
+            rounded_ms(p.p50),
+            float(p.mean),
+            float(p.min),
+            float(p.max),
+            float(r.avg_content_size),
+            float(per_s(r.requests, r.secs)),
+            float(per_s(r.failures, r.secs)),
         );
         for v in percentiles(p) {
-            let _ = write!(o, ",{}", n(v));
+            if r.requests == 0 {
+                o.push_str(",N/A");
+            } else {
+                let _ = write!(o, ",{}", rounded_ms(v));
+            }
         }
-        let rate = if r.requests == 0 { 0.0 } else { r.failures as f64 / r.requests as f64 };
-        let _ = writeln!(o, ",{},{},{}", n(p.p95), n(p.p99), n(rate));
+        let _ = writeln!(o, ",{},{},{}", float(p.p95), float(p.p99), float(failure_rate(r)));
     }
     o
 }
 
-/// Locust writes an `Aggregated` row for every second (and, with full history, one per request
-/// name): the history carries both, the named rows first.
-pub fn history_csv(rows: &[HistoryRow]) -> String {
+/// Each second's `Aggregated` row, as Locust writes it; with `full`, every name's row before it
+/// (Locust's `--csv-full-history`).
+pub fn history_csv(rows: &[HistoryRow], full: bool) -> String {
     let mut o = String::from(HISTORY_HEADER);
     o.push('\n');
-    for h in rows {
+    for h in rows.iter().filter(|h| full || (h.interval.kind.is_empty() && h.interval.name == "Aggregated")) {
         let (i, t) = (&h.interval, &h.total);
         let _ = write!(
             o,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{:.6},{:.6}",
             h.timestamp,
             h.users,
             field(&i.kind),
             field(&i.name),
-            n(per_s(i.requests, i.secs)),
-            n(per_s(i.failures, i.secs))
+            per_s(i.requests, i.secs),
+            per_s(i.failures, i.secs)
         );
         for v in percentiles(&i.latency) {
-            let _ = write!(o, ",{}", n(v));
+            let _ = write!(o, ",{}", rounded_ms(v));
         }
         let tp = &t.latency;
         let _ = writeln!(
@@ -98,38 +141,99 @@ pub fn history_csv(rows: &[HistoryRow]) -> String {
             ",{},{},{},{},{},{},{}",
             t.requests,
             t.failures,
-            n(tp.p50),
-            n(tp.mean),
-            n(tp.min),
-            n(tp.max),
-            n(t.avg_content_size)
+            rounded_ms(tp.p50),
+            float(tp.mean),
+            float(tp.min),
+            float(tp.max),
+            float(t.avg_content_size)
         );
     }
     o
+}
+
+/// A Unix second as Locust's `First Seen`/`Last Seen`: `2026-11-27T17:43:21Z`.
+fn iso_utc(unix: u64) -> String {
+    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 pub fn failures_csv(rows: &[FailureRow]) -> String {
     let mut o = String::from(FAILURES_HEADER);
     o.push('\n');
     for r in rows {
-        let _ = writeln!(o, "{},{},{},{}", field(&r.method), field(&r.name), field(&r.error), r.occurrences);
+        let seen = |t: Option<u64>| t.map(iso_utc).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "{},{},{},{},{},{}",
+            field(&r.method),
+            field(&r.name),
+            field(&r.error),
+            r.occurrences,
+            seen(r.first_seen),
+            seen(r.last_seen)
+        );
     }
     o
 }
 
-/// The three files' paths for `prefix`.
-pub fn paths(prefix: &str) -> [PathBuf; 3] {
-    [
-        PathBuf::from(format!("{prefix}_stats.csv")),
-        PathBuf::from(format!("{prefix}_stats_history.csv")),
-        PathBuf::from(format!("{prefix}_failures.csv")),
-    ]
+/// `_exceptions.csv`: Locust's header; blast runs no user code, so no exception is ever caught.
+pub fn exceptions_csv() -> String {
+    format!("{EXCEPTIONS_HEADER}\n")
 }
 
-/// Writes the three files.
-pub fn write(prefix: &str, m: &Measurements) -> std::io::Result<()> {
-    let [s, h, f] = paths(prefix);
-    std::fs::write(s, stats_csv(&m.rows))?;
-    std::fs::write(h, history_csv(&m.history))?;
-    std::fs::write(f, failures_csv(&m.failures))
+/// The four files' paths for `prefix`.
+pub fn paths(prefix: &str) -> [PathBuf; 4] {
+    ["stats", "stats_history", "failures", "exceptions"].map(|f| PathBuf::from(format!("{prefix}_{f}.csv")))
+}
+
+/// Writes the four files (through `staged`: renamed into place with the other reports).
+pub fn write(staged: &mut Staged, prefix: &str, m: &Measurements, full_history: bool) -> std::io::Result<()> {
+    let [s, h, f, e] = paths(prefix);
+    staged.write(&s, stats_csv(&m.rows).as_bytes())?;
+    staged.write(&h, history_csv(&m.history, full_history).as_bytes())?;
+    staged.write(&f, failures_csv(&m.failures).as_bytes())?;
+    staged.write(&e, exceptions_csv().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locust_rounding_and_dates() {
+        assert_eq!(rounded_ms(4.5), 4);
+        assert_eq!(rounded_ms(5.5), 6);
+        assert_eq!(rounded_ms(0.145), 0);
+        assert_eq!(rounded_ms(146.0), 150);
+        assert_eq!(rounded_ms(1_234.0), 1_200);
+        assert_eq!(rounded_ms(12_345.0), 12_000);
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(1_795_801_401), "2026-11-27T17:43:21Z");
+        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(float(21.0), "21.0");
+        assert_eq!(float(5.0 / 15_000.0), "0.0003333333333333333");
+    }
+
+    #[test]
+    fn five_failures_in_fifteen_thousand_are_not_zero() {
+        let p = Percentiles { count: 15_000, p50: 0.145, p95: 0.197, p99: 0.2514, ..Percentiles::default() };
+        let row = StatRow::new("POST", "/v1/messages", (15_000, 5), &p, 44.0, 10.0);
+        let csv = stats_csv(&[row]);
+        let line: Vec<&str> = csv.lines().nth(1).expect("row").split(',').collect();
+        let header: Vec<&str> = STATS_HEADER.split(',').collect();
+        let col = |name: &str| line[header.iter().position(|h| *h == name).expect("column")];
+        assert_eq!(col("Failure Rate").parse::<f64>().expect("number"), 5.0 / 15_000.0);
+        assert_eq!((col("P95"), col("P99")), ("0.197", "0.2514"), "blast's columns at full precision");
+        assert_eq!((col("95%"), col("Average Content Size")), ("0", "44.0"), "Locust's columns as Locust writes them");
+    }
 }

@@ -22,7 +22,7 @@ pub enum Unit {
 }
 
 impl Unit {
-    fn suffix(self) -> &'static str {
+    pub fn suffix(self) -> &'static str {
         match self {
             Unit::Ms => " ms",
             Unit::Pct => "%",

@@ -7,6 +7,8 @@
 //! - `chart`, `heatmap`: the page's line charts and latency heatmap (inline SVG); `human`:
 //!   sizes, rates and 1-2-5 axis steps as people read them.
 //! - `live_metrics`: `--metrics-listen`, the run's figures in Prometheus text format while it runs.
+//! - `output`: output paths checked before the run; reports written beside their paths and
+//!   renamed into place at the end.
 //! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
@@ -21,6 +23,7 @@ pub mod human;
 pub mod live_metrics;
 pub mod metrics;
 pub mod model;
+pub mod output;
 pub mod text;
 pub mod upload;
 pub mod ws;

@@ -128,11 +128,16 @@ pub struct FailureRow {
     pub name: String,
     pub error: String,
     pub occurrences: u64,
+    /// Unix seconds of the first and last second it happened in, where the workload keeps
+    /// failures second by second (Locust's `First Seen`, `Last Seen`).
+    pub first_seen: Option<u64>,
+    pub last_seen: Option<u64>,
 }
 
 impl FailureRow {
     pub fn new(method: &str, name: &str, error: &str, occurrences: u64) -> Self {
-        FailureRow { method: method.into(), name: name.into(), error: error.into(), occurrences }
+        let (method, name, error) = (method.into(), name.into(), error.into());
+        FailureRow { method, name, error, occurrences, first_seen: None, last_seen: None }
     }
 }
 

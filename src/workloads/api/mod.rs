@@ -221,7 +221,7 @@ impl Wire {
         let mut answered = !self.read.is_empty();
         loop {
             if let Some(r) = self.decoder.decode(&mut self.read).map_err(codec_error)? {
-                stats.bytes_in = r.wire_bytes;
+                (stats.bytes_in, stats.body_in) = (r.wire_bytes, r.body_bytes);
                 stats.target_time = r.target_us.map(Duration::from_micros);
                 self.open = !r.close;
                 return Ok(r.status);
@@ -238,7 +238,7 @@ impl Wire {
                 self.open = false;
                 return match self.decoder.decode_eof(&mut self.read).map_err(codec_error)? {
                     Some(r) => {
-                        stats.bytes_in = r.wire_bytes;
+                        (stats.bytes_in, stats.body_in) = (r.wire_bytes, r.body_bytes);
                         Ok(r.status)
                     }
                     None if answered => Err(ErrorKind::Closed),

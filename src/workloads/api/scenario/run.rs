@@ -289,6 +289,7 @@ impl<C: Exchange> Cx<'_, C> {
             self.stats.sent_at = self.stats.sent_at.or(stats.sent_at);
             self.stats.bytes_out += stats.bytes_out;
             self.stats.bytes_in += stats.bytes_in;
+            self.stats.body_in += stats.body_in;
             self.steps.push(StepRecord {
                 row: step.row,
                 started: self.started,
@@ -297,6 +298,7 @@ impl<C: Exchange> Cx<'_, C> {
                 result,
                 bytes_out: stats.bytes_out,
                 bytes_in: stats.bytes_in,
+                body_in: stats.body_in,
             });
             self.started = done;
             match result {
