@@ -199,6 +199,8 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
         pinned: shards.iter().map(|s| s.pinned).sum(),
         preconnect_failed: shards.iter().map(|s| s.preconnect_failed).sum(),
         preconnect_error: None,
+        // Each shard's CPU is its own machine's: a merged run reports none.
+        cpu: Default::default(),
     };
     Ok((plan, outcome, first.names.clone()))
 }

@@ -4,11 +4,14 @@
 //!   named latencies) that every format renders.
 //! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
 //!   the HdrHistogram log; JSON is a report serialized with serde_json (`cli::common`).
+//! - `cpu`: blast's own CPU per unit of work and its cores' busy share (`BlastCpu`).
+//! - `verdict`: who the bottleneck was (generator-bound, target-bound) from the figures.
 //! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
 pub mod api;
+pub mod cpu;
 pub mod csv;
 pub mod hdr;
 pub mod html;
@@ -16,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod text;
 pub mod upload;
+pub mod verdict;
 pub mod ws;
 
 use model::Measurements;

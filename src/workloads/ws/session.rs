@@ -228,4 +228,5 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
     seen[word] |= 1 << bit;
     t.delivered(id, received_us, received_us.saturating_sub(sent));
     core.live.add(core.index, LIVE_DELIVERED, 1);
+    core.live.record_latency(core.index, received_us.saturating_sub(sent));
 }
