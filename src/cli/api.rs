@@ -1,6 +1,7 @@
 //! `blast api`: flags -> plan + workload -> run -> reports.
 
 use super::common::{available_cores, UsageError};
+use super::progress::{Progress, Rate, Reading};
 use crate::engine::raw::NamedRequest;
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
@@ -288,22 +289,30 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     let stop = super::common::stop_on_signals();
     let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
     let warmup_s = plan.warmup.as_secs();
-    let mut progress = super::progress::Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
+    let end_s = (plan.warmup + plan.duration).as_secs_f64().ceil() as u64;
+    let mut progress = Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
     let metrics = args.metrics.start(args.out.quiet)?;
     let outcome = engine::run(&plan, workload, stop, |p| {
         if let Some(m) = &metrics {
             m.api(&names, &plan, p);
         }
-        let lat = crate::report::model::Percentiles::of(&p.interval.latency);
-        let phase = if p.second <= warmup_s { " (warm-up)" } else { "" };
-        progress.update(&format!(
-            "sent {}/s done {}/s p99 {:.3} ms failed {} queue peak {}{phase}",
-            p.interval.sent,
-            p.interval.completed,
-            lat.p99,
-            p.total.total_errors() + p.total.codes_in(400, 999),
-            p.interval.queue_peak
-        ));
+        let (i, second) = (p.interval, p.second as f64);
+        let failed_codes =
+            p.total.status_codes().into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
+        let errors = p.total.error_counts().into_iter().chain(failed_codes.map(|(c, n)| (format!("HTTP {c}"), n)));
+        progress.update(&Reading {
+            elapsed: Some(std::time::Duration::from_secs(p.second)),
+            phase: if p.second <= warmup_s { Some("warm-up") } else { (p.second > end_s).then_some("drain") },
+            rate: Rate {
+                target: Some(plan.scheduled_between(second - 1.0, second)),
+                achieved: i.sent as f64,
+                unit: "req/s",
+            },
+            p99_ms: (!i.latency.is_empty()).then(|| i.latency.value_at_quantile(0.99) as f64 / 1000.0),
+            errors: errors.collect(),
+            more: (i.queue_peak > 0).then(|| format!("queue peak {}", i.queue_peak)),
+            cpu: Some(crate::report::cpu::live_line(&p.live.cpu(), Some((i.sent as f64, "req")))),
+        });
     })
     .map_err(|e| e.0)?;
     progress.finish();

@@ -200,6 +200,8 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
         unreachable: false,
         io: "merged shards".into(),
         io_refused: None,
+        // Each shard's CPU is its own machine's: a merged run reports none.
+        cpu: Default::default(),
     };
     Ok((plan, outcome, first.names.clone()))
 }

@@ -1,6 +1,7 @@
 //! `blast upload`: flags -> plan -> run -> report.
 
 use super::common::{available_cores, UsageError};
+use super::progress::{Deltas, Progress, Rate, Reading};
 use crate::report::upload::UploadSummary;
 use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;
@@ -173,8 +174,8 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
             plan.target.bucket.name()
         );
     }
-    let mut progress = super::progress::Progress::new(args.out.quiet, plan.duration);
-    let started = std::time::Instant::now();
+    let mut progress = Progress::new(args.out.quiet, plan.duration);
+    let (mut deltas, mut latencies) = (Deltas::new(1), Default::default());
     let mut metrics = args.metrics.start(args.out.quiet)?;
     let outcome = upload::run(&plan, stop, |live| {
         let sum = |i| live.sum(i);
@@ -183,14 +184,24 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
             m.upload(counters[0], counters[1], counters[2], counters[3]);
         }
         let bytes = live.sum(upload::LIVE_BYTES);
-        progress.update(&format!(
-            "{:.1} GB acknowledged ({:.0} MB/s), {} parts, {} uploads done, {} failed",
-            bytes as f64 / 1e9,
-            bytes as f64 / 1e6 / started.elapsed().as_secs_f64().max(1e-3),
-            live.sum(upload::LIVE_PARTS),
-            live.sum(upload::LIVE_DONE),
-            live.sum(upload::LIVE_FAILED)
-        ))
+        let [bytes_per_s] = deltas.per_second(&[bytes])[..] else { return };
+        let now = live.latencies();
+        let last_second = now.since(&latencies);
+        latencies = now;
+        let mb_per_s = bytes_per_s / 1e6;
+        progress.update(&Reading {
+            rate: Rate { target: None, achieved: mb_per_s, unit: "MB/s" },
+            p99_ms: last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0),
+            errors: vec![("failed uploads".into(), live.sum(upload::LIVE_FAILED))],
+            more: Some(format!(
+                "{:.2} GB acknowledged, {} parts, {} uploads done",
+                bytes as f64 / 1e9,
+                live.sum(upload::LIVE_PARTS),
+                live.sum(upload::LIVE_DONE)
+            )),
+            cpu: Some(crate::report::cpu::live_line(&live.cpu(), Some((mb_per_s, "MB")))),
+            ..Reading::default()
+        })
     })?;
     progress.finish();
     let summary = UploadSummary::build(&plan, &outcome);

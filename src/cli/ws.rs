@@ -1,6 +1,7 @@
 //! `blast ws`: flags -> plan -> run -> report.
 
 use super::common::{available_cores, UsageError};
+use super::progress::{Deltas, Progress, Rate, Reading};
 use crate::http::HttpTarget;
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
@@ -300,21 +301,39 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
             plan.duration.as_secs_f64()
         );
     }
-    let mut progress = super::progress::Progress::new(args.out.quiet, None);
+    let ramp = std::time::Duration::from_secs_f64(plan.own_conns() as f64 / plan.connect_rate.max(1e-9));
+    let mut progress = Progress::new(args.out.quiet, Some(ramp + plan.duration));
+    let (mut deltas, mut latencies) = (Deltas::new(2), Default::default());
     let metrics = args.metrics.start(args.out.quiet)?;
     let outcome = ws::run(&plan, stop, |live| {
         let sum = |i| live.sum(i);
         if let Some(m) = &metrics {
             m.ws(sum(ws::LIVE_OPEN), sum(ws::LIVE_DELIVERED), sum(ws::LIVE_DROPPED), sum(ws::LIVE_FAILED));
         }
-        progress.update(&format!(
-            "open {} of {}, deliveries {}, dropped {}, failed connects {}",
-            live.sum(ws::LIVE_OPEN),
-            plan.own_conns(),
-            live.sum(ws::LIVE_DELIVERED),
-            live.sum(ws::LIVE_DROPPED),
-            live.sum(ws::LIVE_FAILED)
-        ))
+        let (open, failed) = (live.sum(ws::LIVE_OPEN), live.sum(ws::LIVE_FAILED));
+        let delivered = live.sum(ws::LIVE_DELIVERED);
+        // Connections settled (open, failed or dropped since) and deliveries, per second.
+        let settled = open + failed + live.sum(ws::LIVE_DROPPED);
+        let [connects, deliveries] = deltas.per_second(&[settled, delivered])[..] else { return };
+        let ramping = settled < plan.own_conns() as u64;
+        let now = live.latencies();
+        let last_second = now.since(&latencies);
+        latencies = now;
+        let rate = if ramping {
+            Rate { target: Some(plan.connect_rate), achieved: connects, unit: "conn/s" }
+        } else {
+            Rate { target: None, achieved: deliveries, unit: "deliveries/s" }
+        };
+        let cpu_unit = if ramping { (connects, "conn") } else { (deliveries, "msg") };
+        progress.update(&Reading {
+            phase: Some(if ramping { "ramp" } else { "hold" }),
+            rate,
+            p99_ms: last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0),
+            errors: vec![("failed connects".into(), failed), ("dropped".into(), live.sum(ws::LIVE_DROPPED))],
+            more: Some(format!("open {open} of {}, delivered {delivered}", plan.own_conns())),
+            cpu: Some(crate::report::cpu::live_line(&live.cpu(), Some(cpu_unit))),
+            ..Reading::default()
+        })
     })?;
     progress.finish();
     let t = &outcome.tally;

@@ -19,6 +19,7 @@
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
 //! - `raw`: a run's recorders, names and plan as JSON reports carry them (`blast merge`).
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
+//! - `cpu`: blast's own CPU, each worker thread's rusage per second (`RunCpu`).
 //! - `live`: per-core counters the progress display reads while the run goes on.
 //! - `series`: a histogram per wall-clock second, for events off the schedule (ws, upload).
 //! - `timeout`: a connection's call timeout with one lazily moved timer, not one per call.
@@ -27,6 +28,7 @@
 pub mod compact;
 pub mod core;
 pub mod io;
+pub mod cpu;
 pub mod live;
 pub mod mix;
 pub mod pacer;

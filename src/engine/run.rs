@@ -3,6 +3,8 @@
 
 use crate::engine::compact::CompactRecorder;
 use crate::engine::core::{run_core, Snapshot};
+use crate::engine::cpu::RunCpu;
+use crate::engine::live::Live;
 use crate::engine::plan::Plan;
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::runner::{self, Cores, StartError};
@@ -39,6 +41,8 @@ pub struct RunOutcome {
     pub io: String,
     /// Why io_uring, asked for by name or chosen, was not used on every core.
     pub io_refused: Option<String>,
+    /// blast's own CPU: each core's, second by second from the start (warm-up included).
+    pub cpu: RunCpu,
 }
 
 /// Live view handed to the progress callback once a second.
@@ -46,6 +50,8 @@ pub struct Progress<'a> {
     pub second: u64,
     pub interval: &'a Recorder,
     pub total: &'a Recorder,
+    /// The live counters (each core's CPU of its last second).
+    pub live: &'a Live,
 }
 
 /// Runs `plan` with `workload` on the engine's runner (one `core::run_core` per core);
@@ -71,12 +77,13 @@ pub fn run<W: Workload>(
         total: Recorder::new(),
         timeline: Timeline::default(),
         reported: Vec::new(),
+        ended: vec![None; plan.cores],
         next_progress: 0,
         recycle,
         progress,
     };
     let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: plan.io.uring };
-    let done = runner::run(cores, &stop, works, |snap| merge.take(snap), |_| {})?;
+    let done = runner::run(cores, &stop, works, |snap, live| merge.take(snap, live), |_| {})?;
 
     let ended = done.tally;
     let refused_at_start = crate::engine::io::take_refused_at_start().filter(|_| plan.io.uring);
@@ -106,6 +113,7 @@ pub fn run<W: Workload>(
         unreachable: ended.unreachable,
         io,
         io_refused,
+        cpu: done.cpu,
     })
 }
 
@@ -114,8 +122,10 @@ struct Merge<P> {
     cores: usize,
     total: Recorder,
     timeline: Timeline,
-    /// Snapshots received per second (last snapshots not counted).
+    /// Snapshots received per second.
     reported: Vec<usize>,
+    /// Per core: the second (0-based) of its last snapshot, once it came; it reports no later one.
+    ended: Vec<Option<usize>>,
     /// The next second (0-based) progress is shown for.
     next_progress: u64,
     /// Per core: where its emptied recorders go back for reuse.
@@ -124,23 +134,29 @@ struct Merge<P> {
 }
 
 impl<P: FnMut(&Progress<'_>)> Merge<P> {
-    fn take(&mut self, snap: Snapshot) {
+    fn take(&mut self, snap: Snapshot, live: &Live) {
         let idx = snap.second.saturating_sub(1) as usize;
         if self.reported.len() <= idx {
             self.reported.resize(idx + 1, 0);
         }
         self.timeline.open(idx).merge(&snap.recorder);
         self.total.merge(&snap.recorder);
-        if !snap.last {
-            self.reported[idx] += 1;
+        // A core's last snapshot holds the second its ticker had open (no other covers it).
+        self.reported[idx] += 1;
+        if snap.last {
+            if let Some(e) = self.ended.get_mut(snap.core) {
+                *e = Some(idx);
+            }
         }
-        // A second is complete once every core has reported it.
-        while (self.next_progress as usize) < self.reported.len()
-            && self.reported[self.next_progress as usize] == self.cores
-        {
+        // A second is complete once every core has reported it or ended before it.
+        while (self.next_progress as usize) < self.reported.len() && {
+            let i = self.next_progress as usize;
+            let gone = self.ended.iter().filter(|e| e.is_some_and(|last| last < i)).count();
+            self.reported[i] + gone >= self.cores
+        } {
             let i = self.next_progress as usize;
             let second = self.next_progress + 1;
-            (self.progress)(&Progress { second, interval: self.timeline.open(i), total: &self.total });
+            (self.progress)(&Progress { second, interval: self.timeline.open(i), total: &self.total, live });
             self.timeline.seal(i);
             self.next_progress += 1;
         }

@@ -6,9 +6,11 @@
 use crate::engine::raw::{from_unix_ns, NamedRequest, RawRun};
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Plan, RunOutcome};
+use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Table, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{FailureRow, HistoryRow, Latency, Measurements, Percentiles, StatRow, Tally};
+use crate::report::verdict::{self, Service, Signals, Waiting};
 use crate::report::{hdr, text, unix_secs, Report};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -97,6 +99,8 @@ pub struct ApiSecond {
     pub max_ms: f64,
     /// Corrected latency of the requests completed in this second.
     pub latency_ms: Percentiles,
+    /// Median service time (from the actual send) of the requests completed in this second.
+    pub service_p50_ms: f64,
 }
 
 /// Everything the report of a `blast api` run shows.
@@ -136,6 +140,15 @@ pub struct ApiSummary {
     pub queue_peak: u64,
     pub bytes_out: u64,
     pub bytes_in: u64,
+    /// blast's own CPU (its worker cores, per-thread rusage): per request sent, and each core's
+    /// busy share, for the measured window and second by second. Absent in merged reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blast_cpu: Option<BlastCpu>,
+    /// blast's cores were saturated or its pacer fell behind: the figures include its delay.
+    pub generator_bound: bool,
+    /// Every connection was busy and the target's service time rose (or was too long for the
+    /// connections) while blast had CPU to spare: the latency is the target's.
+    pub target_bound: bool,
     pub warnings: Vec<String>,
     pub timeline: Vec<ApiSecond>,
     /// Each name the run recorded under (a scenario's requests, steps and flows; the one
@@ -278,6 +291,7 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
             p99_ms: latency_ms.p99,
             max_ms: latency_ms.max,
             latency_ms,
+            service_p50_ms: if r.service.is_empty() { 0.0 } else { r.service.value_at_quantile(0.5) as f64 / 1000.0 },
         });
         history.push(HistoryRow { timestamp: t, users: s.plan.conns as u64, interval, total });
     }
@@ -395,6 +409,9 @@ impl ApiSummary {
             queue_peak: t.queue_peak,
             bytes_out: t.bytes_out,
             bytes_in: t.bytes_in,
+            blast_cpu: None,
+            generator_bound: false,
+            target_bound: false,
             warnings: Vec::new(),
             timeline: Vec::new(),
             method: method.to_string(),
@@ -414,7 +431,9 @@ impl ApiSummary {
         };
         s.names = names_of(&names, t);
         (s.measurements, s.timeline) = measurements(&names, &s, run);
-        s.warnings = warnings(&s, run);
+        let per_second = |i: usize| s.timeline.get(i).map(|x| x.sent as f64);
+        s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup.as_secs() as usize, ("request", t.sent as f64), per_second);
+        s.warnings = warnings(&mut s, run);
         s
     }
 }
@@ -433,7 +452,28 @@ impl ApiSummary {
     }
 }
 
-fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
+/// The figures the verdict on the bottleneck rests on.
+fn signals(s: &ApiSummary, lag_limit: f64) -> Signals {
+    let dropped = s.errors.get(ErrorKind::Dropped.name()).copied().unwrap_or(0);
+    let waited = s.queue_peak > 0 && s.send_lag_ms.p99 > lag_limit;
+    let measured = s.timeline.iter().skip(s.plan.warmup_s as usize).filter(|x| x.completed > 0);
+    let p50s: Vec<f64> = measured.map(|x| x.service_p50_ms).collect();
+    Signals {
+        busiest_core: s.blast_cpu.as_ref().map(|c| c.busiest_core_pct / 100.0),
+        pacer_lag_ms: Some((s.dispatch_lag_ms.p99, lag_limit)),
+        waiting: (waited || dropped > 0)
+            .then_some(Waiting { queue_peak: s.queue_peak, send_lag_p99_ms: s.send_lag_ms.p99 }),
+        service: p50s.first().map(|&first| Service {
+            first_p50_ms: first,
+            peak_p50_ms: p50s.iter().copied().fold(first, f64::max),
+            mean_ms: s.service_ms.mean,
+            rate: s.plan.rate,
+            conns: s.plan.conns,
+        }),
+    }
+}
+
+fn warnings(s: &mut ApiSummary, run: &RunOutcome) -> Vec<String> {
     let mut w = Vec::new();
     let preconnect_tls = if run.preconnect_error == Some(ErrorKind::Tls) { run.preconnect_failed } else { 0 };
     let tls = run.total.errors_of(ErrorKind::Tls).max(preconnect_tls);
@@ -458,26 +498,14 @@ fn warnings(s: &ApiSummary, run: &RunOutcome) -> Vec<String> {
     }
     // Coalescing delays slots on purpose by up to its window: only lag beyond that is blast's.
     let lag_limit = GENERATOR_LAG_LIMIT_MS + s.plan.coalesce_us / 1000.0;
-    if s.dispatch_lag_ms.p99 > lag_limit {
-        w.push(format!(
-            "generator-bound: blast queued requests late (pacer lag p99 {:.2} ms > {:.2} ms): \
-             the CPU blast runs on was saturated and the figures include blast's own delay; \
-             use more --cores, a lower --rate, or a target on another machine",
-            s.dispatch_lag_ms.p99, lag_limit
-        ));
-    }
+    let verdict = verdict::judge(&signals(s, lag_limit));
+    (s.generator_bound, s.target_bound) = (verdict.generator_bound, verdict.target_bound);
+    w.extend(verdict.warnings);
     let dropped = s.errors.get(ErrorKind::Dropped.name()).copied().unwrap_or(0);
     if dropped > 0 {
         w.push(format!(
             "{dropped} requests dropped: all connections were busy and the queue (--max-queue {}) was full",
             s.plan.max_queue
-        ));
-    }
-    if s.queue_peak > 0 && s.send_lag_ms.p99 > lag_limit && s.dispatch_lag_ms.p99 <= lag_limit {
-        w.push(format!(
-            "all connections were busy at times: up to {} requests waited for one (send lag p99 {:.2} ms, counted in latency); \
-             raise --conns if the target should take more concurrency",
-            s.queue_peak, s.send_lag_ms.p99
         ));
     }
     if !s.interrupted && !run.unreachable && s.rate_ratio < RATE_SHORTFALL {
@@ -515,14 +543,18 @@ impl Report for ApiSummary {
         let (secs, warmup, cores, conns, coalesce) = (p.duration_s, p.warmup_s, p.cores, p.conns, p.coalesce_us);
         let (achieved, pct, rps, measured) =
             (self.achieved_rate, self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
-        vec![
+        let mut lines = vec![
             ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us, io: {}", p.io)),
             ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
             ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
             ("status", text::counts(&self.status_codes)),
             ("errors", text::counts(&self.errors)),
             ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
-        ]
+        ];
+        if let Some(cpu) = &self.blast_cpu {
+            lines.push(("blast cpu", cpu.line()));
+        }
+        lines
     }
 
     fn layout(&self) -> text::Layout {

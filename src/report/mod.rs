@@ -9,12 +9,15 @@
 //! - `live_metrics`: `--metrics-listen`, the run's figures in Prometheus text format while it runs.
 //! - `output`: output paths checked before the run; reports written beside their paths and
 //!   renamed into place at the end.
+//! - `cpu`: blast's own CPU per unit of work and its cores' busy share (`BlastCpu`).
+//! - `verdict`: who the bottleneck was (generator-bound, target-bound) from the figures.
 //! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
 pub mod api;
 pub mod chart;
+pub mod cpu;
 pub mod csv;
 pub mod hdr;
 pub mod heatmap;
@@ -26,6 +29,7 @@ pub mod model;
 pub mod output;
 pub mod text;
 pub mod upload;
+pub mod verdict;
 pub mod ws;
 
 use model::Measurements;

@@ -4,6 +4,7 @@
 
 use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
+use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
@@ -71,6 +72,12 @@ pub struct UploadSummary {
     /// The shared data pool parts are sliced from.
     pub data_pool_mib: f64,
     pub peak_rss_mib: f64,
+    /// blast's own CPU (its worker cores, per-thread rusage): per MB acknowledged (10^6 bytes),
+    /// each core's busy share, for the run and second by second. Absent in merged reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blast_cpu: Option<BlastCpu>,
+    /// blast's cores were saturated: the figures include its own delay.
+    pub generator_bound: bool,
     pub warnings: Vec<String>,
     /// Parts finished per wall-clock second, with their latency.
     pub part_timeline: Vec<SeriesSecond>,
@@ -93,7 +100,19 @@ fn pct(part: u64, whole: u64) -> f64 {
 impl UploadSummary {
     pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
         let target = format!("{} bucket {}", plan.endpoint, plan.target.bucket.name());
-        Self::from_raw(RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib()))
+        let mut s = Self::from_raw(RawUpload::of(
+            &target,
+            &UploadPlanInfo::of(plan),
+            plan.shard,
+            out,
+            crate::sys::peak_rss_mib(),
+        ));
+        let per_second = |i: usize| s.mb_per_s_timeline.get(i).copied();
+        s.blast_cpu = BlastCpu::of(&out.cpu, 0, ("MB", s.bytes_acked as f64 / MB), per_second);
+        let v = crate::report::verdict::on_cpu(s.blast_cpu.as_ref());
+        s.generator_bound = v.generator_bound;
+        s.warnings.extend(v.warnings);
+        s
     }
 
     /// The report of a run's raw measurements (a run's own, or its shards' merged).
@@ -153,6 +172,8 @@ impl UploadSummary {
             checksum_cpu_s: t.checksum_time.as_secs_f64(),
             data_pool_mib: raw.pool_bytes as f64 / MIB,
             peak_rss_mib: raw.peak_rss_mib,
+            blast_cpu: None,
+            generator_bound: false,
             warnings,
             part_timeline: Vec::new(),
             measurements: Measurements::default(),
@@ -224,6 +245,9 @@ impl Report for UploadSummary {
             ("parts", format!("{} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s", p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, plan.part_objective_s)),
             ("throughput", format!("{:.1} MB/s over {:.2}s ({gb:.2} GB acknowledged); checksums {cpu:.2} CPU s; data pool {pool:.0} MiB, peak RSS {rss:.0} MiB", self.mb_per_s, self.elapsed_s)),
         ]);
+        if let Some(cpu) = &self.blast_cpu {
+            lines.push(("blast cpu", cpu.line()));
+        }
         lines
     }
 

@@ -1,8 +1,10 @@
 //! The report of a `blast ws` run (`WsSummary`): connections, fan-out delivery and
 //! heartbeats, as JSON figures, headline lines, and rows `delivery`, `connect`, `heartbeat`.
 
+use crate::engine::cpu::RunCpu;
 use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
+use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
@@ -74,6 +76,13 @@ pub struct WsSummary {
     pub messages_received: u64,
     /// Peak resident memory of the blast process, MiB.
     pub peak_rss_mib: f64,
+    /// blast's own CPU (its worker cores, per-thread rusage): per delivered message (per
+    /// established connection when none were delivered), each core's busy share, for the run
+    /// and second by second. Absent in merged reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blast_cpu: Option<BlastCpu>,
+    /// blast's cores were saturated: the figures include its own delay.
+    pub generator_bound: bool,
     pub warnings: Vec<String>,
     /// Deliveries per wall-clock second of receipt, with their latency.
     pub timeline: Vec<SeriesSecond>,
@@ -89,7 +98,28 @@ impl WsSummary {
         let scheme = if plan.target.tls { "wss" } else { "ws" };
         let target = format!("{scheme}://{}{}", plan.target.authority, plan.target.path);
         let info = WsPlanInfo::of(plan);
-        Self::from_raw(RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib()))
+        let mut s = Self::from_raw(RawWs::of(
+            &target,
+            &info,
+            plan.shard,
+            plan.own_conns() as u64,
+            run,
+            crate::sys::peak_rss_mib(),
+        ));
+        s.judge_cpu(&run.cpu);
+        s
+    }
+
+    /// blast's CPU over the run, and the verdict on it.
+    fn judge_cpu(&mut self, cpu: &RunCpu) {
+        let unit = match self.probes.delivered {
+            0 => ("connection", self.connections.established as f64),
+            n => ("message", n as f64),
+        };
+        self.blast_cpu = BlastCpu::of(cpu, 0, unit, |_| None);
+        let v = crate::report::verdict::on_cpu(self.blast_cpu.as_ref());
+        self.generator_bound = v.generator_bound;
+        self.warnings.extend(v.warnings);
     }
 
     /// The report of a run's raw measurements (a run's own, or its shards' merged).
@@ -159,6 +189,8 @@ impl WsSummary {
             heartbeat_rtt_ms: Percentiles::of(&t.heartbeat_rtt),
             messages_received: t.messages_received,
             peak_rss_mib: raw.peak_rss_mib,
+            blast_cpu: None,
+            generator_bound: false,
             warnings,
             timeline: Vec::new(),
             measurements: Measurements::default(),
@@ -240,13 +272,17 @@ impl Report for WsSummary {
         let (rate, rooms, probes, secs) = (plan.connect_rate, plan.rooms, plan.probe_rate, plan.duration_s);
         let (failed, dropped, reconnects, peak) = (text::counts(&c.failed), c.dropped, c.reconnects, c.open_peak);
         let (hb_sent, hb_answered, received) = (self.heartbeats_sent, self.heartbeats_answered, self.messages_received);
-        vec![
+        let mut lines = vec![
             ("plan", format!("{} connections over {} cores at {rate:.0}/s, {rooms} rooms, probes {probes}/s for {secs:.1}s{shard}", plan.conns, plan.cores)),
             ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
             ("probes", format!("{} sent ({} failed{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
             ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received ({} other); peak RSS {:.1} MiB", p.other_messages, self.peak_rss_mib)),
             ("terms", UNEXPECTED.to_string()),
-        ]
+        ];
+        if let Some(cpu) = &self.blast_cpu {
+            lines.push(("blast cpu", cpu.line()));
+        }
+        lines
     }
 
     fn layout(&self) -> text::Layout {

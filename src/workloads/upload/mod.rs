@@ -54,6 +54,8 @@ pub struct UploadOutcome {
     pub pool_bytes: usize,
     pub interrupted: bool,
     pub pinned: usize,
+    /// blast's own CPU: each core's, second by second from the start.
+    pub cpu: crate::engine::cpu::RunCpu,
 }
 
 /// Creates the bucket (if missing), then runs the slots on the engine's runner and merges
@@ -70,7 +72,7 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)
         .collect();
     // Shards begin together at --start-at; a whole run at once.
     let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: false };
-    let done = runner::run(cores, &stop, works, |()| {}, progress).map_err(|e| e.to_string())?;
+    let done = runner::run(cores, &stop, works, |(), _| {}, progress).map_err(|e| e.to_string())?;
     Ok(UploadOutcome {
         tally: done.tally.tally,
         timeline: done.tally.bytes,
@@ -80,6 +82,7 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)
         pool_bytes: pool.footprint(),
         interrupted: stop.load(Ordering::Relaxed),
         pinned: done.pinned,
+        cpu: done.cpu,
     })
 }
 

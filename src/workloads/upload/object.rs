@@ -125,6 +125,7 @@ async fn send_parts(
                 t.bytes_acked += len;
                 core.live.add(core.index, LIVE_BYTES, len);
                 core.live.add(core.index, LIVE_PARTS, 1);
+                core.live.record_latency(core.index, took.as_micros() as u64);
                 etags.borrow_mut()[number as usize - 1] = etag;
             }
             Err(f) => {

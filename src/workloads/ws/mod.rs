@@ -41,6 +41,8 @@ pub struct WsOutcome {
     pub hold_secs: f64,
     pub interrupted: bool,
     pub pinned: usize,
+    /// blast's own CPU: each core's, second by second from the start.
+    pub cpu: crate::engine::cpu::RunCpu,
     /// Wall-clock time the run started.
     pub started_at: SystemTime,
 }
@@ -57,7 +59,7 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) ->
         })
         .collect();
     let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: false };
-    let done = runner::run(cores, &stop, works, |()| {}, progress).map_err(|e| e.to_string())?;
+    let done = runner::run(cores, &stop, works, |(), _| {}, progress).map_err(|e| e.to_string())?;
     let ended = done.tally;
     Ok(WsOutcome {
         tally: ended.tally,
@@ -66,5 +68,6 @@ pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) ->
         interrupted: stop.load(Ordering::Relaxed),
         pinned: done.pinned,
         started_at: done.started_at,
+        cpu: done.cpu,
     })
 }

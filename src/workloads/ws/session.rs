@@ -264,4 +264,5 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
         None => t.receipts.push((probe.id, received_us)),
     }
     core.live.add(core.index, LIVE_DELIVERED, 1);
+    core.live.record_latency(core.index, received_us.saturating_sub(sent));
 }
