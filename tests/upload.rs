@@ -233,8 +233,9 @@ fn wrong_keys_and_a_bad_bucket_stop_a_run_against_s3s_fs() {
         assert_stopped_at_once(&wrong_secret.iter().map(String::as_str).collect::<Vec<_>>(), "SignatureDoesNotMatch");
     assert_eq!(j["bucket"], "auth_SignatureDoesNotMatch");
     let wrong_key = run(&["--access-key", "nobody", "--secret-key", "fs-secret"]);
-    let j = assert_stopped_at_once(&wrong_key.iter().map(String::as_str).collect::<Vec<_>>(), "InvalidAccessKeyId");
-    assert_eq!(j["bucket"], "auth_InvalidAccessKeyId");
+    // s3s answers an unknown access key with NotSignedUp (AWS with InvalidAccessKeyId).
+    let j = assert_stopped_at_once(&wrong_key.iter().map(String::as_str).collect::<Vec<_>>(), "NotSignedUp");
+    assert_eq!(j["bucket"], "auth_NotSignedUp");
     let bad_bucket = run(&["--access-key", "fs-access", "--secret-key", "fs-secret", "--bucket", "Not_A_Bucket"]);
     assert_stopped_at_once(&bad_bucket.iter().map(String::as_str).collect::<Vec<_>>(), "InvalidBucketName");
     let _ = std::fs::remove_dir_all(&root);
