@@ -48,19 +48,59 @@ fn uploads_to_blast_serve_complete_and_verify() {
     assert!((timeline * 1e6 - (6 * 24 * MIB) as f64).abs() < 1.0, "timeline sums to {timeline} MB");
 }
 
+/// A run that stopped at its first S3 call: exit 1 at once, one stderr line naming the cause,
+/// the report written with no upload started and the cause among its warnings.
+fn assert_stopped_at_once(args: &[&str], cause: &str) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    let html = temp_path("stopped.html");
+    let mut all = args.to_vec();
+    all.extend(["--html", html.to_str().expect("path")]);
+    let r = blast(&all);
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(r.code, 1, "{all:?}: {}{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{all:?}: {}", r.stderr);
+    assert!(r.stderr.contains("stopped at the first S3 call") && r.stderr.contains(cause), "{all:?}: {}", r.stderr);
+    assert!(took < 5.0, "{all:?} took {took:.1} s to give up");
+    let j = r.json.expect("report written");
+    assert_eq!(f(&j, "/uploads/started"), 0.0, "{all:?}");
+    assert!(j["stopped"].as_str().is_some_and(|s| s.contains(cause)), "{all:?}: {}", j["stopped"]);
+    assert!(r.stdout.contains(cause), "the text report says why: {}", r.stdout);
+    let page = std::fs::read_to_string(&html).expect("html written");
+    let _ = std::fs::remove_file(&html);
+    assert!(page.contains(cause), "the page says why");
+    j
+}
+
 #[test]
-fn a_wrong_secret_is_an_authentication_error_not_a_hang() {
+fn a_wrong_secret_stops_the_run_at_the_first_call() {
     let _g = serial();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
-    let r =
-        blast(&["upload", "--target", &target, "--size", "10M", "--parallel", "2", "--secret-key", "not-the-secret"]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let j = r.json.expect("report");
-    assert_eq!(f(&j, "/uploads/failures/auth_SignatureDoesNotMatch"), 2.0, "{}", r.stdout);
-    assert!(r.stdout.contains("authentication failed"), "{}", r.stdout);
-    assert!(!r.stdout.contains("not-the-secret") && !r.stderr.contains("not-the-secret"));
+    let args = ["upload", "--target", &target, "--size", "10M", "--parallel", "2", "--secret-key", "not-the-secret"];
+    let j = assert_stopped_at_once(&args, "SignatureDoesNotMatch");
+    assert_eq!(j["bucket"], "auth_SignatureDoesNotMatch");
     assert!(!serde_json::to_string(&j).expect("json").contains("not-the-secret"));
+    let r = blast(&args);
+    assert!(!r.stdout.contains("not-the-secret") && !r.stderr.contains("not-the-secret"));
+}
+
+#[test]
+fn a_bad_bucket_name_stops_the_run_at_the_first_call() {
+    let _g = serial();
+    let server = s3_server(&[]);
+    let target = server.s3.clone().expect("s3 address");
+    assert_stopped_at_once(
+        &["upload", "--target", &target, "--size", "5M", "--parallel", "1", "--bucket", "Not_A_Bucket"],
+        "InvalidBucketName",
+    );
+}
+
+#[test]
+fn a_refused_connection_stops_the_run_at_the_first_call() {
+    let _g = serial();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let target = format!("http://127.0.0.1:{port}");
+    assert_stopped_at_once(&["upload", "--target", &target, "--size", "5M", "--parallel", "2"], "connection refused");
 }
 
 #[test]
@@ -178,34 +218,26 @@ fn objects_on_s3s_fs_are_the_bytes_blast_meant_to_send() {
 }
 
 #[test]
-fn a_wrong_secret_against_s3s_fs_is_reported_as_authentication() {
+fn wrong_keys_and_a_bad_bucket_stop_a_run_against_s3s_fs() {
     let _g = serial();
     let root = temp_path("s3s-fs-auth");
     std::fs::create_dir_all(root.join("blast")).expect("root");
     let target = start_s3s_fs(&root);
-    let r = blast(&[
-        "upload",
-        "--target",
-        &target,
-        "--access-key",
-        "fs-access",
-        "--secret-key",
-        "wrong",
-        "--size",
-        "6M",
-        "--parallel",
-        "1",
-    ]);
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    let j = r.json.expect("report");
-    let auth: f64 = j["uploads"]["failures"]
-        .as_object()
-        .expect("failures")
-        .iter()
-        .filter(|(k, _)| k.starts_with("auth_"))
-        .filter_map(|(_, v)| v.as_f64())
-        .sum();
-    assert_eq!(auth, 1.0, "{}", r.stdout);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["upload", "--target", &target, "--size", "6M", "--parallel", "1"];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let wrong_secret = run(&["--access-key", "fs-access", "--secret-key", "wrong"]);
+    let j =
+        assert_stopped_at_once(&wrong_secret.iter().map(String::as_str).collect::<Vec<_>>(), "SignatureDoesNotMatch");
+    assert_eq!(j["bucket"], "auth_SignatureDoesNotMatch");
+    let wrong_key = run(&["--access-key", "nobody", "--secret-key", "fs-secret"]);
+    // s3s answers an unknown access key with NotSignedUp (AWS with InvalidAccessKeyId).
+    let j = assert_stopped_at_once(&wrong_key.iter().map(String::as_str).collect::<Vec<_>>(), "NotSignedUp");
+    assert_eq!(j["bucket"], "auth_NotSignedUp");
+    let bad_bucket = run(&["--access-key", "fs-access", "--secret-key", "fs-secret", "--bucket", "Not_A_Bucket"]);
+    assert_stopped_at_once(&bad_bucket.iter().map(String::as_str).collect::<Vec<_>>(), "InvalidBucketName");
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -216,8 +248,26 @@ fn sigint_aborts_uploads_in_flight_and_writes_the_report() {
     let target = server.s3.clone().expect("s3 address");
     let json_path = temp_path("upload-sigint.json");
     // 40 GiB in all: far more than fits in the second before the signal.
-    let child =
-        spawn_blast(&["upload", "--target", &target, "--size", "1G", "--parallel", "2", "--uploads", "40"], &json_path);
+    let (csv, html) = (temp_path("upload-sigint"), temp_path("upload-sigint.html"));
+    let (csv_prefix, html_path) = (csv.to_str().expect("path"), html.to_str().expect("path"));
+    let child = spawn_blast(
+        &[
+            "upload",
+            "--target",
+            &target,
+            "--size",
+            "1G",
+            "--parallel",
+            "2",
+            "--uploads",
+            "40",
+            "--csv",
+            csv_prefix,
+            "--html",
+            html_path,
+        ],
+        &json_path,
+    );
     wait_ms(1000);
     let signalled = std::time::Instant::now();
     // SAFETY: sending a signal to a child we own.
@@ -227,9 +277,25 @@ fn sigint_aborts_uploads_in_flight_and_writes_the_report() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     let j = r.json.expect("report written after SIGINT");
     assert_eq!(j["interrupted"], true);
-    // The two uploads in flight were cut and aborted; nothing else failed.
-    assert_eq!(f(&j, "/uploads/failures/interrupted"), 2.0, "{}", r.stdout);
+    // The two uploads in flight were cut and aborted: not finished, not failures of the target.
+    assert_eq!(f(&j, "/uploads/interrupted"), 2.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/uploads/failed"), 0.0, "{}", r.stdout);
+    assert!(j["uploads"]["failures"].as_object().expect("failures").is_empty(), "{}", r.stdout);
     assert_eq!(f(&j, "/uploads/aborted"), 2.0, "{}", r.stdout);
     assert!(f(&j, "/uploads/started") < 40.0);
     assert!(f(&j, "/parts/ok") > 0.0);
+    // Labelled in every format.
+    let label = "not finished (interrupted)";
+    assert!(r.stdout.contains("interrupted after") && r.stdout.contains(label), "{}", r.stdout);
+    assert!(j["warnings"].as_array().expect("warnings").iter().any(|w| w.as_str().is_some_and(|w| w.contains(label))));
+    let page = std::fs::read_to_string(&html).expect("html written");
+    assert!(page.contains("interrupted after") && page.contains(label), "the page says it was interrupted");
+    let stats = std::fs::read_to_string(format!("{csv_prefix}_stats.csv")).expect("stats csv");
+    let row = stats.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no interrupted row: {stats}"));
+    assert!(row.starts_with("S3,object upload not finished (interrupted),2,0,"), "{row}");
+    let failures = std::fs::read_to_string(format!("{csv_prefix}_failures.csv")).expect("failures csv");
+    assert!(!failures.contains("interrupted"), "cut-off uploads are not the target's failures: {failures}");
+    for p in blast::report::csv::paths(csv_prefix).iter().chain([&html]) {
+        let _ = std::fs::remove_file(p);
+    }
 }

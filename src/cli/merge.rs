@@ -281,6 +281,7 @@ fn merge_upload(shards: Vec<RawUpload>) -> Result<RawUpload, String> {
         interrupted: shards.iter().any(|s| s.interrupted),
         pinned: shards.iter().map(|s| s.pinned).sum(),
         bucket,
+        stopped: shards.iter().find_map(|s| s.stopped.clone()),
         pool_bytes: shards.iter().map(|s| s.pool_bytes).max().unwrap_or(0),
         // The largest shard's peak RSS.
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),

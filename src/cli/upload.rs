@@ -204,6 +204,11 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
         })
     })?;
     progress.finish();
+    if let Some(cause) = &outcome.stopped {
+        eprintln!("blast upload: stopped at the first S3 call to {}: {cause}", plan.endpoint);
+    }
     let summary = UploadSummary::build(&plan, &outcome);
-    args.out.finish(&summary, sla.as_deref())
+    let code = args.out.finish(&summary, sla.as_deref())?;
+    // A run that could not upload anything fails, whatever an SLA says.
+    Ok(if outcome.stopped.is_some() { ExitCode::from(1) } else { code })
 }

@@ -24,9 +24,12 @@ pub struct UploadCounts {
     pub completed: u64,
     pub failed: u64,
     /// Failed uploads by the kind of failure (`auth_SignatureDoesNotMatch`, `s3_SlowDown`,
-    /// `timeout`, `refused`, `checksum_mismatch`, `size_mismatch`, `interrupted`, ...).
+    /// `timeout`, `refused`, `checksum_mismatch`, `size_mismatch`, ...).
     pub failures: BTreeMap<String, u64>,
-    /// completed / started, in percent.
+    /// Not finished (interrupted): uploads in flight when the run was stopped, aborted; not
+    /// failures of the target.
+    pub interrupted: u64,
+    /// completed / finished (started less interrupted), in percent.
     pub success_pct: f64,
     pub aborted: u64,
     pub abort_failed: u64,
@@ -54,6 +57,10 @@ pub struct UploadSummary {
     pub interrupted: bool,
     /// How creating the bucket went: created, exists, or the failure.
     pub bucket: String,
+    /// Why the run stopped at its first S3 call, before any upload (wrong keys, a bad bucket
+    /// name, a refused connection); absent when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub uploads: UploadCounts,
     pub parts: UploadPartCounts,
     pub bytes_acked: u64,
@@ -121,6 +128,9 @@ impl UploadSummary {
         let failed: u64 = t.failures.values().sum();
         let elapsed = std::time::Duration::from_nanos(raw.elapsed_ns).as_secs_f64();
         let mut warnings = Vec::new();
+        if let Some(cause) = &raw.stopped {
+            warnings.push(format!("stopped at the first S3 call (CreateBucket), before any upload: {cause}"));
+        }
         if let Some((kind, n)) = t.failures.iter().find(|(k, _)| k.starts_with("auth_")) {
             warnings.push(format!(
                 "authentication failed ({kind}, {n} uploads): check --access-key/--secret-key (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and --region"
@@ -128,6 +138,12 @@ impl UploadSummary {
         }
         if let Some(&n) = t.failures.get("tls_handshake") {
             warnings.push(crate::report::tls_warning(n));
+        }
+        if raw.interrupted {
+            let n = t.uploads_interrupted;
+            warnings.push(format!(
+                "interrupted after {elapsed:.1} s: {n} uploads in flight were not finished (interrupted) and were aborted; they are not counted as failures"
+            ));
         }
         if t.abort_failed > 0 {
             warnings.push(format!(
@@ -143,12 +159,14 @@ impl UploadSummary {
             elapsed_s: elapsed,
             interrupted: raw.interrupted,
             bucket: raw.bucket.clone(),
+            stopped: raw.stopped.clone(),
             uploads: UploadCounts {
                 started: t.uploads_started,
                 completed: t.uploads_ok,
                 failed,
                 failures: t.failures.clone(),
-                success_pct: pct(t.uploads_ok, t.uploads_started),
+                interrupted: t.uploads_interrupted,
+                success_pct: pct(t.uploads_ok, t.uploads_started.saturating_sub(t.uploads_interrupted)),
                 aborted: t.aborted,
                 abort_failed: t.abort_failed,
                 verified: t.objects_verified,
@@ -195,13 +213,19 @@ impl UploadSummary {
         let row = |kind, name, counts, latency, avg_size| StatRow::new(kind, name, counts, latency, avg_size, secs);
         let part_size = if p.ok == 0 { 0.0 } else { self.bytes_acked as f64 / p.ok as f64 };
         let part = row("PUT", "UploadPart", (p.ok + p.failed, p.failed), &self.part_ms, part_size);
-        let rows = vec![
+        let finished = u.started.saturating_sub(u.interrupted);
+        let mut rows = vec![
             part.clone(),
             row("POST", "CreateMultipartUpload", (self.create_ms.count, 0), &self.create_ms, 0.0),
             row("POST", "CompleteMultipartUpload", (self.complete_ms.count, 0), &self.complete_ms, 0.0),
-            row("S3", "object upload", (u.started, u.failed), &self.object_ms, self.plan.size_bytes as f64),
-            part.aggregated(),
+            row("S3", "object upload", (finished, u.failed), &self.object_ms, self.plan.size_bytes as f64),
         ];
+        if u.interrupted > 0 {
+            // The label every format carries (CSV included): cut off, neither done nor failed.
+            let none = Percentiles::default();
+            rows.push(row("S3", "object upload not finished (interrupted)", (u.interrupted, 0), &none, 0.0));
+        }
+        rows.push(part.aggregated());
         if history.is_empty() {
             history = HistoryRow::whole_run(&part, self.started_at_unix as u64, self.plan.parallel as u64);
         }
@@ -241,7 +265,7 @@ impl Report for UploadSummary {
         let gb = self.bytes_acked as f64 / 1e9;
         let (cpu, pool, rss) = (self.checksum_cpu_s, self.data_pool_mib, self.peak_rss_mib);
         lines.extend([
-            ("uploads", format!("{} completed of {} started ({:.2}%), {} verified, failed: {failures}; {} aborted", u.completed, u.started, u.success_pct, u.verified, u.aborted)),
+            ("uploads", format!("{} completed of {} started ({:.2}%), {} verified, failed: {failures}, not finished (interrupted): {}; {} aborted", u.completed, u.started, u.success_pct, u.verified, u.interrupted, u.aborted)),
             ("parts", format!("{} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s", p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, plan.part_objective_s)),
             ("throughput", format!("{:.1} MB/s over {:.2}s ({gb:.2} GB acknowledged); checksums {cpu:.2} CPU s; data pool {pool:.0} MiB, peak RSS {rss:.0} MiB", self.mb_per_s, self.elapsed_s)),
         ]);
@@ -270,9 +294,10 @@ impl Report for UploadSummary {
 
     fn figures(&self, m: &mut Metrics) {
         let (u, p) = (&self.uploads, &self.parts);
-        let errors = Metric::pct_low(if u.started == 0 { 100.0 } else { pct(u.failed, u.started) });
-        m.insert("errors".into(), errors.over(u.started, "uploads started"));
-        m.insert("success".into(), Metric::pct_high(u.success_pct).over(u.started, "uploads started"));
+        let finished = u.started.saturating_sub(u.interrupted);
+        let errors = Metric::pct_low(if finished == 0 { 100.0 } else { pct(u.failed, finished) });
+        m.insert("errors".into(), errors.over(finished, "uploads finished"));
+        m.insert("success".into(), Metric::pct_high(u.success_pct).over(finished, "uploads finished"));
         m.insert("mbps".into(), Metric::mb_per_s(self.mb_per_s).over(p.ok, "parts acknowledged"));
         m.insert("slow_parts".into(), Metric::pct_low(p.over_objective_pct).over(p.ok, "parts acknowledged"));
     }

@@ -2,6 +2,7 @@
 //! every object verified.
 //!
 //! - `plan`: the validated run (`UploadPlan`).
+//! - `preflight`: the first S3 call (the bucket, the keys): go on, or stop at once with the cause.
 //! - `state`: what one core's slots share (`CoreUpload`) and the live counters.
 //! - `core`: what one pinned core runs on the engine's runner (its slots) and its tally.
 //! - `data`: the shared pool of pseudo-random bytes parts are sliced from (no disk, bounded memory).
@@ -20,6 +21,7 @@ pub mod core;
 pub mod data;
 pub mod object;
 pub mod plan;
+pub mod preflight;
 pub mod raw;
 pub mod s3;
 pub mod state;
@@ -27,8 +29,6 @@ pub mod tally;
 
 use crate::engine::live::Live;
 use crate::engine::runner::{self, Cores};
-use s3::{Lane, Timeline};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,12 +56,33 @@ pub struct UploadOutcome {
     pub pinned: usize,
     /// blast's own CPU: each core's, second by second from the start.
     pub cpu: crate::engine::cpu::RunCpu,
+    /// Why the run stopped at its first S3 call, before any upload (`preflight`).
+    pub stopped: Option<String>,
 }
 
 /// Creates the bucket (if missing), then runs the slots on the engine's runner and merges
-/// their tallies; `progress` is called about once a second with the live counters.
+/// their tallies; `progress` is called about once a second with the live counters. When the
+/// first S3 call shows that no upload can succeed (refused, wrong keys, a bad bucket name), no
+/// upload starts: the outcome is empty and says why.
 pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) -> Result<UploadOutcome, String> {
-    let bucket = create_bucket(plan)?;
+    let (checking, started_at) = (Instant::now(), std::time::SystemTime::now());
+    let bucket = match preflight::check(plan) {
+        Ok(bucket) => bucket,
+        Err(stopped) => {
+            return Ok(UploadOutcome {
+                tally: UploadTally::default(),
+                timeline: Vec::new(),
+                elapsed: checking.elapsed(),
+                started_at,
+                bucket: stopped.kind,
+                pool_bytes: 0,
+                interrupted: stop.load(Ordering::Relaxed),
+                pinned: 0,
+                cpu: Default::default(),
+                stopped: Some(stopped.cause),
+            })
+        }
+    };
     let pool = data::DataPool::new(plan.seed, plan.part_size as usize);
     let next_upload = Arc::new(AtomicU64::new(0));
     let works: Vec<_> = (0..plan.cores)
@@ -83,26 +104,6 @@ pub fn run(plan: &UploadPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)
         interrupted: stop.load(Ordering::Relaxed),
         pinned: done.pinned,
         cpu: done.cpu,
-    })
-}
-
-/// Makes sure the bucket exists; an answer that it already does is fine.
-fn create_bucket(plan: &UploadPlan) -> Result<String, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let local = tokio::task::LocalSet::new();
-    let timeline = Rc::new(Timeline { start: Instant::now(), bytes: Default::default() });
-    let mut lane = Lane::new(plan.target.clone(), timeline);
-    let timeout = plan.timeout;
-    let result = local.block_on(&rt, async move { tokio::time::timeout(timeout, lane.create_bucket()).await });
-    Ok(match result {
-        Err(_) => "timeout".to_string(),
-        Ok(Ok(_)) => "created".to_string(),
-        Ok(Err(f)) if f.kind.contains("BucketAlreadyOwnedByYou") || f.kind.contains("BucketAlreadyExists") => {
-            "exists".to_string()
-        }
-        Ok(Err(f)) => f.kind,
+        stopped: None,
     })
 }

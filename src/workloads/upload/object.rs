@@ -4,7 +4,7 @@
 
 use crate::workloads::upload::s3::{Lane, Reply};
 use crate::workloads::upload::state::{CoreUpload, LIVE_BYTES, LIVE_DONE, LIVE_FAILED, LIVE_PARTS};
-use crate::workloads::upload::tally::{Failure, UploadTally};
+use crate::workloads::upload::tally::{Failure, UploadTally, INTERRUPTED};
 use base64::Engine as _;
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -21,7 +21,9 @@ pub async fn upload(core: &CoreUpload, lanes: &mut [Lane], index: u64) {
         Ok(id) => id,
         Err(f) => {
             core.tally.borrow_mut().fail(&f.kind);
-            core.live.add(core.index, LIVE_FAILED, 1);
+            if f.kind != INTERRUPTED {
+                core.live.add(core.index, LIVE_FAILED, 1);
+            }
             return;
         }
     };
@@ -35,7 +37,7 @@ pub async fn upload(core: &CoreUpload, lanes: &mut [Lane], index: u64) {
         lanes.iter_mut().map(|lane| send_parts(core, lane, index, &key, &upload_id, &next_part, &etags, &failed));
     futures_util::future::join_all(lane_runs).await;
 
-    let failure = failed.into_inner().or_else(|| core.stopping().then(|| Failure::new("interrupted")));
+    let failure = failed.into_inner().or_else(|| core.stopping().then(|| Failure::new(INTERRUPTED)));
     if let Some(f) = failure {
         give_up(core, &mut lanes[0], &key, &upload_id, &f).await;
         return;
@@ -153,7 +155,9 @@ fn check_part(reply: &Reply, crc: &str) -> Result<String, Failure> {
 /// Records a failed upload and aborts its multipart upload.
 async fn give_up(core: &CoreUpload, lane: &mut Lane, key: &str, upload_id: &str, f: &Failure) {
     core.tally.borrow_mut().fail(&f.kind);
-    core.live.add(core.index, LIVE_FAILED, 1);
+    if f.kind != INTERRUPTED {
+        core.live.add(core.index, LIVE_FAILED, 1);
+    }
     let limit = if core.stopping() { GRACE } else { core.plan.timeout };
     let aborted = tokio::time::timeout(limit, lane.abort(key, upload_id)).await;
     let mut t = core.tally.borrow_mut();
@@ -181,7 +185,7 @@ async fn retrying<T>(core: &CoreUpload, mut call: impl AsyncFnMut() -> Result<T,
     loop {
         let result = tokio::select! {
             r = tokio::time::timeout(core.plan.timeout, call()) => r.unwrap_or_else(|_| Err(Failure::timeout())),
-            _ = interrupted_past_grace(core) => Err(Failure::new("interrupted")),
+            _ = interrupted_past_grace(core) => Err(Failure::new(INTERRUPTED)),
         };
         match result {
             Err(f) if f.transient && attempt < core.plan.retries && !core.stopping() => {

@@ -57,6 +57,9 @@ pub struct RawUpload {
     pub interrupted: bool,
     pub pinned: usize,
     pub bucket: String,
+    /// Why the run stopped at its first S3 call, before any upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub pool_bytes: usize,
     pub peak_rss_mib: f64,
     /// Bytes sent in each second since this process's start.
@@ -75,6 +78,7 @@ impl RawUpload {
             interrupted: out.interrupted,
             pinned: out.pinned,
             bucket: out.bucket.clone(),
+            stopped: out.stopped.clone(),
             pool_bytes: out.pool_bytes,
             peak_rss_mib,
             timeline: out.timeline.clone(),

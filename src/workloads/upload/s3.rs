@@ -10,8 +10,8 @@ use hyper::body::{Body, Frame, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rusty_s3::actions::{
-    AbortMultipartUpload, CompleteMultipartUpload, CreateBucket, CreateMultipartUpload, DeleteObject, HeadObject,
-    S3Action, UploadPart,
+    AbortMultipartUpload, CompleteMultipartUpload, CreateBucket, CreateMultipartUpload, DeleteObject, HeadBucket,
+    HeadObject, S3Action, UploadPart,
 };
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use std::cell::Cell;
@@ -191,6 +191,12 @@ impl Lane {
         let t = self.target.clone();
         let url = CreateBucket::new(&t.bucket, &t.credentials).sign(PRESIGN_VALID);
         ok(self.send("PUT", url, &[], Bytes::new(), false).await?)
+    }
+
+    pub async fn head_bucket(&mut self) -> Result<Reply, Failure> {
+        let t = self.target.clone();
+        let url = HeadBucket::new(&t.bucket, Some(&t.credentials)).sign(PRESIGN_VALID);
+        ok(self.send("HEAD", url, &[], Bytes::new(), false).await?)
     }
 
     pub async fn create(&mut self, key: &str) -> Result<String, Failure> {

@@ -6,6 +6,9 @@ use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The failure kind of a request an interrupt cut off.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// Why a request (and so its upload) failed: a short stable name, and whether retrying may help.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
@@ -72,6 +75,9 @@ pub struct UploadTally {
     pub retries: u64,
     pub uploads_started: u64,
     pub uploads_ok: u64,
+    /// Uploads an interrupt (Ctrl-C, SIGTERM) cut off: not finished, not the target's failure.
+    #[serde(default)]
+    pub uploads_interrupted: u64,
     /// Failed uploads by the kind of their first unrecovered failure.
     pub failures: BTreeMap<String, u64>,
     /// Failed uploads whose multipart upload was aborted (no orphaned parts), and those where
@@ -101,6 +107,7 @@ impl Default for UploadTally {
             retries: 0,
             uploads_started: 0,
             uploads_ok: 0,
+            uploads_interrupted: 0,
             failures: BTreeMap::new(),
             aborted: 0,
             abort_failed: 0,
@@ -117,8 +124,14 @@ impl UploadTally {
         h.saturating_record(d.as_micros().max(1) as u64);
     }
 
+    /// Counts an upload that ended with `kind`: a failure, or not finished when the kind is
+    /// `interrupted` (the run was stopped while it was in flight).
     pub fn fail(&mut self, kind: &str) {
-        *self.failures.entry(kind.to_string()).or_default() += 1;
+        if kind == INTERRUPTED || kind.ends_with(&format!("_{INTERRUPTED}")) {
+            self.uploads_interrupted += 1;
+        } else {
+            *self.failures.entry(kind.to_string()).or_default() += 1;
+        }
     }
 
     pub fn merge(&mut self, o: UploadTally) {
@@ -138,6 +151,7 @@ impl UploadTally {
         self.retries += o.retries;
         self.uploads_started += o.uploads_started;
         self.uploads_ok += o.uploads_ok;
+        self.uploads_interrupted += o.uploads_interrupted;
         for (k, v) in o.failures {
             *self.failures.entry(k).or_default() += v;
         }
