@@ -27,8 +27,8 @@
 
 pub mod compact;
 pub mod core;
-pub mod io;
 pub mod cpu;
+pub mod io;
 pub mod live;
 pub mod mix;
 pub mod pacer;

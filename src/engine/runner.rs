@@ -282,8 +282,9 @@ mod tests {
             })
             .collect();
         let mut updates = Vec::new();
-        let done = run(Cores { pin: false, start_at: None, uring: false }, &stop, works, |u, _| updates.push(u), |_| {})
-            .expect("threads start");
+        let done =
+            run(Cores { pin: false, start_at: None, uring: false }, &stop, works, |u, _| updates.push(u), |_| {})
+                .expect("threads start");
         updates.sort_unstable();
         assert_eq!(updates, [0, 1, 2]);
         assert_eq!(done.tally.0, 6);
@@ -311,7 +312,8 @@ mod tests {
                 }
             })
             .collect();
-        let done = run(Cores { pin: false, start_at: None }, &stop, works, |(), _| {}, |_| {}).expect("threads start");
+        let done = run(Cores { pin: false, start_at: None, uring: false }, &stop, works, |(), _| {}, |_| {})
+            .expect("threads start");
         let cpu = done.cpu;
         assert_eq!(cpu.cores.len(), 2);
         for core in &cpu.cores {

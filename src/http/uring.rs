@@ -58,12 +58,7 @@ impl UringStream {
         // SAFETY: `recv` writes at most one byte into `byte`, which outlives the call; the fd
         // is this stream's own open socket.
         let n = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
+            libc::recv(self.stream.as_raw_fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
         };
         n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
     }

@@ -260,9 +260,13 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
         return;
     }
     match probe.sent_us {
-        Some(sent) => t.delivered(probe.id, received_us, received_us.saturating_sub(sent)),
+        Some(sent) => {
+            t.delivered(probe.id, received_us, received_us.saturating_sub(sent));
+            core.live.record_latency(core.index, received_us.saturating_sub(sent));
+        }
+        // Timed against the publisher's send time once the run ends (`resolve`): the live
+        // line has no latency for it.
         None => t.receipts.push((probe.id, received_us)),
     }
     core.live.add(core.index, LIVE_DELIVERED, 1);
-    core.live.record_latency(core.index, received_us.saturating_sub(sent));
 }
