@@ -96,8 +96,10 @@ fn csv_files_use_locust_columns_and_match_the_json() {
 #[test]
 fn failures_csv_lists_errors_by_kind() {
     let _g = serial();
-    // Nothing listens here: every connection is refused.
-    let prefix = temp_path("refused").to_string_lossy().to_string();
+    // The target wants a token blast does not send: every request fails with 401.
+    let server = Server::start(&["--require-auth"]);
+    let prefix = temp_path("unauthorized").to_string_lossy().to_string();
+    let target = server.url();
     let r = blast(&[
         "api",
         "--rate",
@@ -107,7 +109,7 @@ fn failures_csv_lists_errors_by_kind() {
         "--conns",
         "2",
         "--target",
-        "http://127.0.0.1:9/v1/messages",
+        &target,
         "--csv",
         &prefix,
         "--csv-full-history",
