@@ -1,4 +1,5 @@
-//! Parsers for human-written quantities: durations, rates, counts.
+//! Human-written quantities: parsers for durations, rates, counts and sizes, and printers for
+//! rates and durations in the same notation.
 
 use std::time::Duration;
 
@@ -44,6 +45,54 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
         return Err(format!("rate '{s}' is above 100M req/s"));
     }
     Ok(rate)
+}
+
+/// A rate as a person writes it, in the largest unit in which it is at least 1, to 4
+/// significant digits: `2000/s`, `30/min`, `10/h`.
+pub fn rate_text(rate: f64) -> String {
+    let (value, unit) = if rate >= 1.0 {
+        (rate, "s")
+    } else if rate * 60.0 >= 1.0 - 1e-9 {
+        (rate * 60.0, "min")
+    } else {
+        (rate * 3600.0, "h")
+    };
+    format!("{}/{unit}", significant(value, 4))
+}
+
+/// Requests per second for a report: whole numbers from 1/s up (`2000 req/s`), below that 4
+/// significant digits and the rate as written (`0.002778 req/s (10/h)`), never `0 req/s`.
+pub fn per_second_text(rate: f64) -> String {
+    if rate >= 1.0 || rate <= 0.0 {
+        format!("{rate:.0} req/s")
+    } else {
+        format!("{} req/s ({})", significant(rate, 4), rate_text(rate))
+    }
+}
+
+/// A duration in the notation `parse_duration` reads: `6m`, `1h`, `90s`, `1.5s`.
+pub fn duration_text(d: Duration) -> String {
+    let secs = d.as_secs();
+    match (d.subsec_nanos(), secs) {
+        (0, s) if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        (0, s) if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        (0, s) => format!("{s}s"),
+        _ => format!("{}s", significant(d.as_secs_f64(), 6)),
+    }
+}
+
+/// `value` to `digits` significant digits, trailing zeros dropped: 0.002778, 30, 166000.
+pub fn significant(value: f64, digits: i32) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let decimals = (digits - 1 - value.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{value:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// A number with an optional k/M/G (x1000) suffix.
@@ -162,14 +211,33 @@ mod tests {
             ("2000/s", 2000.0),
             ("0.5", 0.5),
             ("3600/h", 1.0),
+            ("10/h", 10.0 / 3600.0),
+            ("1/min", 1.0 / 60.0),
+            ("0.5/s", 0.5),
         ];
         for (s, r) in ok {
             let got = parse_rate(s).expect(s);
-            assert!((got - r).abs() < 1e-6, "{s}: {got}");
+            assert!((got - r).abs() <= r * 1e-12, "{s}: {got}");
         }
         for bad in ["0", "-5", "abc", "10/day", "", "nan", "1G"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rates_print_as_written() {
+        for (written, text) in
+            [("10/h", "10/h"), ("1/min", "1/min"), ("0.5", "30/min"), ("2000/s", "2000/s"), ("166k", "166000/s")]
+        {
+            assert_eq!(rate_text(parse_rate(written).expect(written)), text);
+        }
+        assert_eq!(per_second_text(10.0 / 3600.0), "0.002778 req/s (10/h)");
+        assert_eq!(per_second_text(2.0), "2 req/s");
+        for (d, text) in [(360, "6m"), (60, "1m"), (7200, "2h"), (90, "90s"), (1, "1s")] {
+            assert_eq!(duration_text(Duration::from_secs(d)), text);
+            assert_eq!(parse_duration(text), Ok(Duration::from_secs(d)));
+        }
+        assert_eq!(duration_text(Duration::from_millis(1500)), "1.5s");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! SLA verdicts that cannot lie: a figure that rests on no sample fails (a dead target does
 //! not pass `p99<50ms`), every verdict says how many samples it rests on, in text and JSON, for
 //! api, ws and upload; SLA units must fit their figure; a target URL blast cannot connect to
-//! by construction (port 0, no host, another scheme) is refused before the run.
+//! by construction (port 0, no host, another scheme) is refused before the run; a rate under
+//! 1/s is paced and reported exactly, or refused when the run is too short for one request.
 
 mod common;
 use common::*;
@@ -171,4 +172,40 @@ fn targets_that_cannot_be_connected_to_are_refused_before_the_run() {
             assert!(started.elapsed().as_secs_f64() < 2.0, "{args:?} ran before refusing");
         }
     }
+}
+
+#[test]
+fn rates_under_one_per_second_are_exact_or_refused() {
+    let _g = serial();
+    // Too short for one request: refused before the run, exit 2, one line.
+    for (rate, line) in [
+        ("1/min", "blast: --rate 1/min schedules no request in 1s: run at least 1m or raise the rate"),
+        ("10/h", "blast: --rate 10/h schedules no request in 1s: run at least 6m or raise the rate"),
+    ] {
+        let (code, stderr) =
+            blast_plain(&["api", "--target", "http://127.0.0.1:9/x", "--rate", rate, "--duration", "1s"]);
+        assert_eq!(code, 2, "{rate}: {stderr}");
+        assert_eq!(stderr.trim_end(), line);
+    }
+    // Accepted and exact: 120/min for 2 s is 4 requests (due at 0, 0.5, 1, 1.5 s); 0.5/s for
+    // 3 s is 2 (due at 0 and 2 s). The target answers each one.
+    let server = Server::start(&[]);
+    for (rate, secs, plan_line, requests) in [
+        ("120/min", "2s", "plan      2 req/s constant", 4.0),
+        ("0.5/s", "3s", "plan      0.5 req/s (30/min) constant", 2.0),
+    ] {
+        let r = blast(&["api", "--target", &server.url(), "--rate", rate, "--duration", secs]);
+        assert_eq!(r.code, 0, "{rate}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains(plan_line), "{rate}: {}", r.stdout);
+        let j = r.json.expect("report");
+        for n in ["scheduled", "sent", "ok"] {
+            assert_eq!(f(&j, &format!("/requests/{n}")), requests, "{rate} {n}: {}", j["requests"]);
+        }
+        // Every slot was sent; the ratio only drops below 100% when the last send ran past
+        // the end of the schedule (by more than 10% of the run here).
+        let ratio = f(&j, "/rate_ratio");
+        assert!((0.9..=1.0 + 1e-9).contains(&ratio), "{rate}: {ratio}");
+    }
+    let r = blast(&["api", "--target", &server.url(), "--rate", "120/min", "--duration", "1s"]);
+    assert_eq!(f(&r.json.expect("report"), "/plan/rate"), 2.0);
 }

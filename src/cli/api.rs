@@ -38,7 +38,9 @@ pub enum IoArg {
 
 #[derive(Args, Debug)]
 pub struct ApiArgs {
-    /// Arrival rate: 166000, 166k, 10M/min, 2000/s.
+    /// Arrival rate: 166000, 166k, 10M/min, 2000/s, 0.5, 1/min, 10/h. Rates under 1/s are
+    /// accepted and paced exactly (10/h: one request every 6m, the first at the start); a
+    /// --duration shorter than one gap between requests is refused (exit 2).
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Measured duration after warm-up (default 30s).
@@ -185,6 +187,16 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let shards = a.shard.shard.map_or(1.0, |(_, n)| n as f64);
     let url = a.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let target = HttpTarget::parse(&url)?;
+    if shape.is_none() && rate / shards * duration.as_secs_f64() < 1.0 - 1e-9 {
+        let shortest = Duration::from_secs((shards / rate - 1e-9).ceil() as u64);
+        return Err(format!(
+            "--rate {} schedules no request in {}: run at least {} or raise the rate",
+            crate::units::rate_text(rate),
+            crate::units::duration_text(duration),
+            crate::units::duration_text(shortest)
+        )
+        .into());
+    }
     let cores = match a.cores {
         Some(c) => {
             if (c as f64) > rate / shards {

@@ -33,17 +33,33 @@ pub struct Slot {
     pub offset_ns: u64,
 }
 
-/// Offset in nanoseconds of global slot `i` at `rate_milli` thousandths of a request per second.
-///
-/// Integer arithmetic so that a long run never drifts: `i * 1e12 / rate_milli`.
-pub fn constant_offset_ns(global_index: u64, rate_milli: u64) -> u64 {
-    ((global_index as u128 * 1_000_000_000_000u128) / rate_milli as u128) as u64
+/// A rate in billionths of a request per second, the integer form the schedule is computed in:
+/// fine enough that rates under 1/s stay exact (10/h is 2,777,778, one request every 360 s).
+pub fn rate_nano(rate: f64) -> u64 {
+    ((rate * 1e9).round() as u64).max(1)
 }
+
+/// Offset in nanoseconds of global slot `i` at `rate_nano` billionths of a request per second.
+///
+/// Integer arithmetic so that a long run never drifts: `i * 1e18 / rate_nano`.
+pub fn constant_offset_ns(global_index: u64, rate_nano: u64) -> u64 {
+    ((global_index as u128 * NANO_PER_UNIT) / rate_nano as u128) as u64
+}
+
+/// How many global slots of a constant `rate_nano` schedule are due before `end_ns` (the
+/// inverse of [`constant_offset_ns`]): slot `i` is due before `end_ns` exactly when
+/// `i * 1e18 < end_ns * rate_nano`.
+pub fn constant_slots_before(end_ns: u64, rate_nano: u64) -> u64 {
+    (end_ns as u128 * rate_nano as u128).div_ceil(NANO_PER_UNIT) as u64
+}
+
+/// Nanoseconds per second times billionths per request.
+const NANO_PER_UNIT: u128 = 1_000_000_000_000_000_000;
 
 /// The per-core stream of due slots, ending at `end_ns` (exclusive).
 #[derive(Clone, Debug)]
 pub struct Pacer {
-    rate_milli: u64,
+    rate_nano: u64,
     cores: u64,
     core: u64,
     arrival: Arrival,
@@ -54,7 +70,7 @@ pub struct Pacer {
     /// the position in count space.
     poisson_at: f64,
     end_ns: u64,
-    /// A varying rate (`--stages`); `rate_milli` is then unused.
+    /// A varying rate (`--stages`); `rate_nano` is then unused.
     shape: Option<Arc<Shape>>,
     /// This process is shard `shard` of `shards` (`--shard I/N`): it takes every N-th slot of
     /// the global schedule, so N processes together reproduce one run exactly.
@@ -67,9 +83,9 @@ impl Pacer {
     /// `rate` is the global rate in requests per second; `core` counts from 0 to `cores - 1`.
     pub fn new(rate: f64, cores: usize, core: usize, arrival: Arrival, seed: u64, end_ns: u64) -> Self {
         assert!(cores > 0 && core < cores, "core index out of range");
-        let rate_milli = ((rate * 1000.0).round() as u64).max(1);
+        let rate_nano = rate_nano(rate);
         Pacer {
-            rate_milli,
+            rate_nano,
             cores: cores as u64,
             core: core as u64,
             arrival,
@@ -112,10 +128,10 @@ impl Pacer {
                 self.poisson_at += self.rng.exponential(streams);
                 shape.offset_ns(self.poisson_at)?
             }
-            (None, Arrival::Constant) => constant_offset_ns(seq, self.rate_milli),
+            (None, Arrival::Constant) => constant_offset_ns(seq, self.rate_nano),
             (None, Arrival::Poisson) => {
                 // Mean gap of this core's stream: cores * shards / rate seconds.
-                let mean_ns = streams * 1e12 / self.rate_milli as f64;
+                let mean_ns = streams * 1e18 / self.rate_nano as f64;
                 self.poisson_at += self.rng.exponential(mean_ns);
                 self.poisson_at as u64
             }
@@ -183,6 +199,32 @@ mod tests {
     }
 
     #[test]
+    fn rates_under_one_per_second_are_paced_exactly() {
+        // 10/h: one request every 360 s (to 0.1 ppm); 1/min: every 60 s; 0.5/s: every 2 s.
+        for (rate, gap_s) in [(10.0 / 3600.0, 360.0), (1.0 / 60.0, 60.0), (0.5, 2.0)] {
+            let slots = collect(rate, 1, 0, Arrival::Constant, (3.0 * gap_s * 1e9) as u64 + 1);
+            assert_eq!(slots.len(), 4, "rate {rate}");
+            for (i, s) in slots.iter().enumerate() {
+                let want = i as f64 * gap_s * 1e9;
+                assert!((s.offset_ns as f64 - want).abs() <= want * 1e-7, "rate {rate} slot {i}: {}", s.offset_ns);
+            }
+        }
+    }
+
+    #[test]
+    fn slots_before_counts_what_the_pacer_sends() {
+        for rate in [10.0 / 3600.0, 1.0 / 60.0, 0.5, 3.0, 166_000.0] {
+            for end in [0, 1, SEC / 3, SEC, 2 * SEC + 1, 360 * SEC, 721 * SEC] {
+                if rate * end as f64 / 1e9 > 1e6 {
+                    continue;
+                }
+                let sent = collect(rate, 1, 0, Arrival::Constant, end).len() as u64;
+                assert_eq!(constant_slots_before(end, rate_nano(rate)), sent, "rate {rate} end {end}");
+            }
+        }
+    }
+
+    #[test]
     fn cores_together_reproduce_the_global_schedule() {
         for cores in [1usize, 2, 3, 7, 16] {
             let rate = 166_000.0;
@@ -192,7 +234,7 @@ mod tests {
             assert_eq!(all.len(), 16_600, "cores {cores}: slot count");
             for (i, s) in all.iter().enumerate() {
                 assert_eq!(s.seq, i as u64);
-                assert_eq!(s.offset_ns, constant_offset_ns(i as u64, 166_000_000));
+                assert_eq!(s.offset_ns, constant_offset_ns(i as u64, rate_nano(166_000.0)));
             }
         }
     }
@@ -201,7 +243,7 @@ mod tests {
     fn long_runs_do_not_drift() {
         // After one hour at 166K/s the last slot is exactly where i / rate says.
         let i = 166_000u64 * 3600 - 1;
-        assert_eq!(constant_offset_ns(i + 1, 166_000_000), 3600 * SEC);
+        assert_eq!(constant_offset_ns(i + 1, rate_nano(166_000.0)), 3600 * SEC);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A validated open-loop run (`Plan`): rate or shape, duration, cores, connections, queue,
 //! shards; and how shards split a count between them.
 
-use crate::engine::pacer::Arrival;
+use crate::engine::pacer::{constant_slots_before, rate_nano, Arrival};
 use crate::engine::shape::Shape;
 use std::time::Duration;
 
@@ -55,11 +55,19 @@ impl Plan {
         spread(self.conns, self.cores, core)
     }
 
-    /// Requests due between `from` and `to` seconds after the start (this shard's share).
+    /// Requests due between `from` and `to` seconds after the start (this shard's share): for a
+    /// constant rate the exact count of slots the pacer sends in that span (so that a 2 s run
+    /// at 0.5/s, due at 0 s, counts 1), otherwise the expected count.
     pub fn scheduled_between(&self, from: f64, to: f64) -> f64 {
-        let all = match &self.shape {
-            Some(s) => s.count_at(to) - s.count_at(from),
-            None => self.rate * (to - from).max(0.0),
+        let all = match (&self.shape, self.arrival) {
+            (None, Arrival::Constant) => {
+                let end_ns = (self.warmup + self.duration).as_nanos() as u64;
+                let ns = |t: f64| ((t.max(0.0) * 1e9).round() as u64).min(end_ns);
+                let due = |t: f64| shard_share(constant_slots_before(ns(t), rate_nano(self.rate)), self.shard);
+                return due(to).saturating_sub(due(from)) as f64;
+            }
+            (Some(s), _) => s.count_at(to) - s.count_at(from),
+            (None, Arrival::Poisson) => self.rate * (to - from).max(0.0),
         };
         all / self.shard.1.max(1) as f64
     }

@@ -5,7 +5,7 @@
 
 use crate::engine::raw::{from_unix_ns, NamedRequest, RawRun};
 use crate::engine::recorder::{ErrorKind, Recorder};
-use crate::engine::{Plan, RunOutcome};
+use crate::engine::{Arrival, Plan, RunOutcome};
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Table, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
@@ -380,11 +380,11 @@ impl ApiSummary {
             interrupted: run.interrupted,
             requests: ApiRequests { scheduled: scheduled as u64, counts: ApiCounts::of(t) },
             achieved_rate,
-            // Constant rate: achieved over planned. A shape has no single rate: sent over due,
-            // with the same penalty when sending ran past the schedule.
-            rate_ratio: match &plan.shape {
-                None => achieved_rate / plan.own_rate(),
-                Some(_) => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
+            // Sent over the slots due (exact at any rate, 10/h included), with a penalty when
+            // sending ran past the schedule. Poisson arrivals: achieved over the planned rate.
+            rate_ratio: match (&plan.shape, plan.arrival) {
+                (None, Arrival::Poisson) => achieved_rate / plan.own_rate(),
+                _ => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
             },
             throughput_rps: t.completed as f64 / measured,
             status_codes: t.status_codes(),
@@ -510,16 +510,25 @@ fn warnings(s: &mut ApiSummary, run: &RunOutcome) -> Vec<String> {
     }
     if !s.interrupted && !run.unreachable && s.rate_ratio < RATE_SHORTFALL {
         w.push(format!(
-            "achieved {:.0} req/s, {:.1}% of the target {:.0} req/s",
-            s.achieved_rate,
+            "achieved {}, {:.1}% of the target {}",
+            crate::units::per_second_text(s.achieved_rate),
             s.rate_ratio * 100.0,
-            s.plan.rate
+            crate::units::per_second_text(s.plan.rate)
         ));
     }
     if s.interrupted {
         w.push(format!("interrupted after {:.1} s of {:.1} s measured", s.measured_s, s.plan.duration_s));
     }
     w
+}
+
+/// The achieved rate with one decimal (`1999.7 req/s`), or to 4 significant digits under 1/s.
+fn achieved_text(rate: f64) -> String {
+    if rate >= 1.0 || rate <= 0.0 {
+        format!("{rate:.1} req/s")
+    } else {
+        crate::units::per_second_text(rate)
+    }
 }
 
 impl Report for ApiSummary {
@@ -535,18 +544,18 @@ impl Report for ApiSummary {
         let (p, r, c) = (&self.plan, &self.requests, &self.connections);
         let n = &r.counts;
         let rate = match &p.stages {
-            Some(stages) => format!("stages {stages} (peak {:.0} req/s)", p.rate),
-            None => format!("{:.0} req/s", p.rate),
+            Some(stages) => format!("stages {stages} (peak {})", crate::units::per_second_text(p.rate)),
+            None => crate::units::per_second_text(p.rate),
         };
         let arrival =
             serde_json::to_value(p.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (secs, warmup, cores, conns, coalesce) = (p.duration_s, p.warmup_s, p.cores, p.conns, p.coalesce_us);
         let (achieved, pct, rps, measured) =
-            (self.achieved_rate, self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
+            (achieved_text(self.achieved_rate), self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
         let mut lines = vec![
             ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us, io: {}", p.io)),
             ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
-            ("rate", format!("achieved {achieved:.1} req/s ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
+            ("rate", format!("achieved {achieved} ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
             ("status", text::counts(&self.status_codes)),
             ("errors", text::counts(&self.errors)),
             ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
@@ -637,7 +646,13 @@ impl Report for ApiSummary {
         Page {
             headline: vec![
                 ("requests".into(), self.requests.counts.sent.to_string()),
-                ("achieved req/s".into(), format!("{:.0}", self.achieved_rate)),
+                (
+                    "achieved req/s".into(),
+                    match self.achieved_rate {
+                        r if r >= 1.0 => format!("{r:.0}"),
+                        r => crate::units::significant(r, 4),
+                    },
+                ),
                 ("of schedule".into(), format!("{:.2}%", self.rate_ratio * 100.0)),
                 ("p99 (corrected)".into(), format!("{:.2} ms", self.latency_ms.p99)),
                 ("failed".into(), self.requests.counts.failed.to_string()),

@@ -2,7 +2,7 @@
 //! open-loop at `--connect-rate`), the hold (core 0 publishes the probes), the drain and the
 //! close; and what it hands back to the runner.
 
-use crate::engine::pacer::{constant_offset_ns, Arrival, Pacer};
+use crate::engine::pacer::{constant_offset_ns, rate_nano, Arrival, Pacer};
 use crate::engine::rng::SplitMix64;
 use crate::engine::runner::{Core, Tally};
 use crate::workloads::ws::plan::WsPlan;
@@ -61,8 +61,7 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
     });
 
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
-    let rate_milli = ((plan.connect_rate * 1000.0).round() as u64).max(1);
-    let end_ns = constant_offset_ns(plan.conns as u64, rate_milli);
+    let end_ns = constant_offset_ns(plan.conns as u64, rate_nano(plan.connect_rate));
     let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns)
         .sharded(plan.shard.0, plan.shard.1);
     let mut timer = crate::clock::PreciseTimer::new();
