@@ -26,13 +26,15 @@ fn api_over_https_trusts_only_what_it_is_told_to() {
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/requests/ok"), 500.0);
     assert_eq!(j["target"], url.as_str());
-    // The same target without trusting its certificate: every connection fails the handshake,
-    // counted as such, with the advice to give --ca-cert; the run still ends and reports.
+    // The same target without trusting its certificate: every connection fails the handshake
+    // before the start, so the run stops there, says why on stderr (one line) and still
+    // reports, with the advice to give --ca-cert.
     let r = blast(&base);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
-    assert_eq!(f(&j, "/requests/ok"), 0.0);
-    assert!(f(&j, "/errors/tls_handshake") > 0.0, "{j}");
+    assert_eq!(f(&j, "/requests/sent"), 0.0);
+    assert_eq!(f(&j, "/connections/failed_at_start"), 4.0, "{j}");
+    assert!(r.stderr.contains("TLS handshake failed"), "{}", r.stderr);
     assert!(r.stdout.contains("--ca-cert"), "{}", r.stdout);
     // --insecure accepts it (test targets with throwaway certificates).
     let mut insecure = base.to_vec();

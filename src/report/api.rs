@@ -459,7 +459,7 @@ fn signals(s: &ApiSummary, lag_limit: f64) -> Signals {
     let measured = s.timeline.iter().skip(s.plan.warmup_s as usize).filter(|x| x.completed > 0);
     let p50s: Vec<f64> = measured.map(|x| x.service_p50_ms).collect();
     Signals {
-        busiest_core: s.blast_cpu.as_ref().map(|c| c.busiest_core_pct / 100.0),
+        busiest_core: s.blast_cpu.as_ref().and_then(|c| c.busiest_share()),
         pacer_lag_ms: Some((s.dispatch_lag_ms.p99, lag_limit)),
         waiting: (waited || dropped > 0)
             .then_some(Waiting { queue_peak: s.queue_peak, send_lag_p99_ms: s.send_lag_ms.p99 }),

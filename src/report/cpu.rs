@@ -6,6 +6,9 @@
 use crate::engine::cpu::{CpuSample, RunCpu};
 use serde::Serialize;
 
+/// Shortest stretch of run (s) whose cores' busy share is judged.
+pub const MIN_JUDGED_S: f64 = 0.5;
+
 /// blast's own CPU over a run.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct BlastCpu {
@@ -106,6 +109,12 @@ impl BlastCpu {
         })
     }
 
+    /// The busiest core's busy share (0..1), when the run was long enough for a share to mean
+    /// something: over a sliver of a second (a run that stopped at the start) it is noise.
+    pub fn busiest_share(&self) -> Option<f64> {
+        (self.wall_s >= MIN_JUDGED_S).then_some(self.busiest_core_pct / 100.0)
+    }
+
     /// The headline line: `9.8 us/request (2.1 user + 7.7 sys), busiest core 43% busy (cores 43, 12)`.
     pub fn line(&self) -> String {
         let cores: Vec<String> = self.core_busy_pct.iter().map(|p| format!("{p:.0}")).collect();
@@ -117,6 +126,12 @@ impl BlastCpu {
         } else {
             String::new()
         };
+        if self.wall_s < MIN_JUDGED_S {
+            return format!(
+                "{per}{:.2} s user + {:.2} s sys over {:.2} s (too short to judge how busy the cores were)",
+                self.user_s, self.sys_s, self.wall_s
+            );
+        }
         format!(
             "{per}{:.2} s user + {:.2} s sys over {:.1} s, busiest core {:.0}% busy (cores % busy: {})",
             self.user_s,
@@ -153,6 +168,27 @@ mod tests {
 
     fn s(user_us: u64, sys_us: u64) -> CpuSample {
         CpuSample { user_us, sys_us, wall_us: 1_000_000 }
+    }
+
+    #[test]
+    fn a_run_that_stopped_at_the_start_has_no_busy_share_to_judge() {
+        let mut b = BlastCpu {
+            unit: "request",
+            units: 0.0,
+            user_us_per_unit: 0.0,
+            sys_us_per_unit: 0.0,
+            us_per_unit: 0.0,
+            user_s: 0.0,
+            sys_s: 0.0,
+            wall_s: 0.0002,
+            core_busy_pct: vec![90.0, 48.0],
+            busiest_core_pct: 90.0,
+            timeline: Vec::new(),
+        };
+        assert_eq!(b.busiest_share(), None);
+        assert!(b.line().contains("too short to judge"), "{}", b.line());
+        b.wall_s = 2.0;
+        assert_eq!(b.busiest_share(), Some(0.9));
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub struct Verdict {
 
 /// The verdict on a run whose only signal is blast's CPU (ws, upload: no pacer of requests).
 pub fn on_cpu(cpu: Option<&crate::report::cpu::BlastCpu>) -> Verdict {
-    judge(&Signals { busiest_core: cpu.map(|c| c.busiest_core_pct / 100.0), ..Signals::default() })
+    judge(&Signals { busiest_core: cpu.and_then(|c| c.busiest_share()), ..Signals::default() })
 }
 
 /// Judges the run from its figures.
