@@ -145,14 +145,46 @@ fn ends_value(c: char) -> bool {
     matches!(c, '&' | '#' | '"' | '\'' | '<' | '>' | ' ' | '\t' | '\r' | '\n' | '\\' | ',' | ';' | ')' | ']' | '}')
 }
 
+/// Copies `text` with chosen values replaced by `MASK`: the one loop both maskers share.
+struct Masking<'a> {
+    text: &'a str,
+    out: String,
+    /// Bytes of `text` already copied to `out`.
+    done: usize,
+}
+
+impl<'a> Masking<'a> {
+    fn new(text: &'a str) -> Self {
+        Masking { text, out: String::new(), done: 0 }
+    }
+
+    /// Masks the value that starts at byte `start` and runs to `ends_value` (or the end); an
+    /// empty or already masked value is left. Returns where the value ends.
+    fn value_at(&mut self, start: usize) -> usize {
+        let text = self.text;
+        let len = text[start..].find(ends_value).unwrap_or(text.len() - start);
+        if len > 0 && &text[start..start + len] != MASK {
+            self.out.push_str(&text[self.done..start]);
+            self.out.push_str(MASK);
+            self.done = start + len;
+        }
+        start + len
+    }
+
+    /// The masked text; `None` when nothing was masked.
+    fn finish(mut self) -> Option<String> {
+        (self.done > 0).then(|| {
+            self.out.push_str(&self.text[self.done..]);
+            self.out
+        })
+    }
+}
+
 /// Masks `?name=value` / `&name=value` for sensitive names; `None` when nothing was masked.
 fn mask_params(text: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut done = 0; // bytes of `text` already copied to `out`
-    let mut changed = false;
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if (b != b'?' && b != b'&') || i < done {
+    let mut m = Masking::new(text);
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        if (b != b'?' && b != b'&') || i < m.done {
             continue;
         }
         let rest = &text[i + 1..];
@@ -162,23 +194,11 @@ fn mask_params(text: &str) -> Option<String> {
             continue;
         }
         let name = name.strip_prefix("amp;").unwrap_or(name); // `&amp;` in HTML
-        if !SENSITIVE_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name)) {
-            continue;
+        if SENSITIVE_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+            m.value_at(i + 1 + eq + 1);
         }
-        let start = i + 1 + eq + 1;
-        let len = text[start..].find(ends_value).unwrap_or(text.len() - start);
-        if len == 0 || &text[start..start + len] == MASK {
-            continue;
-        }
-        out.push_str(&text[done..start]);
-        out.push_str(MASK);
-        done = start + len;
-        changed = true;
     }
-    changed.then(|| {
-        out.push_str(&text[done..]);
-        out
-    })
+    m.finish()
 }
 
 /// Masks the credential after `Bearer ` or `Basic `; `None` when there was none.
@@ -191,25 +211,12 @@ fn mask_schemes(text: &str) -> Option<String> {
 /// Masks the word after each (case-insensitive) `prefix`.
 fn mask_after(text: &str, prefix: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
-    let mut out = String::new();
-    let mut done = 0;
+    let mut m = Masking::new(text);
     let mut from = 0;
     while let Some(at) = lower[from..].find(prefix) {
-        let start = from + at + prefix.len();
-        from = start;
-        let len = text[start..].find(ends_value).unwrap_or(text.len() - start);
-        if len == 0 || &text[start..start + len] == MASK {
-            continue;
-        }
-        out.push_str(&text[done..start]);
-        out.push_str(MASK);
-        done = start + len;
-        from = done;
+        from = m.value_at(from + at + prefix.len());
     }
-    (done > 0).then(|| {
-        out.push_str(&text[done..]);
-        out
-    })
+    m.finish()
 }
 
 #[cfg(test)]
