@@ -38,7 +38,9 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         }
         attempt += 1;
         let started = Instant::now();
-        let result = match tokio::time::timeout(core.plan.timeout, open(&core, global)).await {
+        // Boxed: the connect and upgrade state (TLS and HTTP handshakes) is several KiB, needed only
+        // while connecting; inline it would stay in every held connection's task.
+        let result = match tokio::time::timeout(core.plan.timeout, Box::pin(open(&core, global))).await {
             Ok(r) => r,
             Err(_) => Err("timeout".to_string()),
         };
