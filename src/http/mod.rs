@@ -5,6 +5,7 @@
 //! - `codec`: the sans-IO HTTP/1.1 response decoder.
 //! - `conn`: a connected TCP stream made ready for HTTP (no Nagle, TLS when asked).
 //! - `ws`: the WebSocket protocol settings both sides use.
+//! - `ws_upgrade`: the client side of the WebSocket opening handshake.
 //! - `transport`: the stream under an HTTP connection, epoll or io_uring (`uring`).
 
 pub mod codec;
@@ -13,6 +14,7 @@ pub mod target;
 pub mod transport;
 pub mod uring;
 pub mod ws;
+pub mod ws_upgrade;
 
 pub use codec::{CodecError, ResponseDecoder};
 pub use conn::{secure, SecureError};

@@ -1,6 +1,7 @@
 //! One WebSocket connection's life: connect and upgrade, subscribe, heartbeat, receive probes,
 //! and (with `--reconnect`) start again when the server drops it.
 
+use crate::http::ws_upgrade::{upgrade, UpgradeError};
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
 use crate::workloads::ws::state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED};
@@ -9,8 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 type Ws = WebSocketStream<Stream>;
@@ -94,24 +94,20 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
         SecureError::Tls(_) => "tls_handshake".to_string(),
         SecureError::Io(e) => io_reason(&e),
     })?;
-    // The URL only tells tungstenite the path and Host; the stream is already TLS for wss.
     let token = plan.auth.for_conn(global);
-    let mut url = format!("ws://{}{}", plan.target.authority, plan.target.path);
+    let mut path = plan.target.path.clone();
     if let (Some(name), Some(token)) = (&plan.auth.query, token) {
-        let sep = if url.contains('?') { '&' } else { '?' };
+        let sep = if path.contains('?') { '&' } else { '?' };
         let value: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
-        url.push_str(&format!("{sep}{name}={value}"));
+        path.push_str(&format!("{sep}{name}={value}"));
     }
-    let mut request = url.into_client_request().map_err(|_| "bad_request".to_string())?;
-    if let Some(token) = token.filter(|_| plan.auth.query.is_none()) {
-        let value = format!("Bearer {token}").parse().map_err(|_| "bad_token".to_string())?;
-        request.headers_mut().insert("Authorization", value);
-    }
-    match tokio_tungstenite::client_async_with_config(request, stream, Some(crate::http::ws::ws_config())).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::Error::Http(resp)) => Err(format!("http_{}", resp.status().as_u16())),
-        Err(tungstenite::Error::Io(e)) => Err(io_reason(&e)),
-        Err(_) => Err("handshake".to_string()),
+    let bearer = token.filter(|_| plan.auth.query.is_none()).map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+    match upgrade(stream, &plan.target.authority, &path, &headers).await {
+        Ok(ws) => Ok(ws),
+        Err(UpgradeError::Status(code)) => Err(format!("http_{code}")),
+        Err(UpgradeError::Io(e)) => Err(io_reason(&e)),
+        Err(UpgradeError::Protocol(_)) => Err("handshake".to_string()),
     }
 }
 
