@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
@@ -20,12 +20,16 @@ pub struct LazyTimeout {
     sleep: Pin<Box<Sleep>>,
     /// Where the timer is armed now (at or before the running call's deadline).
     armed: Instant,
+    /// The waker the timer was last polled with since it was armed: it stays registered with
+    /// the timer, so while calls are polled with the same waker (the same task) the timer is
+    /// only looked at (`is_elapsed`), not polled again for every pending poll of every call.
+    registered: Option<Waker>,
 }
 
 impl Default for LazyTimeout {
     fn default() -> Self {
         let now = Instant::now();
-        LazyTimeout { sleep: Box::pin(tokio::time::sleep_until(now)), armed: now }
+        LazyTimeout { sleep: Box::pin(tokio::time::sleep_until(now)), armed: now, registered: None }
     }
 }
 
@@ -37,6 +41,7 @@ impl LazyTimeout {
             // A shorter limit than the last call's: the timer must not fire after this one's.
             self.armed = deadline;
             self.sleep.as_mut().reset(deadline);
+            self.registered = None;
         }
         let mut fut = pin!(fut);
         std::future::poll_fn(|cx| {
@@ -44,7 +49,13 @@ impl LazyTimeout {
                 return Poll::Ready(Ok(v));
             }
             loop {
-                if self.sleep.as_mut().poll(cx).is_pending() {
+                let waker_registered = self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+                // Polled only when it may have fired (then the poll says for sure) or when this
+                // waker is not the one it holds.
+                if (waker_registered && !self.sleep.is_elapsed()) || self.sleep.as_mut().poll(cx).is_pending() {
+                    if !waker_registered {
+                        self.registered = Some(cx.waker().clone());
+                    }
                     return Poll::Pending;
                 }
                 // The timer fired (or was left behind by an earlier call): this call's
@@ -54,6 +65,7 @@ impl LazyTimeout {
                 }
                 self.armed = deadline;
                 self.sleep.as_mut().reset(deadline);
+                self.registered = None;
             }
         })
         .await
