@@ -395,7 +395,8 @@ async fn conn_loop<W: Workload>(
         let mut stats = CallStats::default();
         steps.clear();
         let result = if workload.timed_as_whole(job.kind) {
-            match timer.run(st.timeout, c.call(&job, &mut stats, &mut steps)).await {
+            let call = std::pin::pin!(c.call(&job, &mut stats, &mut steps));
+            match timer.run(st.timeout, call).await {
                 Ok(r) => r,
                 Err(_) => Err(ErrorKind::Timeout),
             }

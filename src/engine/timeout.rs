@@ -6,7 +6,7 @@
 //! call). A call still times out at exactly its own deadline.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -34,8 +34,10 @@ impl Default for LazyTimeout {
 }
 
 impl LazyTimeout {
-    /// Runs `fut` for at most `limit` from now.
-    pub async fn run<F: Future>(&mut self, limit: Duration, fut: F) -> Result<F::Output, Elapsed> {
+    /// Runs `fut` for at most `limit` from now. The future is taken pinned where its caller
+    /// made it: a request's future is over a kilobyte, and taken by value it would be copied
+    /// into this one's state and that into the caller's, for every request.
+    pub async fn run<F: Future>(&mut self, limit: Duration, mut fut: Pin<&mut F>) -> Result<F::Output, Elapsed> {
         let deadline = Instant::now() + limit;
         if self.armed > deadline {
             // A shorter limit than the last call's: the timer must not fire after this one's.
@@ -43,7 +45,6 @@ impl LazyTimeout {
             self.sleep.as_mut().reset(deadline);
             self.registered = None;
         }
-        let mut fut = pin!(fut);
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
@@ -75,6 +76,7 @@ impl LazyTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
 
     fn on_runtime(f: impl Future<Output = ()>) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -86,20 +88,20 @@ mod tests {
         on_runtime(async {
             let mut t = LazyTimeout::default();
             for _ in 0..20 {
-                assert_eq!(t.run(Duration::from_millis(50), async { 7 }).await, Ok(7));
-                let quick = t.run(Duration::from_millis(50), tokio::time::sleep(Duration::from_millis(1))).await;
+                assert_eq!(t.run(Duration::from_millis(50), pin!(async { 7 })).await, Ok(7));
+                let quick = t.run(Duration::from_millis(50), pin!(tokio::time::sleep(Duration::from_millis(1)))).await;
                 assert_eq!(quick, Ok(()));
             }
             // The timer is still armed at an earlier call's deadline: the slow call must run
             // past it and end at its own.
             let started = std::time::Instant::now();
-            let slow = t.run(Duration::from_millis(60), tokio::time::sleep(Duration::from_secs(5))).await;
+            let slow = t.run(Duration::from_millis(60), pin!(tokio::time::sleep(Duration::from_secs(5)))).await;
             let took = started.elapsed();
             assert_eq!(slow, Err(Elapsed));
             assert!(took >= Duration::from_millis(60), "timed out early: {took:?}");
             assert!(took < Duration::from_millis(1000), "timed out late: {took:?}");
             // And it can be used again after a timeout.
-            assert_eq!(t.run(Duration::from_millis(50), async { 1 }).await, Ok(1));
+            assert_eq!(t.run(Duration::from_millis(50), pin!(async { 1 })).await, Ok(1));
         });
     }
 }
