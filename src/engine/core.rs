@@ -26,6 +26,11 @@ const SPIN_MAX: Duration = Duration::from_micros(80);
 /// Yielding keeps the core busy, which on a machine shared with the target steals its CPU:
 /// the spin window is shrunk so that it costs at most this share of a core.
 const SPIN_CPU_SHARE: f64 = 0.02;
+/// The slots one wake-up finds due are queued with one clock read (each push takes tens of
+/// nanoseconds, so their dispatch lag is read at the wake-up); past this many in a row (a
+/// backlog) the clock is read again, so that a long batch's lag stays exact to within a
+/// microsecond or so.
+const QUEUED_PER_CLOCK_READ: u32 = 16;
 /// The pacer looks at the stop flag at least this often while waiting.
 const STOP_POLL: Duration = Duration::from_millis(50);
 /// Longest wait for iterations still running at the end of a schedule whose iterations are
@@ -221,7 +226,10 @@ pub async fn run_core<W: Workload>(
     let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
-    let mut last_wake = Instant::now();
+    let mut now = Instant::now();
+    let mut last_wake = now;
+    // Slots queued since `now` was read: one clock read serves every slot a wake-up finds due.
+    let mut queued_since_read = 0u32;
     // This core's lane among every core of every shard, and its arrivals so far.
     let lane = plan.shard.0 as u64 * plan.cores as u64 + index as u64;
     let mut nth = 0u64;
@@ -231,7 +239,10 @@ pub async fn run_core<W: Workload>(
             break;
         }
         let due = start + Duration::from_nanos(slot.offset_ns);
-        let now = Instant::now();
+        if due > now || queued_since_read >= QUEUED_PER_CLOCK_READ {
+            now = Instant::now();
+            queued_since_read = 0;
+        }
         if due > now {
             // Wake just before the slot, but at most once per coalescing window: at low rates
             // every slot is on time, at high rates one wake-up sends every slot due by then
@@ -241,10 +252,12 @@ pub async fn run_core<W: Workload>(
             } else {
                 let wake = (due - spin).max(last_wake + plan.coalesce);
                 timer.sleep_until(wake.min(now + STOP_POLL)).await;
-                last_wake = Instant::now();
+                now = Instant::now();
+                last_wake = now;
             }
             continue;
         }
+        queued_since_read += 1;
         let job = Job { seq: slot.seq, intended: due, kind: plan.mix.pick(lane, nth), nth };
         nth += 1;
         match st.queue.push(job) {
@@ -382,7 +395,8 @@ async fn conn_loop<W: Workload>(
         let mut stats = CallStats::default();
         steps.clear();
         let result = if workload.timed_as_whole(job.kind) {
-            match timer.run(st.timeout, c.call(&job, &mut stats, &mut steps)).await {
+            let call = std::pin::pin!(c.call(&job, &mut stats, &mut steps));
+            match timer.run(st.timeout, call).await {
                 Ok(r) => r,
                 Err(_) => Err(ErrorKind::Timeout),
             }

@@ -6,8 +6,8 @@
 //! call). A call still times out at exactly its own deadline.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
@@ -20,31 +20,43 @@ pub struct LazyTimeout {
     sleep: Pin<Box<Sleep>>,
     /// Where the timer is armed now (at or before the running call's deadline).
     armed: Instant,
+    /// The waker the timer was last polled with since it was armed: it stays registered with
+    /// the timer, so while calls are polled with the same waker (the same task) the timer is
+    /// only looked at (`is_elapsed`), not polled again for every pending poll of every call.
+    registered: Option<Waker>,
 }
 
 impl Default for LazyTimeout {
     fn default() -> Self {
         let now = Instant::now();
-        LazyTimeout { sleep: Box::pin(tokio::time::sleep_until(now)), armed: now }
+        LazyTimeout { sleep: Box::pin(tokio::time::sleep_until(now)), armed: now, registered: None }
     }
 }
 
 impl LazyTimeout {
-    /// Runs `fut` for at most `limit` from now.
-    pub async fn run<F: Future>(&mut self, limit: Duration, fut: F) -> Result<F::Output, Elapsed> {
+    /// Runs `fut` for at most `limit` from now. The future is taken pinned where its caller
+    /// made it: a request's future is over a kilobyte, and taken by value it would be copied
+    /// into this one's state and that into the caller's, for every request.
+    pub async fn run<F: Future>(&mut self, limit: Duration, mut fut: Pin<&mut F>) -> Result<F::Output, Elapsed> {
         let deadline = Instant::now() + limit;
         if self.armed > deadline {
             // A shorter limit than the last call's: the timer must not fire after this one's.
             self.armed = deadline;
             self.sleep.as_mut().reset(deadline);
+            self.registered = None;
         }
-        let mut fut = pin!(fut);
         std::future::poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Ok(v));
             }
             loop {
-                if self.sleep.as_mut().poll(cx).is_pending() {
+                let waker_registered = self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+                // Polled only when it may have fired (then the poll says for sure) or when this
+                // waker is not the one it holds.
+                if (waker_registered && !self.sleep.is_elapsed()) || self.sleep.as_mut().poll(cx).is_pending() {
+                    if !waker_registered {
+                        self.registered = Some(cx.waker().clone());
+                    }
                     return Poll::Pending;
                 }
                 // The timer fired (or was left behind by an earlier call): this call's
@@ -54,6 +66,7 @@ impl LazyTimeout {
                 }
                 self.armed = deadline;
                 self.sleep.as_mut().reset(deadline);
+                self.registered = None;
             }
         })
         .await
@@ -63,6 +76,7 @@ impl LazyTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
 
     fn on_runtime(f: impl Future<Output = ()>) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -74,20 +88,20 @@ mod tests {
         on_runtime(async {
             let mut t = LazyTimeout::default();
             for _ in 0..20 {
-                assert_eq!(t.run(Duration::from_millis(50), async { 7 }).await, Ok(7));
-                let quick = t.run(Duration::from_millis(50), tokio::time::sleep(Duration::from_millis(1))).await;
+                assert_eq!(t.run(Duration::from_millis(50), pin!(async { 7 })).await, Ok(7));
+                let quick = t.run(Duration::from_millis(50), pin!(tokio::time::sleep(Duration::from_millis(1)))).await;
                 assert_eq!(quick, Ok(()));
             }
             // The timer is still armed at an earlier call's deadline: the slow call must run
             // past it and end at its own.
             let started = std::time::Instant::now();
-            let slow = t.run(Duration::from_millis(60), tokio::time::sleep(Duration::from_secs(5))).await;
+            let slow = t.run(Duration::from_millis(60), pin!(tokio::time::sleep(Duration::from_secs(5)))).await;
             let took = started.elapsed();
             assert_eq!(slow, Err(Elapsed));
             assert!(took >= Duration::from_millis(60), "timed out early: {took:?}");
             assert!(took < Duration::from_millis(1000), "timed out late: {took:?}");
             // And it can be used again after a timeout.
-            assert_eq!(t.run(Duration::from_millis(50), async { 1 }).await, Ok(1));
+            assert_eq!(t.run(Duration::from_millis(50), pin!(async { 1 })).await, Ok(1));
         });
     }
 }

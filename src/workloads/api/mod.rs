@@ -152,7 +152,10 @@ impl Exchange for Wire {
         // not have been processed, so only an idempotent one is sent again, once, and only
         // when asked. A POST is never repeated behind the user's back.
         if result == Err(ErrorKind::ClosedBeforeResponse) && self.retry_idempotent && idempotent(head) {
-            if let Ok(stream) = self.dial.open().await {
+            // Boxed: opening a stream (a TLS handshake's state included) is a future of ~2 KB,
+            // and unboxed it would size every request's future, which is moved (copied whole)
+            // when the engine wraps it in its timeout. A retry opens a socket anyway.
+            if let Ok(stream) = Box::pin(self.dial.open()).await {
                 self.replace_stream(stream);
                 stats.reopened += 1;
                 stats.retried = true;

@@ -362,6 +362,10 @@ impl<C: Exchange> Cx<'_, C> {
 
     /// Renders and performs one request of a step (repetition `index`).
     async fn request(&mut self, step: &Step, index: u64) -> Result<u16, ErrorKind> {
+        let keep = Keep { body: step.needs_body(), headers: step.needs_headers() };
+        if let Some(whole) = &step.whole {
+            return self.conn.exchange(whole, &[], keep, self.stats).await;
+        }
         let core = self.core;
         let Scratch { head, body, vars, .. } = &mut *self.scratch;
         let mut values = Values {
@@ -375,7 +379,6 @@ impl<C: Exchange> Cx<'_, C> {
         };
         head.clear();
         step.head.render(&mut values, head);
-        let keep = Keep { body: step.needs_body(), headers: step.needs_headers() };
         let mut num = itoa::Buffer::new();
         let stats = &mut *self.stats;
         match &step.body {

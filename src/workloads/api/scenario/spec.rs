@@ -46,12 +46,35 @@ pub struct Step {
     /// Its report row.
     pub row: usize,
     pub method: String,
-    /// Request line and headers up to the `Content-Length` value, rendered per request (one
-    /// copy when it has no placeholder).
+    /// Request line and headers up to the `Content-Length` value, rendered per request
+    /// (unless the whole request is fixed: `whole`).
     pub head: Template,
     pub body: Body,
     pub captures: Vec<Capture>,
     pub repeat: Repeat,
+    /// The whole request, when nothing in it varies (a head without placeholders and an
+    /// empty, literal or small fixed body): made once here, sent as is, in one write.
+    pub whole: Option<Bytes>,
+}
+
+/// Largest fixed body (a `--body` file) made part of a step's `whole` request.
+const MAX_WHOLE_BODY: usize = 64 * 1024;
+
+/// The request bytes a step sends every time, when it has no placeholder: exactly what
+/// rendering would write (the head, the Content-Length value, a blank line, the body).
+fn whole_request(head: &Template, body: &Body) -> Option<Bytes> {
+    let head = head.as_literal()?;
+    let body: &[u8] = match body {
+        Body::Empty => b"",
+        Body::Template(t) => t.as_literal()?,
+        Body::Fixed(bytes) if bytes.len() <= MAX_WHOLE_BODY => bytes,
+        Body::Fixed(_) | Body::Random(_) => return None,
+    };
+    let mut whole = head.to_vec();
+    whole.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    whole.extend_from_slice(b"\r\n\r\n");
+    whole.extend_from_slice(body);
+    Some(whole.into())
 }
 
 impl Step {
@@ -83,14 +106,9 @@ impl Step {
             head.push(Template::literal(b"\r\n".to_vec()));
         }
         head.push(Template::literal(b"Content-Length: ".to_vec()));
-        Step {
-            row,
-            method: method.to_string(),
-            head: Template::concat(head),
-            body,
-            captures: Vec::new(),
-            repeat: Repeat::Times(1),
-        }
+        let head = Template::concat(head);
+        let whole = whole_request(&head, &body);
+        Step { row, method: method.to_string(), head, body, captures: Vec::new(), repeat: Repeat::Times(1), whole }
     }
 
     /// A step whose captures are all per-user runs once per user and is then skipped while the
@@ -181,5 +199,45 @@ impl Scenario {
             }
         }
         flows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Scope;
+
+    fn step(body: Body, headers: Vec<(String, Template)>) -> Step {
+        Step::new(0, "POST", Template::literal(b"/v1/x".to_vec()), headers, body, "127.0.0.1:8080")
+    }
+
+    fn head(content_type: &str) -> String {
+        let agent = concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"));
+        format!("POST /v1/x HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n{content_type}{agent}\r\nContent-Length: ")
+    }
+
+    #[test]
+    fn a_request_without_placeholders_is_made_once_with_the_bytes_rendering_writes() {
+        let literal = Template::parse(r#"{"a":1}"#, Scope::default()).expect("template");
+        let whole = step(Body::Template(literal), Vec::new()).whole.expect("fixed");
+        let json = head("Content-Type: application/json\r\n");
+        assert_eq!(whole, format!("{json}7\r\n\r\n{{\"a\":1}}").into_bytes());
+
+        let whole = step(Body::Empty, Vec::new()).whole.expect("fixed");
+        assert_eq!(whole, format!("{}0\r\n\r\n", head("")).into_bytes());
+
+        let whole = step(Body::Fixed(Bytes::from_static(b"abc")), Vec::new()).whole.expect("fixed");
+        let octets = head("Content-Type: application/octet-stream\r\n");
+        assert_eq!(whole, format!("{octets}3\r\n\r\nabc").into_bytes());
+    }
+
+    #[test]
+    fn a_request_with_a_placeholder_or_a_large_or_random_body_is_rendered_per_request() {
+        let dynamic = Template::parse(DEFAULT_BODY, Scope::default()).expect("template");
+        assert!(step(Body::Template(dynamic), Vec::new()).whole.is_none());
+        let header = Template::parse("{{seq}}", Scope::default()).expect("template");
+        assert!(step(Body::Empty, vec![("X-Seq".to_string(), header)]).whole.is_none());
+        assert!(step(Body::Fixed(Bytes::from(vec![b'x'; MAX_WHOLE_BODY + 1])), Vec::new()).whole.is_none());
+        assert!(step(Body::Random(10), Vec::new()).whole.is_none());
     }
 }
