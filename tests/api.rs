@@ -80,6 +80,8 @@ fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {:?}", r.stderr);
     assert!(r.stderr.starts_with("blast: ") && r.stderr.contains("connection refused"), "{}", r.stderr);
+    // The cause and the advice in the words `blast ws` uses for the same failure.
+    assert!(r.stderr.contains("connection refused: is the server listening at --target?"), "{}", r.stderr);
     let j = r.json.expect("report is written even when nothing could connect");
     assert_eq!(f(&j, "/connections/failed_at_start"), 4.0, "{}", r.stdout);
     assert_eq!(f(&j, "/connections/opened"), 0.0);

@@ -105,6 +105,8 @@ fn a_refused_port_stops_the_run_at_once() {
     assert_eq!(r.code, 1);
     assert!(r.json.is_some(), "report written");
     assert!(r.stderr.contains("every connection failed before the start (refused"), "{}", r.stderr);
+    // The advice in the words `blast api` uses for the same failure.
+    assert!(r.stderr.contains("is the server listening at --target?"), "{}", r.stderr);
 }
 
 #[test]

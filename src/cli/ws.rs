@@ -340,8 +340,9 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     if t.established == 0 && t.attempted > 0 && !outcome.interrupted {
         // Fail fast: the run stopped at the end of the ramp; the report says the same.
         eprintln!(
-            "blast ws: every connection failed before the start ({}); stopped at once",
-            crate::report::text::counts(&t.failed)
+            "blast ws: every connection failed before the start ({}); stopped at once: {}",
+            crate::report::text::counts(&t.failed),
+            crate::report::ws::connect_advice(&t.failed)
         );
     }
     let summary = WsSummary::build(&plan, &outcome);

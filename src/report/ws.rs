@@ -4,6 +4,7 @@
 use crate::engine::cpu::RunCpu;
 use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
+use crate::engine::ConnectFailure;
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
@@ -129,14 +130,14 @@ impl WsSummary {
         let planned = raw.planned;
         let d = account(t);
         let mut warnings = diagnose(&raw, &d);
-        if let Some(n) = t.failed.get("no_ephemeral_ports") {
-            warnings.push(format!("{n} connections failed for lack of ephemeral ports: add source addresses with --bind 127.0.0.1,127.0.0.2,..."));
+        if let Some(n) = t.failed.get(ConnectFailure::NoEphemeralPorts.name()) {
+            warnings.push(format!("{n} connections failed ({})", ConnectFailure::NoEphemeralPorts.explained()));
         }
         if let Some(&n) = t.failed.get("tls_handshake") {
             warnings.push(crate::report::tls_warning(n));
         }
-        if let Some(n) = t.failed.get("fd_limit") {
-            warnings.push(format!("{n} connections failed at the file descriptor limit (ulimit -n)"));
+        if let Some(n) = t.failed.get(ConnectFailure::FdLimit.name()) {
+            warnings.push(format!("{n} connections failed ({})", ConnectFailure::FdLimit.explained()));
         }
         if d.missing > 0 {
             warnings.push(format!("{} of {} expected deliveries never arrived", d.missing, d.expected));
@@ -446,16 +447,17 @@ fn diagnose(raw: &RawWs, d: &crate::workloads::ws::tally::Deliveries) -> Vec<Str
     w
 }
 
-/// What to do about connections that all failed, by their commonest reason.
-fn connect_advice(failed: &BTreeMap<String, u64>) -> &'static str {
+/// What to do about connections that all failed, by their commonest reason: a failed connect
+/// or handshake as `ConnectFailure` words it, or the upgrade's HTTP answer.
+pub fn connect_advice(failed: &BTreeMap<String, u64>) -> &'static str {
     let top = failed.iter().max_by_key(|(_, n)| **n).map(|(r, _)| r.as_str()).unwrap_or("");
+    if let Some(f) = ConnectFailure::named(top) {
+        return f.advice();
+    }
     match top {
-        "refused" => "is the server listening at --target?",
-        "timeout" => "the server did not complete the upgrade within --timeout",
         "http_401" | "http_403" => "the upgrade needs auth: --token (header), --token-query NAME or --tokens FILE",
         "http_404" => "no WebSocket endpoint at --target's path",
-        "tls_handshake" => "trust the certificate with --ca-cert, or --insecure",
-        _ => "see the reasons above",
+        _ => ConnectFailure::Other.advice(),
     }
 }
 
