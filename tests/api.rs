@@ -87,6 +87,11 @@ fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
     assert_eq!(f(&j, "/connections/opened"), 0.0);
     assert_eq!(f(&j, "/requests/sent"), 0.0);
     assert!(r.stdout.contains("could be opened before the start (connect_refused)"), "{}", r.stdout);
+    // Nothing was measured: no latency table of zeros, and no figure that rests on a response.
+    assert!(r.stdout.contains("no responses"), "{}", r.stdout);
+    assert!(!r.stdout.contains("p99.9") && !r.stdout.contains("0.000"), "{}", r.stdout);
+    assert_eq!(f(&j, "/latency_ms/count"), 0.0);
+    assert_eq!(f(&j, "/metrics/p99/samples"), 0.0, "a p99 of 0 ms rests on no response");
 }
 
 #[test]
