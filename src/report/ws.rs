@@ -79,7 +79,7 @@ pub struct WsSummary {
     pub peak_rss_mib: f64,
     /// blast's own CPU (its worker cores, per-thread rusage): per delivered message (per
     /// established connection when none were delivered), each core's busy share, for the run
-    /// and second by second. Absent in merged reports.
+    /// and second by second. Merged: every shard's cores (absent when a shard's report carries none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blast_cpu: Option<BlastCpu>,
     /// blast's cores were saturated: the figures include its own delay.
@@ -99,16 +99,7 @@ impl WsSummary {
         let scheme = if plan.target.tls { "wss" } else { "ws" };
         let target = format!("{scheme}://{}{}", plan.target.authority, plan.target.path);
         let info = WsPlanInfo::of(plan);
-        let mut s = Self::from_raw(RawWs::of(
-            &target,
-            &info,
-            plan.shard,
-            plan.own_conns() as u64,
-            run,
-            crate::sys::peak_rss_mib(),
-        ));
-        s.judge_cpu(&run.cpu);
-        s
+        Self::from_raw(RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib()))
     }
 
     /// blast's CPU over the run, and the verdict on it.
@@ -202,6 +193,9 @@ impl WsSummary {
         let (timeline, history) =
             model::per_second(seconds, ("WS", "delivery", t.established), histogram(), SeriesSecond::of);
         (s.timeline, s.measurements) = (timeline, s.model(history));
+        let cpu = std::mem::take(&mut s.raw.cpu);
+        s.judge_cpu(&cpu);
+        s.raw.cpu = cpu;
         s
     }
 
