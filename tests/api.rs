@@ -187,6 +187,31 @@ fn demo_runs_against_its_embedded_target() {
 }
 
 #[test]
+fn a_bare_ipv6_host_is_refused_with_the_bracketed_form_and_a_bracketed_one_works() {
+    let _g = serial();
+    for (args, bracketed) in [
+        (&["api", "--rate", "10", "--duration", "1s", "--target", "http://::1:8080/x"][..], "http://[::1]:8080/x"),
+        (&["ws", "--duration", "1s", "--target", "ws://::1:8080/ws"][..], "ws://[::1]:8080/ws"),
+    ] {
+        let (code, stderr) = blast_plain(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr:?}");
+        assert!(stderr.contains(bracketed), "{args:?}: {stderr}");
+    }
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no ::1 on this machine: the bracketed IPv6 run is not tried");
+        return;
+    }
+    let server = Server::start_on("[::1]:0", &[]);
+    assert!(server.url().starts_with("http://[::1]:"), "{}", server.url());
+    let r = blast(&["api", "--rate", "50", "--duration", "1s", "--target", &server.url()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/requests/completed"), 50.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/requests/failed"), 0.0, "{}", r.stdout);
+}
+
+#[test]
 fn bad_input_exits_2_with_one_line() {
     let cases: &[&[&str]] = &[
         &["api", "--rate", "0"],

@@ -29,8 +29,15 @@ pub struct Server {
 impl Server {
     /// Starts `blast serve --listen 127.0.0.1:0 <extra>` and waits for its address.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts `blast serve --listen <listen> <extra>` (`[::1]:0` for IPv6) and waits for its
+    /// address.
+    pub fn start_on(listen: &str, extra: &[&str]) -> Server {
+        let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h).to_string();
         let mut child = Command::new(BLAST)
-            .args(["serve", "--listen", "127.0.0.1:0", "--exit-after", "300s"])
+            .args(["serve", "--listen", listen, "--exit-after", "300s"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -43,7 +50,7 @@ impl Server {
             line.trim()
                 .rsplit("://")
                 .next()
-                .filter(|a| a.starts_with("127.0.0.1:"))
+                .filter(|a| a.starts_with(&format!("{host}:")) || a.starts_with("127.0.0.1:"))
                 .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"))
                 .to_string()
         };
