@@ -153,6 +153,18 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     if a.duration.is_zero() {
         return Err("--duration must be greater than 0".into());
     }
+    if a.probe_rate > 0.0 && a.probe_rate * a.duration.as_secs_f64() < 1.0 - 1e-9 {
+        // Probes are due at k / rate from the start of the hold: under one in the hold, the
+        // run would send one the rate does not ask for.
+        let shortest = std::time::Duration::from_secs((1.0 / a.probe_rate - 1e-9).ceil() as u64);
+        return Err(format!(
+            "--probe-rate {} schedules no probe in {}: run at least {} or raise the rate",
+            crate::units::rate_text(a.probe_rate),
+            crate::units::duration_text(a.duration),
+            crate::units::duration_text(shortest)
+        )
+        .into());
+    }
     if a.rooms > a.conns {
         return Err(format!(
             "--rooms {} is more than --conns {}: some rooms would have no subscriber",

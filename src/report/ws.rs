@@ -264,11 +264,13 @@ impl Report for WsSummary {
                 "; shard {shard}: {here} connections here (deliveries are accounted over all shards by `blast merge`)"
             )
         });
-        let (rate, rooms, probes, secs) = (plan.connect_rate, plan.rooms, plan.probe_rate, plan.duration_s);
+        // Rates as written (`30/min`, `10/h`): under 1/s a whole-number /s would read 0/s.
+        let (rate, rooms, secs) = (crate::units::rate_text(plan.connect_rate), plan.rooms, plan.duration_s);
+        let probes = if plan.probe_rate > 0.0 { crate::units::rate_text(plan.probe_rate) } else { "0/s".into() };
         let (failed, dropped, reconnects, peak) = (text::counts(&c.failed), c.dropped, c.reconnects, c.open_peak);
         let (hb_sent, hb_answered, received) = (self.heartbeats_sent, self.heartbeats_answered, self.messages_received);
         let mut lines = vec![
-            ("plan", format!("{} connections over {} cores at {rate:.0}/s, {rooms} rooms, probes {probes}/s for {secs:.1}s{shard}", plan.conns, plan.cores)),
+            ("plan", format!("{} connections over {} cores at {rate}, {rooms} rooms, probes {probes} for {secs:.1}s{shard}", plan.conns, plan.cores)),
             ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
             ("probes", format!("{} sent ({} failed{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
             ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received ({} other); peak RSS {:.1} MiB", p.other_messages, self.peak_rss_mib)),
