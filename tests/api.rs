@@ -80,11 +80,18 @@ fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1, "one line: {:?}", r.stderr);
     assert!(r.stderr.starts_with("blast: ") && r.stderr.contains("connection refused"), "{}", r.stderr);
+    // The cause and the advice in the words `blast ws` uses for the same failure.
+    assert!(r.stderr.contains("connection refused: is the server listening at --target?"), "{}", r.stderr);
     let j = r.json.expect("report is written even when nothing could connect");
     assert_eq!(f(&j, "/connections/failed_at_start"), 4.0, "{}", r.stdout);
     assert_eq!(f(&j, "/connections/opened"), 0.0);
     assert_eq!(f(&j, "/requests/sent"), 0.0);
     assert!(r.stdout.contains("could be opened before the start (connect_refused)"), "{}", r.stdout);
+    // Nothing was measured: no latency table of zeros, and no figure that rests on a response.
+    assert!(r.stdout.contains("no responses"), "{}", r.stdout);
+    assert!(!r.stdout.contains("p99.9") && !r.stdout.contains("0.000"), "{}", r.stdout);
+    assert_eq!(f(&j, "/latency_ms/count"), 0.0);
+    assert_eq!(f(&j, "/metrics/p99/samples"), 0.0, "a p99 of 0 ms rests on no response");
 }
 
 #[test]
@@ -177,6 +184,31 @@ fn demo_runs_against_its_embedded_target() {
     let j = r.json.expect("json");
     assert_eq!(f(&j, "/requests/completed"), 2000.0);
     assert_eq!(j["workload"], "demo");
+}
+
+#[test]
+fn a_bare_ipv6_host_is_refused_with_the_bracketed_form_and_a_bracketed_one_works() {
+    let _g = serial();
+    for (args, bracketed) in [
+        (&["api", "--rate", "10", "--duration", "1s", "--target", "http://::1:8080/x"][..], "http://[::1]:8080/x"),
+        (&["ws", "--duration", "1s", "--target", "ws://::1:8080/ws"][..], "ws://[::1]:8080/ws"),
+    ] {
+        let (code, stderr) = blast_plain(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr:?}");
+        assert!(stderr.contains(bracketed), "{args:?}: {stderr}");
+    }
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no ::1 on this machine: the bracketed IPv6 run is not tried");
+        return;
+    }
+    let server = Server::start_on("[::1]:0", &[]);
+    assert!(server.url().starts_with("http://[::1]:"), "{}", server.url());
+    let r = blast(&["api", "--rate", "50", "--duration", "1s", "--target", &server.url()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/requests/completed"), 50.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/requests/failed"), 0.0, "{}", r.stdout);
 }
 
 #[test]

@@ -57,6 +57,17 @@ fn assert_union(a: &serde_json::Value, b: &serde_json::Value, total: &serde_json
     assert_eq!(union.len() as f64, f(total, &format!("{pct}/count")));
 }
 
+/// blast's CPU in the merged report: the shards' CPU seconds add up, and each shard's cores'
+/// busy shares are listed apart, shard by shard.
+fn assert_cpu_adds_up(a: &serde_json::Value, b: &serde_json::Value, total: &serde_json::Value) {
+    let cpu = |v: &serde_json::Value, p: &str| f(v, &format!("/blast_cpu/{p}"));
+    for p in ["user_s", "sys_s"] {
+        assert!((cpu(total, p) - cpu(a, p) - cpu(b, p)).abs() < 1e-6, "{p}: {}", total["blast_cpu"]);
+    }
+    let by_shard = serde_json::json!([a["blast_cpu"]["core_busy_pct"], b["blast_cpu"]["core_busy_pct"]]);
+    assert_eq!(total["blast_cpu"]["core_busy_pct_by_shard"], by_shard, "{}", total["blast_cpu"]);
+}
+
 #[test]
 fn two_shards_merge_into_one_exact_run() {
     let _g = serial();
@@ -133,6 +144,7 @@ fn ws_shards_account_probes_across_shards() {
     assert_eq!(per_second, probes * 30.0);
     assert_union(&a, &b, &total, "/raw/tally/connect", "/connect_ms");
     assert_eq!(total["plan"]["shard"], serde_json::Value::Null);
+    assert_cpu_adds_up(&a, &b, &total);
 }
 
 #[test]
@@ -190,6 +202,39 @@ fn upload_shards_split_the_objects_and_merge_exactly() {
     }
     assert!(!root.join("blast/sharded/000005").exists(), "no object beyond --uploads");
     let _ = std::fs::remove_dir_all(&root);
+    assert_cpu_adds_up(&a, &b, &total);
+}
+
+#[test]
+fn merged_api_shards_keep_the_time_beyond_the_target_and_blasts_cpu() {
+    let _g = serial();
+    // A target that reports its own time (`x-blast-hold-us`) on every answer.
+    let server = Server::start(&["--delay", "2ms"]);
+    let url = server.url();
+    let args = ["2", "--rate", "400", "--duration", "2s", "--cores", "1", "--conns", "4", "--target", &url];
+    let (a, b, total) = run_shards(&args);
+    assert_union(&a, &b, &total, "/raw/beyond_target/service", "/beyond_target/service_ms");
+    assert_union(&a, &b, &total, "/raw/beyond_target/latency", "/beyond_target/latency_ms");
+    assert_cpu_adds_up(&a, &b, &total);
+    assert_eq!(f(&total, "/blast_cpu/units"), f(&total, "/requests/sent"));
+    // Shard reports of earlier versions carry neither: still merged, without them.
+    let dir = ReportDir::new("old-shards");
+    let paths: Vec<String> = [(&a, "a.json"), (&b, "b.json")]
+        .into_iter()
+        .map(|(shard, name)| {
+            let mut old = shard.clone();
+            let raw = old["raw"].as_object_mut().expect("raw");
+            assert!(raw.remove("beyond_target").is_some() && raw.remove("cpu").is_some());
+            std::fs::write(dir.path(name), old.to_string()).expect("write");
+            dir.path(name)
+        })
+        .collect();
+    let merged = dir.path("total.json");
+    let (code, err) = blast_plain(&["merge", &paths[0], &paths[1], "--quiet", "--json", &merged]);
+    assert!(code == 0 || code == 1, "{err}");
+    let old = read_json(&merged);
+    assert_eq!(f(&old, "/requests/sent"), f(&total, "/requests/sent"));
+    assert!(old.get("beyond_target").is_none() && old.get("blast_cpu").is_none(), "{old}");
 }
 
 #[test]

@@ -203,3 +203,23 @@ fn ten_thousand_connections_fit_in_100_mib() {
     let budget = 20.0 + conns as f64 * 8.0 / 1024.0;
     assert!(rss > 0.0 && rss <= budget, "peak RSS {rss:.1} MiB for {conns} connections, budget {budget:.1} MiB");
 }
+
+#[test]
+fn rates_under_one_a_second_are_exact_or_refused() {
+    let _g = serial();
+    // A probe rate with no probe due in the hold is refused, as api's --rate is.
+    let (code, stderr) = blast_plain(&["ws", "--probe-rate", "10/h", "--duration", "5s"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.contains("--probe-rate 10/h schedules no probe in 5s: run at least 6m"), "{stderr}");
+    // A connect rate under 1/s is kept exactly: 3 connections at 30/min open at 0, 2 and 4 s.
+    let server = Server::start(&[]);
+    let target = server.ws_url();
+    let r = blast(&ws_probe_args(&target, "3", "1s", "0", &["--connect-rate", "30/min"]));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/connections/established"), 3.0, "{}", r.stdout);
+    let ramp = f(&j, "/ramp_s");
+    assert!((4.0..5.0).contains(&ramp), "ramp {ramp} s\n{}", r.stdout);
+    assert!(r.stdout.contains(" at 30/min, "), "the rate as written: {}", r.stdout);
+}

@@ -5,42 +5,17 @@
 
 mod common;
 use common::*;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// A token from the server's `POST /auth/login`.
-fn login(addr: &str, user: &str) -> String {
-    let body = format!(r#"{{"username":"{user}","password":"pw"}}"#);
-    let mut s = TcpStream::connect(addr).expect("connect");
-    let head = format!(
-        "POST /auth/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("write");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read");
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"));
-    v["access_token"].as_str().unwrap_or_else(|| panic!("no token in {raw}")).to_string()
+fn login(server: &Server, user: &str) -> String {
+    let v = server.json("POST", "/auth/login", Some(&format!(r#"{{"username":"{user}","password":"pw"}}"#)));
+    v["access_token"].as_str().unwrap_or_else(|| panic!("no token in {v}")).to_string()
 }
 
+/// 20 connections in 2 rooms for 1 s, 10 probes a second.
 fn ws_args<'a>(target: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "ws",
-        "--target",
-        target,
-        "--conns",
-        "20",
-        "--rooms",
-        "2",
-        "--duration",
-        "1s",
-        "--probe-rate",
-        "10/s",
-        "--heartbeat",
-        "0s",
-    ];
+    let mut a = ws_probe_args(target, "20", "1s", "10/s", &["--rooms", "2"]);
     a.extend_from_slice(extra);
     a
 }
@@ -60,8 +35,8 @@ fn assert_all_delivered(r: &Run) {
 fn token_in_the_header_authenticates_upgrades_and_probe_requests() {
     let _g = serial();
     let server = Server::start(&["--require-auth"]);
-    let token = login(&server.addr, "alice");
-    let target = format!("ws://{}/ws", server.addr);
+    let token = login(&server, "alice");
+    let target = server.ws_url();
     assert_all_delivered(&blast(&ws_args(&target, &["--token", &token])));
 }
 
@@ -69,8 +44,8 @@ fn token_in_the_header_authenticates_upgrades_and_probe_requests() {
 fn token_in_the_query_authenticates_upgrades() {
     let _g = serial();
     let server = Server::start(&["--require-auth"]);
-    let token = login(&server.addr, "bob");
-    let target = format!("ws://{}/ws", server.addr);
+    let token = login(&server, "bob");
+    let target = server.ws_url();
     assert_all_delivered(&blast(&ws_args(&target, &["--token", &token, "--token-query", "token"])));
 }
 
@@ -78,10 +53,10 @@ fn token_in_the_query_authenticates_upgrades() {
 fn tokens_from_a_file_one_per_connection_round_robin() {
     let _g = serial();
     let server = Server::start(&["--require-auth"]);
-    let tokens: Vec<String> = (0..3).map(|i| login(&server.addr, &format!("user{i}"))).collect();
+    let tokens: Vec<String> = (0..3).map(|i| login(&server, &format!("user{i}"))).collect();
     let file = temp_path("tokens.txt");
     std::fs::write(&file, format!("# one JWT per user\n{}\n\n", tokens.join("\n"))).expect("write tokens");
-    let target = format!("ws://{}/ws", server.addr);
+    let target = server.ws_url();
     let path = file.to_string_lossy().into_owned();
     // The subscribe template sees each connection's own token.
     let r = blast(&ws_args(
@@ -106,7 +81,7 @@ fn tokens_from_a_file_one_per_connection_round_robin() {
 fn without_a_token_every_connection_fails_at_once_with_the_reason() {
     let _g = serial();
     let server = Server::start(&["--require-auth"]);
-    let target = format!("ws://{}/ws", server.addr);
+    let target = server.ws_url();
     let started = Instant::now();
     let r = blast(&["ws", "--target", &target, "--conns", "10", "--duration", "20s", "--probe-rate", "5/s"]);
     assert!(started.elapsed() < Duration::from_secs(8), "ran {:?} of 20 s", started.elapsed());
@@ -130,49 +105,29 @@ fn a_refused_port_stops_the_run_at_once() {
     assert_eq!(r.code, 1);
     assert!(r.json.is_some(), "report written");
     assert!(r.stderr.contains("every connection failed before the start (refused"), "{}", r.stderr);
+    // The advice in the words `blast api` uses for the same failure.
+    assert!(r.stderr.contains("is the server listening at --target?"), "{}", r.stderr);
 }
 
 #[test]
 fn refused_probes_are_reported_by_status_with_advice_and_secrets_appear_nowhere() {
     let _g = serial();
     let server = Server::start(&["--require-auth"]);
-    let token = login(&server.addr, "carol");
+    let token = login(&server, "carol");
     // The token reaches the upgrade in the query; the probes carry a wrong credential header.
     let target = format!("ws://{}/ws?token={token}", server.addr);
     let wrong = "Authorization: Bearer wrong-secret-credential-42";
-    let dir = temp_path("secrets");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let out = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let (json, html, hdr, csv) = (out("r.json"), out("r.html"), out("r.hdr"), out("r"));
+    let dir = ReportDir::new("secrets");
+    let (json, html, hdr, csv) = (dir.path("r.json"), dir.path("r.html"), dir.path("r.hdr"), dir.path("r"));
+    let outputs = ["--json", &json, "--html", &html, "--hdr-log", &hdr, "--csv", &csv];
     let output = std::process::Command::new(BLAST)
-        .args([
-            "ws",
-            "--target",
-            &target,
-            "--conns",
-            "10",
-            "--duration",
-            "1s",
-            "--probe-rate",
-            "10/s",
-            "--heartbeat",
-            "0s",
-            "--probe-header",
-            wrong,
-            "--json",
-            &json,
-            "--html",
-            &html,
-            "--hdr-log",
-            &hdr,
-            "--csv",
-            &csv,
-        ])
+        .args(ws_probe_args(&target, "10", "1s", "10/s", &["--probe-header", wrong]))
+        .args(outputs)
         .output()
         .expect("run blast");
     let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
-    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("parse");
+    let j = read_json(&json);
     assert_eq!(f(&j, "/connections/established"), 10.0, "{stdout}");
     assert_eq!(f(&j, "/probes/failed_by_reason/http_401"), 10.0, "{stdout}");
     assert!(stdout.contains("probe requests need auth: --probe-header"), "{stdout}");
@@ -186,20 +141,16 @@ fn refused_probes_are_reported_by_status_with_advice_and_secrets_appear_nowhere(
         assert!(!everything.contains(secret), "secret {secret} printed");
     }
     assert!(everything.contains("token=[redacted]"), "the URL is shown, masked");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn every_connection_dropped_ends_the_run_early_with_a_warning() {
     let _g = serial();
     let mut server = Server::start(&[]);
-    let target = format!("ws://{}/ws", server.addr);
+    let target = server.ws_url();
     let json_path = temp_path("dropped.json");
     let started = Instant::now();
-    let child = spawn_blast(
-        &["ws", "--target", &target, "--conns", "20", "--duration", "30s", "--probe-rate", "5/s", "--heartbeat", "0s"],
-        &json_path,
-    );
+    let child = spawn_blast(&ws_probe_args(&target, "20", "30s", "5/s", &[]), &json_path);
     wait_ms(2000);
     server.kill();
     let r = finish(child.wait_with_output().expect("wait"), &json_path);
@@ -215,15 +166,13 @@ fn every_connection_dropped_ends_the_run_early_with_a_warning() {
 fn sigint_labels_the_run_interrupted_and_blames_no_cut_off_delivery_on_the_target() {
     let _g = serial();
     let server = Server::start(&["--broadcast-delay", "200ms"]);
-    let target = format!("ws://{}/ws", server.addr);
-    let dir = temp_path("sigint");
-    std::fs::create_dir_all(&dir).expect("dir");
-    let out = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let (json, html, csv) = (out("r.json"), out("r.html"), out("r"));
+    let target = server.ws_url();
+    let dir = ReportDir::new("sigint");
+    let (json, html, csv) = (dir.path("r.json"), dir.path("r.html"), dir.path("r"));
     // Probes every 50 ms and each delivered 200 ms late: several are in flight at the signal.
     let child = std::process::Command::new(BLAST)
-        .args(["ws", "--target", &target, "--conns", "50", "--duration", "30s", "--probe-rate", "20/s"])
-        .args(["--heartbeat", "0s", "--quiet", "--json", &json, "--html", &html, "--csv", &csv])
+        .args(ws_probe_args(&target, "50", "30s", "20/s", &[]))
+        .args(["--quiet", "--json", &json, "--html", &html, "--csv", &csv])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -234,7 +183,7 @@ fn sigint_labels_the_run_interrupted_and_blames_no_cut_off_delivery_on_the_targe
     let output = child.wait_with_output().expect("wait");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
-    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("parse");
+    let j = read_json(&json);
     assert_eq!(j["interrupted"], true);
     assert!(f(&j, "/probes/delivered") > 0.0, "{stdout}");
     assert_eq!(f(&j, "/probes/missing"), 0.0, "{stdout}");
@@ -247,5 +196,4 @@ fn sigint_labels_the_run_interrupted_and_blames_no_cut_off_delivery_on_the_targe
     assert!(html.contains("(interrupted)"), "HTML labelled");
     let failures = std::fs::read_to_string(format!("{csv}_failures.csv")).expect("csv");
     assert!(failures.contains("interrupted"), "{failures}");
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -65,33 +65,28 @@ fn websocat_relay_with_string_ids_and_ms_timestamps_delivers_exactly_the_expecte
     let _g = serial();
     let relay = Relay::start();
     let target = format!("ws://127.0.0.1:{}/", relay.port);
-    let r = blast(&[
-        "ws",
-        "--target",
+    let r = blast(&ws_probe_args(
         &target,
-        "--conns",
         "20",
-        "--connect-rate",
-        "1000/s",
-        "--duration",
         "2s",
-        "--probe-rate",
         "10/s",
-        "--probe-via",
-        "ws",
-        "--heartbeat",
-        "0s",
-        "--subscribe",
-        "",
-        "--publish",
-        r#"{"kind":"chat","msg":{"cid":"probe-{{probe_id}}","ts_ms":{{sent_at_ms}},"nonce":"{{uuid}}"}}"#,
-        "--probe-id-pointer",
-        "/msg/cid",
-        "--probe-ts-pointer",
-        "/msg/ts_ms",
-        "--probe-ts-unit",
-        "ms",
-    ]);
+        &[
+            "--connect-rate",
+            "1000/s",
+            "--probe-via",
+            "ws",
+            "--subscribe",
+            "",
+            "--publish",
+            r#"{"kind":"chat","msg":{"cid":"probe-{{probe_id}}","ts_ms":{{sent_at_ms}},"nonce":"{{uuid}}"}}"#,
+            "--probe-id-pointer",
+            "/msg/cid",
+            "--probe-ts-pointer",
+            "/msg/ts_ms",
+            "--probe-ts-unit",
+            "ms",
+        ],
+    ));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/connections/established"), 20.0);
@@ -114,33 +109,28 @@ fn messages_without_a_probe_are_other_messages() {
     let target = format!("ws://127.0.0.1:{}/", relay.port);
     // Each of the 10 connections says hello once; the relay sends every hello to all 10 (and
     // to the publisher): 100 messages that carry no probe, besides the 10 x 10 probes.
-    let r = blast(&[
-        "ws",
-        "--target",
+    let r = blast(&ws_probe_args(
         &target,
-        "--conns",
         "10",
-        "--duration",
         "1s",
-        "--probe-rate",
         "10/s",
-        "--probe-via",
-        "ws",
-        "--heartbeat",
-        "0s",
-        "--subscribe",
-        r#"{"hello":"conn-{{conn}}"}"#,
-        "--subscribe-ack",
-        "none",
-        "--publish",
-        r#"{"id":{{probe_id}},"t":"{{sent_at_iso}}"}"#,
-        "--probe-id-pointer",
-        "/id",
-        "--probe-ts-pointer",
-        "/t",
-        "--probe-ts-unit",
-        "iso8601",
-    ]);
+        &[
+            "--probe-via",
+            "ws",
+            "--subscribe",
+            r#"{"hello":"conn-{{conn}}"}"#,
+            "--subscribe-ack",
+            "none",
+            "--publish",
+            r#"{"id":{{probe_id}},"t":"{{sent_at_iso}}"}"#,
+            "--probe-id-pointer",
+            "/id",
+            "--probe-ts-pointer",
+            "/t",
+            "--probe-ts-unit",
+            "iso8601",
+        ],
+    ));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/probes/delivered"), 100.0, "{}", r.stdout);
@@ -155,28 +145,23 @@ fn messages_without_a_probe_are_other_messages() {
 fn serve_chat_layout_measures_a_20ms_broadcast_delay_within_3ms() {
     let _g = serial();
     let server = Server::start(&["--broadcast-delay", "20ms", "--ws-layout", "chat"]);
-    let target = format!("ws://{}/ws", server.addr);
-    let r = blast(&[
-        "ws",
-        "--target",
+    let target = server.ws_url();
+    let r = blast(&ws_probe_args(
         &target,
-        "--conns",
         "50",
-        "--duration",
         "3s",
-        "--probe-rate",
         "10/s",
-        "--heartbeat",
-        "0s",
-        "--probe-body",
-        r#"{"conversation_id":"{{room}}","client_msg_id":"c-{{probe_id}}","sent_at":{{sent_at_ms}},"body":"hi"}"#,
-        "--probe-id-pointer",
-        "/data/client_msg_id",
-        "--probe-ts-pointer",
-        "/data/sent_at",
-        "--probe-ts-unit",
-        "ms",
-    ]);
+        &[
+            "--probe-body",
+            r#"{"conversation_id":"{{room}}","client_msg_id":"c-{{probe_id}}","sent_at":{{sent_at_ms}},"body":"hi"}"#,
+            "--probe-id-pointer",
+            "/data/client_msg_id",
+            "--probe-ts-pointer",
+            "/data/sent_at",
+            "--probe-ts-unit",
+            "ms",
+        ],
+    ));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/probes/sent"), 30.0, "{}", r.stdout);
@@ -187,7 +172,7 @@ fn serve_chat_layout_measures_a_20ms_broadcast_delay_within_3ms() {
     // busy machine included): blast adds the POST's way in, the frame's way back and the ms
     // timestamp's truncation (up to 1 ms), within 3 ms in all.
     let p50 = f(&j, "/delivery_ms/p50");
-    let served = broadcast_stats(&server.addr);
+    let served = server.json("GET", "/stats/broadcasts", None);
     let server_p50 = served["server_ms"]["p50"].as_f64().expect("server p50");
     assert_eq!(served["deliveries"], 1500);
     assert!(server_p50 >= 20.0, "the server held {server_p50} ms");
@@ -195,49 +180,32 @@ fn serve_chat_layout_measures_a_20ms_broadcast_delay_within_3ms() {
     assert!(p50 - server_p50 <= 3.0, "delivery p50 {p50} ms, server {server_p50} ms\n{}", r.stdout);
 }
 
-/// The server's own timing of its broadcasts (`GET /stats/broadcasts`).
-fn broadcast_stats(addr: &str) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.write_all(format!("GET /stats/broadcasts HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .expect("write");
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).expect("read");
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"))
-}
-
 #[test]
 fn probes_timed_by_blast_when_messages_carry_no_timestamp() {
     let _g = serial();
     let server = Server::start(&["--broadcast-delay", "20ms", "--ws-layout", "chat"]);
-    let target = format!("ws://{}/ws", server.addr);
-    let r = blast(&[
-        "ws",
-        "--target",
+    let target = server.ws_url();
+    let r = blast(&ws_probe_args(
         &target,
-        "--conns",
         "20",
-        "--duration",
         "2s",
-        "--probe-rate",
         "10/s",
-        "--heartbeat",
-        "0s",
-        "--probe-body",
-        r#"{"conversation_id":"{{room}}","client_msg_id":"{{probe_id}}"}"#,
-        "--probe-id-pointer",
-        "/data/client_msg_id",
-        "--probe-ts-pointer",
-        "none",
-    ]);
+        &[
+            "--probe-body",
+            r#"{"conversation_id":"{{room}}","client_msg_id":"{{probe_id}}"}"#,
+            "--probe-id-pointer",
+            "/data/client_msg_id",
+            "--probe-ts-pointer",
+            "none",
+        ],
+    ));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/probes/delivered"), 400.0, "{}", r.stdout);
     assert_eq!(f(&j, "/delivery_ms/count"), 400.0, "{}", r.stdout);
     // Timed from blast's own send time (µs): against the server's own figure, as above.
     let p50 = f(&j, "/delivery_ms/p50");
-    let server_p50 = broadcast_stats(&server.addr)["server_ms"]["p50"].as_f64().expect("server p50");
+    let server_p50 = server.json("GET", "/stats/broadcasts", None)["server_ms"]["p50"].as_f64().expect("server p50");
     assert!(p50 >= server_p50 - 0.1 && p50 - server_p50 <= 3.0, "delivery p50 {p50} ms, server {server_p50} ms");
 }
 
@@ -245,22 +213,8 @@ fn probes_timed_by_blast_when_messages_carry_no_timestamp() {
 fn a_wrong_pointer_is_diagnosed_with_a_received_message() {
     let _g = serial();
     let server = Server::start(&[]);
-    let target = format!("ws://{}/ws", server.addr);
-    let r = blast(&[
-        "ws",
-        "--target",
-        &target,
-        "--conns",
-        "10",
-        "--duration",
-        "1s",
-        "--probe-rate",
-        "10/s",
-        "--heartbeat",
-        "0s",
-        "--probe-id-pointer",
-        "/message/id",
-    ]);
+    let target = server.ws_url();
+    let r = blast(&ws_probe_args(&target, "10", "1s", "10/s", &["--probe-id-pointer", "/message/id"]));
     assert_eq!(r.code, 1, "{}", r.stdout);
     let j = r.json.expect("report");
     assert_eq!(f(&j, "/probes/delivered"), 0.0);

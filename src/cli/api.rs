@@ -331,25 +331,13 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
     let code = args.out.finish(&summary, sla.as_deref())?;
     if outcome.unreachable {
-        let cause = outcome.preconnect_error.map_or("connect error", unreachable_cause);
+        let cause = outcome.preconnect_error.map_or(engine::ConnectFailure::Other, engine::ConnectFailure::of_kind);
+        let cause = cause.explained();
         let url = crate::redact::text(&url);
         eprintln!("blast: cannot reach {url}: every connection failed before the start ({cause}); nothing was sent");
         return Ok(ExitCode::from(1));
     }
     Ok(code)
-}
-
-/// Why a connection could not be opened, in words.
-fn unreachable_cause(kind: engine::ErrorKind) -> &'static str {
-    match kind {
-        engine::ErrorKind::ConnectRefused => "connection refused",
-        engine::ErrorKind::ConnectTimeout => "connect timed out",
-        engine::ErrorKind::Tls => "TLS handshake failed",
-        engine::ErrorKind::Reset | engine::ErrorKind::ClosedBeforeResponse | engine::ErrorKind::Closed => {
-            "connection closed by the target"
-        }
-        _ => "connect error",
-    }
 }
 
 #[cfg(test)]

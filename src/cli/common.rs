@@ -157,7 +157,7 @@ impl OutputArgs {
             summary.push_str(&format!("  {}\n", v.line));
         }
         // Every output passes through `redact`: no token or credential is printed or written
-        // (files through `Staged`, which masks each before it is renamed into place).
+        // (files through `Staged`, which masks each as it writes it).
         let summary = crate::redact::text(&summary);
         if self.json_to_stdout() {
             eprint!("{summary}");
@@ -230,9 +230,8 @@ pub fn json_text<T: serde::Serialize>(s: &T) -> serde_json::Result<String> {
 /// Writes a value as pretty JSON to `path` (`-` for stdout) through a temporary file beside it.
 pub fn write_json<T: serde::Serialize>(s: &T, path: &str) -> std::io::Result<()> {
     let json = json_text(s).map_err(std::io::Error::other)?;
-    let json = crate::redact::text(&json).into_owned();
     if path == "-" {
-        print!("{json}");
+        print!("{}", crate::redact::text(&json));
         Ok(())
     } else {
         let mut staged = Staged::default();

@@ -5,6 +5,7 @@
 
 use super::common::UsageError;
 use crate::engine::compact::CompactRecorder;
+use crate::engine::cpu::RunCpu;
 use crate::engine::raw::{from_unix_ns, NamedRequest, RawPlan, RawRun};
 use crate::engine::recorder::Recorder;
 use crate::engine::{Plan, RunOutcome};
@@ -147,7 +148,9 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
     )?;
     let mut total = Recorder::new();
     for s in shards {
-        total.merge(&s.total.expand()?);
+        let mut shard = s.total.expand()?;
+        shard.beyond_target = s.beyond_target.as_ref().map(|b| b.expand().map(Box::new)).transpose()?;
+        total.merge(&shard);
     }
     // Second by second, so that only one full recorder is held at a time.
     let seconds = shards.iter().map(|s| s.timeline.len()).max().unwrap_or(0);
@@ -200,10 +203,21 @@ fn merge_api(shards: &[RawRun]) -> Result<(Plan, RunOutcome, Vec<NamedRequest>),
         unreachable: false,
         io: "merged shards".into(),
         io_refused: None,
-        // Each shard's CPU is its own machine's: a merged run reports none.
-        cpu: Default::default(),
+        cpu: shards_cpu(shards.iter().map(|s| (s.plan.shard.0, &s.cpu))),
     };
     Ok((plan, outcome, first.names.clone()))
+}
+
+/// blast's CPU of a merged run from each shard's (index, CPU): every shard's cores, shard by
+/// shard, so that the seconds and the work add up and each core's busy share stays its own
+/// machine's; none when a shard's report carries no CPU (a report of an earlier version).
+fn shards_cpu<'a>(shards: impl Iterator<Item = (u32, &'a RunCpu)>) -> RunCpu {
+    let mut by_shard: Vec<(u32, &RunCpu)> = shards.collect();
+    if by_shard.iter().any(|(_, cpu)| cpu.is_empty()) {
+        return RunCpu::default();
+    }
+    by_shard.sort_by_key(|(i, _)| *i);
+    RunCpu::of_shards(by_shard.into_iter().map(|(_, cpu)| cpu.clone()))
 }
 
 /// Merges the shards of one ws run into the raw measurements a single run would have had; the
@@ -230,6 +244,7 @@ fn merge_ws(shards: Vec<RawWs>) -> Result<RawWs, String> {
         // The largest shard's peak RSS.
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
         tally: WsTally::default(),
+        cpu: shards_cpu(shards.iter().map(|s| (s.shard.0, &s.cpu))),
     };
     for s in shards {
         merged.tally.merge(s.tally);
@@ -287,6 +302,7 @@ fn merge_upload(shards: Vec<RawUpload>) -> Result<RawUpload, String> {
         peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
         timeline,
         tally: UploadTally::default(),
+        cpu: shards_cpu(shards.iter().map(|s| (s.shard.0, &s.cpu))),
     };
     for s in shards {
         merged.tally.merge(s.tally);

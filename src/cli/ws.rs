@@ -153,6 +153,18 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     if a.duration.is_zero() {
         return Err("--duration must be greater than 0".into());
     }
+    if a.probe_rate > 0.0 && a.probe_rate * a.duration.as_secs_f64() < 1.0 - 1e-9 {
+        // Probes are due at k / rate from the start of the hold: under one in the hold, the
+        // run would send one the rate does not ask for.
+        let shortest = std::time::Duration::from_secs((1.0 / a.probe_rate - 1e-9).ceil() as u64);
+        return Err(format!(
+            "--probe-rate {} schedules no probe in {}: run at least {} or raise the rate",
+            crate::units::rate_text(a.probe_rate),
+            crate::units::duration_text(a.duration),
+            crate::units::duration_text(shortest)
+        )
+        .into());
+    }
     if a.rooms > a.conns {
         return Err(format!(
             "--rooms {} is more than --conns {}: some rooms would have no subscriber",
@@ -340,8 +352,9 @@ pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
     if t.established == 0 && t.attempted > 0 && !outcome.interrupted {
         // Fail fast: the run stopped at the end of the ramp; the report says the same.
         eprintln!(
-            "blast ws: every connection failed before the start ({}); stopped at once",
-            crate::report::text::counts(&t.failed)
+            "blast ws: every connection failed before the start ({}); stopped at once: {}",
+            crate::report::text::counts(&t.failed),
+            crate::report::ws::connect_advice(&t.failed)
         );
     }
     let summary = WsSummary::build(&plan, &outcome);

@@ -7,7 +7,7 @@
 //! The same form is what JSON reports carry (`raw`, histograms as base64), so `blast merge`
 //! reads back what the run kept.
 
-use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::recorder::{BeyondTarget, ErrorKind, Recorder};
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
@@ -179,6 +179,27 @@ impl CompactRecorder {
     /// Expands a recorder this process compacted itself (its encoding is known to be valid).
     pub fn expand_own(&self) -> Recorder {
         self.expand().unwrap_or_default()
+    }
+}
+
+/// `BeyondTarget` with its histograms deflated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompactBeyondTarget {
+    pub service: Deflated,
+    pub latency: Deflated,
+}
+
+impl CompactBeyondTarget {
+    pub fn of(b: &BeyondTarget) -> Self {
+        CompactBeyondTarget { service: Deflated::of(&b.service), latency: Deflated::of(&b.latency) }
+    }
+
+    /// The histograms again (fails only on a corrupted or foreign encoding).
+    pub fn expand(&self) -> Result<BeyondTarget, String> {
+        let mut b = BeyondTarget::default();
+        self.service.add_into(&mut b.service)?;
+        self.latency.add_into(&mut b.latency)?;
+        Ok(b)
     }
 }
 

@@ -104,13 +104,27 @@ impl CpuMeter {
 }
 
 /// A run's CPU: per worker core (by index), its intervals in order, interval `i` ending at
-/// second `i + 1` of the run (the last one when the core ended).
+/// second `i + 1` of the run (the last one when the core ended). Shards merged (`of_shards`):
+/// every shard's cores, shard by shard.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunCpu {
     pub cores: Vec<Vec<CpuSample>>,
+    /// How many of `cores` each shard had, in shard order (empty: one run, not merged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shard_cores: Vec<usize>,
 }
 
 impl RunCpu {
+    /// The shards' CPU (in shard order) as one run's: their cores one after the other.
+    pub fn of_shards(shards: impl IntoIterator<Item = RunCpu>) -> RunCpu {
+        let mut merged = RunCpu::default();
+        for s in shards {
+            merged.shard_cores.push(s.cores.len());
+            merged.cores.extend(s.cores);
+        }
+        merged
+    }
+
     /// Seconds that some core measured.
     pub fn seconds(&self) -> usize {
         self.cores.iter().map(Vec::len).max().unwrap_or(0)
@@ -172,7 +186,10 @@ mod tests {
         let seconds = meter.finish();
         assert_eq!(seconds.len(), 2, "{seconds:?}");
         assert!(seconds[1].wall_us >= 120_000);
-        let run = RunCpu { cores: vec![seconds, vec![CpuSample { user_us: 5, sys_us: 1, wall_us: 10 }]] };
+        let run = RunCpu {
+            cores: vec![seconds, vec![CpuSample { user_us: 5, sys_us: 1, wall_us: 10 }]],
+            ..RunCpu::default()
+        };
         assert_eq!(run.seconds(), 2);
         assert_eq!(run.second(1).nth(1), Some(CpuSample::default()));
         assert_eq!(run.per_core_from(0)[1].user_us, 5);

@@ -16,6 +16,7 @@
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
+//! - `connect_failure`: why a connection could not be opened: its name, cause and advice.
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
 //! - `raw`: a run's recorders, names and plan as JSON reports carry them (`blast merge`).
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
@@ -26,6 +27,7 @@
 //! - `rng`: the seeded generator behind arrivals and payloads.
 
 pub mod compact;
+pub mod connect_failure;
 pub mod core;
 pub mod cpu;
 pub mod io;
@@ -45,6 +47,7 @@ mod threads;
 pub mod timeout;
 pub mod workload;
 
+pub use connect_failure::ConnectFailure;
 pub use pacer::Arrival;
 pub use plan::{shard_share, spread, Plan};
 pub use recorder::{ErrorKind, Recorder};

@@ -4,7 +4,8 @@
 //! exact: histograms add bucket by bucket, counters add, nothing is averaged. The ws and upload
 //! workloads keep theirs beside their tallies (`workloads::ws::raw`, `workloads::upload::raw`).
 
-use crate::engine::compact::CompactRecorder;
+use crate::engine::compact::{CompactBeyondTarget, CompactRecorder};
+use crate::engine::cpu::RunCpu;
 use crate::engine::pacer::Arrival;
 use crate::engine::plan::Plan;
 use crate::engine::run::RunOutcome;
@@ -63,6 +64,14 @@ pub struct RawRun {
     pub preconnect_failed: u64,
     pub total: CompactRecorder,
     pub timeline: Vec<CompactRecorder>,
+    /// `total`'s time beyond what the target reported for itself (absent: the target reported
+    /// none, or a report of an earlier version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beyond_target: Option<CompactBeyondTarget>,
+    /// blast's own CPU, each worker core second by second (absent in reports of earlier
+    /// versions: their merge reports no CPU).
+    #[serde(default, skip_serializing_if = "RunCpu::is_empty")]
+    pub cpu: RunCpu,
 }
 
 impl RawRun {
@@ -90,6 +99,8 @@ impl RawRun {
             preconnect_failed: run.preconnect_failed,
             total: CompactRecorder::of(&run.total),
             timeline: run.timeline.clone(),
+            beyond_target: run.total.beyond_target.as_deref().map(CompactBeyondTarget::of),
+            cpu: run.cpu.clone(),
         }
     }
 }

@@ -232,7 +232,7 @@ where
         on_update(update, &live);
     }
     let mut tally = T::default();
-    let mut cpu = RunCpu { cores: vec![Vec::new(); count] };
+    let mut cpu = RunCpu { cores: vec![Vec::new(); count], ..RunCpu::default() };
     for (index, t, seconds) in done_rx {
         tally.merge(t);
         cpu.cores[index] = seconds;

@@ -40,6 +40,13 @@ impl HttpTarget {
                 "target '{url}': credentials in the URL are not supported; use -H 'Authorization: ...'"
             ));
         }
+        if !authority.starts_with('[') && authority.matches(':').count() > 1 {
+            let bracketed = bracketed(authority);
+            return Err(format!(
+                "target '{url}': an IPv6 address goes in brackets: {}://{bracketed}{path}",
+                if tls { "https" } else { "http" }
+            ));
+        }
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = match authority.rfind(':') {
             Some(i) if has_port(authority) => (&authority[..i], Some(&authority[i + 1..])),
@@ -70,6 +77,18 @@ impl HttpTarget {
         }
         Ok(HttpTarget { authority: authority.to_string(), path: path.to_string(), addrs, tls, host })
     }
+}
+
+/// A bare IPv6 authority (`::1:8080`, `::1`) with the address in brackets: `[::1]:8080` when
+/// what precedes the last colon is an address and what follows it a port, else `[::1]`.
+fn bracketed(authority: &str) -> String {
+    if let Some((addr, port)) = authority.rsplit_once(':') {
+        let is_port = !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
+        if is_port && addr.parse::<std::net::Ipv6Addr>().is_ok() {
+            return format!("[{addr}]:{port}");
+        }
+    }
+    format!("[{authority}]")
 }
 
 fn has_port(authority: &str) -> bool {
@@ -114,6 +133,9 @@ mod tests {
             ("http://127.0.0.1:65536/", "not a port"),
             ("http://127.0.0.1:/", "not a port"),
             ("http://u:p@127.0.0.1/", "credentials"),
+            ("http://::1:8080/x", "in brackets: http://[::1]:8080/x"),
+            ("https://::1/", "in brackets: https://[::1]/"),
+            ("http://fe80::1:2:3/", "in brackets: http://[fe80::1:2]:3/"),
         ] {
             let e = HttpTarget::parse(bad).expect_err(bad);
             assert!(e.contains(says), "{bad}: {e}");

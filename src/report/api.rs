@@ -141,7 +141,8 @@ pub struct ApiSummary {
     pub bytes_out: u64,
     pub bytes_in: u64,
     /// blast's own CPU (its worker cores, per-thread rusage): per request sent, and each core's
-    /// busy share, for the measured window and second by second. Absent in merged reports.
+    /// busy share, for the measured window and second by second. Merged: every shard's cores (absent
+    /// when a shard's report carries no CPU).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blast_cpu: Option<BlastCpu>,
     /// blast's cores were saturated or its pacer fell behind: the figures include its delay.

@@ -27,6 +27,9 @@ pub struct BlastCpu {
     pub wall_s: f64,
     /// Each worker core's busy share (user + system over wall time), percent.
     pub core_busy_pct: Vec<f64>,
+    /// A merged run's `core_busy_pct`, shard by shard (absent for one run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub core_busy_pct_by_shard: Vec<Vec<f64>>,
     /// The busiest core's share, percent.
     pub busiest_core_pct: f64,
     /// Second by second since the start (warm-up included).
@@ -94,8 +97,19 @@ impl BlastCpu {
                 }
             })
             .collect();
+        let mut rest = core_busy_pct.as_slice();
+        let core_busy_pct_by_shard = cpu
+            .shard_cores
+            .iter()
+            .map(|&n| {
+                let (shard, after) = rest.split_at(n.min(rest.len()));
+                rest = after;
+                shard.to_vec()
+            })
+            .collect();
         Some(BlastCpu {
             unit,
+            core_busy_pct_by_shard,
             units,
             user_us_per_unit: per(all.user_us, units),
             sys_us_per_unit: per(all.sys_us, units),
@@ -117,7 +131,14 @@ impl BlastCpu {
 
     /// The headline line: `9.8 us/request (2.1 user + 7.7 sys), busiest core 43% busy (cores 43, 12)`.
     pub fn line(&self) -> String {
-        let cores: Vec<String> = self.core_busy_pct.iter().map(|p| format!("{p:.0}")).collect();
+        let list = |pcts: &[f64]| pcts.iter().map(|p| format!("{p:.0}")).collect::<Vec<_>>().join(", ");
+        let cores = match self.core_busy_pct_by_shard.as_slice() {
+            [] => list(&self.core_busy_pct),
+            shards => {
+                let each = shards.iter().enumerate().map(|(i, s)| format!("shard {i}: {}", list(s)));
+                each.collect::<Vec<_>>().join("; ")
+            }
+        };
         let per = if self.units > 0.0 {
             format!(
                 "{:.1} us/{} ({:.1} user + {:.1} sys), ",
@@ -134,11 +155,7 @@ impl BlastCpu {
         }
         format!(
             "{per}{:.2} s user + {:.2} s sys over {:.1} s, busiest core {:.0}% busy (cores % busy: {})",
-            self.user_s,
-            self.sys_s,
-            self.wall_s,
-            self.busiest_core_pct,
-            cores.join(", ")
+            self.user_s, self.sys_s, self.wall_s, self.busiest_core_pct, cores
         )
     }
 }
@@ -182,6 +199,7 @@ mod tests {
             sys_s: 0.0,
             wall_s: 0.0002,
             core_busy_pct: vec![90.0, 48.0],
+            core_busy_pct_by_shard: Vec::new(),
             busiest_core_pct: 90.0,
             timeline: Vec::new(),
         };
@@ -194,8 +212,10 @@ mod tests {
     #[test]
     fn figures_cover_the_measured_seconds_and_name_the_busiest_core() {
         // Two cores, three seconds; the first second is warm-up.
-        let cpu =
-            RunCpu { cores: vec![vec![s(900_000, 0), s(300_000, 600_000), s(200_000, 100_000)], vec![s(1, 1); 3]] };
+        let cpu = RunCpu {
+            cores: vec![vec![s(900_000, 0), s(300_000, 600_000), s(200_000, 100_000)], vec![s(1, 1); 3]],
+            ..RunCpu::default()
+        };
         let b = BlastCpu::of(&cpu, 1, ("request", 1000.0), |i| Some([10.0, 600.0, 400.0][i])).expect("measured");
         assert!((b.user_us_per_unit - 500.002).abs() < 1e-9, "{}", b.user_us_per_unit);
         assert!((b.sys_us_per_unit - 700.002).abs() < 1e-9, "{}", b.sys_us_per_unit);
@@ -209,6 +229,13 @@ mod tests {
         assert!(b.line().starts_with("1200.0 us/request (500.0 user + 700.0 sys)"), "{}", b.line());
         assert!(b.line().contains("busiest core 60% busy (cores % busy: 60, 0)"), "{}", b.line());
         assert_eq!(BlastCpu::of(&RunCpu::default(), 0, ("request", 1.0), |_| None), None);
+        // Two shards merged: the seconds and the work add, each shard's cores are listed apart.
+        let merged = RunCpu::of_shards([cpu.clone(), cpu]);
+        let m = BlastCpu::of(&merged, 1, ("request", 2000.0), |_| None).expect("measured");
+        assert_eq!((m.user_s, m.sys_s), (2.0 * b.user_s, 2.0 * b.sys_s));
+        assert_eq!(m.us_per_unit, b.us_per_unit);
+        assert_eq!(m.core_busy_pct_by_shard, vec![vec![60.0, 0.0], vec![60.0, 0.0]]);
+        assert!(m.line().contains("(cores % busy: shard 0: 60, 0; shard 1: 60, 0)"), "{}", m.line());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::report::chart::{esc, svg};
 pub use crate::report::chart::{Chart, Series, Unit};
 pub use crate::report::heatmap::Heatmap;
 use crate::report::model::{Measurements, Percentiles};
+use crate::report::text;
 use std::fmt::Write as _;
 
 #[derive(Clone, Debug, Default)]
@@ -48,20 +49,28 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
             vec![("p50", line(|p| p.p50)), ("p99", line(|p| p.p99)), ("max", line(|p| p.max))],
         ));
     }
-    let spectra = m.latencies.iter().filter(|l| l.spectrum);
-    page.charts.push(Chart {
-        title: "Latency distribution (percentile spectrum)".into(),
-        x_label: "percentile".into(),
-        y_label: "latency".into(),
-        unit: Unit::Ms,
-        series: spectra.map(|l| Series { name: l.label.into(), points: l.ms.spectrum().to_vec() }).collect(),
-        spectrum: true,
-    });
+    // Only what was measured: an empty histogram's zeros are no latency.
+    let spectra: Vec<Series> = m
+        .latencies
+        .iter()
+        .filter(|l| l.spectrum && l.ms.count > 0)
+        .map(|l| Series { name: l.label.into(), points: l.ms.spectrum().to_vec() })
+        .collect();
+    if !spectra.is_empty() {
+        page.charts.push(Chart {
+            title: "Latency distribution (percentile spectrum)".into(),
+            x_label: "percentile".into(),
+            y_label: "latency".into(),
+            unit: Unit::Ms,
+            series: spectra,
+            spectrum: true,
+        });
+    }
     let header = ["", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "mean"];
     let rows = m.latencies.iter().map(|l| {
         let p = &l.ms;
         let mut r = vec![l.label.to_string(), p.count.to_string()];
-        r.extend([p.p50, p.p90, p.p95, p.p99, p.p99_9, p.max, p.mean].iter().map(|v| format!("{v:.3}")));
+        r.extend([p.p50, p.p90, p.p95, p.p99, p.p99_9, p.max, p.mean].map(|v| text::ms(p, v, 3)));
         r
     });
     let latency =
@@ -72,7 +81,7 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
         let rows = m.rows.iter().map(|r| {
             let p = &r.latency;
             let mut row = vec![r.kind.clone(), r.name.clone(), r.requests.to_string(), r.failures.to_string()];
-            row.extend([p.p50, p.p95, p.p99, p.max].iter().map(|v| format!("{v:.3}")));
+            row.extend([p.p50, p.p95, p.p99, p.max].map(|v| text::ms(p, v, 3)));
             row
         });
         let by_name =

@@ -2,7 +2,9 @@
 //! output path is checked before the run (`check`: its directory exists and is writable, it is
 //! not a directory, no two outputs share a path), and each report is written to a temporary
 //! file beside its path and renamed over it only when every report has been written
-//! (`Staged`). Until then the files the paths name are untouched.
+//! (`Staged`). Until then the files the paths name are untouched. Every staged report is masked
+//! (`redact`) on its way out: bytes given to `Staged::write` in memory, a file a library wrote
+//! by path (`write_with`) read back once before it is renamed.
 
 use std::collections::HashMap;
 use std::io;
@@ -77,29 +79,48 @@ pub fn check(outputs: &[OutputPath]) -> Result<(), String> {
 /// commit (an error on the way), the temporary files are removed and the paths untouched.
 #[derive(Default)]
 pub struct Staged {
-    /// (temporary, final) paths.
-    files: Vec<(PathBuf, PathBuf)>,
+    files: Vec<StagedFile>,
+}
+
+/// One staged report.
+struct StagedFile {
+    temporary: PathBuf,
+    path: PathBuf,
+    /// Written by a library through its path (`write_with`): masked by reading it back at commit.
+    by_path: bool,
 }
 
 impl Staged {
-    /// Writes `bytes` for `path`.
+    /// Writes `bytes` for `path`, every secret in them masked (`redact::text`) before they reach
+    /// the disk; bytes that are not UTF-8 are written as they are.
     pub fn write(&mut self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        self.write_with(path, |tmp| std::fs::write(tmp, bytes))
+        let tmp = self.stage(path, false);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => std::fs::write(tmp, crate::redact::text(text).as_bytes()),
+            Err(_) => std::fs::write(tmp, bytes),
+        }
     }
 
-    /// Lets `write` write `path`'s report to the temporary path it is given.
+    /// Lets `write` write `path`'s report to the temporary path it is given (for a library that
+    /// writes by path); the file is masked by reading it back at `commit`.
     pub fn write_with(&mut self, path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
-        let tmp = temporary(path);
-        self.files.push((tmp.clone(), path.to_path_buf()));
+        let tmp = self.stage(path, true);
         write(&tmp)
     }
 
-    /// Masks every secret in the temporary files (`redact`), then renames each over its path.
+    /// Registers `path`'s temporary file (removed on drop from now on) and returns it.
+    fn stage(&mut self, path: &Path, by_path: bool) -> PathBuf {
+        let temporary = temporary(path);
+        self.files.push(StagedFile { temporary: temporary.clone(), path: path.to_path_buf(), by_path });
+        temporary
+    }
+
+    /// Masks the files written by path (`redact::file`), then renames each report over its path.
     pub fn commit(mut self) -> io::Result<()> {
-        for (tmp, _) in &self.files {
-            crate::redact::file(tmp)?;
+        for f in self.files.iter().filter(|f| f.by_path) {
+            crate::redact::file(&f.temporary)?;
         }
-        for (tmp, path) in std::mem::take(&mut self.files) {
+        for StagedFile { temporary: tmp, path, .. } in std::mem::take(&mut self.files) {
             if let Err(e) = std::fs::rename(&tmp, &path) {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
@@ -111,8 +132,8 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        for (tmp, _) in &self.files {
-            let _ = std::fs::remove_file(tmp);
+        for f in &self.files {
+            let _ = std::fs::remove_file(&f.temporary);
         }
     }
 }
@@ -153,6 +174,28 @@ mod tests {
         s.write(&path, b"new").expect("stage");
         s.commit().expect("commit");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "new");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn staged_bytes_are_masked_before_they_reach_the_disk_and_files_by_path_at_commit() {
+        let dir = std::env::temp_dir().join(format!("blast-stage-mask-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        crate::redact::secret("staged-secret-4f1c9a");
+        let json = dir.join("r.json");
+        let hdr = dir.join("r.hdr");
+        let mut s = Staged::default();
+        s.write(&json, b"{\"token\": \"staged-secret-4f1c9a\"}").expect("stage");
+        let on_disk = std::fs::read_to_string(temporary(&json)).expect("read the temporary file");
+        assert_eq!(on_disk, "{\"token\": \"[redacted]\"}", "masked in memory, before commit");
+        s.write_with(&hdr, |tmp| std::fs::write(tmp, "#tag staged-secret-4f1c9a\n")).expect("stage by path");
+        s.commit().expect("commit");
+        assert_eq!(std::fs::read_to_string(&json).expect("read"), "{\"token\": \"[redacted]\"}");
+        assert_eq!(
+            std::fs::read_to_string(&hdr).expect("read"),
+            "#tag [redacted]\n",
+            "a file written by path is masked at commit"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -80,7 +80,8 @@ pub struct UploadSummary {
     pub data_pool_mib: f64,
     pub peak_rss_mib: f64,
     /// blast's own CPU (its worker cores, per-thread rusage): per MB acknowledged (10^6 bytes),
-    /// each core's busy share, for the run and second by second. Absent in merged reports.
+    /// each core's busy share, for the run and second by second. Merged: every shard's cores
+    /// (absent when a shard's report carries none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blast_cpu: Option<BlastCpu>,
     /// blast's cores were saturated: the figures include its own delay.
@@ -107,19 +108,7 @@ fn pct(part: u64, whole: u64) -> f64 {
 impl UploadSummary {
     pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
         let target = format!("{} bucket {}", plan.endpoint, plan.target.bucket.name());
-        let mut s = Self::from_raw(RawUpload::of(
-            &target,
-            &UploadPlanInfo::of(plan),
-            plan.shard,
-            out,
-            crate::sys::peak_rss_mib(),
-        ));
-        let per_second = |i: usize| s.mb_per_s_timeline.get(i).copied();
-        s.blast_cpu = BlastCpu::of(&out.cpu, 0, ("MB", s.bytes_acked as f64 / MB), per_second);
-        let v = crate::report::verdict::on_cpu(s.blast_cpu.as_ref());
-        s.generator_bound = v.generator_bound;
-        s.warnings.extend(v.warnings);
-        s
+        Self::from_raw(RawUpload::of(&target, &UploadPlanInfo::of(plan), plan.shard, out, crate::sys::peak_rss_mib()))
     }
 
     /// The report of a run's raw measurements (a run's own, or its shards' merged).
@@ -202,6 +191,11 @@ impl UploadSummary {
         let (timeline, history) =
             model::per_second(seconds, ("PUT", "UploadPart", users), histogram(), SeriesSecond::of);
         (s.part_timeline, s.measurements) = (timeline, s.model(history));
+        let per_second = |i: usize| s.mb_per_s_timeline.get(i).copied();
+        s.blast_cpu = BlastCpu::of(&s.raw.cpu, 0, ("MB", s.bytes_acked as f64 / MB), per_second);
+        let v = crate::report::verdict::on_cpu(s.blast_cpu.as_ref());
+        s.generator_bound = v.generator_bound;
+        s.warnings.extend(v.warnings);
         s
     }
 

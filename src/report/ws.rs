@@ -4,6 +4,7 @@
 use crate::engine::cpu::RunCpu;
 use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
+use crate::engine::ConnectFailure;
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
@@ -78,7 +79,7 @@ pub struct WsSummary {
     pub peak_rss_mib: f64,
     /// blast's own CPU (its worker cores, per-thread rusage): per delivered message (per
     /// established connection when none were delivered), each core's busy share, for the run
-    /// and second by second. Absent in merged reports.
+    /// and second by second. Merged: every shard's cores (absent when a shard's report carries none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blast_cpu: Option<BlastCpu>,
     /// blast's cores were saturated: the figures include its own delay.
@@ -98,16 +99,7 @@ impl WsSummary {
         let scheme = if plan.target.tls { "wss" } else { "ws" };
         let target = format!("{scheme}://{}{}", plan.target.authority, plan.target.path);
         let info = WsPlanInfo::of(plan);
-        let mut s = Self::from_raw(RawWs::of(
-            &target,
-            &info,
-            plan.shard,
-            plan.own_conns() as u64,
-            run,
-            crate::sys::peak_rss_mib(),
-        ));
-        s.judge_cpu(&run.cpu);
-        s
+        Self::from_raw(RawWs::of(&target, &info, plan.shard, plan.own_conns() as u64, run, crate::sys::peak_rss_mib()))
     }
 
     /// blast's CPU over the run, and the verdict on it.
@@ -129,14 +121,14 @@ impl WsSummary {
         let planned = raw.planned;
         let d = account(t);
         let mut warnings = diagnose(&raw, &d);
-        if let Some(n) = t.failed.get("no_ephemeral_ports") {
-            warnings.push(format!("{n} connections failed for lack of ephemeral ports: add source addresses with --bind 127.0.0.1,127.0.0.2,..."));
+        if let Some(n) = t.failed.get(ConnectFailure::NoEphemeralPorts.name()) {
+            warnings.push(format!("{n} connections failed ({})", ConnectFailure::NoEphemeralPorts.explained()));
         }
         if let Some(&n) = t.failed.get("tls_handshake") {
             warnings.push(crate::report::tls_warning(n));
         }
-        if let Some(n) = t.failed.get("fd_limit") {
-            warnings.push(format!("{n} connections failed at the file descriptor limit (ulimit -n)"));
+        if let Some(n) = t.failed.get(ConnectFailure::FdLimit.name()) {
+            warnings.push(format!("{n} connections failed ({})", ConnectFailure::FdLimit.explained()));
         }
         if d.missing > 0 {
             warnings.push(format!("{} of {} expected deliveries never arrived", d.missing, d.expected));
@@ -201,6 +193,9 @@ impl WsSummary {
         let (timeline, history) =
             model::per_second(seconds, ("WS", "delivery", t.established), histogram(), SeriesSecond::of);
         (s.timeline, s.measurements) = (timeline, s.model(history));
+        let cpu = std::mem::take(&mut s.raw.cpu);
+        s.judge_cpu(&cpu);
+        s.raw.cpu = cpu;
         s
     }
 
@@ -269,11 +264,13 @@ impl Report for WsSummary {
                 "; shard {shard}: {here} connections here (deliveries are accounted over all shards by `blast merge`)"
             )
         });
-        let (rate, rooms, probes, secs) = (plan.connect_rate, plan.rooms, plan.probe_rate, plan.duration_s);
+        // Rates as written (`30/min`, `10/h`): under 1/s a whole-number /s would read 0/s.
+        let (rate, rooms, secs) = (crate::units::rate_text(plan.connect_rate), plan.rooms, plan.duration_s);
+        let probes = if plan.probe_rate > 0.0 { crate::units::rate_text(plan.probe_rate) } else { "0/s".into() };
         let (failed, dropped, reconnects, peak) = (text::counts(&c.failed), c.dropped, c.reconnects, c.open_peak);
         let (hb_sent, hb_answered, received) = (self.heartbeats_sent, self.heartbeats_answered, self.messages_received);
         let mut lines = vec![
-            ("plan", format!("{} connections over {} cores at {rate:.0}/s, {rooms} rooms, probes {probes}/s for {secs:.1}s{shard}", plan.conns, plan.cores)),
+            ("plan", format!("{} connections over {} cores at {rate}, {rooms} rooms, probes {probes} for {secs:.1}s{shard}", plan.conns, plan.cores)),
             ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
             ("probes", format!("{} sent ({} failed{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
             ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received ({} other); peak RSS {:.1} MiB", p.other_messages, self.peak_rss_mib)),
@@ -446,16 +443,17 @@ fn diagnose(raw: &RawWs, d: &crate::workloads::ws::tally::Deliveries) -> Vec<Str
     w
 }
 
-/// What to do about connections that all failed, by their commonest reason.
-fn connect_advice(failed: &BTreeMap<String, u64>) -> &'static str {
+/// What to do about connections that all failed, by their commonest reason: a failed connect
+/// or handshake as `ConnectFailure` words it, or the upgrade's HTTP answer.
+pub fn connect_advice(failed: &BTreeMap<String, u64>) -> &'static str {
     let top = failed.iter().max_by_key(|(_, n)| **n).map(|(r, _)| r.as_str()).unwrap_or("");
+    if let Some(f) = ConnectFailure::named(top) {
+        return f.advice();
+    }
     match top {
-        "refused" => "is the server listening at --target?",
-        "timeout" => "the server did not complete the upgrade within --timeout",
         "http_401" | "http_403" => "the upgrade needs auth: --token (header), --token-query NAME or --tokens FILE",
         "http_404" => "no WebSocket endpoint at --target's path",
-        "tls_handshake" => "trust the certificate with --ca-cert, or --insecure",
-        _ => "see the reasons above",
+        _ => ConnectFailure::Other.advice(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Helpers for the integration tests: start the real `blast serve` as a separate process on
-//! 127.0.0.1, run the real `blast` binary against it, read its JSON report.
+//! 127.0.0.1, run the real `blast` binary against it (`ws_probe_args`: the flags of a ws probe
+//! run), read its JSON report (`read_json`) and ask the server for its own figures (`http_json`).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -28,8 +29,15 @@ pub struct Server {
 impl Server {
     /// Starts `blast serve --listen 127.0.0.1:0 <extra>` and waits for its address.
     pub fn start(extra: &[&str]) -> Server {
+        Server::start_on("127.0.0.1:0", extra)
+    }
+
+    /// Starts `blast serve --listen <listen> <extra>` (`[::1]:0` for IPv6) and waits for its
+    /// address.
+    pub fn start_on(listen: &str, extra: &[&str]) -> Server {
+        let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h).to_string();
         let mut child = Command::new(BLAST)
-            .args(["serve", "--listen", "127.0.0.1:0", "--exit-after", "300s"])
+            .args(["serve", "--listen", listen, "--exit-after", "300s"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,7 +50,7 @@ impl Server {
             line.trim()
                 .rsplit("://")
                 .next()
-                .filter(|a| a.starts_with("127.0.0.1:"))
+                .filter(|a| a.starts_with(&format!("{host}:")) || a.starts_with("127.0.0.1:"))
                 .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"))
                 .to_string()
         };
@@ -54,6 +62,16 @@ impl Server {
 
     pub fn url(&self) -> String {
         format!("{}://{}/v1/messages", self.scheme, self.addr)
+    }
+
+    /// The WebSocket endpoint, `ws://127.0.0.1:port/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// The JSON body of `method path` (with `body`, sent as JSON) on this server.
+    pub fn json(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+        http_json(&self.addr, method, path, body)
     }
 
     pub fn kill(&mut self) {
@@ -73,6 +91,79 @@ pub fn temp_path(name: &str) -> std::path::PathBuf {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     std::env::temp_dir().join(format!("blast-test-{}-{n}-{name}", std::process::id()))
+}
+
+/// A fresh directory for a run's report files, removed with its files when dropped.
+pub struct ReportDir(pub std::path::PathBuf);
+
+impl ReportDir {
+    pub fn new(name: &str) -> ReportDir {
+        let dir = temp_path(name);
+        std::fs::create_dir_all(&dir).expect("report dir");
+        ReportDir(dir)
+    }
+
+    /// The path of `name` in the directory, as a flag's value.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for ReportDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A JSON report file, parsed.
+pub fn read_json(path: impl AsRef<std::path::Path>) -> serde_json::Value {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Sends one HTTP/1.1 request (`Connection: close`; `body`, if any, as JSON) to `addr` and
+/// parses the response's body as JSON.
+pub fn http_json(addr: &str, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    head.push_str(body.unwrap_or_default());
+    s.write_all(head.as_bytes()).expect("write request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read response");
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"))
+}
+
+/// `blast ws` arguments for a probe run: `conns` connections to `target` held `duration`,
+/// probes at `probe_rate`, no heartbeat, then `extra`.
+pub fn ws_probe_args<'a>(
+    target: &'a str,
+    conns: &'a str,
+    duration: &'a str,
+    probe_rate: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut a = vec![
+        "ws",
+        "--target",
+        target,
+        "--conns",
+        conns,
+        "--duration",
+        duration,
+        "--probe-rate",
+        probe_rate,
+        "--heartbeat",
+        "0s",
+    ];
+    a.extend_from_slice(extra);
+    a
 }
 
 /// Result of one `blast` run.

@@ -4,6 +4,7 @@
 
 use super::tally::UploadTally;
 use super::{UploadOutcome, UploadPlan};
+use crate::engine::cpu::RunCpu;
 use crate::engine::raw::unix_ns;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,10 @@ pub struct RawUpload {
     /// Bytes sent in each second since this process's start.
     pub timeline: Vec<u64>,
     pub tally: UploadTally,
+    /// blast's own CPU, each worker core second by second (absent in reports of earlier
+    /// versions: their merge reports no CPU).
+    #[serde(default, skip_serializing_if = "RunCpu::is_empty")]
+    pub cpu: RunCpu,
 }
 
 impl RawUpload {
@@ -83,6 +88,7 @@ impl RawUpload {
             peak_rss_mib,
             timeline: out.timeline.clone(),
             tally: out.tally.clone(),
+            cpu: out.cpu.clone(),
         }
     }
 }

@@ -83,7 +83,7 @@ async fn open(core: &CoreWs) -> Result<Channel, String> {
             let s = TcpStream::connect(target.addrs[0]).await.map_err(|e| session::io_reason(&e))?;
             let tls = core.plan.tls.as_ref().filter(|_| target.tls).map(|tls| (tls, target.host.as_str()));
             let s = crate::http::secure(s, tls).await.map_err(|e| match e {
-                crate::http::SecureError::Tls(_) => "tls_handshake".to_string(),
+                crate::http::SecureError::Tls(_) => crate::engine::ConnectFailure::Tls.name().to_string(),
                 crate::http::SecureError::Io(e) => session::io_reason(&e),
             })?;
             Ok(Channel::Http(s, BytesMut::with_capacity(4096)))

@@ -8,6 +8,7 @@
 
 use super::tally::WsTally;
 use super::{WsOutcome, WsPlan};
+use crate::engine::cpu::RunCpu;
 use crate::engine::raw::unix_ns;
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,10 @@ pub struct RawWs {
     pub peak_rss_mib: f64,
     /// Counters, histograms and the delivery records.
     pub tally: WsTally,
+    /// blast's own CPU, each worker core second by second (absent in reports of earlier
+    /// versions: their merge reports no CPU).
+    #[serde(default, skip_serializing_if = "RunCpu::is_empty")]
+    pub cpu: RunCpu,
 }
 
 impl RawWs {
@@ -80,6 +85,7 @@ impl RawWs {
             pinned: run.pinned,
             peak_rss_mib: rss,
             tally: run.tally.clone(),
+            cpu: run.cpu.clone(),
         }
     }
 }

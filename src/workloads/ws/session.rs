@@ -1,6 +1,7 @@
 //! One WebSocket connection's life: connect and upgrade, subscribe, heartbeat, receive probes,
 //! and (with `--reconnect`) start again when the server drops it.
 
+use crate::engine::ConnectFailure;
 use crate::http::ws_upgrade::{upgrade, UpgradeError};
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
@@ -42,7 +43,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         // while connecting; inline it would stay in every held connection's task.
         let result = match tokio::time::timeout(core.plan.timeout, Box::pin(open(&core, global))).await {
             Ok(r) => r,
-            Err(_) => Err("timeout".to_string()),
+            Err(_) => Err(ConnectFailure::Timeout.name().to_string()),
         };
         match result {
             Err(reason) => {
@@ -91,7 +92,7 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
     let stream = socket.connect(addr).await.map_err(|e| io_reason(&e))?;
     let tls = plan.tls.as_ref().filter(|_| plan.target.tls).map(|tls| (tls, plan.target.host.as_str()));
     let stream = secure(stream, tls).await.map_err(|e| match e {
-        SecureError::Tls(_) => "tls_handshake".to_string(),
+        SecureError::Tls(_) => ConnectFailure::Tls.name().to_string(),
         SecureError::Io(e) => io_reason(&e),
     })?;
     let token = plan.auth.for_conn(global);
@@ -111,17 +112,9 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
     }
 }
 
-/// Short, stable names for connection failures, with the ones users can act on told apart.
+/// The short, stable name of a connection failure (`ConnectFailure`), as reports count it.
 pub(crate) fn io_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    match (e.kind(), e.raw_os_error()) {
-        (K::ConnectionRefused, _) => "refused".into(),
-        (K::TimedOut, _) => "timeout".into(),
-        (K::AddrNotAvailable, _) | (_, Some(libc::EADDRNOTAVAIL)) => "no_ephemeral_ports".into(),
-        (_, Some(libc::EMFILE)) | (_, Some(libc::ENFILE)) => "fd_limit".into(),
-        (K::ConnectionReset, _) => "reset".into(),
-        _ => "io".into(),
-    }
+    ConnectFailure::from_io(e).name().to_string()
 }
 
 async fn connected(core: &CoreWs, mut ws: Ws, global: u64, room: u32, settled: &mut bool) -> End {
