@@ -113,8 +113,15 @@ oha_at() { # $1 rate; sets oha_us
 }
 
 blast_at() { # $1 io, $2 rate, $3 label; sets b_ok b_ach b_us
+  rm -f "$work/blast.json"
   on_client /usr/bin/time -v "$blast" api --io "$1" --cores 1 --conns "$conns" --rate "$2" --duration "${secs}s" \
-    --warmup 1s --target "$url" --quiet --json "$work/blast.json" >/dev/null 2>"$work/blast.time" || true
+    --warmup 1s --target "$url" --quiet --json "$work/blast.json" >"$work/blast.out" 2>"$work/blast.time" || true
+  if [ ! -s "$work/blast.json" ]; then # say why, and go on with the other runs
+    echo "blast --io $1 at $2/s wrote no report: $(grep -v '^\s' "$work/blast.time" | tail -3 | tr '\n' ' ')" >&2
+    b_ok=0 b_ach=0 b_us=nan
+    [ "$3" = "" ] || row "blast --io $1" "$3" "no report (see stderr)" "-" "-" "-"
+    return
+  fi
   local ratio_ p99 sent io
   read -r b_ach ratio_ p99 sent < <(python3 -c "import json,sys;j=json.load(open(sys.argv[1]));print(round(j['achieved_rate']),j['rate_ratio'],j['latency_ms']['p99'],j['requests']['sent'])" "$work/blast.json")
   io=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['plan']['io'])" "$work/blast.json")
