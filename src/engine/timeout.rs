@@ -53,10 +53,15 @@ impl LazyTimeout {
                 let waker_registered = self.registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
                 // Polled only when it may have fired (then the poll says for sure) or when this
                 // waker is not the one it holds.
-                if (waker_registered && !self.sleep.is_elapsed()) || self.sleep.as_mut().poll(cx).is_pending() {
-                    if !waker_registered {
-                        self.registered = Some(cx.waker().clone());
-                    }
+                if waker_registered && !self.sleep.is_elapsed() {
+                    return Poll::Pending;
+                }
+                // A task out of its scheduling budget gets Pending from the timer without its
+                // waker being registered (tokio re-polls the task instead): only a poll made with
+                // budget left may be trusted to have registered it.
+                let had_budget = tokio::task::coop::has_budget_remaining();
+                if self.sleep.as_mut().poll(cx).is_pending() {
+                    self.registered = had_budget.then(|| cx.waker().clone());
                     return Poll::Pending;
                 }
                 // The timer fired (or was left behind by an earlier call): this call's
@@ -102,6 +107,43 @@ mod tests {
             assert!(took < Duration::from_millis(1000), "timed out late: {took:?}");
             // And it can be used again after a timeout.
             assert_eq!(t.run(Duration::from_millis(50), pin!(async { 1 })).await, Ok(1));
+        });
+    }
+
+    /// The timer fires while a call runs (it was armed at an earlier call's deadline) and is
+    /// moved to this call's deadline in a poll where the call left the task one unit of its
+    /// scheduling budget: the poll that finds it fired takes that unit, and the timer's next poll
+    /// gets Pending without its waker registered. The call must still end at its deadline.
+    #[test]
+    fn a_call_that_used_up_the_budget_still_times_out() {
+        /// Pending on its first poll; on its second (the timer's wake-up) takes all but one
+        /// unit of the task's budget (tokio gives a task 128 per poll); never finishes.
+        struct DrainOnSecondPoll(u32);
+        impl Future for DrainOnSecondPoll {
+            type Output = ();
+            fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+                self.0 += 1;
+                if self.0 == 2 {
+                    for _ in 0..127 {
+                        let mut unit = pin!(tokio::task::coop::consume_budget());
+                        if unit.as_mut().poll(cx).is_pending() {
+                            break;
+                        }
+                    }
+                }
+                Poll::Pending
+            }
+        }
+        on_runtime(async {
+            let mut t = LazyTimeout::default();
+            // A call that waits once arms the timer at its deadline, 100 ms out.
+            assert_eq!(t.run(Duration::from_millis(100), pin!(tokio::task::yield_now())).await, Ok(()));
+            let started = std::time::Instant::now();
+            let stall = pin!(DrainOnSecondPoll(0));
+            let call = t.run(Duration::from_millis(300), stall);
+            let ended = tokio::time::timeout(Duration::from_secs(3), call).await;
+            assert_eq!(ended, Ok(Err(Elapsed)), "the call's timeout never fired");
+            assert!(started.elapsed() >= Duration::from_millis(300), "timed out early");
         });
     }
 }
