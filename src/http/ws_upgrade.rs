@@ -25,6 +25,7 @@ const MAX_HEADERS: usize = 64;
 pub enum UpgradeError {
     /// The server answered with another status than 101.
     Status(u16),
+    /// The connection failed while upgrading.
     Io(std::io::Error),
     /// The answer was not a valid upgrade (names what was wrong).
     Protocol(&'static str),
@@ -70,20 +71,28 @@ where
             }
             buf.reserve(buf.len());
         }
-        let before = buf.len();
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(UpgradeError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        // The end of the head can straddle two reads: look from a little before the new bytes.
-        let from = before.saturating_sub(3);
-        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            break from + i + 4;
+        // httparse finds the end of the head (CRLF or, from lenient servers, bare LF lines).
+        if let Some(end) = head_end(&buf)? {
+            break end;
         }
     };
     check_answer(&buf[..head_len], &key)?;
     let tail = buf.split_off(head_len);
     drop(buf);
     Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(ws_config())).await)
+}
+
+/// Where the answer's head ends in `buf`, once it is all there.
+fn head_end(buf: &[u8]) -> Result<Option<usize>, UpgradeError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match httparse::Response::new(&mut slots).parse(buf) {
+        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(_) => Err(UpgradeError::Protocol("malformed upgrade answer")),
+    }
 }
 
 /// Checks an upgrade answer's head: status 101, `Upgrade: websocket`, `Connection: upgrade`
@@ -109,7 +118,14 @@ fn check_answer(head: &[u8], key: &str) -> Result<(), UpgradeError> {
     if !header("upgrade").is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket")) {
         return Err(UpgradeError::Protocol("101 without Upgrade: websocket"));
     }
-    if !header("connection").is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))) {
+    // A list header may come as several lines.
+    let upgrade_listed = answer
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .filter_map(|h| std::str::from_utf8(h.value).ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")));
+    if !upgrade_listed {
         return Err(UpgradeError::Protocol("101 without Connection: upgrade"));
     }
     if header("sec-websocket-accept").map(str::trim) != Some(derive_accept_key(key.as_bytes()).as_str()) {
@@ -148,6 +164,13 @@ mod tests {
         let wrong = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAA\r\n";
         assert!(matches!(check_answer(&answer("101 Switching Protocols", wrong), key), Err(UpgradeError::Protocol(_))));
         assert!(matches!(check_answer(b"garbage\r\n\r\n", key), Err(UpgradeError::Protocol(_))));
+        let split = format!(
+            "Upgrade: websocket\r\nConnection: keep-alive\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
+        );
+        assert!(check_answer(&answer("101 Switching Protocols", &split), key).is_ok());
+        let bare_lf = format!("HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: {accept}\n\nframe");
+        assert_eq!(head_end(bare_lf.as_bytes()).ok().flatten(), Some(bare_lf.len() - "frame".len()));
+        assert_eq!(head_end(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web").ok().flatten(), None);
     }
 
     /// Frames the server sends in the same write as its 101 answer are not lost.
