@@ -49,8 +49,12 @@ for n in "${counts[@]}"; do
   url=http://127.0.0.1:$port/v1/messages
   rate=$((rate_per * n))
   conns=$((conns_per * n))
+  rm -f "$work/b.json"
   taskset -c "$clients" /usr/bin/time -v "$blast" api --cores "$n" --conns "$conns" --rate "$rate" \
     --duration "${secs}s" --target "$url" --quiet --json "$work/b.json" >/dev/null 2>"$work/b.time" || true
+  if [ ! -s "$work/b.json" ]; then
+    echo "| $n | $((total - n)) | blast: no report ($(grep -v '^\s' "$work/b.time" | tail -1)) | $rate | - | - | - |"
+  else
   python3 - "$work/b.json" "$(cpu "$work/b.time")" "$n" "$((total - n))" "$rate" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -58,13 +62,14 @@ sent = j["requests"]["sent"]
 us = float(sys.argv[2]) * 1e6 / sent if sent else float("nan")
 print(f"| {sys.argv[3]} | {sys.argv[4]} | blast (--io {j['plan']['io'].split(' ')[0]}) | {sys.argv[5]} | {round(j['achieved_rate'])} | {j['latency_ms']['p99']} | {us:.2f} |")
 EOF
+  fi
   if command -v wrk >/dev/null; then
     taskset -c "$clients" /usr/bin/time -v wrk -t"$n" -c"$conns" -d"${secs}s" -s "$work/post.lua" --latency "$url" >"$work/w.out" 2>"$work/w.time"
     req=$(awk '/requests in/{print $1}' "$work/w.out")
     rps=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$work/w.out")
     p99=$(awk '$1=="99%"{print $2}' "$work/w.out")
     us=$(python3 -c "import sys;print(f'{float(sys.argv[1])*1e6/float(sys.argv[2]):.2f}')" "$(cpu "$work/w.time")" "$req")
-    echo "| $n | $((total - n)) | wrk -t$n (closed loop) | max | $rps | $p99 | $us |"
+    echo "| $n | $((total - n)) | wrk -t$n (closed loop) | max | $rps | $p99 (wrk's unit) | $us |"
   fi
   stop_server
   sleep 1
