@@ -175,15 +175,22 @@ fn render_page(html: &std::path::Path, heatmaps: usize) -> String {
             let text = c.split(label).nth(1).and_then(|r| r.split('>').nth(1)).and_then(|r| r.split('<').next());
             assert!(text.is_some_and(|t| !t.trim().is_empty()), "{label} in {c}");
         }
-        // Ticks step by 1, 2 or 5 times a power of ten: no 2.6, 625 or 1875 on an axis.
-        for t in c.split("class=\"y-tick\"").skip(1).filter_map(|r| r.split('>').nth(1)?.split('<').next()) {
-            let n: String = t.chars().take_while(|ch| ch.is_ascii_digit() || *ch == '.').collect();
-            let v: f64 = n.parse().unwrap_or_else(|_| panic!("tick {t}"));
-            let m = if v == 0.0 { 1.0 } else { v / 10f64.powf(v.log10().floor()) };
-            assert!(
-                [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0].iter().any(|x| (m - x).abs() < 1e-6),
-                "tick {t}"
-            );
+        // Ticks step by 1, 2 or 5 times a power of ten from 0 (no 2.6, 625 or 1875 on an axis;
+        // 0, 2, ..., 12 is right): the step's mantissa is 1, 2 or 5 and every tick a multiple.
+        let ticks: Vec<f64> = c
+            .split("class=\"y-tick\"")
+            .skip(1)
+            .filter_map(|r| r.split('>').nth(1)?.split('<').next())
+            .map(|t| {
+                let n: String = t.chars().take_while(|ch| ch.is_ascii_digit() || *ch == '.').collect();
+                n.parse().unwrap_or_else(|_| panic!("tick {t}"))
+            })
+            .collect();
+        let step = ticks[1] - ticks[0];
+        let m = step / 10f64.powf(step.log10().floor());
+        assert!([1.0, 2.0, 5.0, 10.0].iter().any(|x| (m - x).abs() < 1e-6), "step {step} in ticks {ticks:?}");
+        for (i, t) in ticks.iter().enumerate() {
+            assert!((t - ticks[0] - i as f64 * step).abs() < step * 1e-6, "ticks {ticks:?}");
         }
     }
     let maps: Vec<&str> = dom.split("<svg class=\"heatmap\"").skip(1).collect();
