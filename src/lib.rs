@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! Each layer imports only the layers below it, never one above: `cli` > `report` >
-//! `workloads` > `template` and `http` > `engine` > `units`, `clock`, `sys`, `tls`; `serve` (beside the
+//! `workloads` > `template` and `http` > `engine` > `units`, `clock`, `civil_time`, `sys`, `tls`; `serve` (beside the
 //! generators, imported only by `cli`) uses `http`, `clock` and `tls`.
 //!
 //! - `engine`: the runner that starts the pinned worker threads (one per core, each with its
@@ -22,7 +22,9 @@
 //! - `template`: request templates (`{{...}}` placeholders) parsed once, rendered per request.
 //! - `units`: parsers for durations, rates, counts and sizes (flags, profiles, load stages).
 //! - `clock`: sub-millisecond timers; `sys`: OS limits; `tls`: the generators' TLS client.
+//! - `civil_time`: UTC calendar dates of Unix times, ISO 8601 written and read.
 
+pub mod civil_time;
 pub mod cli;
 pub mod clock;
 pub mod engine;

@@ -151,27 +151,11 @@ pub fn history_csv(rows: &[HistoryRow], full: bool) -> String {
     o
 }
 
-/// A Unix second as Locust's `First Seen`/`Last Seen`: `2026-11-27T17:43:21Z`.
-fn iso_utc(unix: u64) -> String {
-    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
 pub fn failures_csv(rows: &[FailureRow]) -> String {
     let mut o = String::from(FAILURES_HEADER);
     o.push('\n');
     for r in rows {
-        let seen = |t: Option<u64>| t.map(iso_utc).unwrap_or_default();
+        let seen = |t: Option<u64>| t.map(crate::civil_time::iso8601_seconds).unwrap_or_default();
         let _ = writeln!(
             o,
             "{},{},{},{},{},{}",
@@ -217,9 +201,6 @@ mod tests {
         assert_eq!(rounded_ms(146.0), 150);
         assert_eq!(rounded_ms(1_234.0), 1_200);
         assert_eq!(rounded_ms(12_345.0), 12_000);
-        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso_utc(1_795_801_401), "2026-11-27T17:43:21Z");
-        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(float(21.0), "21.0");
         assert_eq!(float(5.0 / 15_000.0), "0.0003333333333333333");
     }
