@@ -75,35 +75,27 @@ where
             return Err(UpgradeError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
         // httparse finds the end of the head (CRLF or, from lenient servers, bare LF lines).
-        if let Some(end) = head_end(&buf)? {
+        if let Some(end) = check_answer(&buf, &key)? {
             break end;
         }
     };
-    check_answer(&buf[..head_len], &key)?;
     let tail = buf.split_off(head_len);
     drop(buf);
     Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(ws_config())).await)
 }
 
-/// Where the answer's head ends in `buf`, once it is all there.
-fn head_end(buf: &[u8]) -> Result<Option<usize>, UpgradeError> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    match httparse::Response::new(&mut slots).parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(_) => Err(UpgradeError::Protocol("malformed upgrade answer")),
-    }
-}
-
-/// Checks an upgrade answer's head: status 101, `Upgrade: websocket`, `Connection: upgrade`
-/// and the `Sec-WebSocket-Accept` that `key` calls for.
-fn check_answer(head: &[u8], key: &str) -> Result<(), UpgradeError> {
+/// Checks an upgrade answer read so far: `None` while its head is incomplete; once it is all
+/// there, its length if it says status 101, `Upgrade: websocket`, `Connection: upgrade` and the
+/// `Sec-WebSocket-Accept` that `key` calls for. The head is parsed once per read, not again to
+/// check it.
+fn check_answer(buf: &[u8], key: &str) -> Result<Option<usize>, UpgradeError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut answer = httparse::Response::new(&mut slots);
-    match answer.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        _ => return Err(UpgradeError::Protocol("malformed upgrade answer")),
-    }
+    let head_len = match answer.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(UpgradeError::Protocol("malformed upgrade answer")),
+    };
     let code = answer.code.unwrap_or(0);
     if code != 101 {
         return Err(UpgradeError::Status(code));
@@ -131,7 +123,7 @@ fn check_answer(head: &[u8], key: &str) -> Result<(), UpgradeError> {
     if header("sec-websocket-accept").map(str::trim) != Some(derive_accept_key(key.as_bytes()).as_str()) {
         return Err(UpgradeError::Protocol("wrong Sec-WebSocket-Accept"));
     }
-    Ok(())
+    Ok(Some(head_len))
 }
 
 #[cfg(test)]
@@ -148,10 +140,10 @@ mod tests {
         // RFC 6455's own example of a key and its accept value.
         let accept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
         let ok = format!("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n");
-        assert!(check_answer(&answer("101 Switching Protocols", &ok), key).is_ok());
+        assert!(matches!(check_answer(&answer("101 Switching Protocols", &ok), key), Ok(Some(_))));
         let lower =
             format!("upgrade: WebSocket\r\nconnection: keep-alive, upgrade\r\nsec-websocket-accept: {accept}\r\n");
-        assert!(check_answer(&answer("101 Switching Protocols", &lower), key).is_ok());
+        assert!(matches!(check_answer(&answer("101 Switching Protocols", &lower), key), Ok(Some(_))));
         assert!(matches!(
             check_answer(&answer("403 Forbidden", "Content-Length: 0\r\n"), key),
             Err(UpgradeError::Status(403))
@@ -167,10 +159,10 @@ mod tests {
         let split = format!(
             "Upgrade: websocket\r\nConnection: keep-alive\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n"
         );
-        assert!(check_answer(&answer("101 Switching Protocols", &split), key).is_ok());
+        assert!(matches!(check_answer(&answer("101 Switching Protocols", &split), key), Ok(Some(_))));
         let bare_lf = format!("HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Accept: {accept}\n\nframe");
-        assert_eq!(head_end(bare_lf.as_bytes()).ok().flatten(), Some(bare_lf.len() - "frame".len()));
-        assert_eq!(head_end(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web").ok().flatten(), None);
+        assert_eq!(check_answer(bare_lf.as_bytes(), key).ok().flatten(), Some(bare_lf.len() - "frame".len()));
+        assert!(matches!(check_answer(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: web", key), Ok(None)));
     }
 
     /// Frames the server sends in the same write as its 101 answer are not lost.
