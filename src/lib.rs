@@ -36,4 +36,5 @@ pub mod sys;
 pub mod template;
 pub mod tls;
 pub mod units;
+pub mod usage;
 pub mod workloads;

@@ -8,10 +8,10 @@ use crate::engine::{self, Arrival, Plan};
 use crate::report::api::ApiSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
 
-use super::scenario::ScenarioFile;
 use crate::engine::mix::Mix;
 use crate::http::HttpTarget;
 use crate::template::{Scope, Template};
+use crate::workloads::api::scenario::file::ScenarioFile;
 use crate::workloads::api::scenario::{Body, Scenario, Step, DEFAULT_BODY};
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};

@@ -8,15 +8,7 @@ use crate::units;
 use clap::Args;
 use std::process::ExitCode;
 
-/// A user or configuration error: printed as one line, exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl<T: Into<String>> From<T> for UsageError {
-    fn from(s: T) -> Self {
-        UsageError(s.into())
-    }
-}
+pub use crate::usage::UsageError;
 
 /// How https:// and wss:// targets are trusted.
 #[derive(Args, Debug, Clone, Default)]

@@ -19,7 +19,6 @@ pub mod merge;
 pub mod metrics_listen;
 pub mod profile;
 pub mod progress;
-pub mod scenario;
 pub mod serve;
 pub mod sla;
 pub mod upload;

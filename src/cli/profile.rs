@@ -61,13 +61,13 @@ struct Profile {
     #[serde(default)]
     args: BTreeMap<String, Spanned<toml::Value>>,
     /// A scenario (api only): per-user data, weighted requests and flows.
-    data: Option<Spanned<super::scenario::RawData>>,
+    data: Option<Spanned<crate::workloads::api::scenario::file::RawData>>,
     #[serde(default)]
-    on_start: Vec<Spanned<super::scenario::RawRequest>>,
+    on_start: Vec<Spanned<crate::workloads::api::scenario::file::RawRequest>>,
     #[serde(default)]
-    request: Vec<Spanned<super::scenario::RawRequest>>,
+    request: Vec<Spanned<crate::workloads::api::scenario::file::RawRequest>>,
     #[serde(default)]
-    flow: Vec<Spanned<super::scenario::RawFlow>>,
+    flow: Vec<Spanned<crate::workloads::api::scenario::file::RawFlow>>,
 }
 
 const WORKLOADS: [&str; 3] = ["api", "ws", "upload"];
@@ -82,7 +82,7 @@ pub struct Loaded {
     flags: Vec<String>,
     file: String,
     /// The profile's scenario tables (empty when it has none).
-    pub scenario: super::scenario::ScenarioFile,
+    pub scenario: crate::workloads::api::scenario::file::ScenarioFile,
 }
 
 impl Loaded {
@@ -122,7 +122,7 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         }
     })?;
     let mut lines = BTreeMap::new();
-    let scenario = super::scenario::ScenarioFile {
+    let scenario = crate::workloads::api::scenario::file::ScenarioFile {
         data: profile.data,
         on_start: profile.on_start,
         requests: profile.request,

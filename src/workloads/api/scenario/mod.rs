@@ -6,11 +6,14 @@
 //! - `capture`: taking values out of responses (JSON pointer, header).
 //! - `spec`: the validated scenario (rows, iterations, steps, bodies, variables).
 //! - `run`: performing one iteration on a connection.
+//! - `file`: the scenario tables of a profile (`[data]`, `[[on_start]]`, `[[request]]`,
+//!   `[[flow]]`) compiled into a `Scenario`, every error located as `file:line: field`.
 //!
 //! `blast api` without a scenario file is the one-request scenario its flags describe, so
 //! there is one code path. Every name (request, step, flow) is a row of the report.
 
 pub mod capture;
+pub mod file;
 pub mod run;
 pub mod spec;
 pub mod users;

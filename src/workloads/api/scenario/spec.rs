@@ -1,5 +1,5 @@
 //! A validated scenario: its report rows, iterations (a request, or a flow's steps), weights,
-//! users, captured variables and `on_start` steps. Built by `cli::scenario` from a profile (or
+//! users, captured variables and `on_start` steps. Built by `scenario::file` from a profile (or
 //! from `blast api`'s flags: one request), run by `run`.
 
 use super::capture::Capture;

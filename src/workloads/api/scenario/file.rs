@@ -28,12 +28,12 @@
 //! ]
 //! ```
 
-use super::common::UsageError;
+use super::capture::{Capture, Source};
+use super::users::Users;
+use super::{Body, Iteration, Repeat, Row, Scenario, Step, Var};
 use crate::engine::mix::MAX_CYCLE;
 use crate::template::{Scope, Template};
-use crate::workloads::api::scenario::capture::{Capture, Source};
-use crate::workloads::api::scenario::users::Users;
-use crate::workloads::api::scenario::{Body, Iteration, Repeat, Row, Scenario, Step, Var};
+use crate::usage::UsageError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
