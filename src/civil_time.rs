@@ -86,6 +86,17 @@ pub fn iso8601_seconds(unix: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
+/// A wall-clock time as nanoseconds since the Unix epoch (0 before it): how reports carry the
+/// start of a run.
+pub fn unix_ns(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The wall-clock time `ns` nanoseconds after the Unix epoch.
+pub fn from_unix_ns(ns: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

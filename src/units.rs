@@ -137,14 +137,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// `I/N`: shard I (from 0) of N.
-pub fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+pub fn parse_shard(s: &str) -> Result<crate::engine::Shard, String> {
     let bad = || format!("'{s}' is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
     let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
     let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if n == 0 || i >= n || n > 100_000 {
         return Err(bad());
     }
-    Ok((i, n))
+    Ok(crate::engine::Shard::new(i, n))
 }
 
 /// A wall-clock start time: Unix seconds (`1764080000`, `1764080000.5`) no more than an hour
@@ -171,8 +171,8 @@ mod tests {
 
     #[test]
     fn shards() {
-        assert_eq!(parse_shard("0/2"), Ok((0, 2)));
-        assert_eq!(parse_shard(" 3 / 4 "), Ok((3, 4)));
+        assert_eq!(parse_shard("0/2"), Ok(crate::engine::Shard::new(0, 2)));
+        assert_eq!(parse_shard(" 3 / 4 "), Ok(crate::engine::Shard::new(3, 4)));
         for bad in ["2/2", "1/0", "x/2", "1", "-1/2"] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }

@@ -246,7 +246,7 @@ fn counted_run(io: &str, rate: &str, url: &str) -> (u64, f64) {
         panic!("flags");
     };
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let code = blast::cli::api::run(args, None, None).expect("run");
+    let code = blast::cli::driver::run(blast::cli::api::ApiCommand::new(args)).expect("run");
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");

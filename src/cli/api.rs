@@ -1,12 +1,15 @@
-//! `blast api`: flags -> plan + workload -> run -> reports.
+//! `blast api`: its flags, checked into a plan and a workload (`build`), and what the driver
+//! needs to run and report it (`ApiCommand`).
 
 use super::common::{available_cores, UsageError};
-use super::progress::{Progress, Rate, Reading};
-use crate::engine::raw::NamedRequest;
+use super::driver;
+use super::metrics_listen::LiveMetrics;
+use super::progress::{Rate, Reading};
 use crate::engine::shape::Shape;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::api::ApiSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
+use crate::workloads::api::raw::{NamedRequest, RawPlan};
 
 use crate::engine::mix::Mix;
 use crate::http::HttpTarget;
@@ -116,7 +119,7 @@ struct Built {
     names: Vec<NamedRequest>,
     plan: Plan,
     target: HttpTarget,
-    workload: ApiWorkload,
+    workload: Option<ApiWorkload>,
 }
 
 /// What each report row of `scenario` is.
@@ -184,7 +187,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     if a.timeout.is_zero() {
         return Err("--timeout must be greater than 0".into());
     }
-    let shards = a.shard.shard.map_or(1.0, |(_, n)| n as f64);
+    let shards = a.shard.get().count as f64;
     let url = a.target.clone().unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let target = HttpTarget::parse(&url)?;
     if shape.is_none() && rate / shards * duration.as_secs_f64() < 1.0 - 1e-9 {
@@ -261,7 +264,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let names = named_requests(&scenario);
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
-    Ok(Built { names, plan, target, workload })
+    Ok(Built { names, plan, target, workload: Some(workload) })
 }
 
 /// `Name: value` with a valid token name and no line breaks.
@@ -287,32 +290,96 @@ fn redact_header(h: &str) -> String {
     }
 }
 
-/// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
-pub fn check(args: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<(), UsageError> {
-    let built = build(args, scenario)?;
-    args.out.sla_targets(&crate::report::api::metric_names(&built.names)).map(|_| ())
+/// `blast api` (and `demo`, and a profile's scenario) as the driver runs it.
+pub struct ApiCommand<'a> {
+    pub args: ApiArgs,
+    /// What reports call the run (`demo`); `api` when none.
+    pub label: Option<&'static str>,
+    /// A profile's scenario; none: the one request the flags describe.
+    pub scenario: Option<&'a ScenarioFile>,
 }
 
-/// Runs the api workload; `label` names it in reports (e.g. "demo").
-pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) -> Result<ExitCode, UsageError> {
-    let Built { names, plan, target, workload } = build(&args, scenario)?;
-    crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
-    let sla = args.out.check(&crate::report::api::metric_names(&names))?;
-    let stop = super::common::stop_on_signals();
-    let url = format!("{}://{}{}", if target.tls { "https" } else { "http" }, target.authority, target.path);
-    let warmup_s = plan.warmup.as_secs();
-    let end_s = (plan.warmup + plan.duration).as_secs_f64().ceil() as u64;
-    let mut progress = Progress::new(args.out.quiet, Some(plan.warmup + plan.duration));
-    let metrics = args.metrics.start(args.out.quiet)?;
-    let outcome = engine::run(&plan, workload, stop, |p| {
-        if let Some(m) = &metrics {
-            m.api(&names, &plan, p);
+impl<'a> ApiCommand<'a> {
+    pub fn new(args: ApiArgs) -> Self {
+        ApiCommand { args, label: None, scenario: None }
+    }
+}
+
+/// An api run ready to go.
+pub struct ApiRun {
+    built: Built,
+    /// Taken by the run (the engine owns it while it runs).
+    workload: Option<ApiWorkload>,
+    label: &'static str,
+    url: String,
+    method: String,
+    conns: usize,
+}
+
+/// What the api's live views keep between seconds.
+pub struct ApiWatch {
+    names: Vec<NamedRequest>,
+    plan: Plan,
+}
+
+impl driver::Workload for ApiCommand<'_> {
+    type Run = ApiRun;
+    type Live<'a> = engine::run::Progress<'a>;
+    type Watch = ApiWatch;
+    type Outcome = engine::RunOutcome;
+    type Summary = ApiSummary;
+
+    fn out(&self) -> &super::common::OutputArgs {
+        &self.args.out
+    }
+
+    fn metrics(&self) -> &super::metrics_listen::MetricsArgs {
+        &self.args.metrics
+    }
+
+    fn prepare(&self) -> Result<ApiRun, UsageError> {
+        let mut built = build(&self.args, self.scenario)?;
+        let t = &built.target;
+        let url = format!("{}://{}{}", if t.tls { "https" } else { "http" }, t.authority, t.path);
+        let workload = built.workload.take();
+        Ok(ApiRun {
+            built,
+            workload,
+            label: self.label.unwrap_or("api"),
+            url,
+            method: self.args.method.trim().to_string(),
+            conns: self.args.conns,
+        })
+    }
+
+    fn metric_names(run: &ApiRun) -> Vec<String> {
+        crate::report::api::metric_names(&run.built.names)
+    }
+
+    fn preflight(run: &ApiRun) -> Result<(), UsageError> {
+        crate::sys::ensure_fds(run.conns + 64).map_err(UsageError)
+    }
+
+    fn length(run: &ApiRun) -> Option<Duration> {
+        Some(run.built.plan.warmup + run.built.plan.duration)
+    }
+
+    fn watch(run: &ApiRun) -> ApiWatch {
+        ApiWatch { names: run.built.names.clone(), plan: run.built.plan.clone() }
+    }
+
+    fn second(w: &mut ApiWatch, p: &engine::run::Progress<'_>, metrics: Option<&mut LiveMetrics>) -> Reading {
+        let plan = &w.plan;
+        if let Some(m) = metrics {
+            m.api(&w.names, plan, p);
         }
+        let warmup_s = plan.warmup.as_secs();
+        let end_s = (plan.warmup + plan.duration).as_secs_f64().ceil() as u64;
         let (i, second) = (p.interval, p.second as f64);
         let failed_codes =
             p.total.status_codes().into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
         let errors = p.total.error_counts().into_iter().chain(failed_codes.map(|(c, n)| (format!("HTTP {c}"), n)));
-        progress.update(&Reading {
+        Reading {
             elapsed: Some(std::time::Duration::from_secs(p.second)),
             phase: if p.second <= warmup_s { Some("warm-up") } else { (p.second > end_s).then_some("drain") },
             rate: Rate {
@@ -324,20 +391,50 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
             errors: errors.collect(),
             more: (i.queue_peak > 0).then(|| format!("queue peak {}", i.queue_peak)),
             cpu: Some(crate::report::cpu::live_line(&p.live.cpu(), Some((i.sent as f64, "req")))),
-        });
-    })
-    .map_err(|e| e.0)?;
-    progress.finish();
-    let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
-    let code = args.out.finish(&summary, sla.as_deref())?;
-    if outcome.unreachable {
+        }
+    }
+
+    fn execute(
+        run: &mut ApiRun,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        each_second: impl FnMut(&engine::run::Progress<'_>),
+    ) -> Result<engine::RunOutcome, UsageError> {
+        let workload = run.workload.take().ok_or("the api run was already started")?;
+        Ok(engine::run(&run.built.plan, workload, stop, each_second).map_err(|e| e.0)?)
+    }
+
+    fn summary(run: &ApiRun, outcome: &engine::RunOutcome) -> ApiSummary {
+        let plan = RawPlan::of(&run.built.plan);
+        ApiSummary::build(run.label, &run.url, &run.method, &plan, outcome, &run.built.names)
+    }
+
+    fn exit(run: &ApiRun, outcome: &engine::RunOutcome, code: ExitCode) -> ExitCode {
+        if !outcome.unreachable {
+            return code;
+        }
         let cause = outcome.preconnect_error.map_or(engine::ConnectFailure::Other, engine::ConnectFailure::of_kind);
         let cause = cause.explained();
-        let url = crate::redact::text(&url);
+        let url = crate::redact::text(&run.url);
         eprintln!("blast: cannot reach {url}: every connection failed before the start ({cause}); nothing was sent");
-        return Ok(ExitCode::from(1));
+        ExitCode::from(1)
     }
-    Ok(code)
+
+    fn merge(shards: &[driver::ShardJson<'_>]) -> Result<ApiSummary, UsageError> {
+        let (plan, outcome, names) = crate::workloads::api::raw::merge(&driver::raws(shards)?)?;
+        let first = shards.first().ok_or("no reports given")?;
+        Ok(ApiSummary::build(
+            &first.text("workload"),
+            &first.text("target"),
+            &first.text("method"),
+            &plan,
+            &outcome,
+            &names,
+        ))
+    }
+
+    fn merged_metric_names(summary: &ApiSummary) -> Vec<String> {
+        crate::report::api::metric_names(&summary.raw.names)
+    }
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@
 //! figures are readable from the network. Host names other than localhost are refused.
 
 use super::common::UsageError;
-use crate::engine::raw::NamedRequest;
 use crate::engine::run::Progress;
 use crate::engine::{Plan, Recorder};
 use crate::report::live_metrics::{self, ApiName, MetricsServer, UploadFigures};
+use crate::workloads::api::raw::NamedRequest;
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;

@@ -2,9 +2,12 @@
 //! and maps the result to an exit code. No measuring happens here.
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
-//! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`: one per command.
+//! - `driver`: the one skeleton every workload command runs through (limits, signals, progress,
+//!   live metrics, SLA, reports, exit code), and `blast merge`'s dispatch.
+//! - `api`, `ws`, `upload`: each workload's flags and its `driver::Workload`.
+//! - `serve`, `run` (`profile`), `merge`, `compare`: one per command.
 //! - `docs`: `completions` and `man`, generated from the flags' definitions.
-//! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts;
+//! - `progress`: the live progress line;
 //!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run.
 //!
 //! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
@@ -15,12 +18,12 @@ pub mod command;
 pub mod common;
 pub mod compare;
 pub mod docs;
+pub mod driver;
 pub mod merge;
 pub mod metrics_listen;
 pub mod profile;
 pub mod progress;
 pub mod serve;
-pub mod sla;
 pub mod upload;
 pub mod ws;
 
@@ -50,9 +53,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Api(args) => api::run(args, None, None),
-        Command::Ws(args) => ws::run(args),
-        Command::Upload(args) => upload::run(args),
+        Command::Api(args) => driver::run(api::ApiCommand::new(args)),
+        Command::Ws(args) => driver::run(ws::WsCommand(args)),
+        Command::Upload(args) => driver::run(upload::UploadCommand(args)),
         Command::Compare(args) => compare::run(args),
         Command::Run(args) => profile::run(args),
         Command::Merge(args) => merge::run(args),
@@ -110,5 +113,5 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     args.api.target = Some(format!("http://{}/v1/messages", running.addr));
     args.api.rate.get_or_insert(20_000.0);
     args.api.duration.get_or_insert(std::time::Duration::from_secs(10));
-    api::run(args.api, Some("demo"), None)
+    driver::run(api::ApiCommand { args: args.api, label: Some("demo"), scenario: None })
 }

@@ -17,8 +17,12 @@
 //! table instead: `"GET /v1/conversations" = ["p95<100ms"]`, `Aggregated = ["p99<200ms"]`.
 //! A scenario's `[data]`, `[[on_start]]`, `[[request]]` and `[[flow]]` are read by `scenario`.
 
+use super::api::ApiCommand;
 use super::command::{Cli, Command, RunArgs};
 use super::common::UsageError;
+use super::driver;
+use super::upload::UploadCommand;
+use super::ws::WsCommand;
 use clap::error::{ContextKind, ContextValue};
 use clap::Parser;
 use serde::Deserialize;
@@ -245,19 +249,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     let located = |e: UsageError| if e.0.starts_with(&loaded.file) { e } else { UsageError(loaded.locate(&e.0)) };
     let scenario = loaded.scenario.present().then_some(&loaded.scenario);
     if dry_run {
-        match &command {
-            Command::Api(x) => super::api::check(x, scenario).map_err(located)?,
-            Command::Ws(x) => super::ws::check(x).map_err(located)?,
-            Command::Upload(x) => super::upload::check(x).map_err(located)?,
+        match command {
+            Command::Api(x) => driver::check(&ApiCommand { args: x, label: None, scenario }).map_err(located)?,
+            Command::Ws(x) => driver::check(&WsCommand(x)).map_err(located)?,
+            Command::Upload(x) => driver::check(&UploadCommand(x)).map_err(located)?,
             _ => return Err(UsageError(format!("{}: not a workload", loaded.file))),
         }
         println!("{}", shell_words(&loaded.argv));
         return Ok(ExitCode::SUCCESS);
     }
     match command {
-        Command::Api(x) => super::api::run(x, None, scenario),
-        Command::Ws(x) => super::ws::run(x),
-        Command::Upload(x) => super::upload::run(x),
+        Command::Api(x) => driver::run(ApiCommand { args: x, label: None, scenario }),
+        Command::Ws(x) => driver::run(WsCommand(x)),
+        Command::Upload(x) => driver::run(UploadCommand(x)),
         _ => Err(UsageError(format!("{}: not a workload", loaded.file))),
     }
     .map_err(located)

@@ -1,7 +1,10 @@
-//! `blast upload`: flags -> plan -> run -> report.
+//! `blast upload`: its flags, checked into a plan (`build`), and what the driver needs to run
+//! and report it (`UploadCommand`).
 
 use super::common::{available_cores, UsageError};
-use super::progress::{Deltas, Progress, Rate, Reading};
+use super::driver;
+use super::metrics_listen::LiveMetrics;
+use super::progress::{Deltas, Rate, Reading};
 use crate::report::upload::UploadSummary;
 use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;
@@ -114,14 +117,14 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
         (None, None) => Some(a.parallel as u64),
     };
     let shard = a.shard.get();
-    if a.parallel < shard.1 as usize || uploads.is_some_and(|n| n < u64::from(shard.1)) {
+    if a.parallel < shard.count as usize || uploads.is_some_and(|n| n < u64::from(shard.count)) {
         return Err(format!(
             "--parallel and --uploads must be at least the {} shards: every shard needs an upload",
-            shard.1
+            shard.count
         )
         .into());
     }
-    let own_parallel = crate::engine::shard_share(a.parallel as u64, shard) as usize;
+    let own_parallel = shard.share_of(a.parallel as u64) as usize;
     let part_size_ratio = a.part_size as f64 / (10u64 << 20) as f64;
     // Shards started together share the prefix (their keys never collide: object numbers are
     // global).
@@ -152,44 +155,85 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     })
 }
 
-/// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
-pub fn check(args: &UploadArgs) -> Result<(), UsageError> {
-    build(args)?;
-    args.out.sla_targets(&crate::report::upload::metric_names()).map(|_| ())
+/// `blast upload` as the driver runs it.
+pub struct UploadCommand(pub UploadArgs);
+
+/// An upload run ready to go: the plan and the flags its limits are explained with.
+pub struct UploadRun {
+    plan: UploadPlan,
+    parallel: usize,
+    part_concurrency: usize,
 }
 
-pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
-    let plan = build(&args)?;
-    crate::sys::ensure_fds(plan.own_parallel() * args.part_concurrency + 64)
-        .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", args.parallel, args.part_concurrency))?;
-    let sla = args.out.check(&crate::report::upload::metric_names())?;
-    let stop = super::common::stop_on_signals();
-    if !args.out.quiet {
-        eprintln!(
+/// What the upload's live views keep between seconds.
+pub struct UploadWatch {
+    deltas: Deltas,
+    latencies: crate::engine::live::LatencyCounts,
+}
+
+impl driver::Workload for UploadCommand {
+    type Run = UploadRun;
+    type Live<'a> = crate::engine::live::Live;
+    type Watch = UploadWatch;
+    type Outcome = upload::UploadOutcome;
+    type Summary = UploadSummary;
+
+    fn out(&self) -> &super::common::OutputArgs {
+        &self.0.out
+    }
+
+    fn metrics(&self) -> &super::metrics_listen::MetricsArgs {
+        &self.0.metrics
+    }
+
+    fn prepare(&self) -> Result<UploadRun, UsageError> {
+        let a = &self.0;
+        Ok(UploadRun { plan: build(a)?, parallel: a.parallel, part_concurrency: a.part_concurrency })
+    }
+
+    fn metric_names(_run: &UploadRun) -> Vec<String> {
+        crate::report::upload::metric_names()
+    }
+
+    fn preflight(run: &UploadRun) -> Result<(), UsageError> {
+        crate::sys::ensure_fds(run.plan.own_parallel() * run.part_concurrency + 64)
+            .map_err(|e| format!("--parallel {} x --part-concurrency {}: {e}", run.parallel, run.part_concurrency))?;
+        Ok(())
+    }
+
+    fn announce(run: &UploadRun) -> Option<String> {
+        let plan = &run.plan;
+        Some(format!(
             "blast upload: {} objects of {}, {} at a time, to {} bucket {}",
             plan.uploads.map_or("unlimited".to_string(), |n| n.to_string()),
             crate::report::human::bytes(plan.size),
             plan.own_parallel(),
             plan.endpoint,
             plan.target.bucket.name()
-        );
+        ))
     }
-    let mut progress = Progress::new(args.out.quiet, plan.duration);
-    let (mut deltas, mut latencies) = (Deltas::new(1), Default::default());
-    let mut metrics = args.metrics.start(args.out.quiet)?;
-    let outcome = upload::run(&plan, stop, |live| {
+
+    fn length(run: &UploadRun) -> Option<Duration> {
+        run.plan.duration
+    }
+
+    fn watch(_run: &UploadRun) -> UploadWatch {
+        UploadWatch { deltas: Deltas::new(1), latencies: Default::default() }
+    }
+
+    fn second(w: &mut UploadWatch, live: &crate::engine::live::Live, metrics: Option<&mut LiveMetrics>) -> Reading {
         let sum = |i| live.sum(i);
         let counters = [upload::LIVE_BYTES, upload::LIVE_PARTS, upload::LIVE_DONE, upload::LIVE_FAILED].map(sum);
-        if let Some(m) = metrics.as_mut() {
+        if let Some(m) = metrics {
             m.upload(counters[0], counters[1], counters[2], counters[3]);
         }
         let bytes = live.sum(upload::LIVE_BYTES);
-        let [bytes_per_s] = deltas.per_second(&[bytes])[..] else { return };
+        let [bytes_per_s] = w.deltas.per_second(&[bytes])[..] else { return Reading::default() };
         let now = live.latencies();
-        let last_second = now.since(&latencies);
-        latencies = now;
+        let last_second = now.since(&w.latencies);
+        w.latencies = now;
         let mb_per_s = bytes_per_s / 1e6;
-        progress.update(&Reading {
+        Reading {
             rate: Rate { target: None, achieved: mb_per_s, unit: "MB/s" },
             p99_ms: last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0),
             errors: vec![("failed uploads".into(), live.sum(upload::LIVE_FAILED))],
@@ -201,14 +245,40 @@ pub fn run(args: UploadArgs) -> Result<ExitCode, UsageError> {
             )),
             cpu: Some(crate::report::cpu::live_line(&live.cpu(), Some((mb_per_s, "MB")))),
             ..Reading::default()
-        })
-    })?;
-    progress.finish();
-    if let Some(cause) = &outcome.stopped {
-        eprintln!("blast upload: stopped at the first S3 call to {}: {cause}", plan.endpoint);
+        }
     }
-    let summary = UploadSummary::build(&plan, &outcome);
-    let code = args.out.finish(&summary, sla.as_deref())?;
-    // A run that could not upload anything fails, whatever an SLA says.
-    Ok(if outcome.stopped.is_some() { ExitCode::from(1) } else { code })
+
+    fn execute(
+        run: &mut UploadRun,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        each_second: impl FnMut(&crate::engine::live::Live),
+    ) -> Result<upload::UploadOutcome, UsageError> {
+        Ok(upload::run(&run.plan, stop, each_second)?)
+    }
+
+    fn notice(run: &UploadRun, outcome: &upload::UploadOutcome) -> Option<String> {
+        let cause = outcome.stopped.as_ref()?;
+        Some(format!("blast upload: stopped at the first S3 call to {}: {cause}", run.plan.endpoint))
+    }
+
+    fn summary(run: &UploadRun, outcome: &upload::UploadOutcome) -> UploadSummary {
+        UploadSummary::build(&run.plan, outcome)
+    }
+
+    fn exit(_run: &UploadRun, outcome: &upload::UploadOutcome, code: ExitCode) -> ExitCode {
+        // A run that could not upload anything fails, whatever an SLA says.
+        if outcome.stopped.is_some() {
+            ExitCode::from(1)
+        } else {
+            code
+        }
+    }
+
+    fn merge(shards: &[driver::ShardJson<'_>]) -> Result<UploadSummary, UsageError> {
+        Ok(UploadSummary::from_raw(crate::workloads::upload::raw::merge(driver::raws(shards)?)?))
+    }
+
+    fn merged_metric_names(_summary: &UploadSummary) -> Vec<String> {
+        crate::report::upload::metric_names()
+    }
 }

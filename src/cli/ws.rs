@@ -1,7 +1,10 @@
-//! `blast ws`: flags -> plan -> run -> report.
+//! `blast ws`: its flags, checked into a plan (`build`), and what the driver needs to run and
+//! report it (`WsCommand`).
 
 use super::common::{available_cores, UsageError};
-use super::progress::{Deltas, Progress, Rate, Reading};
+use super::driver;
+use super::metrics_listen::LiveMetrics;
+use super::progress::{Deltas, Rate, Reading};
 use crate::http::HttpTarget;
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
@@ -9,7 +12,6 @@ use crate::workloads::ws::format::{ProbeReader, TsUnit, WsTemplate};
 use crate::workloads::ws::{self, WsAuth, WsPlan};
 use clap::Args;
 use std::net::IpAddr;
-use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -234,14 +236,14 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         ts: (a.probe_ts_pointer != "none").then(|| (a.probe_ts_pointer.clone(), a.probe_ts_unit)),
     };
     let shard = a.shard.get();
-    if a.conns < shard.1 as usize {
+    if a.conns < shard.count as usize {
         return Err(format!(
             "--conns {} is fewer than the {} shards: every shard needs a connection",
-            a.conns, shard.1
+            a.conns, shard.count
         )
         .into());
     }
-    let own = crate::engine::shard_share(a.conns as u64, shard) as usize;
+    let own = shard.share_of(a.conns as u64) as usize;
     let cores = a.cores.unwrap_or_else(available_cores).min(own);
     let tls = a.tls.client(target.tls || probe_target.tls)?;
     Ok(WsPlan {
@@ -293,70 +295,128 @@ fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, UsageError> {
     Ok(tokens)
 }
 
-/// Validates the flags, `--sla` included, without running (`blast run --dry-run`).
-pub fn check(args: &WsArgs) -> Result<(), UsageError> {
-    build(args)?;
-    args.out.sla_targets(&crate::report::ws::metric_names()).map(|_| ())
+/// `blast ws` as the driver runs it.
+pub struct WsCommand(pub WsArgs);
+
+/// What the ws live views keep between seconds: the plan, the counts a second ago and the
+/// latencies so far.
+pub struct WsWatch {
+    plan: WsPlan,
+    deltas: Deltas,
+    latencies: crate::engine::live::LatencyCounts,
 }
 
-pub fn run(args: WsArgs) -> Result<ExitCode, UsageError> {
-    let plan = build(&args)?;
-    // Per connection one socket; plus the probe connection, the runtime and some slack.
-    crate::sys::ensure_fds(plan.own_conns() + 64).map_err(|e| format!("--conns {}: {e}", args.conns))?;
-    let sla = args.out.check(&crate::report::ws::metric_names())?;
-    let stop = super::common::stop_on_signals();
-    if !args.out.quiet {
-        eprintln!(
+impl driver::Workload for WsCommand {
+    type Run = WsPlan;
+    type Live<'a> = crate::engine::live::Live;
+    type Watch = WsWatch;
+    type Outcome = ws::WsOutcome;
+    type Summary = WsSummary;
+
+    fn out(&self) -> &super::common::OutputArgs {
+        &self.0.out
+    }
+
+    fn metrics(&self) -> &super::metrics_listen::MetricsArgs {
+        &self.0.metrics
+    }
+
+    fn prepare(&self) -> Result<WsPlan, UsageError> {
+        build(&self.0)
+    }
+
+    fn metric_names(_plan: &WsPlan) -> Vec<String> {
+        crate::report::ws::metric_names()
+    }
+
+    fn preflight(plan: &WsPlan) -> Result<(), UsageError> {
+        // Per connection one socket; plus the probe connection, the runtime and some slack.
+        crate::sys::ensure_fds(plan.own_conns() + 64).map_err(|e| format!("--conns {}: {e}", plan.conns))?;
+        Ok(())
+    }
+
+    fn announce(plan: &WsPlan) -> Option<String> {
+        Some(format!(
             "blast ws: opening {} connections at {:.0}/s, then holding them for {:.0}s",
             plan.own_conns(),
             plan.connect_rate,
             plan.duration.as_secs_f64()
-        );
+        ))
     }
-    let ramp = std::time::Duration::from_secs_f64(plan.own_conns() as f64 / plan.connect_rate.max(1e-9));
-    let mut progress = Progress::new(args.out.quiet, Some(ramp + plan.duration));
-    let (mut deltas, mut latencies) = (Deltas::new(2), Default::default());
-    let metrics = args.metrics.start(args.out.quiet)?;
-    let outcome = ws::run(&plan, stop, |live| {
+
+    fn length(plan: &WsPlan) -> Option<Duration> {
+        Some(ramp_of(plan) + plan.duration)
+    }
+
+    fn watch(plan: &WsPlan) -> WsWatch {
+        WsWatch { plan: plan.clone(), deltas: Deltas::new(2), latencies: Default::default() }
+    }
+
+    fn second(w: &mut WsWatch, live: &crate::engine::live::Live, metrics: Option<&mut LiveMetrics>) -> Reading {
         let sum = |i| live.sum(i);
-        if let Some(m) = &metrics {
+        if let Some(m) = metrics {
             m.ws(sum(ws::LIVE_OPEN), sum(ws::LIVE_DELIVERED), sum(ws::LIVE_DROPPED), sum(ws::LIVE_FAILED));
         }
         let (open, failed) = (live.sum(ws::LIVE_OPEN), live.sum(ws::LIVE_FAILED));
         let delivered = live.sum(ws::LIVE_DELIVERED);
         // Connections settled (open, failed or dropped since) and deliveries, per second.
         let settled = open + failed + live.sum(ws::LIVE_DROPPED);
-        let [connects, deliveries] = deltas.per_second(&[settled, delivered])[..] else { return };
-        let ramping = settled < plan.own_conns() as u64;
+        let [connects, deliveries] = w.deltas.per_second(&[settled, delivered])[..] else { return Reading::default() };
+        let ramping = settled < w.plan.own_conns() as u64;
         let now = live.latencies();
-        let last_second = now.since(&latencies);
-        latencies = now;
+        let last_second = now.since(&w.latencies);
+        w.latencies = now;
         let rate = if ramping {
-            Rate { target: Some(plan.connect_rate), achieved: connects, unit: "conn/s" }
+            Rate { target: Some(w.plan.connect_rate), achieved: connects, unit: "conn/s" }
         } else {
             Rate { target: None, achieved: deliveries, unit: "deliveries/s" }
         };
         let cpu_unit = if ramping { (connects, "conn") } else { (deliveries, "msg") };
-        progress.update(&Reading {
+        Reading {
             phase: Some(if ramping { "ramp" } else { "hold" }),
             rate,
             p99_ms: last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0),
             errors: vec![("failed connects".into(), failed), ("dropped".into(), live.sum(ws::LIVE_DROPPED))],
-            more: Some(format!("open {open} of {}, delivered {delivered}", plan.own_conns())),
+            more: Some(format!("open {open} of {}, delivered {delivered}", w.plan.own_conns())),
             cpu: Some(crate::report::cpu::live_line(&live.cpu(), Some(cpu_unit))),
             ..Reading::default()
-        })
-    })?;
-    progress.finish();
-    let t = &outcome.tally;
-    if t.established == 0 && t.attempted > 0 && !outcome.interrupted {
-        // Fail fast: the run stopped at the end of the ramp; the report says the same.
-        eprintln!(
-            "blast ws: every connection failed before the start ({}); stopped at once: {}",
-            crate::report::text::counts(&t.failed),
-            crate::report::ws::connect_advice(&t.failed)
-        );
+        }
     }
-    let summary = WsSummary::build(&plan, &outcome);
-    args.out.finish(&summary, sla.as_deref())
+
+    fn execute(
+        plan: &mut WsPlan,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        each_second: impl FnMut(&crate::engine::live::Live),
+    ) -> Result<ws::WsOutcome, UsageError> {
+        Ok(ws::run(plan, stop, each_second)?)
+    }
+
+    fn notice(_plan: &WsPlan, outcome: &ws::WsOutcome) -> Option<String> {
+        let t = &outcome.tally;
+        // Fail fast: the run stopped at the end of the ramp; the report says the same.
+        (t.established == 0 && t.attempted > 0 && !outcome.interrupted).then(|| {
+            format!(
+                "blast ws: every connection failed before the start ({}); stopped at once: {}",
+                crate::report::text::counts(&t.failed),
+                crate::report::ws::connect_advice(&t.failed)
+            )
+        })
+    }
+
+    fn summary(plan: &WsPlan, outcome: &ws::WsOutcome) -> WsSummary {
+        WsSummary::build(plan, outcome)
+    }
+
+    fn merge(shards: &[driver::ShardJson<'_>]) -> Result<WsSummary, UsageError> {
+        Ok(WsSummary::from_raw(crate::workloads::ws::raw::merge(driver::raws(shards)?)?))
+    }
+
+    fn merged_metric_names(_summary: &WsSummary) -> Vec<String> {
+        crate::report::ws::metric_names()
+    }
+}
+
+/// How long opening every connection takes at the connect rate.
+fn ramp_of(plan: &WsPlan) -> Duration {
+    Duration::from_secs_f64(plan.own_conns() as f64 / plan.connect_rate.max(1e-9))
 }

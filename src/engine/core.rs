@@ -119,8 +119,8 @@ pub async fn run_core<W: Workload>(
     let mut opened = Vec::with_capacity(conns);
     let mut preconnect_failed = 0;
     let mut preconnect_error = None;
-    let lanes = plan.cores * plan.shard.1.max(1) as usize;
-    let lane = plan.shard.0 as usize * plan.cores + index;
+    let lanes = plan.cores * plan.shard.count.max(1) as usize;
+    let lane = plan.shard.index as usize * plan.cores + index;
     let shared = Rc::new(workload.core(Lane { core: index, lane, lanes }));
     let handles: Vec<_> = (0..conns)
         .map(|c| {
@@ -222,7 +222,7 @@ pub async fn run_core<W: Workload>(
     // schedule alone.
     let mut pacer = Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns)
         .shaped(plan.shape.clone())
-        .sharded(plan.shard.0, plan.shard.1);
+        .sharded(plan.shard);
     let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
     let mut stopped_at = None;
     let mut next = pacer.next_slot();
@@ -231,7 +231,7 @@ pub async fn run_core<W: Workload>(
     // Slots queued since `now` was read: one clock read serves every slot a wake-up finds due.
     let mut queued_since_read = 0u32;
     // This core's lane among every core of every shard, and its arrivals so far.
-    let lane = plan.shard.0 as u64 * plan.cores as u64 + index as u64;
+    let lane = plan.shard.index as u64 * plan.cores as u64 + index as u64;
     let mut nth = 0u64;
     while let Some(slot) = next {
         if stop.load(Ordering::Relaxed) {

@@ -152,6 +152,20 @@ impl RunCpu {
     }
 }
 
+impl RunCpu {
+    /// blast's CPU of a merged run from each shard's (shard, CPU): every shard's cores, shard by
+    /// shard, so that the seconds and the work add up and each core's busy share stays its own
+    /// machine's; none when a shard's report carries no CPU (a report of an earlier version).
+    pub fn of_shard_reports<'a>(shards: impl Iterator<Item = (crate::engine::Shard, &'a RunCpu)>) -> RunCpu {
+        let mut by_shard: Vec<(crate::engine::Shard, &RunCpu)> = shards.collect();
+        if by_shard.iter().any(|(_, cpu)| cpu.is_empty()) {
+            return RunCpu::default();
+        }
+        by_shard.sort_by_key(|(s, _)| s.index);
+        RunCpu::of_shards(by_shard.into_iter().map(|(_, cpu)| cpu.clone()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

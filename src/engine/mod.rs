@@ -11,14 +11,14 @@
 //! - `run` and `core`: the open-loop run (`blast api`) on the runner: what one core runs
 //!   (pacer, queue, connections, recorder) and the merge of its per-second snapshots.
 //! - `workload`: the trait a protocol implements to be driven open-loop (`Workload`).
-//! - `plan`: a validated open-loop run (`Plan`) and how shards split a count.
+//! - `plan`: a validated open-loop run (`Plan`) and how a count is spread over cores.
+//! - `shard`: one run split over processes (`Shard`), and shards checked back into one run.
 //! - `pacer`: when each request is due (a pure function of the plan).
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `connect_failure`: why a connection could not be opened: its name, cause and advice.
 //! - `compact`: a recorder with its histograms deflated (the per-second series, JSON `raw`).
-//! - `raw`: a run's recorders, names and plan as JSON reports carry them (`blast merge`).
 //! - `mix`: which kind of iteration each arrival is (a deterministic weighted interleave).
 //! - `cpu`: blast's own CPU, each worker thread's rusage per second (`RunCpu`).
 //! - `live`: per-core counters the progress display reads while the run goes on.
@@ -36,21 +36,22 @@ pub mod mix;
 pub mod pacer;
 pub mod plan;
 pub mod queue;
-pub mod raw;
 pub mod recorder;
 pub mod rng;
 pub mod run;
 pub mod runner;
 pub mod series;
 pub mod shape;
+pub mod shard;
 mod threads;
 pub mod timeout;
 pub mod workload;
 
 pub use connect_failure::ConnectFailure;
 pub use pacer::Arrival;
-pub use plan::{shard_share, spread, Plan};
+pub use plan::{spread, Plan};
 pub use recorder::{ErrorKind, Recorder};
 pub use run::{run, RunOutcome};
 pub use runner::{Core, Cores, StartError, Tally};
+pub use shard::Shard;
 pub use workload::{CallStats, Connection, Job, StepRecord, Workload};

@@ -102,9 +102,9 @@ impl Pacer {
 
     /// Takes only shard `index` of `count` of the global schedule (global slot `g` belongs to
     /// shard `g mod count`; within the shard, slots are striped over the cores as usual).
-    pub fn sharded(mut self, index: u32, count: u32) -> Self {
-        self.shard = index as u64;
-        self.shards = count.max(1) as u64;
+    pub fn sharded(mut self, shard: crate::engine::Shard) -> Self {
+        self.shard = shard.index as u64;
+        self.shards = shard.count.max(1) as u64;
         // Every (shard, core) draws its own Poisson stream.
         self.rng = SplitMix64::stream(self.seed, (self.shard << 32) | self.core);
         self
@@ -281,7 +281,8 @@ mod tests {
         let mut sharded: Vec<Slot> = (0..2u32)
             .flat_map(|shard| {
                 (0..3).flat_map(move |c| {
-                    let mut p = Pacer::new(10_000.0, 3, c, Arrival::Constant, 42, SEC / 10).sharded(shard, 2);
+                    let mut p = Pacer::new(10_000.0, 3, c, Arrival::Constant, 42, SEC / 10)
+                        .sharded(crate::engine::Shard::new(shard, 2));
                     std::iter::from_fn(move || p.next_slot()).collect::<Vec<_>>()
                 })
             })

@@ -3,6 +3,7 @@
 
 use crate::engine::pacer::{constant_slots_before, rate_nano, Arrival};
 use crate::engine::shape::Shape;
+use crate::engine::shard::Shard;
 use std::time::Duration;
 
 /// A validated description of one open-loop run.
@@ -33,7 +34,7 @@ pub struct Plan {
     /// Pin each worker thread to its own core.
     pub pin: bool,
     /// This run is shard `.0` of `.1` (`--shard I/N`); `(0, 1)` for a whole run.
-    pub shard: (u32, u32),
+    pub shard: Shard,
     /// Wake at most once per this window per core and send every slot due by then (0: wake for
     /// each slot). Each request's lag, at most the window, is counted in corrected latency.
     pub coalesce: Duration,
@@ -59,34 +60,29 @@ impl Plan {
     /// constant rate the exact count of slots the pacer sends in that span (so that a 2 s run
     /// at 0.5/s, due at 0 s, counts 1), otherwise the expected count.
     pub fn scheduled_between(&self, from: f64, to: f64) -> f64 {
-        let all = match (&self.shape, self.arrival) {
-            (None, Arrival::Constant) => {
-                let end_ns = (self.warmup + self.duration).as_nanos() as u64;
-                let ns = |t: f64| ((t.max(0.0) * 1e9).round() as u64).min(end_ns);
-                let due = |t: f64| shard_share(constant_slots_before(ns(t), rate_nano(self.rate)), self.shard);
-                return due(to).saturating_sub(due(from)) as f64;
-            }
-            (Some(s), _) => s.count_at(to) - s.count_at(from),
-            (None, Arrival::Poisson) => self.rate * (to - from).max(0.0),
-        };
-        all / self.shard.1.max(1) as f64
+        self.schedule().due_between(from, to)
+    }
+
+    /// What the run schedules: its rate or shape, arrival, length and shard.
+    pub fn schedule(&self) -> Schedule<'_> {
+        Schedule {
+            rate: self.rate,
+            shape: self.shape.as_deref(),
+            arrival: self.arrival,
+            end: self.warmup + self.duration,
+            shard: self.shard,
+        }
     }
 
     /// This process's share of the global rate.
     pub fn own_rate(&self) -> f64 {
-        self.rate / self.shard.1.max(1) as f64
+        self.rate / self.shard.count.max(1) as f64
     }
 
     /// Queue capacity of one core.
     pub fn queue_per_core(&self) -> usize {
         (self.max_queue / self.cores).max(1)
     }
-}
-
-/// How many of `total` globally numbered items (0..total) shard `index` of `count` takes when
-/// item `g` belongs to shard `g mod count`.
-pub fn shard_share(total: u64, (index, count): (u32, u32)) -> u64 {
-    spread(total as usize, count as usize, index as usize) as u64
 }
 
 /// Part `index` of `total` spread as evenly as possible over `parts` (the first `total % parts`
@@ -96,17 +92,36 @@ pub fn spread(total: usize, parts: usize, index: usize) -> usize {
     total / parts + usize::from(index < total % parts)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn shard_shares_add_up_to_the_whole() {
-        for total in [0u64, 1, 7, 100, 10_001] {
-            for n in 1..=5u32 {
-                let sum: u64 = (0..n).map(|i| super::shard_share(total, (i, n))).sum();
-                assert_eq!(sum, total, "{total} over {n}");
-                let counted = (0..total).filter(|g| g % u64::from(n) == 0).count() as u64;
-                assert_eq!(super::shard_share(total, (0, n)), counted);
+/// What a run schedules, as far as counting its arrivals goes: the live plan's, or a report's
+/// plan read back (`blast merge`).
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule<'a> {
+    pub rate: f64,
+    pub shape: Option<&'a Shape>,
+    pub arrival: Arrival,
+    /// The end of the schedule (warm-up and measured part) from the start.
+    pub end: Duration,
+    pub shard: Shard,
+}
+
+impl Schedule<'_> {
+    /// Arrivals due between `from` and `to` seconds after the start (this shard's share).
+    pub fn due_between(&self, from: f64, to: f64) -> f64 {
+        let all = match (self.shape, self.arrival) {
+            (None, Arrival::Constant) => {
+                let end_ns = self.end.as_nanos() as u64;
+                let ns = |t: f64| ((t.max(0.0) * 1e9).round() as u64).min(end_ns);
+                let due = |t: f64| self.shard.share_of(constant_slots_before(ns(t), rate_nano(self.rate)));
+                return due(to).saturating_sub(due(from)) as f64;
             }
-        }
+            (Some(s), _) => s.count_at(to) - s.count_at(from),
+            (None, Arrival::Poisson) => self.rate * (to - from).max(0.0),
+        };
+        all / self.shard.count.max(1) as f64
+    }
+
+    /// This process's share of the global rate.
+    pub fn own_rate(&self) -> f64 {
+        self.rate / self.shard.count.max(1) as f64
     }
 }

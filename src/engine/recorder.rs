@@ -183,6 +183,17 @@ impl Default for Recorder {
 }
 
 impl Recorder {
+    /// Row `i` (a report name's figures): the recorder itself when it keeps no rows (a run of
+    /// one name, or a report of an earlier version), an empty one when it has no row `i`.
+    pub fn by_row(&self, i: usize) -> &Recorder {
+        static EMPTY: std::sync::OnceLock<Recorder> = std::sync::OnceLock::new();
+        match self.by_name.get(i) {
+            Some(row) => row,
+            None if self.by_name.is_empty() && i == 0 => self,
+            None => EMPTY.get_or_init(Recorder::new),
+        }
+    }
+
     pub fn new() -> Self {
         Recorder {
             latency: histogram(),

@@ -3,15 +3,16 @@
 //! named requests, each a (method, path, `Recorder`), then `Aggregated`: one today, the target;
 //! a run that records several names lists them there and gets a row for each everywhere.
 
-use crate::engine::raw::{from_unix_ns, NamedRequest, RawRun};
+use crate::civil_time::from_unix_ns;
 use crate::engine::recorder::{ErrorKind, Recorder};
-use crate::engine::{Arrival, Plan, RunOutcome};
+use crate::engine::{Arrival, RunOutcome};
+use crate::report::bottleneck::{self, Service, Signals, Waiting};
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Table, Unit};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{FailureRow, HistoryRow, Latency, Measurements, Percentiles, StatRow, Tally};
-use crate::report::verdict::{self, Service, Signals, Waiting};
 use crate::report::{hdr, text, unix_secs, Report};
+use crate::workloads::api::raw::{NamedRequest, RawPlan, RawRun};
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -247,7 +248,7 @@ fn seen_in(failures: &mut [FailureRow], unix: u64, now: Vec<FailureRow>) {
 /// A recorder's rows, borrowed, and its `Aggregated`: the merge of the rows that are not flows,
 /// or the one row itself when it is the only one (no copy of it each second).
 fn rows_and_aggregate<'a>(names: &[NamedRequest], r: &'a Recorder) -> (Vec<&'a Recorder>, Cow<'a, Recorder>) {
-    let rows: Vec<&Recorder> = (0..names.len()).map(|i| row_of(r, i)).collect();
+    let rows: Vec<&Recorder> = (0..names.len()).map(|i| r.by_row(i)).collect();
     let agg = match names {
         [one] if !one.flow => Cow::Borrowed(rows[0]),
         _ => {
@@ -306,24 +307,13 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
     (Measurements { rows, history, failures, latencies, started_at_unix: s.started_at_unix }, timeline)
 }
 
-/// Row `i` of a recorder: its own figures when it has no rows (a report of an earlier version,
-/// whose one request is the whole run).
-fn row_of(r: &Recorder, i: usize) -> &Recorder {
-    static EMPTY: std::sync::OnceLock<Recorder> = std::sync::OnceLock::new();
-    match r.by_name.get(i) {
-        Some(row) => row,
-        None if r.by_name.is_empty() && i == 0 => r,
-        None => EMPTY.get_or_init(Recorder::new),
-    }
-}
-
 /// Each name's figures for the JSON report.
 fn names_of(names: &[NamedRequest], t: &Recorder) -> Vec<ApiName> {
     names
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let r = row_of(t, i);
+            let r = t.by_row(i);
             ApiName {
                 name: n.name.clone(),
                 kind: n.kind.clone(),
@@ -348,34 +338,36 @@ impl ApiSummary {
         workload: &str,
         target: &str,
         method: &str,
-        plan: &Plan,
+        plan: &RawPlan,
         run: &RunOutcome,
         names: &[NamedRequest],
     ) -> ApiSummary {
+        let shape = plan.shape();
+        let schedule = plan.schedule(shape.as_ref());
         let t = &run.total;
         let measured = run.measured_secs.max(1e-9);
         // Sent over the time sending really took: a run that fell behind and caught up after
         // the schedule ended did not achieve the planned rate.
         let achieved_rate = t.sent as f64 / measured.max(run.send_secs);
-        let warmup = plan.warmup.as_secs_f64();
-        let scheduled = plan.scheduled_between(warmup, warmup + run.measured_secs).round();
+        let warmup = plan.warmup().as_secs_f64();
+        let scheduled = schedule.due_between(warmup, warmup + run.measured_secs).round();
         let mut s = ApiSummary {
             workload: workload.to_string(),
             target: target.to_string(),
             started_at_unix: unix_secs(run.started_at),
             plan: ApiPlanInfo {
                 rate: plan.rate,
-                stages: plan.stages_spec.clone(),
-                coalesce_us: plan.coalesce.as_secs_f64() * 1e6,
+                stages: plan.stages.clone(),
+                coalesce_us: plan.coalesce_ns as f64 / 1e3,
                 io: run.io.clone(),
-                shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
-                duration_s: plan.duration.as_secs_f64(),
-                warmup_s: plan.warmup.as_secs_f64(),
+                shard: plan.shard.is_split().then(|| plan.shard.to_string()),
+                duration_s: plan.duration().as_secs_f64(),
+                warmup_s: plan.warmup().as_secs_f64(),
                 arrival: plan.arrival,
                 cores: plan.cores,
                 conns: plan.conns,
                 max_queue: plan.max_queue,
-                timeout_ms: plan.timeout.as_secs_f64() * 1000.0,
+                timeout_ms: plan.timeout_ns as f64 / 1e6,
             },
             measured_s: run.measured_secs,
             interrupted: run.interrupted,
@@ -383,8 +375,8 @@ impl ApiSummary {
             achieved_rate,
             // Sent over the slots due (exact at any rate, 10/h included), with a penalty when
             // sending ran past the schedule. Poisson arrivals: achieved over the planned rate.
-            rate_ratio: match (&plan.shape, plan.arrival) {
-                (None, Arrival::Poisson) => achieved_rate / plan.own_rate(),
+            rate_ratio: match (&shape, plan.arrival) {
+                (None, Arrival::Poisson) => achieved_rate / schedule.own_rate(),
                 _ => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
             },
             throughput_rps: t.completed as f64 / measured,
@@ -433,7 +425,7 @@ impl ApiSummary {
         s.names = names_of(&names, t);
         (s.measurements, s.timeline) = measurements(&names, &s, run);
         let per_second = |i: usize| s.timeline.get(i).map(|x| x.sent as f64);
-        s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup.as_secs() as usize, ("request", t.sent as f64), per_second);
+        s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup().as_secs() as usize, ("request", t.sent as f64), per_second);
         s.warnings = warnings(&mut s, run);
         s
     }
@@ -453,7 +445,7 @@ impl ApiSummary {
     }
 }
 
-/// The figures the verdict on the bottleneck rests on.
+/// The figures the bottleneck is found from.
 fn signals(s: &ApiSummary, lag_limit: f64) -> Signals {
     let dropped = s.errors.get(ErrorKind::Dropped.name()).copied().unwrap_or(0);
     let waited = s.queue_peak > 0 && s.send_lag_ms.p99 > lag_limit;
@@ -499,9 +491,9 @@ fn warnings(s: &mut ApiSummary, run: &RunOutcome) -> Vec<String> {
     }
     // Coalescing delays slots on purpose by up to its window: only lag beyond that is blast's.
     let lag_limit = GENERATOR_LAG_LIMIT_MS + s.plan.coalesce_us / 1000.0;
-    let verdict = verdict::judge(&signals(s, lag_limit));
-    (s.generator_bound, s.target_bound) = (verdict.generator_bound, verdict.target_bound);
-    w.extend(verdict.warnings);
+    let found = bottleneck::find(&signals(s, lag_limit));
+    (s.generator_bound, s.target_bound) = (found.generator_bound, found.target_bound);
+    w.extend(found.warnings);
     let dropped = s.errors.get(ErrorKind::Dropped.name()).copied().unwrap_or(0);
     if dropped > 0 {
         w.push(format!(

@@ -1,5 +1,5 @@
 //! Named figures of a run (`p99`, `errors`, `rate`, `mbps`, ...), the vocabulary that SLAs
-//! (`--sla 'p99<200ms,errors<1%'`, `cli::sla`) and `blast compare` (`cli::compare`) speak.
+//! (`--sla 'p99<200ms,errors<1%'`, `report::sla`) and `blast compare` (`report::compare`) speak.
 //! Each workload's report says which figures it has; every figure knows its unit and whether
 //! higher is better.
 

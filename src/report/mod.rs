@@ -3,20 +3,26 @@
 //! - `model`: the measurement model (`Measurements`: named rows, per-second history, failures,
 //!   named latencies) that every format renders.
 //! - `text`, `csv`, `html`, `hdr`: the terminal summary, Locust's CSV files, the HTML page and
-//!   the HdrHistogram log; JSON is a report serialized with serde_json (`cli::common`).
+//!   the HdrHistogram log; JSON is a report serialized with serde_json (`write`).
 //! - `chart`, `heatmap`: the page's line charts and latency heatmap (inline SVG); `human`:
 //!   sizes, rates and 1-2-5 axis steps as people read them.
 //! - `live_metrics`: `--metrics-listen`, the run's figures in Prometheus text format while it runs.
+//! - `write`: a finished run's summary and report files, written in one go (what the command
+//!   line's `--json`, `--csv`, `--html`, `--hdr-log` name: `Destinations`).
 //! - `output`: output paths checked before the run; reports written beside their paths and
 //!   renamed into place at the end.
 //! - `cpu`: blast's own CPU per unit of work and its cores' busy share (`BlastCpu`).
-//! - `verdict`: who the bottleneck was (generator-bound, target-bound) from the figures.
-//! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
+//! - `bottleneck`: who the bottleneck was (generator-bound, target-bound) from the figures.
+//! - `compare`: two runs' figures compared, with a noise floor and a tolerance.
+//! - `sla`: `--sla` targets parsed and checked against the figures: a PASS/FAIL verdict each.
+//! - `metrics`: named figures, what `--sla` (`sla`) and `blast compare` (`compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
 pub mod api;
+pub mod bottleneck;
 pub mod chart;
+pub mod compare;
 pub mod cpu;
 pub mod csv;
 pub mod hdr;
@@ -27,9 +33,10 @@ pub mod live_metrics;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod sla;
 pub mod text;
 pub mod upload;
-pub mod verdict;
+pub mod write;
 pub mod ws;
 
 use model::Measurements;

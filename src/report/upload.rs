@@ -2,7 +2,7 @@
 //! time, as JSON figures, headline lines, and rows `UploadPart`, `CreateMultipartUpload`,
 //! `CompleteMultipartUpload` and `object upload`.
 
-use crate::engine::raw::from_unix_ns;
+use crate::civil_time::from_unix_ns;
 use crate::engine::recorder::histogram;
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Unit};
@@ -193,7 +193,7 @@ impl UploadSummary {
         (s.part_timeline, s.measurements) = (timeline, s.model(history));
         let per_second = |i: usize| s.mb_per_s_timeline.get(i).copied();
         s.blast_cpu = BlastCpu::of(&s.raw.cpu, 0, ("MB", s.bytes_acked as f64 / MB), per_second);
-        let v = crate::report::verdict::on_cpu(s.blast_cpu.as_ref());
+        let v = crate::report::bottleneck::on_cpu(s.blast_cpu.as_ref());
         s.generator_bound = v.generator_bound;
         s.warnings.extend(v.warnings);
         s

@@ -1,8 +1,8 @@
 //! The report of a `blast ws` run (`WsSummary`): connections, fan-out delivery and
 //! heartbeats, as JSON figures, headline lines, and rows `delivery`, `connect`, `heartbeat`.
 
+use crate::civil_time::from_unix_ns;
 use crate::engine::cpu::RunCpu;
-use crate::engine::raw::from_unix_ns;
 use crate::engine::recorder::histogram;
 use crate::engine::ConnectFailure;
 use crate::report::cpu::BlastCpu;
@@ -109,7 +109,7 @@ impl WsSummary {
             n => ("message", n as f64),
         };
         self.blast_cpu = BlastCpu::of(cpu, 0, unit, |_| None);
-        let v = crate::report::verdict::on_cpu(self.blast_cpu.as_ref());
+        let v = crate::report::bottleneck::on_cpu(self.blast_cpu.as_ref());
         self.generator_bound = v.generator_bound;
         self.warnings.extend(v.warnings);
     }

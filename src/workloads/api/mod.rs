@@ -2,6 +2,7 @@
 //! the flags (POST /v1/messages by default), or a scenario's weighted requests and flows.
 //!
 //! - `scenario`: what each arrival sends (requests, flows, captures, per-user data).
+//! - `raw`: the run as a JSON report carries it (`RawRun`), and shards merged from it.
 //!
 //! Keep-alive: a kept connection is checked before each reuse (`Wire::still_open`: the peer's
 //! FIN or RST on the idle socket) and replaced by the engine without an error. A connection
@@ -13,6 +14,7 @@
 //! module plugs into the engine through `Workload`/`Connection`; pacing, queueing, recording
 //! and the pinned cores are the engine's.
 
+pub mod raw;
 pub mod scenario;
 
 use crate::engine::workload::Lane;

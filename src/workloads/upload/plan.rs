@@ -29,7 +29,7 @@ pub struct UploadPlan {
     pub pin: bool,
     /// Shard `.0` of `.1` (`--shard I/N`): this process uploads object `g` of the run when
     /// `g mod N == I`, with its share of the `parallel` slots.
-    pub shard: (u32, u32),
+    pub shard: crate::engine::Shard,
     /// Wall-clock start (`--start-at`), so that shards begin together.
     pub start_at: Option<std::time::SystemTime>,
 }
@@ -45,7 +45,7 @@ impl UploadPlan {
 
     /// Upload slots this process runs (its shard's share of `parallel`).
     pub fn own_parallel(&self) -> usize {
-        crate::engine::shard_share(self.parallel as u64, self.shard) as usize
+        self.shard.share_of(self.parallel as u64) as usize
     }
 
     pub fn slots_on(&self, core: usize) -> usize {

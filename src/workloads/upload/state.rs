@@ -41,7 +41,7 @@ impl CoreUpload {
             return None;
         }
         // This shard's k-th object is object k * N + I of the whole run.
-        let (shard, shards) = self.plan.shard;
+        let crate::engine::Shard { index: shard, count: shards } = self.plan.shard;
         let i = self.next_upload.fetch_add(1, Ordering::Relaxed) * u64::from(shards) + u64::from(shard);
         match self.plan.uploads {
             Some(n) if i >= n => None,

@@ -62,8 +62,7 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
 
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
     let end_ns = constant_offset_ns(plan.conns as u64, rate_nano(plan.connect_rate));
-    let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns)
-        .sharded(plan.shard.0, plan.shard.1);
+    let mut pacer = Pacer::new(plan.connect_rate, plan.cores, index, Arrival::Constant, 0, end_ns).sharded(plan.shard);
     let mut timer = crate::clock::PreciseTimer::new();
     let mut sessions = Vec::with_capacity(mine);
     while let Some(slot) = pacer.next_slot() {

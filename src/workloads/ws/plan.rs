@@ -85,7 +85,7 @@ pub struct WsPlan {
     pub pin: bool,
     /// Shard `.0` of `.1` (`--shard I/N`): this process opens connection `g` of the run when
     /// `g mod N == I`; shard 0 alone publishes the probes.
-    pub shard: (u32, u32),
+    pub shard: crate::engine::Shard,
     /// Wall-clock start (`--start-at`), so that shards begin together.
     pub start_at: Option<SystemTime>,
     /// For `wss://` targets (and an https:// probe target).
@@ -115,7 +115,7 @@ impl WsPlan {
 
     /// Connections this process opens (its shard's share of `conns`).
     pub fn own_conns(&self) -> usize {
-        crate::engine::shard_share(self.conns as u64, self.shard) as usize
+        self.shard.share_of(self.conns as u64) as usize
     }
 
     pub fn conns_on(&self, core: usize) -> usize {
@@ -125,14 +125,14 @@ impl WsPlan {
 
     /// This process publishes the probes (the only shard, or shard 0 of several).
     pub fn publishes(&self) -> bool {
-        self.shard.0 == 0 && self.probe_rate > 0.0
+        self.shard.index == 0 && self.probe_rate > 0.0
     }
 
     /// How much longer than `duration` this process holds its connections: a shard that does
     /// not publish stays subscribed long enough for every probe of shard 0 to reach it, since
     /// shards' ramps may settle up to `timeout + 1s` apart.
     pub fn linger(&self) -> Duration {
-        if self.shard.0 == 0 {
+        if self.shard.index == 0 {
             Duration::ZERO
         } else {
             self.timeout + Duration::from_secs(1)

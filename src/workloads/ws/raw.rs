@@ -1,15 +1,16 @@
 //! The raw measurements of a `blast ws` run (`RawWs`, a JSON report's `raw`, what `blast merge`
 //! reads back): connection counters, histograms, and the records
 //! the delivery accounting is done on (probes sent, memberships in time, deliveries per probe).
-//! Shards are merged before the accounting, so a probe published by shard 0 is expected on
+//! Shards are merged (`merge`) before the accounting, so a probe published by shard 0 is expected on
 //! every shard's subscribers and counted exactly once.
 //!
 //! The plan is recorded as reports show it (`WsPlanInfo`).
 
 use super::tally::WsTally;
 use super::{WsOutcome, WsPlan};
+use crate::civil_time::unix_ns;
 use crate::engine::cpu::RunCpu;
-use crate::engine::raw::unix_ns;
+use crate::engine::shard::{one_run, Shard};
 use serde::{Deserialize, Serialize};
 
 /// The plan as reports show it; `conns` is the whole run's even in a shard's report.
@@ -42,7 +43,7 @@ impl WsPlanInfo {
             probe_rate: plan.probe_rate,
             rooms: plan.rooms,
             heartbeat_s: plan.heartbeat.map(|h| h.as_secs_f64()),
-            shard: (plan.shard.1 > 1).then(|| format!("{}/{}", plan.shard.0, plan.shard.1)),
+            shard: plan.shard.is_split().then(|| plan.shard.to_string()),
             reconnect: plan.reconnect,
             probe_reader: Some(plan.reader.describe()),
         }
@@ -54,7 +55,7 @@ pub struct RawWs {
     pub target: String,
     pub plan: WsPlanInfo,
     /// (index, count); (0, 1) for a whole run.
-    pub shard: (u32, u32),
+    pub shard: crate::engine::Shard,
     /// Connections this process was to open.
     pub planned: u64,
     pub started_at_unix_ns: u64,
@@ -72,7 +73,14 @@ pub struct RawWs {
 }
 
 impl RawWs {
-    pub fn of(target: &str, plan: &WsPlanInfo, shard: (u32, u32), planned: u64, run: &WsOutcome, rss: f64) -> Self {
+    pub fn of(
+        target: &str,
+        plan: &WsPlanInfo,
+        shard: crate::engine::Shard,
+        planned: u64,
+        run: &WsOutcome,
+        rss: f64,
+    ) -> Self {
         RawWs {
             target: target.to_string(),
             plan: plan.clone(),
@@ -88,4 +96,36 @@ impl RawWs {
             cpu: run.cpu.clone(),
         }
     }
+}
+
+/// Merges the shards of one ws run into the raw measurements a single run would have had; the
+/// delivery accounting then runs on the union of every shard's probes, memberships and
+/// deliveries.
+pub fn merge(shards: Vec<RawWs>) -> Result<RawWs, String> {
+    let first = one_run(
+        &shards,
+        |s| (s.target.clone(), WsPlanInfo { cores: 0, shard: None, ..s.plan.clone() }),
+        |s| s.shard,
+        "target, connections, rate, rooms, probes or duration",
+    )?;
+    let mut merged = RawWs {
+        target: first.target.clone(),
+        plan: WsPlanInfo { cores: shards.iter().map(|s| s.plan.cores).sum(), shard: None, ..first.plan.clone() },
+        shard: Shard::WHOLE,
+        planned: shards.iter().map(|s| s.planned).sum(),
+        started_at_unix_ns: shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0),
+        ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
+        // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
+        hold_secs: shards.iter().find(|s| s.shard.index == 0).unwrap_or(first).hold_secs,
+        interrupted: shards.iter().any(|s| s.interrupted),
+        pinned: shards.iter().map(|s| s.pinned).sum(),
+        // The largest shard's peak RSS.
+        peak_rss_mib: shards.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
+        tally: WsTally::default(),
+        cpu: RunCpu::of_shard_reports(shards.iter().map(|s| (s.shard, &s.cpu))),
+    };
+    for s in shards {
+        merged.tally.merge(s.tally);
+    }
+    Ok(merged)
 }

@@ -1,7 +1,7 @@
 //! Who the bottleneck was, from a run's figures: "generator-bound" when blast's own cores were
 //! saturated or its pacer fell behind, "target-bound" when every connection was busy and the
 //! target's service time rose (or was too long for the connections) while blast had CPU to
-//! spare; both when both hold. Each verdict is a warning that says what to do.
+//! spare; both when both hold. Each finding is a warning that says what to do.
 
 /// A worker core busy at least this share of the run is saturated.
 pub const SATURATED: f64 = 0.90;
@@ -58,22 +58,22 @@ pub struct Signals {
     pub service: Option<Service>,
 }
 
-/// The verdict on a run.
+/// Who the bottleneck of a run was.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Verdict {
+pub struct Bottleneck {
     pub generator_bound: bool,
     pub target_bound: bool,
     /// The warnings that say so and what to do, in that order.
     pub warnings: Vec<String>,
 }
 
-/// The verdict on a run whose only signal is blast's CPU (ws, upload: no pacer of requests).
-pub fn on_cpu(cpu: Option<&crate::report::cpu::BlastCpu>) -> Verdict {
-    judge(&Signals { busiest_core: cpu.and_then(|c| c.busiest_share()), ..Signals::default() })
+/// The bottleneck of a run whose only signal is blast's CPU (ws, upload: no pacer of requests).
+pub fn on_cpu(cpu: Option<&crate::report::cpu::BlastCpu>) -> Bottleneck {
+    find(&Signals { busiest_core: cpu.and_then(|c| c.busiest_share()), ..Signals::default() })
 }
 
-/// Judges the run from its figures.
-pub fn judge(s: &Signals) -> Verdict {
+/// Finds the bottleneck from the run's figures.
+pub fn find(s: &Signals) -> Bottleneck {
     let saturated = s.busiest_core.filter(|&b| b >= SATURATED);
     let behind = s.pacer_lag_ms.filter(|(lag, limit)| lag > limit);
     let generator_bound = saturated.is_some() || behind.is_some();
@@ -131,7 +131,7 @@ pub fn judge(s: &Signals) -> Verdict {
         }
         _ => {}
     }
-    Verdict { generator_bound, target_bound, warnings }
+    Bottleneck { generator_bound, target_bound, warnings }
 }
 
 #[cfg(test)]
@@ -143,8 +143,8 @@ mod tests {
     const FIXED_DELAY: Service =
         Service { first_p50_ms: 20.1, peak_p50_ms: 20.3, mean_ms: 20.2, rate: 400.0, conns: 2 };
 
-    fn judged(busiest: f64, lag: f64, waiting: Option<Waiting>, service: Service) -> Verdict {
-        judge(&Signals { busiest_core: Some(busiest), pacer_lag_ms: Some((lag, 1.0)), waiting, service: Some(service) })
+    fn judged(busiest: f64, lag: f64, waiting: Option<Waiting>, service: Service) -> Bottleneck {
+        find(&Signals { busiest_core: Some(busiest), pacer_lag_ms: Some((lag, 1.0)), waiting, service: Some(service) })
     }
 
     #[test]
@@ -188,9 +188,9 @@ mod tests {
         let v = judged(0.2, 0.1, Some(WAITING), quick);
         assert!(!v.generator_bound && !v.target_bound);
         assert!(v.warnings[0].starts_with("all connections were busy at times"), "{v:?}");
-        assert_eq!(judged(0.2, 0.1, None, FIXED_DELAY), Verdict::default());
+        assert_eq!(judged(0.2, 0.1, None, FIXED_DELAY), Bottleneck::default());
         // Not measured (a merged run): only the pacer speaks for blast.
-        let v = judge(&Signals { waiting: Some(WAITING), service: Some(FIXED_DELAY), ..Signals::default() });
+        let v = find(&Signals { waiting: Some(WAITING), service: Some(FIXED_DELAY), ..Signals::default() });
         assert!(v.target_bound && !v.generator_bound && !v.warnings[0].contains("blast's busiest core"), "{v:?}");
     }
 }

@@ -1,0 +1,141 @@
+//! The one skeleton every workload command runs through (`run`): flags to a checked run, the
+//! OS limits it needs, `--sla` and the report paths checked before anything is sent, signals,
+//! the announcement, the live progress line and `--metrics-listen` once a second, the summary
+//! and report files, the exit code. `check` is `blast run --dry-run`; `merge` is `blast merge`,
+//! dispatched on the workload a report names. A workload command says only what is its own
+//! (`Workload`); adding one is an impl of it and an arm in `merge` and `Command`.
+
+use super::common::{stop_on_signals, OutputArgs, UsageError};
+use super::metrics_listen::{LiveMetrics, MetricsArgs};
+use super::progress::{Progress, Reading};
+use crate::report::Report;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a workload command brings to the driver.
+pub trait Workload {
+    /// A run checked and ready: the plan and what it runs with.
+    type Run;
+    /// What the run hands over once a second.
+    type Live<'a>;
+    /// What the live views keep from one second to the next.
+    type Watch;
+    type Outcome;
+    type Summary: Report;
+
+    /// The report flags (`--json`, `--sla`, `-q`, ...).
+    fn out(&self) -> &OutputArgs;
+    /// `--metrics-listen`.
+    fn metrics(&self) -> &MetricsArgs;
+    /// Flags to a checked run, without side effects (`--dry-run` stops here).
+    fn prepare(&self) -> Result<Self::Run, UsageError>;
+    /// The figures `--sla` may name.
+    fn metric_names(run: &Self::Run) -> Vec<String>;
+    /// What the OS must allow before anything starts (descriptors).
+    fn preflight(run: &Self::Run) -> Result<(), UsageError>;
+    /// The line that says what is about to happen, if the workload has one.
+    fn announce(_run: &Self::Run) -> Option<String> {
+        None
+    }
+    /// How long the run is expected to take (the progress line's `[elapsed/length]`).
+    fn length(run: &Self::Run) -> Option<Duration>;
+    fn watch(run: &Self::Run) -> Self::Watch;
+    /// One second of the run: `--metrics-listen` updated, the progress line's reading.
+    fn second(watch: &mut Self::Watch, live: &Self::Live<'_>, metrics: Option<&mut LiveMetrics>) -> Reading;
+    /// Runs to the end, or until `stop`; `each_second` gets what the run hands over.
+    fn execute(
+        run: &mut Self::Run,
+        stop: Arc<AtomicBool>,
+        each_second: impl FnMut(&Self::Live<'_>),
+    ) -> Result<Self::Outcome, UsageError>;
+    fn summary(run: &Self::Run, outcome: &Self::Outcome) -> Self::Summary;
+    /// A line said before the reports (why a run stopped early).
+    fn notice(_run: &Self::Run, _outcome: &Self::Outcome) -> Option<String> {
+        None
+    }
+    /// The exit code, given the reports' (`code`): a run that could not measure anything fails
+    /// whatever an SLA says.
+    fn exit(_run: &Self::Run, _outcome: &Self::Outcome, code: ExitCode) -> ExitCode {
+        code
+    }
+    /// Shard reports of this workload merged into one run's summary (`blast merge`).
+    fn merge(shards: &[ShardJson<'_>]) -> Result<Self::Summary, UsageError>;
+    /// The figures `--sla` may name in a merged run.
+    fn merged_metric_names(summary: &Self::Summary) -> Vec<String>;
+}
+
+/// Runs a workload command from its flags to its exit code.
+pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
+    let mut run = cmd.prepare()?;
+    W::preflight(&run)?;
+    let out = cmd.out();
+    let sla = out.check(&W::metric_names(&run))?;
+    let stop = stop_on_signals();
+    if !out.quiet {
+        if let Some(line) = W::announce(&run) {
+            eprintln!("{line}");
+        }
+    }
+    let mut progress = Progress::new(out.quiet, W::length(&run));
+    let mut metrics = cmd.metrics().start(out.quiet)?;
+    let mut watch = W::watch(&run);
+    let outcome = W::execute(&mut run, stop, |live| {
+        let reading = W::second(&mut watch, live, metrics.as_mut());
+        progress.update(&reading);
+    })?;
+    progress.finish();
+    if let Some(line) = W::notice(&run, &outcome) {
+        eprintln!("{}", crate::redact::text(&line));
+    }
+    let summary = W::summary(&run, &outcome);
+    let code = out.finish(&summary, sla.as_deref())?;
+    Ok(W::exit(&run, &outcome, code))
+}
+
+/// Checks the flags, `--sla` included, without running (`blast run --dry-run`).
+pub fn check<W: Workload>(cmd: &W) -> Result<(), UsageError> {
+    let run = cmd.prepare()?;
+    cmd.out().sla_targets(&W::metric_names(&run)).map(|_| ())
+}
+
+/// One shard's JSON report and where it was read from (for errors).
+pub struct ShardJson<'a> {
+    pub path: &'a str,
+    pub json: &'a serde_json::Value,
+}
+
+impl ShardJson<'_> {
+    /// The raw measurements every report carries (`raw`).
+    pub fn raw<T: serde::de::DeserializeOwned>(&self) -> Result<T, UsageError> {
+        let path = self.path;
+        let raw = self.json.get("raw").cloned().ok_or_else(|| format!("{path}: no \"raw\" measurements"))?;
+        Ok(serde_json::from_value(raw).map_err(|e| format!("{path}: bad \"raw\": {e}"))?)
+    }
+
+    /// A text field of the report (`workload`, `target`, `method`).
+    pub fn text(&self, key: &str) -> String {
+        self.json.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    }
+}
+
+/// Every shard's raw measurements.
+pub fn raws<T: serde::de::DeserializeOwned>(shards: &[ShardJson<'_>]) -> Result<Vec<T>, UsageError> {
+    shards.iter().map(|s| s.raw()).collect()
+}
+
+/// `blast merge`: the shards of one `workload` run, merged, reported as a single run would be.
+pub fn merge(workload: &str, shards: &[ShardJson<'_>], out: &OutputArgs) -> Result<ExitCode, UsageError> {
+    match workload {
+        "ws" => merged::<super::ws::WsCommand>(shards, out),
+        "upload" => merged::<super::upload::UploadCommand>(shards, out),
+        _ => merged::<super::api::ApiCommand<'_>>(shards, out),
+    }
+}
+
+fn merged<W: Workload>(shards: &[ShardJson<'_>], out: &OutputArgs) -> Result<ExitCode, UsageError> {
+    let summary = W::merge(shards)?;
+    let sla = out.check(&W::merged_metric_names(&summary))?;
+    out.finish(&summary, sla.as_deref())
+}
