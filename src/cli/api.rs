@@ -329,12 +329,8 @@ impl driver::Workload for ApiCommand<'_> {
     type Outcome = engine::RunOutcome;
     type Summary = ApiSummary;
 
-    fn out(&self) -> &super::common::OutputArgs {
-        &self.args.out
-    }
-
-    fn metrics(&self) -> &super::metrics_listen::MetricsArgs {
-        &self.args.metrics
+    fn shared_flags(&self) -> (&super::common::OutputArgs, &super::metrics_listen::MetricsArgs) {
+        (&self.args.out, &self.args.metrics)
     }
 
     fn prepare(&self) -> Result<ApiRun, UsageError> {

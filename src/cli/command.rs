@@ -1,6 +1,6 @@
 //! The commands and their flags: what `blast` parses (also from a profile, by `run`).
 
-use crate::cli::{api, compare, docs, merge, serve, upload, ws};
+use crate::cli::{api, compare, merge, serve, upload, ws};
 use crate::units;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ pub enum Command {
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
     Demo(DemoArgs),
     /// Print shell completions: blast completions bash|zsh|fish (install line in the README).
-    Completions(docs::CompletionsArgs),
+    Completions(CompletionsArgs),
     /// Print the man page (roff): blast man > ~/.local/share/man/man1/blast.1
     Man,
 }
@@ -55,4 +55,10 @@ pub struct RunArgs {
     /// Flags that override the profile's, e.g. --target http://127.0.0.1:9000 --duration 10s.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub overrides: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell, e.g. `blast completions bash > ~/.local/share/bash-completion/completions/blast`.
+    pub shell: clap_complete::Shell,
 }

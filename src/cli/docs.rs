@@ -2,17 +2,11 @@
 //! (clap_mangen), both generated from the command-line definition (`Cli`) so that they always
 //! list the flags this binary has; printed on stdout for the user to install.
 
-use super::command::Cli;
+use super::command::{Cli, CompletionsArgs};
 use super::common::UsageError;
-use clap::{Args, CommandFactory};
+use clap::CommandFactory;
 use std::io::Write;
 use std::process::ExitCode;
-
-#[derive(Args, Debug)]
-pub struct CompletionsArgs {
-    /// The shell, e.g. `blast completions bash > ~/.local/share/bash-completion/completions/blast`.
-    pub shell: clap_complete::Shell,
-}
 
 pub fn completions(a: CompletionsArgs) -> Result<ExitCode, UsageError> {
     let mut cmd = Cli::command();

@@ -1,9 +1,9 @@
 //! The one skeleton every workload command runs through (`run`): flags to a checked run, the
 //! OS limits it needs, `--sla` and the report paths checked before anything is sent, signals,
 //! the announcement, the live progress line and `--metrics-listen` once a second, the summary
-//! and report files, the exit code. `check` is `blast run --dry-run`; `merge` is `blast merge`,
-//! dispatched on the workload a report names. A workload command says only what is its own
-//! (`Workload`); adding one is an impl of it and an arm in `merge` and `Command`.
+//! and report files, the exit code. `check` is `blast run --dry-run`; `merged` is `blast merge`
+//! of one workload. A workload command says only what is its own
+//! (`Workload`); adding one is an impl of it and an arm in `Command` and in `cli::merge`.
 
 use super::common::{stop_on_signals, OutputArgs, UsageError};
 use super::metrics_listen::{LiveMetrics, MetricsArgs};
@@ -25,10 +25,9 @@ pub trait Workload {
     type Outcome;
     type Summary: Report;
 
-    /// The report flags (`--json`, `--sla`, `-q`, ...).
-    fn out(&self) -> &OutputArgs;
+    /// The flags every workload has: the reports' (`--json`, `--sla`, `-q`, ...) and
     /// `--metrics-listen`.
-    fn metrics(&self) -> &MetricsArgs;
+    fn shared_flags(&self) -> (&OutputArgs, &MetricsArgs);
     /// Flags to a checked run, without side effects (`--dry-run` stops here).
     fn prepare(&self) -> Result<Self::Run, UsageError>;
     /// The figures `--sla` may name.
@@ -70,7 +69,7 @@ pub trait Workload {
 pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
     let mut run = cmd.prepare()?;
     W::preflight(&run)?;
-    let out = cmd.out();
+    let (out, metrics) = cmd.shared_flags();
     let sla = out.check(&W::metric_names(&run))?;
     let stop = stop_on_signals();
     if !out.quiet {
@@ -79,7 +78,7 @@ pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
         }
     }
     let mut progress = Progress::new(out.quiet, W::length(&run));
-    let mut metrics = cmd.metrics().start(out.quiet)?;
+    let mut metrics = metrics.start(out.quiet)?;
     let mut watch = W::watch(&run);
     let outcome = W::execute(&mut run, stop, |live| {
         let reading = W::second(&mut watch, live, metrics.as_mut());
@@ -97,7 +96,7 @@ pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
 /// Checks the flags, `--sla` included, without running (`blast run --dry-run`).
 pub fn check<W: Workload>(cmd: &W) -> Result<(), UsageError> {
     let run = cmd.prepare()?;
-    cmd.out().sla_targets(&W::metric_names(&run)).map(|_| ())
+    cmd.shared_flags().0.sla_targets(&W::metric_names(&run)).map(|_| ())
 }
 
 /// One shard's JSON report and where it was read from (for errors).
@@ -125,16 +124,8 @@ pub fn raws<T: serde::de::DeserializeOwned>(shards: &[ShardJson<'_>]) -> Result<
     shards.iter().map(|s| s.raw()).collect()
 }
 
-/// `blast merge`: the shards of one `workload` run, merged, reported as a single run would be.
-pub fn merge(workload: &str, shards: &[ShardJson<'_>], out: &OutputArgs) -> Result<ExitCode, UsageError> {
-    match workload {
-        "ws" => merged::<super::ws::WsCommand>(shards, out),
-        "upload" => merged::<super::upload::UploadCommand>(shards, out),
-        _ => merged::<super::api::ApiCommand<'_>>(shards, out),
-    }
-}
-
-fn merged<W: Workload>(shards: &[ShardJson<'_>], out: &OutputArgs) -> Result<ExitCode, UsageError> {
+/// `blast merge` of one workload: its shards merged, reported as a single run would be.
+pub fn merged<W: Workload>(shards: &[ShardJson<'_>], out: &OutputArgs) -> Result<ExitCode, UsageError> {
     let summary = W::merge(shards)?;
     let sla = out.check(&W::merged_metric_names(&summary))?;
     out.finish(&summary, sla.as_deref())

@@ -2,10 +2,13 @@
 //! `upload`) merged into the report a single run would have written: terminal, JSON, CSV,
 //! HTML, SLAs. Each report carries its raw measurements (`workloads::*::raw`); the workload
 //! named in the first report reads them back and merges them (`driver::Workload::merge`), and the
-//! driver writes the outputs as for a live run.
+//! driver writes the outputs as for a live run (`driver::merged`).
 
+use super::api::ApiCommand;
 use super::common::UsageError;
 use super::driver;
+use super::upload::UploadCommand;
+use super::ws::WsCommand;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -30,7 +33,11 @@ pub fn run(a: MergeArgs) -> Result<ExitCode, UsageError> {
     }
     let jsons: Vec<driver::ShardJson> =
         reports.iter().map(|r| driver::ShardJson { path: &r.path, json: &r.json }).collect();
-    driver::merge(&first.workload, &jsons, &a.out)
+    match first.workload.as_str() {
+        "ws" => driver::merged::<WsCommand>(&jsons, &a.out),
+        "upload" => driver::merged::<UploadCommand>(&jsons, &a.out),
+        _ => driver::merged::<ApiCommand<'_>>(&jsons, &a.out),
+    }
 }
 
 /// One shard's report: its workload name, the whole JSON, and the path (for errors).

@@ -9,8 +9,8 @@
 
 use super::common::UsageError;
 use crate::engine::run::Progress;
-use crate::engine::{Plan, Recorder};
-use crate::report::live_metrics::{self, ApiName, MetricsServer, UploadFigures};
+use crate::engine::Plan;
+use crate::report::live_metrics::{self, MetricsServer, UploadFigures};
 use crate::workloads::api::raw::NamedRequest;
 use clap::Args;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -71,17 +71,7 @@ impl LiveMetrics {
         // The whole run's rate now (a shape's at this second), this shard's share of it.
         let share = if plan.rate > 0.0 { plan.own_rate() / plan.rate } else { 1.0 };
         let rate = plan.shape.as_ref().map_or(plan.rate, |s| s.rate_at(p.second as f64)) * share;
-        let rows: Vec<ApiName<'_>> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| ApiName {
-                method: &n.kind,
-                name: &n.name,
-                total: row_of(p.total, i),
-                second: row_of(p.interval, i),
-                target_rate: n.planned_share.map_or(f64::NAN, |s| s * rate),
-            })
-            .collect();
+        let rows = live_metrics::api_names(names, rate, p.total, p.interval);
         self.server.publish(&live_metrics::api(self.elapsed(), &rows));
     }
 
@@ -100,11 +90,6 @@ impl LiveMetrics {
         let figures = UploadFigures { bytes, parts, completed, failed, bytes_rate };
         self.server.publish(&live_metrics::upload(self.elapsed(), &figures));
     }
-}
-
-/// Row `i` of a recorder: its own figures when it keeps no rows (a run of one name).
-fn row_of(r: &Recorder, i: usize) -> &Recorder {
-    r.by_name.get(i).unwrap_or(r)
 }
 
 #[cfg(test)]

@@ -248,23 +248,31 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     let command = parse(&loaded)?;
     let located = |e: UsageError| if e.0.starts_with(&loaded.file) { e } else { UsageError(loaded.locate(&e.0)) };
     let scenario = loaded.scenario.present().then_some(&loaded.scenario);
-    if dry_run {
-        match command {
-            Command::Api(x) => driver::check(&ApiCommand { args: x, label: None, scenario }).map_err(located)?,
-            Command::Ws(x) => driver::check(&WsCommand(x)).map_err(located)?,
-            Command::Upload(x) => driver::check(&UploadCommand(x)).map_err(located)?,
-            _ => return Err(UsageError(format!("{}: not a workload", loaded.file))),
-        }
-        println!("{}", shell_words(&loaded.argv));
-        return Ok(ExitCode::SUCCESS);
-    }
+    let go = |dry_run| Go { dry_run, argv: &loaded.argv };
     match command {
-        Command::Api(x) => driver::run(ApiCommand { args: x, label: None, scenario }),
-        Command::Ws(x) => driver::run(WsCommand(x)),
-        Command::Upload(x) => driver::run(UploadCommand(x)),
+        Command::Api(x) => go(dry_run).workload(ApiCommand { args: x, label: None, scenario }),
+        Command::Ws(x) => go(dry_run).workload(WsCommand(x)),
+        Command::Upload(x) => go(dry_run).workload(UploadCommand(x)),
         _ => Err(UsageError(format!("{}: not a workload", loaded.file))),
     }
     .map_err(located)
+}
+
+/// How a profile's workload is taken: checked and printed (`--dry-run`), or run.
+struct Go<'a> {
+    dry_run: bool,
+    argv: &'a [String],
+}
+
+impl Go<'_> {
+    fn workload<W: driver::Workload>(self, cmd: W) -> Result<ExitCode, UsageError> {
+        if !self.dry_run {
+            return driver::run(cmd);
+        }
+        driver::check(&cmd)?;
+        println!("{}", shell_words(self.argv));
+        Ok(ExitCode::SUCCESS)
+    }
 }
 
 /// The command line, quoted for a POSIX shell.

@@ -124,6 +124,33 @@ impl Deltas {
     }
 }
 
+/// The counters and latencies of the live counters' previous second: what a ws or upload
+/// progress line shows per second.
+pub struct LastSecond {
+    deltas: Deltas,
+    latencies: crate::engine::live::LatencyCounts,
+}
+
+impl LastSecond {
+    /// Watches `n` counters.
+    pub fn new(n: usize) -> Self {
+        LastSecond { deltas: Deltas::new(n), latencies: Default::default() }
+    }
+
+    /// Each counter's growth per second since the last call.
+    pub fn per_second(&mut self, now: &[u64]) -> Vec<f64> {
+        self.deltas.per_second(now)
+    }
+
+    /// The p99 of the latencies recorded since the last call, in ms.
+    pub fn p99_ms(&mut self, live: &crate::engine::live::Live) -> Option<f64> {
+        let now = live.latencies();
+        let last_second = now.since(&self.latencies);
+        self.latencies = now;
+        last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0)
+    }
+}
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,

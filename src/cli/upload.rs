@@ -4,7 +4,7 @@
 use super::common::{available_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
-use super::progress::{Deltas, Rate, Reading};
+use super::progress::{LastSecond, Rate, Reading};
 use crate::report::upload::UploadSummary;
 use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;
@@ -166,10 +166,7 @@ pub struct UploadRun {
 }
 
 /// What the upload's live views keep between seconds.
-pub struct UploadWatch {
-    deltas: Deltas,
-    latencies: crate::engine::live::LatencyCounts,
-}
+pub struct UploadWatch(LastSecond);
 
 impl driver::Workload for UploadCommand {
     type Run = UploadRun;
@@ -178,12 +175,8 @@ impl driver::Workload for UploadCommand {
     type Outcome = upload::UploadOutcome;
     type Summary = UploadSummary;
 
-    fn out(&self) -> &super::common::OutputArgs {
-        &self.0.out
-    }
-
-    fn metrics(&self) -> &super::metrics_listen::MetricsArgs {
-        &self.0.metrics
+    fn shared_flags(&self) -> (&super::common::OutputArgs, &super::metrics_listen::MetricsArgs) {
+        (&self.0.out, &self.0.metrics)
     }
 
     fn prepare(&self) -> Result<UploadRun, UsageError> {
@@ -218,7 +211,7 @@ impl driver::Workload for UploadCommand {
     }
 
     fn watch(_run: &UploadRun) -> UploadWatch {
-        UploadWatch { deltas: Deltas::new(1), latencies: Default::default() }
+        UploadWatch(LastSecond::new(1))
     }
 
     fn second(w: &mut UploadWatch, live: &crate::engine::live::Live, metrics: Option<&mut LiveMetrics>) -> Reading {
@@ -228,14 +221,11 @@ impl driver::Workload for UploadCommand {
             m.upload(counters[0], counters[1], counters[2], counters[3]);
         }
         let bytes = live.sum(upload::LIVE_BYTES);
-        let [bytes_per_s] = w.deltas.per_second(&[bytes])[..] else { return Reading::default() };
-        let now = live.latencies();
-        let last_second = now.since(&w.latencies);
-        w.latencies = now;
+        let [bytes_per_s] = w.0.per_second(&[bytes])[..] else { return Reading::default() };
         let mb_per_s = bytes_per_s / 1e6;
         Reading {
             rate: Rate { target: None, achieved: mb_per_s, unit: "MB/s" },
-            p99_ms: last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0),
+            p99_ms: w.0.p99_ms(live),
             errors: vec![("failed uploads".into(), live.sum(upload::LIVE_FAILED))],
             more: Some(format!(
                 "{:.2} GB acknowledged, {} parts, {} uploads done",

@@ -4,7 +4,7 @@
 use super::common::{available_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
-use super::progress::{Deltas, Rate, Reading};
+use super::progress::{LastSecond, Rate, Reading};
 use crate::http::HttpTarget;
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
@@ -298,12 +298,10 @@ fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, UsageError> {
 /// `blast ws` as the driver runs it.
 pub struct WsCommand(pub WsArgs);
 
-/// What the ws live views keep between seconds: the plan, the counts a second ago and the
-/// latencies so far.
+/// What the ws live views keep between seconds: the plan and the last second's counters.
 pub struct WsWatch {
     plan: WsPlan,
-    deltas: Deltas,
-    latencies: crate::engine::live::LatencyCounts,
+    last: LastSecond,
 }
 
 impl driver::Workload for WsCommand {
@@ -313,12 +311,8 @@ impl driver::Workload for WsCommand {
     type Outcome = ws::WsOutcome;
     type Summary = WsSummary;
 
-    fn out(&self) -> &super::common::OutputArgs {
-        &self.0.out
-    }
-
-    fn metrics(&self) -> &super::metrics_listen::MetricsArgs {
-        &self.0.metrics
+    fn shared_flags(&self) -> (&super::common::OutputArgs, &super::metrics_listen::MetricsArgs) {
+        (&self.0.out, &self.0.metrics)
     }
 
     fn prepare(&self) -> Result<WsPlan, UsageError> {
@@ -349,7 +343,7 @@ impl driver::Workload for WsCommand {
     }
 
     fn watch(plan: &WsPlan) -> WsWatch {
-        WsWatch { plan: plan.clone(), deltas: Deltas::new(2), latencies: Default::default() }
+        WsWatch { plan: plan.clone(), last: LastSecond::new(2) }
     }
 
     fn second(w: &mut WsWatch, live: &crate::engine::live::Live, metrics: Option<&mut LiveMetrics>) -> Reading {
@@ -361,11 +355,8 @@ impl driver::Workload for WsCommand {
         let delivered = live.sum(ws::LIVE_DELIVERED);
         // Connections settled (open, failed or dropped since) and deliveries, per second.
         let settled = open + failed + live.sum(ws::LIVE_DROPPED);
-        let [connects, deliveries] = w.deltas.per_second(&[settled, delivered])[..] else { return Reading::default() };
+        let [connects, deliveries] = w.last.per_second(&[settled, delivered])[..] else { return Reading::default() };
         let ramping = settled < w.plan.own_conns() as u64;
-        let now = live.latencies();
-        let last_second = now.since(&w.latencies);
-        w.latencies = now;
         let rate = if ramping {
             Rate { target: Some(w.plan.connect_rate), achieved: connects, unit: "conn/s" }
         } else {
@@ -375,7 +366,7 @@ impl driver::Workload for WsCommand {
         Reading {
             phase: Some(if ramping { "ramp" } else { "hold" }),
             rate,
-            p99_ms: last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0),
+            p99_ms: w.last.p99_ms(live),
             errors: vec![("failed connects".into(), failed), ("dropped".into(), live.sum(ws::LIVE_DROPPED))],
             more: Some(format!("open {open} of {}, delivered {delivered}", w.plan.own_conns())),
             cpu: Some(crate::report::cpu::live_line(&live.cpu(), Some(cpu_unit))),

@@ -97,9 +97,12 @@ struct CoreState {
     named: bool,
 }
 
-/// Runs one core to completion on the current thread; `recycled` brings emptied recorders
-/// back from the reporter, to be reused; `opened_anywhere` counts the connections every core opened
-/// before the start (when none did, the run stops at once: the target is unreachable).
+/// Runs one core to completion on the current thread, phase by phase: open the connections
+/// (`preconnect`), wait at the shared start, start the connections' loops and the once-a-second
+/// ticker, pace the schedule (`pace`), drain what is still queued or in flight (`drain`), and
+/// send the last snapshot. `recycled` brings emptied recorders back from the reporter, to be
+/// reused; `opened_anywhere` counts the connections every core opened before the start (when
+/// none did, the run stops at once: the target is unreachable).
 pub async fn run_core<W: Workload>(
     core: Core<Snapshot>,
     plan: Plan,
@@ -110,18 +113,91 @@ pub async fn run_core<W: Workload>(
     let index = core.index;
     let sink = core.updates();
     let stop = core.stop_flag().clone();
-    let conns = plan.conns_on(index);
-
-    // Open every connection before the clock starts, so the first requests pay no handshake.
+    // This core's lane among every core of every shard.
+    let lane = Lane {
+        core: index,
+        lane: plan.shard.index as usize * plan.cores + index,
+        lanes: plan.cores * plan.shard.count.max(1) as usize,
+    };
     // With one name its row is the run's totals: no rows are kept (reports read the totals).
     let rows = if plan.rows > 1 { plan.rows } else { 0 };
-    let mut recorder = Recorder::with_rows(rows);
-    let mut opened = Vec::with_capacity(conns);
-    let mut preconnect_failed = 0;
-    let mut preconnect_error = None;
-    let lanes = plan.cores * plan.shard.count.max(1) as usize;
-    let lane = plan.shard.index as usize * plan.cores + index;
-    let shared = Rc::new(workload.core(Lane { core: index, lane, lanes }));
+    let shared = Rc::new(workload.core(lane));
+    let pre = preconnect(&plan, &workload, &shared, index, rows).await;
+
+    // Allocate before the clock starts: the queue, the timer, and spare recorders for the
+    // first interval swaps (later ones come back recycled from the reporter).
+    let queue = JobQueue::new(pre.opened.len(), plan.queue_per_core());
+    crate::clock::tighten_timer_slack();
+    let spares = vec![Recorder::with_rows(rows), Recorder::with_rows(rows)];
+    let (preconnect_failed, preconnect_error) = (pre.failed, pre.error);
+    opened_anywhere.fetch_add(pre.opened.iter().filter(|c| c.is_some()).count(), Ordering::Relaxed);
+
+    // Every core has opened its connections: the clock starts.
+    let Some(start) = core.start() else {
+        return CoreTally { preconnect_failed, preconnect_error, ..CoreTally::default() };
+    };
+    // Past the start every core has counted (the start is a barrier): when no connection of
+    // the run could be opened, no request could be sent either, so nothing is run.
+    if opened_anywhere.load(Ordering::Relaxed) == 0 {
+        let _ = sink.send(Snapshot { core: index, second: 1, recorder: pre.recorder, last: true });
+        return CoreTally { preconnect_failed, preconnect_error, unreachable: true, ..CoreTally::default() };
+    }
+    let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
+    let st = Rc::new(CoreState {
+        queue,
+        recorder: RefCell::new(pre.recorder),
+        inflight: Cell::new(0),
+        last_send: Cell::new(None),
+        measure_from: start + plan.warmup,
+        timeout: plan.timeout,
+        named: rows > 0,
+    });
+    let conn_tasks: Vec<_> = pre
+        .opened
+        .into_iter()
+        .enumerate()
+        .map(|(c, conn)| {
+            let (w, shared, kind_rows) = (workload.clone(), shared.clone(), plan.kind_rows.clone());
+            tokio::task::spawn_local(conn_loop(st.clone(), w, shared, kind_rows, c, conn))
+        })
+        .collect();
+    let ticker = Ticker::start(&st, &sink, index, start, rows, spares, recycled);
+
+    let stopped_at = pace(&plan, &st, &stop, index, lane.lane as u64, start, end_ns).await;
+    st.queue.close();
+    drain(&plan, &*workload, conn_tasks, stopped_at.is_some(), &stop).await;
+
+    ticker.task.abort();
+    let unfinished = st.queue.len() as u64 + st.inflight.get();
+    let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
+    recorder.record_errors(ErrorKind::Unfinished, unfinished);
+    let second =
+        last_second(ticker.open_second.get(), stopped_at.map(|at| at.saturating_duration_since(start)), end_ns);
+    let _ = sink.send(Snapshot { core: index, second, recorder, last: true });
+    CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get(), unreachable: false }
+}
+
+/// A core's connections opened before the clock starts (so the first requests pay no
+/// handshake), with the connect times recorded.
+struct Preconnected<C> {
+    recorder: Recorder,
+    /// One per connection slot: `None` where the connect failed (the loop retries it).
+    opened: Vec<Option<C>>,
+    failed: u64,
+    /// The first error seen, for the user.
+    error: Option<ErrorKind>,
+}
+
+async fn preconnect<W: Workload>(
+    plan: &Plan,
+    workload: &Arc<W>,
+    shared: &Rc<W::Core>,
+    index: usize,
+    rows: usize,
+) -> Preconnected<W::Conn> {
+    let conns = plan.conns_on(index);
+    let mut pre =
+        Preconnected { recorder: Recorder::with_rows(rows), opened: Vec::with_capacity(conns), failed: 0, error: None };
     let handles: Vec<_> = (0..conns)
         .map(|c| {
             let (w, shared) = (workload.clone(), shared.clone());
@@ -132,76 +208,44 @@ pub async fn run_core<W: Workload>(
     for h in handles {
         match h.await {
             Ok((Ok(conn), took)) => {
-                recorder.record_connect(took, true);
-                opened.push(Some(conn));
+                pre.recorder.record_connect(took, true);
+                pre.opened.push(Some(conn));
             }
             Ok((Err(kind), took)) => {
-                recorder.record_connect(took, false);
-                preconnect_failed += 1;
-                preconnect_error.get_or_insert(kind);
-                opened.push(None);
+                pre.recorder.record_connect(took, false);
+                pre.failed += 1;
+                pre.error.get_or_insert(kind);
+                pre.opened.push(None);
             }
             Err(_) => {
-                preconnect_failed += 1;
-                opened.push(None);
+                pre.failed += 1;
+                pre.opened.push(None);
             }
         }
     }
+    pre
+}
 
-    // Allocate before the clock starts: the queue, the timer, and spare recorders for the
-    // first interval swaps (later ones come back recycled from the reporter).
-    let queue = JobQueue::new(conns, plan.queue_per_core());
-    crate::clock::tighten_timer_slack();
-    let mut timer = PreciseTimer::new();
-    let mut spares = vec![Recorder::with_rows(rows), Recorder::with_rows(rows)];
+/// The once-a-second task that hands the core's recorder to the reporter and takes a fresh one.
+struct Ticker {
+    task: tokio::task::JoinHandle<()>,
+    /// The second the ticker will close next: what is recorded after its last tick belongs there.
+    open_second: Rc<Cell<u64>>,
+}
 
-    opened_anywhere.fetch_add(opened.iter().filter(|c| c.is_some()).count(), Ordering::Relaxed);
-
-    // Every core has opened its connections: the clock starts.
-    let Some(start) = core.start() else {
-        return CoreTally { preconnect_failed, preconnect_error, ..CoreTally::default() };
-    };
-    // Past the start every core has counted (the start is a barrier): when no connection of
-    // the run could be opened, no request could be sent either, so nothing is run.
-    if opened_anywhere.load(Ordering::Relaxed) == 0 {
-        let _ = sink.send(Snapshot { core: index, second: 1, recorder, last: true });
-        return CoreTally { preconnect_failed, preconnect_error, unreachable: true, ..CoreTally::default() };
-    }
-    let measure_from = start + plan.warmup;
-    let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
-
-    let st = Rc::new(CoreState {
-        queue,
-        recorder: RefCell::new(recorder),
-        inflight: Cell::new(0),
-        last_send: Cell::new(None),
-        measure_from,
-        timeout: plan.timeout,
-        named: rows > 0,
-    });
-
-    let conn_tasks: Vec<_> = opened
-        .into_iter()
-        .enumerate()
-        .map(|(c, conn)| {
-            tokio::task::spawn_local(conn_loop(
-                st.clone(),
-                workload.clone(),
-                shared.clone(),
-                plan.kind_rows.clone(),
-                c,
-                conn,
-            ))
-        })
-        .collect();
-
-    // The second the ticker will close next: what is recorded after the last tick belongs there.
-    let open_second = Rc::new(Cell::new(1u64));
-    let ticker = {
-        let st = st.clone();
-        let sink = sink.clone();
-        let open_second = open_second.clone();
-        tokio::task::spawn_local(async move {
+impl Ticker {
+    fn start(
+        st: &Rc<CoreState>,
+        sink: &std::sync::mpsc::Sender<Snapshot>,
+        index: usize,
+        start: Instant,
+        rows: usize,
+        mut spares: Vec<Recorder>,
+        recycled: Receiver<Recorder>,
+    ) -> Ticker {
+        let open_second = Rc::new(Cell::new(1u64));
+        let (st, sink, open) = (st.clone(), sink.clone(), open_second.clone());
+        let task = tokio::task::spawn_local(async move {
             let mut second = 1u64;
             loop {
                 tokio::time::sleep_until((start + Duration::from_secs(second)).into()).await;
@@ -213,30 +257,39 @@ pub async fn run_core<W: Workload>(
                     return;
                 }
                 second += 1;
-                open_second.set(second);
+                open.set(second);
             }
-        })
-    };
+        });
+        Ticker { task, open_second }
+    }
+}
 
-    // The pacer: every wake-up sends every slot that is due, and intended times come from the
-    // schedule alone.
+/// The pacer: every wake-up queues every slot that is due, and intended times come from the
+/// schedule alone. Returns when the schedule ends, or when it was stopped (and when).
+async fn pace(
+    plan: &Plan,
+    st: &CoreState,
+    stop: &std::sync::atomic::AtomicBool,
+    index: usize,
+    lane: u64,
+    start: Instant,
+    end_ns: u64,
+) -> Option<Instant> {
+    let mut timer = PreciseTimer::new();
     let mut pacer = Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns)
         .shaped(plan.shape.clone())
         .sharded(plan.shard);
     let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
-    let mut stopped_at = None;
     let mut next = pacer.next_slot();
     let mut now = Instant::now();
     let mut last_wake = now;
     // Slots queued since `now` was read: one clock read serves every slot a wake-up finds due.
     let mut queued_since_read = 0u32;
-    // This core's lane among every core of every shard, and its arrivals so far.
-    let lane = plan.shard.index as u64 * plan.cores as u64 + index as u64;
+    // This core's arrivals so far.
     let mut nth = 0u64;
     while let Some(slot) = next {
         if stop.load(Ordering::Relaxed) {
-            stopped_at = Some(Instant::now());
-            break;
+            return Some(Instant::now());
         }
         let due = start + Duration::from_nanos(slot.offset_ns);
         if due > now || queued_since_read >= QUEUED_PER_CLOCK_READ {
@@ -264,26 +317,35 @@ pub async fn run_core<W: Workload>(
             Ok(depth) => {
                 let mut rec = st.recorder.borrow_mut();
                 rec.note_queue_depth(depth);
-                if due >= measure_from {
+                if due >= st.measure_from {
                     rec.record_dispatch(now - due);
                 }
             }
             Err(_) => {
-                if due >= measure_from {
+                if due >= st.measure_from {
                     st.recorder.borrow_mut().record_error(ErrorKind::Dropped);
                 }
             }
         }
         next = pacer.next_slot();
     }
+    None
+}
 
-    // Drain: queued and in-flight requests get at most the grace period.
-    st.queue.close();
-    // Iterations the workload times out step by step (flows: an upload of a hundred parts)
-    // may run long after the schedule: they are waited for until done or interrupted.
+/// Drain: queued and in-flight requests get at most the grace period after a stop, the
+/// timeout after a schedule that ran to its end; iterations the workload times out step by
+/// step (flows: an upload of a hundred parts) may run long after the schedule and are waited
+/// for until done or interrupted.
+async fn drain<W: Workload>(
+    plan: &Plan,
+    workload: &W,
+    conn_tasks: Vec<tokio::task::JoinHandle<()>>,
+    stopped: bool,
+    stop: &std::sync::atomic::AtomicBool,
+) {
     let long = (0..plan.kind_rows.len()).any(|k| !workload.timed_as_whole(k));
     let cut = plan.grace.min(plan.timeout);
-    let grace = if stopped_at.is_some() {
+    let grace = if stopped {
         cut
     } else if long {
         LONG_DRAIN
@@ -309,13 +371,6 @@ pub async fn run_core<W: Workload>(
             }
         }
     }
-    ticker.abort();
-    let unfinished = st.queue.len() as u64 + st.inflight.get();
-    let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
-    recorder.record_errors(ErrorKind::Unfinished, unfinished);
-    let second = last_second(open_second.get(), stopped_at.map(|at| at.saturating_duration_since(start)), end_ns);
-    let _ = sink.send(Snapshot { core: index, second, recorder, last: true });
-    CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get(), unreachable: false }
 }
 
 /// The second the rest of a core's recording (after the ticker's last tick) goes with: the
@@ -416,16 +471,7 @@ async fn conn_loop<W: Workload>(
             if let Some(sent) = stats.sent_at {
                 st.last_send.set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
             }
-            let iteration = StepRecord {
-                row,
-                started: job.intended,
-                sent_at: stats.sent_at,
-                done,
-                result,
-                bytes_out: stats.bytes_out,
-                bytes_in: stats.bytes_in,
-                body_in: stats.body_in,
-            };
+            let iteration = StepRecord::of(row, job.intended, done, result, &stats);
             record(&mut rec, &iteration);
             if st.named {
                 record(rec.row_mut(row), &iteration);

@@ -49,9 +49,9 @@ pub mod workload;
 
 pub use connect_failure::ConnectFailure;
 pub use pacer::Arrival;
-pub use plan::{spread, Plan};
+pub use plan::Plan;
 pub use recorder::{ErrorKind, Recorder};
 pub use run::{run, RunOutcome};
 pub use runner::{Core, Cores, StartError, Tally};
-pub use shard::Shard;
+pub use shard::{spread, Shard};
 pub use workload::{CallStats, Connection, Job, StepRecord, Workload};

@@ -3,7 +3,7 @@
 
 use crate::engine::pacer::{constant_slots_before, rate_nano, Arrival};
 use crate::engine::shape::Shape;
-use crate::engine::shard::Shard;
+use crate::engine::shard::{spread, Shard};
 use std::time::Duration;
 
 /// A validated description of one open-loop run.
@@ -83,13 +83,6 @@ impl Plan {
     pub fn queue_per_core(&self) -> usize {
         (self.max_queue / self.cores).max(1)
     }
-}
-
-/// Part `index` of `total` spread as evenly as possible over `parts` (the first `total % parts`
-/// parts take one more): connections or upload slots over the cores, items over shards.
-pub fn spread(total: usize, parts: usize, index: usize) -> usize {
-    let parts = parts.max(1);
-    total / parts + usize::from(index < total % parts)
 }
 
 /// What a run schedules, as far as counting its arrivals goes: the live plan's, or a report's

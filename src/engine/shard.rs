@@ -1,6 +1,7 @@
 //! Shards: one run split over N processes (`--shard I/N`), each taking every N-th request,
 //! connection or upload of the run's schedule; and the check that a set of reports are the
-//! shards of one run, each exactly once (`blast merge`).
+//! shards of one run, each exactly once (`blast merge`); `spread`, how a count is split evenly
+//! (items over shards, connections over cores).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,7 @@ impl Shard {
     /// How many of `total` globally numbered items (0..total) this shard takes when item `g`
     /// belongs to shard `g mod count`.
     pub fn share_of(&self, total: u64) -> u64 {
-        crate::engine::plan::spread(total as usize, self.count as usize, self.index as usize) as u64
+        spread(total as usize, self.count as usize, self.index as usize) as u64
     }
 }
 
@@ -55,6 +56,13 @@ impl std::fmt::Display for Shard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.index, self.count)
     }
+}
+
+/// Part `index` of `total` spread as evenly as possible over `parts` (the first `total % parts`
+/// parts take one more): connections or upload slots over the cores, items over shards.
+pub fn spread(total: usize, parts: usize, index: usize) -> usize {
+    let parts = parts.max(1);
+    total / parts + usize::from(index < total % parts)
 }
 
 /// Checks that `shards` are the shards of one run and returns the first: `run_of` (what must be

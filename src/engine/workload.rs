@@ -47,6 +47,21 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
+    /// A call (a request, a step, a whole iteration) recorded under `row`, from what it said
+    /// about itself (`stats`).
+    pub fn of(row: usize, started: Instant, done: Instant, result: Result<u16, ErrorKind>, stats: &CallStats) -> Self {
+        StepRecord {
+            row,
+            started,
+            sent_at: stats.sent_at,
+            done,
+            result,
+            bytes_out: stats.bytes_out,
+            bytes_in: stats.bytes_in,
+            body_in: stats.body_in,
+        }
+    }
+
     /// A step that failed before anything was sent.
     pub fn failed(row: usize, started: Instant, done: Instant, kind: ErrorKind) -> Self {
         StepRecord { row, started, sent_at: None, done, result: Err(kind), bytes_out: 0, bytes_in: 0, body_in: 0 }

@@ -14,6 +14,7 @@
 //! `uploads_completed_total`, `uploads_failed_total`, `upload_bytes_rate`.
 
 use crate::engine::recorder::Recorder;
+use crate::workloads::api::raw::NamedRequest;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -134,6 +135,27 @@ pub struct ApiName<'a> {
     pub second: &'a Recorder,
     /// Requests per second this name is planned at, now.
     pub target_rate: f64,
+}
+
+/// Every name of an api run with its row of the run so far (`total`) and of the last second,
+/// planned at its share of `rate` (the whole run's rate now).
+pub fn api_names<'a>(
+    names: &'a [NamedRequest],
+    rate: f64,
+    total: &'a Recorder,
+    second: &'a Recorder,
+) -> Vec<ApiName<'a>> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ApiName {
+            method: &n.kind,
+            name: &n.name,
+            total: total.by_row(i),
+            second: second.by_row(i),
+            target_rate: n.planned_share.map_or(f64::NAN, |s| s * rate),
+        })
+        .collect()
 }
 
 /// The figures of an api run after `elapsed` seconds, one set per name.

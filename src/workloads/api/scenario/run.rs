@@ -290,16 +290,7 @@ impl<C: Exchange> Cx<'_, C> {
             self.stats.bytes_out += stats.bytes_out;
             self.stats.bytes_in += stats.bytes_in;
             self.stats.body_in += stats.body_in;
-            self.steps.push(StepRecord {
-                row: step.row,
-                started: self.started,
-                sent_at: stats.sent_at,
-                done,
-                result,
-                bytes_out: stats.bytes_out,
-                bytes_in: stats.bytes_in,
-                body_in: stats.body_in,
-            });
+            self.steps.push(StepRecord::of(step.row, self.started, done, result, &stats));
             self.started = done;
             match result {
                 Ok(code) if code < 400 => status = code,
