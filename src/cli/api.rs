@@ -22,6 +22,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The longest `--coalesce` window: beyond it the wake-up batching is not a CPU saving but a
+/// different schedule.
+const MAX_COALESCE: Duration = Duration::from_millis(100);
+
 pub const DEFAULT_TARGET: &str = "http://127.0.0.1:8000/v1/messages";
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -194,13 +198,21 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         let shortest = Duration::from_secs((shards / rate - 1e-9).ceil() as u64);
         return Err(format!(
             "--rate {} schedules no request in {}: run at least {} or raise the rate",
-            crate::units::rate_text(rate),
+            rate_as_written(rate),
             crate::units::duration_text(duration),
             crate::units::duration_text(shortest)
         )
         .into());
     }
-    let cores = match a.cores {
+    if a.coalesce > MAX_COALESCE {
+        return Err(format!(
+            "--coalesce {}: at most {}ms (every request may be sent up to this late)",
+            crate::units::duration_text(a.coalesce),
+            MAX_COALESCE.as_millis()
+        )
+        .into());
+    }
+    let cores = match super::common::check_cores(a.cores)? {
         Some(c) => {
             if (c as f64) > rate / shards {
                 return Err(
@@ -265,6 +277,17 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let names = named_requests(&scenario);
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
     Ok(Built { names, plan, target, workload: Some(workload) })
+}
+
+/// A rate in the unit `--rate` takes by default (`0.5/s`), and under 1/s also per minute or
+/// hour (`0.5/s (30/min)`).
+fn rate_as_written(rate: f64) -> String {
+    let per_s = format!("{}/s", crate::units::significant(rate, 4));
+    if rate >= 1.0 {
+        per_s
+    } else {
+        format!("{per_s} ({})", crate::units::rate_text(rate))
+    }
 }
 
 /// `Name: value` with a valid token name and no line breaks.
@@ -436,6 +459,12 @@ impl driver::Workload for ApiCommand<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_in_errors_is_the_unit_the_user_wrote() {
+        assert_eq!(rate_as_written(0.5), "0.5/s (30/min)");
+        assert_eq!(rate_as_written(2000.0), "2000/s");
+    }
 
     #[test]
     fn headers_are_validated_and_never_echoed() {

@@ -27,7 +27,21 @@ impl TlsArgs {
     /// The TLS client when the target needs one (`tls`), checked now so that a bad --ca-cert
     /// fails before the run.
     pub fn client(&self, tls: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+        if let Some(path) = &self.ca_cert {
+            std::fs::metadata(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
+        }
         if !tls {
+            let given: Vec<&str> = [(self.ca_cert.is_some(), "--ca-cert"), (self.insecure, "--insecure")]
+                .into_iter()
+                .filter_map(|(on, flag)| on.then_some(flag))
+                .collect();
+            if !given.is_empty() {
+                let (verb, them) = if given.len() == 1 { ("applies", "it is") } else { ("apply", "they are") };
+                eprintln!(
+                    "blast: note: {} only {verb} to https:// and wss:// targets; this target is plain, so {them} ignored",
+                    given.join(" and ")
+                );
+            }
             return Ok(None);
         }
         Ok(Some(crate::tls::ClientTls::new(self.ca_cert.as_deref(), self.insecure)?))
@@ -133,14 +147,39 @@ impl OutputArgs {
 }
 
 /// A flag that the first Ctrl-C or SIGTERM sets (the run then stops and reports); a second
-/// one ends the process at once.
+/// one ends the process at once (exit 130), saying that no report was written.
 pub fn stop_on_signals() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::Ordering;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone());
-        let _ = signal_hook::flag::register(sig, stop.clone());
+        let flag = stop.clone();
+        // SAFETY: the handler only swaps an atomic, write(2)s a static message and _exit(2)s:
+        // all async-signal-safe.
+        let _ = unsafe {
+            signal_hook::low_level::register(sig, move || {
+                if flag.swap(true, Ordering::SeqCst) {
+                    const SAID: &[u8] = b"\nblast: interrupted again: exiting now; the reports were not written\n";
+                    libc::write(2, SAID.as_ptr().cast(), SAID.len());
+                    libc::_exit(130);
+                }
+            })
+        };
     }
     stop
+}
+
+/// `--cores N` checked against the cores this process may run on: one pinned worker per core,
+/// so more workers than cores would be a run that is not what it says.
+pub fn check_cores(cores: Option<usize>) -> Result<Option<usize>, UsageError> {
+    let available = available_cores();
+    match cores {
+        Some(c) if c > available => Err(format!(
+            "--cores {c}: blast may run on {available} core{} here (one pinned worker per core)",
+            if available == 1 { "" } else { "s" }
+        )
+        .into()),
+        _ => Ok(cores),
+    }
 }
 
 /// Cores this process may run on.

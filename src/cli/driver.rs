@@ -78,7 +78,7 @@ pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
         }
     }
     let mut progress = Progress::new(out.quiet, W::length(&run));
-    let mut metrics = metrics.start(out.quiet)?;
+    let mut metrics = metrics.start()?;
     let mut watch = W::watch(&run);
     let outcome = W::execute(&mut run, stop, |live| {
         let reading = W::second(&mut watch, live, metrics.as_mut());

@@ -48,12 +48,11 @@ pub struct LiveMetrics {
 
 impl MetricsArgs {
     /// Starts the listener when asked for; a bad or busy address is the user's error.
-    pub fn start(&self, quiet: bool) -> Result<Option<LiveMetrics>, UsageError> {
+    pub fn start(&self) -> Result<Option<LiveMetrics>, UsageError> {
         let Some(addr) = self.metrics_listen else { return Ok(None) };
         let server = MetricsServer::start(addr).map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
-        if !quiet {
-            eprintln!("blast: Prometheus metrics on http://{}/metrics", server.addr());
-        }
+        // Always said, even with -q: with port 0 it is the only way to learn the port.
+        eprintln!("blast: Prometheus metrics on http://{}/metrics", server.addr());
         if !addr.ip().is_loopback() {
             eprintln!("blast: note: --metrics-listen {addr} is not a loopback address: the run's figures can be read from the network");
         }

@@ -98,6 +98,8 @@ fn demo(mut args: DemoArgs) -> Result<ExitCode, UsageError> {
     if args.api.target.is_some() {
         return Err("demo starts its own target; use `blast api --target ...` for another one".into());
     }
+    // Everything the user gave is checked before the target starts.
+    args.api.out.destinations().check()?;
     let cfg = crate::serve::ServeConfig {
         listen: "127.0.0.1:0".parse().map_err(|_| "bad listen address")?,
         threads: args.serve_threads.unwrap_or_else(available_cores),

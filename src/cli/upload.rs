@@ -1,10 +1,11 @@
 //! `blast upload`: its flags, checked into a plan (`build`), and what the driver needs to run
 //! and report it (`UploadCommand`).
 
-use super::common::{available_cores, UsageError};
+use super::common::{available_cores, check_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
 use super::progress::{LastSecond, Rate, Reading};
+use crate::report::human::bytes;
 use crate::report::upload::UploadSummary;
 use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;
@@ -86,12 +87,12 @@ pub struct UploadArgs {
 
 fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     if a.part_size > MAX_PART {
-        return Err(format!("--part-size {}: S3 parts are at most 5 GiB", a.part_size).into());
+        return Err(format!("--part-size {}: S3 parts are at most 5 GiB", bytes(a.part_size)).into());
     }
     if a.part_size < MIN_PART && a.size > a.part_size {
         return Err(format!(
-            "--part-size {} bytes: S3 needs parts of at least 5 MiB (only the last part may be smaller)",
-            a.part_size
+            "--part-size {}: S3 needs parts of at least 5 MiB (only the last part may be smaller)",
+            bytes(a.part_size)
         )
         .into());
     }
@@ -99,7 +100,8 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
     if parts > MAX_PARTS {
         return Err(format!(
             "--size {} in --part-size {} parts makes {parts} parts; S3 allows at most 10,000 (use larger parts)",
-            a.size, a.part_size
+            bytes(a.size),
+            bytes(a.part_size)
         )
         .into());
     }
@@ -148,7 +150,7 @@ fn build(a: &UploadArgs) -> Result<UploadPlan, UsageError> {
         key_prefix,
         seed: a.seed,
         part_objective: a.part_objective.mul_f64(part_size_ratio),
-        cores: a.cores.unwrap_or_else(available_cores).min(own_parallel),
+        cores: check_cores(a.cores)?.unwrap_or_else(available_cores).min(own_parallel),
         pin: !a.out.no_pin,
         shard,
         start_at: a.shard.start_at,

@@ -1,7 +1,7 @@
 //! `blast ws`: its flags, checked into a plan (`build`), and what the driver needs to run and
 //! report it (`WsCommand`).
 
-use super::common::{available_cores, UsageError};
+use super::common::{available_cores, check_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
 use super::progress::{LastSecond, Rate, Reading};
@@ -244,7 +244,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         .into());
     }
     let own = shard.share_of(a.conns as u64) as usize;
-    let cores = a.cores.unwrap_or_else(available_cores).min(own);
+    let cores = check_cores(a.cores)?.unwrap_or_else(available_cores).min(own);
     let tls = a.tls.client(target.tls || probe_target.tls)?;
     Ok(WsPlan {
         target,

@@ -35,6 +35,12 @@ impl HttpTarget {
         if authority.is_empty() {
             return Err(format!("target '{url}': missing host"));
         }
+        if let Some(c) = path.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            let what = if c == ' ' { "a space".to_string() } else { format!("the character {c:?}") };
+            return Err(format!(
+                "target '{url}': the path has {what}, which cannot go in a request line; percent-encode it (a space is %20)"
+            ));
+        }
         if authority.contains('@') {
             return Err(format!(
                 "target '{url}': credentials in the URL are not supported; use -H 'Authorization: ...'"
@@ -133,6 +139,8 @@ mod tests {
             ("http://127.0.0.1:65536/", "not a port"),
             ("http://127.0.0.1:/", "not a port"),
             ("http://u:p@127.0.0.1/", "credentials"),
+            ("http://127.0.0.1:8000/v1 messages", "the path has a space"),
+            ("http://127.0.0.1:8000/v1\tx", "the character '\\t'"),
             ("http://::1:8080/x", "in brackets: http://[::1]:8080/x"),
             ("https://::1/", "in brackets: https://[::1]/"),
             ("http://fe80::1:2:3/", "in brackets: http://[fe80::1:2]:3/"),

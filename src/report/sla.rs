@@ -74,6 +74,14 @@ pub fn parse_sla(spec: &str) -> Result<Vec<Target>, String> {
         let raw = raw.as_str();
         let bad = || format!("SLA target '{raw}': expected METRIC<VALUE, METRIC<=VALUE, METRIC>VALUE or METRIC>=VALUE");
         let at = raw.find(['<', '>']).ok_or_else(bad)?;
+        let before = raw[..at].trim_end();
+        if before.ends_with(['=', '!']) {
+            // `p99=>50ms`, `p99!<1`: a comparison blast does not have.
+            let from = before.len() - 1;
+            let op: String =
+                raw[from..].chars().filter(|c| !c.is_whitespace()).take_while(|c| "=!<>".contains(*c)).collect();
+            return Err(format!("SLA target '{raw}': '{op}' is not a comparison: use <, <=, > or >= (e.g. p99<=50ms)"));
+        }
         let metric = match raw[..at].trim().rsplit_once(':') {
             Some((name, figure)) => format!("{}:{}", name.trim(), figure.trim().to_ascii_lowercase()),
             None => raw[..at].trim().to_ascii_lowercase(),
@@ -203,6 +211,17 @@ pub fn evaluate(targets: &[Target], metrics: &Metrics) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sla_operator_error_names_the_operators() {
+        for (spec, op) in [("p99=>50ms", "=>"), ("p99 !< 5", "!<"), ("errors=<1%", "=<")] {
+            let err = parse_sla(spec).expect_err(spec);
+            assert!(err.contains(&format!("'{op}' is not a comparison: use <, <=, > or >=")), "{spec}: {err}");
+        }
+        for no_comparison in ["p99=50ms", "p99 != 5"] {
+            assert!(parse_sla(no_comparison).expect_err(no_comparison).contains("METRIC<=VALUE"));
+        }
+    }
 
     #[test]
     fn parses_targets_with_units() {

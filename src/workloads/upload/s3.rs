@@ -55,6 +55,7 @@ impl S3Target {
         secret: &str,
         tls: Option<crate::tls::ClientTls>,
     ) -> Result<Self, String> {
+        check_bucket_name(bucket)?;
         let parsed = crate::http::HttpTarget::parse(endpoint)?;
         if parsed.path != "/" {
             return Err(format!("--target '{endpoint}': give the endpoint only (http://host:port), not a path"));
@@ -69,6 +70,36 @@ impl S3Target {
         let bucket = Bucket::new(url, UrlStyle::Path, bucket.to_string(), region.to_string())
             .map_err(|e| format!("--bucket '{bucket}': {e}"))?;
         Ok(S3Target { bucket, credentials: Credentials::new(key, secret), addr, host: authority, tls })
+    }
+}
+
+/// S3's rules for a bucket name (the general-purpose buckets' rules, which MinIO and the other
+/// S3 stores follow): 3 to 63 characters of lowercase letters, digits, dots and hyphens, a
+/// letter or digit at each end, no two dots in a row, not an IPv4 address. Checked before
+/// anything is sent, so a bad name is the user's error (exit 2), not a failed run.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    let why = if !(3..=63).contains(&name.len()) {
+        Some("3 to 63 characters")
+    } else if let Some(c) =
+        name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Err(format!(
+            "--bucket '{name}': {c:?} is not allowed in a bucket name (lowercase letters, digits, '.' and '-' only)"
+        ));
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        Some("a letter or digit at the start and the end")
+    } else if name.contains("..") {
+        Some("no two dots in a row")
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("not an IP address")
+    } else {
+        None
+    };
+    match why {
+        Some(rule) => Err(format!("--bucket '{name}': a bucket name must have {rule}")),
+        None => Ok(()),
     }
 }
 
@@ -344,5 +375,27 @@ impl Body for PartBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         hyper::body::SizeHint::with_exact(self.rest.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for good in ["blast", "blast-bench", "a.b-c", "123"] {
+            assert!(check_bucket_name(good).is_ok(), "{good}");
+        }
+        for (bad, says) in [
+            ("Bad_Bucket!", "'B' is not allowed"),
+            ("ab", "3 to 63"),
+            ("-abc", "at the start and the end"),
+            ("a..b", "two dots"),
+            ("10.0.0.1", "IP address"),
+        ] {
+            let e = check_bucket_name(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

@@ -1,0 +1,168 @@
+//! Rough edges a new user met (issue 28), each pinned by a row named after it: bad input is one
+//! line that says what is wrong and what is allowed, exit 2, before anything is sent.
+
+mod common;
+use common::*;
+
+/// (what the row pins, the arguments, what the one line must say).
+type Row<'a> = (&'a str, Vec<String>, &'a str);
+
+fn refused_before_the_run(rows: Vec<Row<'_>>) {
+    for (what, args, says) in rows {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
+        let (code, err) = blast_plain(&args);
+        assert_eq!(code, 2, "{what}: {args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{what}: one line: {err}");
+        assert!(err.contains(says), "{what}: expected '{says}' in: {err}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(900), "{what}: refused before the 1 s run");
+    }
+}
+
+fn argv(s: &str) -> Vec<String> {
+    s.split(' ').map(String::from).collect()
+}
+
+#[test]
+fn flags_that_cannot_be_right_are_refused_with_the_reason() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let url = server.url();
+    let api = |extra: &str| {
+        let mut a = argv("api --rate 100 --duration 1s --quiet --target");
+        a.push(url.clone());
+        a.extend(argv(extra));
+        a
+    };
+    let many = std::thread::available_parallelism().map_or(1, |n| n.get()) + 62;
+    refused_before_the_run(vec![
+        // `--sla 'p99=>50ms'` said "unknown metric 'p99='": name the comparisons there are.
+        ("sla_operator_names_the_comparisons", api("--sla p99=>50ms"), "'=>' is not a comparison: use <, <=, > or >="),
+        // `--ca-cert /nonexistent` with an http:// target ran, exit 0, not a word.
+        ("ca_cert_that_does_not_exist", api("--ca-cert /nonexistent/ca.pem"), "--ca-cert /nonexistent/ca.pem"),
+        // `--cores 64` on 2 CPUs ran "64 cores".
+        ("cores_beyond_the_machine", api(&format!("--cores {many}")), &format!("--cores {many}: blast may run on")),
+        // `--coalesce 5s` was accepted as "5000000 us".
+        ("coalesce_beyond_100ms", api("--coalesce 5s"), "--coalesce 5s: at most 100ms"),
+        // A target path with a space sent invalid request lines.
+        (
+            "target_path_with_a_space",
+            argv(&format!("api --rate 100 --duration 1s --quiet --target http://{}/v1%messages", server.addr))
+                .into_iter()
+                .map(|a| a.replace('%', " "))
+                .collect(),
+            "the path has a space",
+        ),
+        (
+            "ws_target_path_with_a_space",
+            vec![
+                "ws".into(),
+                "--conns".into(),
+                "2".into(),
+                "--duration".into(),
+                "1s".into(),
+                "--target".into(),
+                format!("ws://{}/w s", server.addr),
+            ],
+            "the path has a space",
+        ),
+    ]);
+}
+
+#[test]
+fn tls_flags_on_a_plain_target_are_a_note_not_silence() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let (code, err) =
+        blast_plain(&["api", "--rate", "20", "--duration", "1s", "--quiet", "--insecure", "--target", &server.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("note: --insecure only applies to https:// and wss:// targets"), "{err}");
+}
+
+#[test]
+fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
+    let _g = serial();
+    refused_before_the_run(vec![
+        // `--bucket 'Bad_Bucket!'` failed with exit 1 after an S3 call.
+        (
+            "upload_bucket_name_breaks_s3_rules",
+            argv("upload --size 5M --uploads 1 --target http://127.0.0.1:9 --bucket Bad_Bucket!"),
+            "--bucket 'Bad_Bucket!': 'B' is not allowed",
+        ),
+        // Size errors printed raw bytes ("--size 1099511627776"): the user's unit.
+        (
+            "size_errors_in_the_users_unit",
+            argv("upload --size 1T --part-size 5M --target http://127.0.0.1:9"),
+            "--size 1 TiB in --part-size 5 MiB parts",
+        ),
+        // `--rate 0.5 --duration 1s` said "--rate 30/min".
+        (
+            "rate_error_in_the_users_unit",
+            argv("api --rate 0.5 --duration 1s"),
+            "--rate 0.5/s (30/min) schedules no request",
+        ),
+        // `blast demo --json /nonexistent/x.json` started the target before refusing.
+        ("demo_output_path_checked_first", argv("demo --duration 1s --json /nonexistent/x.json"), "does not exist"),
+    ]);
+}
+
+#[test]
+fn metrics_listen_port_is_printed_even_when_quiet() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let (code, err) = blast_plain(&[
+        "api",
+        "--rate",
+        "20",
+        "--duration",
+        "1s",
+        "-q",
+        "--metrics-listen",
+        ":0",
+        "--target",
+        &server.url(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let line = err.lines().find(|l| l.contains("Prometheus metrics on http://127.0.0.1:")).unwrap_or_default();
+    let port: u16 = line.rsplit(':').next().and_then(|p| p.trim_end_matches("/metrics").parse().ok()).unwrap_or(0);
+    assert!(port > 0, "the chosen port is printed with -q: {err}");
+}
+
+#[test]
+fn second_interrupt_says_the_reports_were_not_written() {
+    let _g = serial();
+    // A silent target: after the first Ctrl-C the run waits for its requests (its grace
+    // period), so the second one arrives while the reports are still to be written.
+    let server = Server::start(&["--misbehave", "silent"]);
+    let dir = ReportDir::new("second-interrupt");
+    let json = dir.path("r.json");
+    let child = std::process::Command::new(BLAST)
+        .args([
+            "api",
+            "--rate",
+            "50",
+            "--duration",
+            "20s",
+            "--timeout",
+            "10s",
+            "-q",
+            "--json",
+            &json,
+            "--target",
+            &server.url(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn blast");
+    wait_ms(800);
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let _ = std::process::Command::new("kill").args(["-INT", &pid]).status();
+        wait_ms(200);
+    }
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted again: exiting now; the reports were not written"), "{err}");
+    assert!(!std::path::Path::new(&json).exists(), "no report claimed");
+}
