@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the hot paths (criterion): request encoding, template expansion, response decoding,
 //! recording a response into the histograms, the pacer, and (off the hot path, on the reporter
 //! thread once a second) compacting a second of the time series. Run with
-//! `cargo bench --bench micro`; results in bench/RESULTS.md.
+//! `cargo bench --features bench --bench micro` (the feature brings criterion in, so that the
+//! test build never compiles it); results in bench/RESULTS.md.
 
 use blast::engine::compact::CompactRecorder;
 use blast::engine::pacer::{Arrival, Pacer};

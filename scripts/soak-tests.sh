@@ -3,7 +3,7 @@
 # one core busy, and stops at the first failure: the timing tests must not flake on a shared
 # machine. Usage: scripts/soak-tests.sh [N]
 #   BUSY_CORE=0   which core the busy loop is pinned to (default 0)
-#   SUITES="accuracy faults"   test files to run (tests/NAME.rs)
+#   SUITES="accuracy faults"   modules of the test binary to run (tests/it/NAME.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,10 +12,15 @@ case "$n" in '' | *[!0-9]*) echo "soak-tests: N must be a whole number, got '$n'
 core="${BUSY_CORE:-0}"
 suites="${SUITES:-accuracy faults}"
 
-args=()
-for s in $suites; do args+=(--test "$s"); done
-# Build once, outside the timed loop.
-nice -n 19 cargo test --release "${args[@]}" --no-run
+# The suites are modules of the one test binary (tests/it): each is a filter on test names.
+filters=()
+for s in $suites; do
+    [ "$s" != main ] && [ -f "tests/it/$s.rs" ] || { echo "soak-tests: '$s' is not a test module (tests/it/NAME.rs)" >&2; exit 2; }
+    filters+=("$s::")
+done
+# Build once, outside the timed loop. Logs go where cargo builds (CARGO_TARGET_DIR or target/).
+nice -n 19 cargo test --release --test it --no-run
+logs="${CARGO_TARGET_DIR:-target}"
 
 # One core kept busy for the whole soak; stopped however the script ends.
 taskset -c "$core" yes > /dev/null &
@@ -24,9 +29,9 @@ trap 'kill "$busy" 2>/dev/null || true' EXIT
 
 for i in $(seq 1 "$n"); do
     started=$(date +%s)
-    if ! cargo test --release "${args[@]}" -- --test-threads=1 > "target/soak-$i.log" 2>&1; then
-        echo "soak-tests: run $i of $n FAILED (log: target/soak-$i.log)"
-        grep -E "^test .* FAILED|panicked" "target/soak-$i.log" || true
+    if ! cargo test --release --test it -- --test-threads=1 "${filters[@]}" > "$logs/soak-$i.log" 2>&1; then
+        echo "soak-tests: run $i of $n FAILED (log: $logs/soak-$i.log)"
+        grep -E "^test .* FAILED|panicked" "$logs/soak-$i.log" || true
         exit 1
     fi
     echo "soak-tests: run $i of $n passed in $(( $(date +%s) - started )) s"

@@ -1,6 +1,6 @@
 //! Locust-compatible CSV files (`--csv PREFIX`): `PREFIX_stats.csv`, `PREFIX_stats_history.csv`,
 //! `PREFIX_failures.csv` and `PREFIX_exceptions.csv`, with Locust 2.x's columns and number
-//! formats (tests/data/locust holds a real Locust run's files; `tests/reports.rs` compares
+//! formats (tests/data/locust holds a real Locust run's files; `tests/it/reports.rs` compares
 //! them), so that analysis scripts written for Locust read them unchanged:
 //! - counts are integers; median and percentile columns are whole milliseconds rounded as Locust
 //!   rounds them (2 significant digits above 100 ms); averages, min, max, sizes and rates are

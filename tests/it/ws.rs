@@ -1,7 +1,6 @@
 //! `blast ws` against the real `blast serve` (a separate process on 127.0.0.1).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn every_probe_reaches_every_subscriber_exactly_once() {

@@ -1,6 +1,8 @@
 //! Helpers for the integration tests: start the real `blast serve` as a separate process on
 //! 127.0.0.1, run the real `blast` binary against it (`ws_probe_args`: the flags of a ws probe
 //! run), read its JSON report (`read_json`) and ask the server for its own figures (`http_json`).
+//! `serial()` is the one lock every load or timing test of the binary takes. A third-party S3
+//! server (s3s-fs) is in `s3`, used only by the tests that upload to it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -8,9 +10,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub mod s3;
+
 pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");
 
-/// Load tests share two cores: run them one at a time so none measures another's load.
+/// Load tests share two cores: run them one at a time so none measures another's load. One lock
+/// for the whole binary: every test that generates load or measures time takes it.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
@@ -220,28 +225,10 @@ pub fn wait_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }
 
-/// s3s-fs on 127.0.0.1 in a thread of this process, with SigV4 auth, storing under `root`.
-pub fn start_s3s_fs(root: &std::path::Path) -> String {
-    use hyper_util::rt::TokioIo;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs root");
-    let mut b = s3s::service::S3ServiceBuilder::new(fs);
-    b.set_auth(s3s::auth::SimpleAuth::from_single("fs-access", "fs-secret"));
-    let service = b.build();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        rt.block_on(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        })
-    });
-    format!("http://{addr}")
+/// Fails loudly, with the kernel's reason, where io_uring cannot be set up (a backend silently
+/// replaced by epoll would pass the uring tests otherwise).
+pub fn require_uring() {
+    if let Err(why) = blast::engine::io::probe() {
+        panic!("io_uring is unavailable on this machine, so `--io uring` cannot be tested: {why}");
+    }
 }

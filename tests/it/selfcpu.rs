@@ -2,8 +2,7 @@
 //! report), says who the bottleneck was, and shows one progress layout for every workload,
 //! against the real `blast serve` (a separate process on 127.0.0.1).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 
 /// Runs `blast <args> --json <tmp>` with stderr piped (not a terminal) and not quiet: the

@@ -1,7 +1,6 @@
 //! The helper scripts under scripts/, run for real.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn run_all_runs_the_three_workloads_and_writes_every_report() {

@@ -1,53 +1,16 @@
 //! Both I/O backends of the api hot path (`--io epoll`, `--io uring`) against `blast serve`:
-//! the accuracy checks of tests/accuracy.rs on each, the io_uring stream itself (pipelined
-//! requests, partial reads), the `--io auto` rule as the report states it, and allocations per
-//! request in steady state (a counting allocator around mimalloc, runs made in this process).
+//! the accuracy checks of tests/it/accuracy.rs on each, the io_uring stream itself (pipelined
+//! requests, partial reads) and the `--io auto` rule as the report states it. Allocations per
+//! request in steady state need a counting allocator for the whole process: tests/allocations.rs.
 //!
 //! io_uring is required here: CI runs on machines like the development VM, whose kernel allows
 //! it. Where the kernel refuses it, the uring tests fail and print the kernel's reason (a
 //! backend silently replaced by epoll would pass them otherwise).
 
-mod common;
+use crate::common::*;
 use blast::http::transport::Transport;
 use blast::http::ResponseDecoder;
 use bytes::BytesMut;
-use common::*;
-use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// mimalloc (blast's allocator), counting allocations.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every call is passed to mimalloc unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Fails loudly, with the kernel's reason, where io_uring cannot be set up.
-fn require_uring() {
-    if let Err(why) = blast::engine::io::probe() {
-        panic!("io_uring is unavailable on this machine, so `--io uring` cannot be tested: {why}");
-    }
-}
 
 fn plan_io(j: &serde_json::Value) -> String {
     j.pointer("/plan/io").and_then(|v| v.as_str()).unwrap_or_else(|| panic!("no /plan/io in {j}")).to_string()
@@ -70,7 +33,7 @@ fn measured(args: &[&str]) -> Run {
     r
 }
 
-/// The rate sweep and the 1 ms delay of tests/accuracy.rs, on backend `io`: the achieved rate
+/// The rate sweep and the 1 ms delay of tests/it/accuracy.rs, on backend `io`: the achieved rate
 /// within 0.5% of the target, every request answered, and the delay reported within
 /// d - 0.05 ms and d + 1% + 0.3 ms at p50.
 fn accuracy_on(io: &str) {
@@ -215,58 +178,4 @@ fn an_unknown_backend_is_a_usage_error() {
     let (code, err) = blast_plain(&["api", "--io", "kqueue", "--rate", "10", "--duration", "1s"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("kqueue"), "{err}");
-}
-
-/// Runs `blast api` in this process; returns (allocations during the run, requests completed).
-fn counted_run(io: &str, rate: &str, url: &str) -> (u64, f64) {
-    use clap::Parser;
-    let json = temp_path("alloc.json");
-    let json_s = json.to_string_lossy().to_string();
-    let argv = [
-        "blast",
-        "api",
-        "--io",
-        io,
-        "--rate",
-        rate,
-        "--duration",
-        "2s",
-        "--cores",
-        "1",
-        "--conns",
-        "8",
-        "--quiet",
-        "--json",
-        &json_s,
-        "--target",
-        url,
-    ];
-    let Ok(blast::cli::Cli { command: blast::cli::Command::Api(args), .. }) = blast::cli::Cli::try_parse_from(argv)
-    else {
-        panic!("flags");
-    };
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let code = blast::cli::driver::run(blast::cli::api::ApiCommand::new(args)).expect("run");
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    assert_eq!(code, std::process::ExitCode::SUCCESS);
-    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
-    let _ = std::fs::remove_file(&json);
-    (allocations, f(&j, "/requests/ok"))
-}
-
-#[test]
-fn steady_state_requests_allocate_nothing_on_either_backend() {
-    require_uring();
-    let _g = serial();
-    let server = Server::start(&[]);
-    for io in ["epoll", "uring"] {
-        // Two runs of the same length: what the second's 4,000 extra requests allocated is
-        // what a request allocates (a run's fixed costs, per-second reports included, cancel).
-        let (few, few_ok) = counted_run(io, "500", &server.url());
-        let (many, many_ok) = counted_run(io, "2500", &server.url());
-        let per_request = (many as f64 - few as f64) / (many_ok - few_ok);
-        eprintln!("{io}: {few} allocations for {few_ok} requests, {many} for {many_ok}: {per_request:.4} per request");
-        assert!(many_ok - few_ok >= 3_900.0, "{io}: {few_ok} vs {many_ok} requests");
-        assert!(per_request < 0.05, "{io}: {per_request:.4} allocations per request ({few} vs {many})");
-    }
 }

@@ -1,10 +1,9 @@
 //! Accuracy suite: blast's figures against targets whose behaviour is known. Tolerances are in
 //! each test's name or comment. (The 10 ms delay, the stall / coordinated-omission case and
-//! Poisson arrivals are in tests/api.rs and the pacer's unit tests; ws delivery counts are exact
-//! in tests/ws.rs; upload byte counts in tests/upload.rs.)
+//! Poisson arrivals are in tests/it/api.rs and the pacer's unit tests; ws delivery counts are
+//! exact in tests/it/ws.rs; upload byte counts in tests/it/upload.rs.)
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A fixed delay `d` must be reported as p50 within d - 0.05 ms and d + 1% + 0.3 ms, for the
 /// corrected and uncorrected latency alike (the target is not saturated), and nothing faster.

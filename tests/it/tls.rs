@@ -2,8 +2,7 @@
 //! with the server's certificate trusted through --ca-cert, refused when it is not trusted, and
 //! accepted with --insecure.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A `blast serve --tls` with its self-signed certificate written to a PEM file.
 fn tls_server(extra: &[&str]) -> (Server, String) {

@@ -2,8 +2,7 @@
 //! upload API, the stats endpoints), against the real binary started as a separate process and
 //! spoken to with raw HTTP/1.1.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -110,6 +109,8 @@ fn require_auth_answers_401_without_a_valid_token() {
 
 #[test]
 fn expired_tokens_get_401_until_the_client_logs_in_again() {
+    // Timed (a token lives 1 s): not beside a load test.
+    let _g = serial();
     let server = Server::start(&["--require-auth", "--token-ttl", "1s"]);
     let a = &server.addr;
     let old = bearer(&login(a, "dave"));

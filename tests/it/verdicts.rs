@@ -4,8 +4,7 @@
 //! by construction (port 0, no host, another scheme) is refused before the run; a rate under
 //! 1/s is paced and reported exactly, or refused when the run is too short for one request.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// A port on 127.0.0.1 where nothing listens: bound, then closed.
 fn refused_port() -> u16 {
@@ -148,6 +147,8 @@ fn a_profile_sla_table_with_units_that_do_not_fit_is_refused() {
 
 #[test]
 fn targets_that_cannot_be_connected_to_are_refused_before_the_run() {
+    // Timed (refused within 2 s): not beside a load test.
+    let _g = serial();
     let cases = [
         ("http://127.0.0.1:0/x", "port 0"),
         ("http://:8080/x", "missing host"),

@@ -1,8 +1,7 @@
 //! `--metrics-listen`: scrapes of a real run (against `blast serve`) while it goes on, read with
 //! a real Prometheus text-format parser (Python's prometheus_client).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

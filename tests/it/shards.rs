@@ -3,9 +3,9 @@
 //! are those of the union of both shards' histograms. Plus the Kubernetes manifest, checked
 //! field by field.
 
-mod common;
+use crate::common::s3::start_s3s_fs;
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 

@@ -3,8 +3,7 @@
 //! diagnostics of runs that cannot measure (refused probes, every connection failing or dropped,
 //! an interruption).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 /// A token from the server's `POST /auth/login`.

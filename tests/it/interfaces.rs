@@ -2,8 +2,7 @@
 //! replaced only when complete, `--json -` giving stdout to the JSON alone, command-line errors
 //! that name what is missing or allowed, shell completions and the man page.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 
 /// A fresh empty directory for one test's files.

@@ -1,8 +1,7 @@
 //! Rough edges a new user met (issue 28), each pinned by a row named after it: bad input is one
 //! line that says what is wrong and what is allowed, exit 2, before anything is sent.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// (what the row pins, the arguments, what the one line must say).
 type Row<'a> = (&'a str, Vec<String>, &'a str);

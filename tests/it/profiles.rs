@@ -1,8 +1,7 @@
 //! `blast run PROFILE.toml`: every shipped profile loads, the small ones run against
 //! `blast serve`, flags override the profile, and malformed profiles name file, line and field.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn shipped() -> Vec<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");

@@ -1,8 +1,7 @@
 //! `blast api` against the real `blast serve`, started as a separate process by each test.
 //! Assertions are on counts and rates from the report, never on wall-clock timings of the test.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn rate_20000_for_10s_achieves_99_percent_with_no_errors() {

@@ -2,8 +2,7 @@
 //! name, the HTML report rendered by headless Chromium, the HdrHistogram log read back, SLA
 //! exit codes and `blast compare`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 
 /// Rows of a CSV file as column-name -> value maps (no quoted commas in these files' numbers).

@@ -2,9 +2,9 @@
 //! s3s-fs, a third-party S3 implementation from crates.io that verifies SigV4 and stores the
 //! objects on disk, where the test reads them back.
 
-mod common;
+use crate::common::s3::start_s3s_fs;
+use crate::common::*;
 use blast::workloads::upload::data::DataPool;
-use common::*;
 
 const MIB: u64 = 1 << 20;
 

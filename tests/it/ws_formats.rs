@@ -2,8 +2,7 @@
 //! relay not written here, started by the test), and `blast serve --ws-layout chat` (string ids,
 //! millisecond timestamps) with a known broadcast delay.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

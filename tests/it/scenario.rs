@@ -3,8 +3,7 @@
 //! runs once per user (the server counts logins), the application's upload API receives every
 //! chunk in order (the server checks each), per-name CSV rows and SLAs, merged shards.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// A scenario directory: `scenario.toml` (with `TARGET` replaced) and `users.csv`.

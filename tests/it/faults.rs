@@ -3,8 +3,7 @@
 //! are counted under the right kind, the report is written, and the exit code says the run was
 //! not clean.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 
 /// Runs 2 s at 200 req/s with a 1 s timeout against `blast serve --misbehave kind`.

@@ -1,0 +1,30 @@
+//! The integration tests: one binary, a module per area (one link instead of one per file).
+//! They run the real `blast` binary against real servers on 127.0.0.1 (`blast serve` as a
+//! separate process, s3s-fs, websocat, a Python Prometheus parser), which `common` starts.
+//! Every test that generates load or measures time takes `common::serial()`, the one lock of
+//! this process, so that no two of them share the two cores. A test that must own its process
+//! (a global counting allocator) is a binary of its own: tests/allocations.rs.
+
+mod common;
+
+mod accuracy;
+mod api;
+mod faults;
+mod interfaces;
+mod io_backends;
+mod live_metrics;
+mod profiles;
+mod report_units;
+mod reports;
+mod rough_edges;
+mod scenario;
+mod scripts;
+mod selfcpu;
+mod serve_app;
+mod shards;
+mod tls;
+mod upload;
+mod verdicts;
+mod ws;
+mod ws_auth;
+mod ws_formats;
