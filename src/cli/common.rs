@@ -191,8 +191,8 @@ impl OutputArgs {
             print!("{}", crate::redact::text(&text));
         }
         let ok = match sla {
-            Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
-            None => report.clean(),
+            Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted() && report.sound(),
+            None => report.clean() && report.sound(),
         };
         Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
     }

@@ -237,6 +237,7 @@ fn merge_ws(shards: Vec<RawWs>) -> Result<RawWs, String> {
         planned: shards.iter().map(|s| s.planned).sum(),
         started_at_unix_ns: shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0),
         ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
+        settled_secs: shards.iter().map(|s| s.settled_secs).fold(0.0, f64::max),
         // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
         hold_secs: shards.iter().find(|s| s.shard.0 == 0).unwrap_or(first).hold_secs,
         interrupted: shards.iter().any(|s| s.interrupted),

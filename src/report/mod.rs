@@ -10,6 +10,7 @@
 //! - `output`: output paths checked before the run; reports written beside their paths and
 //!   renamed into place at the end.
 //! - `cpu`: blast's own CPU per unit of work and its cores' busy share (`BlastCpu`).
+//! - `identity`: accounting identities a report's counts must satisfy, checked and shown.
 //! - `verdict`: who the bottleneck was (generator-bound, target-bound) from the figures.
 //! - `metrics`: named figures, what `--sla` (`cli::sla`) and `blast compare` (`cli::compare`) read.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
@@ -23,6 +24,7 @@ pub mod hdr;
 pub mod heatmap;
 pub mod html;
 pub mod human;
+pub mod identity;
 pub mod live_metrics;
 pub mod metrics;
 pub mod model;
@@ -50,6 +52,11 @@ pub trait Report: serde::Serialize {
     /// Nothing failed and the run was not interrupted.
     fn clean(&self) -> bool;
     fn interrupted(&self) -> bool;
+    /// The figures rest on evidence and the run's accounting identities hold. A report that is
+    /// not sound exits 1 whatever its SLAs say: a green verdict needs something measured.
+    fn sound(&self) -> bool {
+        true
+    }
     /// The workload's figures beyond the latency percentiles (errors, success, rate, ...).
     fn figures(&self, m: &mut metrics::Metrics);
     /// What the histogram behind the latency figures with `prefix` counts ("responses",
