@@ -51,7 +51,7 @@ pub trait Workload {
     ) -> Result<Self::Outcome, UsageError>;
     fn summary(run: &Self::Run, outcome: &Self::Outcome) -> Self::Summary;
     /// A line said before the reports (why a run stopped early).
-    fn notice(_run: &Self::Run, _outcome: &Self::Outcome) -> Option<String> {
+    fn notice(_run: &Self::Run, _outcome: &Self::Outcome, _summary: &Self::Summary) -> Option<String> {
         None
     }
     /// The exit code, given the reports' (`code`): a run that could not measure anything fails
@@ -85,10 +85,10 @@ pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
         progress.update(&reading);
     })?;
     progress.finish();
-    if let Some(line) = W::notice(&run, &outcome) {
+    let summary = W::summary(&run, &outcome);
+    if let Some(line) = W::notice(&run, &outcome, &summary) {
         eprintln!("{}", crate::redact::text(&line));
     }
-    let summary = W::summary(&run, &outcome);
     let code = out.finish(&summary, sla.as_deref())?;
     Ok(W::exit(&run, &outcome, code))
 }

@@ -248,7 +248,7 @@ impl driver::Workload for UploadCommand {
         Ok(upload::run(&run.plan, stop, each_second)?)
     }
 
-    fn notice(run: &UploadRun, outcome: &upload::UploadOutcome) -> Option<String> {
+    fn notice(run: &UploadRun, outcome: &upload::UploadOutcome, _summary: &UploadSummary) -> Option<String> {
         let cause = outcome.stopped.as_ref()?;
         Some(format!("blast upload: stopped at the first S3 call to {}: {cause}", run.plan.endpoint))
     }

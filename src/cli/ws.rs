@@ -91,8 +91,10 @@ pub struct WsArgs {
     /// it ("p-17"). Messages without one are counted as other messages.
     #[arg(long, default_value = "/probe_id")]
     pub probe_id_pointer: String,
-    /// JSON pointer to the probe's send time in a received message (unit: --probe-ts-unit);
-    /// 'none': probes carry no time, blast matches them by id and uses its own send time.
+    /// JSON pointer to the probe's send time in a received message (unit: --probe-ts-unit).
+    /// A probe this process sent is timed from its own send instant (matched by id); the
+    /// message's time is the fallback, for probes another shard sent. 'none': probes carry no
+    /// time.
     #[arg(long, default_value = "/sent_at_us")]
     pub probe_ts_pointer: String,
     /// Unit of the send time at --probe-ts-pointer: us, ms, s (numbers or numeric strings) or
@@ -382,16 +384,9 @@ impl driver::Workload for WsCommand {
         Ok(ws::run(plan, stop, each_second)?)
     }
 
-    fn notice(_plan: &WsPlan, outcome: &ws::WsOutcome) -> Option<String> {
-        let t = &outcome.tally;
+    fn notice(_plan: &WsPlan, _outcome: &ws::WsOutcome, summary: &WsSummary) -> Option<String> {
         // Fail fast: the run stopped at the end of the ramp; the report says the same.
-        (t.established == 0 && t.attempted > 0 && !outcome.interrupted).then(|| {
-            format!(
-                "blast ws: every connection failed before the start ({}); stopped at once: {}",
-                crate::report::text::counts(&t.failed),
-                crate::report::ws::connect_advice(&t.failed)
-            )
-        })
+        crate::report::ws::all_failed(&summary.raw).map(|line| format!("blast ws: {line}"))
     }
 
     fn summary(plan: &WsPlan, outcome: &ws::WsOutcome) -> WsSummary {

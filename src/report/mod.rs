@@ -16,6 +16,7 @@
 //! - `compare`: two runs' figures compared, with a noise floor and a tolerance.
 //! - `sla`: `--sla` targets parsed and checked against the figures: a PASS/FAIL verdict each.
 //! - `metrics`: named figures, what `--sla` (`sla`) and `blast compare` (`compare`) read.
+//! - `identity`: accounting identities a report's counts must satisfy, checked and shown.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
@@ -29,6 +30,7 @@ pub mod hdr;
 pub mod heatmap;
 pub mod html;
 pub mod human;
+pub mod identity;
 pub mod live_metrics;
 pub mod metrics;
 pub mod model;
@@ -57,6 +59,11 @@ pub trait Report: serde::Serialize {
     /// Nothing failed and the run was not interrupted.
     fn clean(&self) -> bool;
     fn interrupted(&self) -> bool;
+    /// The figures rest on evidence and the run's accounting identities hold. A report that is
+    /// not sound exits 1 whatever its SLAs say: a green verdict needs something measured.
+    fn sound(&self) -> bool {
+        true
+    }
     /// The workload's figures beyond the latency percentiles (errors, success, rate, ...).
     fn figures(&self, m: &mut metrics::Metrics);
     /// What the histogram behind the latency figures with `prefix` counts ("responses",

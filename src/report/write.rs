@@ -57,8 +57,8 @@ impl Destinations {
 }
 
 /// Prints the summary and the SLA verdicts (to stderr with `--json -`) and writes every
-/// requested file. Returns whether the run passes: without targets, `report.clean()`; with
-/// them, every target met and the run not interrupted.
+/// requested file. Returns whether the run passes: its accounting holds (`report.sound()`) and,
+/// without targets, `report.clean()`; with them, every target met and the run not interrupted.
 pub fn write<R: Report>(report: &R, to: &Destinations, targets: Option<&[Target]>) -> Result<bool, String> {
     let figures = report.metrics();
     let verdicts = targets.map(|t| sla::evaluate(t, &figures)).unwrap_or_default();
@@ -109,8 +109,8 @@ pub fn write<R: Report>(report: &R, to: &Destinations, targets: Option<&[Target]
         print!("{}", crate::redact::text(&text));
     }
     Ok(match targets {
-        Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
-        None => report.clean(),
+        Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted() && report.sound(),
+        None => report.clean() && report.sound(),
     })
 }
 

@@ -1,5 +1,6 @@
-//! The report of a `blast ws` run (`WsSummary`): connections, fan-out delivery and
-//! heartbeats, as JSON figures, headline lines, and rows `delivery`, `connect`, `heartbeat`.
+//! The report of a `blast ws` run (`WsSummary`): connections, subscriptions, fan-out delivery
+//! and heartbeats, as JSON figures, headline lines, and rows `delivery`, `connect`, `heartbeat`;
+//! its accounting identities, and whether its delivery figures rest on any evidence (`evidence`).
 
 use crate::civil_time::from_unix_ns;
 use crate::engine::cpu::RunCpu;
@@ -7,6 +8,7 @@ use crate::engine::recorder::histogram;
 use crate::engine::ConnectFailure;
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Unit};
+use crate::report::identity::{self, Identity};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
 use crate::report::{hdr, text, unix_secs, Report};
@@ -31,6 +33,20 @@ pub struct WsConnections {
     pub success_pct: f64,
 }
 
+/// Subscriptions, one per established connection (reconnections included).
+#[derive(Debug, Serialize)]
+pub struct WsSubscriptions {
+    /// The `type` of the acknowledgement awaited (`--subscribe-ack`); none: a connection is
+    /// subscribed once its subscribe message is written (or from its upgrade, without one).
+    pub ack: Option<String>,
+    /// Acknowledged (or, with no ack awaited, written).
+    pub confirmed: u64,
+    /// Never acknowledged: such a connection expects no probe.
+    pub unconfirmed: u64,
+    /// From the start until every connection was subscribed or had failed.
+    pub settled_s: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct WsProbes {
     pub sent: u64,
@@ -50,6 +66,15 @@ pub struct WsProbes {
     pub cut_off_by_interruption: u64,
     /// Received text messages that carried no probe (nor a subscription ack or pong).
     pub other_messages: u64,
+    /// Probe receipts (each probe's first on a connection) timed from blast's own send instant
+    /// of the probe, recognised by its id.
+    pub timed_from_send_instant: u64,
+    /// Probe receipts timed from the send time the message carries (the probe was sent by another
+    /// shard's process, whose send instants are not known here).
+    pub timed_from_message_time: u64,
+    /// `--probe-ts-unit`'s resolution when deliveries were timed from a coarse message time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_time_resolution: Option<String>,
 }
 
 /// What the report calls an unexpected delivery (also in the README).
@@ -65,6 +90,7 @@ pub struct WsSummary {
     pub hold_s: f64,
     pub interrupted: bool,
     pub connections: WsConnections,
+    pub subscriptions: WsSubscriptions,
     pub connect_ms: Percentiles,
     pub probes: WsProbes,
     /// Per recipient: probe send until this subscriber received it.
@@ -84,6 +110,11 @@ pub struct WsSummary {
     pub blast_cpu: Option<BlastCpu>,
     /// blast's cores were saturated: the figures include its own delay.
     pub generator_bound: bool,
+    /// The accounting identities, as checked when the report was built.
+    pub identities: Vec<Identity>,
+    /// Why the delivery figures rest on no evidence (probes sent and no delivery recognised,
+    /// or no subscription confirmed): the delivery SLAs fail and the run exits 1.
+    pub no_evidence: Option<String>,
     pub warnings: Vec<String>,
     /// Deliveries per wall-clock second of receipt, with their latency.
     pub timeline: Vec<SeriesSecond>,
@@ -120,7 +151,19 @@ impl WsSummary {
         let t = &raw.tally;
         let planned = raw.planned;
         let d = account(t);
-        let mut warnings = diagnose(&raw, &d);
+        let (confirmed, unconfirmed) = t.subscriptions();
+        let identities = vec![
+            Identity::check("expected deliveries", d.expected, &[("delivered", d.delivered), ("missing", d.missing)]),
+            Identity::check(
+                "established connections",
+                t.established,
+                &[("subscriptions confirmed", confirmed), ("unconfirmed", unconfirmed)],
+            ),
+        ];
+        let no_evidence = evidence(&raw, &d, confirmed);
+        let mut warnings: Vec<String> = identities.iter().filter_map(Identity::warning).collect();
+        warnings.extend(no_evidence.iter().cloned());
+        warnings.extend(diagnose(&raw, (confirmed, unconfirmed)));
         if let Some(n) = t.failed.get(ConnectFailure::NoEphemeralPorts.name()) {
             warnings.push(format!("{n} connections failed ({})", ConnectFailure::NoEphemeralPorts.explained()));
         }
@@ -130,7 +173,7 @@ impl WsSummary {
         if let Some(n) = t.failed.get(ConnectFailure::FdLimit.name()) {
             warnings.push(format!("{n} connections failed ({})", ConnectFailure::FdLimit.explained()));
         }
-        if d.missing > 0 {
+        if d.missing > 0 && no_evidence.is_none() {
             warnings.push(format!("{} of {} expected deliveries never arrived", d.missing, d.expected));
         }
         if raw.interrupted {
@@ -160,6 +203,12 @@ impl WsSummary {
                 open_peak: t.open_peak,
                 success_pct: 100.0 * t.established.min(planned) as f64 / planned.max(1) as f64,
             },
+            subscriptions: WsSubscriptions {
+                ack: raw.plan.subscribe_ack.clone(),
+                confirmed,
+                unconfirmed,
+                settled_s: raw.settled_secs,
+            },
             connect_ms: Percentiles::of(&t.connect),
             probes: WsProbes {
                 sent: t.probes.len() as u64,
@@ -173,6 +222,9 @@ impl WsSummary {
                 duplicates: t.duplicates,
                 unexpected: d.unexpected,
                 complete_probes: d.complete_probes,
+                timed_from_send_instant: t.timed_from_send,
+                timed_from_message_time: t.timed_from_message,
+                message_time_resolution: raw.plan.probe_ts_resolution.clone().filter(|_| t.timed_from_message > 0),
             },
             delivery_ms: Percentiles::of(&t.delivery),
             probe_completion_ms: Percentiles::of(&d.completion),
@@ -183,6 +235,8 @@ impl WsSummary {
             peak_rss_mib: raw.peak_rss_mib,
             blast_cpu: None,
             generator_bound: false,
+            identities,
+            no_evidence,
             warnings,
             timeline: Vec::new(),
             measurements: Measurements::default(),
@@ -273,6 +327,9 @@ impl Report for WsSummary {
             ("plan", format!("{} connections over {} cores at {rate}, {rooms} rooms, probes {probes} for {secs:.1}s{shard}", plan.conns, plan.cores)),
             ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
             ("probes", format!("{} sent ({} failed{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
+            ("subscribed", subscribed_line(&self.subscriptions)),
+            ("timed", timed_line(p)),
+            ("identities", identity::lines(&self.identities)),
             ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received ({} other); peak RSS {:.1} MiB", p.other_messages, self.peak_rss_mib)),
             ("terms", UNEXPECTED.to_string()),
         ];
@@ -307,6 +364,10 @@ impl Report for WsSummary {
         self.interrupted
     }
 
+    fn sound(&self) -> bool {
+        self.no_evidence.is_none() && self.identities.iter().all(|i| i.holds)
+    }
+
     fn figures(&self, m: &mut Metrics) {
         let p = &self.probes;
         let errors = if p.expected_deliveries == 0 {
@@ -318,6 +379,15 @@ impl Report for WsSummary {
         m.insert("errors".into(), Metric::pct_low(errors).over(p.expected_deliveries, "deliveries expected"));
         m.insert("success".into(), Metric::pct_high(c.success_pct).over(c.planned as u64, "connections planned"));
         m.insert("drops".into(), Metric::count_low(c.dropped as f64).over(c.established, "connections established"));
+        if self.no_evidence.is_some() {
+            // Whatever was timed, nothing shows that a probe reached a subscriber: every
+            // delivery figure rests on no evidence, and its SLA fails.
+            for name in metrics::names(&["", "completion_"], &["errors"]) {
+                if let Some(metric) = m.get_mut(&name) {
+                    *metric = metric.over(0, NO_DELIVERIES);
+                }
+            }
+        }
     }
 
     fn samples_of(&self, prefix: &str) -> &'static str {
@@ -397,19 +467,21 @@ fn failed_reasons(by: &BTreeMap<String, u64>) -> String {
 }
 
 /// Warnings that say why a measurement could not be made and what to do.
-fn diagnose(raw: &RawWs, d: &crate::workloads::ws::tally::Deliveries) -> Vec<String> {
+fn diagnose(raw: &RawWs, (confirmed, unconfirmed): (u64, u64)) -> Vec<String> {
     let (t, plan) = (&raw.tally, &raw.plan);
     let mut w = Vec::new();
-    if t.established == 0 && t.attempted > 0 && !raw.interrupted {
-        w.push(format!(
-            "every connection failed before the start ({}): the run stopped at once; {}",
-            text::counts(&t.failed),
-            connect_advice(&t.failed)
-        ));
+    if let Some(line) = all_failed(raw) {
+        w.push(line);
     } else if t.established > 0 && t.dropped >= t.established && !plan.reconnect && !raw.interrupted {
         w.push(format!(
             "every connection was dropped by the server ({} of {}): the run ended after {:.1} s of {:.1} s held; add --reconnect to reconnect them",
             t.dropped, t.established, raw.hold_secs, plan.duration_s
+        ));
+    }
+    if let Some(ack) = plan.subscribe_ack.as_ref().filter(|_| confirmed > 0 && unconfirmed > 0) {
+        w.push(format!(
+            "{unconfirmed} of {} subscriptions were never confirmed (no message whose \"type\" is \"{ack}\" came): those connections expected no probe",
+            confirmed + unconfirmed
         ));
     }
     for (reason, n) in &t.probe_failed {
@@ -426,35 +498,114 @@ fn diagnose(raw: &RawWs, d: &crate::workloads::ws::tally::Deliveries) -> Vec<Str
         };
         w.push(format!("{n} probes failed ({reason}): {advice}"));
     }
-    if !t.probes.is_empty() && d.expected > 0 && d.delivered == 0 {
-        let reader = match &plan.probe_reader {
-            Some(r) => r.clone(),
-            None => "the probe pointers".to_string(),
-        };
-        let seen = match &t.sample_other {
-            Some(m) => format!("one of the {} messages received: {}", t.other_messages, crate::redact::text(m)),
-            None => {
-                "no message reached the subscribers: check that the server broadcasts to the room --subscribe joins"
-                    .into()
-            }
-        };
-        w.push(format!("{} probes were sent but no delivery was recognised with {reader}; {seen}", t.probes.len()));
-    }
     w
 }
 
+/// What the delivery figures' SLA lines say when they rest on no evidence.
+pub const NO_DELIVERIES: &str = "deliveries recognised";
+
+/// Why the run's delivery figures rest on no evidence, if they do: no subscription was
+/// confirmed (an ack was awaited and none recognised), or probes were sent and no delivery was
+/// recognised. Quotes what the server sent instead, and what blast looked for.
+fn evidence(raw: &RawWs, d: &crate::workloads::ws::tally::Deliveries, confirmed: u64) -> Option<String> {
+    let (t, plan) = (&raw.tally, &raw.plan);
+    let quote = |samples: &[String]| -> String {
+        samples.iter().map(|m| format!("`{}`", crate::redact::text(m))).collect::<Vec<_>>().join(", ")
+    };
+    if let Some(ack) = plan.subscribe_ack.as_ref().filter(|_| t.established > 0 && confirmed == 0) {
+        let sent = if t.while_awaiting_ack.is_empty() {
+            "the server sent nothing after the subscribe messages: check --subscribe (the server may not know it)"
+                .to_string()
+        } else {
+            format!("the server sent instead: {}", quote(&t.while_awaiting_ack))
+        };
+        let receipts = match d.unexpected {
+            0 => String::new(),
+            n => format!("; {n} probe receipts came on these connections and count as unexpected"),
+        };
+        return Some(format!(
+            "no deliveries recognised: none of the {} subscriptions was confirmed: blast waited for a message whose \"type\" is \"{ack}\" (--subscribe-ack {ack}) and {sent}{receipts}; set --subscribe-ack to the type the server answers with, or 'none' to count a connection subscribed once its subscribe is written",
+            t.established
+        ));
+    }
+    if t.probes.is_empty() || d.delivered > 0 {
+        return None;
+    }
+    let reader = plan.probe_reader.clone().unwrap_or_else(|| "the probe pointers".to_string());
+    let seen = if !t.unread_with_probe_id.is_empty() {
+        format!("messages that came with a probe's number in them: {}", quote(&t.unread_with_probe_id))
+    } else if !t.unread_after_probes.is_empty() {
+        format!("the first messages that came after the probes began: {}", quote(&t.unread_after_probes))
+    } else if d.unexpected > 0 {
+        format!(
+            "{} probe receipts came, none on a connection subscribed to the probe's room when it was sent",
+            d.unexpected
+        )
+    } else {
+        "no message came after the probes began: check that the server broadcasts to the room --subscribe joins, and --probe-target".to_string()
+    };
+    Some(format!(
+        "no deliveries recognised: {} probes were sent and no message was read as one with {reader}; {seen}",
+        t.probes.len()
+    ))
+}
+
+/// "every connection failed before the start (http_401 20): ...; advice" when none was
+/// established (and the run was not interrupted): the report's warning and the line `blast ws`
+/// prints at once.
+pub fn all_failed(raw: &RawWs) -> Option<String> {
+    let t = &raw.tally;
+    (t.established == 0 && t.attempted > 0 && !raw.interrupted).then(|| {
+        format!(
+            "every connection failed before the start ({}): the run stopped at once; {}",
+            text::counts(&t.failed),
+            connect_advice(&t.failed, raw.plan.auth.as_deref())
+        )
+    })
+}
+
 /// What to do about connections that all failed, by their commonest reason: a failed connect
-/// or handshake as `ConnectFailure` words it, or the upgrade's HTTP answer.
-pub fn connect_advice(failed: &BTreeMap<String, u64>) -> &'static str {
+/// or handshake as `ConnectFailure` words it, or the upgrade's HTTP answer, naming the
+/// credentials given (`auth`, as `WsAuth::describe` names them) when the server refused them.
+pub fn connect_advice(failed: &BTreeMap<String, u64>, auth: Option<&str>) -> String {
     let top = failed.iter().max_by_key(|(_, n)| **n).map(|(r, _)| r.as_str()).unwrap_or("");
     if let Some(f) = ConnectFailure::named(top) {
-        return f.advice();
+        return f.advice().to_string();
     }
-    match top {
-        "http_401" | "http_403" => "the upgrade needs auth: --token (header), --token-query NAME or --tokens FILE",
-        "http_404" => "no WebSocket endpoint at --target's path",
-        _ => ConnectFailure::Other.advice(),
+    match (top, auth) {
+        ("http_401" | "http_403", None) => {
+            "the upgrade needs auth: --token (header), --token-query NAME or --tokens FILE".to_string()
+        }
+        ("http_401" | "http_403", Some(given)) => format!(
+            "the server answered {} to the upgrade although {given} was given: the tokens may have expired, be for another service, or belong elsewhere (header or --token-query NAME)",
+            top.replace('_', " ").to_uppercase()
+        ),
+        ("http_404", _) => "no WebSocket endpoint at --target's path".to_string(),
+        _ => ConnectFailure::Other.advice().to_string(),
     }
+}
+
+/// `20 confirmed (ack "type":"subscribed"), 0 never confirmed, the last 0.01s after the start`.
+fn subscribed_line(s: &WsSubscriptions) -> String {
+    let ack = match &s.ack {
+        Some(ack) => format!("ack \"type\":\"{ack}\""),
+        None => "no ack awaited".to_string(),
+    };
+    let last = if s.confirmed > 0 { format!(", the last {:.2}s after the start", s.settled_s) } else { String::new() };
+    format!("{} confirmed ({ack}), {} never confirmed{last}", s.confirmed, s.unconfirmed)
+}
+
+/// How the probes received were timed: from blast's send instant, or from the message's time
+/// (with a coarse unit's resolution).
+fn timed_line(p: &WsProbes) -> String {
+    let mut line = format!(
+        "{} receipts from blast's send instant (probe matched by id), {} from the time in the message",
+        p.timed_from_send_instant, p.timed_from_message_time
+    );
+    if let Some(r) = &p.message_time_resolution {
+        line.push_str(&format!(" (--probe-ts-unit resolution {r}: each of those reads up to that much longer)"));
+    }
+    line
 }
 
 /// Figures `blast ws` reports, for checking `--sla` names before a run.

@@ -27,4 +27,5 @@ mod upload;
 mod verdicts;
 mod ws;
 mod ws_auth;
+mod ws_evidence;
 mod ws_formats;

@@ -1,17 +1,18 @@
 //! What one pinned core runs for `blast ws`: its share of the ramp (connections opened
-//! open-loop at `--connect-rate`), the hold (core 0 publishes the probes), the drain and the
+//! open-loop at `--connect-rate`, until each is open or failed), the hold (core 0 publishes
+//! the probes once the subscriptions are acknowledged, within the hold), the drain and the
 //! close; and what it hands back to the runner.
 
 use crate::engine::pacer::{constant_offset_ns, rate_nano, Arrival, Pacer};
 use crate::engine::rng::SplitMix64;
 use crate::engine::runner::{Core, Tally};
 use crate::workloads::ws::plan::WsPlan;
-use crate::workloads::ws::state::CoreWs;
+use crate::workloads::ws::state::{CoreWs, Shared};
 use crate::workloads::ws::tally::WsTally;
 use crate::workloads::ws::{probe, session};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct CoreEnd {
     pub tally: WsTally,
+    /// When this core's last connection was open or failed (the end of its ramp).
+    pub last_upgraded: Option<Instant>,
     /// When this core's last connection was subscribed or failed.
     pub last_settled: Option<Instant>,
     /// When core 0 held the connections (and probed): from, to.
@@ -28,9 +31,9 @@ pub struct CoreEnd {
 impl Tally for CoreEnd {
     fn merge(&mut self, o: CoreEnd) {
         self.tally.merge(o.tally);
-        if let Some(s) = o.last_settled {
-            self.last_settled = Some(self.last_settled.map_or(s, |l| l.max(s)));
-        }
+        let later = |a: Option<Instant>, b: Option<Instant>| a.max(b);
+        self.last_upgraded = later(self.last_upgraded, o.last_upgraded);
+        self.last_settled = later(self.last_settled, o.last_settled);
         if o.hold.is_some() {
             self.hold = o.hold;
         }
@@ -38,7 +41,7 @@ impl Tally for CoreEnd {
 }
 
 /// Runs this core's share of the connections (after the shared start) to the end of the run.
-pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>) -> CoreEnd {
+pub async fn run_core(core_run: Core<()>, plan: WsPlan, shared: Arc<Shared>) -> CoreEnd {
     let index = core_run.index;
     let stop = core_run.stop_flag().clone();
     let Some(start) = core_run.start() else { return CoreEnd::default() };
@@ -49,7 +52,9 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
         tally: RefCell::new(WsTally::default()),
         stop_rx,
         epoch: Instant::now(),
-        settled: Cell::new(0),
+        shared: shared.clone(),
+        upgraded: Cell::new(0),
+        last_upgraded: Cell::new(None),
         last_settled: Cell::new(None),
         open: Cell::new(0),
         stopping: Cell::new(false),
@@ -57,7 +62,7 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
         live: core_run.live().clone(),
         index,
         rng: RefCell::new(SplitMix64::new(0x5eed ^ index as u64)),
-        max_probe_id: (plan.probe_rate * plan.duration.as_secs_f64()).ceil() as u64 + 1,
+        max_probe_id: plan.max_probe_id(),
     });
 
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).
@@ -73,23 +78,33 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
         let room = (slot.seq % plan.rooms as u64) as u32;
         sessions.push(tokio::task::spawn_local(session::run(core.clone(), slot.seq, room)));
     }
-    // Wait until this core's connections are subscribed or failed, then for the other cores.
+    // Wait until this core's connections are open or failed, then for the other cores'. The
+    // subscriptions' acks are not waited for here: that wait is part of the hold.
     let ramp_deadline = Instant::now() + plan.timeout + Duration::from_secs(1);
-    while core.settled.get() < sessions.len() && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed) {
+    let waiting = |done: bool| !done && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed);
+    while waiting(core.upgraded.get() >= sessions.len()) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    ramped.fetch_add(1, Ordering::Relaxed);
-    while ramped.load(Ordering::Relaxed) < plan.cores && Instant::now() < ramp_deadline && !stop.load(Ordering::Relaxed)
-    {
+    shared.ramped.fetch_add(1, Ordering::AcqRel);
+    while waiting(shared.ramped.load(Ordering::Acquire) >= plan.cores) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    // Hold: core 0 (of shard 0) publishes probes; every core receives them. The hold ends
-    // early when no connection is open (all failed before the start, or all were dropped and
-    // --reconnect is off): nothing is left to measure.
+    // Hold: `duration` from here. Core 0 (of shard 0) publishes probes once every connection of
+    // this process is subscribed or failed, or `ack_wait` into the hold, whichever is first;
+    // every core receives them. The hold ends early when no connection is open (all failed
+    // before the start, or all were dropped and --reconnect is off): nothing is left to measure.
     let hold_start = Instant::now();
     let hold_end = hold_start + plan.duration + plan.linger();
     if index == 0 && plan.publishes() && !core.none_open() {
+        let acks_by = hold_start + plan.ack_wait();
+        while shared.settled.load(Ordering::Acquire) < plan.own_conns()
+            && Instant::now() < acks_by
+            && !core.stopping()
+            && !core.none_open()
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         probe::publish(&core, hold_start, plan.duration).await;
     }
     let drain_end = hold_end + plan.drain;
@@ -112,5 +127,10 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, ramped: Arc<AtomicUsize>
         }
     }
     let tally = std::mem::take(&mut *core.tally.borrow_mut());
-    CoreEnd { tally, last_settled: core.last_settled.get(), hold: (index == 0).then_some((hold_start, hold_done)) }
+    CoreEnd {
+        tally,
+        last_upgraded: core.last_upgraded.get(),
+        last_settled: core.last_settled.get(),
+        hold: (index == 0).then_some((hold_start, hold_done)),
+    }
 }

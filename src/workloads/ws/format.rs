@@ -99,6 +99,19 @@ pub enum TsUnit {
     Iso8601,
 }
 
+impl TsUnit {
+    /// How finely a send time in this unit tells the instant, when coarser than the µs blast
+    /// measures in (a time cut to it makes each latency read longer, by up to that much).
+    pub fn coarse_resolution(self) -> Option<&'static str> {
+        match self {
+            TsUnit::Us => None,
+            TsUnit::Ms => Some("1 ms"),
+            TsUnit::S => Some("the decimals the server writes, 1 s without any"),
+            TsUnit::Iso8601 => Some("the fraction of a second the server writes, 1 s without any"),
+        }
+    }
+}
+
 /// How a received message is read as a probe.
 #[derive(Clone, Debug)]
 pub struct ProbeReader {

@@ -24,7 +24,7 @@ pub mod tally;
 
 use crate::engine::live::Live;
 use crate::engine::runner::{self, Cores};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 use tally::WsTally;
@@ -35,8 +35,11 @@ pub use state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED, LIVE_
 /// What a ws run measured.
 pub struct WsOutcome {
     pub tally: WsTally,
-    /// From the start until every connection was subscribed or had failed.
+    /// From the start until every connection was open or had failed.
     pub ramp_secs: f64,
+    /// From the start until every connection was subscribed or had failed (the last ack may
+    /// come during the hold).
+    pub settled_secs: f64,
     /// Seconds connections were held and probed.
     pub hold_secs: f64,
     pub interrupted: bool,
@@ -50,20 +53,22 @@ pub struct WsOutcome {
 /// Runs the plan on the engine's runner (one `core::run_core` per core) and merges their
 /// tallies; `progress` is called about once a second with the live counters.
 pub fn run(plan: &WsPlan, stop: Arc<AtomicBool>, progress: impl FnMut(&Live)) -> Result<WsOutcome, String> {
-    // Cores that have finished their part of the ramp; the hold starts when all have.
-    let ramped = Arc::new(AtomicUsize::new(0));
+    let shared = Arc::new(state::Shared::new(plan.max_probe_id()));
     let works: Vec<_> = (0..plan.cores)
         .map(|_| {
-            let (plan, ramped) = (plan.clone(), ramped.clone());
-            move |core| core::run_core(core, plan, ramped)
+            let (plan, shared) = (plan.clone(), shared.clone());
+            move |core| core::run_core(core, plan, shared)
         })
         .collect();
     let cores = Cores { pin: plan.pin, start_at: plan.start_at, uring: false };
     let done = runner::run(cores, &stop, works, |(), _| {}, progress).map_err(|e| e.to_string())?;
     let ended = done.tally;
+    let since_start =
+        |at: Option<std::time::Instant>| at.map_or(0.0, |s| s.saturating_duration_since(done.start).as_secs_f64());
     Ok(WsOutcome {
         tally: ended.tally,
-        ramp_secs: ended.last_settled.map_or(0.0, |s| s.saturating_duration_since(done.start).as_secs_f64()),
+        ramp_secs: since_start(ended.last_upgraded),
+        settled_secs: since_start(ended.last_settled),
         hold_secs: ended.hold.map_or(0.0, |(a, b)| b.saturating_duration_since(a).as_secs_f64()),
         interrupted: stop.load(Ordering::Relaxed),
         pinned: done.pinned,

@@ -38,9 +38,31 @@ impl WsAuth {
         }
     }
 
+    /// The credentials given, without their values: what the advice on a refused upgrade names.
+    pub fn describe(&self) -> Option<String> {
+        let given = match (&self.token, self.tokens.len()) {
+            (None, 0) => return None,
+            (Some(_), 0) => "--token".to_string(),
+            (None, n) => format!("--tokens FILE ({n} {})", plural(n)),
+            (Some(_), n) => format!("--tokens FILE ({n} {}; --token for the probes)", plural(n)),
+        };
+        Some(match &self.query {
+            Some(name) => format!("{given} in the upgrade's query as ?{name}="),
+            None => format!("{given} as Authorization: Bearer"),
+        })
+    }
+
     /// The probes' token: `--token`, else the first of `--tokens`.
     pub fn for_probes(&self) -> Option<&str> {
         self.token.as_deref().or(self.tokens.first().map(String::as_str))
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "token"
+    } else {
+        "tokens"
     }
 }
 
@@ -126,6 +148,18 @@ impl WsPlan {
     /// This process publishes the probes (the only shard, or shard 0 of several).
     pub fn publishes(&self) -> bool {
         self.shard.index == 0 && self.probe_rate > 0.0
+    }
+
+    /// The largest probe id of the run: a larger one read from a message is not a probe.
+    pub fn max_probe_id(&self) -> u64 {
+        (self.probe_rate * self.duration.as_secs_f64()).ceil() as u64 + 1
+    }
+
+    /// How long into the hold the probes wait for subscriptions still unacknowledged: the
+    /// wait is part of the hold (never added to the run), and at most half of it, so that a
+    /// server whose ack blast does not recognise still gets probes, and shows what it answers.
+    pub fn ack_wait(&self) -> Duration {
+        self.timeout.min(self.duration / 2)
     }
 
     /// How much longer than `duration` this process holds its connections: a shard that does

@@ -25,15 +25,22 @@ enum Channel {
     Ws(Box<WebSocketStream<Stream>>),
 }
 
-/// Sends probes from `start` for `length`, round-robin over the rooms.
+/// Sends probes due from `start` for `length`, round-robin over the rooms. Called once the
+/// subscriptions are acknowledged (which may be some way into the hold): a probe whose next
+/// one is already due by then is skipped, never sent late in a burst.
 pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
     let plan = &core.plan;
     let mut pacer = Pacer::new(plan.probe_rate, 1, 0, Arrival::Constant, 0, length.as_nanos() as u64);
     let mut timer = PreciseTimer::new();
     let mut channel: Option<Channel> = None;
+    let waited = Instant::now().saturating_duration_since(start);
+    let interval = Duration::from_secs_f64(1.0 / plan.probe_rate);
     while let Some(slot) = pacer.next_slot() {
         if core.stopping() || core.none_open() {
             break;
+        }
+        if Duration::from_nanos(slot.offset_ns) + interval <= waited {
+            continue;
         }
         timer.sleep_until(start + Duration::from_nanos(slot.offset_ns)).await;
         if core.stopping() || core.none_open() {
@@ -56,6 +63,7 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
         let Some(ch) = channel.as_mut() else { continue };
         let sent_us = now_us();
         let message = plan.probe_message(room, slot.seq, sent_us, &mut core.rng.borrow_mut());
+        core.shared.sending(slot.seq, sent_us);
         let result = match tokio::time::timeout(plan.timeout, send(plan, ch, &message)).await {
             Ok(r) => r,
             Err(_) => Err("timeout".to_string()),

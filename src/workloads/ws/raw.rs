@@ -31,6 +31,18 @@ pub struct WsPlanInfo {
     /// The pointers probes were read with (`--probe-id-pointer ... --probe-ts-pointer ...`).
     #[serde(default)]
     pub probe_reader: Option<String>,
+    /// `--probe-ts-unit` when coarser than a µs: its resolution, stated where a delivery was
+    /// timed from the time the message carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_ts_resolution: Option<String>,
+    /// `--subscribe-ack`: the `type` of the acknowledgement a subscription awaits (none: a
+    /// connection is subscribed once its subscribe message is written).
+    #[serde(default)]
+    pub subscribe_ack: Option<String>,
+    /// The credentials given, named without their values (`--tokens FILE (3 tokens) in the
+    /// query as ?token=`), for the advice when the server refuses them.
+    #[serde(default)]
+    pub auth: Option<String>,
 }
 
 impl WsPlanInfo {
@@ -46,6 +58,14 @@ impl WsPlanInfo {
             shard: plan.shard.is_split().then(|| plan.shard.to_string()),
             reconnect: plan.reconnect,
             probe_reader: Some(plan.reader.describe()),
+            probe_ts_resolution: plan
+                .reader
+                .ts
+                .as_ref()
+                .and_then(|(_, unit)| unit.coarse_resolution())
+                .map(String::from),
+            subscribe_ack: plan.subscribe.as_ref().and(plan.subscribe_ack.clone()),
+            auth: plan.auth.describe(),
         }
     }
 }
@@ -60,6 +80,9 @@ pub struct RawWs {
     pub planned: u64,
     pub started_at_unix_ns: u64,
     pub ramp_secs: f64,
+    /// From the start until every connection was subscribed or had failed.
+    #[serde(default)]
+    pub settled_secs: f64,
     pub hold_secs: f64,
     pub interrupted: bool,
     pub pinned: usize,
@@ -88,6 +111,7 @@ impl RawWs {
             planned,
             started_at_unix_ns: unix_ns(run.started_at),
             ramp_secs: run.ramp_secs,
+            settled_secs: run.settled_secs,
             hold_secs: run.hold_secs,
             interrupted: run.interrupted,
             pinned: run.pinned,
@@ -115,6 +139,7 @@ pub fn merge(shards: Vec<RawWs>) -> Result<RawWs, String> {
         planned: shards.iter().map(|s| s.planned).sum(),
         started_at_unix_ns: shards.iter().map(|s| s.started_at_unix_ns).min().unwrap_or(0),
         ramp_secs: shards.iter().map(|s| s.ramp_secs).fold(0.0, f64::max),
+        settled_secs: shards.iter().map(|s| s.settled_secs).fold(0.0, f64::max),
         // The hold is the publisher's (shard 0): the others stay a little longer on purpose.
         hold_secs: shards.iter().find(|s| s.shard.index == 0).unwrap_or(first).hold_secs,
         interrupted: shards.iter().any(|s| s.interrupted),

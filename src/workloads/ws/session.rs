@@ -6,7 +6,7 @@ use crate::http::ws_upgrade::{upgrade, UpgradeError};
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
 use crate::workloads::ws::state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED};
-use crate::workloads::ws::tally::Membership;
+use crate::workloads::ws::tally::{Membership, UNCONFIRMED};
 use futures_util::{SinkExt, StreamExt};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -25,6 +25,8 @@ enum End {
 /// Runs connection `global` (subscribed to `room`) until the core stops it.
 pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
     let mut settled = false;
+    // The first attempt is over (open or failed): the ramp counts it.
+    let mut upgraded = false;
     let mut attempt = 0u32;
     loop {
         if core.stopping() {
@@ -45,6 +47,10 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
             Ok(r) => r,
             Err(_) => Err(ConnectFailure::Timeout.name().to_string()),
         };
+        if !upgraded {
+            upgraded = true;
+            core.upgraded();
+        }
         match result {
             Err(reason) => {
                 core.tally.borrow_mut().fail(&reason);
@@ -75,8 +81,11 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    if !upgraded {
+        core.upgraded();
+    }
     if !settled {
-        core.settle();
+        core.ended_unsettled();
     }
 }
 
@@ -118,25 +127,30 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
 }
 
 async fn connected(core: &CoreWs, mut ws: Ws, global: u64, room: u32, settled: &mut bool) -> End {
+    // One membership per established connection, recorded before anything is awaited: it is
+    // unconfirmed until the subscribe is written (and acknowledged, when an ack is awaited).
+    let membership = {
+        let mut t = core.tally.borrow_mut();
+        t.memberships.push(Membership { room, from: UNCONFIRMED, to: None });
+        t.memberships.len() - 1
+    };
+    let leave = |core: &CoreWs| core.tally.borrow_mut().memberships[membership].to = Some(now_us());
     let subscribe = core.plan.subscribe_message(global, room, &mut core.rng.borrow_mut());
     let sent = subscribe.is_some();
     if let Some(subscribe) = subscribe {
         if ws.send(Message::text(subscribe)).await.is_err() {
+            leave(core);
             return End::Dropped;
         }
     }
     // Without an acknowledgement to wait for, the connection is a member from now on.
-    let member_now = !sent || core.plan.subscribe_ack.is_none();
-    let membership = {
-        let mut t = core.tally.borrow_mut();
-        t.memberships.push(Membership { room, from: if member_now { now_us() } else { u64::MAX }, to: None });
-        t.memberships.len() - 1
-    };
-    if member_now && !*settled {
-        *settled = true;
-        core.settle();
+    if !sent || core.plan.subscribe_ack.is_none() {
+        core.tally.borrow_mut().memberships[membership].from = now_us();
+        if !*settled {
+            *settled = true;
+            core.settle();
+        }
     }
-    let leave = |core: &CoreWs| core.tally.borrow_mut().memberships[membership].to = Some(now_us());
     let mut seen = Seen::default();
     let beat = core.plan.heartbeat.unwrap_or(Duration::from_secs(3600));
     let mut heartbeat = tokio::time::interval_at((Instant::now() + beat).into(), beat);
@@ -223,17 +237,22 @@ impl Seen {
 
 /// A text frame: the subscription ack, a probe to account for, or another message.
 fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen: &mut Seen, settled: &mut bool) {
+    let awaiting_ack = core.tally.borrow().memberships[membership].from == UNCONFIRMED;
+    let after_probes = core.shared.probing_at(received_us);
+    let with_probe_id = || carries_sent_probe_id(core, text, received_us);
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-        core.tally.borrow_mut().other(text);
+        let mut t = core.tally.borrow_mut();
+        t.other(text, after_probes, with_probe_id);
+        if awaiting_ack {
+            t.awaiting_ack(text);
+        }
         return;
     };
     let ack = core.plan.subscribe_ack.as_deref();
     if ack.is_some() && v.get("type").and_then(|t| t.as_str()) == ack {
-        let mut t = core.tally.borrow_mut();
-        if t.memberships[membership].from == u64::MAX {
-            t.memberships[membership].from = received_us;
+        if awaiting_ack {
+            core.tally.borrow_mut().memberships[membership].from = received_us;
         }
-        drop(t);
         if !*settled {
             *settled = true;
             core.settle();
@@ -241,23 +260,48 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
         return;
     }
     let probe = core.plan.reader.read(&v).filter(|p| p.id <= core.max_probe_id);
+    let mut t = core.tally.borrow_mut();
+    if awaiting_ack && probe.is_none() {
+        t.awaiting_ack(text);
+    }
     let Some(probe) = probe else {
-        core.tally.borrow_mut().other(text);
+        t.other(text, after_probes, with_probe_id);
         return;
     };
-    let mut t = core.tally.borrow_mut();
     if !seen.insert(probe.id) {
         t.duplicates += 1;
         return;
     }
-    match probe.sent_us {
+    // Timed from blast's own send instant when this process sent the probe; from the time the
+    // message carries when another process (a shard) did; else once the run ends (`resolve`,
+    // against the publisher's record): the live line then has no latency for it.
+    let sent = match (core.shared.sent_at(probe.id), probe.sent_us) {
+        (Some(at), _) => {
+            t.timed_from_send += 1;
+            Some(at)
+        }
+        (None, Some(at)) => {
+            t.timed_from_message += 1;
+            Some(at)
+        }
+        (None, None) => None,
+    };
+    match sent {
         Some(sent) => {
             t.delivered(probe.id, received_us, received_us.saturating_sub(sent));
             core.live.record_latency(core.index, received_us.saturating_sub(sent));
         }
-        // Timed against the publisher's send time once the run ends (`resolve`): the live
-        // line has no latency for it.
         None => t.receipts.push((probe.id, received_us)),
     }
     core.live.add(core.index, LIVE_DELIVERED, 1);
+}
+
+/// Whether `text` contains, as a whole run of digits, the number of a probe this process sent
+/// before `received_us`: a message that most likely carried that probe in a form blast could
+/// not read.
+fn carries_sent_probe_id(core: &CoreWs, text: &str, received_us: u64) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|run| !run.is_empty() && run.len() <= 19)
+        .filter_map(|run| run.parse::<u64>().ok())
+        .any(|id| core.shared.sent_at(id).is_some_and(|at| at <= received_us))
 }

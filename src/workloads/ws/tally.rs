@@ -15,7 +15,11 @@ pub struct ProbeSent {
     pub sent_us: u64,
 }
 
-/// When one connection was subscribed to its room (wall-clock µs); `to` is `None` while open.
+/// `Membership::from` of a subscription whose ack never came.
+pub const UNCONFIRMED: u64 = u64::MAX;
+
+/// When one connection was subscribed to its room (wall-clock µs; `UNCONFIRMED` when its ack
+/// never came); `to` is `None` while open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Membership {
     pub room: u32,
@@ -69,6 +73,27 @@ pub struct WsTally {
     /// The first such message (truncated), to show when no probe was recognised.
     #[serde(default)]
     pub sample_other: Option<String>,
+    /// The first distinct messages (truncated, at most `SAMPLES`) that carried no probe and
+    /// came after the first probe was sent: probes blast could not read, most likely.
+    #[serde(default)]
+    pub unread_after_probes: Vec<String>,
+    /// Of those, the first that contain the number of a probe sent before they came (as a
+    /// whole run of digits): probes blast could not read, surely (a welcome or a join message
+    /// sent before the probes is not among them).
+    #[serde(default)]
+    pub unread_with_probe_id: Vec<String>,
+    /// The first distinct messages (truncated, at most `SAMPLES`) a connection received while
+    /// its subscription ack was awaited: what the server answered instead of the ack blast
+    /// looks for.
+    #[serde(default)]
+    pub while_awaiting_ack: Vec<String>,
+    /// Probe receipts timed from blast's own send instant of the probe (recognised by its id).
+    #[serde(default)]
+    pub timed_from_send: u64,
+    /// Probe receipts timed from the send time the message carries (`--probe-ts-pointer`): the
+    /// probe was sent by another process (a shard), so its send instant is not known here.
+    #[serde(default)]
+    pub timed_from_message: u64,
     /// Probes received without a send time (`--probe-ts-pointer none`): (id, received µs),
     /// timed against the publisher's send times once the probes are known (`resolve`).
     #[serde(default)]
@@ -81,6 +106,25 @@ pub struct WsTally {
 
 /// Longest text kept of a message that carried no probe.
 pub const SAMPLE_CHARS: usize = 300;
+
+/// Most messages kept of each kind of sample.
+pub const SAMPLES: usize = 3;
+
+/// `text` cut to `SAMPLE_CHARS`.
+fn sample(text: &str) -> String {
+    let mut sample: String = text.chars().take(SAMPLE_CHARS).collect();
+    if sample.len() < text.len() {
+        sample.push_str("...");
+    }
+    sample
+}
+
+/// Adds `text` to `samples` unless it is there or they are full.
+fn keep(samples: &mut Vec<String>, text: String) {
+    if samples.len() < SAMPLES && !samples.contains(&text) {
+        samples.push(text);
+    }
+}
 
 /// With an interrupted run, probes sent this long before the interruption (µs) may still have
 /// been in flight: their missing deliveries are not the target's.
@@ -111,6 +155,11 @@ impl Default for WsTally {
             open_per_second: LevelSeries::default(),
             other_messages: 0,
             sample_other: None,
+            unread_after_probes: Vec::new(),
+            unread_with_probe_id: Vec::new(),
+            while_awaiting_ack: Vec::new(),
+            timed_from_send: 0,
+            timed_from_message: 0,
             receipts: Vec::new(),
             interrupted_us: None,
         }
@@ -128,15 +177,25 @@ impl WsTally {
         *self.probe_failed.entry(reason.to_string()).or_default() += 1;
     }
 
-    /// A text message that carried no probe.
-    pub fn other(&mut self, text: &str) {
+    /// A text message that carried no probe; `after_probes`: it came after the first probe
+    /// was sent; `with_probe_id`: it contains the number of a probe sent before it came.
+    pub fn other(&mut self, text: &str, after_probes: bool, with_probe_id: impl FnOnce() -> bool) {
         self.other_messages += 1;
         if self.sample_other.is_none() {
-            let mut sample: String = text.chars().take(SAMPLE_CHARS).collect();
-            if sample.len() < text.len() {
-                sample.push_str("...");
-            }
-            self.sample_other = Some(sample);
+            self.sample_other = Some(sample(text));
+        }
+        if after_probes && self.unread_after_probes.len() < SAMPLES {
+            keep(&mut self.unread_after_probes, sample(text));
+        }
+        if after_probes && self.unread_with_probe_id.len() < SAMPLES && with_probe_id() {
+            keep(&mut self.unread_with_probe_id, sample(text));
+        }
+    }
+
+    /// A connection received `text` while it awaited its subscription ack, and it was none.
+    pub fn awaiting_ack(&mut self, text: &str) {
+        if self.while_awaiting_ack.len() < SAMPLES {
+            keep(&mut self.while_awaiting_ack, sample(text));
         }
     }
 
@@ -149,13 +208,23 @@ impl WsTally {
         let sent: HashMap<u64, u64> = self.probes.iter().map(|p| (p.id, p.sent_us)).collect();
         for (id, received) in std::mem::take(&mut self.receipts) {
             match sent.get(&id) {
-                Some(&at) => self.delivered(id, received, received.saturating_sub(at)),
+                Some(&at) => {
+                    self.timed_from_send += 1;
+                    self.delivered(id, received, received.saturating_sub(at));
+                }
                 None => {
                     let e = self.per_probe.entry(id).or_default();
                     e.0 += 1;
                 }
             }
         }
+    }
+
+    /// Established connections whose subscription was confirmed (acknowledged, or no ack
+    /// awaited) and those whose was not: one membership per established connection.
+    pub fn subscriptions(&self) -> (u64, u64) {
+        let confirmed = self.memberships.iter().filter(|m| m.from != UNCONFIRMED).count() as u64;
+        (confirmed, self.memberships.len() as u64 - confirmed)
     }
 
     /// Probe `probe` arrived at `received_us` (Unix µs), `latency_us` after it was sent.
@@ -200,6 +269,17 @@ impl WsTally {
         if self.sample_other.is_none() {
             self.sample_other = o.sample_other;
         }
+        for text in o.unread_after_probes {
+            keep(&mut self.unread_after_probes, text);
+        }
+        for text in o.unread_with_probe_id {
+            keep(&mut self.unread_with_probe_id, text);
+        }
+        for text in o.while_awaiting_ack {
+            keep(&mut self.while_awaiting_ack, text);
+        }
+        self.timed_from_send += o.timed_from_send;
+        self.timed_from_message += o.timed_from_message;
         self.receipts.extend(o.receipts);
         self.interrupted_us = match (self.interrupted_us, o.interrupted_us) {
             (Some(a), Some(b)) => Some(a.min(b)),
