@@ -16,9 +16,12 @@
 //! - `compare`: two runs' figures compared, with a noise floor and a tolerance.
 //! - `sla`: `--sla` targets parsed and checked against the figures: a PASS/FAIL verdict each.
 //! - `metrics`: named figures, what `--sla` (`sla`) and `blast compare` (`compare`) read.
+//! - `accounts`: the accounting identities of an open-loop run (scheduled, sent, answered),
+//!   checked at the end of every run and shown in every format.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
+pub mod accounts;
 pub mod api;
 pub mod bottleneck;
 pub mod chart;
@@ -57,6 +60,11 @@ pub trait Report: serde::Serialize {
     /// Nothing failed and the run was not interrupted.
     fn clean(&self) -> bool;
     fn interrupted(&self) -> bool;
+    /// Every accounting identity the report checks holds: a run whose counts do not add up
+    /// fails whatever its SLA says (its figures lost a result).
+    fn accounts_hold(&self) -> bool {
+        true
+    }
     /// The workload's figures beyond the latency percentiles (errors, success, rate, ...).
     fn figures(&self, m: &mut metrics::Metrics);
     /// What the histogram behind the latency figures with `prefix` counts ("responses",

@@ -108,10 +108,11 @@ pub fn write<R: Report>(report: &R, to: &Destinations, targets: Option<&[Target]
     if let Some(text) = json_out {
         print!("{}", crate::redact::text(&text));
     }
-    Ok(match targets {
+    let passed = match targets {
         Some(_) => verdicts.iter().all(|v| v.pass) && !report.interrupted(),
         None => report.clean(),
-    })
+    };
+    Ok(passed && report.accounts_hold())
 }
 
 /// A value as pretty JSON, ending in a newline.
