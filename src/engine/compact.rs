@@ -106,6 +106,9 @@ pub struct CompactRecorder {
     #[serde(default)]
     pub body_in: u64,
     pub queue_peak: u64,
+    /// Where each request ended up (absent in reports of earlier versions: all 0).
+    #[serde(default)]
+    pub accounting: crate::engine::recorder::Accounting,
     /// Per report row (absent in reports without rows).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_name: Vec<CompactRecorder>,
@@ -136,6 +139,7 @@ impl CompactRecorder {
             bytes_in: r.bytes_in,
             body_in: r.body_in,
             queue_peak: r.queue_peak,
+            accounting: r.accounting,
             by_name: r.by_name.iter().map(CompactRecorder::of).collect(),
         }
     }
@@ -172,6 +176,7 @@ impl CompactRecorder {
         r.bytes_in = self.bytes_in;
         r.body_in = self.body_in;
         r.queue_peak = self.queue_peak;
+        r.accounting = self.accounting;
         r.by_name = self.by_name.iter().map(CompactRecorder::expand).collect::<Result<_, _>>()?;
         Ok(r)
     }

@@ -58,6 +58,8 @@ pub struct CoreTally {
     pub preconnect_error: Option<ErrorKind>,
     /// When this core wrote its last measured request.
     pub last_send: Option<Instant>,
+    /// When the last measured request of this core ended (answered or failed).
+    pub last_done: Option<Instant>,
     /// Every connection of the run (all cores) failed before the start: nothing was run.
     pub unreachable: bool,
 }
@@ -69,6 +71,7 @@ impl Tally for CoreTally {
             self.preconnect_error = o.preconnect_error;
         }
         self.last_send = later(self.last_send, o.last_send);
+        self.last_done = later(self.last_done, o.last_done);
         self.stopped_at = later(self.stopped_at, o.stopped_at);
         self.unreachable |= o.unreachable;
     }
@@ -90,6 +93,8 @@ struct CoreState {
     /// When the latest measured request was written (the achieved rate is taken over the time
     /// it really took to send them, not over the planned duration).
     last_send: Cell<Option<Instant>>,
+    /// When the latest measured request ended: throughput is over the span answers arrived in.
+    last_done: Cell<Option<Instant>>,
     /// Requests due before this instant are warm-up and not recorded.
     measure_from: Instant,
     timeout: Duration,
@@ -148,6 +153,7 @@ pub async fn run_core<W: Workload>(
         recorder: RefCell::new(pre.recorder),
         inflight: Cell::new(0),
         last_send: Cell::new(None),
+        last_done: Cell::new(None),
         measure_from: start + plan.warmup,
         timeout: plan.timeout,
         named: rows > 0,
@@ -168,13 +174,27 @@ pub async fn run_core<W: Workload>(
     drain(&plan, &*workload, conn_tasks, stopped_at.is_some(), &stop).await;
 
     ticker.task.abort();
-    let unfinished = st.queue.len() as u64 + st.inflight.get();
+    // Jobs still queued never left; a call cut by the drain settled its own accounting when it
+    // was dropped (`InFlight`), so `inflight` is 0 here unless a call escaped both.
     let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
-    recorder.record_errors(ErrorKind::Unfinished, unfinished);
+    for job in st.queue.take_all() {
+        if job.intended >= st.measure_from {
+            let row = plan.kind_rows.get(job.kind).copied().unwrap_or(0);
+            not_sent(&mut recorder, rows > 0, row, ErrorKind::Unfinished);
+        }
+    }
+    recorder.record_errors(ErrorKind::Unfinished, st.inflight.get());
     let second =
         last_second(ticker.open_second.get(), stopped_at.map(|at| at.saturating_duration_since(start)), end_ns);
     let _ = sink.send(Snapshot { core: index, second, recorder, last: true });
-    CoreTally { stopped_at, preconnect_failed, preconnect_error, last_send: st.last_send.get(), unreachable: false }
+    CoreTally {
+        stopped_at,
+        preconnect_failed,
+        preconnect_error,
+        last_send: st.last_send.get(),
+        last_done: st.last_done.get(),
+        unreachable: false,
+    }
 }
 
 /// A core's connections opened before the clock starts (so the first requests pay no
@@ -313,17 +333,30 @@ async fn pace(
         queued_since_read += 1;
         let job = Job { seq: slot.seq, intended: due, kind: plan.mix.pick(lane, nth), nth };
         nth += 1;
+        let measured = due >= st.measure_from;
+        if measured {
+            let mut rec = st.recorder.borrow_mut();
+            rec.accounting.scheduled += 1;
+            if st.named {
+                rec.row_mut(plan.kind_rows.get(job.kind).copied().unwrap_or(0)).accounting.scheduled += 1;
+            }
+        }
         match st.queue.push(job) {
             Ok(depth) => {
                 let mut rec = st.recorder.borrow_mut();
                 rec.note_queue_depth(depth);
-                if due >= st.measure_from {
+                if measured {
                     rec.record_dispatch(now - due);
                 }
             }
             Err(_) => {
-                if due >= st.measure_from {
-                    st.recorder.borrow_mut().record_error(ErrorKind::Dropped);
+                if measured {
+                    let mut rec = st.recorder.borrow_mut();
+                    rec.record_error(ErrorKind::Dropped);
+                    if st.named {
+                        rec.row_mut(plan.kind_rows.get(job.kind).copied().unwrap_or(0))
+                            .record_error(ErrorKind::Dropped);
+                    }
                 }
             }
         }
@@ -360,7 +393,9 @@ async fn drain<W: Workload>(
             match tokio::time::timeout_at(poll, &mut t).await {
                 Ok(_) => break,
                 Err(_) if tokio::time::Instant::now() >= deadline => {
+                    // Cancelled calls settle their accounting as they are dropped: wait for it.
                     abort.abort();
+                    let _ = (&mut t).await;
                     break;
                 }
                 Err(_) => {
@@ -412,12 +447,20 @@ async fn conn_loop<W: Workload>(
     index: usize,
     mut conn: Option<W::Conn>,
 ) {
-    let mut steps: Vec<StepRecord> = Vec::new();
+    let mut spare_steps: Vec<StepRecord> = Vec::new();
     let mut timer = crate::engine::timeout::LazyTimeout::default();
     while let Some(job) = st.queue.next(index).await {
         st.inflight.set(st.inflight.get() + 1);
-        let measured = job.intended >= st.measure_from;
         let row = kind_rows.get(job.kind).copied().unwrap_or(0);
+        let mut call = InFlight {
+            st: &st,
+            row,
+            measured: job.intended >= st.measure_from,
+            stats: CallStats::default(),
+            steps: std::mem::take(&mut spare_steps),
+            settled: false,
+        };
+        call.steps.clear();
         // A kept connection the peer closed while it was idle is replaced before the request
         // goes out, without an error (servers close idle keep-alive connections).
         if conn.as_mut().is_some_and(|c| !c.still_open()) {
@@ -434,43 +477,42 @@ async fn conn_loop<W: Workload>(
             match result {
                 Ok(c) => conn = Some(c),
                 Err(kind) => {
-                    if measured {
-                        let mut rec = st.recorder.borrow_mut();
-                        rec.record_error(kind);
-                        if st.named {
-                            rec.row_mut(row).record_error(kind);
-                        }
+                    if call.measured {
+                        not_sent(&mut st.recorder.borrow_mut(), st.named, row, kind);
                     }
-                    st.inflight.set(st.inflight.get() - 1);
+                    spare_steps = call.settle();
                     continue;
                 }
             }
         }
-        let Some(c) = conn.as_mut() else { continue };
-        let mut stats = CallStats::default();
-        steps.clear();
+        let Some(c) = conn.as_mut() else {
+            spare_steps = call.settle();
+            continue;
+        };
         let result = if workload.timed_as_whole(job.kind) {
-            let call = std::pin::pin!(c.call(&job, &mut stats, &mut steps));
-            match timer.run(st.timeout, call).await {
+            let run = std::pin::pin!(c.call(&job, &mut call.stats, &mut call.steps));
+            match timer.run(st.timeout, run).await {
                 Ok(r) => r,
                 Err(_) => Err(ErrorKind::Timeout),
             }
         } else {
-            c.call(&job, &mut stats, &mut steps).await
+            c.call(&job, &mut call.stats, &mut call.steps).await
         };
         let done = Instant::now();
         let keep = result.is_ok() && c.reusable();
+        let stats = call.stats;
         if stats.reopened > 0 || stats.retried {
             let mut rec = st.recorder.borrow_mut();
             rec.connects_ok += u64::from(stats.reopened);
             rec.reconnects += u64::from(stats.reopened);
             rec.retried += u64::from(stats.retried);
         }
-        if measured {
+        if call.measured {
             let mut rec = st.recorder.borrow_mut();
             if let Some(sent) = stats.sent_at {
                 st.last_send.set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
             }
+            st.last_done.set(Some(done));
             let iteration = StepRecord::of(row, job.intended, done, result, &stats);
             record(&mut rec, &iteration);
             if st.named {
@@ -479,33 +521,111 @@ async fn conn_loop<W: Workload>(
             // What the target said it spent itself, for a lone request (a flow's steps are
             // timed one by one).
             if let (Some(target), Some(sent), Ok(_)) = (stats.target_time, stats.sent_at, result) {
-                if steps.is_empty() {
+                if call.steps.is_empty() {
                     rec.record_beyond_target(done - job.intended, done - sent, target);
                 }
             }
-            for s in &steps {
+            for s in &call.steps {
                 record(rec.row_mut(s.row), s);
             }
         }
         if !keep {
             conn = None;
         }
-        st.inflight.set(st.inflight.get() - 1);
+        spare_steps = call.settle();
     }
 }
 
-/// Records one request (or iteration): sent, then answered or failed.
-fn record(rec: &mut Recorder, s: &StepRecord) {
-    if let Some(sent) = s.sent_at {
-        rec.record_sent(sent.saturating_duration_since(s.started), s.bytes_out);
+/// A job a connection has taken, until it is recorded. When the run's end cancels the call
+/// (the connection's task is dropped mid-call), dropping this records where the job got to: its
+/// finished steps, and the job itself as in flight (its request was written) or not sent,
+/// both `unfinished`. Without it a cancelled call would vanish from every count.
+struct InFlight<'a> {
+    st: &'a CoreState,
+    row: usize,
+    measured: bool,
+    stats: CallStats,
+    steps: Vec<StepRecord>,
+    settled: bool,
+}
+
+impl InFlight<'_> {
+    /// The job was recorded by the loop: hands back the steps' buffer for reuse.
+    fn settle(mut self) -> Vec<StepRecord> {
+        self.settled = true;
+        std::mem::take(&mut self.steps)
     }
-    match s.result {
-        Ok(code) => {
-            let service = s.done.saturating_duration_since(s.sent_at.unwrap_or(s.started));
-            rec.record_response(code, s.done.saturating_duration_since(s.started), service, s.bytes_in);
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.st.inflight.set(self.st.inflight.get().saturating_sub(1));
+        if self.settled || !self.measured {
+            return;
+        }
+        let mut rec = self.st.recorder.borrow_mut();
+        let (named, row) = (self.st.named, self.row);
+        for s in &self.steps {
+            record(rec.row_mut(s.row), s);
+        }
+        match self.stats.sent_at {
+            Some(sent) => {
+                let cut = |r: &mut Recorder| {
+                    r.record_sent(Duration::ZERO, self.stats.bytes_out);
+                    r.accounting.in_flight += 1;
+                    r.record_error(ErrorKind::Unfinished);
+                };
+                self.st.last_send.set(Some(self.st.last_send.get().map_or(sent, |l| l.max(sent))));
+                cut(&mut rec);
+                if named {
+                    cut(rec.row_mut(row));
+                }
+            }
+            None => not_sent(&mut rec, named, row, ErrorKind::Unfinished),
+        }
+    }
+}
+
+/// A measured job that was never written, failed with `kind`: in the totals and its row.
+fn not_sent(rec: &mut Recorder, named: bool, row: usize, kind: ErrorKind) {
+    rec.record_error(kind);
+    rec.accounting.not_sent += 1;
+    if named {
+        let r = rec.row_mut(row);
+        r.record_error(kind);
+        r.accounting.not_sent += 1;
+    }
+}
+
+/// Records one request (or iteration): sent, then answered or failed. A complete response that
+/// failed all the same (`answered`) counts under its status and as its failure.
+fn record(rec: &mut Recorder, s: &StepRecord) {
+    match s.sent_at {
+        Some(sent) => rec.record_sent(sent.saturating_duration_since(s.started), s.bytes_out),
+        // An iteration that needed no request of its own (every step already done for its user).
+        None if s.result.is_ok() => rec.sent += 1,
+        None => {}
+    }
+    let service = s.done.saturating_duration_since(s.sent_at.unwrap_or(s.started));
+    let latency = s.done.saturating_duration_since(s.started);
+    match (s.result, s.answered) {
+        (Ok(code), _) => {
+            rec.record_response(code, latency, service, s.bytes_in);
             rec.body_in += s.body_in;
         }
-        Err(kind) => rec.record_error(kind),
+        (Err(kind), Some(code)) => {
+            rec.record_response(code, latency, service, s.bytes_in);
+            rec.body_in += s.body_in;
+            rec.record_error(kind);
+        }
+        (Err(kind), None) => {
+            rec.record_error(kind);
+            if s.sent_at.is_some() {
+                rec.accounting.no_response += 1;
+            } else {
+                rec.accounting.not_sent += 1;
+            }
+        }
     }
 }
 

@@ -64,6 +64,11 @@ impl JobQueue {
         wakers.into_iter().for_each(|(_, w)| w.wake());
     }
 
+    /// Takes every job still waiting (the run is over: they will never be sent).
+    pub fn take_all(&self) -> Vec<Job> {
+        self.jobs.borrow_mut().drain(..).collect()
+    }
+
     /// Jobs still waiting for a connection.
     pub fn len(&self) -> usize {
         self.jobs.borrow().len()

@@ -127,6 +127,32 @@ impl Default for BeyondTarget {
     }
 }
 
+/// Where every measured request ended up, counted on its own path so that the report can check
+/// that the figures add up (`Accounting::identities`): each slot the schedule reached is sent,
+/// dropped or not sent; each request sent completes, fails without a response or is still in
+/// flight when the run ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Accounting {
+    /// Slots of the measured window the pacer reached (queued or dropped).
+    pub scheduled: u64,
+    /// Never written: the connection could not be opened, or the run ended while it waited for
+    /// one (queued) or before its first byte left.
+    pub not_sent: u64,
+    /// Written, then failed without a complete response (timeout, reset, closed, malformed).
+    pub no_response: u64,
+    /// Written and still unanswered when the run ended (cut by the end of the drain).
+    pub in_flight: u64,
+}
+
+impl Accounting {
+    fn add(&mut self, o: &Accounting) {
+        self.scheduled += o.scheduled;
+        self.not_sent += o.not_sent;
+        self.no_response += o.no_response;
+        self.in_flight += o.in_flight;
+    }
+}
+
 /// What one core measured over one interval (or, merged, over the run).
 #[derive(Clone, Debug)]
 pub struct Recorder {
@@ -171,6 +197,8 @@ pub struct Recorder {
     pub body_in: u64,
     /// Largest number of requests waiting for a free connection.
     pub queue_peak: u64,
+    /// Where each request ended up, for the report's accounting identities.
+    pub accounting: Accounting,
     /// The same figures per report row (request, step or flow name), by row index; empty in
     /// the rows themselves.
     pub by_name: Vec<Recorder>,
@@ -215,6 +243,7 @@ impl Recorder {
             bytes_in: 0,
             body_in: 0,
             queue_peak: 0,
+            accounting: Accounting::default(),
             by_name: Vec::new(),
         }
     }
@@ -282,6 +311,7 @@ impl Recorder {
         self.bytes_in = 0;
         self.body_in = 0;
         self.queue_peak = 0;
+        self.accounting = Accounting::default();
         self.by_name.iter_mut().for_each(Recorder::reset);
     }
 
@@ -371,6 +401,7 @@ impl Recorder {
         self.bytes_in += other.bytes_in;
         self.body_in += other.body_in;
         self.queue_peak = self.queue_peak.max(other.queue_peak);
+        self.accounting.add(&other.accounting);
         for (i, r) in other.by_name.iter().enumerate() {
             self.row_mut(i).merge(r);
         }

@@ -28,6 +28,12 @@ pub struct RunOutcome {
     /// Seconds from the start of the measured window to the last measured request written; more
     /// than `measured_secs` when blast or the target fell behind the schedule.
     pub send_secs: f64,
+    /// Seconds from the start of the measured window to the end of the last measured request
+    /// (answered or failed): the span the responses arrived over.
+    pub response_secs: f64,
+    /// The recorders count where every request ended up (`Recorder::accounting`); false for
+    /// reports of versions that did not, whose identities cannot be checked.
+    pub accounted: bool,
     /// The run was stopped before its schedule ended.
     pub interrupted: bool,
     /// Worker threads that were pinned to a core.
@@ -99,9 +105,13 @@ pub fn run<W: Workload>(
         Some(at) => (at.saturating_duration_since(start).as_secs_f64() - plan.warmup.as_secs_f64()).clamp(0.0, planned),
         None => planned,
     };
-    let send_secs = ended.last_send.map_or(0.0, |at| at.saturating_duration_since(start + plan.warmup).as_secs_f64());
+    let since_warmup = |at: Option<std::time::Instant>| {
+        at.map_or(0.0, |at| at.saturating_duration_since(start + plan.warmup).as_secs_f64())
+    };
     Ok(RunOutcome {
-        send_secs,
+        send_secs: since_warmup(ended.last_send),
+        response_secs: since_warmup(ended.last_done),
+        accounted: true,
         total: merge.total,
         timeline: merge.timeline.finish(),
         started_at: done.started_at,

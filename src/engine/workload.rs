@@ -44,6 +44,9 @@ pub struct StepRecord {
     pub bytes_in: u64,
     /// Response body bytes alone (Locust's content size).
     pub body_in: u64,
+    /// The status of a complete response that failed all the same (a value a later step needs
+    /// was missing from it): the exchange completed, and counts under its status.
+    pub answered: Option<u16>,
 }
 
 impl StepRecord {
@@ -59,12 +62,28 @@ impl StepRecord {
             bytes_out: stats.bytes_out,
             bytes_in: stats.bytes_in,
             body_in: stats.body_in,
+            answered: None,
         }
+    }
+
+    /// The same record, of a complete response with status `code` that failed all the same.
+    pub fn answered(self, code: u16) -> Self {
+        StepRecord { answered: Some(code), ..self }
     }
 
     /// A step that failed before anything was sent.
     pub fn failed(row: usize, started: Instant, done: Instant, kind: ErrorKind) -> Self {
-        StepRecord { row, started, sent_at: None, done, result: Err(kind), bytes_out: 0, bytes_in: 0, body_in: 0 }
+        StepRecord {
+            row,
+            started,
+            sent_at: None,
+            done,
+            result: Err(kind),
+            bytes_out: 0,
+            bytes_in: 0,
+            body_in: 0,
+            answered: None,
+        }
     }
 }
 

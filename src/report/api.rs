@@ -6,6 +6,7 @@
 use crate::civil_time::from_unix_ns;
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::{Arrival, RunOutcome};
+use crate::report::accounts::Accounts;
 use crate::report::bottleneck::{self, Service, Signals, Waiting};
 use crate::report::cpu::BlastCpu;
 use crate::report::html::{Chart, Heatmap, Page, Table, Unit};
@@ -119,8 +120,15 @@ pub struct ApiSummary {
     pub achieved_rate: f64,
     /// achieved_rate / plan.rate.
     pub rate_ratio: f64,
-    /// Completed per second of measured time.
+    /// Completed per second of the span the responses arrived over (`response_s`).
     pub throughput_rps: f64,
+    /// Seconds from the start of the measured window to the last response (or the measured
+    /// window, when longer): what `throughput_rps` divides by.
+    pub response_s: f64,
+    /// Where the requests (a scenario's iterations) ended up, and whether it adds up; absent
+    /// for reports of earlier versions, which did not count it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Accounts>,
     pub status_codes: BTreeMap<String, u64>,
     pub errors: BTreeMap<String, u64>,
     /// From the intended send time (coordinated-omission corrected).
@@ -181,6 +189,9 @@ pub struct ApiName {
     /// From the actual send.
     pub service_ms: Percentiles,
     pub share: ApiShare,
+    /// Where this name's requests ended up (absent for reports of earlier versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<Accounts>,
 }
 
 /// A name's share of the arrivals: planned by weight (requests and flows) and achieved (sent
@@ -263,9 +274,17 @@ fn rows_and_aggregate<'a>(names: &[NamedRequest], r: &'a Recorder) -> (Vec<&'a R
 /// flows'), the same second by second, and the seconds of the JSON timeline.
 fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>) {
     let (rows_total, agg_total) = rows_and_aggregate(names, &run.total);
-    let mut rows: Vec<StatRow> =
-        names.iter().zip(&rows_total).map(|(n, r)| r.row(&n.kind, &n.name, s.measured_s)).collect();
-    rows.push(agg_total.row("", "Aggregated", s.measured_s));
+    let mut rows: Vec<StatRow> = names
+        .iter()
+        .zip(&rows_total)
+        .zip(&s.names)
+        .map(|((n, r), a)| StatRow { accounts: a.accounts.clone(), ..r.row(&n.kind, &n.name, s.measured_s) })
+        .collect();
+    let whole = match names {
+        [one] if !one.flow => s.accounts.clone(),
+        _ => None,
+    };
+    rows.push(StatRow { accounts: whole, ..agg_total.row("", "Aggregated", s.measured_s) });
     let mut failures: Vec<FailureRow> =
         names.iter().zip(&rows_total).flat_map(|(n, r)| failure_rows(&n.kind, &n.name, r)).collect();
     let start = s.started_at_unix as u64;
@@ -308,7 +327,7 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
 }
 
 /// Each name's figures for the JSON report.
-fn names_of(names: &[NamedRequest], t: &Recorder) -> Vec<ApiName> {
+fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool) -> Vec<ApiName> {
     names
         .iter()
         .enumerate()
@@ -326,6 +345,7 @@ fn names_of(names: &[NamedRequest], t: &Recorder) -> Vec<ApiName> {
                     planned: n.planned_share,
                     achieved: if t.sent == 0 { 0.0 } else { r.sent as f64 / t.sent as f64 },
                 },
+                accounts: accounted.then(|| Accounts::of(r, n.planned_share.is_some())),
             }
         })
         .collect()
@@ -350,7 +370,14 @@ impl ApiSummary {
         // the schedule ended did not achieve the planned rate.
         let achieved_rate = t.sent as f64 / measured.max(run.send_secs);
         let warmup = plan.warmup().as_secs_f64();
-        let scheduled = schedule.due_between(warmup, warmup + run.measured_secs).round();
+        // The slots the pacer reached (counted), or for a report that did not count them, the
+        // slots due in the measured window.
+        let scheduled = match run.accounted {
+            true => t.accounting.scheduled as f64,
+            false => schedule.due_between(warmup, warmup + run.measured_secs).round(),
+        };
+        // Responses arrive until the last one: throughput is over that span, not the plan's.
+        let response_s = measured.max(run.response_secs);
         let mut s = ApiSummary {
             workload: workload.to_string(),
             target: target.to_string(),
@@ -379,7 +406,9 @@ impl ApiSummary {
                 (None, Arrival::Poisson) => achieved_rate / schedule.own_rate(),
                 _ => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
             },
-            throughput_rps: t.completed as f64 / measured,
+            throughput_rps: t.completed as f64 / response_s,
+            response_s,
+            accounts: run.accounted.then(|| Accounts::of(t, true)),
             status_codes: t.status_codes(),
             errors: t.error_counts(),
             latency_ms: Percentiles::of(&t.latency),
@@ -422,7 +451,7 @@ impl ApiSummary {
         } else {
             names.to_vec()
         };
-        s.names = names_of(&names, t);
+        s.names = names_of(&names, t, run.accounted);
         (s.measurements, s.timeline) = measurements(&names, &s, run);
         let per_second = |i: usize| s.timeline.get(i).map(|x| x.sent as f64);
         s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup().as_secs() as usize, ("request", t.sent as f64), per_second);
@@ -512,6 +541,12 @@ fn warnings(s: &mut ApiSummary, run: &RunOutcome) -> Vec<String> {
     if s.interrupted {
         w.push(format!("interrupted after {:.1} s of {:.1} s measured", s.measured_s, s.plan.duration_s));
     }
+    if let Some(a) = &s.accounts {
+        w.extend(a.warnings("the run"));
+    }
+    for n in s.names.iter().filter(|_| s.names.len() > 1) {
+        w.extend(n.accounts.iter().flat_map(|a| a.warnings(&n.name)));
+    }
     w
 }
 
@@ -544,7 +579,7 @@ impl Report for ApiSummary {
             serde_json::to_value(p.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (secs, warmup, cores, conns, coalesce) = (p.duration_s, p.warmup_s, p.cores, p.conns, p.coalesce_us);
         let (achieved, pct, rps, measured) =
-            (achieved_text(self.achieved_rate), self.rate_ratio * 100.0, self.throughput_rps, self.measured_s);
+            (achieved_text(self.achieved_rate), self.rate_ratio * 100.0, self.throughput_rps, self.response_s);
         let mut lines = vec![
             ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us, io: {}", p.io)),
             ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
@@ -553,6 +588,9 @@ impl Report for ApiSummary {
             ("errors", text::counts(&self.errors)),
             ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
         ];
+        if let Some(a) = &self.accounts {
+            lines.push(("accounts", a.line()));
+        }
         if let Some(cpu) = &self.blast_cpu {
             lines.push(("blast cpu", cpu.line()));
         }
@@ -576,6 +614,11 @@ impl Report for ApiSummary {
 
     fn interrupted(&self) -> bool {
         self.interrupted
+    }
+
+    fn sound(&self) -> bool {
+        let names = self.names.iter().filter_map(|n| n.accounts.as_ref());
+        self.accounts.iter().chain(names).all(Accounts::holds)
     }
 
     fn figures(&self, m: &mut Metrics) {

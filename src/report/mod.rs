@@ -17,9 +17,12 @@
 //! - `sla`: `--sla` targets parsed and checked against the figures: a PASS/FAIL verdict each.
 //! - `metrics`: named figures, what `--sla` (`sla`) and `blast compare` (`compare`) read.
 //! - `identity`: accounting identities a report's counts must satisfy, checked and shown.
+//! - `accounts`: the accounting identities of an open-loop run (scheduled, sent, answered),
+//!   checked at the end of every run and shown in every format.
 //! - `api`, `ws`, `upload`: each workload's report (`ApiSummary`, `WsSummary`,
 //!   `UploadSummary`): its JSON figures, headline lines and extra tables, and its rows.
 
+pub mod accounts;
 pub mod api;
 pub mod bottleneck;
 pub mod chart;

@@ -85,6 +85,8 @@ pub struct StatRow {
     pub avg_content_size: f64,
     /// Seconds the counts were taken over (for Requests/s and Failures/s).
     pub secs: f64,
+    /// Where the row's requests ended up, for a workload that keeps such accounts.
+    pub accounts: Option<crate::report::accounts::Accounts>,
 }
 
 impl StatRow {
@@ -92,7 +94,7 @@ impl StatRow {
     pub fn new(kind: &str, name: &str, counts: (u64, u64), latency: &Percentiles, avg_size: f64, secs: f64) -> Self {
         let (requests, failures) = counts;
         let (kind, name, latency) = (kind.into(), name.into(), latency.clone());
-        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs }
+        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs, accounts: None }
     }
 
     /// Locust's `Aggregated` row with this row's figures (what it is for a single name).

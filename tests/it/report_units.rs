@@ -20,6 +20,7 @@ fn stats_rows_line_up_with_the_header() {
         latency: Percentiles::of(&h),
         avg_content_size: 21.0,
         secs: 2.0,
+        accounts: None,
     };
     let csv = stats_csv(&[row]);
     let lines: Vec<&str> = csv.lines().collect();
@@ -27,7 +28,8 @@ fn stats_rows_line_up_with_the_header() {
     assert!(lines[1].starts_with("POST,\"/v1/messages, quoted\",10,1,"));
     // Same number of fields as the header once the quoted comma is accounted for.
     assert_eq!(lines[0].split(',').count() + 1, lines[1].split(',').count());
-    assert!(lines[1].ends_with(",0.1"), "{}", lines[1]);
+    // Failure Rate, then the accounts' columns, empty for a row that keeps none.
+    assert!(lines[1].ends_with(",0.1,,,,,,,,"), "{}", lines[1]);
 }
 
 #[test]

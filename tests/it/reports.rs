@@ -520,7 +520,9 @@ fn csv_files_match_a_real_locust_runs_files() {
     let (lh, locust) = read_csv(&locust_file("locust_stats.csv"));
     let (bh, stats) = ours(&short, "stats");
     assert_eq!(&bh[..lh.len()], &lh[..], "Locust's columns first, in order");
-    assert_eq!(&bh[lh.len()..], ["P95", "P99", "Failure Rate"]);
+    let accounts = ["Scheduled", "Sent", "Dropped", "Not Sent", "Completed", "Failed Without Response"];
+    let extra = ["P95", "P99", "Failure Rate"].iter().chain(&accounts).chain(&["In Flight At End", "Accounts Hold"]);
+    assert_eq!(&bh[lh.len()..], extra.copied().collect::<Vec<&str>>());
     let names = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
         rows.iter().map(|r| (r["Type"].clone(), r["Name"].clone())).collect()
     };

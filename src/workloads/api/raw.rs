@@ -101,6 +101,13 @@ pub struct RawRun {
     pub started_at_unix_ns: u64,
     pub measured_secs: f64,
     pub send_secs: f64,
+    /// Seconds to the end of the last measured request (absent in reports of earlier versions).
+    #[serde(default)]
+    pub response_secs: f64,
+    /// The recorders count where every request ended up (absent, false, in reports of earlier
+    /// versions).
+    #[serde(default)]
+    pub accounted: bool,
     pub interrupted: bool,
     pub pinned: usize,
     pub preconnect_failed: u64,
@@ -124,6 +131,8 @@ impl RawRun {
             started_at_unix_ns: unix_ns(run.started_at),
             measured_secs: run.measured_secs,
             send_secs: run.send_secs,
+            response_secs: run.response_secs,
+            accounted: run.accounted,
             interrupted: run.interrupted,
             pinned: run.pinned,
             preconnect_failed: run.preconnect_failed,
@@ -173,6 +182,8 @@ pub fn merge(shards: &[RawRun]) -> Result<(RawPlan, RunOutcome, Vec<NamedRequest
         started_at: from_unix_ns(started),
         measured_secs: shards.iter().map(|s| s.measured_secs).fold(0.0, f64::max),
         send_secs: shards.iter().map(|s| s.send_secs).fold(0.0, f64::max),
+        response_secs: shards.iter().map(|s| s.response_secs).fold(0.0, f64::max),
+        accounted: shards.iter().all(|s| s.accounted),
         interrupted: shards.iter().any(|s| s.interrupted),
         pinned: shards.iter().map(|s| s.pinned).sum(),
         preconnect_failed: shards.iter().map(|s| s.preconnect_failed).sum(),

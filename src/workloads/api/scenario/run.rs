@@ -280,9 +280,10 @@ impl<C: Exchange> Cx<'_, C> {
                 stats = std::mem::replace(self.stats, saved);
                 r
             };
+            let mut answered = None;
             if let Ok(code) = result {
                 if code < 400 && !self.capture(step) {
-                    result = Err(ErrorKind::CaptureMissing);
+                    (result, answered) = (Err(ErrorKind::CaptureMissing), Some(code));
                 }
             }
             let done = Instant::now();
@@ -290,7 +291,8 @@ impl<C: Exchange> Cx<'_, C> {
             self.stats.bytes_out += stats.bytes_out;
             self.stats.bytes_in += stats.bytes_in;
             self.stats.body_in += stats.body_in;
-            self.steps.push(StepRecord::of(step.row, self.started, done, result, &stats));
+            let record = StepRecord::of(step.row, self.started, done, result, &stats);
+            self.steps.push(answered.map_or(record, |code| record.answered(code)));
             self.started = done;
             match result {
                 Ok(code) if code < 400 => status = code,
