@@ -6,8 +6,12 @@ use super::driver;
 use super::metrics_listen::LiveMetrics;
 use super::progress::{Rate, Reading};
 use crate::engine::shape::Shape;
+use crate::engine::steer::Steer;
 use crate::engine::{self, Arrival, Plan};
 use crate::report::api::ApiSummary;
+use crate::report::html::Table;
+use crate::report::live_view::Detail;
+use crate::report::model::Percentiles;
 use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::api::raw::{NamedRequest, RawPlan};
 
@@ -112,6 +116,10 @@ pub struct ApiArgs {
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
+    /// With --web: the highest rate the page may set (default 10 times --rate, or the stages'
+    /// peak).
+    #[arg(long, value_parser = parse_rate, requires = "web")]
+    pub max_rate: Option<f64>,
     #[command(flatten)]
     pub out: super::common::OutputArgs,
     #[command(flatten)]
@@ -272,7 +280,9 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         mix: std::sync::Arc::new(Mix::new(&scenario.weights)),
         kind_rows: std::sync::Arc::new(scenario.iterations.iter().map(|i| i.row).collect()),
         rows: scenario.rows.len(),
+        steer: None,
     };
+    let plan = Plan { steer: steer(a, &plan)?, ..plan };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let names = named_requests(&scenario);
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
@@ -287,6 +297,39 @@ fn rate_as_written(rate: f64) -> String {
         per_s
     } else {
         format!("{per_s} ({})", crate::units::rate_text(rate))
+    }
+}
+
+/// With `--web`, the rate the page may set: the schedule as a shape (a constant rate is one
+/// stage) and `--max-rate`.
+fn steer(a: &ApiArgs, plan: &Plan) -> Result<Option<std::sync::Arc<Steer>>, UsageError> {
+    if a.metrics.web.web.is_none() {
+        return Ok(None);
+    }
+    let max_rate = a.max_rate.unwrap_or(plan.rate * 10.0);
+    if max_rate < plan.rate {
+        return Err(format!(
+            "--max-rate {} is below the run's rate {}",
+            crate::units::rate_text(max_rate),
+            crate::units::rate_text(plan.rate)
+        )
+        .into());
+    }
+    let end = plan.warmup + plan.duration;
+    let shape = match &plan.shape {
+        Some(s) => s.clone(),
+        None => {
+            let hold = crate::engine::shape::Stage { duration: end, rate_from: plan.rate, rate_to: plan.rate };
+            std::sync::Arc::new(Shape::new(&[hold])?)
+        }
+    };
+    Ok(Some(std::sync::Arc::new(Steer::new(shape, end.as_secs_f64(), max_rate))))
+}
+
+impl super::web::Steer for Steer {
+    fn set_rate(&self, rate: f64) -> Result<String, String> {
+        let from = self.set(rate)?;
+        Ok(format!("rate set to {} from second {from}", crate::units::rate_text(rate)))
     }
 }
 
@@ -379,6 +422,46 @@ impl driver::Workload for ApiCommand<'_> {
         crate::sys::ensure_fds(run.conns + 64).map_err(UsageError)
     }
 
+    fn title(run: &ApiRun) -> String {
+        format!("blast {} -> {}", run.label, run.url)
+    }
+
+    fn detail(w: &ApiWatch, p: &engine::run::Progress<'_>) -> Detail {
+        let i = p.interval;
+        let header = ["type", "name", "requests", "failures", "p50", "p95", "p99", "max"].map(String::from).to_vec();
+        let rows = w.names.iter().enumerate().map(|(n, name)| {
+            let r = p.total.by_row(n);
+            let l = Percentiles::of(&r.latency);
+            let mut row = vec![name.kind.clone(), name.name.clone(), (r.completed + r.total_errors()).to_string()];
+            row.push(r.failed().to_string());
+            row.extend([l.p50, l.p95, l.p99, l.max].map(|v| format!("{v:.3}")));
+            row
+        });
+        Detail {
+            corrected: Some(Percentiles::of(&i.latency)),
+            uncorrected: Some(Percentiles::of(&i.service)),
+            heat: Detail::column(p.second, &i.latency),
+            names: Some(Table { title: "By name, the run so far (ms)".into(), header, rows: rows.collect() }),
+        }
+    }
+
+    fn steer(run: &ApiRun) -> Option<std::sync::Arc<dyn super::web::Steer>> {
+        run.built.plan.steer.clone().map(|s| s as std::sync::Arc<dyn super::web::Steer>)
+    }
+
+    fn ran(run: &mut ApiRun) {
+        let plan = &mut run.built.plan;
+        let Some(steer) = &plan.steer else { return };
+        if steer.changes().is_empty() {
+            return;
+        }
+        // Each rate set is a stage of the plan the report shows.
+        let shape = steer.shape();
+        plan.rate = shape.peak_rate();
+        plan.stages_spec = Some(shape.spec());
+        plan.shape = Some(shape);
+    }
+
     fn length(run: &ApiRun) -> Option<Duration> {
         Some(run.built.plan.warmup + run.built.plan.duration)
     }
@@ -388,6 +471,10 @@ impl driver::Workload for ApiCommand<'_> {
     }
 
     fn second(w: &mut ApiWatch, p: &engine::run::Progress<'_>, metrics: Option<&mut LiveMetrics>) -> Reading {
+        if let Some(steer) = &w.plan.steer {
+            // The schedule as the page set it.
+            w.plan.shape = Some(steer.shape());
+        }
         let plan = &w.plan;
         if let Some(m) = metrics {
             m.api(&w.names, plan, p);

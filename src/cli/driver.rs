@@ -1,6 +1,6 @@
 //! The one skeleton every workload command runs through (`run`): flags to a checked run, the
 //! OS limits it needs, `--sla` and the report paths checked before anything is sent, signals,
-//! the announcement, the live progress line and `--metrics-listen` once a second, the summary
+//! the announcement, the live progress line, `--metrics-listen` and `--web` once a second, the summary
 //! and report files, the exit code. `check` is `blast run --dry-run`; `merged` is `blast merge`
 //! of one workload. A workload command says only what is its own
 //! (`Workload`); adding one is an impl of it and an arm in `Command` and in `cli::merge`.
@@ -8,6 +8,8 @@
 use super::common::{stop_on_signals, OutputArgs, UsageError};
 use super::metrics_listen::{LiveMetrics, MetricsArgs};
 use super::progress::{Progress, Reading};
+use super::web::Steer;
+use crate::report::live_view::Detail;
 use crate::report::Report;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -38,6 +40,21 @@ pub trait Workload {
     fn announce(_run: &Self::Run) -> Option<String> {
         None
     }
+    /// What the live page (`--web`) calls the run.
+    fn title(run: &Self::Run) -> String {
+        Self::announce(run).unwrap_or_else(|| "blast".into())
+    }
+    /// The rate control the live page's set-rate uses, for workloads with a rate to set.
+    fn steer(_run: &Self::Run) -> Option<std::sync::Arc<dyn Steer>> {
+        None
+    }
+    /// What the live page shows of a second beyond the progress reading (latency per second,
+    /// heatmap column, per-name table), where the workload has it.
+    fn detail(_watch: &Self::Watch, _live: &Self::Live<'_>) -> Detail {
+        Detail::default()
+    }
+    /// The run's plan as it ran, after the run (a rate set from the page is a stage of it).
+    fn ran(_run: &mut Self::Run) {}
     /// How long the run is expected to take (the progress line's `[elapsed/length]`).
     fn length(run: &Self::Run) -> Option<Duration>;
     fn watch(run: &Self::Run) -> Self::Watch;
@@ -78,18 +95,36 @@ pub fn run<W: Workload>(cmd: W) -> Result<ExitCode, UsageError> {
         }
     }
     let mut progress = Progress::new(out.quiet, W::length(&run));
+    let mut web = metrics.web.start(&W::title(&run), stop.clone(), W::steer(&run))?;
     let mut metrics = metrics.start()?;
     let mut watch = W::watch(&run);
     let outcome = W::execute(&mut run, stop, |live| {
         let reading = W::second(&mut watch, live, metrics.as_mut());
+        if let Some(web) = web.as_mut() {
+            web.second(&reading, W::detail(&watch, live));
+        }
         progress.update(&reading);
     })?;
     progress.finish();
-    let summary = W::summary(&run, &outcome);
+    W::ran(&mut run);
+    let mut summary = W::summary(&run, &outcome);
     if let Some(line) = W::notice(&run, &outcome, &summary) {
         eprintln!("{}", crate::redact::text(&line));
     }
+    if web.as_ref().is_some_and(|w| w.stopped_here()) {
+        eprintln!("blast: {}", super::web::STOPPED);
+        summary.warn(super::web::STOPPED.into());
+    }
     let code = out.finish(&summary, sla.as_deref())?;
+    if let Some(web) = web {
+        let mut page = summary.html();
+        if let Some(targets) = sla.as_deref() {
+            let verdicts = crate::report::sla::evaluate(targets, &summary.metrics());
+            page.verdicts = verdicts.into_iter().map(|v| (v.pass, v.line)).collect();
+        }
+        let files = out.destinations().paths().unwrap_or_default();
+        web.finish(&page, files.into_iter().map(|p| p.path.to_string_lossy().into_owned()).collect());
+    }
     Ok(W::exit(&run, &outcome, code))
 }
 

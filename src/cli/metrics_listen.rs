@@ -22,6 +22,8 @@ pub struct MetricsArgs {
     /// goes on: 127.0.0.1:9464, or :9464 (loopback); port 0 picks a free one.
     #[arg(long, value_name = "ADDR:PORT", value_parser = parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub web: super::web::WebArgs,
 }
 
 /// `9464`, `:9464`, `localhost:9464` (loopback), or `IP:PORT`.

@@ -8,7 +8,8 @@
 //! - `serve`, `run` (`profile`), `merge`, `compare`: one per command.
 //! - `docs`: `completions` and `man`, generated from the flags' definitions.
 //! - `progress`: the live progress line;
-//!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run.
+//!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run;
+//!   `web`: `--web`, the live page with its controls.
 //!
 //! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
 //! 2 bad input or configuration.
@@ -25,6 +26,7 @@ pub mod profile;
 pub mod progress;
 pub mod serve;
 pub mod upload;
+pub mod web;
 pub mod ws;
 
 use clap::Parser;

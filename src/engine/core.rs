@@ -301,6 +301,10 @@ async fn pace(
         .sharded(plan.shard);
     let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
     let mut next = pacer.next_slot();
+    let mut seen = 0u64;
+    if let Some(steer) = plan.steer.as_deref() {
+        steer.started(start);
+    }
     let mut now = Instant::now();
     let mut last_wake = now;
     // Slots queued since `now` was read: one clock read serves every slot a wake-up finds due.
@@ -315,6 +319,17 @@ async fn pace(
         if due > now || queued_since_read >= QUEUED_PER_CLOCK_READ {
             now = Instant::now();
             queued_since_read = 0;
+            // A rate set during the run: one atomic load per clock read, the lock only when
+            // it changed. Slots due by `now` are due before the change (it applies from the
+            // next second), so they are sent as they are.
+            if let Some(steer) = plan.steer.as_deref() {
+                let v = steer.version();
+                if v != seen {
+                    seen = v;
+                    next = pacer.adopt(steer.shape(), next);
+                    continue;
+                }
+            }
         }
         if due > now {
             // Wake just before the slot, but at most once per coalescing window: at low rates

@@ -15,6 +15,7 @@
 //! - `shard`: one run split over processes (`Shard`), and shards checked back into one run.
 //! - `pacer`: when each request is due (a pure function of the plan).
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
+//! - `steer`: a rate set while the run goes on (`--web`), adopted by the pacers each second.
 //! - `queue`: hands due jobs to the free connections of one core.
 //! - `recorder`: per-core histograms and counters, merged exactly.
 //! - `connect_failure`: why a connection could not be opened: its name, cause and advice.
@@ -43,6 +44,7 @@ pub mod runner;
 pub mod series;
 pub mod shape;
 pub mod shard;
+pub mod steer;
 mod threads;
 pub mod timeout;
 pub mod workload;

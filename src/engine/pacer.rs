@@ -116,6 +116,25 @@ impl Pacer {
         self
     }
 
+    /// Follows `shape` from now on (a rate set during the run, `engine::steer`), which agrees
+    /// with the schedule so far: `pending`, the slot taken but not yet due, is due where the
+    /// new shape puts it (`None` when the shape ends first).
+    pub fn adopt(&mut self, shape: Arc<Shape>, pending: Option<Slot>) -> Option<Slot> {
+        if self.shape.is_none() && self.arrival == Arrival::Poisson {
+            // From nanoseconds at the constant rate to count space.
+            self.poisson_at = self.poisson_at * self.rate_nano as f64 / NANO_PER_UNIT as f64;
+        }
+        let slot = pending?;
+        let position = match self.arrival {
+            Arrival::Constant => slot.seq as f64,
+            Arrival::Poisson => self.poisson_at,
+        };
+        let offset = shape.offset_ns(position);
+        self.shape = Some(shape);
+        let offset_ns = offset.filter(|&o| o < self.end_ns)?;
+        Some(Slot { seq: slot.seq, offset_ns })
+    }
+
     /// The next due slot, or `None` once the schedule has ended.
     pub fn next_slot(&mut self) -> Option<Slot> {
         // Global slot: shard-local slot `k * cores + core`, striped over the shards.
@@ -174,6 +193,37 @@ mod tests {
             // The first second of a linear ramp from 0 holds a quarter of its requests.
             let first = all.iter().filter(|s| s.offset_ns < SEC).count() as f64;
             assert!((first - 250.0).abs() <= tol.max(1.0), "{arrival:?} first second {first}");
+        }
+    }
+
+    #[test]
+    fn an_adopted_shape_keeps_the_past_and_paces_the_rest() {
+        for arrival in [Arrival::Constant, Arrival::Poisson] {
+            // 1000/s for 4 s, set to 3000/s from 2 s: about 2,000 + 6,000 over 2 cores.
+            let new = Arc::new(Shape::parse("2s:1000,2s:3000").expect("valid"));
+            let mut all = Vec::new();
+            for c in 0..2 {
+                let mut p = Pacer::new(1000.0, 2, c, arrival, 7, 4 * SEC);
+                let mut next = p.next_slot();
+                while let Some(s) = next.filter(|s| s.offset_ns < SEC) {
+                    all.push(s);
+                    next = p.next_slot();
+                }
+                next = p.adopt(new.clone(), next);
+                while let Some(s) = next {
+                    all.push(s);
+                    next = p.next_slot();
+                }
+            }
+            let before = all.iter().filter(|s| s.offset_ns < 2 * SEC).count() as f64;
+            let after = all.len() as f64 - before;
+            let tol = if arrival == Arrival::Constant { 2.0 } else { 5.0 * 6000f64.sqrt() };
+            assert!((before - 2000.0).abs() <= tol.min(5.0 * 2000f64.sqrt()), "{arrival:?} before {before}");
+            assert!((after - 6000.0).abs() <= tol, "{arrival:?} after {after}");
+            let mut seqs: Vec<u64> = all.iter().map(|s| s.seq).collect();
+            seqs.sort_unstable();
+            seqs.dedup();
+            assert_eq!(seqs.len(), all.len(), "{arrival:?}: no slot twice");
         }
     }
 

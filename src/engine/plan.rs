@@ -48,6 +48,8 @@ pub struct Plan {
     pub kind_rows: std::sync::Arc<Vec<usize>>,
     /// Report rows (names) the workload records under; every recorder carries one per row.
     pub rows: usize,
+    /// Rates set while the run goes on (`--web`); none: the schedule is fixed.
+    pub steer: Option<std::sync::Arc<crate::engine::steer::Steer>>,
 }
 
 impl Plan {

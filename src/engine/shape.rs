@@ -143,6 +143,35 @@ impl Shape {
         self.segments.last().map_or(0.0, |s| s.r1)
     }
 
+    /// The same shape up to `at_s` seconds, then `rate` held until `end_s` (a rate set while
+    /// the run goes on): the requests due before `at_s` are the same in both.
+    pub fn hold_from(&self, at_s: f64, rate: f64, end_s: f64) -> Result<Shape, String> {
+        let mut stages = Vec::new();
+        for s in self.segments.iter().take_while(|s| s.start_s < at_s) {
+            let len = s.len_s.min(at_s - s.start_s);
+            let to = self.rate_at(s.start_s + len - 1e-12 * len.max(1.0));
+            let to = if len >= s.len_s { s.r1 } else { to };
+            stages.push(Stage { duration: Duration::from_secs_f64(len), rate_from: s.r0, rate_to: to });
+        }
+        if end_s > at_s {
+            stages.push(Stage { duration: Duration::from_secs_f64(end_s - at_s), rate_from: rate, rate_to: rate });
+        }
+        Shape::new(&stages)
+    }
+
+    /// The shape in `--stages` notation (`10s:0->1000,30s:1000`).
+    pub fn spec(&self) -> String {
+        let rate = |r: f64| crate::units::significant(r, 6);
+        let stage = |s: &Segment| {
+            let d = crate::units::duration_text(Duration::from_secs_f64(s.len_s));
+            match s.r0 == s.r1 {
+                true => format!("{d}:{}", rate(s.r0)),
+                false => format!("{d}:{}->{}", rate(s.r0), rate(s.r1)),
+            }
+        };
+        self.segments.iter().map(stage).collect::<Vec<_>>().join(",")
+    }
+
     /// Nanoseconds after the start at which the `x`-th request (counting from 0) is due, or
     /// `None` when the shape ends first.
     pub fn offset_ns(&self, x: f64) -> Option<u64> {
@@ -175,6 +204,18 @@ mod tests {
         for bad in ["", "10s", "10x:5", "10s:-1", "0s:10", "10s:0"] {
             assert!(Shape::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_rate_held_from_a_second_keeps_what_came_before() {
+        let s = Shape::parse("10s:0->1000,10s:1000").expect("valid");
+        let h = s.hold_from(5.0, 2000.0, 20.0).expect("valid");
+        assert_eq!(h.spec(), "5s:0->500,15s:2000");
+        assert!((h.count_at(5.0) - s.count_at(5.0)).abs() < 1e-6);
+        assert!((h.count_at(20.0) - (s.count_at(5.0) + 30_000.0)).abs() < 1e-6);
+        let flat = Shape::parse("30s:1000").expect("valid").hold_from(12.0, 500.0, 30.0).expect("valid");
+        assert_eq!(flat.spec(), "12s:1000,18s:500");
+        assert_eq!(Shape::parse(&flat.spec()).expect("reads back"), flat);
     }
 
     #[test]

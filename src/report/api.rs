@@ -606,6 +606,10 @@ impl Report for ApiSummary {
         &self.warnings
     }
 
+    fn warn(&mut self, line: String) {
+        self.warnings.push(line);
+    }
+
     /// The run was clean: everything scheduled was sent and answered without failure.
     fn clean(&self) -> bool {
         let reached = self.connections.opened > 0 || self.connections.failed_at_start == 0;

@@ -109,9 +109,15 @@ fn table(t: &Table) -> String {
 }
 
 pub fn render(page: &Page) -> String {
-    let mut o = String::new();
-    let _ = write!(
-        o,
+    let mut o = head(&page.title);
+    o.push_str(&body(page));
+    o.push_str("</body></html>\n");
+    o
+}
+
+/// The document up to and including `<body>`: the title and the page's style.
+pub fn head(title: &str) -> String {
+    format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>
 body{{font-family:system-ui,sans-serif;margin:24px auto;max-width:1360px;padding:0 20px;color:#222}}
 h1{{font-size:22px}}h2{{font-size:16px;margin-top:28px}}
@@ -119,10 +125,14 @@ table{{border-collapse:collapse;font-size:13px;margin:6px 0}}td,th{{border:1px s
 td:first-child,th:first-child{{text-align:left}}.kv td{{text-align:left}}
 .pass{{color:#1a7f37;font-weight:600}}.fail{{color:#cf222e;font-weight:600}}.warn{{color:#9a6700}}
 .figs{{display:flex;flex-wrap:wrap;gap:10px}}.fig{{border:1px solid #ddd;border-radius:6px;padding:8px 12px}}.fig b{{display:block;font-size:20px}}
-</style></head><body><h1 id="blast-report">{}</h1>"#,
-        esc(&page.title),
-        esc(&page.title)
-    );
+</style></head><body>"#,
+        esc(title)
+    )
+}
+
+/// What the page shows, between `<body>` and `</body>` (the live page swaps it each second).
+pub fn body(page: &Page) -> String {
+    let mut o = format!(r#"<h1 id="blast-report">{}</h1>"#, esc(&page.title));
     o.push_str(r#"<div class="figs">"#);
     for (k, v) in &page.headline {
         let _ = write!(o, r#"<div class="fig"><b>{}</b>{}</div>"#, esc(v), esc(k));
@@ -152,6 +162,6 @@ td:first-child,th:first-child{{text-align:left}}.kv td{{text-align:left}}
     for (k, v) in &page.params {
         let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v));
     }
-    o.push_str("</table></body></html>\n");
+    o.push_str("</table>");
     o
 }

@@ -7,6 +7,9 @@
 //! - `chart`, `heatmap`: the page's line charts and latency heatmap (inline SVG); `human`:
 //!   sizes, rates and 1-2-5 axis steps as people read them.
 //! - `live_metrics`: `--metrics-listen`, the run's figures in Prometheus text format while it runs.
+//! - `live_view`, `live_page`: `--web`, the run's page while it runs (its figures second by
+//!   second, drawn as the HTML report is) and the small server that shows it and takes Stop
+//!   and set-rate behind a per-run token.
 //! - `write`: a finished run's summary and report files, written in one go (what the command
 //!   line's `--json`, `--csv`, `--html`, `--hdr-log` name: `Destinations`).
 //! - `output`: output paths checked before the run; reports written beside their paths and
@@ -35,6 +38,8 @@ pub mod html;
 pub mod human;
 pub mod identity;
 pub mod live_metrics;
+pub mod live_page;
+pub mod live_view;
 pub mod metrics;
 pub mod model;
 pub mod output;
@@ -59,6 +64,8 @@ pub trait Report: serde::Serialize {
     /// How the terminal latency table is laid out.
     fn layout(&self) -> text::Layout;
     fn warnings(&self) -> &[String];
+    /// Adds a warning (why the run ended: "stopped from the web page").
+    fn warn(&mut self, line: String);
     /// Nothing failed and the run was not interrupted.
     fn clean(&self) -> bool;
     fn interrupted(&self) -> bool;

@@ -277,6 +277,10 @@ impl Report for UploadSummary {
         &self.warnings
     }
 
+    fn warn(&mut self, line: String) {
+        self.warnings.push(line);
+    }
+
     /// Every planned upload completed and verified.
     fn clean(&self) -> bool {
         !self.interrupted && self.uploads.failed == 0 && self.uploads.started > 0

@@ -347,6 +347,10 @@ impl Report for WsSummary {
         &self.warnings
     }
 
+    fn warn(&mut self, line: String) {
+        self.warnings.push(line);
+    }
+
     /// Every planned connection held to the end, every probe delivered exactly once.
     fn clean(&self) -> bool {
         let c = &self.connections;
