@@ -117,6 +117,8 @@ struct Built {
     plan: Plan,
     target: HttpTarget,
     workload: ApiWorkload,
+    /// The first value each row's checks failed on (for the failures CSV).
+    mismatches: std::sync::Arc<crate::workloads::api::scenario::spec::Mismatches>,
 }
 
 /// What each report row of `scenario` is.
@@ -260,8 +262,9 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let names = named_requests(&scenario);
+    let mismatches = scenario.mismatches.clone();
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
-    Ok(Built { names, plan, target, workload })
+    Ok(Built { names, plan, target, workload, mismatches })
 }
 
 /// `Name: value` with a valid token name and no line breaks.
@@ -295,7 +298,7 @@ pub fn check(args: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<(), Usag
 
 /// Runs the api workload; `label` names it in reports (e.g. "demo").
 pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) -> Result<ExitCode, UsageError> {
-    let Built { names, plan, target, workload } = build(&args, scenario)?;
+    let Built { names, plan, target, workload, mismatches } = build(&args, scenario)?;
     crate::sys::ensure_fds(args.conns + 64).map_err(UsageError)?;
     let sla = args.out.check(&crate::report::api::metric_names(&names))?;
     let stop = super::common::stop_on_signals();
@@ -328,7 +331,8 @@ pub fn run(args: ApiArgs, label: Option<&str>, scenario: Option<&ScenarioFile>) 
     })
     .map_err(|e| e.0)?;
     progress.finish();
-    let summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
+    let mut summary = ApiSummary::build(label.unwrap_or("api"), &url, args.method.trim(), &plan, &outcome, &names);
+    summary.note_first_values(&names, mismatches.take());
     let code = args.out.finish(&summary, sla.as_deref())?;
     if outcome.unreachable {
         let cause = outcome.preconnect_error.map_or(engine::ConnectFailure::Other, engine::ConnectFailure::of_kind);
