@@ -35,7 +35,16 @@ fn encode(c: &mut Criterion) {
     g.bench_function("encode (template body, 4 placeholders)", |b| {
         b.iter(|| {
             seq += 1;
-            let mut v = Values { seq, index: 0, core: 1, conn: 7, user: &[], vars: &[], rng: &mut rng };
+            let mut v = Values {
+                seq,
+                index: 0,
+                core: 1,
+                conn: 7,
+                user: &[],
+                vars: &[],
+                rng: &mut rng,
+                split: Default::default(),
+            };
             head.clear();
             scratch.clear();
             step.head.render(&mut v, &mut head);
@@ -62,7 +71,16 @@ fn encode(c: &mut Criterion) {
     g.bench_function("expand scenario example body", |b| {
         b.iter(|| {
             out.clear();
-            let mut v = Values { seq: 1, index: 0, core: 0, conn: 0, user: &user, vars: &[], rng: &mut rng };
+            let mut v = Values {
+                seq: 1,
+                index: 0,
+                core: 0,
+                conn: 0,
+                user: &user,
+                vars: &[],
+                rng: &mut rng,
+                split: Default::default(),
+            };
             t.render(&mut v, &mut out);
             black_box(out.len())
         })

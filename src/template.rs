@@ -18,6 +18,12 @@
 //! | `{{pick a,b,c}}` | one of the listed values |
 //! | `{{user.COLUMN}}` | the virtual user's value in the users file |
 //! | `{{NAME}}` | a variable captured by an earlier step |
+//! | `{{offset}}`, `{{len}}`, `{{chunks}}` | a `split` step's chunk: its offset and length, the number of chunks |
+//! | `{{sent_bytes}}`, `{{sent_sha256}}` | the chunk bytes this iteration has sent: count, SHA-256 (hex) |
+//!
+//! In a `json = { ... }` body every string value is a template whose text and placeholder
+//! values are JSON-escaped (`Template::json_escaped`); a string that is exactly one placeholder
+//! written `{{=NAME}}` is written as a JSON number instead (`Template::json_number`).
 
 use crate::engine::rng::SplitMix64;
 use std::fmt;
@@ -25,7 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The placeholders a template may use (for error messages).
 pub const PLACEHOLDERS: &str = "{{seq}}, {{i}}, {{core}}, {{conn}}, {{ts}}, {{now_ms}}, {{now_us}}, {{uuid}}, \
-{{random_int A B}}, {{random_text N}}, {{pick a,b,c}}, {{user.COLUMN}}, captured variables";
+{{offset}}, {{len}}, {{chunks}}, {{sent_bytes}}, {{sent_sha256}}, {{random_int A B}}, {{random_text N}}, {{pick a,b,c}}, {{user.COLUMN}}, captured variables";
 
 /// Characters of `{{random_text N}}`: 64 of them, so one random bit sextet picks one; none
 /// needs escaping in JSON, a URL path or a header.
@@ -65,6 +71,18 @@ enum Piece {
     User(usize),
     /// Captured variable, by slot.
     Var(usize),
+    /// A split step's chunk: its offset, length, and the number of chunks.
+    Offset,
+    Len,
+    Chunks,
+    /// The chunk bytes this iteration has sent so far: their count and SHA-256 (hex).
+    SentBytes,
+    SentSha256,
+    /// The inner placeholder, JSON-escaped (a string value of a `json = { ... }` body).
+    Escaped(Box<Piece>),
+    /// The inner placeholder as a JSON number (`"{{=...}}"` in a `json` body); a value that is
+    /// not a JSON number is sent as a JSON string instead, so the body stays valid JSON.
+    Number(Box<Piece>),
 }
 
 /// What names a template may refer to.
@@ -88,7 +106,24 @@ pub struct Values<'a> {
     /// Captured variables by slot (empty when not captured).
     pub vars: &'a [Vec<u8>],
     pub rng: &'a mut SplitMix64,
+    /// A split step's chunk and what the iteration has sent of its chunks.
+    pub split: SplitValues<'a>,
 }
+
+/// The values of `{{offset}}`, `{{len}}`, `{{chunks}}`, `{{sent_bytes}}` and
+/// `{{sent_sha256}}`: zero (and the SHA-256 of nothing) outside a split iteration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SplitValues<'a> {
+    pub offset: u64,
+    pub len: u64,
+    pub chunks: u64,
+    pub sent_bytes: u64,
+    /// Lower-case hex; empty means nothing was sent.
+    pub sent_sha256: &'a [u8],
+}
+
+/// SHA-256 of no bytes, what `{{sent_sha256}}` is before any chunk was sent.
+const EMPTY_SHA256: &[u8] = b"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// A template, parsed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,35 +188,124 @@ impl Template {
         })
     }
 
+    /// Whether `{{sent_sha256}}` is used (the chunks sent must then be hashed).
+    pub fn uses_sent_sha256(&self) -> bool {
+        self.pieces.iter().any(|p| {
+            matches!(p, Piece::SentSha256)
+                || matches!(p, Piece::Escaped(i) | Piece::Number(i) if matches!(**i, Piece::SentSha256))
+        })
+    }
+
     /// Appends the rendered template to `out`.
     pub fn render(&self, v: &mut Values<'_>, out: &mut Vec<u8>) {
-        let mut num = itoa::Buffer::new();
         let mut now: Option<u64> = None;
-        let mut now_us = || {
-            *now.get_or_insert_with(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64))
-        };
         for p in &self.pieces {
-            match p {
-                Piece::Text(t) => out.extend_from_slice(t),
-                Piece::Seq => out.extend_from_slice(num.format(v.seq).as_bytes()),
-                Piece::Index => out.extend_from_slice(num.format(v.index).as_bytes()),
-                Piece::Core => out.extend_from_slice(num.format(v.core).as_bytes()),
-                Piece::Conn => out.extend_from_slice(num.format(v.conn).as_bytes()),
-                Piece::NowUs => out.extend_from_slice(num.format(now_us()).as_bytes()),
-                Piece::NowMs => out.extend_from_slice(num.format(now_us() / 1000).as_bytes()),
-                Piece::Uuid => uuid(v.rng, out),
-                Piece::RandomInt { lo, span } => {
-                    let off = if *span == u64::MAX { v.rng.next_u64() } else { v.rng.next_u64() % (span + 1) };
-                    out.extend_from_slice(num.format(lo.wrapping_add(off as i64)).as_bytes());
+            render_piece(p, v, &mut now, out);
+        }
+    }
+
+    /// This template as the inside of a JSON string: its text escaped now, every placeholder's
+    /// value escaped when rendered (a `"` or `\` in a users file stays valid JSON).
+    pub fn json_escaped(self) -> Template {
+        let pieces = self
+            .pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(t) => {
+                    let mut e = Vec::with_capacity(t.len());
+                    json_escape(&t, &mut e);
+                    Piece::Text(e.into())
                 }
-                Piece::RandomText(n) => random_text(v.rng, *n, out),
-                Piece::Pick(choices) => {
-                    let i = (v.rng.next_u64() % choices.len() as u64) as usize;
-                    out.extend_from_slice(&choices[i]);
-                }
-                Piece::User(col) => out.extend_from_slice(v.user.get(*col).map_or(&[][..], |c| c)),
-                Piece::Var(slot) => out.extend_from_slice(v.vars.get(*slot).map_or(&[][..], |c| c)),
+                p => Piece::Escaped(Box::new(p)),
+            })
+            .collect();
+        Template { pieces }
+    }
+
+    /// A template that is exactly one placeholder, rendered as a JSON number (a string value
+    /// that renders as something else is written as a JSON string). `None` when the template
+    /// is not one placeholder.
+    pub fn json_number(self) -> Option<Template> {
+        match <[Piece; 1]>::try_from(self.pieces) {
+            Ok([p]) if !matches!(p, Piece::Text(_)) => Some(Template { pieces: vec![Piece::Number(Box::new(p))] }),
+            _ => None,
+        }
+    }
+}
+
+/// Appends one piece; `now` caches the send time so that every clock placeholder of a request
+/// shows the same instant.
+fn render_piece(p: &Piece, v: &mut Values<'_>, now: &mut Option<u64>, out: &mut Vec<u8>) {
+    let mut num = itoa::Buffer::new();
+    let mut now_us =
+        || *now.get_or_insert_with(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64));
+    match p {
+        Piece::Text(t) => out.extend_from_slice(t),
+        Piece::Seq => out.extend_from_slice(num.format(v.seq).as_bytes()),
+        Piece::Index => out.extend_from_slice(num.format(v.index).as_bytes()),
+        Piece::Core => out.extend_from_slice(num.format(v.core).as_bytes()),
+        Piece::Conn => out.extend_from_slice(num.format(v.conn).as_bytes()),
+        Piece::NowUs => out.extend_from_slice(num.format(now_us()).as_bytes()),
+        Piece::NowMs => out.extend_from_slice(num.format(now_us() / 1000).as_bytes()),
+        Piece::Uuid => uuid(v.rng, out),
+        Piece::RandomInt { lo, span } => {
+            let off = if *span == u64::MAX { v.rng.next_u64() } else { v.rng.next_u64() % (span + 1) };
+            out.extend_from_slice(num.format(lo.wrapping_add(off as i64)).as_bytes());
+        }
+        Piece::RandomText(n) => random_text(v.rng, *n, out),
+        Piece::Pick(choices) => {
+            let i = (v.rng.next_u64() % choices.len() as u64) as usize;
+            out.extend_from_slice(&choices[i]);
+        }
+        Piece::User(col) => out.extend_from_slice(v.user.get(*col).map_or(&[][..], |c| c)),
+        Piece::Var(slot) => out.extend_from_slice(v.vars.get(*slot).map_or(&[][..], |c| c)),
+        Piece::Offset => out.extend_from_slice(num.format(v.split.offset).as_bytes()),
+        Piece::Len => out.extend_from_slice(num.format(v.split.len).as_bytes()),
+        Piece::Chunks => out.extend_from_slice(num.format(v.split.chunks).as_bytes()),
+        Piece::SentBytes => out.extend_from_slice(num.format(v.split.sent_bytes).as_bytes()),
+        Piece::SentSha256 => {
+            out.extend_from_slice(if v.split.sent_sha256.is_empty() { EMPTY_SHA256 } else { v.split.sent_sha256 })
+        }
+        Piece::Escaped(inner) => {
+            let start = out.len();
+            render_piece(inner, v, now, out);
+            if out[start..].iter().any(|&b| needs_escape(b)) {
+                let raw = out.split_off(start);
+                json_escape(&raw, out);
             }
+        }
+        Piece::Number(inner) => {
+            let start = out.len();
+            render_piece(inner, v, now, out);
+            if serde_json::from_slice::<serde_json::Number>(&out[start..]).is_err() {
+                let raw = out.split_off(start);
+                out.push(b'"');
+                json_escape(&raw, out);
+                out.push(b'"');
+            }
+        }
+    }
+}
+
+/// A byte JSON does not allow as is inside a string.
+fn needs_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+/// Appends `raw` escaped for the inside of a JSON string (RFC 8259 section 7).
+pub fn json_escape(raw: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in raw {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b if b < 0x20 => {
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
+            }
+            b => out.push(b),
         }
     }
 }
@@ -206,6 +330,11 @@ fn placeholder(name: &str, scope: Scope<'_>) -> Result<Piece, TemplateError> {
         "ts" | "now_us" => no_args(Piece::NowUs),
         "now_ms" => no_args(Piece::NowMs),
         "uuid" => no_args(Piece::Uuid),
+        "offset" => no_args(Piece::Offset),
+        "len" => no_args(Piece::Len),
+        "chunks" => no_args(Piece::Chunks),
+        "sent_bytes" => no_args(Piece::SentBytes),
+        "sent_sha256" => no_args(Piece::SentSha256),
         "random_int" => {
             let bad = || TemplateError(format!("'{{{{{name}}}}}': expected {{{{random_int A B}}}} with integers A <= B"));
             let mut it = args.split_whitespace();
@@ -292,7 +421,8 @@ mod tests {
 
     fn render(t: &Template, user: &[Box<[u8]>], vars: &[Vec<u8>]) -> String {
         let mut rng = SplitMix64::new(1);
-        let mut v = Values { seq: 7, index: 3, core: 1, conn: 2, user, vars, rng: &mut rng };
+        let mut v =
+            Values { seq: 7, index: 3, core: 1, conn: 2, user, vars, rng: &mut rng, split: SplitValues::default() };
         let mut out = Vec::new();
         t.render(&mut v, &mut out);
         String::from_utf8(out).expect("utf-8")

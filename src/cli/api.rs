@@ -132,6 +132,8 @@ struct Built {
     plan: Plan,
     target: HttpTarget,
     workload: Option<ApiWorkload>,
+    /// The first value each row's checks failed on (for the failures CSV).
+    mismatches: std::sync::Arc<crate::workloads::api::scenario::spec::Mismatches>,
 }
 
 /// What each report row of `scenario` is.
@@ -285,8 +287,9 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let plan = Plan { steer: steer(a, &plan)?, ..plan };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let names = named_requests(&scenario);
+    let mismatches = scenario.mismatches.clone();
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
-    Ok(Built { names, plan, target, workload: Some(workload) })
+    Ok(Built { names, plan, target, workload: Some(workload), mismatches })
 }
 
 /// A rate in the unit `--rate` takes by default (`0.5/s`), and under 1/s also per minute or
@@ -511,7 +514,9 @@ impl driver::Workload for ApiCommand<'_> {
 
     fn summary(run: &ApiRun, outcome: &engine::RunOutcome) -> ApiSummary {
         let plan = RawPlan::of(&run.built.plan);
-        ApiSummary::build(run.label, &run.url, &run.method, &plan, outcome, &run.built.names)
+        let mut summary = ApiSummary::build(run.label, &run.url, &run.method, &plan, outcome, &run.built.names);
+        summary.note_first_values(&run.built.names, run.built.mismatches.take());
+        summary
     }
 
     fn exit(run: &ApiRun, outcome: &engine::RunOutcome, code: ExitCode) -> ExitCode {

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// do (default: never).
     #[arg(long, value_parser = parse_duration)]
     pub keepalive_timeout: Option<Duration>,
+    /// Fault: the upload API stores the n-th chunk it receives (1-based, over the whole run)
+    /// with its first byte flipped, so that upload's SHA-256 from `complete` is wrong.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub corrupt_chunk: Option<u64>,
     /// Stop by itself after this long (default: run until interrupted).
     #[arg(long, value_parser = parse_duration)]
     pub exit_after: Option<Duration>,
@@ -123,6 +127,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
             stall,
             broadcast_delay: args.broadcast_delay.unwrap_or_default(),
             keepalive_timeout: args.keepalive_timeout,
+            corrupt_chunk: args.corrupt_chunk,
         },
         ws_drop: args.ws_drop_half_at.map(|at| crate::serve::ws::DropHalf { at }),
         ws_layout: args.ws_layout,

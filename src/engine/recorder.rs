@@ -45,10 +45,16 @@ pub enum ErrorKind {
     Unfinished,
     /// A value a later step needs was not in the response (a scenario's capture).
     CaptureMissing,
+    /// A status below 400 that the request's `expect.status` does not list.
+    ExpectStatus,
+    /// The response body failed the request's `expect` (a JSON pointer's value, a text).
+    ExpectBody,
+    /// The response came later than the request's `slow` limit.
+    Slow,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
@@ -62,6 +68,9 @@ impl ErrorKind {
         ErrorKind::Dropped,
         ErrorKind::Unfinished,
         ErrorKind::CaptureMissing,
+        ErrorKind::ExpectStatus,
+        ErrorKind::ExpectBody,
+        ErrorKind::Slow,
     ];
 
     /// Stable machine-readable name, used in reports.
@@ -80,6 +89,9 @@ impl ErrorKind {
             ErrorKind::Dropped => "dropped",
             ErrorKind::Unfinished => "unfinished",
             ErrorKind::CaptureMissing => "capture_missing",
+            ErrorKind::ExpectStatus => "expect_status",
+            ErrorKind::ExpectBody => "expect_body",
+            ErrorKind::Slow => "slow",
         }
     }
 

@@ -41,9 +41,15 @@ impl Transport {
 
     /// Writes `head` then `body` (which may be empty), in one system call where the socket takes
     /// them both.
-    pub async fn write_parts(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    /// The body may come in parts (a multipart body: framing around file bytes), each written
+    /// from where it is.
+    pub async fn write_parts(&mut self, head: &[u8], body: &[&[u8]]) -> std::io::Result<()> {
         match self {
-            Transport::Epoll(s) => write_both(s, head, body).await,
+            Transport::Epoll(s) => match body {
+                [] => write_both(s, head, &[]).await,
+                [one] => write_both(s, head, one).await,
+                many => write_many(s, std::iter::once(head).chain(many.iter().copied()).collect()).await,
+            },
             Transport::Uring(s) => s.write_parts(head, body).await,
         }
     }
@@ -91,6 +97,33 @@ async fn write_both<W: AsyncWrite + Unpin>(s: &mut W, mut head: &[u8], mut body:
     }
     if !body.is_empty() {
         s.write_all(body).await?;
+    }
+    Ok(())
+}
+
+/// Writes `parts` in order with vectored writes (up to 64 parts a call).
+async fn write_many<W: AsyncWrite + Unpin>(s: &mut W, mut parts: Vec<&[u8]>) -> std::io::Result<()> {
+    let mut first = 0;
+    while first < parts.len() {
+        if parts[first].is_empty() {
+            first += 1;
+            continue;
+        }
+        let slices: Vec<IoSlice<'_>> = parts[first..].iter().take(64).map(|p| IoSlice::new(p)).collect();
+        let mut n = s.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && first < parts.len() {
+            let len = parts[first].len();
+            if n >= len {
+                n -= len;
+                first += 1;
+            } else {
+                parts[first] = &parts[first][n..];
+                n = 0;
+            }
+        }
     }
     Ok(())
 }

@@ -25,12 +25,14 @@ impl UringStream {
         Ok(UringStream { stream, out: Vec::new() })
     }
 
-    /// Writes `head` then `body`, in one write where the socket takes it all.
-    pub async fn write_parts(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    /// Writes `head` then the parts of `body`, in one write where the socket takes it all.
+    pub async fn write_parts(&mut self, head: &[u8], body: &[&[u8]]) -> std::io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         out.extend_from_slice(head);
-        out.extend_from_slice(body);
+        for part in body {
+            out.extend_from_slice(part);
+        }
         let (result, out) = self.stream.write_all(out).await;
         self.out = out;
         result

@@ -352,6 +352,18 @@ fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool) -> Vec<ApiNam
 }
 
 impl ApiSummary {
+    /// Adds to the failures of a check (`expect_status`, `expect_body`, `slow`) the first value
+    /// that failed it on that row: (row, kind, value).
+    pub fn note_first_values(&mut self, names: &[NamedRequest], firsts: Vec<(usize, &'static str, String)>) {
+        for (row, kind, value) in firsts {
+            let Some(n) = names.get(row) else { continue };
+            let failures = self.measurements.failures.iter_mut();
+            if let Some(f) = failures.into_iter().find(|f| f.method == n.kind && f.name == n.name && f.error == kind) {
+                f.error = format!("{kind}: first {value}");
+            }
+        }
+    }
+
     /// `names`: what the run's rows are (none: one row, `method` and the target's path, as in
     /// reports of earlier versions).
     pub fn build(

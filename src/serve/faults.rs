@@ -18,6 +18,9 @@ pub struct Faults {
     /// Close a keep-alive connection once it has been idle (no request in progress) this long,
     /// as most servers do (uvicorn 5 s, nginx 75 s).
     pub keepalive_timeout: Option<Duration>,
+    /// The upload API stores the n-th chunk it receives (1-based, counted over the run)
+    /// corrupted: its first byte flipped in the object, so that upload's SHA-256 is wrong.
+    pub corrupt_chunk: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

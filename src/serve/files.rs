@@ -1,15 +1,21 @@
 //! The embedded target's chunked upload API, mirroring a chat application's own (not S3):
 //!
 //! - `POST /v1/files/initiate`, optional JSON `{"filename", "size", "chunk_size",
-//!   "total_chunks"}` -> `{"upload_id": ...}`.
+//!   "total_chunks"}` -> 201 `{"upload_id": ...}`.
 //! - `POST /v1/files/{id}/chunks?index=N` (or header `X-Chunk-Index: N`, or
-//!   `/v1/files/{id}/chunks/N`; none: the next expected index) with the chunk as body ->
+//!   `/v1/files/{id}/chunks/N`, or a multipart field `chunk_index`; none: the next expected
+//!   index) with the chunk as body, or as the file part of a `multipart/form-data` body (as a
+//!   FastAPI `UploadFile` endpoint takes it; `multipart`) ->
 //!   `{"index": N, "received": bytes, "crc32c": ...}`. Chunks must come in order, one at a time
 //!   (409 otherwise); with `chunk_size` every chunk but the last has exactly that size, with
 //!   `size` they add up to no more than it (400 otherwise); unknown id: 404. The body is streamed:
 //!   only its length and CRC32C are kept, never the data.
-//! - `POST /v1/files/{id}/complete` -> `{"upload_id", "chunks", "bytes"}` when every chunk
-//!   arrived (all `size` bytes, `total_chunks` chunks, when given), else 409.
+//! - `POST /v1/files/{id}/complete` -> `{"upload_id", "chunks", "bytes", "sha256"}` when
+//!   every chunk arrived (all `size` bytes, `total_chunks` chunks, when given), else 409; the
+//!   SHA-256 is of the object as assembled from its chunks in order (hashed as they stream in).
+//!
+//! Fault: `corrupt_chunk = n` stores the n-th chunk received with its first byte flipped, so
+//! that one upload's SHA-256 is wrong (a client that checks it must notice).
 //!
 //! `GET /stats/uploads` (served from `mod.rs`) reports the totals, rejections included, so
 //! tests can check that every chunk was checked.
@@ -19,12 +25,16 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
+use sha2::Digest;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Largest initiate body read.
 const MAX_INITIATE_BODY: usize = 64 * 1024;
+
+/// Largest multipart chunk body read (it is read whole to find its parts).
+const MAX_MULTIPART_BODY: usize = (1 << 30) + (1 << 20);
 
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
@@ -47,6 +57,8 @@ struct Upload {
     short_seen: bool,
     /// A chunk is being received.
     in_flight: bool,
+    /// SHA-256 of the chunks accepted so far, in order.
+    sha: sha2::Sha256,
 }
 
 #[derive(Default)]
@@ -61,6 +73,10 @@ pub struct Files {
     completed_bytes: AtomicU64,
     rejected_chunks: AtomicU64,
     rejected_completes: AtomicU64,
+    /// Chunks received (accepted or not), for `corrupt_chunk`.
+    received: AtomicU64,
+    /// The chunk (1-based, of `received`) stored corrupted.
+    corrupt_chunk: Option<u64>,
 }
 
 /// Resets an upload's `in_flight` if a chunk's request ends early (its connection dropped).
@@ -81,6 +97,10 @@ impl Drop for InFlight<'_> {
 }
 
 impl Files {
+    pub fn new(corrupt_chunk: Option<u64>) -> Self {
+        Files { corrupt_chunk, ..Files::default() }
+    }
+
     fn uploads(&self) -> MutexGuard<'_, HashMap<String, Upload>> {
         self.uploads.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -100,7 +120,10 @@ impl Files {
             }
             "chunks" => {
                 let index = chunk_index(&req);
-                self.chunk(&id, index, req.into_body()).await
+                match super::multipart::boundary(req.headers()) {
+                    Some(boundary) => self.multipart_chunk(&id, index, &boundary, req.into_body()).await,
+                    None => self.chunk(&id, index, req.into_body()).await,
+                }
             }
             _ => match rest.strip_prefix("chunks/") {
                 Some(n) => {
@@ -142,10 +165,63 @@ impl Files {
             bytes: 0,
             short_seen: false,
             in_flight: false,
+            sha: sha2::Sha256::new(),
         };
         self.uploads().insert(id.clone(), upload);
         self.initiated.fetch_add(1, Ordering::Relaxed);
-        super::json(StatusCode::OK, serde_json::json!({ "upload_id": id }).to_string())
+        super::json(StatusCode::CREATED, serde_json::json!({ "upload_id": id }).to_string())
+    }
+
+    /// A chunk sent as the file part of a `multipart/form-data` body (read whole, at most
+    /// `MAX_MULTIPART_BODY`); its index from the query, the header or the `chunk_index` field.
+    async fn multipart_chunk(
+        &self,
+        id: &str,
+        index: Result<Option<u64>, ()>,
+        boundary: &str,
+        body: Incoming,
+    ) -> Response<Full<Bytes>> {
+        let reject = |status, msg: &str| {
+            self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
+            error(status, msg)
+        };
+        let bytes = match Limited::new(body, MAX_MULTIPART_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return reject(StatusCode::BAD_REQUEST, "unreadable or too large multipart body"),
+        };
+        let Some(parts) = super::multipart::parse(&bytes, boundary) else {
+            return reject(StatusCode::BAD_REQUEST, "malformed multipart body");
+        };
+        let field = parts.iter().find(|p| p.filename.is_none() && matches!(p.name.as_str(), "chunk_index" | "index"));
+        let index = match (index, field) {
+            (Ok(None), Some(f)) => {
+                std::str::from_utf8(f.data).ok().and_then(|v| v.trim().parse().ok()).map(Some).ok_or(())
+            }
+            (index, _) => index,
+        };
+        let Some(file) = parts.iter().find(|p| p.filename.is_some()) else {
+            return reject(StatusCode::UNPROCESSABLE_ENTITY, "no file part in the multipart body");
+        };
+        let Ok(index) = index else {
+            return reject(StatusCode::BAD_REQUEST, "chunk index must be a whole number");
+        };
+        let (index, limit, mut sha) = match self.reserve(id, index) {
+            Ok(r) => r,
+            Err(resp) => {
+                self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
+                return resp;
+            }
+        };
+        let corrupt = self.corrupt_next();
+        let crc = crc32c::crc32c(file.data);
+        hash(&mut sha, file.data, corrupt);
+        self.accept(id, index, limit, Some((file.data.len() as u64, crc, sha)))
+    }
+
+    /// Whether the chunk now received is the one to store corrupted.
+    fn corrupt_next(&self) -> bool {
+        let n = self.received.fetch_add(1, Ordering::Relaxed) + 1;
+        self.corrupt_chunk == Some(n)
     }
 
     async fn chunk(&self, id: &str, index: Result<Option<u64>, ()>, body: Incoming) -> Response<Full<Bytes>> {
@@ -153,7 +229,7 @@ impl Files {
             Err(()) => Err(error(StatusCode::BAD_REQUEST, "chunk index must be a whole number")),
             Ok(index) => self.reserve(id, index),
         };
-        let (index, limit) = match reserved {
+        let (index, limit, sha) = match reserved {
             Ok(r) => r,
             Err(resp) => {
                 self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
@@ -162,9 +238,22 @@ impl Files {
             }
         };
         let mut guard = InFlight { files: self, id, armed: true };
-        let read = count(body).await;
-        let mut uploads = self.uploads();
+        let corrupt = self.corrupt_next();
+        let read = count(body, sha, corrupt).await;
         guard.armed = false;
+        self.accept(id, index, limit, read)
+    }
+
+    /// Accepts chunk `index` of `id` as read (`None`: the body broke off) if it has the length
+    /// `limit` allows: its bytes and the object's SHA-256 so far are kept.
+    fn accept(
+        &self,
+        id: &str,
+        index: u64,
+        limit: Limit,
+        read: Option<(u64, u32, sha2::Sha256)>,
+    ) -> Response<Full<Bytes>> {
+        let mut uploads = self.uploads();
         let Some(u) = uploads.get_mut(id) else {
             self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
             return error(StatusCode::NOT_FOUND, "unknown upload_id");
@@ -172,18 +261,18 @@ impl Files {
         u.in_flight = false;
         let checked = match read {
             None => Err((StatusCode::BAD_REQUEST, "unreadable chunk body".to_string())),
-            Some((0, _)) => Err((StatusCode::BAD_REQUEST, format!("chunk {index} is empty"))),
-            Some((len, crc)) => match limit {
+            Some((0, ..)) => Err((StatusCode::BAD_REQUEST, format!("chunk {index} is empty"))),
+            Some((len, crc, sha)) => match limit {
                 Limit::Exactly(want) if len != want => {
                     Err((StatusCode::BAD_REQUEST, format!("chunk {index} has {len} bytes, expected {want}")))
                 }
                 Limit::AtMost(max) if len > max => {
                     Err((StatusCode::BAD_REQUEST, format!("chunk {index} has {len} bytes, at most {max} allowed")))
                 }
-                _ => Ok((len, crc)),
+                _ => Ok((len, crc, sha)),
             },
         };
-        let (len, crc) = match checked {
+        let (len, crc, sha) = match checked {
             Ok(c) => c,
             Err((status, msg)) => {
                 self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
@@ -192,6 +281,7 @@ impl Files {
         };
         u.chunks += 1;
         u.bytes += len;
+        u.sha = sha;
         if u.chunk_size.is_some_and(|c| len < c) {
             u.short_seen = true;
         }
@@ -203,9 +293,10 @@ impl Files {
     }
 
     /// Checks that chunk `index` (None: the next) of upload `id` may come now, and marks the
-    /// upload busy; returns the index and the allowed length.
+    /// upload busy; returns the index, the allowed length and the object's SHA-256 so far (to
+    /// go on with).
     #[allow(clippy::result_large_err)]
-    fn reserve(&self, id: &str, index: Option<u64>) -> Result<(u64, Limit), Response<Full<Bytes>>> {
+    fn reserve(&self, id: &str, index: Option<u64>) -> Result<(u64, Limit, sha2::Sha256), Response<Full<Bytes>>> {
         let mut uploads = self.uploads();
         let Some(u) = uploads.get_mut(id) else {
             return Err(error(StatusCode::NOT_FOUND, "unknown upload_id"));
@@ -236,7 +327,7 @@ impl Files {
             (None, None) => Limit::AtMost(u64::MAX),
         };
         u.in_flight = true;
-        Ok((index, limit))
+        Ok((index, limit, u.sha.clone()))
     }
 
     fn complete(&self, id: &str) -> Response<Full<Bytes>> {
@@ -267,11 +358,13 @@ impl Files {
         self.completed.fetch_add(1, Ordering::Relaxed);
         self.completed_chunks.fetch_add(u.chunks, Ordering::Relaxed);
         self.completed_bytes.fetch_add(u.bytes, Ordering::Relaxed);
+        let sha256: String = u.sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
         let body = serde_json::json!({
             "upload_id": id,
             "filename": u.filename,
             "chunks": u.chunks,
             "bytes": u.bytes,
+            "sha256": sha256,
         });
         super::json(StatusCode::OK, body.to_string())
     }
@@ -318,16 +411,30 @@ fn chunk_index(req: &Request<Incoming>) -> Result<Option<u64>, ()> {
     raw.map(|v| v.trim().parse::<u64>().map_err(|_| ())).transpose()
 }
 
-/// Streams a body through, keeping only its length and CRC32C; None if it broke off.
-async fn count(mut body: Incoming) -> Option<(u64, u32)> {
+/// Streams a body through, keeping only its length, CRC32C and the object's SHA-256 with it
+/// (`corrupt`: its first byte flipped); None if it broke off.
+async fn count(mut body: Incoming, mut sha: sha2::Sha256, mut corrupt: bool) -> Option<(u64, u32, sha2::Sha256)> {
     let (mut len, mut crc) = (0u64, 0u32);
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.ok()?.into_data() {
             crc = crc32c::crc32c_append(crc, &data);
             len += data.len() as u64;
+            hash(&mut sha, &data, corrupt);
+            corrupt &= data.is_empty();
         }
     }
-    Some((len, crc))
+    Some((len, crc, sha))
+}
+
+/// Adds `data` to the object's hash; `corrupt`: with its first byte flipped.
+fn hash(sha: &mut sha2::Sha256, data: &[u8], corrupt: bool) {
+    match data.split_first() {
+        Some((first, rest)) if corrupt => {
+            sha.update([first ^ 0xff]);
+            sha.update(rest);
+        }
+        _ => sha.update(data),
+    }
 }
 
 /// Reads and discards a body, so that the connection stays usable after an early answer.

@@ -7,7 +7,7 @@
 //! For scenario tests it mirrors a chat application's API: `POST /auth/login` issuing bearer
 //! tokens, enforced on the `/v1/` endpoints with `AuthConfig::require` (`auth`),
 //! `GET /v1/conversations` (a small fixed list), the chunked upload API under `/v1/files/`
-//! (`files`), and `GET /stats/logins` and `GET /stats/uploads` reporting what they saw. With
+//! (`files`; multipart chunks read by `multipart`), and `GET /stats/logins` and `GET /stats/uploads` reporting what they saw. With
 //! `s3` set it also serves an S3 endpoint (`s3`) on a listener of its own. With `tls` set both
 //! listeners speak HTTPS (and `wss://`) instead (`tls`).
 //! HTTP is hyper's (well tested, and later issues add WebSocket and S3 on the same server).
@@ -17,6 +17,7 @@ pub mod faults;
 pub mod files;
 mod idle;
 pub mod misbehave;
+pub mod multipart;
 pub mod rooms;
 pub mod s3;
 pub mod tls;
@@ -124,7 +125,7 @@ pub fn start_with(cfg: &ServeConfig, auth: auth::AuthConfig) -> std::io::Result<
         next_ws_id: Default::default(),
         ws_drop: cfg.ws_drop,
         auth: auth::Auth::new(auth),
-        files: files::Files::default(),
+        files: files::Files::new(cfg.faults.corrupt_chunk),
     });
     let misbehave = cfg.misbehave;
     std::thread::Builder::new().name("blast-serve-accept".into()).spawn(move || {

@@ -99,7 +99,7 @@ fn pipelined(uring: bool, addr: std::net::SocketAddr, count: usize) -> (&'static
         };
         let one = b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}";
         let head: Vec<u8> = one.repeat(count - 1);
-        t.write_parts(&head, one).await.expect("write");
+        t.write_parts(&head, &[one]).await.expect("write");
         // A small buffer, so that responses span reads and reads append behind leftovers.
         let mut read = BytesMut::with_capacity(64);
         let mut decoder = ResponseDecoder::new();

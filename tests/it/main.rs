@@ -18,6 +18,7 @@ mod report_units;
 mod reports;
 mod rough_edges;
 mod scenario;
+mod scenario_fields;
 mod scripts;
 mod selfcpu;
 mod serve_app;

@@ -131,7 +131,7 @@ fn stats(addr: &str) -> Value {
 
 fn initiate(addr: &str, auth: &[(&str, &str)], body: &str) -> String {
     let (status, answer) = post(addr, "/v1/files/initiate", auth, body.as_bytes());
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(status, 201, "{answer}");
     json(&answer)["upload_id"].as_str().unwrap_or_else(|| panic!("no upload_id in {answer}")).to_string()
 }
 

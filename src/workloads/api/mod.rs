@@ -144,7 +144,7 @@ impl Exchange for Wire {
     async fn exchange<'a>(
         &'a mut self,
         head: &'a [u8],
-        body: &'a [u8],
+        body: &'a [&'a [u8]],
         keep: Keep,
         stats: &'a mut CallStats,
     ) -> Result<u16, ErrorKind> {
@@ -173,6 +173,10 @@ impl Exchange for Wire {
     fn kept(&self) -> (Option<serde_json::Value>, &[(String, Vec<u8>)]) {
         let body = self.decoder.kept.body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
         (body, self.decoder.kept.headers.as_deref().unwrap_or(&[]))
+    }
+
+    fn kept_body(&self) -> &[u8] {
+        self.decoder.kept.body.as_deref().unwrap_or(&[])
     }
 }
 
@@ -212,7 +216,7 @@ impl Wire {
     async fn round_trip(
         &mut self,
         head: &[u8],
-        body: &[u8],
+        body: &[&[u8]],
         keep: Keep,
         stats: &mut CallStats,
     ) -> Result<u16, ErrorKind> {
@@ -221,7 +225,7 @@ impl Wire {
         }
         stats.sent_at = Some(Instant::now());
         self.stream.write_parts(head, body).await.map_err(|e| before_response(&e))?;
-        stats.bytes_out = (head.len() + body.len()) as u64;
+        stats.bytes_out = (head.len() + body.iter().map(|b| b.len()).sum::<usize>()) as u64;
         // Whether any byte of the answer has arrived.
         let mut answered = !self.read.is_empty();
         loop {

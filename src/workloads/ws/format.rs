@@ -83,6 +83,7 @@ impl WsTemplate {
             user: &[],
             vars: &vars,
             rng,
+            split: Default::default(),
         };
         let mut out = Vec::with_capacity(128);
         self.template.render(&mut values, &mut out);

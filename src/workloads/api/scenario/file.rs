@@ -27,10 +27,15 @@
 //!   { name = "POST /v1/messages", path = "/v1/messages", headers = { Authorization = "Bearer {{token}}" } },
 //! ]
 //! ```
+//!
+//! A step may also have `json = { ... }` (a JSON body, `super::json`), `expect = { status,
+//! json, body_contains }` and `slow = "5s"` (checks of the response), `split = { total, chunk }`
+//! (a flow step sent once per chunk of the random pool) and `multipart = [ { name, value } |
+//! { name, filename, content_type, random_bytes | file | chunk = true } ]`.
 
 use super::capture::{Capture, Source};
 use super::users::Users;
-use super::{Body, Iteration, Repeat, Row, Scenario, Step, Var};
+use super::{Body, Iteration, MultipartPiece, PartData, Repeat, Row, Scenario, Split, SplitTotal, Step, Var};
 use crate::engine::mix::MAX_CYCLE;
 use crate::template::{Scope, Template};
 use crate::usage::UsageError;
@@ -38,6 +43,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
+
+/// Methods a step's name may start with to give its method.
+const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Largest `random_bytes` body.
 const MAX_RANDOM_BODY: u64 = 1 << 30;
@@ -66,10 +74,52 @@ pub struct RawRequest {
     #[serde(default)]
     headers: BTreeMap<String, Spanned<String>>,
     body: Option<Spanned<toml::Value>>,
+    /// A JSON body written as a TOML table (`super::json`).
+    json: Option<Spanned<toml::Value>>,
     #[serde(default)]
     capture: BTreeMap<String, Spanned<String>>,
     scope: Option<Spanned<String>>,
     repeat: Option<Spanned<toml::Value>>,
+    /// What the response must be (`Expect`).
+    expect: Option<Spanned<RawExpect>>,
+    /// A response slower than this fails as `slow`.
+    slow: Option<Spanned<String>>,
+    /// `{ total, chunk }`: the step sent once per chunk.
+    split: Option<Spanned<RawSplit>>,
+    /// A `multipart/form-data` body.
+    multipart: Option<Spanned<Vec<Spanned<RawPart>>>>,
+}
+
+/// `expect = { status = [201], json = { "/sha256" = "{{sent_sha256}}" }, body_contains = "ok" }`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    status: Option<Vec<i64>>,
+    #[serde(default)]
+    json: BTreeMap<String, String>,
+    body_contains: Option<String>,
+}
+
+/// `split = { total = "64M", chunk = "10M" }` (`total` may be a template).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawSplit {
+    total: toml::Value,
+    chunk: toml::Value,
+}
+
+/// A part of a multipart body: a form field (`value`) or a file (`filename`, `content_type`
+/// and one of `random_bytes`, `file`, `chunk = true`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawPart {
+    name: String,
+    value: Option<String>,
+    filename: Option<String>,
+    content_type: Option<String>,
+    random_bytes: Option<String>,
+    file: Option<String>,
+    chunk: Option<bool>,
 }
 
 /// A `[[flow]]`.
@@ -127,7 +177,23 @@ impl ScenarioFile {
         }
         let users = self.users()?;
         let (rows, vars, iterations, weights, on_start) = self.iterations(users.as_ref(), authority, extra)?;
-        Ok(Scenario { rows, iterations, weights, users, vars, on_start, seed })
+        let hash_sent = iterations
+            .iter()
+            .flat_map(|i: &Iteration| &i.steps)
+            .chain(&on_start)
+            .flat_map(Step::templates)
+            .any(Template::uses_sent_sha256);
+        Ok(Scenario {
+            rows,
+            iterations,
+            weights,
+            users,
+            vars,
+            on_start,
+            seed,
+            hash_sent,
+            mismatches: Default::default(),
+        })
     }
 
     #[allow(clippy::type_complexity)]
@@ -144,12 +210,14 @@ impl ScenarioFile {
         let mut user_vars: Vec<String> = Vec::new();
         for s in &self.on_start {
             let raw = s.get_ref();
-            for (field, given) in [("weight", raw.weight.is_some()), ("repeat", raw.repeat.is_some())] {
+            for (field, given) in
+                [("weight", raw.weight.is_some()), ("repeat", raw.repeat.is_some()), ("split", raw.split.is_some())]
+            {
                 if given {
                     return Err(self.at(
                         s.span().start,
                         field,
-                        "on_start steps run once per user: no weight, no repeat",
+                        "on_start steps run once per user: no weight, no repeat, no split",
                     ));
                 }
             }
@@ -171,6 +239,9 @@ impl ScenarioFile {
             }
             if let Some(rep) = &raw.repeat {
                 return Err(self.at(rep.span().start, "repeat", "repeat belongs to the steps of a [[flow]]"));
+            }
+            if let Some(split) = &raw.split {
+                return Err(self.at(split.span().start, "split", "split belongs to the steps of a [[flow]]"));
             }
             weights.push(b.weight(raw.weight.as_ref(), r.span().start)?);
             let step = b.step(raw, &user_vars)?;
@@ -287,7 +358,28 @@ impl Builder<'_> {
                 format!("'{path}' must start with '/' and have no spaces"),
             ));
         }
-        let body = self.body(raw.body.as_ref(), known)?;
+        let body = match (&raw.body, &raw.json) {
+            (Some(_), Some(j)) => {
+                return Err(f.at(j.span().start, "json", "a request has a body or a json body, not both"))
+            }
+            _ if raw.multipart.is_some() => {
+                let m = raw.multipart.as_ref().map_or(0, |m| m.span().start);
+                if raw.body.is_some() || raw.json.is_some() {
+                    return Err(f.at(m, "multipart", "a request has one body: body, json or multipart"));
+                }
+                if raw.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+                    return Err(f.at(m, "headers", "a multipart body sets its own Content-Type (with the boundary)"));
+                }
+                self.multipart(raw, known)?
+            }
+            (None, None) if raw.split.is_some() => Body::Chunk,
+            (_, Some(j)) => {
+                let names = self.scope_names(known);
+                let scope = Scope { user_columns: self.columns, vars: &names };
+                Body::Template(super::json::compile(j.get_ref(), scope).map_err(|e| f.at(j.span().start, "json", e))?)
+            }
+            (_, None) => self.body(raw.body.as_ref(), known)?,
+        };
         let method = match &raw.method {
             Some(m) => {
                 let v = m.get_ref().trim();
@@ -300,8 +392,12 @@ impl Builder<'_> {
                 }
                 v.to_string()
             }
-            None if matches!(body, Body::Empty) => "GET".to_string(),
-            None => "POST".to_string(),
+            // A name that starts with a method says it ("POST /v1/files/{id}/complete").
+            None => match raw.name.as_ref().and_then(|n| n.get_ref().split_once(' ')) {
+                Some((m, _)) if HTTP_METHODS.contains(&m) => m.to_string(),
+                _ if matches!(body, Body::Empty) => "GET".to_string(),
+                _ => "POST".to_string(),
+            },
         };
         let (name, name_at) = match &raw.name {
             Some(n) => (n.get_ref().clone(), n.span().start),
@@ -362,6 +458,7 @@ impl Builder<'_> {
             };
             step.captures.push(Capture { slot, source, per_user });
         }
+        self.checks(raw, known, &mut step)?;
         if let Some(rep) = &raw.repeat {
             let at = rep.span().start;
             step.repeat = match rep.get_ref() {
@@ -380,6 +477,179 @@ impl Builder<'_> {
             }
         }
         Ok(step)
+    }
+
+    /// `expect`, `slow` and `split`, into `step`.
+    fn checks(&self, raw: &RawRequest, known: &[String], step: &mut Step) -> Result<(), UsageError> {
+        let f = self.file;
+        if let Some(e) = &raw.expect {
+            let at = e.span().start;
+            let e = e.get_ref();
+            if let Some(status) = &e.status {
+                if status.is_empty() || status.iter().any(|s| !(100..400).contains(s)) {
+                    return Err(f.at(
+                        at,
+                        "expect",
+                        "status: expected a list of statuses from 100 to 399 (400 and above always fail)",
+                    ));
+                }
+                step.expect.status = Some(status.iter().map(|&s| s as u16).collect());
+            }
+            for (pointer, want) in &e.json {
+                if !valid_pointer(pointer) {
+                    return Err(f.at(
+                        at,
+                        "expect",
+                        format!("json: '{pointer}' is not a JSON pointer (\"/field\", \"/items/0/id\")"),
+                    ));
+                }
+                step.expect.json.push((pointer.clone(), self.template(want, known, at, "expect")?));
+            }
+            if let Some(text) = &e.body_contains {
+                if text.is_empty() {
+                    return Err(f.at(at, "expect", "body_contains: expected some text"));
+                }
+                step.expect.body_contains = Some(self.template(text, known, at, "expect")?);
+            }
+        }
+        if let Some(slow) = &raw.slow {
+            let d = crate::units::parse_duration(slow.get_ref()).map_err(|e| f.at(slow.span().start, "slow", e))?;
+            if d.is_zero() {
+                return Err(f.at(slow.span().start, "slow", "must be greater than 0"));
+            }
+            step.expect.slow = Some(d);
+        }
+        let chunk_parts = match &step.body {
+            Body::Multipart(m) => {
+                m.pieces.iter().filter(|p| matches!(p, MultipartPiece::Data(PartData::Chunk))).count()
+            }
+            Body::Chunk => 1,
+            _ => 0,
+        };
+        match &raw.split {
+            None if chunk_parts > 0 => {
+                let at = raw.multipart.as_ref().map_or(0, |m| m.span().start);
+                Err(f.at(at, "multipart", "a part with chunk = true needs the step's split = { total, chunk }"))
+            }
+            None => Ok(()),
+            Some(split) => {
+                let at = split.span().start;
+                if chunk_parts == 0 {
+                    return Err(f.at(
+                        at,
+                        "split",
+                        "split has no chunk destination: leave out body, or mark a multipart part chunk = true",
+                    ));
+                }
+                if raw.repeat.is_some() {
+                    return Err(f.at(at, "split", "a step has split or repeat, not both"));
+                }
+                let size = |v: &toml::Value, what: &str| -> Result<Option<u64>, UsageError> {
+                    match v {
+                        toml::Value::Integer(n) if *n >= 0 => Ok(Some(*n as u64)),
+                        toml::Value::String(t) if t.contains("{{") => Ok(None),
+                        toml::Value::String(t) => {
+                            crate::units::parse_size(t).map(Some).map_err(|e| f.at(at, "split", format!("{what}: {e}")))
+                        }
+                        _ => Err(f.at(at, "split", format!("{what}: expected a size such as \"10M\""))),
+                    }
+                };
+                let chunk = match size(&split.get_ref().chunk, "chunk")? {
+                    Some(n) if (1..=MAX_RANDOM_BODY).contains(&n) => n,
+                    _ => return Err(f.at(at, "split", "chunk: expected a size from 1 byte to 1G")),
+                };
+                let total = match (size(&split.get_ref().total, "total")?, &split.get_ref().total) {
+                    (Some(n), _) => SplitTotal::Bytes(n),
+                    (None, toml::Value::String(t)) => SplitTotal::Template(self.template(t, known, at, "split")?),
+                    (None, _) => return Err(f.at(at, "split", "total: expected a size or a template")),
+                };
+                step.split = Some(Split { total, chunk });
+                Ok(())
+            }
+        }
+    }
+
+    /// A `multipart = [...]` body: a boundary of the step's own, each part's framing and
+    /// value as templates, file bytes as zero-copy data.
+    fn multipart(&self, raw: &RawRequest, known: &[String]) -> Result<Body, UsageError> {
+        let f = self.file;
+        let Some(parts) = &raw.multipart else { return Ok(Body::Empty) };
+        if parts.get_ref().is_empty() {
+            return Err(f.at(parts.span().start, "multipart", "expected at least one part"));
+        }
+        // Unique per step and never in random data by chance (120 random bits).
+        let mut rng = crate::engine::rng::SplitMix64::new(parts.span().start as u64 ^ 0x6d75_6c74_6970_6172);
+        let boundary = format!("blast-{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+        let mut pieces: Vec<MultipartPiece> = Vec::new();
+        let mut text: Vec<Template> = Vec::new();
+        let mut chunks = 0;
+        for part in parts.get_ref() {
+            let at = part.span().start;
+            let p = part.get_ref();
+            let quoted_ok = |s: &str| !s.contains(['"', '\r', '\n']);
+            if p.name.is_empty() || !quoted_ok(&p.name) {
+                return Err(f.at(at, "multipart", format!("'{}' is not a part name (no quotes, one line)", p.name)));
+            }
+            let sources = [p.value.is_some(), p.random_bytes.is_some(), p.file.is_some(), p.chunk == Some(true)];
+            if sources.iter().filter(|&&b| b).count() != 1 {
+                return Err(f.at(
+                    at,
+                    "multipart",
+                    format!("part '{}': give exactly one of value, random_bytes, file, chunk = true", p.name),
+                ));
+            }
+            text.push(Template::literal(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).into_bytes(),
+            ));
+            if let Some(name) = &p.filename {
+                if name.contains(['\r', '\n']) {
+                    return Err(f.at(at, "multipart", "filename: one line"));
+                }
+                text.push(Template::literal(b"; filename=\"".to_vec()));
+                text.push(self.template(name, known, at, "multipart")?);
+                text.push(Template::literal(b"\"".to_vec()));
+            } else if p.value.is_none() {
+                return Err(f.at(at, "multipart", format!("part '{}': a file part needs a filename", p.name)));
+            }
+            text.push(Template::literal(b"\r\n".to_vec()));
+            if let Some(ct) = &p.content_type {
+                if ct.is_empty() || ct.contains(['\r', '\n']) {
+                    return Err(f.at(at, "multipart", "content_type: one non-empty line"));
+                }
+                text.push(Template::literal(format!("Content-Type: {ct}\r\n").into_bytes()));
+            }
+            text.push(Template::literal(b"\r\n".to_vec()));
+            let data = if let Some(v) = &p.value {
+                text.push(self.template(v, known, at, "multipart")?);
+                None
+            } else if let Some(size) = &p.random_bytes {
+                let n =
+                    crate::units::parse_size(size).map_err(|e| f.at(at, "multipart", format!("random_bytes: {e}")))?;
+                if n == 0 || n > MAX_RANDOM_BODY {
+                    return Err(f.at(at, "multipart", format!("random_bytes must be from 1 byte to 1G, not {size}")));
+                }
+                Some(PartData::Random(n as usize))
+            } else if let Some(file) = &p.file {
+                let path = f.dir().join(file);
+                let bytes =
+                    std::fs::read(&path).map_err(|e| f.at(at, "multipart", format!("{}: {e}", path.display())))?;
+                Some(PartData::Fixed(bytes.into()))
+            } else {
+                chunks += 1;
+                if chunks > 1 {
+                    return Err(f.at(at, "multipart", "only one part may be the step's chunk"));
+                }
+                Some(PartData::Chunk)
+            };
+            if let Some(data) = data {
+                pieces.push(MultipartPiece::Text(Template::concat(std::mem::take(&mut text))));
+                pieces.push(MultipartPiece::Data(data));
+            }
+            text.push(Template::literal(b"\r\n".to_vec()));
+        }
+        text.push(Template::literal(format!("--{boundary}--\r\n").into_bytes()));
+        pieces.push(MultipartPiece::Text(Template::concat(text)));
+        Ok(Body::Multipart(super::Multipart { boundary, pieces }))
     }
 
     fn body(&self, raw: Option<&Spanned<toml::Value>>, known: &[String]) -> Result<Body, UsageError> {
@@ -414,6 +684,13 @@ impl Builder<'_> {
             _ => Err(f.at(at, "body", expected)),
         }
     }
+}
+
+/// A JSON pointer (RFC 6901): empty (the whole document) or `/`-separated tokens whose `~` is
+/// `~0` or `~1`.
+fn valid_pointer(p: &str) -> bool {
+    (p.is_empty() || p.starts_with('/'))
+        && p.split('~').skip(1).all(|after| after.starts_with('0') || after.starts_with('1'))
 }
 
 #[cfg(test)]

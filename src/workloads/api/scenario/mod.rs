@@ -5,6 +5,7 @@
 //! - `users`: the users file, split over the cores.
 //! - `capture`: taking values out of responses (JSON pointer, header).
 //! - `spec`: the validated scenario (rows, iterations, steps, bodies, variables).
+//! - `json`: `json = { ... }` bodies compiled into JSON templates.
 //! - `run`: performing one iteration on a connection.
 //! - `file`: the scenario tables of a profile (`[data]`, `[[on_start]]`, `[[request]]`,
 //!   `[[flow]]`) compiled into a `Scenario`, every error located as `file:line: field`.
@@ -14,8 +15,12 @@
 
 pub mod capture;
 pub mod file;
+pub mod json;
 pub mod run;
 pub mod spec;
 pub mod users;
 
-pub use spec::{Body, Iteration, Repeat, Row, Scenario, Step, Var, DEFAULT_BODY};
+pub use spec::{
+    Body, Expect, Iteration, Multipart, MultipartPiece, PartData, Repeat, Row, Scenario, Split, SplitTotal, Step, Var,
+    DEFAULT_BODY,
+};

@@ -5,11 +5,13 @@
 //! the response) ends its iteration; later iterations are unaffected. A 401 on a step that used
 //! a per-user value drops that user's values, so the user's next iteration logs in again.
 
-use super::spec::{Body, Iteration, Repeat, Scenario, Step};
+use super::spec::{Body, Iteration, MultipartPiece, PartData, Repeat, Scenario, Split, SplitTotal, Step};
 use crate::engine::rng::SplitMix64;
 use crate::engine::{CallStats, ErrorKind, Job, StepRecord};
-use crate::template::Values;
+use crate::template::{SplitValues, Template, Values};
 use crate::workloads::upload::data::DataPool;
+use bytes::Bytes;
+use sha2::Digest;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -71,18 +73,22 @@ impl CoreScenario {
 
 /// The I/O an iteration needs from its connection.
 pub trait Exchange {
-    /// Writes `head` (up to the Content-Length value) then the body, reads one response.
-    /// `keep` asks for the response body and headers to be kept for captures.
+    /// Writes `head` (up to the Content-Length value) then the body's parts (in one vectored
+    /// write where the socket takes it), reads one response. `keep` asks for the response body
+    /// and headers to be kept for captures and checks.
     fn exchange<'a>(
         &'a mut self,
         head: &'a [u8],
-        body: &'a [u8],
+        body: &'a [&'a [u8]],
         keep: Keep,
         stats: &'a mut CallStats,
     ) -> impl std::future::Future<Output = Result<u16, ErrorKind>> + 'a;
 
     /// The response kept by the last exchange: its parsed JSON body, its headers.
     fn kept(&self) -> (Option<serde_json::Value>, &[(String, Vec<u8>)]);
+
+    /// The body kept by the last exchange, as received (empty when none was kept).
+    fn kept_body(&self) -> &[u8];
 }
 
 /// What of a response to keep.
@@ -99,7 +105,29 @@ pub struct Scratch {
     body: Vec<u8>,
     vars: Vec<Vec<u8>>,
     value: Vec<u8>,
+    /// A multipart body's pieces: ranges of `body` (rendered text) or file bytes.
+    segments: Vec<Segment>,
+    /// The chunk bytes this iteration has sent (`{{sent_bytes}}`), their running SHA-256 and
+    /// its hex (`{{sent_sha256}}`, empty until a chunk is sent).
+    sent_bytes: u64,
+    sha: Option<sha2::Sha256>,
+    sha_hex: Vec<u8>,
     pub rng: Option<SplitMix64>,
+}
+
+/// A piece of a multipart body as sent.
+enum Segment {
+    Text(std::ops::Range<usize>),
+    Data(Bytes),
+}
+
+/// The chunk a split step is sending.
+#[derive(Clone, Default)]
+struct Chunk {
+    offset: u64,
+    len: u64,
+    chunks: u64,
+    data: Option<Bytes>,
 }
 
 /// Performs the iteration `job.kind` of the scenario. Steps other than a lone request (the
@@ -121,6 +149,9 @@ pub async fn iterate<C: Exchange>(
         .rng
         .take()
         .unwrap_or_else(|| SplitMix64::stream(core.scenario.seed, (core.core as u64) << 32 | conn_index as u64));
+    scratch.sent_bytes = 0;
+    scratch.sha = None;
+    scratch.sha_hex.clear();
     let mut cx = Cx {
         core,
         conn,
@@ -132,6 +163,7 @@ pub async fn iterate<C: Exchange>(
         stats,
         steps,
         started: job.intended,
+        chunk: Chunk::default(),
     };
     load_user_vars(core, cx.user, &mut cx.scratch.vars);
     let mut result = Ok(0);
@@ -149,6 +181,7 @@ pub async fn iterate<C: Exchange>(
                 // One request: the engine records it (and times it out) as the iteration itself.
                 let step = &it.steps[0];
                 let r = cx.request(step, 0).await;
+                let r = cx.check(step, 0, r);
                 cx.after_failure(step, r);
                 r
             }
@@ -190,6 +223,8 @@ struct Cx<'a, C> {
     steps: &'a mut Vec<StepRecord>,
     /// When the next step may start: the intended time, then each step's end.
     started: Instant,
+    /// The chunk being sent by a split step.
+    chunk: Chunk,
 }
 
 impl<C: Exchange> Cx<'_, C> {
@@ -266,12 +301,22 @@ impl<C: Exchange> Cx<'_, C> {
     /// One step of a flow, `repeat` times, each request recorded under the step's row.
     /// `Ok(status)` of the last request, or `Err` with the outcome that ends the iteration.
     async fn step(&mut self, step: &Step) -> Result<u16, Outcome> {
-        let Some(times) = self.repeat_count(step) else {
+        let counted = match &step.split {
+            Some(split) => self.split_total(split).map(|total| (total.div_ceil(split.chunk), total)),
+            None => self.repeat_count(step).map(|n| (n, 0)),
+        };
+        let Some((times, total)) = counted else {
             self.steps.push(StepRecord::failed(step.row, self.started, Instant::now(), ErrorKind::Malformed));
             return Err(Err(ErrorKind::Malformed));
         };
         let mut status = 0;
         for i in 0..times {
+            if let Some(split) = &step.split {
+                let offset = i * split.chunk;
+                let len = split.chunk.min(total - offset);
+                let data = self.core.pool.as_ref().map(|p| p.part(self.job.seq, (i % 10_000) as u32 + 1, len as usize));
+                self.chunk = Chunk { offset, len, chunks: times, data };
+            }
             let timeout = self.core.timeout;
             let stats;
             let mut result = {
@@ -280,12 +325,17 @@ impl<C: Exchange> Cx<'_, C> {
                 stats = std::mem::replace(self.stats, saved);
                 r
             };
-            let mut answered = None;
-            if let Ok(code) = result {
-                if code < 400 && !self.capture(step) {
-                    (result, answered) = (Err(ErrorKind::CaptureMissing), Some(code));
-                }
+            if step.split.is_some() {
+                self.sent_chunk();
             }
+            let answered = match result {
+                Ok(code) if code < 400 => Some(code),
+                _ => None,
+            };
+            result = self.check(step, i, result);
+            // A response that failed a check (capture, expect, slow) was still answered: its
+            // status counts among the responses, and the step among the failures.
+            let answered = answered.filter(|_| result.is_err());
             let done = Instant::now();
             self.stats.sent_at = self.stats.sent_at.or(stats.sent_at);
             self.stats.bytes_out += stats.bytes_out;
@@ -318,21 +368,128 @@ impl<C: Exchange> Cx<'_, C> {
         match &step.repeat {
             Repeat::Times(n) => Some(*n),
             Repeat::Template(t) => {
-                let s = &mut *self.scratch;
-                s.value.clear();
-                let mut v = Values {
-                    seq: self.job.seq,
-                    index: 0,
-                    core: self.core.core,
-                    conn: self.conn_index,
-                    user: self.core.user_row(self.user),
-                    vars: &s.vars,
-                    rng: &mut self.rng,
-                };
-                t.render(&mut v, &mut s.value);
-                std::str::from_utf8(&s.value).ok()?.trim().parse().ok()
+                self.render_value(t, 0);
+                std::str::from_utf8(&self.scratch.value).ok()?.trim().parse().ok()
             }
         }
+    }
+
+    /// A split's total size this iteration (a template must render a size: `67108864`, `64M`).
+    fn split_total(&mut self, split: &Split) -> Option<u64> {
+        match &split.total {
+            SplitTotal::Bytes(n) => Some(*n),
+            SplitTotal::Template(t) => {
+                self.render_value(t, 0);
+                crate::units::parse_size(std::str::from_utf8(&self.scratch.value).ok()?.trim()).ok()
+            }
+        }
+    }
+
+    /// Renders `t` (repetition `index`) into `scratch.value`.
+    fn render_value(&mut self, t: &Template, index: u64) {
+        let s = &mut *self.scratch;
+        s.value.clear();
+        let chunk = &self.chunk;
+        let mut v = Values {
+            seq: self.job.seq,
+            index,
+            core: self.core.core,
+            conn: self.conn_index,
+            user: self.core.user_row(self.user),
+            vars: &s.vars,
+            rng: &mut self.rng,
+            split: SplitValues {
+                offset: chunk.offset,
+                len: chunk.len,
+                chunks: chunk.chunks,
+                sent_bytes: s.sent_bytes,
+                sent_sha256: &s.sha_hex,
+            },
+        };
+        t.render(&mut v, &mut s.value);
+    }
+
+    /// Counts the chunk just sent into `{{sent_bytes}}` and, when a template uses it,
+    /// `{{sent_sha256}}`.
+    fn sent_chunk(&mut self) {
+        let s = &mut *self.scratch;
+        s.sent_bytes += self.chunk.len;
+        if !self.core.scenario.hash_sent {
+            return;
+        }
+        let Some(data) = &self.chunk.data else { return };
+        let sha = s.sha.get_or_insert_with(sha2::Sha256::new);
+        sha.update(data);
+        let digest = sha.clone().finalize();
+        s.sha_hex.clear();
+        for b in digest.iter() {
+            s.sha_hex.extend_from_slice(format!("{b:02x}").as_bytes());
+        }
+    }
+
+    /// The outcome of a request once its response is checked: a status below 400 must be one
+    /// `expect.status` lists, the captures must be there, the body must pass `expect`, and the
+    /// response must not be `slow`. The first value that failed a check is kept per row.
+    fn check(&mut self, step: &Step, index: u64, result: Outcome) -> Outcome {
+        let Ok(code) = result else { return result };
+        if code >= 400 {
+            return result;
+        }
+        let mismatches = &self.core.scenario.mismatches;
+        if let Some(set) = &step.expect.status {
+            if !set.contains(&code) {
+                mismatches.note(step.row, "expect_status", || format!("got {code}, expected {set:?}"));
+                return Err(ErrorKind::ExpectStatus);
+            }
+        }
+        if !self.capture(step) {
+            return Err(ErrorKind::CaptureMissing);
+        }
+        if let Some(detail) = self.body_mismatch(step, index) {
+            self.core.scenario.mismatches.note(step.row, "expect_body", || detail);
+            return Err(ErrorKind::ExpectBody);
+        }
+        if let Some(limit) = step.expect.slow {
+            let took = self.started.elapsed();
+            if took > limit {
+                let detail = || format!("took {:.0} ms, limit {:.0} ms", ms(took), ms(limit));
+                self.core.scenario.mismatches.note(step.row, "slow", detail);
+                return Err(ErrorKind::Slow);
+            }
+        }
+        Ok(code)
+    }
+
+    /// What in the kept response body fails the step's `expect` (the first pointer whose value
+    /// differs, or the text it lacks), or `None`.
+    fn body_mismatch(&mut self, step: &Step, index: u64) -> Option<String> {
+        if !step.expect.needs_body() {
+            return None;
+        }
+        let json = if step.expect.json.is_empty() { None } else { self.conn.kept().0 };
+        for (pointer, want) in &step.expect.json {
+            self.render_value(want, index);
+            let want = &self.scratch.value;
+            let got = json.as_ref().and_then(|j| j.pointer(pointer));
+            let same = match got {
+                Some(serde_json::Value::String(s)) => s.as_bytes() == want.as_slice(),
+                Some(v) => v.to_string().as_bytes() == want.as_slice(),
+                None => false,
+            };
+            if !same {
+                let got = got.map_or_else(|| "nothing".to_string(), |v| short(&v.to_string()));
+                return Some(format!("{pointer}: got {got}, expected {}", short(&String::from_utf8_lossy(want))));
+            }
+        }
+        if let Some(t) = &step.expect.body_contains {
+            self.render_value(t, index);
+            let needle = &self.scratch.value;
+            let body = self.conn.kept_body();
+            if !needle.is_empty() && !body.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                return Some(format!("the body lacks {}", short(&String::from_utf8_lossy(needle))));
+            }
+        }
+        None
     }
 
     /// Takes the step's captures from the response into the iteration's variables. False
@@ -360,7 +517,8 @@ impl<C: Exchange> Cx<'_, C> {
             return self.conn.exchange(whole, &[], keep, self.stats).await;
         }
         let core = self.core;
-        let Scratch { head, body, vars, .. } = &mut *self.scratch;
+        let Scratch { head, body, vars, segments, sent_bytes, sha_hex, .. } = &mut *self.scratch;
+        let chunk = &self.chunk;
         let mut values = Values {
             seq: self.job.seq,
             index,
@@ -369,15 +527,22 @@ impl<C: Exchange> Cx<'_, C> {
             user: core.user_row(self.user),
             vars,
             rng: &mut self.rng,
+            split: SplitValues {
+                offset: chunk.offset,
+                len: chunk.len,
+                chunks: chunk.chunks,
+                sent_bytes: *sent_bytes,
+                sent_sha256: sha_hex,
+            },
         };
         head.clear();
         step.head.render(&mut values, head);
         let mut num = itoa::Buffer::new();
         let stats = &mut *self.stats;
-        match &step.body {
+        let data = match &step.body {
             Body::Empty => {
                 head.extend_from_slice(b"0\r\n\r\n");
-                self.conn.exchange(head, &[], keep, stats).await
+                return self.conn.exchange(head, &[], keep, stats).await;
             }
             Body::Template(t) => {
                 body.clear();
@@ -385,26 +550,71 @@ impl<C: Exchange> Cx<'_, C> {
                 head.extend_from_slice(num.format(body.len()).as_bytes());
                 head.extend_from_slice(b"\r\n\r\n");
                 head.extend_from_slice(body);
-                self.conn.exchange(head, &[], keep, stats).await
+                return self.conn.exchange(head, &[], keep, stats).await;
             }
-            Body::Fixed(bytes) => {
-                head.extend_from_slice(num.format(bytes.len()).as_bytes());
+            Body::Multipart(m) => {
+                body.clear();
+                segments.clear();
+                for (n, piece) in m.pieces.iter().enumerate() {
+                    let segment = match piece {
+                        MultipartPiece::Text(t) => {
+                            let start = body.len();
+                            t.render(&mut values, body);
+                            Segment::Text(start..body.len())
+                        }
+                        MultipartPiece::Data(PartData::Fixed(bytes)) => Segment::Data(bytes.clone()),
+                        MultipartPiece::Data(PartData::Chunk) => {
+                            Segment::Data(chunk.data.clone().ok_or(ErrorKind::Io)?)
+                        }
+                        MultipartPiece::Data(PartData::Random(len)) => {
+                            let pool = core.pool.as_ref().ok_or(ErrorKind::Io)?;
+                            // Each file part of each request its own slice.
+                            let part = ((index * 16 + n as u64) % 10_000) as u32 + 1;
+                            Segment::Data(pool.part(self.job.seq, part, *len))
+                        }
+                    };
+                    segments.push(segment);
+                }
+                let parts: Vec<&[u8]> = segments
+                    .iter()
+                    .map(|s| match s {
+                        Segment::Text(r) => &body[r.clone()],
+                        Segment::Data(d) => &d[..],
+                    })
+                    .collect();
+                let len: usize = parts.iter().map(|p| p.len()).sum();
+                head.extend_from_slice(num.format(len).as_bytes());
                 head.extend_from_slice(b"\r\n\r\n");
-                self.conn.exchange(head, bytes, keep, stats).await
+                return self.conn.exchange(head, &parts, keep, stats).await;
             }
+            Body::Fixed(bytes) => bytes.clone(),
+            Body::Chunk => chunk.data.clone().ok_or(ErrorKind::Io)?,
             Body::Random(len) => {
                 let Some(pool) = &core.pool else { return Err(ErrorKind::Io) };
                 // Every request of the run gets its own slice: the global sequence and the index.
-                let data = pool.part(self.job.seq, (index % 10_000) as u32 + 1, *len);
-                head.extend_from_slice(num.format(data.len()).as_bytes());
-                head.extend_from_slice(b"\r\n\r\n");
-                self.conn.exchange(head, &data, keep, stats).await
+                pool.part(self.job.seq, (index % 10_000) as u32 + 1, *len)
             }
-        }
+        };
+        head.extend_from_slice(num.format(data.len()).as_bytes());
+        head.extend_from_slice(b"\r\n\r\n");
+        self.conn.exchange(head, &[&data], keep, stats).await
+    }
+}
+
+/// Milliseconds of `d`.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// `text`, cut to 80 characters for a report.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
     }
 }
 
 fn uses_user_vars(core: &CoreScenario, step: &Step) -> bool {
     let used = |t: &crate::template::Template| t.vars_used().any(|slot| core.scenario.vars[slot].per_user);
-    used(&step.head) || matches!(&step.body, Body::Template(t) if used(t))
+    step.templates().any(used)
 }

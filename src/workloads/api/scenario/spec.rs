@@ -30,6 +30,78 @@ pub enum Body {
     Fixed(Bytes),
     /// This many bytes sliced from the seeded random pool (zero-copy).
     Random(usize),
+    /// The step's `split` chunk (a slice of the random pool, zero-copy).
+    Chunk,
+    /// `multipart/form-data`: rendered framing and fields around zero-copy file bytes.
+    Multipart(Multipart),
+}
+
+/// A `multipart/form-data` body: its boundary and its pieces in order (the framing and the
+/// form fields are templates; file bytes are written from where they are, never copied).
+#[derive(Clone, Debug)]
+pub struct Multipart {
+    pub boundary: String,
+    pub pieces: Vec<MultipartPiece>,
+}
+
+/// A piece of a multipart body.
+#[derive(Clone, Debug)]
+pub enum MultipartPiece {
+    /// Boundaries, part headers and field values.
+    Text(Template),
+    /// A file part's bytes.
+    Data(PartData),
+}
+
+/// Where a file part's bytes come from.
+#[derive(Clone, Debug)]
+pub enum PartData {
+    /// This many bytes of the seeded random pool.
+    Random(usize),
+    /// A file, read once.
+    Fixed(Bytes),
+    /// The step's `split` chunk.
+    Chunk,
+}
+
+/// `split = { total, chunk }`: the step sends `total` bytes as ceil(total / chunk) requests of
+/// `chunk` bytes, the last one the remainder.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub total: SplitTotal,
+    pub chunk: u64,
+}
+
+/// A split's total size: fixed, or a template rendered per iteration (`{{user.size}}`) and
+/// read as a size (`67108864`, `64M`).
+#[derive(Clone, Debug)]
+pub enum SplitTotal {
+    Bytes(u64),
+    Template(Template),
+}
+
+/// What a response must be for its request to succeed (besides a status below 400).
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// The statuses accepted (all below 400); `None`: any status below 400. Another status
+    /// below 400 fails as `expect_status`.
+    pub status: Option<Vec<u16>>,
+    /// JSON pointers of the response body and the value each must equal (a template; a value
+    /// that is not a JSON string is compared as its JSON text). A mismatch fails as
+    /// `expect_body`.
+    pub json: Vec<(String, Template)>,
+    /// Text the response body must contain (`expect_body` otherwise).
+    pub body_contains: Option<Template>,
+    /// A response that took longer than this (from when the request could start) fails as
+    /// `slow`.
+    pub slow: Option<std::time::Duration>,
+}
+
+impl Expect {
+    /// Whether the response body must be kept to check it.
+    pub fn needs_body(&self) -> bool {
+        !self.json.is_empty() || self.body_contains.is_some()
+    }
 }
 
 /// How often a step runs in one iteration.
@@ -55,6 +127,10 @@ pub struct Step {
     /// The whole request, when nothing in it varies (a head without placeholders and an
     /// empty, literal or small fixed body): made once here, sent as is, in one write.
     pub whole: Option<Bytes>,
+    /// What the response must be.
+    pub expect: Expect,
+    /// `split`: the step is sent once per chunk of a total size.
+    pub split: Option<Split>,
 }
 
 /// Largest fixed body (a `--body` file) made part of a step's `whole` request.
@@ -68,7 +144,7 @@ fn whole_request(head: &Template, body: &Body) -> Option<Bytes> {
         Body::Empty => b"",
         Body::Template(t) => t.as_literal()?,
         Body::Fixed(bytes) if bytes.len() <= MAX_WHOLE_BODY => bytes,
-        Body::Fixed(_) | Body::Random(_) => return None,
+        Body::Fixed(_) | Body::Random(_) | Body::Chunk | Body::Multipart(_) => return None,
     };
     let mut whole = head.to_vec();
     whole.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
@@ -91,10 +167,13 @@ impl Step {
         let mut head = vec![Template::literal(format!("{method} ").into_bytes()), path];
         let mut fixed = format!(" HTTP/1.1\r\nHost: {authority}\r\n");
         if !matches!(body, Body::Empty) && !has("content-type") {
-            fixed.push_str(match body {
-                Body::Template(_) => "Content-Type: application/json\r\n",
-                _ => "Content-Type: application/octet-stream\r\n",
-            });
+            match &body {
+                Body::Template(_) => fixed.push_str("Content-Type: application/json\r\n"),
+                Body::Multipart(m) => {
+                    fixed.push_str(&format!("Content-Type: multipart/form-data; boundary={}\r\n", m.boundary))
+                }
+                _ => fixed.push_str("Content-Type: application/octet-stream\r\n"),
+            }
         }
         if !has("user-agent") {
             fixed.push_str(concat!("User-Agent: blast/", env!("CARGO_PKG_VERSION"), "\r\n"));
@@ -108,7 +187,17 @@ impl Step {
         head.push(Template::literal(b"Content-Length: ".to_vec()));
         let head = Template::concat(head);
         let whole = whole_request(&head, &body);
-        Step { row, method: method.to_string(), head, body, captures: Vec::new(), repeat: Repeat::Times(1), whole }
+        Step {
+            row,
+            method: method.to_string(),
+            head,
+            body,
+            captures: Vec::new(),
+            repeat: Repeat::Times(1),
+            whole,
+            expect: Expect::default(),
+            split: None,
+        }
     }
 
     /// A step whose captures are all per-user runs once per user and is then skipped while the
@@ -117,9 +206,54 @@ impl Step {
         !self.captures.is_empty() && self.captures.iter().all(|c| c.per_user)
     }
 
-    /// The response body is needed (a JSON pointer capture).
+    /// The response body is needed (a JSON pointer capture, a check of the body).
     pub fn needs_body(&self) -> bool {
-        self.captures.iter().any(|c| c.source.needs_body())
+        self.captures.iter().any(|c| c.source.needs_body()) || self.expect.needs_body()
+    }
+
+    /// The templates of the request and its checks.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        let body: Vec<&Template> = match &self.body {
+            Body::Template(t) => vec![t],
+            Body::Multipart(m) => m
+                .pieces
+                .iter()
+                .filter_map(|p| match p {
+                    MultipartPiece::Text(t) => Some(t),
+                    MultipartPiece::Data(_) => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let total = match &self.split {
+            Some(Split { total: SplitTotal::Template(t), .. }) => Some(t),
+            _ => None,
+        };
+        std::iter::once(&self.head)
+            .chain(body)
+            .chain(total)
+            .chain(self.expect.json.iter().map(|(_, t)| t))
+            .chain(self.expect.body_contains.as_ref())
+    }
+
+    /// Largest slice of the random pool one request of this step sends.
+    pub fn largest_random(&self) -> usize {
+        let chunk = self.split.as_ref().map_or(0, |s| s.chunk as usize);
+        match &self.body {
+            Body::Random(n) => *n,
+            Body::Chunk => chunk,
+            Body::Multipart(m) => m
+                .pieces
+                .iter()
+                .map(|p| match p {
+                    MultipartPiece::Data(PartData::Random(n)) => *n,
+                    MultipartPiece::Data(PartData::Chunk) => chunk,
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0),
+            _ => 0,
+        }
     }
 
     /// Response headers are needed.
@@ -159,6 +293,30 @@ pub struct Scenario {
     pub on_start: Vec<Step>,
     /// Seed of template randomness and of the random body pool.
     pub seed: u64,
+    /// Some template uses `{{sent_sha256}}`: the chunks sent are hashed as they go.
+    pub hash_sent: bool,
+    /// The first mismatching value of each row's failed checks, for the failures CSV.
+    pub mismatches: std::sync::Arc<Mismatches>,
+}
+
+/// The first value that failed a check (`expect_status`, `expect_body`, `slow`), per row and
+/// kind: written into the failures CSV's `Error` so that a failed run says what came back.
+#[derive(Debug, Default)]
+pub struct Mismatches(std::sync::Mutex<Vec<(usize, &'static str, String)>>);
+
+impl Mismatches {
+    /// Keeps `detail()` when it is the first failure of `kind` on `row` (made only then).
+    pub fn note(&self, row: usize, kind: &'static str, detail: impl FnOnce() -> String) {
+        let Ok(mut seen) = self.0.lock() else { return };
+        if !seen.iter().any(|(r, k, _)| *r == row && *k == kind) {
+            seen.push((row, kind, detail()));
+        }
+    }
+
+    /// Every first mismatch: (row, kind, value).
+    pub fn take(&self) -> Vec<(usize, &'static str, String)> {
+        self.0.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+    }
 }
 
 impl Scenario {
@@ -173,21 +331,14 @@ impl Scenario {
             vars: Vec::new(),
             on_start: Vec::new(),
             seed: 1,
+            hash_sent: false,
+            mismatches: Default::default(),
         }
     }
 
     /// Largest random body, for sizing the pool.
     pub fn largest_random_body(&self) -> usize {
-        self.iterations
-            .iter()
-            .flat_map(|i| &i.steps)
-            .chain(&self.on_start)
-            .filter_map(|s| match s.body {
-                Body::Random(n) => Some(n),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0)
+        self.iterations.iter().flat_map(|i| &i.steps).chain(&self.on_start).map(Step::largest_random).max().unwrap_or(0)
     }
 
     /// Rows that are flows (left out of `Aggregated`, which counts requests).
