@@ -17,6 +17,8 @@
 //! - `report`: one measurement model (named rows, per-second history, latencies) rendered as
 //!   the terminal summary, JSON (with the raw histograms `blast merge` reads), Locust CSV, HTML,
 //!   HdrHistogram logs and comparisons.
+//! - `import`: `blast import`, reading Locust files, HAR exports and OpenAPI documents into
+//!   profiles (TOML); beside the generators, imported only by `cli`.
 //! - `cli`: parses flags, builds plans and workloads, maps results to exit codes.
 //! - `redact`: masks tokens and credentials in everything blast prints or writes.
 //! - `template`: request templates (`{{...}}` placeholders) parsed once, rendered per request.
@@ -29,6 +31,7 @@ pub mod cli;
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod redact;
 pub mod report;
 pub mod serve;

@@ -2,7 +2,8 @@
 //! and maps the result to an exit code. No measuring happens here.
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
-//! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`: one per command.
+//! - `api`, `ws`, `upload`, `serve`, `run` (`profile`), `merge`, `compare`, `import`: one per
+//!   command.
 //! - `docs`: `completions` and `man`, generated from the flags' definitions.
 //! - `progress`: the live progress line; `sla`: `--sla` targets and their verdicts;
 //!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run.
@@ -15,6 +16,7 @@ pub mod command;
 pub mod common;
 pub mod compare;
 pub mod docs;
+pub mod import;
 pub mod merge;
 pub mod metrics_listen;
 pub mod profile;
@@ -58,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
+        Command::Import(args) => import::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man => docs::man(),
     };
