@@ -319,7 +319,7 @@ fn items(func: &str, tags: &[String], mut steps: Vec<Step>, trailing: Vec<String
     if steps.len() == 1 && !steps[0].needs_flow() {
         let mut step = steps.remove(0);
         step.tags = tags.to_vec();
-        out.push(Item::Request { weight: 1, step });
+        out.push(Item::Request { weight: 1, step: Box::new(step) });
     } else if !steps.is_empty() {
         out.push(Item::Flow(Flow {
             name: func.to_string(),

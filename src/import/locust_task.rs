@@ -658,7 +658,7 @@ impl<'a> Task<'a> {
                 binop(b.op, l, r, &b.left)
             }
             Expr::UnaryOp(u) => match (u.op, self.expr(&u.operand)) {
-                (ast::UnaryOp::Not, v) => v.truth().map_or_else(|| unknown_cond(), |t| Val::Bool(!t)),
+                (ast::UnaryOp::Not, v) => v.truth().map_or_else(unknown_cond, |t| Val::Bool(!t)),
                 (ast::UnaryOp::USub, Val::Int(n)) => Val::Int(-n),
                 (ast::UnaryOp::USub, Val::Float(x)) => Val::Float(-x),
                 _ => unknown_cond(),
@@ -667,7 +667,7 @@ impl<'a> Task<'a> {
                 let vals: Vec<Option<bool>> = b.values.iter().map(|v| self.expr(v).truth()).collect();
                 match (b.op, vals.iter().all(Option::is_some)) {
                     (ast::BoolOp::And, true) => Val::Bool(vals.iter().all(|v| *v == Some(true))),
-                    (ast::BoolOp::Or, true) => Val::Bool(vals.iter().any(|v| *v == Some(true))),
+                    (ast::BoolOp::Or, true) => Val::Bool(vals.contains(&Some(true))),
                     _ => unknown_cond(),
                 }
             }
@@ -1178,7 +1178,7 @@ fn seconds_text(s: f64) -> String {
 /// A byte count as blast writes sizes: `10M` when exact, else the number.
 pub fn size_text(n: u64) -> String {
     for (unit, k) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-        if n >= k && n % k == 0 {
+        if n >= k && n.is_multiple_of(k) {
             return format!("{}{unit}", n / k);
         }
     }

@@ -221,7 +221,8 @@ mod tests {
         let id = Val::Tmpl("{{id}}".into());
         assert_eq!(percent_format("/a/%s/b/%d%%", &[id.clone(), Val::Int(3)]).as_deref(), Ok("/a/{{id}}/b/3%"));
         assert_eq!(
-            brace_format("/a/{}/{n}/{{x}}", &[id.clone()], &[("n".into(), Val::Num("{{i}}".into()))]).as_deref(),
+            brace_format("/a/{}/{n}/{{x}}", std::slice::from_ref(&id), &[("n".into(), Val::Num("{{i}}".into()))])
+                .as_deref(),
             Ok("/a/{{id}}/{{i}}/{x}")
         );
         assert!(brace_format("{:05d}", &[Val::Int(1)], &[]).is_err());

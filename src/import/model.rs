@@ -36,7 +36,7 @@ pub struct Profile {
 /// A `[[request]]`, a `[[flow]]`, or only comments where a task could not be translated.
 #[derive(Debug)]
 pub enum Item {
-    Request { weight: u64, step: Step },
+    Request { weight: u64, step: Box<Step> },
     Flow(Flow),
     Comments(Vec<String>),
 }
@@ -183,7 +183,7 @@ impl Profile {
 
     fn all_steps(&self) -> impl Iterator<Item = &Step> {
         self.on_start.iter().chain(self.items.iter().flat_map(|i| match i {
-            Item::Request { step, .. } => std::slice::from_ref(step).iter(),
+            Item::Request { step, .. } => std::slice::from_ref(&**step).iter(),
             Item::Flow(f) => f.steps.iter(),
             Item::Comments(_) => [].iter(),
         }))
@@ -191,7 +191,7 @@ impl Profile {
 
     fn all_steps_mut(&mut self) -> impl Iterator<Item = &mut Step> {
         self.on_start.iter_mut().chain(self.items.iter_mut().flat_map(|i| match i {
-            Item::Request { step, .. } => std::slice::from_mut(step).iter_mut(),
+            Item::Request { step, .. } => std::slice::from_mut(&mut **step).iter_mut(),
             Item::Flow(f) => f.steps.iter_mut(),
             Item::Comments(_) => [].iter_mut(),
         }))
