@@ -18,6 +18,8 @@
 //! - `report`: one measurement model (named rows, per-second history, latencies) rendered as
 //!   the terminal summary, JSON (with the raw histograms `blast merge` reads), Locust CSV, HTML,
 //!   HdrHistogram logs and comparisons.
+//! - `import`: `blast import`, reading Locust files, HAR exports and OpenAPI documents into
+//!   profiles (TOML); beside the generators, imported only by `cli`.
 //! - `cli`: parses flags and orchestrates: each workload command implements
 //!   `cli::driver::Workload`, and the driver holds the one skeleton (limits, signals, progress,
 //!   live metrics, SLA, reports, exit code) for all of them.
@@ -39,6 +41,7 @@ pub mod cli;
 pub mod clock;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod redact;
 pub mod report;
 pub mod serve;

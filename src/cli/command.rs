@@ -1,6 +1,6 @@
 //! The commands and their flags: what `blast` parses (also from a profile, by `run`).
 
-use crate::cli::{api, compare, merge, serve, upload, ws};
+use crate::cli::{api, compare, import, merge, serve, upload, ws};
 use crate::units;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -28,6 +28,8 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Compare two runs' JSON reports; exit 1 on a regression.
     Compare(compare::CompareArgs),
+    /// Turn a Locust file, a HAR export or an OpenAPI 3 document into a profile for `blast run`.
+    Import(import::ImportArgs),
     /// Start the embedded target and run `blast api` against it (defaults: 20000 req/s for 10s).
     Demo(DemoArgs),
     /// Print shell completions: blast completions bash|zsh|fish (install line in the README).

@@ -3,9 +3,9 @@
 //!
 //! - `command`: the commands and their flags (`Cli`); `common`: what every command shares.
 //! - `driver`: the one skeleton every workload command runs through (limits, signals, progress,
-//!   live metrics, SLA, reports, exit code), and `blast merge`'s dispatch.
+//!   live metrics, SLA, reports, exit code).
 //! - `api`, `ws`, `upload`: each workload's flags and its `driver::Workload`.
-//! - `serve`, `run` (`profile`), `merge`, `compare`: one per command.
+//! - `serve`, `run` (`profile`), `merge`, `compare`, `import`: one per command.
 //! - `docs`: `completions` and `man`, generated from the flags' definitions.
 //! - `progress`: the live progress line;
 //!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run;
@@ -20,6 +20,7 @@ pub mod common;
 pub mod compare;
 pub mod docs;
 pub mod driver;
+pub mod import;
 pub mod merge;
 pub mod metrics_listen;
 pub mod profile;
@@ -63,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo(args),
+        Command::Import(args) => import::run(args),
         Command::Completions(args) => docs::completions(args),
         Command::Man => docs::man(),
     };

@@ -10,6 +10,7 @@ mod common;
 mod accuracy;
 mod api;
 mod faults;
+mod import;
 mod interfaces;
 mod io_backends;
 mod live_metrics;
