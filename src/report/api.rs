@@ -473,6 +473,14 @@ impl ApiSummary {
 }
 
 impl ApiSummary {
+    /// Every kind of failure: the errors by kind, then the failed statuses (`HTTP 401`), so that
+    /// the errors line never says "none" beside failed requests.
+    fn failure_kinds(&self) -> BTreeMap<String, u64> {
+        let failed = |code: &String| code.parse::<u16>().map_or(true, |c| c >= 400);
+        let statuses = self.status_codes.iter().filter(|(c, _)| failed(c)).map(|(c, n)| (format!("HTTP {c}"), *n));
+        self.errors.clone().into_iter().chain(statuses).collect()
+    }
+
     /// Corrected latency second by second (second `i` of the timeline covers `i..i+1` since the
     /// start, warm-up included).
     fn heatmap(&self) -> Heatmap {
@@ -597,7 +605,7 @@ impl Report for ApiSummary {
             ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
             ("rate", format!("achieved {achieved} ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
             ("status", text::counts(&self.status_codes)),
-            ("errors", text::counts(&self.errors)),
+            ("errors", text::counts(&self.failure_kinds())),
             ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
         ];
         if let Some(a) = &self.accounts {
@@ -668,10 +676,14 @@ impl Report for ApiSummary {
         let safe = |n: &ApiName| n.name.replace(|c: char| c.is_whitespace() || c == ',' || c == '=', "_");
         let tags: Vec<String> =
             self.names.iter().filter(|_| self.names.len() > 1).map(|n| format!("name.{}", safe(n))).collect();
+        // The run's seconds, the last one as long as it really was (the run ended, or its last
+        // answers arrived, part way into it): intervals end where the next begins, never later.
+        let end = self.plan.warmup_s + self.measured_s.max(self.response_s);
         let intervals = self.raw.timeline.iter().enumerate().flat_map(|(i, r)| {
             let rows = tags.iter().zip(&r.by_name).map(|(tag, row)| (tag.as_str(), &row.latency));
             [("latency", &r.latency), ("service", &r.service)].into_iter().chain(rows).filter_map(move |(tag, h)| {
-                let (start, length) = (Duration::from_secs(i as u64), Duration::from_secs(1));
+                let start = Duration::from_secs(i as u64);
+                let length = Duration::from_secs_f64((end - i as f64).clamp(0.001, 1.0));
                 Some(hdr::Interval { tag, start, length, histogram: Cow::Owned(h.histogram().ok()?) })
             })
         });
