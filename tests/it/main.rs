@@ -9,6 +9,7 @@ mod common;
 
 mod accuracy;
 mod api;
+mod evidence;
 mod faults;
 mod import;
 mod interfaces;

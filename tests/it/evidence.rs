@@ -6,8 +6,7 @@
 //! response that failed; the hdr-log's intervals are the run's seconds, the last one as long as
 //! it really was.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const LOGIN_BODY: &str = r#"{"username":"alice","password":"pw"}"#;
 
