@@ -45,10 +45,13 @@ pub enum ErrorKind {
     Unfinished,
     /// A value a later step needs was not in the response (a scenario's capture).
     CaptureMissing,
+    /// The request was not sent: its rendered path held a space or a control character (a
+    /// captured value put it there).
+    InvalidPath,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
@@ -62,6 +65,7 @@ impl ErrorKind {
         ErrorKind::Dropped,
         ErrorKind::Unfinished,
         ErrorKind::CaptureMissing,
+        ErrorKind::InvalidPath,
     ];
 
     /// Stable machine-readable name, used in reports.
@@ -80,6 +84,7 @@ impl ErrorKind {
             ErrorKind::Dropped => "dropped",
             ErrorKind::Unfinished => "unfinished",
             ErrorKind::CaptureMissing => "capture_missing",
+            ErrorKind::InvalidPath => "invalid_path",
         }
     }
 
@@ -294,6 +299,18 @@ impl Recorder {
         } else {
             self.connects_failed += 1;
         }
+    }
+
+    /// `n` connections a call opened itself (between the steps of an iteration, or for a
+    /// retry), `took` for all of them together: each is recorded with their mean time (exact
+    /// for the usual one; a flow that reopened several has them averaged).
+    pub fn record_reopened(&mut self, n: u32, took: Duration) {
+        if n == 0 {
+            return;
+        }
+        self.connects_ok += u64::from(n);
+        self.reconnects += u64::from(n);
+        self.connect.saturating_record_n(micros(took / n), u64::from(n));
     }
 
     pub fn note_queue_depth(&mut self, depth: usize) {
