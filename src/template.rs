@@ -40,6 +40,12 @@ const TEXT_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 /// Longest `{{random_text N}}`.
 const MAX_TEXT: usize = 1 << 20;
 
+/// Whether `b` may be part of a URL path in a request line: not a space (it would end the
+/// path) and no control character (CR, LF, ... would break the request).
+pub fn path_byte(b: u8) -> bool {
+    b > b' ' && b != 0x7f
+}
+
 /// Why a template was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError(pub String);
@@ -194,6 +200,51 @@ impl Template {
             matches!(p, Piece::SentSha256)
                 || matches!(p, Piece::Escaped(i) | Piece::Number(i) if matches!(**i, Piece::SentSha256))
         })
+    }
+
+    /// Checks, before the run, what this template renders into a URL path: its text, `{{pick}}`
+    /// choices, `{{random_text N}}` (it renders spaces) and `{{user.COLUMN}}` values in
+    /// `users` (rows by column) must hold no space and no control character (`path_byte`).
+    /// Captured variables are known only per request: `Ok(true)` when there is one, so the
+    /// rendered path must be checked before each request.
+    pub fn check_path(&self, users: &[Vec<Box<[u8]>>]) -> Result<bool, TemplateError> {
+        let bad = |v: &[u8]| !v.iter().all(|&b| path_byte(b));
+        let show = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        let mut per_request = false;
+        for p in &self.pieces {
+            match p {
+                Piece::Text(t) if bad(t) => {
+                    return Err(TemplateError(format!("'{}' has a space or a control character", show(t))));
+                }
+                Piece::RandomText(_) => {
+                    return Err(TemplateError(
+                        "{{random_text N}} renders spaces, which a path cannot hold: use {{uuid}} or {{random_int A B}}"
+                            .into(),
+                    ));
+                }
+                Piece::Pick(choices) => {
+                    if let Some(c) = choices.iter().find(|c| bad(c)) {
+                        return Err(TemplateError(format!(
+                            "{{{{pick}}}} choice '{}' has a space or a control character, which a path cannot hold",
+                            show(c)
+                        )));
+                    }
+                }
+                Piece::User(col) => {
+                    let hit = users.iter().enumerate().find(|(_, row)| row.get(*col).is_some_and(|v| bad(v)));
+                    if let Some((i, row)) = hit {
+                        return Err(TemplateError(format!(
+                            "user {} of the users file has '{}' in the column this path uses: a space or a control character, which a path cannot hold",
+                            i + 1,
+                            show(&row[*col])
+                        )));
+                    }
+                }
+                Piece::Var(_) => per_request = true,
+                _ => {}
+            }
+        }
+        Ok(per_request)
     }
 
     /// Appends the rendered template to `out`.
@@ -471,6 +522,29 @@ mod tests {
         assert!(err("{{frobnicate 3}}").contains("unknown template function"));
         assert!(err("a {{seq").contains("unclosed"));
         assert!(Template::parse("{{user.name}}", Scope::default()).expect_err("no users").0.contains("users file"));
+    }
+
+    #[test]
+    fn a_path_is_checked_before_the_run_where_its_values_are_known() {
+        let cols = ["id".to_string()];
+        let vars = ["run".to_string()];
+        let scope = Scope { user_columns: Some(&cols), vars: &vars };
+        let users: Vec<Vec<Box<[u8]>>> = vec![vec![b"u-1".as_slice().into()], vec![b"u 2".as_slice().into()]];
+        let check = |s: &str, users: &[Vec<Box<[u8]>>]| Template::parse(s, scope).expect(s).check_path(users);
+        // Functions with arguments render no space: nothing to check per request.
+        assert_eq!(check("/m/{{random_int 1 20}}/{{pick a,b}}/{{uuid}}/{{seq}}", &[]), Ok(false));
+        assert_eq!(check("/u/{{user.id}}", &users[..1]), Ok(false));
+        // A captured value is known only when the request is made.
+        assert_eq!(check("/runs/{{run}}/logs", &[]), Ok(true));
+        // Values known before the run that would put a space into the path.
+        assert!(check("/u/{{user.id}}", &users).expect_err("space").0.contains("user 2"));
+        assert!(check("/p/{{pick a b,c}}", &[]).expect_err("space").0.contains("'a b'"));
+        assert!(check("/t/{{random_text 8}}", &[]).expect_err("space").0.contains("random_text"));
+        // The bytes a request line cannot hold in its path: a space, CR, LF, any control byte.
+        for bad in [&b"/a b"[..], b"/a\r", b"/a\nX", b"/a\x01", b"/a\x7f", b"/a\tb"] {
+            assert!(Template::literal(bad.to_vec()).check_path(&[]).is_err(), "{bad:?}");
+        }
+        assert_eq!(Template::literal(b"/a/%20/~b?c=d&e=f#g".to_vec()).check_path(&[]), Ok(false));
     }
 
     #[test]

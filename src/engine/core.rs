@@ -518,8 +518,7 @@ async fn conn_loop<W: Workload>(
         let stats = call.stats;
         if stats.reopened > 0 || stats.retried {
             let mut rec = st.recorder.borrow_mut();
-            rec.connects_ok += u64::from(stats.reopened);
-            rec.reconnects += u64::from(stats.reopened);
+            rec.record_reopened(stats.reopened, stats.connect_time);
             rec.retried += u64::from(stats.retried);
         }
         if call.measured {

@@ -51,10 +51,13 @@ pub enum ErrorKind {
     ExpectBody,
     /// The response came later than the request's `slow` limit.
     Slow,
+    /// The request was not sent: its rendered path held a space or a control character (a
+    /// captured value put it there).
+    InvalidPath,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
@@ -71,6 +74,7 @@ impl ErrorKind {
         ErrorKind::ExpectStatus,
         ErrorKind::ExpectBody,
         ErrorKind::Slow,
+        ErrorKind::InvalidPath,
     ];
 
     /// Stable machine-readable name, used in reports.
@@ -92,6 +96,7 @@ impl ErrorKind {
             ErrorKind::ExpectStatus => "expect_status",
             ErrorKind::ExpectBody => "expect_body",
             ErrorKind::Slow => "slow",
+            ErrorKind::InvalidPath => "invalid_path",
         }
     }
 
@@ -347,6 +352,18 @@ impl Recorder {
         } else {
             self.connects_failed += 1;
         }
+    }
+
+    /// `n` connections a call opened itself (between the steps of an iteration, or for a
+    /// retry), `took` for all of them together: each is recorded with their mean time (exact
+    /// for the usual one; a flow that reopened several has them averaged).
+    pub fn record_reopened(&mut self, n: u32, took: Duration) {
+        if n == 0 {
+            return;
+        }
+        self.connects_ok += u64::from(n);
+        self.reconnects += u64::from(n);
+        self.connect.saturating_record_n(micros(took / n), u64::from(n));
     }
 
     pub fn note_queue_depth(&mut self, depth: usize) {

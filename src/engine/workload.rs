@@ -98,8 +98,11 @@ pub struct CallStats {
     /// The time the target said it spent on the request itself, when it says (a response
     /// header): what the rest of the service time is is the network's and blast's.
     pub target_time: Option<Duration>,
-    /// Connections the call had to open again itself (a retry on a fresh connection).
+    /// Connections the call had to open itself: between the steps of an iteration (the
+    /// previous response closed its connection) or for a retry on a fresh connection.
     pub reopened: u32,
+    /// Time spent opening those `reopened` connections (TCP and TLS), all together.
+    pub connect_time: Duration,
     /// The request was sent a second time (`reopened` tells on how many fresh connections).
     pub retried: bool,
     /// Response body bytes alone (Locust's content size).

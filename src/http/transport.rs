@@ -64,19 +64,50 @@ impl Transport {
 
     /// Whether the kept-alive stream is still usable, without waiting: the peer's FIN or RST
     /// on an idle socket, or bytes nobody asked for, make it unusable. On epoll a socket with
-    /// nothing to read costs no system call (tokio knows it is not readable).
+    /// nothing to read costs no system call (tokio knows it is not readable), so a FIN that
+    /// arrived since the runtime last polled is seen on the next check.
     pub fn still_open(&mut self) -> bool {
         match self {
-            Transport::Epoll(s) => {
-                let mut cx = Context::from_waker(Waker::noop());
-                let mut scratch = [0u8; 64];
-                let mut buf = ReadBuf::new(&mut scratch);
-                // Pending: nothing to read, open. Ready: end of stream, bytes or an error.
-                Pin::new(s).poll_read(&mut cx, &mut buf).is_pending()
-            }
+            Transport::Epoll(s) => nothing_to_read(s),
             Transport::Uring(s) => s.still_open(),
         }
     }
+
+    /// `still_open`, asked of the kernel now (one non-blocking peek): a FIN that arrived an
+    /// instant ago is seen too. Between the steps of an iteration, where the next request
+    /// follows the last response at once.
+    pub fn still_open_now(&mut self) -> bool {
+        match self {
+            Transport::Epoll(s) => stream_still_open_now(s),
+            Transport::Uring(s) => s.still_open(),
+        }
+    }
+}
+
+/// Whether an idle epoll stream is still usable, asked of the kernel now: nothing buffered
+/// (TLS included) and the socket neither closed, reset nor holding unasked-for bytes.
+pub fn stream_still_open_now(s: &mut Stream) -> bool {
+    use std::os::fd::AsRawFd;
+    nothing_to_read(s) && socket_idle(s.as_raw_fd())
+}
+
+/// Polls `s` once without waiting. Pending: nothing to read, open. Ready: end of stream, bytes
+/// or an error.
+fn nothing_to_read(s: &mut Stream) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut scratch = [0u8; 64];
+    let mut buf = ReadBuf::new(&mut scratch);
+    Pin::new(s).poll_read(&mut cx, &mut buf).is_pending()
+}
+
+/// One non-blocking peek at socket `fd`: true when there is nothing to read (it would block).
+/// End of stream (the peer's FIN), a reset or bytes nobody asked for make it false.
+pub fn socket_idle(fd: std::os::fd::RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: `recv` writes at most one byte into `byte`, which outlives the call; `fd` is an
+    // open socket of the caller's.
+    let n = unsafe { libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
 }
 
 /// Writes `head` and `body` with vectored writes (one `writev` for both when the socket takes

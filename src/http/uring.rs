@@ -56,12 +56,6 @@ impl UringStream {
     /// of stream (the peer's FIN), a reset or bytes nobody asked for make it unusable.
     pub fn still_open(&self) -> bool {
         use std::os::fd::AsRawFd;
-        let mut byte = 0u8;
-        // SAFETY: `recv` writes at most one byte into `byte`, which outlives the call; the fd
-        // is this stream's own open socket.
-        let n = unsafe {
-            libc::recv(self.stream.as_raw_fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
-        };
-        n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+        crate::http::transport::socket_idle(self.stream.as_raw_fd())
     }
 }

@@ -567,7 +567,27 @@ fn warnings(s: &mut ApiSummary, run: &RunOutcome) -> Vec<String> {
     for n in s.names.iter().filter(|_| s.names.len() > 1) {
         w.extend(n.accounts.iter().flat_map(|a| a.warnings(&n.name)));
     }
+    w.extend(invalid_path_warning(&s.names));
     w
+}
+
+/// Requests not sent because a captured value put a space or a control character into their
+/// path (`invalid_path`), named by row.
+fn invalid_path_warning(names: &[ApiName]) -> Option<String> {
+    let kind = ErrorKind::InvalidPath.name();
+    let hit: Vec<(&str, u64)> = names
+        .iter()
+        .filter(|n| n.kind != "flow")
+        .filter_map(|n| Some((n.name.as_str(), *n.errors.get(kind)?)))
+        .collect();
+    let total: u64 = hit.iter().map(|(_, n)| n).sum();
+    (total > 0).then(|| {
+        let rows: Vec<String> = hit.iter().map(|(name, n)| format!("'{name}' {n}")).collect();
+        format!(
+            "{total} requests not sent ({kind}): a captured value put a space or a control character into the path of {}",
+            rows.join(", ")
+        )
+    })
 }
 
 /// The achieved rate with one decimal (`1999.7 req/s`), or to 4 significant digits under 1/s.

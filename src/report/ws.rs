@@ -53,6 +53,8 @@ pub struct WsProbes {
     pub failed_to_send: u64,
     /// Failed probes by reason (`http_401`, `refused`, `timeout`, `closed`, ...).
     pub failed_by_reason: BTreeMap<String, u64>,
+    /// Times the HTTP probe connection was opened again (the target closed it, or it failed).
+    pub reconnects: u64,
     pub expected_deliveries: u64,
     pub delivered: u64,
     pub missing: u64,
@@ -214,6 +216,7 @@ impl WsSummary {
                 sent: t.probes.len() as u64,
                 failed_to_send: t.probe_failures,
                 failed_by_reason: t.probe_failed.clone(),
+                reconnects: t.probe_reconnects,
                 cut_off_by_interruption: d.cut_off_probes,
                 other_messages: t.other_messages,
                 expected_deliveries: d.expected,
@@ -326,7 +329,7 @@ impl Report for WsSummary {
         let mut lines = vec![
             ("plan", format!("{} connections over {} cores at {rate}, {rooms} rooms, probes {probes} for {secs:.1}s{shard}", plan.conns, plan.cores)),
             ("connections", format!("{} established of {} ({:.2}%) in {:.2}s, {} attempts, failed: {failed}, dropped {dropped}, reconnects {reconnects}, peak open {peak}", c.established, c.planned, c.success_pct, self.ramp_s, c.attempted)),
-            ("probes", format!("{} sent ({} failed{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
+            ("probes", format!("{} sent ({} failed{}{}), deliveries {}/{} expected, missing {}, duplicates {}, unexpected {}, complete probes {}", p.sent, p.failed_to_send, failed_reasons(&p.failed_by_reason), probe_reconnects(p.reconnects), p.delivered, p.expected_deliveries, p.missing, p.duplicates, p.unexpected, p.complete_probes)),
             ("subscribed", subscribed_line(&self.subscriptions)),
             ("timed", timed_line(p)),
             ("identities", identity::lines(&self.identities)),
@@ -467,6 +470,15 @@ fn failed_reasons(by: &BTreeMap<String, u64>) -> String {
         String::new()
     } else {
         format!(": {}", text::counts(by))
+    }
+}
+
+/// ", 3 reconnects" after the failures when the probe connection was opened again.
+fn probe_reconnects(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} reconnects")
     }
 }
 

@@ -11,6 +11,7 @@ mod accuracy;
 mod api;
 mod evidence;
 mod faults;
+mod flow_reconnect;
 mod import;
 mod interfaces;
 mod io_backends;

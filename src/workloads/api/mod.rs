@@ -5,10 +5,15 @@
 //! - `raw`: the run as a JSON report carries it (`RawRun`), and shards merged from it.
 //!
 //! Keep-alive: a kept connection is checked before each reuse (`Wire::still_open`: the peer's
-//! FIN or RST on the idle socket) and replaced by the engine without an error. A connection
-//! that fails after the request was written and before any byte of the answer is
-//! `closed_before_response`; with `--retry-idempotent` a GET, HEAD, PUT, DELETE, OPTIONS or
-//! TRACE is sent once more on a fresh connection (`Dial`), a POST never.
+//! FIN or RST on the idle socket) and replaced by the engine without an error. Within an
+//! iteration (on_start steps, a flow's steps, repeats) a request never goes on a connection
+//! the last response closed (`Connection: close`, HTTP/1.0 without keep-alive, a body that
+//! ran until the close) or that the peer closed since (one peek at the socket): the wire
+//! opens a fresh one first (`Dial`), counted as a reconnect, its time recorded as a connect
+//! and left out of the step's latency. A connection that fails after the request was written
+//! and before any byte of the answer is `closed_before_response`; with `--retry-idempotent` a
+//! GET, HEAD, PUT, DELETE, OPTIONS or TRACE is sent once more on a fresh connection, a POST
+//! never.
 //!
 //! The target URL, the response codec and the connection set-up are `crate::http`'s. This
 //! module plugs into the engine through `Workload`/`Connection`; pacing, queueing, recording
@@ -129,13 +134,17 @@ fn idempotent(head: &[u8]) -> bool {
     [&b"GET"[..], b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"].contains(&method)
 }
 
-/// One keep-alive connection: its stream and read state, and how to open it again for a
-/// retry.
+/// One keep-alive connection: its stream and read state, and how to open it again (after a
+/// response that closed it, or for a retry).
 pub struct Wire {
     stream: Transport,
     read: BytesMut,
     decoder: ResponseDecoder,
+    /// False once the last response said the server closes (or the stream failed).
     open: bool,
+    /// The stream was just opened, or the engine checked it before this call
+    /// (`still_open`): the next exchange need not look at the socket again.
+    checked: bool,
     dial: Arc<Dial>,
     retry_idempotent: bool,
 }
@@ -148,21 +157,21 @@ impl Exchange for Wire {
         keep: Keep,
         stats: &'a mut CallStats,
     ) -> Result<u16, ErrorKind> {
+        // A step after a response that closed the connection, or after a close seen since,
+        // goes on a fresh one: never a request on a connection the server is closing.
+        let checked = std::mem::take(&mut self.checked);
+        if !self.open || !(checked || self.read.is_empty() && self.stream.still_open_now()) {
+            self.reopen(stats).await?;
+        }
         let mut result = self.round_trip(head, body, keep, stats).await;
         // The connection failed before any byte of the answer (most often a keep-alive
         // connection the server closed just as the request went out): the request may or may
         // not have been processed, so only an idempotent one is sent again, once, and only
         // when asked. A POST is never repeated behind the user's back.
-        if result == Err(ErrorKind::ClosedBeforeResponse) && self.retry_idempotent && idempotent(head) {
-            // Boxed: opening a stream (a TLS handshake's state included) is a future of ~2 KB,
-            // and unboxed it would size every request's future, which is moved (copied whole)
-            // when the engine wraps it in its timeout. A retry opens a socket anyway.
-            if let Ok(stream) = Box::pin(self.dial.open()).await {
-                self.replace_stream(stream);
-                stats.reopened += 1;
-                stats.retried = true;
-                result = self.round_trip(head, body, keep, stats).await;
-            }
+        let retry = result == Err(ErrorKind::ClosedBeforeResponse) && self.retry_idempotent && idempotent(head);
+        if retry && self.reopen(stats).await.is_ok() {
+            stats.retried = true;
+            result = self.round_trip(head, body, keep, stats).await;
         }
         if result.is_err() {
             self.open = false;
@@ -187,9 +196,26 @@ impl Wire {
             read: BytesMut::with_capacity(READ_CHUNK),
             decoder: ResponseDecoder::new(),
             open: true,
+            checked: true,
             dial,
             retry_idempotent,
         }
+    }
+
+    /// Continues on a fresh connection: counted in `stats.reopened`, its time (TCP and TLS) in
+    /// `stats.connect_time`. A connection that cannot be opened fails the request with the
+    /// connect's kind (`connect_refused`, ...).
+    async fn reopen(&mut self, stats: &mut CallStats) -> Result<(), ErrorKind> {
+        let started = Instant::now();
+        // Boxed: opening a stream (a TLS handshake's state included) is a future of ~2 KB,
+        // and unboxed it would size every request's future, which is moved (copied whole)
+        // when the engine wraps it in its timeout. A reconnect opens a socket anyway.
+        let opened = Box::pin(self.dial.open()).await;
+        stats.connect_time += started.elapsed();
+        self.open = false;
+        self.replace_stream(opened?);
+        stats.reopened += 1;
+        Ok(())
     }
 
     /// Continues on a freshly opened stream (what was read on the old one is dropped).
@@ -210,6 +236,7 @@ impl Wire {
             return false;
         }
         self.open = self.stream.still_open();
+        self.checked = self.open;
         self.open
     }
 

@@ -2,6 +2,11 @@
 //! time to a conversation (an HTTP request, or with `--probe-via ws` a text frame from a
 //! connection of its own that subscribes to nothing); every subscriber that receives it records
 //! the delivery. Probes the target refuses are counted by reason (`http_401`, `refused`, ...).
+//!
+//! An HTTP probe connection is kept alive between probes, and opened again (counted as a probe
+//! reconnect, before the probe's send time is taken) when the last answer closed it
+//! (`Connection: close`, HTTP/1.0, a body until the close), when the target closed it since,
+//! or after a failure.
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
@@ -35,6 +40,8 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
     let mut channel: Option<Channel> = None;
     let waited = Instant::now().saturating_duration_since(start);
     let interval = Duration::from_secs_f64(1.0 / plan.probe_rate);
+    // Whether a probe connection was opened before: opening another is a reconnect.
+    let mut opened = false;
     while let Some(slot) = pacer.next_slot() {
         if core.stopping() || core.none_open() {
             break;
@@ -47,9 +54,21 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
             break;
         }
         let room = (slot.seq % plan.rooms as u64) as u32;
+        // A kept HTTP connection the target closed (or wrote to unasked) since the last probe
+        // is not written to: the probe would be lost.
+        if let Some(Channel::Http(stream, buf)) = &mut channel {
+            if !buf.is_empty() || !crate::http::transport::stream_still_open_now(stream) {
+                channel = None;
+            }
+        }
         if channel.is_none() {
             channel = match tokio::time::timeout(plan.timeout, open(core)).await {
-                Ok(Ok(ch)) => Some(ch),
+                Ok(Ok(ch)) => {
+                    if std::mem::replace(&mut opened, true) {
+                        core.tally.borrow_mut().probe_reconnects += 1;
+                    }
+                    Some(ch)
+                }
                 Ok(Err(reason)) => {
                     core.tally.borrow_mut().probe_failed(&reason);
                     continue;
@@ -69,7 +88,12 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
             Err(_) => Err("timeout".to_string()),
         };
         match result {
-            Ok(()) => core.tally.borrow_mut().probes.push(ProbeSent { id: slot.seq, room, sent_us }),
+            Ok(keep) => {
+                core.tally.borrow_mut().probes.push(ProbeSent { id: slot.seq, room, sent_us });
+                if !keep {
+                    channel = None;
+                }
+            }
             Err(reason) => {
                 core.tally.borrow_mut().probe_failed(&reason);
                 // A refused request (4xx/5xx) leaves the connection usable; anything else not.
@@ -120,11 +144,12 @@ pub fn request(plan: &WsPlan, body: &str) -> String {
     r
 }
 
-/// Publishes one probe; `Err(reason)` when the target did not accept it.
-async fn send(plan: &WsPlan, ch: &mut Channel, message: &str) -> Result<(), String> {
+/// Publishes one probe; `Err(reason)` when the target did not accept it. `Ok(false)`: accepted,
+/// and the answer closed the connection.
+async fn send(plan: &WsPlan, ch: &mut Channel, message: &str) -> Result<bool, String> {
     match ch {
         Channel::Http(stream, buf) => {
-            let status = exchange(stream, buf, request(plan, message).as_bytes()).await.map_err(|e| {
+            let (status, close) = exchange(stream, buf, request(plan, message).as_bytes()).await.map_err(|e| {
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
                     "closed".to_string()
                 } else {
@@ -132,7 +157,7 @@ async fn send(plan: &WsPlan, ch: &mut Channel, message: &str) -> Result<(), Stri
                 }
             })?;
             if (200..300).contains(&status) {
-                Ok(())
+                Ok(!close)
             } else {
                 Err(format!("http_{status}"))
             }
@@ -146,23 +171,30 @@ async fn send(plan: &WsPlan, ch: &mut Channel, message: &str) -> Result<(), Stri
                     _ => return Err("closed".to_string()),
                 }
             }
-            ws.send(Message::text(message.to_string())).await.map_err(|_| "closed".to_string())
+            ws.send(Message::text(message.to_string())).await.map_err(|_| "closed".to_string())?;
+            Ok(true)
         }
     }
 }
 
-async fn exchange(stream: &mut Stream, buf: &mut BytesMut, request: &[u8]) -> std::io::Result<u16> {
+/// Writes `request`, reads its answer: the status, and whether the answer closes the
+/// connection.
+async fn exchange(stream: &mut Stream, buf: &mut BytesMut, request: &[u8]) -> std::io::Result<(u16, bool)> {
     stream.write_all(request).await?;
     let mut decoder = ResponseDecoder::new();
     loop {
         match decoder.decode(buf) {
-            Ok(Some(r)) => return Ok(r.status),
+            Ok(Some(r)) => return Ok((r.status, r.close)),
             Ok(None) => {}
             Err(e) => return Err(std::io::Error::other(e.to_string())),
         }
         buf.reserve(4096);
         if stream.read_buf(buf).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+            // A body that runs until the close ends here.
+            return match decoder.decode_eof(buf) {
+                Ok(Some(r)) => Ok((r.status, true)),
+                _ => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            };
         }
     }
 }

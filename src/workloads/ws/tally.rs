@@ -62,6 +62,9 @@ pub struct WsTally {
     /// Failed probes by reason (`http_401`, `refused`, `timeout`, `closed`, ...).
     #[serde(default)]
     pub probe_failed: BTreeMap<String, u64>,
+    /// Times the HTTP probe connection was opened again (the target closed it, or it failed).
+    #[serde(default)]
+    pub probe_reconnects: u64,
     /// Most connections open at once (summed over cores).
     pub open_peak: u64,
     /// Connections open, per wall-clock second (absent from reports of earlier versions).
@@ -151,6 +154,7 @@ impl Default for WsTally {
             probes: Vec::new(),
             probe_failures: 0,
             probe_failed: BTreeMap::new(),
+            probe_reconnects: 0,
             open_peak: 0,
             open_per_second: LevelSeries::default(),
             other_messages: 0,
@@ -263,6 +267,7 @@ impl WsTally {
         for (k, v) in o.probe_failed {
             *self.probe_failed.entry(k).or_default() += v;
         }
+        self.probe_reconnects += o.probe_reconnects;
         self.open_peak += o.open_peak;
         self.open_per_second.merge(&o.open_per_second);
         self.other_messages += o.other_messages;

@@ -204,7 +204,8 @@ impl ScenarioFile {
         extra: &[(String, String)],
     ) -> Result<(Vec<Row>, Vec<Var>, Vec<Iteration>, Vec<u64>, Vec<Step>), UsageError> {
         let columns = users.map(|u| u.columns.as_slice());
-        let mut b = Builder { file: self, authority, columns, extra, rows: Vec::new(), vars: Vec::new() };
+        let user_rows = users.map_or(&[][..], |u| u.rows.as_slice());
+        let mut b = Builder { file: self, authority, columns, user_rows, extra, rows: Vec::new(), vars: Vec::new() };
         // on_start first: what it captures is known to every request and flow.
         let mut on_start = Vec::new();
         let mut user_vars: Vec<String> = Vec::new();
@@ -286,10 +287,34 @@ impl ScenarioFile {
     }
 }
 
+/// The characters of a template outside its `{{...}}` placeholders (an unclosed one is the
+/// template parser's error, reported when it is parsed).
+fn outside_placeholders(text: &str) -> impl Iterator<Item = char> + '_ {
+    let mut inside = false;
+    let mut chars = text.chars().peekable();
+    std::iter::from_fn(move || loop {
+        let c = chars.next()?;
+        match (inside, c) {
+            (false, '{') if chars.peek() == Some(&'{') => {
+                chars.next();
+                inside = true;
+            }
+            (true, '}') if chars.peek() == Some(&'}') => {
+                chars.next();
+                inside = false;
+            }
+            (true, _) => {}
+            (false, c) => return Some(c),
+        }
+    })
+}
+
 struct Builder<'a> {
     file: &'a ScenarioFile,
     authority: &'a str,
     columns: Option<&'a [String]>,
+    /// The users file's values by column, checked where a path renders them.
+    user_rows: &'a [Vec<Box<[u8]>>],
     extra: &'a [(String, String)],
     rows: Vec<Row>,
     vars: Vec<Var>,
@@ -351,7 +376,10 @@ impl Builder<'_> {
     fn step_scoped(&mut self, raw: &RawRequest, known: &[String], user_scope: bool) -> Result<Step, UsageError> {
         let f = self.file;
         let path = raw.path.get_ref();
-        if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        // The path's own text is checked here; what its placeholders render, where it is known
+        // before the run, once the template is parsed (`{{random_int 1 20}}` holds a space,
+        // its rendering none).
+        if !path.starts_with('/') || outside_placeholders(path).any(|c| c.is_whitespace() || c.is_control()) {
             return Err(f.at(
                 raw.path.span().start,
                 "path",
@@ -405,6 +433,7 @@ impl Builder<'_> {
         };
         let row = self.row(&name, &method, name_at)?;
         let path = self.template(path, known, raw.path.span().start, "path")?;
+        path.check_path(self.user_rows).map_err(|e| f.at(raw.path.span().start, "path", e))?;
         let mut headers = Vec::new();
         for (k, v) in &raw.headers {
             let at = v.span().start;
@@ -764,5 +793,26 @@ steps = [
             .contains("JSON pointer"));
         assert!(err("[[request]]\npath = \"a\"\n").contains("field 'path'"));
         assert!(err("[[request]]\npath = \"/a\"\ncolour = 1\n").contains("colour"));
+    }
+
+    #[test]
+    fn a_path_is_judged_by_what_it_renders_not_by_its_placeholders() {
+        // Placeholders with arguments hold spaces; what they render holds none.
+        let s = load("[[request]]\npath = \"/api/modules/m-{{random_int 1 20}}/{{ pick a,b }}/config\"\n")
+            .expect("a path with function arguments");
+        assert!(!s.iterations[0].steps[0].check_path);
+        assert_eq!(s.rows[0].name, "/api/modules/m-{{random_int 1 20}}/{{ pick a,b }}/config");
+        // A captured value is checked per request.
+        let flow = "[[flow]]\nname = \"f\"\nsteps = [\n { path = \"/a\", capture = { run = \"/id\" } },\n { path = \"/runs/{{run}}\" },\n]\n";
+        assert!(load(flow).expect("flow").iterations[0].steps[1].check_path);
+        // A literal space, a tab, or a space a placeholder would render: the file's line.
+        let err = |t: &str| load(t).expect_err(t);
+        let e = err("[[request]]\nname = \"x\"\npath = \"/a b/{{seq}}\"\n");
+        assert!(e.starts_with("s.toml:3: field 'path'") && e.contains("no spaces"), "{e}");
+        assert!(err("[[request]]\npath = \"/a\\tb\"\n").starts_with("s.toml:2: field 'path'"));
+        let e = err("[[request]]\npath = \"/a/{{pick x y,z}}\"\n");
+        assert!(e.starts_with("s.toml:2: field 'path'") && e.contains("'x y'"), "{e}");
+        let e = err("[[request]]\npath = \"/a/{{random_text 5}}\"\n");
+        assert!(e.starts_with("s.toml:2: field 'path'") && e.contains("random_text"), "{e}");
     }
 }

@@ -2,8 +2,11 @@
 //! captures taken from responses, per-user values kept per core.
 //!
 //! A step that fails (no response, or a status of 400 and above, or a capture that is not in
-//! the response) ends its iteration; later iterations are unaffected. A 401 on a step that used
-//! a per-user value drops that user's values, so the user's next iteration logs in again.
+//! the response, or a path a captured value broke: `invalid_path`, not sent) ends its
+//! iteration; later iterations are unaffected. A 401 on a step that used a per-user value drops
+//! that user's values, so the user's next iteration logs in again. A step whose connection the
+//! last response closed goes on a fresh one (the connection's rule, `Exchange`); its connect
+//! time is left out of the step's latency.
 
 use super::spec::{Body, Iteration, MultipartPiece, PartData, Repeat, Scenario, Split, SplitTotal, Step};
 use crate::engine::rng::SplitMix64;
@@ -74,8 +77,10 @@ impl CoreScenario {
 /// The I/O an iteration needs from its connection.
 pub trait Exchange {
     /// Writes `head` (up to the Content-Length value) then the body's parts (in one vectored
-    /// write where the socket takes it), reads one response. `keep` asks for the response body
-    /// and headers to be kept for captures and checks.
+    /// write where the socket takes it), reads one response, on a fresh connection when the
+    /// last response closed the one it had (or the peer closed it since): counted in
+    /// `stats.reopened`, timed in `stats.connect_time`. `keep` asks for the response body and
+    /// headers to be kept for captures and checks.
     fn exchange<'a>(
         &'a mut self,
         head: &'a [u8],
@@ -341,7 +346,13 @@ impl<C: Exchange> Cx<'_, C> {
             self.stats.bytes_out += stats.bytes_out;
             self.stats.bytes_in += stats.bytes_in;
             self.stats.body_in += stats.body_in;
-            let record = StepRecord::of(step.row, self.started, done, result, &stats);
+            self.stats.reopened += stats.reopened;
+            self.stats.connect_time += stats.connect_time;
+            self.stats.retried |= stats.retried;
+            // A connection the step had to open (the last response closed the previous one) is
+            // timed as a connect, not as the step: its latency starts after it.
+            let started = (self.started + stats.connect_time).min(done);
+            let record = StepRecord::of(step.row, started, done, result, &stats);
             self.steps.push(answered.map_or(record, |code| record.answered(code)));
             self.started = done;
             match result {
@@ -536,6 +547,10 @@ impl<C: Exchange> Cx<'_, C> {
             },
         };
         head.clear();
+        step.line.render(&mut values, head);
+        if step.check_path && !step.valid_path(head) {
+            return Err(ErrorKind::InvalidPath);
+        }
         step.head.render(&mut values, head);
         let mut num = itoa::Buffer::new();
         let stats = &mut *self.stats;

@@ -118,8 +118,14 @@ pub struct Step {
     /// Its report row.
     pub row: usize,
     pub method: String,
-    /// Request line and headers up to the `Content-Length` value, rendered per request
-    /// (unless the whole request is fixed: `whole`).
+    /// The start of the request line, `METHOD path`, rendered per request (unless the whole
+    /// request is fixed: `whole`).
+    pub line: Template,
+    /// The path renders a captured value, which may hold a space or a control character: the
+    /// rendered path is checked before each request (`valid_path`). Every other placeholder's
+    /// values are known before the run and checked there (`scenario::file`).
+    pub check_path: bool,
+    /// The rest of the request line and the headers, up to the `Content-Length` value.
     pub head: Template,
     pub body: Body,
     pub captures: Vec<Capture>,
@@ -138,15 +144,15 @@ const MAX_WHOLE_BODY: usize = 64 * 1024;
 
 /// The request bytes a step sends every time, when it has no placeholder: exactly what
 /// rendering would write (the head, the Content-Length value, a blank line, the body).
-fn whole_request(head: &Template, body: &Body) -> Option<Bytes> {
-    let head = head.as_literal()?;
+fn whole_request(line: &Template, head: &Template, body: &Body) -> Option<Bytes> {
+    let (line, head) = (line.as_literal()?, head.as_literal()?);
     let body: &[u8] = match body {
         Body::Empty => b"",
         Body::Template(t) => t.as_literal()?,
         Body::Fixed(bytes) if bytes.len() <= MAX_WHOLE_BODY => bytes,
         Body::Fixed(_) | Body::Random(_) | Body::Chunk | Body::Multipart(_) => return None,
     };
-    let mut whole = head.to_vec();
+    let mut whole = [line, head].concat();
     whole.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
     whole.extend_from_slice(b"\r\n\r\n");
     whole.extend_from_slice(body);
@@ -164,7 +170,9 @@ impl Step {
         authority: &str,
     ) -> Step {
         let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
-        let mut head = vec![Template::literal(format!("{method} ").into_bytes()), path];
+        let check_path = path.vars_used().next().is_some();
+        let line = Template::concat(vec![Template::literal(format!("{method} ").into_bytes()), path]);
+        let mut head = Vec::new();
         let mut fixed = format!(" HTTP/1.1\r\nHost: {authority}\r\n");
         if !matches!(body, Body::Empty) && !has("content-type") {
             match &body {
@@ -186,10 +194,12 @@ impl Step {
         }
         head.push(Template::literal(b"Content-Length: ".to_vec()));
         let head = Template::concat(head);
-        let whole = whole_request(&head, &body);
+        let whole = whole_request(&line, &head, &body);
         Step {
             row,
             method: method.to_string(),
+            line,
+            check_path,
             head,
             body,
             captures: Vec::new(),
@@ -198,6 +208,12 @@ impl Step {
             expect: Expect::default(),
             split: None,
         }
+    }
+
+    /// Whether `line` (this step's rendered `METHOD path`) has a path that may go on the
+    /// wire: no space and no control character, which would end or break the request line.
+    pub fn valid_path(&self, line: &[u8]) -> bool {
+        line.get(self.method.len() + 1..).is_some_and(|path| path.iter().all(|&b| crate::template::path_byte(b)))
     }
 
     /// A step whose captures are all per-user runs once per user and is then skipped while the
@@ -229,7 +245,8 @@ impl Step {
             Some(Split { total: SplitTotal::Template(t), .. }) => Some(t),
             _ => None,
         };
-        std::iter::once(&self.head)
+        std::iter::once(&self.line)
+            .chain(std::iter::once(&self.head))
             .chain(body)
             .chain(total)
             .chain(self.expect.json.iter().map(|(_, t)| t))
