@@ -5,6 +5,7 @@
 //! own bug or a lost result: the report names the figure, warns, and the run fails.
 
 use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::report::identity::Identity;
 use serde::Serialize;
 
 /// Where the requests of a run (or of one name) ended up, and whether it adds up.
@@ -46,25 +47,25 @@ impl Accounts {
         accounts
     }
 
-    fn check(&self) -> Vec<String> {
-        let mut broken = Vec::new();
+    /// The two identities (the first only for a name that is scheduled itself).
+    fn identities(&self) -> Vec<Identity> {
+        let mut all = Vec::with_capacity(2);
         if let Some(scheduled) = self.scheduled {
-            let parts = self.sent + self.dropped + self.not_sent;
-            if scheduled != parts {
-                broken.push(format!(
-                    "scheduled {scheduled} != sent {} + dropped {} + not sent {} = {parts}",
-                    self.sent, self.dropped, self.not_sent
-                ));
-            }
+            let parts = [("sent", self.sent), ("dropped", self.dropped), ("not sent", self.not_sent)];
+            all.push(Identity::check("scheduled", scheduled, &parts));
         }
-        let parts = self.completed + self.failed_without_response + self.in_flight_at_end;
-        if self.sent != parts {
-            broken.push(format!(
-                "sent {} != completed {} + failed without response {} + in flight at the end {} = {parts}",
-                self.sent, self.completed, self.failed_without_response, self.in_flight_at_end
-            ));
-        }
-        broken
+        let parts = [
+            ("completed", self.completed),
+            ("failed without response", self.failed_without_response),
+            ("in flight at the end", self.in_flight_at_end),
+        ];
+        all.push(Identity::check("sent", self.sent, &parts));
+        all
+    }
+
+    /// Each identity that does not hold, with its figures.
+    fn check(&self) -> Vec<String> {
+        self.identities().iter().filter(|i| !i.holds).map(Identity::line).collect()
     }
 
     pub fn holds(&self) -> bool {
