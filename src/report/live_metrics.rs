@@ -6,6 +6,9 @@
 //! over (`MetricsServer::publish`); a small `std::net` thread answers each scrape with the
 //! latest text. The cores never see any of it: no cost on the hot path.
 //!
+//! Each sample carries the time its figures were taken (the text format's optional timestamp),
+//! so that Prometheus's `rate()` over shards' counters is exact whatever the scrape phase.
+//!
 //! Families (all prefixed `blast_`): `requests_total`, `failures_total{kind}` and the latency
 //! histograms `latency_seconds` (the run so far, for `histogram_quantile(rate(...))`) and
 //! `latency_last_second_seconds` (the last second alone), `target_rate` and `achieved_rate` per
@@ -119,9 +122,26 @@ impl Exposition {
 
     /// The page's text.
     pub fn text(&self) -> String {
+        self.text_at(None)
+    }
+
+    /// The page's text, each sample stamped with `at_ms` (Unix milliseconds) when given: the
+    /// time the figures were taken, so that a scrape at any moment stores them where they
+    /// belong and `rate()` over a window is the figures' own rate, not the scrapes' phase.
+    pub fn text_at(&self, at_ms: Option<u64>) -> String {
         let mut o = String::new();
         for f in &self.families {
-            let _ = write!(o, "# HELP {} {}\n# TYPE {} {}\n{}", f.name, f.help, f.name, f.kind, f.samples);
+            let _ = write!(o, "# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.kind);
+            for line in f.samples.lines() {
+                match at_ms {
+                    Some(ms) => {
+                        let _ = writeln!(o, "{line} {ms}");
+                    }
+                    None => {
+                        let _ = writeln!(o, "{line}");
+                    }
+                }
+            }
         }
         o
     }
@@ -270,10 +290,12 @@ impl MetricsServer {
         self.addr
     }
 
-    /// Makes `e` the page scrapes get.
+    /// Makes `e` the page scrapes get, its samples stamped with the time now.
     pub fn publish(&self, e: &Exposition) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok();
+        let text = e.text_at(now.map(|d| d.as_millis() as u64));
         if let Ok(mut p) = self.page.lock() {
-            *p = e.text();
+            *p = text;
         }
     }
 }
@@ -326,6 +348,8 @@ mod tests {
         let mut e = Exposition::default();
         e.histogram("latency_seconds", "l", &[("name", "a \"b\"")], &h);
         e.histogram("latency_seconds", "l", &[("name", "c")], &h);
+        let stamped = e.text_at(Some(1_700_000_000_123));
+        assert!(stamped.contains(r#"blast_latency_seconds_count{name="c"} 2 1700000000123"#), "{stamped}");
         let t = e.text();
         assert_eq!(t.matches("# TYPE blast_latency_seconds histogram").count(), 1);
         assert!(t.contains(r#"blast_latency_seconds_bucket{name="a \"b\"",le="0.001"} 1"#), "{t}");

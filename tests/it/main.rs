@@ -29,6 +29,7 @@ mod shards;
 mod tls;
 mod upload;
 mod verdicts;
+mod web_page;
 mod ws;
 mod ws_auth;
 mod ws_evidence;
