@@ -113,6 +113,16 @@ pub struct ApiArgs {
     /// answer (closed_before_response). Other methods (POST) are never sent twice.
     #[arg(long)]
     pub retry_idempotent: bool,
+    /// Scenario: this many virtual users (user u takes row u mod rows of the users file; each
+    /// logs in once). Default: one per row.
+    #[arg(long, value_parser = parse_count)]
+    pub users: Option<usize>,
+    /// Scenario: run only the requests and flows with one of these tags (a,b).
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Scenario: leave out the requests and flows with one of these tags (a,b).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_tags: Vec<String>,
     /// Requests that may wait for a busy connection (in total) before new ones are dropped.
     #[arg(long, value_parser = parse_count, default_value = "1000000")]
     pub max_queue: usize,
@@ -246,9 +256,22 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
                     return Err(format!("{flag} does not apply to a scenario: each request says its own body").into());
                 }
             }
-            file.build(&target.authority, a.seed, &headers)?
+            let mut s = file.build(&target.authority, a.seed, &headers)?;
+            s.virtual_users = a.users;
+            s.select_tags(&a.tags, &a.exclude_tags)?;
+            s
         }
-        None => single_request(a, &target, &headers)?,
+        None => {
+            let scenario_only = [
+                (a.users.is_some(), "--users"),
+                (!a.tags.is_empty(), "--tags"),
+                (!a.exclude_tags.is_empty(), "--exclude-tags"),
+            ];
+            if let Some((_, flag)) = scenario_only.iter().find(|(given, _)| *given) {
+                return Err(format!("{flag} applies to a scenario (blast run FILE.toml)").into());
+            }
+            single_request(a, &target, &headers)?
+        }
     };
     let plan = Plan {
         rate,

@@ -353,3 +353,106 @@ steps = [
     assert_eq!(by_name(&j, "POST /v1/files/{id}/chunks")["requests"]["ok"], 8);
     assert_eq!(by_name(&j, "POST /v1/files/{id}/complete")["requests"]["ok"], 4);
 }
+
+/// A scenario of `users` rows: a login per virtual user (`on_start`), a tagged read and a
+/// tagged post.
+fn users_and_tags(dir: &ReportDir, addr: &str, users_line: &str) -> PathBuf {
+    let mut csv = String::from("name,password\n");
+    for u in 0..6 {
+        csv.push_str(&format!("user{u},pw{u}\n"));
+    }
+    std::fs::write(dir.0.join("users.csv"), csv).expect("users");
+    let toml = format!(
+        r#"workload = "api"
+[args]
+target = "http://{addr}"
+rate = 40
+duration = "1s"
+cores = 1
+conns = 4
+{users_line}
+[data]
+users = {{ file = "users.csv" }}
+[[on_start]]
+name = "POST /auth/login"
+path = "/auth/login"
+json = {{ username = "{{{{user.name}}}}", password = "{{{{user.password}}}}" }}
+capture = {{ token = "/access_token" }}
+[[request]]
+name = "GET /v1/conversations"
+path = "/v1/conversations"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+tags = ["read"]
+weight = 3
+[[request]]
+name = "POST /v1/messages"
+path = "/v1/messages"
+headers = {{ Authorization = "Bearer {{{{token}}}}" }}
+json = {{ content = "hi" }}
+tags = ["write"]
+"#
+    );
+    let file = dir.0.join("users.toml");
+    std::fs::write(&file, toml).expect("toml");
+    file
+}
+
+/// `users = N` / `--users N`: N virtual users over a 6-row file, N logins as the server counts
+/// them (default: one per row); `users = 0` is refused at its line.
+#[test]
+fn virtual_users_set_the_logins_not_the_rows() {
+    let _g = serial();
+    let dir = ReportDir::new("fields-users");
+    for (line, flags, logins) in [
+        // One virtual user per row by default.
+        ("", &[][..], 6),
+        // users = 2 in [args]: two logins, whatever the rows.
+        ("users = 2", &[][..], 2),
+        // --users overrides [args]; 9 users over 6 rows (rows 0-2 used twice), 9 logins.
+        ("users = 2", &["--users", "9"][..], 9),
+    ] {
+        let server = Server::start(&["--require-auth"]);
+        let file = users_and_tags(&dir, &server.addr, line);
+        let r = blast(&[&["run", file.to_str().expect("path")][..], flags].concat());
+        assert_eq!(r.code, 0, "{line} {flags:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(server.json("GET", "/stats/logins", None)["total"], logins, "{line} {flags:?}");
+        let j = r.json.expect("json");
+        assert_eq!(by_name(&j, "POST /auth/login")["requests"]["ok"], logins, "{line} {flags:?}");
+    }
+    let file = users_and_tags(&dir, "127.0.0.1:9", "users = 0");
+    let (code, stderr) = blast_plain(&["run", file.to_str().expect("path")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.trim().contains("users.toml:8: field 'users'"), "{stderr}");
+}
+
+/// `--tags` / `--exclude-tags` choose what runs (the rest of the rate goes to what is kept); an
+/// unknown tag is refused at its line.
+#[test]
+fn tags_choose_requests_and_unknown_tags_are_refused() {
+    let _g = serial();
+    let dir = ReportDir::new("fields-tags");
+    for (flags, reads, writes) in [
+        (&["--tags", "read"][..], 40, 0),
+        (&["--exclude-tags", "read"][..], 0, 40),
+        (&["--tags", "read,write"][..], 30, 10),
+    ] {
+        let server = Server::start(&["--require-auth"]);
+        let file = users_and_tags(&dir, &server.addr, "");
+        let r = blast(&[&["run", file.to_str().expect("path")][..], flags].concat());
+        assert_eq!(r.code, 0, "{flags:?}: {}{}", r.stdout, r.stderr);
+        let j = r.json.expect("json");
+        let sent = |n: &str| {
+            j["names"]
+                .as_array()
+                .and_then(|a| a.iter().find(|r| r["name"] == n))
+                .map_or(0, |r| r["requests"]["ok"].as_u64().unwrap_or(0))
+        };
+        assert_eq!((sent("GET /v1/conversations"), sent("POST /v1/messages")), (reads, writes), "{flags:?}");
+        // Every request was authorised by a login the server issued.
+        assert_eq!(server.json("GET", "/stats/logins", None)["unauthorized"], 0);
+    }
+    let file = users_and_tags(&dir, "127.0.0.1:9", "tags = \"nope\"");
+    let (code, stderr) = blast_plain(&["run", file.to_str().expect("path")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.trim().contains("users.toml:8: field 'tags'") && stderr.contains("nope"), "{stderr}");
+}

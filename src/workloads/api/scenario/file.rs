@@ -88,6 +88,8 @@ pub struct RawRequest {
     split: Option<Spanned<RawSplit>>,
     /// A `multipart/form-data` body.
     multipart: Option<Spanned<Vec<Spanned<RawPart>>>>,
+    /// Tags of a `[[request]]` (`--tags`, `--exclude-tags`).
+    tags: Option<Spanned<Vec<String>>>,
 }
 
 /// `expect = { status = [201], json = { "/sha256" = "{{sent_sha256}}" }, body_contains = "ok" }`.
@@ -129,6 +131,8 @@ pub struct RawFlow {
     name: Spanned<String>,
     weight: Option<Spanned<i64>>,
     steps: Spanned<Vec<Spanned<RawRequest>>>,
+    /// `--tags`, `--exclude-tags`.
+    tags: Option<Spanned<Vec<String>>>,
 }
 
 /// The scenario tables of a profile, as read.
@@ -188,6 +192,7 @@ impl ScenarioFile {
             iterations,
             weights,
             users,
+            virtual_users: None,
             vars,
             on_start,
             seed,
@@ -211,14 +216,17 @@ impl ScenarioFile {
         let mut user_vars: Vec<String> = Vec::new();
         for s in &self.on_start {
             let raw = s.get_ref();
-            for (field, given) in
-                [("weight", raw.weight.is_some()), ("repeat", raw.repeat.is_some()), ("split", raw.split.is_some())]
-            {
+            for (field, given) in [
+                ("weight", raw.weight.is_some()),
+                ("repeat", raw.repeat.is_some()),
+                ("split", raw.split.is_some()),
+                ("tags", raw.tags.is_some()),
+            ] {
                 if given {
                     return Err(self.at(
                         s.span().start,
                         field,
-                        "on_start steps run once per user: no weight, no repeat, no split",
+                        "on_start steps run once per user: no weight, no repeat, no split, no tags",
                     ));
                 }
             }
@@ -245,8 +253,9 @@ impl ScenarioFile {
                 return Err(self.at(split.span().start, "split", "split belongs to the steps of a [[flow]]"));
             }
             weights.push(b.weight(raw.weight.as_ref(), r.span().start)?);
+            let tags = self.tags(raw.tags.as_ref())?;
             let step = b.step(raw, &user_vars)?;
-            iterations.push(Iteration { row: step.row, steps: vec![step], flow: false });
+            iterations.push(Iteration { row: step.row, steps: vec![step], flow: false, tags });
         }
         for f in &self.flows {
             let raw = f.get_ref();
@@ -261,19 +270,34 @@ impl ScenarioFile {
                 if let Some(w) = &s.get_ref().weight {
                     return Err(self.at(w.span().start, "weight", "a step has no weight: the flow's weight counts"));
                 }
+                if let Some(t) = &s.get_ref().tags {
+                    return Err(self.at(t.span().start, "tags", "a step has no tags: the flow's tags count"));
+                }
                 let step = b.step(s.get_ref(), &known)?;
                 for c in &step.captures {
                     known.push(b.vars[c.slot].name.clone());
                 }
                 steps.push(step);
             }
-            iterations.push(Iteration { row, steps, flow: true });
+            let tags = self.tags(raw.tags.as_ref())?;
+            iterations.push(Iteration { row, steps, flow: true, tags });
         }
         let total: u64 = weights.iter().sum();
         if total > MAX_CYCLE {
             return Err(self.at(0, "weight", format!("the weights add up to {total}; at most {MAX_CYCLE}")));
         }
         Ok((b.rows, b.vars, iterations, weights, on_start))
+    }
+
+    /// `tags = [...]`: names without spaces or commas (they are listed in `--tags a,b`).
+    fn tags(&self, tags: Option<&Spanned<Vec<String>>>) -> Result<Vec<String>, UsageError> {
+        let Some(tags) = tags else { return Ok(Vec::new()) };
+        for t in tags.get_ref() {
+            if t.is_empty() || t.contains(|c: char| c == ',' || c.is_whitespace()) {
+                return Err(self.at(tags.span().start, "tags", format!("'{t}' is not a tag (no spaces or commas)")));
+            }
+        }
+        Ok(tags.get_ref().clone())
     }
 
     fn users(&self) -> Result<Option<Users>, UsageError> {

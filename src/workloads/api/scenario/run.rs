@@ -54,7 +54,7 @@ impl CoreScenario {
         lanes: usize,
         timeout: Duration,
     ) -> Self {
-        let own_users = scenario.users.as_ref().map_or_else(Vec::new, |u| u.of_lane(lane, lanes));
+        let own_users = scenario.user_count().map_or_else(Vec::new, |n| super::users::lane_users(n, lane, lanes));
         let states = (0..own_users.len().max(1))
             .map(|_| UserState { vars: vec![Vec::new(); scenario.vars.len()], ..UserState::default() })
             .collect();
@@ -68,7 +68,8 @@ impl CoreScenario {
 
     fn user_row(&self, local: usize) -> &[Box<[u8]>] {
         match (&self.scenario.users, self.own_users.get(local)) {
-            (Some(u), Some(&i)) => &u.rows[i],
+            // Virtual user `i` takes row `i mod rows`.
+            (Some(u), Some(&i)) if !u.rows.is_empty() => &u.rows[i % u.rows.len()],
             _ => &[],
         }
     }

@@ -286,6 +286,8 @@ pub struct Iteration {
     pub row: usize,
     pub steps: Vec<Step>,
     pub flow: bool,
+    /// `tags = [...]` of the request or flow (`--tags`, `--exclude-tags`).
+    pub tags: Vec<String>,
 }
 
 /// A captured variable.
@@ -303,6 +305,9 @@ pub struct Scenario {
     /// Weight of each iteration (same order).
     pub weights: Vec<u64>,
     pub users: Option<Users>,
+    /// `users = N`: this many virtual users, user `u` taking row `u mod rows` of the users
+    /// file; `None`: one per row.
+    pub virtual_users: Option<usize>,
     /// Captured variables by slot.
     pub vars: Vec<Var>,
     /// Steps each virtual user runs once before its first iteration (Locust's `on_start`, a
@@ -342,9 +347,10 @@ impl Scenario {
         let method = step.method.clone();
         Scenario {
             rows: vec![Row { name: name.to_string(), kind: method }],
-            iterations: vec![Iteration { row: 0, steps: vec![step], flow: false }],
+            iterations: vec![Iteration { row: 0, steps: vec![step], flow: false, tags: Vec::new() }],
             weights: vec![1],
             users: None,
+            virtual_users: None,
             vars: Vec::new(),
             on_start: Vec::new(),
             seed: 1,
@@ -356,6 +362,40 @@ impl Scenario {
     /// Largest random body, for sizing the pool.
     pub fn largest_random_body(&self) -> usize {
         self.iterations.iter().flat_map(|i| &i.steps).chain(&self.on_start).map(Step::largest_random).max().unwrap_or(0)
+    }
+
+    /// How many virtual users there are: `users = N`, else one per row of the users file.
+    pub fn user_count(&self) -> Option<usize> {
+        self.virtual_users.or(self.users.as_ref().map(|u| u.rows.len()))
+    }
+
+    /// Keeps the requests and flows `--tags` chooses (any of them; all when empty) and
+    /// `--exclude-tags` does not; the weights of those kept are the mix. A tag no request or
+    /// flow has, or a choice that leaves nothing, is refused.
+    pub fn select_tags(&mut self, tags: &[String], exclude: &[String]) -> Result<(), String> {
+        let known: std::collections::BTreeSet<&String> = self.iterations.iter().flat_map(|i| &i.tags).collect();
+        for (flag, list) in [("--tags", tags), ("--exclude-tags", exclude)] {
+            if let Some(t) = list.iter().find(|t| !known.contains(t)) {
+                let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+                return Err(format!(
+                    "{flag}: no request or flow has the tag '{t}' (tags: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ));
+            }
+        }
+        if tags.is_empty() && exclude.is_empty() {
+            return Ok(());
+        }
+        let keep = |i: &Iteration| {
+            (tags.is_empty() || i.tags.iter().any(|t| tags.contains(t))) && !i.tags.iter().any(|t| exclude.contains(t))
+        };
+        let kept: Vec<(Iteration, u64)> =
+            self.iterations.drain(..).zip(self.weights.drain(..)).filter(|(i, _)| keep(i)).collect();
+        if kept.is_empty() {
+            return Err("--tags and --exclude-tags leave no request or flow to run".to_string());
+        }
+        (self.iterations, self.weights) = kept.into_iter().unzip();
+        Ok(())
     }
 
     /// Rows that are flows (left out of `Aggregated`, which counts requests).

@@ -43,12 +43,17 @@ impl Users {
 
     /// The users lane `lane` of `lanes` owns, by index.
     pub fn of_lane(&self, lane: usize, lanes: usize) -> Vec<usize> {
-        let n = self.rows.len();
-        if n < lanes.max(1) {
-            return vec![lane % n.max(1)];
-        }
-        (lane..n).step_by(lanes.max(1)).collect()
+        lane_users(self.rows.len(), lane, lanes)
     }
+}
+
+/// The virtual users (of `n`) lane `lane` of `lanes` owns: `u mod lanes == lane`, or one shared
+/// user when there are fewer users than lanes.
+pub fn lane_users(n: usize, lane: usize, lanes: usize) -> Vec<usize> {
+    if n < lanes.max(1) {
+        return vec![lane % n.max(1)];
+    }
+    (lane..n).step_by(lanes.max(1)).collect()
 }
 
 /// Splits one CSV line into fields.
