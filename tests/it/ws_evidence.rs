@@ -389,3 +389,51 @@ fn probes_sent_here_are_timed_from_blasts_instant_and_a_coarse_message_time_is_s
     assert_eq!(broken.len(), 1, "{}", t["identities"]);
     assert_eq!(broken[0]["figure"], "established connections");
 }
+
+/// Paths that end a run early, each checked for its identities: an interruption (SIGINT), a
+/// target that dies mid-run, a target that accepts and never answers the upgrade.
+#[test]
+fn identities_hold_on_every_path_that_ends_a_run_early() {
+    let _g = serial();
+    // SIGINT 2 s into a 30 s run, probes in flight (each delivered 200 ms late).
+    let server = Server::start(&["--broadcast-delay", "200ms"]);
+    let dir = ReportDir::new("early");
+    let json = dir.0.join("sigint.json");
+    let target = server.ws_url();
+    let child = spawn_blast(&ws_probe_args(&target, "20", "30s", "10/s", &[]), &json);
+    wait_ms(2000);
+    // SAFETY: sending a signal to a child we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let r = finish(child.wait_with_output().expect("wait"), &json);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json.expect("report");
+    assert_eq!(j["interrupted"], true);
+    assert!(f(&j, "/probes/delivered") > 0.0, "{}", r.stdout);
+    assert!(j["no_evidence"].is_null(), "{}", j["no_evidence"]);
+    assert_identities_hold(&j, &r.stdout);
+    drop(server);
+
+    // The target dies 1.5 s into a 30 s run: every connection dropped.
+    let mut server = Server::start(&[]);
+    let target = server.ws_url();
+    let json = dir.0.join("dead.json");
+    let child = spawn_blast(&ws_probe_args(&target, "20", "30s", "10/s", &[]), &json);
+    wait_ms(1500);
+    server.kill();
+    let r = finish(child.wait_with_output().expect("wait"), &json);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/connections/dropped"), 20.0, "{}", r.stdout);
+    assert_identities_hold(&j, &r.stdout);
+
+    // A listener that accepts and never answers: every upgrade times out, nothing established.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let target = format!("ws://{}/ws", silent.local_addr().expect("addr"));
+    let (r, secs) = timed(&ws_probe_args(&target, "10", "30s", "10/s", &["--timeout", "1s"]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(secs < 1.0 + 3.0, "gave up after {secs:.1} s");
+    let j = r.json.expect("report");
+    assert_eq!(f(&j, "/connections/failed/timeout"), 10.0, "{}", r.stdout);
+    assert_eq!(f(&j, "/probes/sent"), 0.0);
+    assert_identities_hold(&j, &r.stdout);
+}
