@@ -34,7 +34,7 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
         }
     };
     // a server URL's path is a prefix of every operation's path
-    let prefix = server.map(|s| path_of(s)).unwrap_or_default();
+    let prefix = server.map(path_of).unwrap_or_default();
     p.rate = opts.rate.map_or("10".into(), |r| format!("{r}"));
     p.rate_note.push(if opts.rate.is_some() {
         "rate: given with --rate".into()
