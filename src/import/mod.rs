@@ -11,10 +11,12 @@
 //! is never dropped: it is written as a comment at its place and listed in the summary, and the
 //! import's exit code is 1 (0 when all was translated, 2 when the input cannot be read).
 
+pub mod har;
 pub mod locust;
 pub mod locust_task;
 pub mod locust_value;
 pub mod model;
+pub mod openapi;
 pub mod toml_out;
 
 use crate::usage::UsageError;
@@ -98,9 +100,10 @@ fn structured(
     doc: serde_json::Value,
     opts: &Options,
 ) -> Result<(model::Profile, Vec<Skipped>), UsageError> {
-    let _ = opts;
-    if doc.get("log").is_some_and(|l| l.get("entries").is_some()) || doc.get("openapi").is_some() {
-        Err(UsageError(format!("{name}: HAR and OpenAPI import come in a later commit")))
+    if doc.get("log").is_some_and(|l| l.get("entries").is_some()) {
+        har::read(name, &doc, opts)
+    } else if doc.get("openapi").is_some() {
+        openapi::read(name, &doc, opts)
     } else if doc.get("swagger").is_some() {
         Err(UsageError(format!("{name}: a Swagger 2 document; blast imports OpenAPI 3 (convert it first)")))
     } else {

@@ -232,3 +232,111 @@ fn unreadable_input_exits_2_and_writes_nothing() {
         assert!(!out.exists(), "{} wrote a profile", file.display());
     }
 }
+
+/// A HAR export: one flow per page, the other host's request left out, the recorded token
+/// replaced by a capture of the login's answer. Run against `blast serve --require-auth`
+/// (where the recorded token is refused), every iteration logs in and is let in.
+#[test]
+fn har_page_becomes_a_flow_with_a_fresh_token() {
+    let _serial = serial();
+    let mut server = Server::start(&["--require-auth"]);
+    let (code, err, toml, out) = import("chat.har", &["--host", &server.url()]);
+    assert_eq!(code, 0, "{err}");
+    let t = parse(&toml);
+    let flows = items(&t, "flow");
+    assert_eq!(flows.len(), 1, "{toml}");
+    let steps = flows[0]["steps"].as_array().expect("steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["POST /auth/login", "GET /v1/conversations", "POST /v1/messages"]);
+    let var = steps[0]["capture"].as_table().and_then(|c| c.keys().next().cloned()).expect("a capture");
+    assert_eq!(steps[0]["capture"][&var].as_str(), Some("/access_token"));
+    assert_eq!(steps[1]["headers"]["Authorization"].as_str(), Some(format!("Bearer {{{{{var}}}}}").as_str()));
+    assert!(!toml.contains("recorded-token") && !toml.contains("cdn.example.com"), "{toml}");
+    let run = blast(&["run", out.to_str().expect("path"), "--rate", "20", "--duration", "1s"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json.expect("report");
+    let flows_done = report["names"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == "Chat4All - conversations"))
+        .map(|r| {
+            assert_eq!(f(r, "/requests/ok"), f(r, "/requests/sent"), "{r}");
+            f(r, "/requests/ok")
+        })
+        .expect("the flow's row");
+    let logins = server.json("GET", "/stats/logins", None);
+    assert_eq!(logins["total"].as_f64(), Some(flows_done), "{logins}");
+    assert_eq!(logins["unauthorized"].as_u64(), Some(0), "{logins}");
+    assert!(flows_done >= 15.0, "{flows_done}");
+    server.kill();
+}
+
+/// A Python with FastAPI and uvicorn: `BLAST_TEST_PYTHON` (set by .ci/run), else CI's venv.
+fn fastapi_python() -> String {
+    let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/python")).unwrap_or_default();
+    let py = std::env::var("BLAST_TEST_PYTHON").unwrap_or(venv);
+    let ok = Command::new(&py).args(["-c", "import fastapi, uvicorn"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "{py} lacks fastapi/uvicorn: `bash .ci/run` installs them (or set BLAST_TEST_PYTHON)");
+    py
+}
+
+/// The OpenAPI document FastAPI serves for a small app: every operation imported with an
+/// example body the app's own validation accepts (no 422), path parameters filled in.
+#[test]
+fn fastapi_openapi_document_imports_and_runs() {
+    let _serial = serial();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut app = Command::new(fastapi_python())
+        .arg(data("openapi_app.py"))
+        .arg(port.to_string())
+        .spawn()
+        .expect("start the FastAPI app");
+    let mut doc = None;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            doc = Some(http_json(&addr, "GET", "/openapi.json", None));
+            break;
+        }
+        wait_ms(100);
+    }
+    let doc = doc.expect("the app answered");
+    let dir = temp_path("openapi");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let spec = dir.join("openapi.json");
+    std::fs::write(&spec, doc.to_string()).expect("write");
+    let out = dir.join("api.toml");
+    let url = format!("http://{addr}");
+    let (code, err) =
+        blast_plain(&["import", spec.to_str().expect("p"), "-o", out.to_str().expect("p"), "--host", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("5 requests"), "{err}");
+    let toml = std::fs::read_to_string(&out).expect("profile");
+    let t = parse(&toml);
+    let req = items(&t, "request");
+    let get = by_name(&req, "GET /v1/conversations/{conversation_id}/messages");
+    assert!(get["path"].as_str().is_some_and(|p| p.contains("{{uuid}}")), "{toml}");
+    let run = blast(&["run", out.to_str().expect("p"), "--rate", "50", "--duration", "1s"]);
+    let counts = http_json(&addr, "GET", "/counts", None);
+    let _ = app.kill();
+    let _ = app.wait();
+    assert_eq!(run.code, 0, "{}\n{toml}", run.stderr);
+    let report = run.json.expect("report");
+    for name in [
+        "POST /auth/login",
+        "POST /v1/messages",
+        "GET /v1/conversations",
+        "GET /v1/conversations/{conversation_id}/messages",
+        "DELETE /v1/messages/{message_id}",
+    ] {
+        let sent = report["names"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == name))
+            .map(|r| {
+                assert_eq!(f(r, "/requests/ok"), f(r, "/requests/sent"), "{r}");
+                f(r, "/requests/ok")
+            })
+            .unwrap_or_else(|| panic!("no row {name}"));
+        assert!(sent >= 5.0, "{name}: {sent}");
+        assert_eq!(counts[name].as_f64(), Some(sent), "{name}: the app counted {counts}");
+    }
+}

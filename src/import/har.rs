@@ -1,0 +1,201 @@
+//! HAR files (a browser's or a proxy's export): the requests to the target's host, one
+//! `[[flow]]` per page in the order they were made (all of them in one flow when the export
+//! has no pages). A value a later request sends that an earlier response returned (a token in
+//! a JSON body, a `Location`) becomes a capture of that response and `{{var}}` where it is
+//! used, so a login's token is fresh in every iteration.
+
+use super::model::{Body, Flow, Item, Profile, Skipped, Step};
+use super::Options;
+use crate::usage::UsageError;
+use serde_json::Value;
+
+/// Request headers blast sets itself or that only describe the recording browser's connection.
+const DROP: &[&str] =
+    &["host", "content-length", "connection", "accept-encoding", "keep-alive", "upgrade", "te", "transfer-encoding"];
+
+/// A value an earlier response returned: its text, the step and the capture source.
+struct Known {
+    text: String,
+    step: usize,
+    source: String,
+    var: String,
+}
+
+/// Reads a HAR export.
+pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Skipped>), UsageError> {
+    let entries = doc["log"]["entries"].as_array().ok_or_else(|| UsageError(format!("{name}: no log.entries")))?;
+    let first = entries
+        .first()
+        .and_then(|e| e["request"]["url"].as_str())
+        .ok_or_else(|| UsageError(format!("{name}: no requests")))?;
+    let origin = opts.host.clone().map_or_else(|| origin(first), |h| origin(&h));
+    let recorded = origin_of_first(entries);
+    let mut p = Profile {
+        description: format!("Imported by `blast import` from the HAR file {name}"),
+        duration: "30s".into(),
+        target: origin.clone(),
+        target_note: Some(if opts.host.is_some() { "--host".into() } else { "the host of the first request".into() }),
+        ..Profile::default()
+    };
+    p.header.push(format!(
+        "Imported by `blast import` from {name} (HAR): one flow per page, in the recorded order; edit freely."
+    ));
+    p.rate = opts.rate.map_or("1".into(), |r| format!("{r}"));
+    p.rate_note.push(if opts.rate.is_some() {
+        "rate: given with --rate (page loads per second)".into()
+    } else {
+        "a recording has no load: 1 page load per second is a placeholder (--rate R)".into()
+    });
+    let pages: Vec<(String, String)> = doc["log"]["pages"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|pg| {
+                    (pg["id"].as_str().unwrap_or("").to_string(), pg["title"].as_str().unwrap_or("page").to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut groups: Vec<(String, Vec<&Value>)> = Vec::new();
+    let mut others = 0usize;
+    for e in entries {
+        let url = e["request"]["url"].as_str().unwrap_or("");
+        if self::origin(url) != recorded {
+            others += 1;
+            continue;
+        }
+        let page = e["pageref"].as_str().unwrap_or("");
+        let title = pages.iter().find(|(id, _)| id == page).map_or_else(
+            || if page.is_empty() { "recording".to_string() } else { page.to_string() },
+            |(_, t)| t.clone(),
+        );
+        match groups.iter_mut().find(|(t, _)| *t == title) {
+            Some((_, list)) => list.push(e),
+            None => groups.push((title, vec![e])),
+        }
+    }
+    if others > 0 {
+        p.header
+            .push(format!("{others} requests to other hosts (CDNs, analytics) are left out: blast loads one target."));
+    }
+    let mut known: Vec<Known> = Vec::new();
+    for (title, list) in groups {
+        let mut steps = Vec::new();
+        for e in list {
+            let req = &e["request"];
+            let method = req["method"].as_str().unwrap_or("GET").to_uppercase();
+            let url = req["url"].as_str().unwrap_or("/");
+            let path = path_and_query(url);
+            let mut step = Step { method, ..Step::default() };
+            step.name = format!("{} {}", step.method, path.split('?').next().unwrap_or(&path));
+            step.path = substitute(&path, &mut known, &mut steps);
+            for h in req["headers"].as_array().map_or(&[][..], Vec::as_slice) {
+                let (Some(k), Some(v)) = (h["name"].as_str(), h["value"].as_str()) else { continue };
+                if k.starts_with(':') || DROP.contains(&k.to_ascii_lowercase().as_str()) {
+                    continue;
+                }
+                if step.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
+                    continue;
+                }
+                let v = substitute(v, &mut known, &mut steps);
+                if k.eq_ignore_ascii_case("cookie") && !v.contains("{{") {
+                    step.comments.push("Cookie as recorded: it came from no response of this recording".into());
+                }
+                step.headers.push((k.to_string(), v));
+            }
+            if let Some(text) = req["postData"]["text"].as_str().filter(|t| !t.is_empty()) {
+                step.body = Body::Text(substitute(text, &mut known, &mut steps));
+            }
+            steps.push(step);
+            let idx = steps.len() - 1;
+            learn(&e["response"], idx, &mut known);
+        }
+        if !steps.is_empty() {
+            p.items.push(Item::Flow(Flow { name: title, weight: 1, tags: Vec::new(), comments: Vec::new(), steps }));
+        }
+    }
+    if p.items.is_empty() {
+        return Err(UsageError(format!("{name}: no request to {origin}")));
+    }
+    p.unique_names();
+    Ok((p, Vec::new()))
+}
+
+/// What a response returned that a later request may send back: JSON string values of at
+/// least 8 characters (tokens, ids), `Location`.
+fn learn(resp: &Value, step: usize, known: &mut Vec<Known>) {
+    for h in resp["headers"].as_array().map_or(&[][..], Vec::as_slice) {
+        if h["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("location")) {
+            if let Some(v) = h["value"].as_str().filter(|v| v.len() >= 8) {
+                known.push(Known {
+                    text: v.to_string(),
+                    step,
+                    source: "header:Location".into(),
+                    var: "location".into(),
+                });
+            }
+        }
+    }
+    let Some(text) = resp["content"]["text"].as_str() else { return };
+    let Ok(body) = serde_json::from_str::<Value>(text) else { return };
+    let mut found = Vec::new();
+    walk(&body, String::new(), &mut found);
+    for (ptr, v) in found {
+        if !known.iter().any(|k| k.text == v) {
+            let var = ptr.rsplit('/').next().unwrap_or("value").to_string();
+            known.push(Known { text: v, step, source: ptr, var });
+        }
+    }
+}
+
+fn walk(v: &Value, ptr: String, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) if s.len() >= 8 && !s.contains(char::is_whitespace) => out.push((ptr, s.clone())),
+        Value::Object(o) => {
+            o.iter().for_each(|(k, v)| walk(v, format!("{ptr}/{}", k.replace('~', "~0").replace('/', "~1")), out))
+        }
+        Value::Array(a) => a.iter().enumerate().take(20).for_each(|(i, v)| walk(v, format!("{ptr}/{i}"), out)),
+        _ => {}
+    }
+}
+
+/// `text` with each value an earlier response returned replaced by its capture variable
+/// (the capture is added to that response's step the first time).
+fn substitute(text: &str, known: &mut [Known], steps: &mut [Step]) -> String {
+    let mut out = text.to_string();
+    let mut order: Vec<usize> = (0..known.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(known[i].text.len()));
+    for i in order {
+        if !out.contains(&known[i].text) {
+            continue;
+        }
+        let Some(step) = steps.get_mut(known[i].step) else { continue };
+        if !step.capture.iter().any(|(_, s)| *s == known[i].source) {
+            let mut var: String =
+                known[i].var.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+            if var.is_empty() || var.starts_with(|c: char| c.is_ascii_digit()) {
+                var.insert_str(0, "v_");
+            }
+            var = format!("{var}_{}", known[i].step + 1);
+            known[i].var = var.clone();
+            step.capture.push((var, known[i].source.clone()));
+        }
+        out = out.replace(&known[i].text, &format!("{{{{{}}}}}", known[i].var));
+    }
+    out
+}
+
+fn origin_of_first(entries: &[Value]) -> String {
+    origin(entries.first().and_then(|e| e["request"]["url"].as_str()).unwrap_or(""))
+}
+
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+}
+
+fn path_and_query(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let p = rest.find('/').map_or("/", |i| &rest[i..]);
+    p.split('#').next().unwrap_or(p).to_string()
+}
