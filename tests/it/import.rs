@@ -6,11 +6,6 @@ use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Fields of issue 24's scenario format (JSON bodies, multipart, split, checks, tags). Until
-/// that lands, `blast run` refuses them as unknown fields; an import that needs them is then
-/// checked to fail only on one of them.
-const ISSUE_24_FIELDS: &[&str] = &["json", "multipart", "split", "expect", "slow", "tags"];
-
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/import").join(name)
 }
@@ -28,15 +23,11 @@ fn import(file: &str, extra: &[&str]) -> (i32, String, String, PathBuf) {
     (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr).into_owned(), toml, out)
 }
 
-/// `blast run PROFILE --dry-run`: accepted, or (while issue 24 is not merged) refused only for
-/// one of issue 24's fields.
-fn dry_run_accepts(profile: &Path, strict: bool) {
+/// `blast run PROFILE --dry-run` accepts the profile as written (JSON bodies, multipart,
+/// split, checks and tags included).
+fn dry_run_accepts(profile: &Path) {
     let (code, err) = blast_plain(&["run", &profile.display().to_string(), "--dry-run"]);
-    if code == 0 {
-        return;
-    }
-    let issue_24 = ISSUE_24_FIELDS.iter().any(|f| err.contains(&format!("unknown field `{f}`")));
-    assert!(!strict && code == 2 && issue_24, "dry-run of {}: exit {code}: {err}", profile.display());
+    assert_eq!(code, 0, "dry-run of {}: {err}", profile.display());
 }
 
 fn parse(toml: &str) -> toml::Table {
@@ -58,19 +49,13 @@ fn weight(t: &toml::Table) -> i64 {
 /// Every seed-style Locust file: exit 0, nothing untranslated, a profile `blast run` accepts.
 #[test]
 fn seed_style_locust_files_import_completely() {
-    for (file, strict) in [
-        ("chat4all_api.py", false),
-        ("chat4all_upload.py", false),
-        ("prismq_backend.py", false),
-        ("pggit_api.py", false),
-        ("dashboard_api.py", true),
-    ] {
+    for file in ["chat4all_api.py", "chat4all_upload.py", "prismq_backend.py", "pggit_api.py", "dashboard_api.py"] {
         let (code, err, toml, out) = import(file, &[]);
         assert_eq!(code, 0, "{file}: {err}");
         assert!(err.contains("every construct translated"), "{file}: {err}");
         assert!(!toml.contains("NOT TRANSLATED"), "{file}:\n{toml}");
         parse(&toml);
-        dry_run_accepts(&out, strict);
+        dry_run_accepts(&out);
     }
 }
 
@@ -199,7 +184,7 @@ fn constructs_outside_the_subset_are_listed_by_line() {
     assert!(err.contains("5 constructs not translated"), "{err}");
     let t = parse(&toml);
     assert_eq!(items(&t, "request").len(), 1, "{toml}");
-    dry_run_accepts(&out, true);
+    dry_run_accepts(&out);
 }
 
 /// Input that cannot be read: one line on stderr, exit 2, no profile written.
