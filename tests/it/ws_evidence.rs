@@ -7,61 +7,12 @@
 //! resolution; refused credentials get advice naming what was given and what the server said.
 //! Against `blast serve` (its modes and its own counters) and websocat, a relay not written here.
 
+use crate::common::websocat::Relay;
 use crate::common::*;
 use serde_json::Value;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// The websocat binary: `$WEBSOCAT` (set by .ci/run), else on `PATH`, else in the CI venv.
-/// Missing is a failure, never a skip.
-fn websocat() -> std::path::PathBuf {
-    let mut candidates: Vec<std::path::PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("WEBSOCAT") {
-        candidates.push(p.into());
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("websocat")));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        candidates.push(std::path::PathBuf::from(home).join(".cache/blast-ci/venv/bin/websocat"));
-    }
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("websocat not found: run .ci/run (it installs it), or set WEBSOCAT=/path/to/websocat")
-    })
-}
-
-/// websocat relaying every text message to every client, the sender included; killed on drop.
-struct Relay {
-    child: Child,
-    target: String,
-}
-
-impl Relay {
-    fn start() -> Relay {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let child = Command::new(websocat())
-            .args(["-t", "-E", &format!("ws-l:127.0.0.1:{port}"), "broadcast:mirror:"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start websocat");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "websocat did not listen on {port}");
-            wait_ms(50);
-        }
-        Relay { child, target: format!("ws://127.0.0.1:{port}/") }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Child, Command};
+use std::time::Instant;
 
 /// Runs blast and times it: (result, seconds it took).
 fn timed(args: &[&str]) -> (Run, f64) {
@@ -135,7 +86,7 @@ fn a_third_party_relay_whose_ack_never_comes_fails_quoting_what_it_relayed() {
     // websocat acknowledges nothing: it relays each join to everyone, so what the connections
     // get while they wait for "joined" is the joins themselves.
     let (r, secs) = timed(&ws_probe_args(
-        &relay.target,
+        &relay.url(),
         "10",
         "1s",
         "10/s",
@@ -171,7 +122,7 @@ fn unreadable_probes_through_a_third_party_relay_fail_quoting_a_probe_not_a_hell
     // Each connection says hello on connect (relayed to all: the welcome-like chatter), then the
     // probes come as {"kind":"chat","msg":{"cid":"probe-N",...}}; blast looks at /msg/id.
     let (r, secs) = timed(&ws_probe_args(
-        &relay.target,
+        &relay.url(),
         "10",
         "2s",
         "10/s",

