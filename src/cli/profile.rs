@@ -248,7 +248,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     let command = parse(&loaded)?;
     let located = |e: UsageError| if e.0.starts_with(&loaded.file) { e } else { UsageError(loaded.locate(&e.0)) };
     let scenario = loaded.scenario.present().then_some(&loaded.scenario);
-    let go = |dry_run| Go { dry_run, argv: &loaded.argv };
+    // A profile with scenario tables is only run as a profile: the command that runs the same
+    // load is `blast run` itself; the flags it stands for follow as a comment.
+    let rerun = scenario.is_some().then(|| {
+        let mut words = vec!["blast".to_string(), "run".to_string(), a.profile.to_string_lossy().into_owned()];
+        words.extend(overrides.iter().cloned());
+        words
+    });
+    let go = |dry_run| Go { dry_run, argv: &loaded.argv, rerun: rerun.as_deref() };
     match command {
         Command::Api(x) => go(dry_run).workload(ApiCommand { args: x, label: None, scenario }),
         Command::Ws(x) => go(dry_run).workload(WsCommand(x)),
@@ -262,6 +269,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
 struct Go<'a> {
     dry_run: bool,
     argv: &'a [String],
+    /// `blast run PROFILE [OVERRIDES]`, when the flags alone do not describe the run.
+    rerun: Option<&'a [String]>,
 }
 
 impl Go<'_> {
@@ -270,7 +279,12 @@ impl Go<'_> {
             return driver::run(cmd);
         }
         driver::check(&cmd)?;
-        println!("{}", shell_words(self.argv));
+        match self.rerun {
+            Some(rerun) => {
+                println!("{}   # {} and the profile's scenario tables", shell_words(rerun), shell_words(self.argv))
+            }
+            None => println!("{}", shell_words(self.argv)),
+        }
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -135,3 +135,18 @@ fn a_bad_flag_value_is_blamed_on_the_flag_not_the_profile() {
     assert!(err.contains(&format!("{path}:3: field 'rate'")), "{err}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// `--dry-run` of a profile with scenario tables printed a `blast api` command without them,
+/// which exits 2 when run: it prints `blast run PROFILE [OVERRIDES]`, the flags as a comment.
+#[test]
+fn dry_run_of_a_scenario_prints_a_command_that_runs_the_scenario() {
+    let out = std::process::Command::new(BLAST)
+        .args(["run", "profiles/chat4all-api.toml", "--rate", "50", "--dry-run"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (command, flags) = stdout.trim().split_once("   # ").expect("the flags follow as a comment");
+    assert_eq!(command, "blast run profiles/chat4all-api.toml --rate 50", "{stdout}");
+    assert!(flags.starts_with("blast api ") && flags.contains("--rate 50"), "{stdout}");
+}
