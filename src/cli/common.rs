@@ -186,3 +186,20 @@ pub fn check_cores(cores: Option<usize>) -> Result<Option<usize>, UsageError> {
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// `9464`, `:9464`, `localhost:9464` (loopback), or `IP:PORT`.
+pub fn parse_listen(s: &str) -> Result<std::net::SocketAddr, String> {
+    let t = s.trim();
+    let bad = || format!("'{s}' is not a listen address (try 127.0.0.1:9464 or :9464)");
+    let port_only = t.strip_prefix(':').unwrap_or(t);
+    if let Ok(port) = port_only.parse::<u16>() {
+        return Ok(std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), port));
+    }
+    if let Some(port) = t.strip_prefix("localhost:") {
+        return Ok(std::net::SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port.parse().map_err(|_| bad())?,
+        ));
+    }
+    t.parse::<std::net::SocketAddr>().map_err(|_| bad())
+}

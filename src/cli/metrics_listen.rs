@@ -7,13 +7,13 @@
 //! `0.0.0.0:9464` for a Prometheus in another container), with a note on stderr that the
 //! figures are readable from the network. Host names other than localhost are refused.
 
-use super::common::UsageError;
+use super::common::{parse_listen, UsageError};
 use crate::engine::run::Progress;
 use crate::engine::Plan;
 use crate::report::live_metrics::{self, MetricsServer, UploadFigures};
 use crate::workloads::api::raw::NamedRequest;
 use clap::Args;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 #[derive(Args, Debug, Default, Clone)]
@@ -24,20 +24,6 @@ pub struct MetricsArgs {
     pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub web: super::web::WebArgs,
-}
-
-/// `9464`, `:9464`, `localhost:9464` (loopback), or `IP:PORT`.
-pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    let t = s.trim();
-    let bad = || format!("'{s}' is not a listen address (try 127.0.0.1:9464 or :9464)");
-    let port_only = t.strip_prefix(':').unwrap_or(t);
-    if let Ok(port) = port_only.parse::<u16>() {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
-    }
-    if let Some(port) = t.strip_prefix("localhost:") {
-        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port.parse().map_err(|_| bad())?));
-    }
-    t.parse::<SocketAddr>().map_err(|_| bad())
 }
 
 /// A running listener and what the pages it serves need between updates.

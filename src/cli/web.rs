@@ -7,8 +7,8 @@
 //! address is served as given, with a note on stderr that the page is reachable from the
 //! network. A busy or invalid address is the user's error (exit 2) before anything is sent.
 
+use super::common::parse_listen;
 use super::common::UsageError;
-use super::metrics_listen::parse_listen;
 use super::progress::Reading;
 use crate::report::live_page::{self, Controls, PageServer};
 use crate::report::live_view::{Detail, LiveView, Second};

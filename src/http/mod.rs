@@ -6,10 +6,12 @@
 //! - `conn`: a connected TCP stream made ready for HTTP (no Nagle, TLS when asked).
 //! - `ws`: the WebSocket protocol settings both sides use.
 //! - `ws_upgrade`: the client side of the WebSocket opening handshake.
-//! - `transport`: the stream under an HTTP connection, epoll or io_uring (`uring`).
+//! - `transport`: the stream under an HTTP connection, epoll or io_uring (`uring`); `idle`:
+//!   whether a kept connection's socket is idle (one peek).
 
 pub mod codec;
 pub mod conn;
+pub mod idle;
 pub mod target;
 pub mod transport;
 pub mod uring;

@@ -88,7 +88,7 @@ impl Transport {
 /// (TLS included) and the socket neither closed, reset nor holding unasked-for bytes.
 pub fn stream_still_open_now(s: &mut Stream) -> bool {
     use std::os::fd::AsRawFd;
-    nothing_to_read(s) && socket_idle(s.as_raw_fd())
+    nothing_to_read(s) && crate::http::idle::socket_idle(s.as_raw_fd())
 }
 
 /// Polls `s` once without waiting. Pending: nothing to read, open. Ready: end of stream, bytes
@@ -98,16 +98,6 @@ fn nothing_to_read(s: &mut Stream) -> bool {
     let mut scratch = [0u8; 64];
     let mut buf = ReadBuf::new(&mut scratch);
     Pin::new(s).poll_read(&mut cx, &mut buf).is_pending()
-}
-
-/// One non-blocking peek at socket `fd`: true when there is nothing to read (it would block).
-/// End of stream (the peer's FIN), a reset or bytes nobody asked for make it false.
-pub fn socket_idle(fd: std::os::fd::RawFd) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: `recv` writes at most one byte into `byte`, which outlives the call; `fd` is an
-    // open socket of the caller's.
-    let n = unsafe { libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
-    n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
 }
 
 /// Writes `head` and `body` with vectored writes (one `writev` for both when the socket takes

@@ -56,6 +56,6 @@ impl UringStream {
     /// of stream (the peer's FIN), a reset or bytes nobody asked for make it unusable.
     pub fn still_open(&self) -> bool {
         use std::os::fd::AsRawFd;
-        crate::http::transport::socket_idle(self.stream.as_raw_fd())
+        crate::http::idle::socket_idle(self.stream.as_raw_fd())
     }
 }
