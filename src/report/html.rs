@@ -43,7 +43,7 @@ pub fn page(mut page: Page, m: &Measurements) -> Page {
         }
         let line = |f: fn(&Percentiles) -> f64| seconds.iter().map(|(x, p)| (*x, f(p))).collect();
         page.charts.push(Chart::over_time(
-            &format!("Latency per second: {} {}", row.kind, row.name),
+            &format!("Latency per second: {}", method_and_name(&row.kind, &row.name)),
             "latency",
             Unit::Ms,
             vec![("p50", line(|p| p.p50)), ("p99", line(|p| p.p99)), ("max", line(|p| p.max))],
@@ -164,4 +164,26 @@ pub fn body(page: &Page) -> String {
     }
     o.push_str("</table>");
     o
+}
+
+/// A row as a heading names it: `POST /v1/messages`, without the method twice when the name
+/// already starts with it (`GET /v1/conversations`, not `GET GET /v1/conversations`).
+fn method_and_name(kind: &str, name: &str) -> String {
+    let said = name.strip_prefix(kind).is_some_and(|rest| rest.starts_with(' '));
+    if said || kind.is_empty() {
+        name.to_string()
+    } else {
+        format!("{kind} {name}")
+    }
+}
+
+#[cfg(test)]
+mod heading_tests {
+    #[test]
+    fn chart_headings_do_not_repeat_the_method() {
+        assert_eq!(super::method_and_name("POST", "POST /v1/messages"), "POST /v1/messages");
+        assert_eq!(super::method_and_name("GET", "/v1/conversations"), "GET /v1/conversations");
+        assert_eq!(super::method_and_name("flow", "login, then post"), "flow login, then post");
+        assert_eq!(super::method_and_name("GET", "GETTER"), "GET GETTER");
+    }
 }
