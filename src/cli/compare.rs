@@ -57,8 +57,9 @@ fn parse_floor(s: &str) -> Result<(Unit, f64), String> {
 }
 
 pub fn run(a: CompareArgs) -> Result<ExitCode, UsageError> {
-    let (wb, base) = load(&a.baseline)?;
-    let (wc, cur) = load(&a.current)?;
+    let base = load(&a.baseline)?;
+    let cur = load(&a.current)?;
+    let (wb, wc) = (&base.workload, &cur.workload);
     if wb != wc {
         return Err(format!("cannot compare a '{wb}' run with a '{wc}' run").into());
     }
@@ -66,9 +67,18 @@ pub fn run(a: CompareArgs) -> Result<ExitCode, UsageError> {
         crate::report::output::check(&[crate::report::output::OutputPath::new("--json", path)])?;
     }
     let names = (!a.metrics.is_empty()).then_some(a.metrics.as_slice());
-    let deltas = compare(&base, &cur, names, a.max_regression, floors(&a.min_delta))?;
-    let regressions = deltas.iter().filter(|d| d.regression).count();
-    let text = summary(&wb, &a.baseline, &a.current, &deltas, a.max_regression);
+    let deltas = compare(&base.metrics, &cur.metrics, names, a.max_regression, floors(&a.min_delta))?;
+    let mut regressions = deltas.iter().filter(|d| d.regression).count();
+    let mut text = summary(wb, &a.baseline, &a.current, &deltas, a.max_regression);
+    // An interrupted run measured part of what it planned: it cannot pass as the current run,
+    // and as a baseline it is said.
+    if cur.interrupted {
+        regressions += 1;
+        text.push_str("  FAIL: the current run was interrupted: its figures cover only part of the run\n");
+    }
+    if base.interrupted {
+        text.push_str("  note: the baseline run was interrupted: its figures cover only part of the run\n");
+    }
     if a.json.as_deref() == Some("-") {
         eprint!("{text}");
     } else {

@@ -41,15 +41,24 @@ pub struct Delta {
     pub verdict: &'static str,
 }
 
-/// The `workload` and `metrics` of a report written with `--json`.
-pub fn load(path: &str) -> Result<(String, Metrics), String> {
+/// What `blast compare` reads of a report written with `--json`.
+pub struct Compared {
+    pub workload: String,
+    pub metrics: Metrics,
+    /// The run was interrupted (Ctrl-C, Stop, a dead target): its figures cover part of it.
+    pub interrupted: bool,
+}
+
+/// The `workload`, `metrics` and `interrupted` of a report written with `--json`.
+pub fn load(path: &str) -> Result<Compared, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{path}: not JSON: {e}"))?;
     let workload = v.get("workload").and_then(|w| w.as_str()).unwrap_or("unknown").to_string();
     let metrics =
         v.get("metrics").cloned().ok_or_else(|| format!("{path}: no \"metrics\" (was it written by blast --json?)"))?;
     let metrics: Metrics = serde_json::from_value(metrics).map_err(|e| format!("{path}: bad \"metrics\": {e}"))?;
-    Ok((workload, metrics))
+    let interrupted = v.get("interrupted").and_then(|i| i.as_bool()).unwrap_or(false);
+    Ok(Compared { workload, metrics, interrupted })
 }
 
 /// A figure's value, or none when it rests on no samples.

@@ -165,3 +165,27 @@ fn second_interrupt_says_the_reports_were_not_written() {
     assert!(err.contains("interrupted again: exiting now; the reports were not written"), "{err}");
     assert!(!std::path::Path::new(&json).exists(), "no report claimed");
 }
+
+/// `blast compare` passed a CURRENT run that was interrupted (3.4 of 8 s) without a word.
+#[test]
+fn compare_fails_an_interrupted_current_run() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let dir = ReportDir::new("compare-interrupted");
+    let (base, cur) = (dir.path("base.json"), dir.path("cur.json"));
+    let (code, err) =
+        blast_plain(&["api", "--rate", "100", "--duration", "1s", "-q", "--json", &base, "--target", &server.url()]);
+    assert_eq!(code, 0, "{err}");
+    // The same run, as a report of one that was interrupted says it.
+    let mut json = read_json(&base);
+    json["interrupted"] = serde_json::Value::Bool(true);
+    std::fs::write(&cur, serde_json::to_string(&json).expect("json")).expect("write");
+    let out = std::process::Command::new(BLAST).args(["compare", &base, &cur]).output().expect("compare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL: the current run was interrupted"), "{stdout}");
+    let out = std::process::Command::new(BLAST).args(["compare", &cur, &base]).output().expect("compare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("note: the baseline run was interrupted"), "{stdout}");
+}
