@@ -270,7 +270,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         auth: WsAuth { token: a.token.clone(), tokens: std::sync::Arc::new(tokens), query: a.token_query.clone() },
         timeout: a.timeout,
         reconnect: a.reconnect,
-        bind: a.bind.clone(),
+        bind: local_addresses(&a.bind)?,
         subscribe,
         subscribe_ack: (a.subscribe_ack != "none").then(|| a.subscribe_ack.clone()),
         reader,
@@ -400,6 +400,22 @@ impl driver::Workload for WsCommand {
     fn merged_metric_names(_summary: &WsSummary) -> Vec<String> {
         crate::report::ws::metric_names()
     }
+}
+
+/// `--bind` addresses, each checked to be one of this machine's (a socket binds to it), so that
+/// a mistyped address is refused before the run rather than failing every connect.
+fn local_addresses(bind: &[IpAddr]) -> Result<Vec<IpAddr>, UsageError> {
+    for ip in bind {
+        if let Err(e) = std::net::TcpListener::bind((*ip, 0)) {
+            let why = if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+                "it is not an address of this machine".to_string()
+            } else {
+                e.to_string()
+            };
+            return Err(format!("--bind {ip}: {why} (give local source addresses, e.g. 127.0.0.2)").into());
+        }
+    }
+    Ok(bind.to_vec())
 }
 
 /// How long opening every connection takes at the connect rate.

@@ -100,6 +100,12 @@ fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
             argv("api --rate 0.5 --duration 1s"),
             "--rate 0.5/s (30/min) schedules no request",
         ),
+        // `blast ws --bind 10.99.99.99` failed every connect, then advised "add --bind".
+        (
+            "ws_bind_address_not_of_this_machine",
+            argv("ws --conns 2 --duration 1s --target ws://127.0.0.1:9/ws --bind 10.99.99.99"),
+            "--bind 10.99.99.99: it is not an address of this machine",
+        ),
         // `blast demo --json /nonexistent/x.json` started the target before refusing.
         ("demo_output_path_checked_first", argv("demo --duration 1s --json /nonexistent/x.json"), "does not exist"),
     ]);
