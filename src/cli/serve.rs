@@ -144,7 +144,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, UsageError> {
     };
     crate::sys::raise_fds_to_hard();
     let auth = AuthConfig { require: args.require_auth, ttl: args.token_ttl };
-    let running = start_with(&cfg, auth).map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let running = start_with(&cfg, auth).map_err(|e| format!("cannot listen: {e}"))?;
     println!("blast serve listening on {scheme}://{}", running.addr);
     if let Some(s3) = running.s3_addr {
         println!("blast serve S3 endpoint on {scheme}://{s3}");

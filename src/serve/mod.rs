@@ -82,11 +82,15 @@ pub struct Running {
     pub s3_addr: Option<SocketAddr>,
 }
 
-fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+/// A listener on `addr`; an error names the address and the `flag` that gave it.
+fn listen(addr: SocketAddr, flag: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let bound = || -> std::io::Result<tokio::net::TcpListener> {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    bound().map_err(|e| std::io::Error::new(e.kind(), format!("{flag} {addr}: {e}")))
 }
 
 /// Binds now (so the caller learns the address and bind errors at once) and serves on a
@@ -108,10 +112,10 @@ pub fn start_with(cfg: &ServeConfig, auth: auth::AuthConfig) -> std::io::Result<
     let (listener, s3_listener) = {
         let _enter = runtime.enter();
         let s3 = match &cfg.s3 {
-            Some((addr, s3cfg)) => Some((listen(*addr)?, s3::service(s3cfg))),
+            Some((addr, s3cfg)) => Some((listen(*addr, "--s3-listen")?, s3::service(s3cfg))),
             None => None,
         };
-        (listen(cfg.listen)?, s3)
+        (listen(cfg.listen, "--listen")?, s3)
     };
     let addr = listener.local_addr()?;
     let s3_addr = match &s3_listener {

@@ -195,3 +195,16 @@ fn compare_fails_an_interrupted_current_run() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("note: the baseline run was interrupted"), "{stdout}");
 }
+
+/// `blast serve --listen 127.0.0.1:0 --s3-listen 127.0.0.1:PORT` with PORT busy said
+/// "cannot listen on 127.0.0.1:0": the failing flag and address are named.
+#[test]
+fn serve_names_the_listen_flag_that_failed() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let s3 = format!("127.0.0.1:{port}");
+    let (code, err) = blast_plain(&["serve", "--listen", "127.0.0.1:0", "--s3-listen", &s3, "--exit-after", "5s"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("--s3-listen {s3}")), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
