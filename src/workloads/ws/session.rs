@@ -28,6 +28,9 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
     // The first attempt is over (open or failed): the ramp counts it.
     let mut upgraded = false;
     let mut attempt = 0u32;
+    // Failed attempts in a row: each waits twice as long as the one before (a dead target
+    // is not hammered), up to RECONNECT_MAX; an established connection starts over.
+    let mut failures = 0u32;
     loop {
         if core.stopping() {
             break;
@@ -53,6 +56,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         }
         match result {
             Err(reason) => {
+                failures += 1;
                 core.tally.borrow_mut().fail(&reason);
                 core.live.add(core.index, LIVE_FAILED, 1);
                 if !settled {
@@ -61,6 +65,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                 }
             }
             Ok(ws) => {
+                failures = 0;
                 {
                     let mut t = core.tally.borrow_mut();
                     t.established += 1;
@@ -79,7 +84,15 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
         if !core.plan.reconnect || core.stopping() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Waited in steps of at most the first delay, so that the end of the run is not held up.
+        let until = Instant::now() + reconnect_delay(failures);
+        while !core.stopping() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(left.min(RECONNECT_FIRST)).await;
+        }
     }
     if !upgraded {
         core.upgraded();
@@ -87,6 +100,16 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
     if !settled {
         core.ended_unsettled();
     }
+}
+
+/// The first wait before reconnecting, and the longest.
+const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// How long a connection waits before it tries again after `failures` failed attempts in a
+/// row: 100 ms after a drop, doubling with each failure, at most 5 s.
+fn reconnect_delay(failures: u32) -> Duration {
+    RECONNECT_FIRST.saturating_mul(1u32 << failures.saturating_sub(1).min(6)).min(RECONNECT_MAX)
 }
 
 /// TCP connect (from a `--bind` address if given) and WebSocket upgrade.
@@ -304,4 +327,17 @@ fn carries_sent_probe_id(core: &CoreWs, text: &str, received_us: u64) -> bool {
         .filter(|run| !run.is_empty() && run.len() <= 19)
         .filter_map(|run| run.parse::<u64>().ok())
         .any(|id| core.shared.sent_at(id).is_some_and(|at| at <= received_us))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_reconnect_backs_off_from_a_dead_target() {
+        assert_eq!(reconnect_delay(0), Duration::from_millis(100), "after a drop");
+        assert_eq!(reconnect_delay(1), Duration::from_millis(100));
+        assert_eq!(reconnect_delay(3), Duration::from_millis(400));
+        assert_eq!(reconnect_delay(40), Duration::from_secs(5));
+    }
 }
