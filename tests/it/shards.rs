@@ -85,6 +85,9 @@ fn two_shards_merge_into_one_exact_run() {
     assert_eq!(f(&total, "/requests/scheduled"), 4000.0);
     assert!((f(&total, "/rate_ratio") - 1.0).abs() < 0.01);
     assert_eq!(total["plan"]["shard"], serde_json::Value::Null);
+    // merged_plan_keeps_the_coalesce_window: the merged plan line said "coalesced to 0 us".
+    assert_eq!(f(&total, "/plan/coalesce_us"), f(&a, "/plan/coalesce_us"));
+    assert!(f(&total, "/plan/coalesce_us") > 0.0, "the default window is 200 us");
     // Merged percentiles are those of the union of the two shards' histograms.
     assert_union(&a, &b, &total, "/raw/total/latency", "/latency_ms");
     // Per-second rows add up too.
