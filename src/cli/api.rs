@@ -315,14 +315,15 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     Ok(Built { names, plan, target, workload: Some(workload), mismatches })
 }
 
-/// A rate in the unit `--rate` takes by default (`0.5/s`), and under 1/s also per minute or
-/// hour (`0.5/s (30/min)`).
+/// A rate as the user may have written it: per second from 1/s up (`2000/s`); under that per
+/// minute or hour with the per-second figure beside it (`30/min (0.5/s)`, `1/min (0.01667/s)`),
+/// so that `--rate 0.5` and `--rate 30/min` both find their own words.
 fn rate_as_written(rate: f64) -> String {
     let per_s = format!("{}/s", crate::units::significant(rate, 4));
     if rate >= 1.0 {
         per_s
     } else {
-        format!("{per_s} ({})", crate::units::rate_text(rate))
+        format!("{} ({per_s})", crate::units::rate_text(rate))
     }
 }
 
@@ -577,7 +578,8 @@ mod tests {
 
     #[test]
     fn rate_in_errors_is_the_unit_the_user_wrote() {
-        assert_eq!(rate_as_written(0.5), "0.5/s (30/min)");
+        assert_eq!(rate_as_written(0.5), "30/min (0.5/s)");
+        assert_eq!(rate_as_written(1.0 / 60.0), "1/min (0.01667/s)");
         assert_eq!(rate_as_written(2000.0), "2000/s");
     }
 

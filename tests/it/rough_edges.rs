@@ -94,11 +94,11 @@ fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
             argv("upload --size 1T --part-size 5M --target http://127.0.0.1:9"),
             "--size 1 TiB in --part-size 5 MiB parts",
         ),
-        // `--rate 0.5 --duration 1s` said "--rate 30/min".
+        // `--rate 0.5 --duration 1s` said "--rate 30/min": the per-second figure is beside it.
         (
             "rate_error_in_the_users_unit",
             argv("api --rate 0.5 --duration 1s"),
-            "--rate 0.5/s (30/min) schedules no request",
+            "--rate 30/min (0.5/s) schedules no request",
         ),
         // `blast ws --bind 10.99.99.99` failed every connect, then advised "add --bind".
         (

@@ -180,8 +180,8 @@ fn rates_under_one_per_second_are_exact_or_refused() {
     let _g = serial();
     // Too short for one request: refused before the run, exit 2, one line.
     for (rate, line) in [
-        ("1/min", "blast: --rate 1/min schedules no request in 1s: run at least 1m or raise the rate"),
-        ("10/h", "blast: --rate 10/h schedules no request in 1s: run at least 6m or raise the rate"),
+        ("1/min", "blast: --rate 1/min (0.01667/s) schedules no request in 1s: run at least 1m or raise the rate"),
+        ("10/h", "blast: --rate 10/h (0.002778/s) schedules no request in 1s: run at least 6m or raise the rate"),
     ] {
         let (code, stderr) =
             blast_plain(&["api", "--target", "http://127.0.0.1:9/x", "--rate", rate, "--duration", "1s"]);
