@@ -4,7 +4,6 @@
 use super::common::{available_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
-use super::progress::{Rate, Reading};
 use crate::engine::shape::Shape;
 use crate::engine::steer::Steer;
 use crate::engine::{self, Arrival, Plan};
@@ -12,6 +11,7 @@ use crate::report::api::ApiSummary;
 use crate::report::html::Table;
 use crate::report::live_view::Detail;
 use crate::report::model::Percentiles;
+use crate::report::progress::{Rate, Reading};
 use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::api::raw::{NamedRequest, RawPlan};
 

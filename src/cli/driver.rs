@@ -7,9 +7,9 @@
 
 use super::common::{stop_on_signals, OutputArgs, UsageError};
 use super::metrics_listen::{LiveMetrics, MetricsArgs};
-use super::progress::{Progress, Reading};
 use super::web::Steer;
 use crate::report::live_view::Detail;
+use crate::report::progress::{Progress, Reading};
 use crate::report::Report;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;

@@ -7,8 +7,7 @@
 //! - `api`, `ws`, `upload`: each workload's flags and its `driver::Workload`.
 //! - `serve`, `run` (`profile`), `merge`, `compare`, `import`: one per command.
 //! - `docs`: `completions` and `man`, generated from the flags' definitions.
-//! - `progress`: the live progress line;
-//!   `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run;
+//! - `metrics_listen`: `--metrics-listen`, live Prometheus metrics during a run;
 //!   `web`: `--web`, the live page with its controls.
 //!
 //! Exit codes: 0 clean run, 1 the run had failures (errors, 4xx/5xx, interrupted),
@@ -24,7 +23,6 @@ pub mod import;
 pub mod merge;
 pub mod metrics_listen;
 pub mod profile;
-pub mod progress;
 pub mod serve;
 pub mod upload;
 pub mod web;

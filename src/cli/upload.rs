@@ -4,8 +4,8 @@
 use super::common::{available_cores, check_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
-use super::progress::{LastSecond, Rate, Reading};
 use crate::report::human::bytes;
+use crate::report::progress::{LastSecond, Rate, Reading};
 use crate::report::upload::UploadSummary;
 use crate::units::{parse_count, parse_duration, parse_size};
 use crate::workloads::upload::s3::S3Target;

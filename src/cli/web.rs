@@ -9,9 +9,9 @@
 
 use super::common::parse_listen;
 use super::common::UsageError;
-use super::progress::Reading;
 use crate::report::live_page::{self, Controls, PageServer};
 use crate::report::live_view::{Detail, LiveView, Second};
+use crate::report::progress::Reading;
 use crate::units::parse_duration;
 use clap::Args;
 use std::net::SocketAddr;

@@ -4,8 +4,8 @@
 use super::common::{available_cores, check_cores, UsageError};
 use super::driver;
 use super::metrics_listen::LiveMetrics;
-use super::progress::{LastSecond, Rate, Reading};
 use crate::http::HttpTarget;
+use crate::report::progress::{LastSecond, Rate, Reading};
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::ws::format::{ProbeReader, TsUnit, WsTemplate};

@@ -6,6 +6,7 @@
 //!   the HdrHistogram log; JSON is a report serialized with serde_json (`write`).
 //! - `chart`, `heatmap`: the page's line charts and latency heatmap (inline SVG); `human`:
 //!   sizes, rates and 1-2-5 axis steps as people read them.
+//! - `progress`: the live progress line on stderr (one layout for every workload).
 //! - `live_metrics`: `--metrics-listen`, the run's figures in Prometheus text format while it runs.
 //! - `live_view`, `live_page`: `--web`, the run's page while it runs (its figures second by
 //!   second, drawn as the HTML report is) and the small server that shows it and takes Stop
@@ -43,6 +44,7 @@ pub mod live_view;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod progress;
 pub mod sla;
 pub mod text;
 pub mod upload;
