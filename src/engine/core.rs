@@ -179,7 +179,7 @@ pub async fn run_core<W: Workload>(
     let mut recorder = std::mem::take(&mut *st.recorder.borrow_mut());
     for job in st.queue.take_all() {
         if job.intended >= st.measure_from {
-            let row = plan.kind_rows.get(job.kind).copied().unwrap_or(0);
+            let row = row_of_kind(&plan.kind_rows, job.kind);
             not_sent(&mut recorder, rows > 0, row, ErrorKind::Unfinished);
         }
     }
@@ -349,16 +349,18 @@ async fn pace(
         let job = Job { seq: slot.seq, intended: due, kind: plan.mix.pick(lane, nth), nth };
         nth += 1;
         let measured = due >= st.measure_from;
+        // The job's report row, looked up once, when rows are kept.
+        let row = if st.named { Some(row_of_kind(&plan.kind_rows, job.kind)) } else { None };
+        let pushed = st.queue.push(job);
+        let mut rec = st.recorder.borrow_mut();
         if measured {
-            let mut rec = st.recorder.borrow_mut();
             rec.accounting.scheduled += 1;
-            if st.named {
-                rec.row_mut(plan.kind_rows.get(job.kind).copied().unwrap_or(0)).accounting.scheduled += 1;
+            if let Some(row) = row {
+                rec.row_mut(row).accounting.scheduled += 1;
             }
         }
-        match st.queue.push(job) {
+        match pushed {
             Ok(depth) => {
-                let mut rec = st.recorder.borrow_mut();
                 rec.note_queue_depth(depth);
                 if measured {
                     rec.record_dispatch(now - due);
@@ -366,15 +368,14 @@ async fn pace(
             }
             Err(_) => {
                 if measured {
-                    let mut rec = st.recorder.borrow_mut();
                     rec.record_error(ErrorKind::Dropped);
-                    if st.named {
-                        rec.row_mut(plan.kind_rows.get(job.kind).copied().unwrap_or(0))
-                            .record_error(ErrorKind::Dropped);
+                    if let Some(row) = row {
+                        rec.row_mut(row).record_error(ErrorKind::Dropped);
                     }
                 }
             }
         }
+        drop(rec);
         next = pacer.next_slot();
     }
     None
@@ -466,7 +467,7 @@ async fn conn_loop<W: Workload>(
     let mut timer = crate::engine::timeout::LazyTimeout::default();
     while let Some(job) = st.queue.next(index).await {
         st.inflight.set(st.inflight.get() + 1);
-        let row = kind_rows.get(job.kind).copied().unwrap_or(0);
+        let row = row_of_kind(&kind_rows, job.kind);
         let mut call = InFlight {
             st: &st,
             row,
@@ -609,6 +610,11 @@ fn not_sent(rec: &mut Recorder, named: bool, row: usize, kind: ErrorKind) {
         r.record_error(kind);
         r.accounting.not_sent += 1;
     }
+}
+
+/// The report row an iteration of `kind` is recorded under (row 0 when the plan has no rows).
+fn row_of_kind(kind_rows: &[usize], kind: usize) -> usize {
+    kind_rows.get(kind).copied().unwrap_or(0)
 }
 
 /// Records one request (or iteration): sent, then answered or failed. A complete response that
