@@ -1,4 +1,4 @@
-//! `blast import FILE [-o scenario.toml] [--host URL] [--rate R]`: flags, then
+//! `blast import FILE [-o scenario.toml] [--host URL] [--rate R] [--users N]`: flags, then
 //! `crate::import`. Exit 0 when everything was translated, 1 when some constructs were not
 //! (each is a comment in the output and listed on stderr), 2 when the input cannot be read.
 
@@ -21,7 +21,8 @@ pub struct ImportArgs {
     /// The arrival rate instead of the one computed from Locust's wait_time.
     #[arg(long, value_parser = units::parse_rate)]
     pub rate: Option<f64>,
-    /// The number of Locust users the suggested rate is computed for.
+    /// Locust's `-u`: the virtual users the profile runs (`users = N`; each runs `on_start`
+    /// once) and the suggested rate is computed for.
     #[arg(long, default_value = "100", value_parser = units::parse_count)]
     pub users: usize,
 }

@@ -232,6 +232,7 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
         (None, None) => ("http://127.0.0.1:8000".into(), Some("no host in the file: set --host or edit".into())),
     };
     p.target = origin(&p.target);
+    p.users = Some(opts.users);
     // rate: users split over classes by weight, each iterating once per cycle
     let class_total: u64 = users.iter().map(|u| u.weight).sum();
     let n = opts.users as f64;

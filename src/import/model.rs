@@ -21,6 +21,8 @@ pub struct Profile {
     pub duration: String,
     /// `[args] timeout`, when the source sets one.
     pub timeout: Option<String>,
+    /// `[args] users`: virtual users (Locust's `-u`), each running `[[on_start]]` once.
+    pub users: Option<u64>,
     /// `[data] users = { file }`.
     pub users_file: Option<String>,
     /// Steps every virtual user runs once first.

@@ -21,6 +21,9 @@ pub fn write(p: &Profile) -> String {
     if let Some(t) = &p.timeout {
         let _ = writeln!(out, "timeout = {}", quote(t));
     }
+    if let Some(n) = p.users {
+        let _ = writeln!(out, "users = {n}   # Locust's -u: virtual users, each runs [[on_start]] once");
+    }
     if let Some(f) = &p.users_file {
         let _ = writeln!(out, "\n[data]\nusers = {{ file = {} }}   # columns become {{{{user.<column>}}}}", quote(f));
     }

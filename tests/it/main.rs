@@ -13,6 +13,7 @@ mod evidence;
 mod faults;
 mod flow_reconnect;
 mod import;
+mod import_side_by_side;
 mod interfaces;
 mod io_backends;
 mod live_metrics;
