@@ -469,6 +469,7 @@ impl driver::Workload for ApiCommand<'_> {
             uncorrected: Some(Percentiles::of(&i.service)),
             heat: Detail::column(p.second, &i.latency),
             names: Some(Table { title: "By name, the run so far (ms)".into(), header, rows: rows.collect() }),
+            label: None,
         }
     }
 

@@ -240,6 +240,10 @@ impl driver::Workload for UploadCommand {
         }
     }
 
+    fn detail(w: &UploadWatch, _live: &crate::engine::live::Live) -> crate::report::live_view::Detail {
+        w.0.detail("Part latency")
+    }
+
     fn execute(
         run: &mut UploadRun,
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,

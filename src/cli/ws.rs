@@ -376,6 +376,10 @@ impl driver::Workload for WsCommand {
         }
     }
 
+    fn detail(w: &WsWatch, _live: &crate::engine::live::Live) -> crate::report::live_view::Detail {
+        w.last.detail("Delivery latency")
+    }
+
     fn execute(
         plan: &mut WsPlan,
         stop: std::sync::Arc<std::sync::atomic::AtomicBool>,

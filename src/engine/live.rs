@@ -99,6 +99,17 @@ impl LatencyCounts {
         self.0.iter().sum()
     }
 
+    /// The counts as a histogram (µs), each bucket's count at its top value: what the live
+    /// page's per-second percentiles and heatmap column are drawn from.
+    pub fn histogram(&self) -> hdrhistogram::Histogram<u64> {
+        let mut h = crate::engine::recorder::histogram();
+        for (i, &c) in self.0.iter().enumerate().filter(|(_, c)| **c > 0) {
+            // Bucket tops are within the histogram's bounds; a value above them saturates.
+            let _ = h.record_n(bucket_top(i).max(1), c);
+        }
+        h
+    }
+
     /// The value (µs) at quantile `q`: the top of its bucket (at most 12.5% above the value);
     /// `None` when nothing was counted.
     pub fn quantile_us(&self, q: f64) -> Option<u64> {
@@ -186,5 +197,9 @@ mod tests {
         let p99 = second.quantile_us(0.99).expect("counted");
         assert!((1_990..=2_240).contains(&p99), "{p99}");
         assert_eq!(LatencyCounts::default().quantile_us(0.99), None);
+        let h = second.histogram();
+        assert_eq!(h.len(), 1000);
+        let top = h.value_at_quantile(0.99);
+        assert!(top.abs_diff(p99) <= p99 / 100, "{top} vs {p99}");
     }
 }

@@ -194,7 +194,7 @@ const TEXT: &str = "text/plain; charset=utf-8";
 fn route(req: &Request, page: &Mutex<Published>, token: &str, c: &Controls) -> (&'static str, &'static str, Vec<u8>) {
     let Ok(p) = page.lock() else { return ("500 Internal Server Error", TEXT, b"busy\n".to_vec()) };
     match (req.method.as_str(), req.path.as_str()) {
-        ("GET", "/") => ("200 OK", HTML, whole(&p).into_bytes()),
+        ("GET", "/") => ("200 OK", HTML, whole(&p, c.set_rate.is_some()).into_bytes()),
         ("GET", "/live") => {
             let state = if p.done { "done" } else { "live" };
             ("200 OK", HTML, format!("<!--{state}-->{}", p.body).into_bytes())
@@ -228,10 +228,15 @@ fn route(req: &Request, page: &Mutex<Published>, token: &str, c: &Controls) -> (
     }
 }
 
-/// The whole page: the report's head, the controls, the figures and the script.
-fn whole(p: &Published) -> String {
+/// The whole page: the report's head, the controls (Set rate only where the workload has a
+/// rate to set), the figures and the script.
+fn whole(p: &Published, rate: bool) -> String {
     let mut o = crate::report::html::head(&p.title);
-    o.push_str(CONTROLS);
+    o.push_str(CONTROLS_START);
+    if rate {
+        o.push_str(RATE_CONTROL);
+    }
+    o.push_str(CONTROLS_END);
     o.push_str(r#"<div id="live">"#);
     o.push_str(&p.body);
     o.push_str("</div>");
@@ -240,10 +245,12 @@ fn whole(p: &Published) -> String {
     o
 }
 
-const CONTROLS: &str = r#"<div id="controls" style="position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd">
+const CONTROLS_START: &str = r#"<div id="controls" style="position:sticky;top:0;background:#fff;padding:6px 0;border-bottom:1px solid #ddd">
 <button id="stop" type="button">Stop</button>
-<input id="rate" size="10" placeholder="e.g. 2000"><button id="set-rate" type="button">Set rate</button>
-<span id="msg"></span></div>"#;
+"#;
+const RATE_CONTROL: &str = r#"<input id="rate" size="10" placeholder="e.g. 2000"><button id="set-rate" type="button">Set rate</button>
+"#;
+const CONTROLS_END: &str = r#"<span id="msg"></span></div>"#;
 
 const SCRIPT: &str = r#"<script>
 (function () {
@@ -256,9 +263,10 @@ const SCRIPT: &str = r#"<script>
       .catch(function (e) { msg.textContent = "failed: " + e; });
   }
   document.getElementById("stop").onclick = function () { send("/stop", ""); };
-  document.getElementById("set-rate").onclick = function () {
-    send("/rate", document.getElementById("rate").value);
-  };
+  var setRate = document.getElementById("set-rate");
+  if (setRate) {
+    setRate.onclick = function () { send("/rate", document.getElementById("rate").value); };
+  }
   var timer = setInterval(function () {
     fetch("/live").then(function (r) { return r.text(); }).then(function (t) {
       document.getElementById("live").innerHTML = t;
@@ -281,5 +289,13 @@ mod tests {
         assert!(!token_ok(Some(&b), &a));
         assert!(!token_ok(Some(&a[..31]), &a));
         assert!(!token_ok(None, &a));
+    }
+
+    #[test]
+    fn the_rate_box_is_only_where_a_rate_can_be_set() {
+        let p = Published { title: "t".into(), body: "b".into(), ..Published::default() };
+        assert!(whole(&p, true).contains(r#"id="set-rate""#));
+        let without = whole(&p, false);
+        assert!(!without.contains(r#"id="set-rate""#) && without.contains(r#"id="stop""#), "{without}");
     }
 }

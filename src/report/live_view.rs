@@ -32,6 +32,9 @@ pub struct Second {
 /// What a workload adds to its second where it has it.
 #[derive(Clone, Debug, Default)]
 pub struct Detail {
+    /// What the latency is where it is not a request's ("Delivery latency", "Part latency"):
+    /// its charts and heatmap are titled with it and there is no uncorrected chart.
+    pub label: Option<&'static str>,
     /// Latency of the second: corrected (from the intended time) and uncorrected (from the send).
     pub corrected: Option<Percentiles>,
     pub uncorrected: Option<Percentiles>,
@@ -58,6 +61,7 @@ pub struct LiveView {
     uncorrected: Vec<(f64, Percentiles)>,
     heat: Vec<Column>,
     names: Option<Table>,
+    label: Option<&'static str>,
     /// Lines shown as warnings (controls applied, refused, ...).
     pub notes: Vec<String>,
 }
@@ -77,6 +81,7 @@ impl LiveView {
             self.uncorrected.push((x, p));
         }
         self.heat.extend(d.heat);
+        self.label = self.label.or(d.label);
         if d.names.is_some() {
             self.names = d.names;
         }
@@ -115,10 +120,15 @@ impl LiveView {
         }
         let y = if unit.is_empty() { "per second" } else { unit };
         let mut charts = vec![Chart::over_time("Achieved vs target rate", y, Unit::PerSecond, rate)];
-        for (what, points) in [("corrected", &self.corrected), ("uncorrected", &self.uncorrected)] {
+        let latency = [("corrected", &self.corrected), ("uncorrected", &self.uncorrected)];
+        for (what, points) in latency.into_iter().take(if self.label.is_some() { 1 } else { 2 }) {
             let line = |f: fn(&Percentiles) -> f64| points.iter().map(|(x, p)| (*x, f(p))).collect();
+            let title = match self.label {
+                Some(l) => format!("{l} per second"),
+                None => format!("Latency per second ({what})"),
+            };
             charts.push(Chart::over_time(
-                &format!("Latency per second ({what})"),
+                &title,
                 "latency",
                 Unit::Ms,
                 vec![
@@ -133,11 +143,11 @@ impl LiveView {
             let p99: Vec<(f64, f64)> = self.seconds.iter().filter_map(|s| Some((x(s), s.p99_ms?))).collect();
             charts.push(Chart::over_time("p99 per second", "latency", Unit::Ms, vec![("p99", p99)]));
         }
-        let heatmaps = vec![Heatmap {
-            title: "Latency heatmap (corrected)".into(),
-            what: "corrected latency".into(),
-            columns: self.heat.clone(),
-        }];
+        let (title, what) = match self.label {
+            Some(l) => (format!("{l} heatmap"), l.to_lowercase()),
+            None => ("Latency heatmap (corrected)".into(), "corrected latency".into()),
+        };
+        let heatmaps = vec![Heatmap { title, what, columns: self.heat.clone() }];
         let mut tables = Vec::new();
         tables.extend(self.names.clone());
         let mut errors: Vec<Vec<String>> = last.errors.iter().map(|(k, n)| vec![k.clone(), n.to_string()]).collect();

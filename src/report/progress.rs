@@ -129,12 +129,15 @@ impl Deltas {
 pub struct LastSecond {
     deltas: Deltas,
     latencies: crate::engine::live::LatencyCounts,
+    /// The latencies of the last second read (`p99_ms`), and how many seconds were read.
+    interval: crate::engine::live::LatencyCounts,
+    seconds: u64,
 }
 
 impl LastSecond {
     /// Watches `n` counters.
     pub fn new(n: usize) -> Self {
-        LastSecond { deltas: Deltas::new(n), latencies: Default::default() }
+        LastSecond { deltas: Deltas::new(n), latencies: Default::default(), interval: Default::default(), seconds: 0 }
     }
 
     /// Each counter's growth per second since the last call.
@@ -145,9 +148,25 @@ impl LastSecond {
     /// The p99 of the latencies recorded since the last call, in ms.
     pub fn p99_ms(&mut self, live: &crate::engine::live::Live) -> Option<f64> {
         let now = live.latencies();
-        let last_second = now.since(&self.latencies);
+        self.interval = now.since(&self.latencies);
         self.latencies = now;
-        last_second.quantile_us(0.99).map(|us| us as f64 / 1000.0)
+        self.seconds += 1;
+        self.interval.quantile_us(0.99).map(|us| us as f64 / 1000.0)
+    }
+
+    /// The live page's latency figures of the second `p99_ms` last read (`label`: what the
+    /// latency is, e.g. "Delivery latency"): its percentiles and heatmap column, from the live
+    /// counters' buckets (each value at most 12.5% above the one measured; the report's figures
+    /// come from the exact histograms).
+    pub fn detail(&self, label: &'static str) -> crate::report::live_view::Detail {
+        use crate::report::live_view::Detail;
+        let h = self.interval.histogram();
+        Detail {
+            label: Some(label),
+            corrected: Some(crate::report::model::Percentiles::of(&h)),
+            heat: if h.is_empty() { None } else { Detail::column(self.seconds, &h) },
+            ..Detail::default()
+        }
     }
 }
 

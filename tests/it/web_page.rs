@@ -305,6 +305,65 @@ fn set_rate_changes_the_achieved_rate_within_two_seconds() {
     }
 }
 
+/// Waits until the page's newest second is at least `n` (any workload: the headline's
+/// "elapsed"), and returns the page.
+fn page_at_second(addr: &str, n: u64) -> String {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        let (_, page) = request(addr, "GET", "/", None, "");
+        // The headline figure: `<b>3 s</b>elapsed`.
+        let elapsed = page
+            .split_once("</b>elapsed")
+            .and_then(|(before, _)| before.rsplit("<b>").next())
+            .and_then(|t| t.trim_end_matches(" s").parse::<u64>().ok());
+        if elapsed.is_some_and(|e| e >= n) {
+            return page;
+        }
+        wait_ms(100);
+    }
+    panic!("the page never showed second {n}");
+}
+
+/// The ws and upload pages draw their own latency (delivery, part) per second and its heatmap
+/// from the live counters, show Stop and no rate box (a rate set is refused with the reason).
+#[test]
+fn ws_and_upload_pages_show_their_own_latency_and_no_rate_box() {
+    let _g = serial();
+    let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
+    let ws_url = server.ws_url();
+    let s3 = server.s3.clone().expect("s3 address");
+    let ws = ws_probe_args(&ws_url, "20", "6s", "50", &["--web", "127.0.0.1:0"]);
+    let upload = [
+        "upload",
+        "--target",
+        &s3,
+        "--size",
+        "8M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "2",
+        "--duration",
+        "6s",
+        "--web",
+        "127.0.0.1:0",
+    ];
+    for (args, label) in [(&ws[..], "Delivery latency"), (&upload[..], "Part latency")] {
+        let run = Running::start(args);
+        let (addr, token) = run.page();
+        let page = page_at_second(&addr, 3);
+        let (status, why) = request(&addr, "POST", "/rate", Some(&token), "100");
+        let (code, err) = run.wait();
+        assert_eq!(code, 0, "{label}: {err}");
+        assert!(page.contains(&format!("{label} per second")), "{label}: {page}");
+        assert!(page.contains(&format!("{label} heatmap")) && page.contains("class=\"cell\""), "{label}: {page}");
+        assert!(!page.contains("(uncorrected)"), "{label}: no second latency here");
+        assert!(page.contains(r#"id="stop""#) && !page.contains(r#"id="set-rate""#), "{label}: {page}");
+        assert_eq!(status, 400, "{label}: {why}");
+        assert!(why.contains("no rate to set"), "{label}: {why}");
+    }
+}
+
 #[test]
 fn a_busy_or_bad_web_address_exits_2_before_the_run() {
     // The target is a listener of the test's own: no connection may reach it.
