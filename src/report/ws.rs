@@ -410,8 +410,11 @@ impl Report for WsSummary {
     fn write_hdr_log(&self, path: &str) -> std::io::Result<()> {
         let (t, start) = (&self.raw.tally, from_unix_ns(self.raw.started_at_unix_ns));
         let whole = Duration::from_secs_f64(self.raw.ramp_secs + self.raw.hold_secs);
-        let intervals = hdr::whole_run([("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)], whole)
-            .chain(hdr::series("delivery", &t.delivery_per_second, start));
+        // A heartbeat interval only when heartbeats ran: an empty one is a histogram of nothing.
+        let heartbeat = (self.heartbeats_sent > 0).then_some(("heartbeat", &t.heartbeat_rtt));
+        let whole_run = [("connect", &t.connect)].into_iter().chain(heartbeat);
+        let intervals =
+            hdr::whole_run(whole_run, whole).chain(hdr::series("delivery", &t.delivery_per_second, start));
         hdr::write(path, start, "ws", intervals)
     }
 

@@ -568,3 +568,103 @@ fn csv_files_match_a_real_locust_runs_files() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&profile);
 }
+
+/// Locust: `BLAST_TEST_LOCUST` (set by `.ci/run`), else the CI venv's.
+fn locust() -> String {
+    let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/locust")).unwrap_or_default();
+    let path = std::env::var("BLAST_TEST_LOCUST").unwrap_or(venv);
+    assert!(std::path::Path::new(&path).exists(), "{path}: Locust is needed (.ci/run installs it, BLAST_TEST_LOCUST)");
+    path
+}
+
+const LOCUSTFILE: &str = r#"from locust import HttpUser, task, constant
+
+class U(HttpUser):
+    wait_time = constant(0.05)
+
+    @task(3)
+    def health(self):
+        self.client.get("/health")
+
+    @task(1)
+    def login(self):
+        self.client.post("/auth/login", json={"username": "a", "password": "pw"}, name="POST /auth/login")
+
+    @task(1)
+    def missing(self):
+        self.client.get("/v1/missing", name="A missing")
+"#;
+
+/// Real Locust and blast against the same `blast serve`, the same three names (defined in a
+/// different order in blast's profile): the files' headers, the order of their rows (Locust
+/// sorts by name, `Aggregated` last), the history's first row and every column's number form
+/// agree. The figures are not compared: the two tools run different loads.
+#[test]
+fn csv_files_match_what_real_locust_writes_against_the_same_server() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let dir = ReportDir::new("locust-live");
+    let lf = dir.path("locustfile.py");
+    std::fs::write(&lf, LOCUSTFILE).expect("locustfile");
+    let theirs = dir.path("locust");
+    let host = format!("http://{}", server.addr);
+    let out = std::process::Command::new(locust())
+        .args(["-f", &lf, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", &theirs, "--host", &host])
+        .args(["--only-summary", "--loglevel", "WARNING"])
+        .output()
+        .expect("run locust");
+    // Locust exits 1 when requests failed (the 404s).
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let profile = dir.path("profile.toml");
+    let text = format!(
+        "workload = \"api\"\n[args]\ntarget = \"{}\"\nrate = 40\nduration = \"2s\"\nconns = 4\n\n\
+         [[request]]\nname = \"POST /auth/login\"\nmethod = \"POST\"\npath = \"/auth/login\"\n\
+         body = '{{\"username\":\"a\",\"password\":\"pw\"}}'\n\n\
+         [[request]]\nname = \"A missing\"\nmethod = \"GET\"\npath = \"/v1/missing\"\n\n\
+         [[request]]\nname = \"/health\"\nweight = 3\nmethod = \"GET\"\npath = \"/health\"\n",
+        host
+    );
+    std::fs::write(&profile, text).expect("profile");
+    let ours = dir.path("blast");
+    let r = blast(&["run", &profile, "--csv", &ours]);
+    assert_eq!(r.code, 1, "the 404s fail the run: {}{}", r.stdout, r.stderr);
+    let file = |p: &str, f: &str| read_csv(std::path::Path::new(&format!("{p}_{f}.csv")));
+    let names = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
+        rows.iter().map(|r| (r["Type"].clone(), r["Name"].clone())).collect()
+    };
+    // The median may be the exact min or max (a float) where Locust clamps its rounded median.
+    let clamped = ["Median Response Time", "Total Median Response Time"];
+
+    let ((lh, locust_stats), (bh, stats)) = (file(&theirs, "stats"), file(&ours, "stats"));
+    assert_eq!(&bh[..lh.len()], &lh[..], "Locust's columns first, in order");
+    let order = names(&stats);
+    assert_eq!(order, names(&locust_stats), "rows in Locust's order");
+    let expected: Vec<&str> = vec!["/health", "A missing", "POST /auth/login", "Aggregated"];
+    assert_eq!(order.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(), expected);
+    same_formats("_stats.csv", &locust_stats, &stats, &clamped);
+
+    let ((lh, locust_history), (bh, history)) = (file(&theirs, "stats_history"), file(&ours, "stats_history"));
+    assert_eq!(bh, lh);
+    // The first row: the start second, 0 users, nothing counted, every percentile N/A.
+    let first = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
+        let mut row: Vec<(String, String)> = rows[0].clone().into_iter().filter(|(k, _)| k != "Timestamp").collect();
+        row.sort();
+        row
+    };
+    assert_eq!(first(&history), first(&locust_history));
+    assert_eq!(history[0]["50%"], "N/A");
+    assert!(history.iter().skip(1).all(|r| r["Name"] == "Aggregated" && r["User Count"] != "0"), "{history:?}");
+    let counted = |rows: &[HashMap<String, String>]| -> Vec<HashMap<String, String>> {
+        rows.iter().filter(|r| r["Total Request Count"] != "0").cloned().collect()
+    };
+    same_formats("_stats_history.csv", &counted(&locust_history), &counted(&history), &clamped);
+
+    let ((lh, locust_failures), (bh, failures)) = (file(&theirs, "failures"), file(&ours, "failures"));
+    assert_eq!(bh, lh);
+    assert_eq!(names_of_failures(&failures), names_of_failures(&locust_failures));
+    same_formats("_failures.csv", &locust_failures, &failures, &["Error"]);
+}
+
+fn names_of_failures(rows: &[HashMap<String, String>]) -> Vec<(String, String)> {
+    rows.iter().map(|r| (r["Method"].clone(), r["Name"].clone())).collect()
+}
