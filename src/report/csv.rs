@@ -88,7 +88,7 @@ fn failure_rate(r: &StatRow) -> f64 {
 
 /// The rows as Locust orders them: by name, then type (Python's sort of its `(name, method)`
 /// keys), `Aggregated` last.
-fn locust_order<'a, R>(rows: &'a [R], row: impl Fn(&R) -> &StatRow) -> Vec<&'a R> {
+fn locust_order<R>(rows: &[R], row: impl Fn(&R) -> &StatRow) -> Vec<&R> {
     let aggregated = |r: &StatRow| r.kind.is_empty() && r.name == "Aggregated";
     let mut sorted: Vec<&R> = rows.iter().collect();
     sorted.sort_by(|a, b| {
@@ -196,7 +196,14 @@ fn history_row(o: &mut String, h: &HistoryRow, na: &str) {
     }
     let tp = &t.latency;
     let [median, min, max] = median_min_max(tp);
-    let _ = writeln!(o, ",{},{},{median},{},{min},{max},{}", t.requests, t.failures, float(tp.mean), float(t.avg_content_size));
+    let _ = writeln!(
+        o,
+        ",{},{},{median},{},{min},{max},{}",
+        t.requests,
+        t.failures,
+        float(tp.mean),
+        float(t.avg_content_size)
+    );
 }
 
 pub fn failures_csv(rows: &[FailureRow]) -> String {

@@ -136,14 +136,28 @@ mod tests {
     #[test]
     fn wide_values_and_names_never_run_columns_together() {
         // `blast upload --size 256M --parallel 100`: a 10-second object latency.
-        let slow = Percentiles { count: 100, p50: 10_395.647, p95: 10_797.055, p99: 10_797.055, max: 10_797.055, ..Percentiles::default() };
+        let slow = Percentiles {
+            count: 100,
+            p50: 10_395.647,
+            p95: 10_797.055,
+            p99: 10_797.055,
+            max: 10_797.055,
+            ..Percentiles::default()
+        };
         let long = "x".repeat(70);
-        let rows = [StatRow::new("S3", "object upload", (100, 0), &slow, 0.0, 1.0), StatRow::new("GET", &long, (1, 0), &slow, 0.0, 1.0)];
+        let rows = [
+            StatRow::new("S3", "object upload", (100, 0), &slow, 0.0, 1.0),
+            StatRow::new("GET", &long, (1, 0), &slow, 0.0, 1.0),
+        ];
         let mut o = String::new();
         by_name(&mut o, &rows);
         let line = o.lines().find(|l| l.contains("object upload")).expect("row");
         let cells: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(cells, ["object", "upload", "S3", "100", "0", "10395.647", "10797.055", "10797.055", "10797.055"], "{o}");
+        assert_eq!(
+            cells,
+            ["object", "upload", "S3", "100", "0", "10395.647", "10797.055", "10797.055", "10797.055"],
+            "{o}"
+        );
         let cut_row = o.lines().find(|l| l.contains('…')).expect("the long name is cut");
         assert_eq!(cut_row.split_whitespace().next().map(|n| n.chars().count()), Some(NAME_MAX), "{o}");
         // Every line is as long as the header: the columns line up.

@@ -413,8 +413,7 @@ impl Report for WsSummary {
         // A heartbeat interval only when heartbeats ran: an empty one is a histogram of nothing.
         let heartbeat = (self.heartbeats_sent > 0).then_some(("heartbeat", &t.heartbeat_rtt));
         let whole_run = [("connect", &t.connect)].into_iter().chain(heartbeat);
-        let intervals =
-            hdr::whole_run(whole_run, whole).chain(hdr::series("delivery", &t.delivery_per_second, start));
+        let intervals = hdr::whole_run(whole_run, whole).chain(hdr::series("delivery", &t.delivery_per_second, start));
         hdr::write(path, start, "ws", intervals)
     }
 
