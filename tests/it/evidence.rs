@@ -395,5 +395,8 @@ fn warmup_is_reported_at_its_own_rate() {
     let out = std::process::Command::new(BLAST).args(args).output().expect("run blast");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let warm = stderr.lines().find(|l| l.contains("(warm-up)")).expect("a warm-up progress line");
-    assert!(warm.contains("rate 200/200 req/s") || warm.contains("rate 199/200") || warm.contains("rate 201/200"), "{stderr}");
+    assert!(
+        warm.contains("rate 200/200 req/s") || warm.contains("rate 199/200") || warm.contains("rate 201/200"),
+        "{stderr}"
+    );
 }
