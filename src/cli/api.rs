@@ -513,18 +513,22 @@ impl driver::Workload for ApiCommand<'_> {
         let failed_codes =
             p.total.status_codes().into_iter().filter(|(c, _)| c.parse::<u16>().map_or(true, |c| c >= 400));
         let errors = p.total.error_counts().into_iter().chain(failed_codes.map(|(c, n)| (format!("HTTP {c}"), n)));
+        // A scenario with flows or on_start paces iterations (a request or a whole flow each).
+        let (unit, per) = match crate::report::api::two_units(&w.names) {
+            true => ("iterations/s", "iteration"),
+            false => ("req/s", "req"),
+        };
+        // Warm-up is counted apart from the measured figures: its own rate while it lasts.
+        let warming = p.second <= warmup_s;
+        let sent = if warming { i.accounting.warmup_sent } else { i.sent };
         Reading {
             elapsed: Some(std::time::Duration::from_secs(p.second)),
-            phase: if p.second <= warmup_s { Some("warm-up") } else { (p.second > end_s).then_some("drain") },
-            rate: Rate {
-                target: Some(plan.scheduled_between(second - 1.0, second)),
-                achieved: i.sent as f64,
-                unit: "req/s",
-            },
+            phase: if warming { Some("warm-up") } else { (p.second > end_s).then_some("drain") },
+            rate: Rate { target: Some(plan.scheduled_between(second - 1.0, second)), achieved: sent as f64, unit },
             p99_ms: (!i.latency.is_empty()).then(|| i.latency.value_at_quantile(0.99) as f64 / 1000.0),
             errors: errors.collect(),
             more: (i.queue_peak > 0).then(|| format!("queue peak {}", i.queue_peak)),
-            cpu: Some(crate::report::cpu::live_line(&p.live.cpu(), Some((i.sent as f64, "req")))),
+            cpu: Some(crate::report::cpu::live_line(&p.live.cpu(), Some((sent as f64, per)))),
         }
     }
 

@@ -358,6 +358,8 @@ async fn pace(
             if let Some(row) = row {
                 rec.row_mut(row).accounting.scheduled += 1;
             }
+        } else {
+            rec.accounting.warmup_scheduled += 1;
         }
         match pushed {
             Ok(depth) => {
@@ -522,6 +524,12 @@ async fn conn_loop<W: Workload>(
             rec.record_reopened(stats.reopened, stats.connect_time);
             rec.retried += u64::from(stats.retried);
         }
+        if !call.measured {
+            // Warm-up: counted apart (its own rate), in no other figure.
+            let a = &mut st.recorder.borrow_mut().accounting;
+            a.warmup_sent += u64::from(stats.sent_at.is_some());
+            a.warmup_completed += u64::from(result.is_ok());
+        }
         if call.measured {
             let mut rec = st.recorder.borrow_mut();
             if let Some(sent) = stats.sent_at {
@@ -620,8 +628,17 @@ fn row_of_kind(kind_rows: &[usize], kind: usize) -> usize {
 /// Records one request (or iteration): sent, then answered or failed. A complete response that
 /// failed all the same (`answered`) counts under its status and as its failure.
 fn record(rec: &mut Recorder, s: &StepRecord) {
+    if !s.user_wait.is_zero() {
+        rec.accounting.user_waits += 1;
+        rec.accounting.user_wait_us += s.user_wait.as_micros() as u64;
+    }
     match s.sent_at {
-        Some(sent) => rec.record_sent(sent.saturating_duration_since(s.started), s.bytes_out),
+        // The send lag leaves out the time the iteration waited for its user (a login): that
+        // wait is the user's, not a connection's or the pacer's.
+        Some(sent) => {
+            let lag = sent.saturating_duration_since(s.started).saturating_sub(s.user_wait);
+            rec.record_sent(lag, s.bytes_out)
+        }
         // An iteration that needed no request of its own (every step already done for its user).
         None if s.result.is_ok() => rec.sent += 1,
         None => {}

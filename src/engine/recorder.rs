@@ -159,6 +159,22 @@ pub struct Accounting {
     pub no_response: u64,
     /// Written and still unanswered when the run ended (cut by the end of the drain).
     pub in_flight: u64,
+    /// Warm-up, counted apart from every other figure: slots due before the measured window
+    /// that the pacer reached, requests (iterations) of them written, and those answered.
+    /// Absent in reports of earlier versions (0).
+    #[serde(default)]
+    pub warmup_scheduled: u64,
+    #[serde(default)]
+    pub warmup_sent: u64,
+    #[serde(default)]
+    pub warmup_completed: u64,
+    /// Iterations that first waited for their virtual user (its `on_start` login, its own or
+    /// one another iteration of the same user was running), and the time they waited, µs: a
+    /// user's wait, left out of the send lag.
+    #[serde(default)]
+    pub user_waits: u64,
+    #[serde(default)]
+    pub user_wait_us: u64,
 }
 
 impl Accounting {
@@ -167,6 +183,11 @@ impl Accounting {
         self.not_sent += o.not_sent;
         self.no_response += o.no_response;
         self.in_flight += o.in_flight;
+        self.warmup_scheduled += o.warmup_scheduled;
+        self.warmup_sent += o.warmup_sent;
+        self.warmup_completed += o.warmup_completed;
+        self.user_waits += o.user_waits;
+        self.user_wait_us += o.user_wait_us;
     }
 }
 

@@ -47,6 +47,8 @@ pub struct StepRecord {
     /// The status of a complete response that failed all the same (a value a later step needs
     /// was missing from it): the exchange completed, and counts under its status.
     pub answered: Option<u16>,
+    /// Time the call waited for its virtual user before its own request (`CallStats::user_wait`).
+    pub user_wait: Duration,
 }
 
 impl StepRecord {
@@ -63,6 +65,7 @@ impl StepRecord {
             bytes_in: stats.bytes_in,
             body_in: stats.body_in,
             answered: None,
+            user_wait: stats.user_wait,
         }
     }
 
@@ -83,6 +86,7 @@ impl StepRecord {
             bytes_in: 0,
             body_in: 0,
             answered: None,
+            user_wait: Duration::ZERO,
         }
     }
 }
@@ -107,6 +111,9 @@ pub struct CallStats {
     pub retried: bool,
     /// Response body bytes alone (Locust's content size).
     pub body_in: u64,
+    /// Time the call first waited for its virtual user (a scenario's `on_start` login): the
+    /// user's wait, not the request's send lag.
+    pub user_wait: Duration,
 }
 
 /// A protocol that the engine can drive. Shared by the cores (one `Arc`), so it holds only

@@ -67,6 +67,47 @@ pub struct ApiCounts {
     pub failed: u64,
 }
 
+/// A scenario's HTTP exchanges, counted apart from its iterations: every request written and
+/// every response (`on_start` logins, each flow step, each repeat), by status.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiExchanges {
+    #[serde(flatten)]
+    pub counts: ApiCounts,
+    pub status_codes: BTreeMap<String, u64>,
+    pub errors: BTreeMap<String, u64>,
+    /// Responses per second of the span responses arrived over (`response_s`).
+    pub responses_per_s: f64,
+    /// blast's CPU per HTTP exchange written, µs (absent without CPU figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_exchange: Option<f64>,
+}
+
+/// Warm-up at its own rate: what its schedule asked for and what was sent, apart from every
+/// other figure of the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiWarmup {
+    pub secs: f64,
+    /// Slots of the warm-up the schedule had (at its planned rate) and that the pacer reached.
+    pub planned: u64,
+    pub scheduled: u64,
+    pub sent: u64,
+    pub completed: u64,
+    pub planned_rate: f64,
+    /// Sent over the warm-up's length.
+    pub achieved_rate: f64,
+    /// sent / planned, in percent.
+    pub pct_of_schedule: f64,
+}
+
+/// Iterations that first waited for their virtual user (its `on_start` login): a user's
+/// wait, left out of the send lag and never blamed on the connections.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiUserWait {
+    pub iterations: u64,
+    pub mean_ms: f64,
+    pub total_s: f64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ApiConnections {
     pub opened: u64,
@@ -103,6 +144,9 @@ pub struct ApiSecond {
     pub latency_ms: Percentiles,
     /// Median service time (from the actual send) of the requests completed in this second.
     pub service_p50_ms: f64,
+    /// A scenario's HTTP responses in this second (absent when each iteration is one request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchanges: Option<u64>,
 }
 
 /// Everything the report of a `blast api` run shows.
@@ -125,6 +169,19 @@ pub struct ApiSummary {
     /// Seconds from the start of the measured window to the last response (or the measured
     /// window, when longer): what `throughput_rps` divides by.
     pub response_s: f64,
+    /// What `requests`, the rates, the timeline and `blast_cpu` count: `request`, or
+    /// `iteration` in a scenario with flows or `on_start` (a request or a whole flow each,
+    /// as the schedule paces them; its HTTP exchanges are in `exchanges`).
+    pub unit: &'static str,
+    /// A scenario's HTTP exchanges (absent when each iteration is one request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchanges: Option<ApiExchanges>,
+    /// The warm-up at its own rate (absent without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<ApiWarmup>,
+    /// Iterations that waited for their user's login (absent when none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_wait: Option<ApiUserWait>,
     /// Where the requests (a scenario's iterations) ended up, and whether it adds up; absent
     /// for reports of earlier versions, which did not count it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +246,11 @@ pub struct ApiName {
     /// From the actual send.
     pub service_ms: Percentiles,
     pub share: ApiShare,
+    /// Seconds this name ran: from the start of its first second with anything sent or
+    /// answered to the end of its last (the last second of the run ends with its last answer).
+    pub span_s: f64,
+    /// Sent over `span_s`.
+    pub rate_per_s: f64,
     /// Where this name's requests ended up (absent for reports of earlier versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Accounts>,
@@ -271,8 +333,8 @@ fn rows_and_aggregate<'a>(names: &[NamedRequest], r: &'a Recorder) -> (Vec<&'a R
     (rows, agg)
 }
 
-/// flows'), the same second by second, and the seconds of the JSON timeline.
-fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>) {
+/// flows'), the same second by second, the seconds of the JSON timeline, and each name's span.
+fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Measurements, Vec<ApiSecond>, Vec<f64>) {
     let (rows_total, agg_total) = rows_and_aggregate(names, &run.total);
     let mut rows: Vec<StatRow> = names
         .iter()
@@ -290,11 +352,17 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
     let start = s.started_at_unix as u64;
     let (mut timeline, mut history) = (Vec::new(), Vec::new());
     let (mut cumulative, mut agg_cumulative) = (vec![Recorder::new(); names.len()], Recorder::new());
+    // Each name's first and last second with anything sent or answered.
+    let mut active: Vec<Option<(usize, usize)>> = vec![None; names.len()];
+    let two_units = s.exchanges.is_some();
     for (i, second) in run.timeline.iter().enumerate() {
         let (t, r) = (start + i as u64 + 1, second.expand_own());
         let (rows_now, agg_now) = rows_and_aggregate(names, &r);
         let secs = (i + 1) as f64;
-        for ((n, now), total) in names.iter().zip(&rows_now).zip(cumulative.iter_mut()) {
+        for (((n, now), total), seen) in names.iter().zip(&rows_now).zip(cumulative.iter_mut()).zip(active.iter_mut()) {
+            if now.sent + now.completed + now.failed() > 0 {
+                *seen = Some(seen.map_or((i, i), |(first, _)| (first, i)));
+            }
             total.merge(now);
             seen_in(&mut failures, start + i as u64, failure_rows(&n.kind, &n.name, now));
             let (interval, total) = (now.row(&n.kind, &n.name, 1.0), total.row(&n.kind, &n.name, secs));
@@ -313,6 +381,7 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
             max_ms: latency_ms.max,
             latency_ms,
             service_p50_ms: if r.service.is_empty() { 0.0 } else { r.service.value_at_quantile(0.5) as f64 / 1000.0 },
+            exchanges: two_units.then_some(agg_now.completed),
         });
         history.push(HistoryRow { timestamp: t, users: s.plan.conns as u64, interval, total });
     }
@@ -323,7 +392,42 @@ fn measurements(names: &[NamedRequest], s: &ApiSummary, run: &RunOutcome) -> (Me
         Latency::new("pacer lag", None, false, &s.dispatch_lag_ms),
         Latency::new("connect", None, false, &s.connect_ms),
     ];
-    (Measurements { rows, history, failures, latencies, started_at_unix: s.started_at_unix }, timeline)
+    // The last second of the run ends with its last answer (answers after the schedule are
+    // folded into it); none of a name's seconds starts before the measured window.
+    let (warmup, last) = (s.plan.warmup_s, run.timeline.len().saturating_sub(1));
+    let end = warmup + s.response_s;
+    let spans: Vec<f64> = active
+        .iter()
+        .map(|seen| match seen {
+            Some((first, at)) => {
+                let to = if *at == last { end } else { (*at + 1) as f64 };
+                (to - (*first as f64).max(warmup)).max(1e-3)
+            }
+            None => s.measured_s.max(1e-9),
+        })
+        .collect();
+    for (row, span) in rows.iter_mut().zip(&spans) {
+        row.secs = *span;
+    }
+    if let Some(agg) = rows.last_mut() {
+        agg.secs = s.response_s.max(1e-9);
+    }
+    let m = Measurements {
+        rows,
+        history,
+        failures,
+        latencies,
+        started_at_unix: s.started_at_unix,
+        clock: crate::report::model::Clock::RunSeconds { end_s: warmup + s.measured_s.max(s.response_s) },
+    };
+    (m, timeline, spans)
+}
+
+/// Whether a run's iterations are not single HTTP exchanges: a flow, or a name that is not
+/// scheduled itself (`on_start`, a flow's steps). Such a run reports iterations and HTTP
+/// exchanges apart.
+pub fn two_units(names: &[NamedRequest]) -> bool {
+    names.iter().any(|n| n.flow || n.planned_share.is_none())
 }
 
 /// Each name's figures for the JSON report.
@@ -346,6 +450,8 @@ fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool) -> Vec<ApiNam
                     achieved: if t.sent == 0 { 0.0 } else { r.sent as f64 / t.sent as f64 },
                 },
                 accounts: accounted.then(|| Accounts::of(r, n.planned_share.is_some())),
+                span_s: 0.0,
+                rate_per_s: 0.0,
             }
         })
         .collect()
@@ -416,10 +522,24 @@ impl ApiSummary {
             // sending ran past the schedule. Poisson arrivals: achieved over the planned rate.
             rate_ratio: match (&shape, plan.arrival) {
                 (None, Arrival::Poisson) => achieved_rate / schedule.own_rate(),
-                _ => t.sent as f64 / scheduled.max(1.0) * (measured / measured.max(run.send_secs)),
+                // Sending a few ms past the schedule's end (the last slot's own lag, within
+                // blast's lag limit) is no shortfall: only lateness beyond it is.
+                _ => {
+                    let limit = (GENERATOR_LAG_LIMIT_MS + plan.coalesce_ns as f64 / 1e6) / 1000.0;
+                    let late = (run.send_secs - measured - limit).max(0.0);
+                    t.sent as f64 / scheduled.max(1.0) * (measured / (measured + late))
+                }
             },
             throughput_rps: t.completed as f64 / response_s,
             response_s,
+            unit: if two_units(names) { "iteration" } else { "request" },
+            exchanges: None,
+            warmup: warmup_of(plan, &schedule, t, warmup),
+            user_wait: (t.accounting.user_waits > 0).then(|| ApiUserWait {
+                iterations: t.accounting.user_waits,
+                mean_ms: t.accounting.user_wait_us as f64 / 1e3 / t.accounting.user_waits as f64,
+                total_s: t.accounting.user_wait_us as f64 / 1e6,
+            }),
             accounts: run.accounted.then(|| Accounts::of(t, true)),
             status_codes: t.status_codes(),
             errors: t.error_counts(),
@@ -464,32 +584,105 @@ impl ApiSummary {
             names.to_vec()
         };
         s.names = names_of(&names, t, run.accounted);
-        (s.measurements, s.timeline) = measurements(&names, &s, run);
+        if two_units(&names) {
+            let (_, agg) = rows_and_aggregate(&names, t);
+            s.exchanges = Some(ApiExchanges {
+                counts: ApiCounts::of(&agg),
+                status_codes: agg.status_codes(),
+                errors: agg.error_counts(),
+                responses_per_s: agg.completed as f64 / response_s,
+                cpu_us_per_exchange: None,
+            });
+        }
+        let spans;
+        (s.measurements, s.timeline, spans) = measurements(&names, &s, run);
+        for (n, span) in s.names.iter_mut().zip(spans) {
+            (n.span_s, n.rate_per_s) = (span, n.requests.sent as f64 / span);
+        }
         let per_second = |i: usize| s.timeline.get(i).map(|x| x.sent as f64);
-        s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup().as_secs() as usize, ("request", t.sent as f64), per_second);
+        s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup().as_secs() as usize, (s.unit, t.sent as f64), per_second);
+        if let (Some(x), Some(cpu)) = (s.exchanges.as_mut(), &s.blast_cpu) {
+            let n = x.counts.sent as f64;
+            x.cpu_us_per_exchange = (n > 0.0).then(|| (cpu.user_s + cpu.sys_s) * 1e6 / n);
+        }
         s.warnings = warnings(&mut s, run);
         s
     }
 }
 
+/// The warm-up's own figures, when the plan has one.
+fn warmup_of(
+    plan: &RawPlan,
+    schedule: &crate::engine::plan::Schedule<'_>,
+    t: &Recorder,
+    secs: f64,
+) -> Option<ApiWarmup> {
+    if secs <= 0.0 {
+        return None;
+    }
+    let a = &t.accounting;
+    let planned = schedule.due_between(0.0, secs).round() as u64;
+    Some(ApiWarmup {
+        secs,
+        planned,
+        scheduled: a.warmup_scheduled,
+        sent: a.warmup_sent,
+        completed: a.warmup_completed,
+        planned_rate: planned as f64 / secs,
+        achieved_rate: a.warmup_sent as f64 / secs,
+        pct_of_schedule: if planned == 0 { 0.0 } else { 100.0 * a.warmup_sent as f64 / planned as f64 },
+    })
+    .filter(|_| plan.warmup().as_secs_f64() > 0.0)
+}
+
 impl ApiSummary {
     /// Every kind of failure: the errors by kind, then the failed statuses (`HTTP 401`), so that
-    /// the errors line never says "none" beside failed requests.
+    /// the errors line never says "none" beside failed requests. In a scenario with flows or
+    /// `on_start`: the HTTP exchanges' failures, then what failed iterations before any
+    /// exchange (dropped, never sent).
     fn failure_kinds(&self) -> BTreeMap<String, u64> {
         let failed = |code: &String| code.parse::<u16>().map_or(true, |c| c >= 400);
-        let statuses = self.status_codes.iter().filter(|(c, _)| failed(c)).map(|(c, n)| (format!("HTTP {c}"), *n));
-        self.errors.clone().into_iter().chain(statuses).collect()
+        let (errors, codes) = match &self.exchanges {
+            Some(x) => (&x.errors, &x.status_codes),
+            None => (&self.errors, &self.status_codes),
+        };
+        let statuses = codes.iter().filter(|(c, _)| failed(c)).map(|(c, n)| (format!("HTTP {c}"), *n));
+        let mut all: BTreeMap<String, u64> = errors.clone().into_iter().chain(statuses).collect();
+        if self.exchanges.is_some() {
+            let only: Vec<(String, u64)> = self
+                .errors
+                .iter()
+                .filter(|(k, _)| !all.contains_key(*k))
+                .map(|(k, n)| (format!("{k} (iterations)"), *n))
+                .collect();
+            all.extend(only);
+        }
+        all
+    }
+
+    /// `request`s or `iteration`s, as the rate reads: `req/s`, `iterations/s`.
+    fn per_s(&self) -> &'static str {
+        if self.exchanges.is_some() {
+            "iterations/s"
+        } else {
+            "req/s"
+        }
+    }
+
+    /// The end of the run on its clock: seconds since the start (warm-up included) until the
+    /// schedule ended or the last answer came, whichever was later.
+    fn end_s(&self) -> f64 {
+        self.plan.warmup_s + self.measured_s.max(self.response_s)
     }
 
     /// Corrected latency second by second (second `i` of the timeline covers `i..i+1` since the
-    /// start, warm-up included).
+    /// start, warm-up included; the last one ends with the run).
     fn heatmap(&self) -> Heatmap {
-        let seconds = self
-            .raw
-            .timeline
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| Some((i as f64, i as f64 + 1.0, Cow::Owned(r.latency.histogram().ok()?))));
+        let end = self.end_s();
+        let seconds = self.raw.timeline.iter().enumerate().filter_map(|(i, r)| {
+            let (from, to) = (i as f64, (i as f64 + 1.0).min(end.max(i as f64 + 0.05)));
+            Some((from, to, Cow::Owned(r.latency.histogram().ok()?)))
+        });
         Heatmap::of("Corrected latency heatmap (per second)", "corrected latency", seconds)
     }
 }
@@ -597,12 +790,13 @@ fn invalid_path_warning(names: &[ApiName]) -> Option<String> {
     })
 }
 
-/// The achieved rate with one decimal (`1999.7 req/s`), or to 4 significant digits under 1/s.
-fn achieved_text(rate: f64) -> String {
+/// The achieved rate with one decimal (`1999.7 req/s`), or to 4 significant digits under 1/s;
+/// `unit`: `req/s` or `iterations/s`.
+fn achieved_text(rate: f64, unit: &str) -> String {
     if rate >= 1.0 || rate <= 0.0 {
-        format!("{rate:.1} req/s")
+        format!("{rate:.1} {unit}")
     } else {
-        crate::units::per_second_text(rate)
+        crate::units::per_second_text(rate).replacen("req/s", unit, 1)
     }
 }
 
@@ -625,28 +819,77 @@ impl Report for ApiSummary {
         let arrival =
             serde_json::to_value(p.arrival).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let (secs, warmup, cores, conns, coalesce) = (p.duration_s, p.warmup_s, p.cores, p.conns, p.coalesce_us);
-        let (achieved, pct, rps, measured) =
-            (achieved_text(self.achieved_rate), self.rate_ratio * 100.0, self.throughput_rps, self.response_s);
-        let mut lines = vec![
-            ("plan", format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us, io: {}", p.io)),
-            ("requests", format!("{} scheduled, {} sent, {} completed, {} ok, {} failed", r.scheduled, n.sent, n.completed, n.ok, n.failed)),
-            ("rate", format!("achieved {achieved} ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s")),
-            ("status", text::counts(&self.status_codes)),
+        let (achieved, pct, rps, measured) = (
+            achieved_text(self.achieved_rate, self.per_s()),
+            self.rate_ratio * 100.0,
+            self.throughput_rps,
+            self.response_s,
+        );
+        let mut lines = vec![(
+            "plan",
+            format!("{rate} {arrival} for {secs:.1}s (+{warmup:.1}s warm-up), {cores} cores, {conns} connections, wake-ups coalesced to {coalesce:.0} us, io: {}", p.io),
+        )];
+        if let Some(w) = &self.warmup {
+            lines.push((
+                "warm-up",
+                format!(
+                "{:.1}s at {}: {} sent of {} planned ({}, {:.2}% of its schedule), {} completed; in no figure below",
+                w.secs, crate::units::per_second_text(w.planned_rate), w.sent, w.planned,
+                achieved_text(w.achieved_rate, self.per_s()), w.pct_of_schedule, w.completed
+            ),
+            ));
+        }
+        let counted = format!(
+            "{} scheduled, {} sent, {} completed, {} ok, {} failed",
+            r.scheduled, n.sent, n.completed, n.ok, n.failed
+        );
+        match &self.exchanges {
+            Some(x) => {
+                let c = &x.counts;
+                lines.extend([
+                    ("iterations", format!("{counted} (each a request or a whole flow, as the schedule paces them)")),
+                    ("exchanges", format!("{} HTTP requests sent, {} responses, {} ok, {} failed (every response: on_start, flow steps, repeats)", c.sent, c.completed, c.ok, c.failed)),
+                    ("rate", format!("achieved {achieved} ({pct:.2}% of schedule); throughput {rps:.1} iterations/s and {:.1} HTTP responses/s over {measured:.2}s", x.responses_per_s)),
+                    ("status", format!("HTTP responses: {}", text::counts(&x.status_codes))),
+                ]);
+            }
+            None => lines.extend([
+                ("requests", counted),
+                (
+                    "rate",
+                    format!(
+                        "achieved {achieved} ({pct:.2}% of schedule), throughput {rps:.1} resp/s over {measured:.2}s"
+                    ),
+                ),
+                ("status", text::counts(&self.status_codes)),
+            ]),
+        }
+        if let Some(u) = &self.user_wait {
+            lines.push(("user wait", format!(
+                "{} iterations first waited for their user's on_start (login), {:.2} ms on average: the user's wait, not send lag",
+                u.iterations, u.mean_ms
+            )));
+        }
+        lines.extend([
             ("errors", text::counts(&self.failure_kinds())),
             ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
-        ];
+        ]);
         if let Some(a) = &self.accounts {
             lines.push(("accounts", a.line()));
         }
         if let Some(cpu) = &self.blast_cpu {
-            lines.push(("blast cpu", cpu.line()));
+            let per_exchange = self.exchanges.as_ref().and_then(|x| x.cpu_us_per_exchange);
+            let also = per_exchange.map_or(String::new(), |us| format!("; {us:.1} us/HTTP exchange"));
+            lines.push(("blast cpu", format!("{}{also}", cpu.line())));
         }
         lines
     }
 
     fn layout(&self) -> text::Layout {
         let note = "corrected latency counts from when each request was due; uncorrected counts from when it was sent and hides waiting (coordinated omission).";
-        text::Layout { key: 10, label: 22, width: 9, decimals: 3, mean: true, note: Some(note) }
+        // `iterations` and `exchanges` (a scenario's two units) need a wider name column.
+        let key = if self.exchanges.is_some() { 12 } else { 10 };
+        text::Layout { key, label: 22, width: 9, decimals: 3, mean: true, note: Some(note) }
     }
 
     fn warnings(&self) -> &[String] {
@@ -689,7 +932,7 @@ impl Report for ApiSummary {
             let (tried, sent) = (n.requests.attempted(), n.requests.sent);
             m.insert(format!("{prefix}{e}"), Metric::pct_low(errors).over(tried, "requests"));
             m.insert(format!("{prefix}{ok}"), Metric::pct_high(100.0 - errors).over(tried, "requests"));
-            let rate = Metric::per_s(sent as f64 / self.measured_s.max(1e-9));
+            let rate = Metric::per_s(n.rate_per_s);
             m.insert(format!("{prefix}{rps}"), rate.over(sent, "requests sent"));
             let achieved = Metric::pct_high(n.share.achieved * 100.0);
             m.insert(format!("{prefix}{share}"), achieved.over(sent, "requests sent"));
@@ -718,50 +961,97 @@ impl Report for ApiSummary {
     }
 
     fn page(&self) -> Page {
-        // Second n covers n-1..n since the start, the last only up to the end of the schedule:
-        // a short run's (or a last partial second's) rate is over the time it really covered.
-        let end = self.plan.warmup_s + self.measured_s;
+        // Second n covers n-1..n since the start, the last only up to the end of the run: a
+        // short run's (or a last partial second's) rate is over the time it really covered.
+        let end = self.end_s();
         let span = |s: &ApiSecond| {
             let from = s.second as f64 - 1.0;
             (from, (s.second as f64).min(end.max(from + 0.05)))
         };
-        let line = |f: fn(&ApiSecond) -> u64| {
+        let line = |f: &dyn Fn(&ApiSecond) -> Option<u64>| -> Vec<(f64, f64)> {
             let rate = |s: &ApiSecond| {
                 let (from, to) = span(s);
-                (to, f(s) as f64 / (to - from))
+                Some((to, f(s)? as f64 / (to - from)))
             };
-            self.timeline.iter().map(rate).collect()
+            self.timeline.iter().filter_map(rate).collect()
         };
-        let codes = self.status_codes.iter().map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()]);
-        let errors = self.errors.iter().map(|(k, v)| vec![k.clone(), v.to_string()]);
+        let mut series = vec![
+            ("sent", line(&|s| Some(s.sent))),
+            ("completed", line(&|s| Some(s.completed))),
+            ("failed", line(&|s| Some(s.failed))),
+        ];
+        let (what, unit_s) = match &self.exchanges {
+            Some(_) => {
+                series.push(("HTTP responses", line(&|s| s.exchanges)));
+                ("iterations", "iterations/s (and HTTP responses/s)")
+            }
+            None => ("requests", "requests/s"),
+        };
+        let (codes_of, errors_of) = match &self.exchanges {
+            Some(x) => (&x.status_codes, &x.errors),
+            None => (&self.status_codes, &self.errors),
+        };
+        let codes = codes_of.iter().map(|(k, v)| vec![format!("HTTP {k}"), v.to_string()]);
+        let errors = errors_of.iter().map(|(k, v)| vec![k.clone(), v.to_string()]);
+        let mut tables = vec![Table {
+            title: if self.exchanges.is_some() {
+                "HTTP responses: status codes and errors"
+            } else {
+                "Status codes and errors"
+            }
+            .into(),
+            header: vec!["".into(), "count".into()],
+            rows: codes.chain(errors).collect(),
+        }];
+        tables.extend(self.accounts_table());
+        let mut headline = vec![(what.into(), self.requests.counts.sent.to_string())];
+        if let Some(x) = &self.exchanges {
+            headline.push(("HTTP responses".into(), x.counts.completed.to_string()));
+        }
         Page {
-            headline: vec![
-                ("requests".into(), self.requests.counts.sent.to_string()),
-                (
-                    "achieved req/s".into(),
-                    match self.achieved_rate {
-                        r if r >= 1.0 => format!("{r:.0}"),
-                        r => crate::units::significant(r, 4),
-                    },
-                ),
-                ("of schedule".into(), format!("{:.2}%", self.rate_ratio * 100.0)),
-                ("p99 (corrected)".into(), format!("{:.2} ms", self.latency_ms.p99)),
-                ("failed".into(), self.requests.counts.failed.to_string()),
-            ],
-            charts: vec![Chart::over_time(
-                "Throughput per second",
-                "requests/s",
-                Unit::PerSecond,
-                vec![("sent", line(|s| s.sent)), ("completed", line(|s| s.completed)), ("failed", line(|s| s.failed))],
-            )],
+            headline: headline
+                .into_iter()
+                .chain([
+                    (
+                        format!("achieved {}", self.per_s()),
+                        match self.achieved_rate {
+                            r if r >= 1.0 => format!("{r:.0}"),
+                            r => crate::units::significant(r, 4),
+                        },
+                    ),
+                    ("of schedule".into(), format!("{:.2}%", self.rate_ratio * 100.0)),
+                    ("p99 (corrected)".into(), format!("{:.2} ms", self.latency_ms.p99)),
+                    ("failed".into(), self.requests.counts.failed.to_string()),
+                ])
+                .collect(),
+            charts: vec![Chart::over_time(&format!("Throughput per second ({what})"), unit_s, Unit::PerSecond, series)],
             heatmaps: vec![self.heatmap()],
-            tables: vec![Table {
-                title: "Status codes and errors".into(),
-                header: vec!["".into(), "count".into()],
-                rows: codes.chain(errors).collect(),
-            }],
+            tables,
             ..Page::default()
         }
+    }
+}
+
+impl ApiSummary {
+    /// The accounting identities of the run and of each name, and whether each holds (absent
+    /// for a report of a version that did not count them).
+    fn accounts_table(&self) -> Option<Table> {
+        let run = self.accounts.as_ref().map(|a| (format!("the run ({}s)", self.unit), a));
+        let names = self
+            .names
+            .iter()
+            .filter(|_| self.names.len() > 1)
+            .filter_map(|n| Some((n.name.clone(), n.accounts.as_ref()?)));
+        let rows: Vec<Vec<String>> = run
+            .into_iter()
+            .chain(names)
+            .map(|(who, a)| vec![who, a.line(), if a.holds() { "yes".into() } else { "NO".into() }])
+            .collect();
+        (!rows.is_empty()).then(|| Table {
+            title: "Accounts (scheduled = sent + dropped + not sent; sent = completed + failed without response + in flight)".into(),
+            header: vec!["".into(), "identities".into(), "adds up".into()],
+            rows,
+        })
     }
 }
 

@@ -57,9 +57,42 @@ impl Chart {
         Chart { title, x_label, y_label, unit, series, spectrum: false }
     }
 
-    /// Points in all series.
+    /// Points in all series (a gap is none).
     pub fn points(&self) -> usize {
-        self.series.iter().map(|s| s.points.len()).sum()
+        self.series.iter().map(Series::drawn).sum()
+    }
+}
+
+/// Seconds further apart than this on a chart over time have a second between them that had
+/// no value: the line breaks there instead of joining across it.
+const GAP_S: f64 = 1.5;
+
+impl Series {
+    /// Points with a value (a `NaN` y is a second without one: a gap).
+    pub fn drawn(&self) -> usize {
+        self.points.iter().filter(|p| p.1.is_finite()).count()
+    }
+
+    /// The runs of points a line joins: split at a gap (a `NaN` y, or over time, a missing
+    /// second between two points).
+    fn runs(&self, over_time: bool) -> Vec<Vec<(f64, f64)>> {
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut last_x: Option<f64> = None;
+        for &(x, y) in &self.points {
+            if !y.is_finite() {
+                last_x = None;
+                continue;
+            }
+            let apart = last_x.is_some_and(|l| over_time && x - l > GAP_S);
+            if last_x.is_none() || apart {
+                runs.push(Vec::new());
+            }
+            if let Some(run) = runs.last_mut() {
+                run.push((x, y));
+            }
+            last_x = Some(x);
+        }
+        runs
     }
 }
 
@@ -94,7 +127,8 @@ const SPECTRUM_TICKS: [(f64, &str); 6] =
 pub fn svg(chart: &Chart) -> String {
     let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let xf = |x: f64| if chart.spectrum { (1.0 / (1.0 - x.min(99.999) / 100.0)).log10() } else { x };
-    let pts: Vec<(f64, f64)> = chart.series.iter().flat_map(|s| s.points.iter().copied()).collect();
+    let pts: Vec<(f64, f64)> =
+        chart.series.iter().flat_map(|s| s.points.iter().copied()).filter(|p| p.1.is_finite()).collect();
     let (x_step, x_ticks) = if chart.spectrum {
         (0.0, SPECTRUM_TICKS.iter().map(|t| t.0).collect())
     } else {
@@ -145,16 +179,24 @@ pub fn svg(chart: &Chart) -> String {
     let mut legend_x = LEFT;
     for (i, s) in chart.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let line: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
+        let runs = s.runs(!chart.spectrum);
         let _ = write!(
             o,
-            r#"<g class="series" data-name="{}" data-points="{}"><polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+            r#"<g class="series" data-name="{}" data-points="{}" data-runs="{}">"#,
             esc(&s.name),
-            s.points.len(),
-            line.join(" ")
+            s.drawn(),
+            runs.len()
         );
-        if s.points.len() <= MARKED {
-            for &(x, y) in &s.points {
+        // One line per run of seconds with values: a gap is not joined across.
+        for run in &runs {
+            let line: Vec<String> = run.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
+            let _ =
+                write!(o, r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#, line.join(" "));
+        }
+        // Every point is marked when there are few, and a lone point always (a second on its
+        // own, or a run shorter than a second: one dot, not an invisible line).
+        for run in runs.iter().filter(|r| s.drawn() <= MARKED || r.len() == 1) {
+            for &(x, y) in run {
                 let _ = write!(o, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{color}"/>"#, sx(x), sy(y));
             }
         }
@@ -200,6 +242,19 @@ mod tests {
         assert_eq!(tick_label(0.5, 0.5, 2.0, Unit::Ms), "0.5 ms");
         assert_eq!(tick_label(1500.0, 500.0, 2000.0, Unit::Ms), "1.5 s");
         assert_eq!(tick_label(0.0, 500.0, 2000.0, Unit::Count), "0");
+    }
+
+    #[test]
+    fn a_second_without_a_value_is_a_gap_not_a_zero_or_a_join() {
+        // Seconds 1, 2, (3 had no samples: NaN), 4, then 7 after two missing seconds.
+        let points = vec![(1.0, 5.0), (2.0, 6.0), (3.0, f64::NAN), (4.0, 7.0), (7.0, 8.0)];
+        let c = Chart::over_time("t", "latency", Unit::Ms, vec![("p99", points)]);
+        let s = svg(&c);
+        assert_eq!(s.matches("<polyline").count(), 3, "{s}");
+        assert!(s.contains(r#"data-points="4""#) && s.contains(r#"data-runs="3""#), "{s}");
+        assert!(!s.contains("NaN"), "{s}");
+        // The y axis is from the values only.
+        assert!(s.contains(">8 ms<"), "{s}");
     }
 
     #[test]

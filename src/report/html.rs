@@ -34,14 +34,17 @@ pub struct Table {
 /// The whole page: a report's own parts, then from its measurements a latency chart per named
 /// row that has seconds, the percentile spectrum, and the latency table first among the tables.
 pub fn page(mut page: Page, m: &Measurements) -> Page {
-    let t0 = m.started_at_unix.floor();
     for row in m.rows.iter().filter(|row| !row.kind.is_empty()) {
         let named = m.history.iter().filter(|h| h.interval.name == row.name && h.interval.kind == row.kind);
-        let seconds: Vec<(f64, &Percentiles)> = named.map(|h| (h.timestamp as f64 - t0, &h.interval.latency)).collect();
-        if seconds.is_empty() {
+        // On the run's one clock; a second without samples is a gap (no latency), not 0 ms.
+        let seconds: Vec<(f64, &Percentiles)> =
+            named.map(|h| (m.second_end(h.timestamp), &h.interval.latency)).collect();
+        if seconds.iter().all(|(_, p)| p.count == 0) {
             continue;
         }
-        let line = |f: fn(&Percentiles) -> f64| seconds.iter().map(|(x, p)| (*x, f(p))).collect();
+        let line = |f: fn(&Percentiles) -> f64| {
+            seconds.iter().map(|(x, p)| (*x, if p.count == 0 { f64::NAN } else { f(p) })).collect()
+        };
         page.charts.push(Chart::over_time(
             &format!("Latency per second: {}", method_and_name(&row.kind, &row.name)),
             "latency",
@@ -185,5 +188,38 @@ mod heading_tests {
         assert_eq!(super::method_and_name("GET", "/v1/conversations"), "GET /v1/conversations");
         assert_eq!(super::method_and_name("flow", "login, then post"), "flow login, then post");
         assert_eq!(super::method_and_name("GET", "GETTER"), "GET GETTER");
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use crate::report::model::{Clock, HistoryRow, Measurements, Percentiles, StatRow};
+
+    #[test]
+    fn a_second_without_samples_is_a_gap_in_the_latency_chart() {
+        let p = Percentiles { count: 5, p50: 2.0, p99: 3.0, max: 4.0, ..Percentiles::default() };
+        let row = |n: u64| {
+            let latency = if n == 0 { Percentiles::default() } else { p.clone() };
+            StatRow::new("GET", "/x", (n, 0), &latency, 0.0, 1.0)
+        };
+        // Seconds 1 and 3 had answers, second 2 none.
+        let history = [(101, 5), (102, 0), (103, 5)]
+            .map(|(t, n)| HistoryRow { timestamp: t, users: 1, interval: row(n), total: row(n) })
+            .to_vec();
+        let rows = vec![row(10), row(10).aggregated()];
+        let m = Measurements {
+            rows,
+            history,
+            started_at_unix: 100.0,
+            clock: Clock::RunSeconds { end_s: 2.5 },
+            ..Default::default()
+        };
+        let page = super::page(super::Page::default(), &m);
+        let chart = page.charts.iter().find(|c| c.title == "Latency per second: GET /x").expect("chart");
+        let p50 = &chart.series[0];
+        assert_eq!(p50.points.iter().map(|p| p.0).collect::<Vec<_>>(), [1.0, 2.0, 2.5], "the run's clock");
+        assert!(p50.points[1].1.is_nan(), "no latency in the empty second: {:?}", p50.points);
+        let svg = crate::report::chart::svg(chart);
+        assert!(svg.contains(r#"data-points="2" data-runs="2""#), "{svg}");
     }
 }

@@ -87,6 +87,9 @@ pub struct StatRow {
     pub secs: f64,
     /// Where the row's requests ended up, for a workload that keeps such accounts.
     pub accounts: Option<crate::report::accounts::Accounts>,
+    /// The accounting identities the row's counts satisfy (ws deliveries and connections,
+    /// upload objects and parts), as checked.
+    pub identities: Vec<crate::report::identity::Identity>,
 }
 
 impl StatRow {
@@ -94,7 +97,8 @@ impl StatRow {
     pub fn new(kind: &str, name: &str, counts: (u64, u64), latency: &Percentiles, avg_size: f64, secs: f64) -> Self {
         let (requests, failures) = counts;
         let (kind, name, latency) = (kind.into(), name.into(), latency.clone());
-        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs, accounts: None }
+        let (accounts, identities) = (None, Vec::new());
+        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs, accounts, identities }
     }
 
     /// Locust's `Aggregated` row with this row's figures (what it is for a single name).
@@ -170,8 +174,39 @@ pub struct Measurements {
     pub history: Vec<HistoryRow>,
     pub failures: Vec<FailureRow>,
     pub latencies: Vec<Latency>,
-    /// The run's start; per-second charts count seconds from its whole second.
+    /// The run's start; every chart and heatmap counts seconds from it (`clock`).
     pub started_at_unix: f64,
+    /// How the history's timestamps sit on the run's clock.
+    pub clock: Clock,
+}
+
+/// How a run's per-second history maps onto the one clock every chart and heatmap of its page
+/// uses: seconds since the run's start, each second drawn at its end, the last one at the run's
+/// end (a partial second has its real length).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Clock {
+    /// History timestamps are the whole second of the start plus n: the end of the run's n-th
+    /// second (api: the engine's seconds count from the start itself).
+    RunSeconds { end_s: f64 },
+    /// History timestamps are wall-clock Unix seconds, each covering [t, t+1) (ws, upload).
+    WallSeconds { end_s: f64 },
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::WallSeconds { end_s: f64::INFINITY }
+    }
+}
+
+impl Measurements {
+    /// Where the second of a history row stamped `timestamp` ends, in seconds since the run's
+    /// start: what the page draws it at.
+    pub fn second_end(&self, timestamp: u64) -> f64 {
+        match self.clock {
+            Clock::RunSeconds { end_s } => (timestamp as f64 - self.started_at_unix.floor()).min(end_s),
+            Clock::WallSeconds { end_s } => (timestamp as f64 + 1.0 - self.started_at_unix).min(end_s),
+        }
+    }
 }
 
 /// One wall-clock second of a histogram series (ws deliveries, upload parts), as JSON shows it.
@@ -228,4 +263,23 @@ pub fn per_second<T: Tally, X>(
         history.insert(history.len() - 1, row);
     }
     (own, history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_history_sits_on_the_runs_one_clock() {
+        // A run that started at 100.4: the api's engine seconds end at 1, 2, 2.5 since the start
+        // (its last second ends with the run); ws and upload wall seconds 100, 101, 102 end at
+        // 0.6, 1.6 and the run's end.
+        let api =
+            Measurements { started_at_unix: 100.4, clock: Clock::RunSeconds { end_s: 2.5 }, ..Default::default() };
+        assert_eq!([101, 102, 103].map(|t| api.second_end(t)), [1.0, 2.0, 2.5]);
+        let ws =
+            Measurements { started_at_unix: 100.4, clock: Clock::WallSeconds { end_s: 2.3 }, ..Default::default() };
+        let ends = [100, 101, 102].map(|t| (ws.second_end(t) * 1e6).round() / 1e6);
+        assert_eq!(ends, [0.6, 1.6, 2.3]);
+    }
 }

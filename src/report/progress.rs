@@ -71,11 +71,19 @@ impl Reading {
         line
     }
 
-    /// The plain line: `[   12s/30s] ` and the figures.
+    /// The plain line: `[   12s/30s] ` and the figures. Past the planned length the run is
+    /// draining (answers still coming in, connections closing): the time stops at the plan's
+    /// and the line says so, never `[7s/6s]`.
     pub fn line(&self, elapsed: Duration, total: Option<Duration>) -> String {
-        let at = format!("{}s", elapsed.as_secs_f64().round() as u64);
+        let over = total.is_some_and(|t| elapsed.as_secs_f64().round() > t.as_secs_f64().round());
+        let shown = match total {
+            Some(t) if over => t,
+            _ => elapsed,
+        };
+        let at = format!("{}s", shown.as_secs_f64().round() as u64);
         let of = total.map_or(String::new(), |t| format!("/{}s", t.as_secs_f64().round() as u64));
-        format!("[{:>11}] {}", format!("{at}{of}"), self.figures())
+        let draining = if over { " (draining)" } else { "" };
+        format!("[{:>11}] {}{draining}", format!("{at}{of}"), self.figures())
     }
 }
 
@@ -202,8 +210,11 @@ impl Progress {
     pub fn update(&mut self, reading: &Reading) {
         let elapsed = reading.elapsed.unwrap_or_else(|| self.started.elapsed());
         if let Some(bar) = &self.bar {
-            bar.set_position(elapsed.as_secs());
-            bar.set_message(crate::redact::text(&reading.figures()).into_owned());
+            let draining = self.total.is_some_and(|t| elapsed.as_secs() > t.as_secs().max(1));
+            let len = self.total.map_or(u64::MAX, |t| t.as_secs().max(1));
+            bar.set_position(elapsed.as_secs().min(len));
+            let figures = reading.figures() + if draining { " (draining)" } else { "" };
+            bar.set_message(crate::redact::text(&figures).into_owned());
         } else if self.plain && due(self.last_plain, elapsed) {
             self.last_plain = Some(elapsed);
             eprintln!("{}", crate::redact::text(&reading.line(elapsed, self.total)));
@@ -261,6 +272,11 @@ mod tests {
         );
         let upload = Reading { rate: Rate { target: None, achieved: 412.25, unit: "MB/s" }, ..Reading::default() };
         assert_eq!(upload.line(Duration::from_secs(2), None), "[         2s] rate 412 MB/s, p99 -, errors 0");
+        // Past the plan (ws waits for the last deliveries and closes): capped, and said.
+        let drain = Reading { rate: Rate { target: Some(0.0), achieved: 0.0, unit: "conn/s" }, ..Reading::default() };
+        let line = drain.line(Duration::from_millis(7_100), Some(Duration::from_secs(6)));
+        assert!(line.starts_with("[      6s/6s] ") && line.ends_with(" (draining)"), "{line}");
+        assert!(!drain.line(Duration::from_millis(6_200), Some(Duration::from_secs(6))).contains("draining"));
         assert_eq!(rate(12.5), "12.5");
         assert_eq!(rate(166_000.0), "166.0K");
     }

@@ -83,21 +83,85 @@ pub fn render(
     o
 }
 
-/// The table of named rows (several request names), `Aggregated` last, latency in ms.
+/// The table of named rows (several request names), `Aggregated` last, latency in ms. Every
+/// column is as wide as its widest value plus a space, so that no value runs into the next;
+/// a name longer than `NAME_MAX` characters is cut with an ellipsis.
 fn by_name(o: &mut String, rows: &[crate::report::model::StatRow]) {
-    let n = rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).clamp(10, 48);
-    let _ = writeln!(
-        o,
-        "\n  {:<n$} {:<6}{:>9}{:>8}{:>9}{:>9}{:>9}{:>9}",
-        "by name (ms)", "type", "requests", "failed", "p50", "p95", "p99", "max"
-    );
-    for r in rows {
-        let p = &r.latency;
-        let [p50, p95, p99, max] = [p.p50, p.p95, p.p99, p.max].map(|v| ms(p, v, 3));
-        let _ = writeln!(
-            o,
-            "  {:<n$} {:<6}{:>9}{:>8}{p50:>9}{p95:>9}{p99:>9}{max:>9}",
-            r.name, r.kind, r.requests, r.failures
+    let header = ["by name (ms)", "type", "requests", "failed", "p50", "p95", "p99", "max"];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            let p = &r.latency;
+            let [p50, p95, p99, max] = [p.p50, p.p95, p.p99, p.max].map(|v| ms(p, v, 3));
+            [cut(&r.name, NAME_MAX), r.kind.clone(), r.requests.to_string(), r.failures.to_string(), p50, p95, p99, max]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |o: &mut String, row: &[&str]| {
+        let _ = write!(o, "  {:<w$} {:<t$}", row[0], row[1], w = widths[0], t = widths[1]);
+        for (c, w) in row[2..].iter().zip(&widths[2..]) {
+            let _ = write!(o, " {c:>w$}");
+        }
+        o.push('\n');
+    };
+    o.push('\n');
+    line(o, &header);
+    for row in &cells {
+        line(o, &row.each_ref().map(String::as_str));
+    }
+}
+
+/// Longest name the by-name table shows whole.
+const NAME_MAX: usize = 48;
+
+/// `s`, or its first `max - 1` characters and `…` when longer.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::StatRow;
+
+    #[test]
+    fn wide_values_and_names_never_run_columns_together() {
+        // `blast upload --size 256M --parallel 100`: a 10-second object latency.
+        let slow = Percentiles {
+            count: 100,
+            p50: 10_395.647,
+            p95: 10_797.055,
+            p99: 10_797.055,
+            max: 10_797.055,
+            ..Percentiles::default()
+        };
+        let long = "x".repeat(70);
+        let rows = [
+            StatRow::new("S3", "object upload", (100, 0), &slow, 0.0, 1.0),
+            StatRow::new("GET", &long, (1, 0), &slow, 0.0, 1.0),
+        ];
+        let mut o = String::new();
+        by_name(&mut o, &rows);
+        let line = o.lines().find(|l| l.contains("object upload")).expect("row");
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            cells,
+            ["object", "upload", "S3", "100", "0", "10395.647", "10797.055", "10797.055", "10797.055"],
+            "{o}"
         );
+        let cut_row = o.lines().find(|l| l.contains('…')).expect("the long name is cut");
+        assert_eq!(cut_row.split_whitespace().next().map(|n| n.chars().count()), Some(NAME_MAX), "{o}");
+        // Every line is as long as the header: the columns line up.
+        let lens: Vec<usize> = o.lines().filter(|l| !l.is_empty()).map(|l| l.chars().count()).collect();
+        assert!(lens.windows(2).all(|w| w[0] == w[1]), "{o}");
     }
 }

@@ -5,7 +5,8 @@
 use crate::civil_time::from_unix_ns;
 use crate::engine::recorder::histogram;
 use crate::report::cpu::BlastCpu;
-use crate::report::html::{Chart, Heatmap, Page, Unit};
+use crate::report::html::{Chart, Heatmap, Page, Table, Unit};
+use crate::report::identity::{self, Identity};
 use crate::report::metrics::{self, Metric, Metrics};
 use crate::report::model::{self, FailureRow, HistoryRow, Latency, Measurements, Percentiles, SeriesSecond, StatRow};
 use crate::report::{hdr, text, unix_secs, Report};
@@ -35,6 +36,8 @@ pub struct UploadCounts {
     pub abort_failed: u64,
     pub verified: u64,
     pub deleted: u64,
+    /// Cut before any outcome (the run's end dropped them).
+    pub unfinished: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,6 +48,9 @@ pub struct UploadPartCounts {
     pub over_objective: u64,
     /// over_objective / ok, in percent.
     pub over_objective_pct: f64,
+    /// Parts whose first request was sent, and those cut before an outcome.
+    pub started: u64,
+    pub unfinished: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +93,9 @@ pub struct UploadSummary {
     /// blast's cores were saturated: the figures include its own delay.
     pub generator_bound: bool,
     pub warnings: Vec<String>,
+    /// The accounting identities (uploads and parts started = completed + failed + ...), as
+    /// checked when the report was built; empty for a report of an earlier version.
+    pub identities: Vec<Identity>,
     /// Parts finished per wall-clock second, with their latency.
     pub part_timeline: Vec<SeriesSecond>,
     /// The rows every format renders.
@@ -105,6 +114,31 @@ fn pct(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// Uploads that ended by themselves: completed or failed (neither interrupted nor cut).
+fn finished(t: &crate::workloads::upload::tally::UploadTally) -> u64 {
+    t.uploads_started.saturating_sub(t.uploads_interrupted + t.uploads_unfinished)
+}
+
+/// Every upload and part started ended one way: completed, failed, stopped by an interrupt (and
+/// aborted), or cut at the end before any outcome. A report of an earlier version, which did
+/// not count parts started, has none.
+fn identities_of(t: &crate::workloads::upload::tally::UploadTally, failed: u64) -> Vec<Identity> {
+    if t.parts_started == 0 && t.parts_ok + t.parts_failed > 0 {
+        return Vec::new();
+    }
+    let uploads = [
+        ("completed", t.uploads_ok),
+        ("failed", failed),
+        ("interrupted (aborted)", t.uploads_interrupted),
+        ("unfinished", t.uploads_unfinished),
+    ];
+    let parts = [("acknowledged", t.parts_ok), ("failed", t.parts_failed), ("unfinished", t.parts_unfinished)];
+    vec![
+        Identity::check("uploads started", t.uploads_started, &uploads),
+        Identity::check("parts started", t.parts_started, &parts),
+    ]
+}
+
 impl UploadSummary {
     pub fn build(plan: &UploadPlan, out: &UploadOutcome) -> Self {
         let target = format!("{} bucket {}", plan.endpoint, plan.target.bucket.name());
@@ -116,7 +150,8 @@ impl UploadSummary {
         let t = &raw.tally;
         let failed: u64 = t.failures.values().sum();
         let elapsed = std::time::Duration::from_nanos(raw.elapsed_ns).as_secs_f64();
-        let mut warnings = Vec::new();
+        let identities = identities_of(t, failed);
+        let mut warnings: Vec<String> = identities.iter().filter_map(Identity::warning).collect();
         if let Some(cause) = &raw.stopped {
             warnings.push(format!("stopped at the first S3 call (CreateBucket), before any upload: {cause}"));
         }
@@ -155,11 +190,12 @@ impl UploadSummary {
                 failed,
                 failures: t.failures.clone(),
                 interrupted: t.uploads_interrupted,
-                success_pct: pct(t.uploads_ok, t.uploads_started.saturating_sub(t.uploads_interrupted)),
+                success_pct: pct(t.uploads_ok, finished(t)),
                 aborted: t.aborted,
                 abort_failed: t.abort_failed,
                 verified: t.objects_verified,
                 deleted: t.objects_deleted,
+                unfinished: t.uploads_unfinished,
             },
             parts: UploadPartCounts {
                 ok: t.parts_ok,
@@ -167,6 +203,8 @@ impl UploadSummary {
                 retries: t.retries,
                 over_objective: t.parts_over_objective,
                 over_objective_pct: pct(t.parts_over_objective, t.parts_ok),
+                started: t.parts_started,
+                unfinished: t.parts_unfinished,
             },
             bytes_acked: t.bytes_acked,
             mb_per_s: if elapsed > 0.0 { t.bytes_acked as f64 / MB / elapsed } else { 0.0 },
@@ -182,6 +220,7 @@ impl UploadSummary {
             blast_cpu: None,
             generator_bound: false,
             warnings,
+            identities,
             part_timeline: Vec::new(),
             measurements: Measurements::default(),
             raw,
@@ -206,13 +245,18 @@ impl UploadSummary {
         let secs = self.elapsed_s.max(1e-9);
         let row = |kind, name, counts, latency, avg_size| StatRow::new(kind, name, counts, latency, avg_size, secs);
         let part_size = if p.ok == 0 { 0.0 } else { self.bytes_acked as f64 / p.ok as f64 };
+        let identity = |i: usize| self.identities.get(i).cloned().into_iter().collect::<Vec<_>>();
         let part = row("PUT", "UploadPart", (p.ok + p.failed, p.failed), &self.part_ms, part_size);
-        let finished = u.started.saturating_sub(u.interrupted);
+        let part = StatRow { identities: identity(1), ..part };
+        let finished = u.started.saturating_sub(u.interrupted + u.unfinished);
         let mut rows = vec![
             part.clone(),
             row("POST", "CreateMultipartUpload", (self.create_ms.count, 0), &self.create_ms, 0.0),
             row("POST", "CompleteMultipartUpload", (self.complete_ms.count, 0), &self.complete_ms, 0.0),
-            row("S3", "object upload", (finished, u.failed), &self.object_ms, self.plan.size_bytes as f64),
+            StatRow {
+                identities: identity(0),
+                ..row("S3", "object upload", (finished, u.failed), &self.object_ms, self.plan.size_bytes as f64)
+            },
         ];
         if u.interrupted > 0 {
             // The label every format carries (CSV included): cut off, neither done nor failed.
@@ -231,7 +275,9 @@ impl UploadSummary {
             Latency::new("create", None, false, &self.create_ms),
             Latency::new("complete", None, false, &self.complete_ms),
         ];
-        Measurements { rows, history, failures: failures.collect(), latencies, started_at_unix: self.started_at_unix }
+        let clock = model::Clock::WallSeconds { end_s: self.elapsed_s };
+        let failures = failures.collect();
+        Measurements { rows, history, failures, latencies, started_at_unix: self.started_at_unix, clock }
     }
 }
 
@@ -259,10 +305,13 @@ impl Report for UploadSummary {
         let gb = self.bytes_acked as f64 / 1e9;
         let (cpu, pool, rss) = (self.checksum_cpu_s, self.data_pool_mib, self.peak_rss_mib);
         lines.extend([
-            ("uploads", format!("{} completed of {} started ({:.2}%), {} verified, failed: {failures}, not finished (interrupted): {}; {} aborted", u.completed, u.started, u.success_pct, u.verified, u.interrupted, u.aborted)),
+            ("uploads", format!("{} completed of {} started ({:.2}% of the {} that finished), {} verified, failed: {failures}, not finished (interrupted): {}; {} aborted", u.completed, u.started, u.success_pct, u.started.saturating_sub(u.interrupted + u.unfinished), u.verified, u.interrupted, u.aborted)),
             ("parts", format!("{} ok, {} failed, {} retries, {} ({:.2}%) over {:.1}s", p.ok, p.failed, p.retries, p.over_objective, p.over_objective_pct, plan.part_objective_s)),
             ("throughput", format!("{:.1} MB/s over {:.2}s ({gb:.2} GB acknowledged); checksums {cpu:.2} CPU s; data pool {pool:.0} MiB, peak RSS {rss:.0} MiB", self.mb_per_s, self.elapsed_s)),
         ]);
+        if !self.identities.is_empty() {
+            lines.push(("identities", identity::lines(&self.identities)));
+        }
         if let Some(cpu) = &self.blast_cpu {
             lines.push(("blast cpu", cpu.line()));
         }
@@ -288,6 +337,11 @@ impl Report for UploadSummary {
 
     fn interrupted(&self) -> bool {
         self.interrupted
+    }
+
+    /// Every upload and part started is accounted for.
+    fn sound(&self) -> bool {
+        self.identities.iter().all(|i| i.holds)
     }
 
     fn figures(&self, m: &mut Metrics) {
@@ -324,9 +378,10 @@ impl Report for UploadSummary {
     fn page(&self) -> Page {
         // Second i covers i..i+1 since the start; the last only up to the end of the run, so a
         // short run's (or a last partial second's) rate is over the time it really took.
+        // MB/s, as the y axis is labelled (a run shorter than a second is one dot at its end).
         let sent = self.raw.timeline.iter().enumerate().map(|(i, &b)| {
             let (from, to) = (i as f64, (i as f64 + 1.0).min(self.elapsed_s.max(i as f64 + 0.05)));
-            (to, b as f64 / (to - from))
+            (to, b as f64 / MB / (to - from))
         });
         let t0 = self.started_at_unix;
         let spans = self.raw.tally.part_per_second.seconds().map(|(s, h)| {
@@ -337,6 +392,28 @@ impl Report for UploadSummary {
             )
         });
         let heatmap = Heatmap::of("Part latency heatmap (per second)", "part latency", spans);
+        // Failed uploads by kind (the cause of a failed run), then the identities.
+        let mut errors: Vec<Vec<String>> =
+            self.uploads.failures.iter().map(|(k, n)| vec!["object upload".into(), k.clone(), n.to_string()]).collect();
+        if self.parts.failed > 0 {
+            errors.push(vec!["UploadPart".into(), "failed".into(), self.parts.failed.to_string()]);
+        }
+        if let Some(why) = &self.stopped {
+            errors.push(vec!["CreateBucket".into(), why.clone(), "1".into()]);
+        }
+        let mut tables = vec![Table {
+            title: "Errors".into(),
+            header: vec!["".into(), "error".into(), "count".into()],
+            rows: errors,
+        }];
+        if !self.identities.is_empty() {
+            let rows = self.identities.iter().map(|i| vec![i.line(), if i.holds { "yes" } else { "NO" }.into()]);
+            tables.push(Table {
+                title: "Accounts".into(),
+                header: vec!["identity".into(), "adds up".into()],
+                rows: rows.collect(),
+            });
+        }
         Page {
             headline: vec![
                 ("uploads".into(), format!("{} / {}", self.uploads.completed, self.uploads.started)),
@@ -347,11 +424,12 @@ impl Report for UploadSummary {
             ],
             charts: vec![Chart::over_time(
                 "Throughput per second",
-                "bytes/s",
-                Unit::BytesPerSecond,
+                "MB/s (10^6 bytes)",
+                Unit::Count,
                 vec![("sent", sent.collect())],
             )],
             heatmaps: vec![heatmap],
+            tables,
             ..Page::default()
         }
     }

@@ -267,10 +267,11 @@ impl WsSummary {
         let unanswered = self.heartbeats_sent.saturating_sub(self.heartbeats_answered);
         // Heartbeat rows only when heartbeats ran (`--heartbeat 0s`, or a run shorter than one).
         let heartbeats = self.heartbeats_sent > 0;
-        let mut rows = vec![
-            delivery.clone(),
-            row("connect", (c.attempted, failed_conns), &self.connect_ms, self.ramp_s.max(1e-9)),
-        ];
+        // Each row with the identity its counts satisfy: deliveries, then connections.
+        let identity = |i: usize| self.identities.get(i).cloned().into_iter().collect::<Vec<_>>();
+        let delivery = StatRow { identities: identity(0), ..delivery };
+        let connect = row("connect", (c.attempted, failed_conns), &self.connect_ms, self.ramp_s.max(1e-9));
+        let mut rows = vec![delivery.clone(), StatRow { identities: identity(1), ..connect }];
         if heartbeats {
             rows.push(row("heartbeat", (self.heartbeats_sent, unanswered), &self.heartbeat_rtt_ms, secs));
         }
@@ -299,7 +300,8 @@ impl WsSummary {
         if heartbeats {
             latencies.push(Latency::new("heartbeat rtt", Some("heartbeat_"), false, &self.heartbeat_rtt_ms));
         }
-        Measurements { rows, history, failures, latencies, started_at_unix: self.started_at_unix }
+        let clock = crate::report::model::Clock::WallSeconds { end_s: self.ramp_s + self.hold_s };
+        Measurements { rows, history, failures, latencies, started_at_unix: self.started_at_unix, clock }
     }
 }
 
@@ -410,8 +412,10 @@ impl Report for WsSummary {
     fn write_hdr_log(&self, path: &str) -> std::io::Result<()> {
         let (t, start) = (&self.raw.tally, from_unix_ns(self.raw.started_at_unix_ns));
         let whole = Duration::from_secs_f64(self.raw.ramp_secs + self.raw.hold_secs);
-        let intervals = hdr::whole_run([("connect", &t.connect), ("heartbeat", &t.heartbeat_rtt)], whole)
-            .chain(hdr::series("delivery", &t.delivery_per_second, start));
+        // A heartbeat interval only when heartbeats ran: an empty one is a histogram of nothing.
+        let heartbeat = (self.heartbeats_sent > 0).then_some(("heartbeat", &t.heartbeat_rtt));
+        let whole_run = [("connect", &t.connect)].into_iter().chain(heartbeat);
+        let intervals = hdr::whole_run(whole_run, whole).chain(hdr::series("delivery", &t.delivery_per_second, start));
         hdr::write(path, start, "ws", intervals)
     }
 
@@ -420,7 +424,10 @@ impl Report for WsSummary {
     fn page(&self) -> Page {
         let (p, c) = (&self.probes, &self.connections);
         let (t0, end) = (self.started_at_unix, self.ramp_s + self.hold_s);
-        let span = |unix: u64| ((unix as f64 - t0).max(0.0), unix as f64 + 1.0 - t0);
+        // Wall-clock second `unix` on the run's clock (seconds since the start), the last one
+        // ending with the run: the clock of every chart and heatmap of the page.
+        let span =
+            |unix: u64| ((unix as f64 - t0).max(0.0), (unix as f64 + 1.0 - t0).min(end.max(unix as f64 - t0 + 0.05)));
         // A rate over the part of its second the run covered (the last ends with the hold).
         let rate = |unix: u64, n: u64| {
             let (from, to) = span(unix);

@@ -228,3 +228,175 @@ fn hdr_log_intervals_are_the_run_seconds_and_never_overlap() {
     assert_eq!(start, 1.0);
     assert!(length > 0.45 && length < 0.9, "last interval {length} s: {spans:?}");
 }
+
+/// Every HTTP exchange is a login, so the server's own count is the exchanges': one per user
+/// (`on_start`), two repeats and one more step per flow, one per lone request.
+const TWO_UNITS: &str = r#"workload = "api"
+[args]
+target = "TARGET"
+rate = 20
+duration = "2s"
+conns = 4
+
+[[on_start]]
+name = "login once"
+method = "POST"
+path = "/auth/login"
+body = '{"username":"carol","password":"pw"}'
+capture = { token = "/access_token" }
+
+[[request]]
+name = "login alone"
+weight = 1
+method = "POST"
+path = "/auth/login"
+body = '{"username":"dave","password":"pw"}'
+
+[[flow]]
+name = "three logins"
+weight = 1
+steps = [
+  { name = "login twice", method = "POST", path = "/auth/login", body = '{"username":"erin","password":"pw"}', repeat = 2 },
+  { name = "login again", method = "POST", path = "/auth/login", body = '{"username":"frank","password":"pw"}' },
+]
+"#;
+
+/// A flow scenario reports iterations and HTTP exchanges apart, each labelled: the exchanges
+/// are every response the server gave (on_start, each step, each repeat), the iterations the
+/// requests and flows the schedule paced; the names' counts add up to the totals in text,
+/// JSON and CSV.
+#[test]
+fn a_flow_scenario_counts_iterations_and_http_exchanges_apart() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let dir = ReportDir::new("evidence-units");
+    let file = dir.path("units.toml");
+    std::fs::write(&file, TWO_UNITS.replace("TARGET", &format!("http://{}", server.addr))).expect("write");
+    let prefix = dir.path("units");
+    let r = blast(&["run", &file, "--csv", &prefix]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("json");
+    let logins = server.json("GET", "/stats/logins", None)["total"].as_f64().expect("total");
+    assert_eq!(j["unit"], "iteration", "{}", r.stdout);
+    let x = &j["exchanges"];
+    assert_eq!(f(x, "/completed"), logins, "every response the server gave is an exchange: {}", r.stdout);
+    assert_eq!(f(x, "/status_codes/200"), logins, "{}", r.stdout);
+    // 40 iterations: 20 lone requests and 20 flows of 3 logins, and one login per user.
+    assert_eq!(f(&j, "/requests/sent"), 40.0, "{}", r.stdout);
+    let names = j["names"].as_array().expect("names");
+    let name = |n: &str| names.iter().find(|x| x["name"] == n).unwrap_or_else(|| panic!("no {n}: {}", r.stdout));
+    let on_start = f(name("login once"), "/requests/completed");
+    assert!(on_start >= 1.0, "{}", r.stdout);
+    assert_eq!(logins, on_start + 20.0 + 20.0 * 3.0, "{}", r.stdout);
+    // The names that are HTTP requests add up to the exchanges; the flow's to its iterations.
+    let steps: f64 = names.iter().filter(|n| n["type"] != "flow").map(|n| f(n, "/requests/completed")).sum();
+    assert_eq!(steps, logins, "{}", r.stdout);
+    // Text: both units, labelled, and the status line counts every HTTP response.
+    let line = |key: &str| r.stdout.lines().find(|l| l.trim_start().starts_with(key)).unwrap_or_default().to_string();
+    assert!(line("iterations").contains("40 sent"), "{}", r.stdout);
+    assert!(line("exchanges").contains(&format!("{logins} responses")), "{}", r.stdout);
+    assert!(line("status").contains(&format!("HTTP responses: 200: {logins}")), "{}", r.stdout);
+    assert!(line("rate").contains("iterations/s") && line("rate").contains("HTTP responses/s"), "{}", r.stdout);
+    assert!(
+        line("blast cpu").contains("us/iteration") && line("blast cpu").contains("us/HTTP exchange"),
+        "{}",
+        r.stdout
+    );
+    // CSV: the Aggregated row counts the exchanges, each HTTP row's requests add up to it.
+    let csv = std::fs::read_to_string(format!("{prefix}_stats.csv")).expect("stats csv");
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let count = |r: &[&str]| r[2].parse::<f64>().expect("count");
+    let agg = rows.iter().find(|r| r[1] == "Aggregated").expect("Aggregated");
+    assert_eq!(count(agg), logins, "{csv}");
+    let http: f64 = rows.iter().filter(|r| r[0] != "flow" && r[1] != "Aggregated").map(|r| count(r)).sum();
+    assert_eq!(http, logins, "{csv}");
+}
+
+/// A flow that outlasts the schedule: each step's rate is over the span that step ran, not the
+/// planned duration, and the run's last second ends with its last answer.
+#[test]
+fn each_names_rate_is_over_the_span_it_ran() {
+    let _g = serial();
+    let server = Server::start(&["--delay", "100ms"]);
+    let dir = ReportDir::new("evidence-spans");
+    let file = dir.path("spans.toml");
+    let text = format!(
+        "workload = \"api\"\n[args]\ntarget = \"http://{}\"\nrate = 4\nduration = \"1s\"\nconns = 8\n\n\
+         [[flow]]\nname = \"slow posts\"\nsteps = [\n  {{ name = \"post\", method = \"POST\", path = \"/v1/messages\", \
+         body = '{{\"conversation_id\":\"c\",\"content\":\"x\"}}', repeat = 10 }},\n]\n",
+        server.addr
+    );
+    std::fs::write(&file, text).expect("write");
+    let prefix = dir.path("spans");
+    let r = blast(&["run", &file, "--csv", &prefix]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("json");
+    let post = j["names"].as_array().expect("names").iter().find(|n| n["name"] == "post").expect("post").clone();
+    // 4 flows of 10 posts of 100 ms each, started over the first second: they end near 2 s.
+    assert_eq!(f(&post, "/requests/completed"), 40.0, "{}", r.stdout);
+    let (span, response_s) = (f(&post, "/span_s"), f(&j, "/response_s"));
+    assert!(span > 1.5 && (span - response_s).abs() < 1e-6, "post ran {span} s, the run's answers {response_s} s");
+    assert!((f(&post, "/rate_per_s") - 40.0 / span).abs() < 1e-6, "{post}");
+    // The CSV's Requests/s is the same rate, not 40 over the planned second.
+    let csv = std::fs::read_to_string(format!("{prefix}_stats.csv")).expect("stats csv");
+    let row: Vec<&str> = csv.lines().find(|l| l.split(',').nth(1) == Some("post")).expect("row").split(',').collect();
+    let rate: f64 = row[9].parse().expect("Requests/s");
+    assert!((rate - 40.0 / span).abs() < 1e-6, "{csv}");
+}
+
+/// Every user logs in first (on_start, answered after 60 ms): the iterations that waited for
+/// it report a user wait, their send lag leaves it out, and no connection is blamed.
+#[test]
+fn a_users_wait_for_its_login_is_not_send_lag() {
+    let _g = serial();
+    let server = Server::start(&["--delay", "60ms"]);
+    let dir = ReportDir::new("evidence-wait");
+    let file = dir.path("wait.toml");
+    let text = format!(
+        "workload = \"api\"\n[args]\ntarget = \"http://{}\"\nrate = 50\nduration = \"2s\"\nconns = 30\n\n\
+         [[on_start]]\nname = \"slow login\"\nmethod = \"POST\"\npath = \"/v1/messages\"\n\
+         body = '{{\"conversation_id\":\"c\",\"content\":\"x\"}}'\ncapture = {{ token = \"/status\" }}\n\n\
+         [[request]]\nname = \"GET /health\"\nmethod = \"GET\"\npath = \"/health\"\n",
+        server.addr
+    );
+    std::fs::write(&file, text).expect("write");
+    let r = blast(&["run", &file]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("json");
+    let logins = f(&j["names"][0], "/requests/completed");
+    assert!(logins >= 1.0, "{}", r.stdout);
+    let waited = &j["user_wait"];
+    assert!(f(waited, "/iterations") >= logins, "every user's first iteration waited: {}", r.stdout);
+    assert!(f(waited, "/mean_ms") >= 30.0, "the wait is the login's 60 ms: {}", r.stdout);
+    // Without the user's wait the iterations left at once: their send lag is far below the login.
+    assert!(f(&j, "/send_lag_ms/max") < 30.0, "{}", r.stdout);
+    assert!(r.stdout.lines().any(|l| l.trim_start().starts_with("user wait")), "{}", r.stdout);
+    assert!(!r.stdout.contains("connections were busy"), "{}", r.stdout);
+}
+
+/// A warm-up at its own rate: planned and achieved, apart from the measured figures.
+#[test]
+fn warmup_is_reported_at_its_own_rate() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let r = blast(&["api", "--target", &server.url(), "--rate", "200", "--duration", "1s", "--warmup", "1s"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("json");
+    let w = &j["warmup"];
+    assert_eq!(f(w, "/planned"), 200.0, "{}", r.stdout);
+    assert_eq!(f(w, "/sent"), 200.0, "{}", r.stdout);
+    assert!((f(w, "/achieved_rate") - 200.0).abs() < 1e-9, "{w}");
+    // The measured window is the second after it, alone.
+    assert_eq!(f(&j, "/requests/scheduled"), 200.0, "{}", r.stdout);
+    let line = r.stdout.lines().find(|l| l.trim_start().starts_with("warm-up")).expect("warm-up line");
+    assert!(line.contains("200 sent of 200 planned") && line.contains("100.00% of its schedule"), "{line}");
+    // The progress line (not quiet) shows the warm-up's own sending, not 0.
+    let args = ["api", "--target", &server.url(), "--rate", "200", "--duration", "1s", "--warmup", "1s"];
+    let out = std::process::Command::new(BLAST).args(args).output().expect("run blast");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warm = stderr.lines().find(|l| l.contains("(warm-up)")).expect("a warm-up progress line");
+    assert!(
+        warm.contains("rate 200/200 req/s") || warm.contains("rate 199/200") || warm.contains("rate 201/200"),
+        "{stderr}"
+    );
+}

@@ -21,6 +21,7 @@ fn stats_rows_line_up_with_the_header() {
         avg_content_size: 21.0,
         secs: 2.0,
         accounts: None,
+        identities: Vec::new(),
     };
     let csv = stats_csv(&[row]);
     let lines: Vec<&str> = csv.lines().collect();

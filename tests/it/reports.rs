@@ -281,7 +281,7 @@ fn html_report_renders_in_headless_chromium() {
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let dom = render_page(&html, 1);
-    assert!(dom.contains("B/s</text>"), "throughput ticks in bytes per second");
+    assert!(dom.contains("MB/s (10^6 bytes)</text>"), "throughput axis in MB/s");
     let _ = std::fs::remove_file(&html);
 }
 
@@ -521,13 +521,18 @@ fn csv_files_match_a_real_locust_runs_files() {
     let (bh, stats) = ours(&short, "stats");
     assert_eq!(&bh[..lh.len()], &lh[..], "Locust's columns first, in order");
     let accounts = ["Scheduled", "Sent", "Dropped", "Not Sent", "Completed", "Failed Without Response"];
-    let extra = ["P95", "P99", "Failure Rate"].iter().chain(&accounts).chain(&["In Flight At End", "Accounts Hold"]);
+    let extra = ["P95", "P99", "Failure Rate"].iter().chain(&accounts).chain(&[
+        "In Flight At End",
+        "Accounts Hold",
+        "Identities",
+    ]);
     assert_eq!(&bh[lh.len()..], extra.copied().collect::<Vec<&str>>());
     let names = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
         rows.iter().map(|r| (r["Type"].clone(), r["Name"].clone())).collect()
     };
     assert_eq!(names(&stats), names(&locust));
-    same_formats("_stats.csv", &locust, &stats, &[]);
+    // A median Locust clamps to min..max is the exact min or max (a float), as blast's is.
+    same_formats("_stats.csv", &locust, &stats, &["Median Response Time"]);
     for (l, b) in locust.iter().zip(&stats) {
         assert_eq!(b["Average Content Size"], l["Average Content Size"], "the same body from the same server");
         let rate = num(b, "Failure Count") / num(b, "Request Count");
@@ -540,14 +545,17 @@ fn csv_files_match_a_real_locust_runs_files() {
         let (lh, locust) = read_csv(&locust_file(file));
         let (bh, history) = ours(prefix, "stats_history");
         assert_eq!(bh, lh);
-        // Locust's first row is written before any user starts (N/A, 0 users).
+        // Locust's first row is written before any user starts (N/A, 0 users), and so is blast's.
+        assert_eq!((history[0]["User Count"].as_str(), history[0]["50%"].as_str()), ("0", "N/A"), "{file}");
+        assert_eq!((locust[0]["User Count"].as_str(), locust[0]["50%"].as_str()), ("0", "N/A"), "{file}");
         let locust: Vec<_> = locust.into_iter().filter(|r| r["User Count"] != "0").collect();
+        let history: Vec<_> = history.into_iter().filter(|r| r["User Count"] != "0").collect();
         let per_second = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
             let first = &rows[0]["Timestamp"];
             names(&rows.iter().filter(|r| &r["Timestamp"] == first).cloned().collect::<Vec<_>>())
         };
         assert_eq!(per_second(&history), per_second(&locust), "{file}");
-        same_formats(file, &locust, &history, &[]);
+        same_formats(file, &locust, &history, &["Total Median Response Time"]);
         for row in history.iter().chain(&locust) {
             for col in ["Requests/s", "Failures/s"] {
                 assert_eq!(row[col].split('.').nth(1).map(str::len), Some(6), "{col}: {row:?}");
@@ -567,4 +575,104 @@ fn csv_files_match_a_real_locust_runs_files() {
     assert_eq!(header(std::path::Path::new(&format!("{short}_exceptions.csv"))), theirs);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_file(&profile);
+}
+
+/// Locust: `BLAST_TEST_LOCUST` (set by `.ci/run`), else the CI venv's.
+fn locust() -> String {
+    let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/locust")).unwrap_or_default();
+    let path = std::env::var("BLAST_TEST_LOCUST").unwrap_or(venv);
+    assert!(std::path::Path::new(&path).exists(), "{path}: Locust is needed (.ci/run installs it, BLAST_TEST_LOCUST)");
+    path
+}
+
+const LOCUSTFILE: &str = r#"from locust import HttpUser, task, constant
+
+class U(HttpUser):
+    wait_time = constant(0.05)
+
+    @task(3)
+    def health(self):
+        self.client.get("/health")
+
+    @task(1)
+    def login(self):
+        self.client.post("/auth/login", json={"username": "a", "password": "pw"}, name="POST /auth/login")
+
+    @task(1)
+    def missing(self):
+        self.client.get("/v1/missing", name="A missing")
+"#;
+
+/// Real Locust and blast against the same `blast serve`, the same three names (defined in a
+/// different order in blast's profile): the files' headers, the order of their rows (Locust
+/// sorts by name, `Aggregated` last), the history's first row and every column's number form
+/// agree. The figures are not compared: the two tools run different loads.
+#[test]
+fn csv_files_match_what_real_locust_writes_against_the_same_server() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let dir = ReportDir::new("locust-live");
+    let lf = dir.path("locustfile.py");
+    std::fs::write(&lf, LOCUSTFILE).expect("locustfile");
+    let theirs = dir.path("locust");
+    let host = format!("http://{}", server.addr);
+    let out = std::process::Command::new(locust())
+        .args(["-f", &lf, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", &theirs, "--host", &host])
+        .args(["--only-summary", "--loglevel", "WARNING"])
+        .output()
+        .expect("run locust");
+    // Locust exits 1 when requests failed (the 404s).
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
+    let profile = dir.path("profile.toml");
+    let text = format!(
+        "workload = \"api\"\n[args]\ntarget = \"{}\"\nrate = 40\nduration = \"2s\"\nconns = 4\n\n\
+         [[request]]\nname = \"POST /auth/login\"\nmethod = \"POST\"\npath = \"/auth/login\"\n\
+         body = '{{\"username\":\"a\",\"password\":\"pw\"}}'\n\n\
+         [[request]]\nname = \"A missing\"\nmethod = \"GET\"\npath = \"/v1/missing\"\n\n\
+         [[request]]\nname = \"/health\"\nweight = 3\nmethod = \"GET\"\npath = \"/health\"\n",
+        host
+    );
+    std::fs::write(&profile, text).expect("profile");
+    let ours = dir.path("blast");
+    let r = blast(&["run", &profile, "--csv", &ours]);
+    assert_eq!(r.code, 1, "the 404s fail the run: {}{}", r.stdout, r.stderr);
+    let file = |p: &str, f: &str| read_csv(std::path::Path::new(&format!("{p}_{f}.csv")));
+    let names = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
+        rows.iter().map(|r| (r["Type"].clone(), r["Name"].clone())).collect()
+    };
+    // The median may be the exact min or max (a float) where Locust clamps its rounded median.
+    let clamped = ["Median Response Time", "Total Median Response Time"];
+
+    let ((lh, locust_stats), (bh, stats)) = (file(&theirs, "stats"), file(&ours, "stats"));
+    assert_eq!(&bh[..lh.len()], &lh[..], "Locust's columns first, in order");
+    let order = names(&stats);
+    assert_eq!(order, names(&locust_stats), "rows in Locust's order");
+    let expected: Vec<&str> = vec!["/health", "A missing", "POST /auth/login", "Aggregated"];
+    assert_eq!(order.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(), expected);
+    same_formats("_stats.csv", &locust_stats, &stats, &clamped);
+
+    let ((lh, locust_history), (bh, history)) = (file(&theirs, "stats_history"), file(&ours, "stats_history"));
+    assert_eq!(bh, lh);
+    // The first row: the start second, 0 users, nothing counted, every percentile N/A.
+    let first = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {
+        let mut row: Vec<(String, String)> = rows[0].clone().into_iter().filter(|(k, _)| k != "Timestamp").collect();
+        row.sort();
+        row
+    };
+    assert_eq!(first(&history), first(&locust_history));
+    assert_eq!(history[0]["50%"], "N/A");
+    assert!(history.iter().skip(1).all(|r| r["Name"] == "Aggregated" && r["User Count"] != "0"), "{history:?}");
+    let counted = |rows: &[HashMap<String, String>]| -> Vec<HashMap<String, String>> {
+        rows.iter().filter(|r| r["Total Request Count"] != "0").cloned().collect()
+    };
+    same_formats("_stats_history.csv", &counted(&locust_history), &counted(&history), &clamped);
+
+    let ((lh, locust_failures), (bh, failures)) = (file(&theirs, "failures"), file(&ours, "failures"));
+    assert_eq!(bh, lh);
+    assert_eq!(names_of_failures(&failures), names_of_failures(&locust_failures));
+    same_formats("_failures.csv", &locust_failures, &failures, &["Error"]);
+}
+
+fn names_of_failures(rows: &[HashMap<String, String>]) -> Vec<(String, String)> {
+    rows.iter().map(|r| (r["Method"].clone(), r["Name"].clone())).collect()
 }

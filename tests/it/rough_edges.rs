@@ -208,3 +208,116 @@ fn serve_names_the_listen_flag_that_failed() {
     assert!(err.contains(&format!("--s3-listen {s3}")), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+/// The `<svg class="chart">` whose heading is `title`, as written in the page.
+fn chart_after<'a>(html: &'a str, title: &str) -> &'a str {
+    let at = html.find(&format!("<h2>{title}</h2>")).unwrap_or_else(|| panic!("no chart '{title}'"));
+    let rest = &html[at..];
+    &rest[..rest.find("</svg>").expect("svg end")]
+}
+
+/// The upload page (issue 28): an errors table with the failures' kinds (not only in the run
+/// parameters), the throughput axis labelled in the MB/s its values are in, and a run shorter
+/// than a second drawn as one dot; its accounting identities hold and are shown.
+#[test]
+fn upload_page_has_errors_mb_per_s_and_a_dot_for_a_short_run() {
+    let _g = serial();
+    // Every 2nd UploadPart is answered 503 SlowDown and nothing is retried: uploads fail.
+    let server = Server::start(&["--s3-listen", "127.0.0.1:0", "--s3-fail-every-part", "2"]);
+    let s3 = server.s3.clone().expect("s3 address");
+    let dir = ReportDir::new("rough-upload");
+    let html = dir.path("up.html");
+    let prefix = dir.path("up");
+    let r = blast(&[
+        "upload",
+        "--target",
+        &s3,
+        "--size",
+        "10M",
+        "--part-size",
+        "5M",
+        "--parallel",
+        "2",
+        "--uploads",
+        "2",
+        "--retries",
+        "0",
+        "--html",
+        &html,
+        "--csv",
+        &prefix,
+    ]);
+    assert_eq!(r.code, 1, "uploads failed: {}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    let page = std::fs::read_to_string(&html).expect("html");
+    let errors = &page[page.find("<h2>Errors</h2>").expect("an errors table")..];
+    let errors = &errors[..errors.find("</table>").expect("table end")];
+    assert!(errors.contains("s3_SlowDown"), "{errors}");
+    // The identities: every upload and part started is accounted for, in every format.
+    let ids = j["identities"].as_array().expect("identities");
+    assert_eq!(ids.len(), 2, "{}", r.stdout);
+    assert!(ids.iter().all(|i| i["holds"] == true), "{}", r.stdout);
+    let started = f(&j, "/uploads/started");
+    let parts: f64 = ["/uploads/completed", "/uploads/failed", "/uploads/interrupted", "/uploads/unfinished"]
+        .iter()
+        .map(|p| f(&j, p))
+        .sum();
+    assert_eq!(started, parts, "{}", r.stdout);
+    assert!(r.stdout.contains("uploads started 2 = completed"), "{}", r.stdout);
+    assert!(page.contains("parts started"), "the page shows the identities");
+    let csv = std::fs::read_to_string(format!("{prefix}_stats.csv")).expect("csv");
+    assert!(csv.lines().any(|l| l.contains("object upload") && l.contains("uploads started 2 =")), "{csv}");
+    // The throughput chart: its y axis says MB/s, and its ticks are the MB/s figures.
+    let chart = chart_after(&page, "Throughput per second");
+    assert!(chart.contains(">MB/s (10^6 bytes)</text>"), "{chart}");
+    // 20 MB in well under a second here: one second, drawn as one marked point.
+    if f(&j, "/elapsed_s") < 1.0 {
+        assert!(chart.contains(r#"data-points="1""#) && chart.matches("<circle").count() == 1, "{chart}");
+    }
+}
+
+/// `--hdr-log` of a ws run without heartbeats (issue 28) had an empty `heartbeat` interval.
+#[test]
+fn ws_hdr_log_has_no_empty_heartbeat_interval() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let dir = ReportDir::new("rough-ws-hdr");
+    let (log, prefix) = (dir.path("ws.hlog"), dir.path("ws"));
+    let url = server.ws_url();
+    let mut args = ws_probe_args(&url, "10", "1s", "20", &[]);
+    args.extend(["--hdr-log", &log, "--csv", &prefix]);
+    let r = blast(&args);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let text = std::fs::read_to_string(&log).expect("hdr log");
+    assert!(text.contains("Tag=connect,"), "{text}");
+    assert!(!text.contains("Tag=heartbeat"), "no heartbeats ran: {text}");
+    // The ws CSV carries its identities on the rows they account for.
+    let csv = std::fs::read_to_string(format!("{prefix}_stats.csv")).expect("csv");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let col = header.iter().position(|h| *h == "Identities").expect("Identities column");
+    let hold = header.iter().position(|h| *h == "Accounts Hold").expect("Accounts Hold column");
+    let row = |name: &str| -> Vec<String> {
+        let line = csv.lines().find(|l| l.split(',').nth(1) == Some(name)).unwrap_or_else(|| panic!("{name}: {csv}"));
+        line.split(',').map(String::from).collect()
+    };
+    let (delivery, connect) = (row("delivery"), row("connect"));
+    assert!(delivery[col].starts_with("expected deliveries ") && delivery[col].contains(" = delivered "), "{csv}");
+    assert!(connect[col].starts_with("established connections 10 = subscriptions confirmed "), "{csv}");
+    assert_eq!((delivery[hold].as_str(), connect[hold].as_str()), ("true", "true"), "{csv}");
+}
+
+/// The api page (issue 23) shows the run's accounts: each identity and whether it adds up.
+#[test]
+fn api_page_shows_the_accounts() {
+    let _g = serial();
+    let server = Server::start(&[]);
+    let dir = ReportDir::new("rough-api-page");
+    let html = dir.path("api.html");
+    let r = blast(&["api", "--target", &server.url(), "--rate", "100", "--duration", "1s", "--html", &html]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let page = std::fs::read_to_string(&html).expect("html");
+    let at = page.find("<h2>Accounts").expect("an accounts table");
+    let table = &page[at..at + page[at..].find("</table>").expect("end")];
+    assert!(table.contains("scheduled 100 = 100 sent + 0 dropped + 0 not sent"), "{table}");
+    assert!(table.contains("<td>yes</td>"), "{table}");
+}

@@ -9,12 +9,48 @@ use base64::Engine as _;
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-/// Uploads object `index` over `lanes` (at least one) and records the outcome.
+/// Counts into the tally when dropped before `settle`: a future cut before its outcome was
+/// recorded (the run's end dropped it), so that nothing started goes uncounted.
+struct Unsettled<'a> {
+    core: &'a CoreUpload,
+    count: fn(&mut UploadTally),
+    settled: bool,
+}
+
+impl<'a> Unsettled<'a> {
+    fn new(core: &'a CoreUpload, count: fn(&mut UploadTally)) -> Self {
+        Unsettled { core, count, settled: false }
+    }
+
+    fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            if let Ok(mut t) = self.core.tally.try_borrow_mut() {
+                (self.count)(&mut t);
+            }
+        }
+    }
+}
+
+/// Uploads object `index` over `lanes` (at least one) and records the outcome: completed,
+/// failed, interrupted, or (cut before any) unfinished.
 pub async fn upload(core: &CoreUpload, lanes: &mut [Lane], index: u64) {
+    core.tally.borrow_mut().uploads_started += 1;
+    let pending = Unsettled::new(core, |t| t.uploads_unfinished += 1);
+    upload_object(core, lanes, index).await;
+    pending.settle();
+}
+
+/// One object's upload from its first request; records exactly one outcome on every path.
+async fn upload_object(core: &CoreUpload, lanes: &mut [Lane], index: u64) {
     let plan = &core.plan;
     let key = plan.key(index);
     let started = Instant::now();
-    core.tally.borrow_mut().uploads_started += 1;
 
     let created = Instant::now();
     let upload_id = match retrying(core, async || lanes[0].create(&key).await).await {
@@ -106,12 +142,15 @@ async fn send_parts(
         core.tally.borrow_mut().checksum_time += hashing.elapsed();
 
         let mut sent_at = Instant::now();
+        core.tally.borrow_mut().parts_started += 1;
+        let pending = Unsettled::new(core, |t| t.parts_unfinished += 1);
         let result = retrying(core, async || {
             sent_at = Instant::now();
             lane.upload_part(key, upload_id, number as u16, data.clone(), &crc).await
         })
         .await
         .and_then(|reply| check_part(&reply, &crc).map(|etag| (reply, etag)));
+        pending.settle();
         let mut t = core.tally.borrow_mut();
         match result {
             Ok((reply, etag)) => {

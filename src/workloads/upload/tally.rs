@@ -70,6 +70,15 @@ pub struct UploadTally {
     pub complete: Histogram<u64>,
     pub parts_ok: u64,
     pub parts_failed: u64,
+    /// Parts whose first request was sent, and those cut before an outcome (their upload's
+    /// future dropped at the end of the run). Absent in reports of earlier versions.
+    #[serde(default)]
+    pub parts_started: u64,
+    #[serde(default)]
+    pub parts_unfinished: u64,
+    /// Uploads cut before any outcome (their future dropped at the end of the run).
+    #[serde(default)]
+    pub uploads_unfinished: u64,
     /// Parts slower than the per-part objective (scaled to the part size).
     pub parts_over_objective: u64,
     pub retries: u64,
@@ -103,6 +112,9 @@ impl Default for UploadTally {
             complete: histogram(),
             parts_ok: 0,
             parts_failed: 0,
+            parts_started: 0,
+            parts_unfinished: 0,
+            uploads_unfinished: 0,
             parts_over_objective: 0,
             retries: 0,
             uploads_started: 0,
@@ -147,6 +159,9 @@ impl UploadTally {
         self.part_per_second.merge(o.part_per_second);
         self.parts_ok += o.parts_ok;
         self.parts_failed += o.parts_failed;
+        self.parts_started += o.parts_started;
+        self.parts_unfinished += o.parts_unfinished;
+        self.uploads_unfinished += o.uploads_unfinished;
         self.parts_over_objective += o.parts_over_objective;
         self.retries += o.retries;
         self.uploads_started += o.uploads_started;

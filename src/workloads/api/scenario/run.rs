@@ -170,12 +170,20 @@ pub async fn iterate<C: Exchange>(
         steps,
         started: job.intended,
         chunk: Chunk::default(),
+        user_waited: false,
     };
     load_user_vars(core, cx.user, &mut cx.scratch.vars);
     let mut result = Ok(0);
     if !core.scenario.on_start.is_empty() {
-        if let Err(stop) = cx.once_per_user(&core.scenario.on_start).await {
-            result = Err(stop);
+        // The user's login (its own, or one another iteration of the user is running) is the
+        // user's wait: the iteration's own request is timed as sent after it.
+        let waited_from = Instant::now();
+        match cx.once_per_user(&core.scenario.on_start).await {
+            Err(stop) => result = Err(stop),
+            Ok(_) => cx.stats.sent_at = None,
+        }
+        if cx.user_waited {
+            cx.stats.user_wait = waited_from.elapsed();
         }
     }
     let result = match result {
@@ -231,6 +239,9 @@ struct Cx<'a, C> {
     started: Instant,
     /// The chunk being sent by a split step.
     chunk: Chunk,
+    /// The iteration waited for its user: ran the user's login, or waited for another
+    /// iteration running it.
+    user_waited: bool,
 }
 
 impl<C: Exchange> Cx<'_, C> {
@@ -275,11 +286,13 @@ impl<C: Exchange> Cx<'_, C> {
                     return Ok(0);
                 }
                 Some(n) => {
+                    self.user_waited = true;
                     n.notified().await;
                     self.started = Instant::now();
                 }
             }
         }
+        self.user_waited = true;
         let mut result = Ok(0);
         for step in group {
             result = self.step(step).await;
