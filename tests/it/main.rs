@@ -34,3 +34,4 @@ mod ws;
 mod ws_auth;
 mod ws_evidence;
 mod ws_formats;
+mod ws_login;
