@@ -13,7 +13,9 @@
 //!
 //! After Locust's columns, `_stats.csv` carries `P95`, `P99` (ms) and `Failure Rate` (a
 //! fraction) at full precision, names that the seeds' pandas scripts use, then the row's
-//! accounts where the workload keeps them (`Scheduled` ... `Accounts Hold`, empty otherwise).
+//! accounts where the workload keeps them (`Scheduled` ... `Accounts Hold`, empty otherwise),
+//! then bytes where it counts them (`Bytes Sent`, `Bytes Received`, and both as `MB/s` over the
+//! row's seconds; empty otherwise).
 
 use crate::report::model::{FailureRow, HistoryRow, Measurements, Percentiles, StatRow};
 use crate::report::output::Staged;
@@ -21,7 +23,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Locust's `_stats.csv` header, then blast's extra columns.
-pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,P95,P99,Failure Rate,Scheduled,Sent,Dropped,Not Sent,Completed,Failed Without Response,In Flight At End,Accounts Hold";
+pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,P95,P99,Failure Rate,Scheduled,Sent,Dropped,Not Sent,Completed,Failed Without Response,In Flight At End,Accounts Hold,Bytes Sent,Bytes Received,MB/s";
 /// Locust's `_stats_history.csv` header.
 pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
 /// Locust's `_failures.csv` header.
@@ -117,9 +119,15 @@ pub fn stats_csv(rows: &[StatRow]) -> String {
                 let scheduled = a.scheduled.map_or(String::new(), |s| s.to_string());
                 let (sent, dropped, not_sent, completed) = (a.sent, a.dropped, a.not_sent, a.completed);
                 let (lost, cut, holds) = (a.failed_without_response, a.in_flight_at_end, a.holds());
-                let _ = writeln!(o, ",{scheduled},{sent},{dropped},{not_sent},{completed},{lost},{cut},{holds}");
+                let _ = write!(o, ",{scheduled},{sent},{dropped},{not_sent},{completed},{lost},{cut},{holds}");
             }
-            None => o.push_str(",,,,,,,,\n"),
+            None => o.push_str(",,,,,,,,"),
+        }
+        match (r.bytes, r.mb_per_s()) {
+            (Some((out, inn)), Some(mbps)) => {
+                let _ = writeln!(o, ",{out},{inn},{}", float(mbps));
+            }
+            _ => o.push_str(",,,\n"),
         }
     }
     o

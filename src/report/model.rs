@@ -87,6 +87,8 @@ pub struct StatRow {
     pub secs: f64,
     /// Where the row's requests ended up, for a workload that keeps such accounts.
     pub accounts: Option<crate::report::accounts::Accounts>,
+    /// Bytes sent and received by the row's requests, for a workload that counts them.
+    pub bytes: Option<(u64, u64)>,
 }
 
 impl StatRow {
@@ -94,12 +96,27 @@ impl StatRow {
     pub fn new(kind: &str, name: &str, counts: (u64, u64), latency: &Percentiles, avg_size: f64, secs: f64) -> Self {
         let (requests, failures) = counts;
         let (kind, name, latency) = (kind.into(), name.into(), latency.clone());
-        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs, accounts: None }
+        StatRow {
+            kind,
+            name,
+            requests,
+            failures,
+            latency,
+            avg_content_size: avg_size,
+            secs,
+            accounts: None,
+            bytes: None,
+        }
     }
 
     /// Locust's `Aggregated` row with this row's figures (what it is for a single name).
     pub fn aggregated(&self) -> StatRow {
         StatRow { kind: String::new(), name: "Aggregated".into(), ..self.clone() }
+    }
+
+    /// Megabytes (10^6) per second sent and received together, over the row's seconds.
+    pub fn mb_per_s(&self) -> Option<f64> {
+        self.bytes.map(|(out, inn)| (out + inn) as f64 / 1e6 / self.secs.max(1e-9))
     }
 }
 

@@ -224,6 +224,7 @@ impl ScenarioFile {
             seed,
             hash_sent,
             mismatches: Default::default(),
+            selection: None,
         })
     }
 
@@ -681,11 +682,10 @@ impl Builder<'_> {
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).into_bytes(),
             ));
             if let Some(name) = &p.filename {
-                if name.contains(['\r', '\n']) {
-                    return Err(f.at(at, "multipart", "filename: one line"));
-                }
+                // Escaped as it renders: a `"`, `\` or line break from a users file or a
+                // capture cannot end the parameter or the header.
                 text.push(Template::literal(b"; filename=\"".to_vec()));
-                text.push(self.template(name, known, at, "multipart")?);
+                text.push(self.template(name, known, at, "multipart")?.quoted_escaped());
                 text.push(Template::literal(b"\"".to_vec()));
             } else if p.value.is_none() {
                 return Err(f.at(at, "multipart", format!("part '{}': a file part needs a filename", p.name)));
