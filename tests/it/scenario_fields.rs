@@ -4,9 +4,9 @@
 //! multipart parsing is python-multipart's, not blast's. Every check is against what the server
 //! counted.
 
+use crate::common::uvicorn::Uvicorn;
 use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 fn by_name<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     j["names"]
@@ -167,20 +167,8 @@ fn bad_fields_exit_2_with_file_line_and_field() {
     assert_eq!(sent["initiated"], 0);
 }
 
-/// A FastAPI app (python-multipart parses the chunks, pydantic the JSON) under uvicorn, killed
-/// when dropped.
-struct FastApi {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for FastApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The FastAPI app (python-multipart parses the chunks, pydantic the JSON), run under uvicorn
+/// (`common::uvicorn`).
 const APP: &str = r#"
 import hashlib, itertools
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -256,46 +244,6 @@ def get_stats():
     return stats
 "#;
 
-impl FastApi {
-    fn start(dir: &Path) -> FastApi {
-        let python = std::env::var("BLAST_TEST_PYTHON").unwrap_or_else(|_| {
-            let venv = std::env::var("HOME").unwrap_or_default() + "/.cache/blast-ci/venv/bin/python";
-            if Path::new(&venv).exists() {
-                venv
-            } else {
-                panic!("BLAST_TEST_PYTHON is not set: run the tests through .ci/run, which installs fastapi, uvicorn and python-multipart")
-            }
-        });
-        std::fs::write(dir.join("app.py"), APP).expect("app.py");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "uvicorn",
-                "app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--log-level",
-                "warning",
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start uvicorn");
-        let app = FastApi { child, addr: format!("127.0.0.1:{port}") };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(&app.addr).is_ok() {
-                return app;
-            }
-            wait_ms(50);
-        }
-        panic!("uvicorn did not start on {}", app.addr);
-    }
-}
-
 /// The example's flow against python-multipart: sizes from a users column (`split.total` and
 /// `{{=user.size}}` as a JSON number), names with `"` and `\` (JSON-escaped, else pydantic
 /// answers 422; in a part's filename quoted pairs, which python-multipart decodes back, with
@@ -305,7 +253,7 @@ impl FastApi {
 fn the_upload_flow_passes_a_third_party_multipart_parser() {
     let _g = serial();
     let dir = ReportDir::new("fields-fastapi");
-    let app = FastApi::start(&dir.0);
+    let app = Uvicorn::start(&dir.0, APP, &[]);
     std::fs::write(dir.0.join("users.csv"), "name,password,size\nann \"a\",pw\\1,2500000\nbob\\b,pw2,1048576\n")
         .expect("users");
     let toml = format!(
