@@ -86,6 +86,8 @@ enum Piece {
     SentSha256,
     /// The inner placeholder, JSON-escaped (a string value of a `json = { ... }` body).
     Escaped(Box<Piece>),
+    /// The inner placeholder as the inside of a quoted header parameter (`quoted_escaped`).
+    Quoted(Box<Piece>),
     /// The inner placeholder as a JSON number (`"{{=...}}"` in a `json` body); a value that is
     /// not a JSON number is sent as a JSON string instead, so the body stays valid JSON.
     Number(Box<Piece>),
@@ -198,7 +200,7 @@ impl Template {
     pub fn uses_sent_sha256(&self) -> bool {
         self.pieces.iter().any(|p| {
             matches!(p, Piece::SentSha256)
-                || matches!(p, Piece::Escaped(i) | Piece::Number(i) if matches!(**i, Piece::SentSha256))
+                || matches!(p, Piece::Escaped(i) | Piece::Number(i) | Piece::Quoted(i) if matches!(**i, Piece::SentSha256))
         })
     }
 
@@ -273,6 +275,25 @@ impl Template {
         Template { pieces }
     }
 
+    /// This template as the inside of a quoted header parameter (a multipart part's
+    /// `filename="..."`): its text escaped now, every placeholder's value when rendered
+    /// (`quote_escape`).
+    pub fn quoted_escaped(self) -> Template {
+        let pieces = self
+            .pieces
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(t) => {
+                    let mut e = Vec::with_capacity(t.len());
+                    quote_escape(&t, &mut e);
+                    Piece::Text(e.into())
+                }
+                p => Piece::Quoted(Box::new(p)),
+            })
+            .collect();
+        Template { pieces }
+    }
+
     /// A template that is exactly one placeholder, rendered as a JSON number (a string value
     /// that renders as something else is written as a JSON string). `None` when the template
     /// is not one placeholder.
@@ -325,6 +346,14 @@ fn render_piece(p: &Piece, v: &mut Values<'_>, now: &mut Option<u64>, out: &mut 
                 json_escape(&raw, out);
             }
         }
+        Piece::Quoted(inner) => {
+            let start = out.len();
+            render_piece(inner, v, now, out);
+            if out[start..].iter().any(|&b| matches!(b, b'"' | b'\\' | b'\r' | b'\n')) {
+                let raw = out.split_off(start);
+                quote_escape(&raw, out);
+            }
+        }
         Piece::Number(inner) => {
             let start = out.len();
             render_piece(inner, v, now, out);
@@ -334,6 +363,23 @@ fn render_piece(p: &Piece, v: &mut Values<'_>, now: &mut Option<u64>, out: &mut 
                 json_escape(&raw, out);
                 out.push(b'"');
             }
+        }
+    }
+}
+
+/// Appends `raw` as the inside of a quoted header parameter (RFC 7578 section 4.2, a
+/// multipart part's `filename`): `"` and `\` as quoted pairs (`\"`, `\\`), which multipart
+/// parsers (python-multipart, Go's mime) decode back; CR and LF percent-encoded as
+/// browsers send them (`%0D`, `%0A`: a raw line break would end the header); other bytes, UTF-8
+/// included, as they are (RFC 7578 section 5.1.3).
+pub fn quote_escape(raw: &[u8], out: &mut Vec<u8>) {
+    for &b in raw {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\r' => out.extend_from_slice(b"%0D"),
+            b'\n' => out.extend_from_slice(b"%0A"),
+            b => out.push(b),
         }
     }
 }
@@ -491,6 +537,15 @@ mod tests {
         .expect("valid");
         let user: Vec<Box<[u8]>> = vec![b"ann".as_slice().into(), b"T1".as_slice().into()];
         assert_eq!(render(&t, &user, &[b"u-9".to_vec()]), "7/3/1/2/T1/u-9/5/x");
+    }
+
+    #[test]
+    fn a_quoted_parameter_escapes_its_text_and_what_placeholders_render() {
+        let cols = ["name".to_string()];
+        let scope = Scope { user_columns: Some(&cols), vars: &[] };
+        let t = Template::parse("a\"b {{user.name}}-{{i}}.bin", scope).expect("valid").quoted_escaped();
+        let user: Vec<Box<[u8]>> = vec!["x\\y\"z\r\ncaf\u{e9}".as_bytes().into()];
+        assert_eq!(render(&t, &user, &[]), "a\\\"b x\\\\y\\\"z%0D%0Acaf\u{e9}-3.bin");
     }
 
     #[test]

@@ -144,6 +144,8 @@ struct Built {
     workload: Option<ApiWorkload>,
     /// The first value each row's checks failed on (for the failures CSV).
     mismatches: std::sync::Arc<crate::workloads::api::scenario::spec::Mismatches>,
+    /// What `--tags`/`--exclude-tags` chose, for the plan line.
+    selection: Option<String>,
 }
 
 /// What each report row of `scenario` is.
@@ -311,8 +313,9 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
     let names = named_requests(&scenario);
     let mismatches = scenario.mismatches.clone();
+    let selection = scenario.selection.clone();
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
-    Ok(Built { names, plan, target, workload: Some(workload), mismatches })
+    Ok(Built { names, plan, target, workload: Some(workload), mismatches, selection })
 }
 
 /// A rate as the user may have written it: per second from 1/s up (`2000/s`); under that per
@@ -542,7 +545,7 @@ impl driver::Workload for ApiCommand<'_> {
     }
 
     fn summary(run: &ApiRun, outcome: &engine::RunOutcome) -> ApiSummary {
-        let plan = RawPlan::of(&run.built.plan);
+        let plan = RawPlan { tags: run.built.selection.clone(), ..RawPlan::of(&run.built.plan) };
         let mut summary = ApiSummary::build(run.label, &run.url, &run.method, &plan, outcome, &run.built.names);
         summary.note_first_values(&run.built.names, run.built.mismatches.take());
         summary

@@ -79,6 +79,15 @@ pub struct WsArgs {
     /// probes use --token, else the first line. Never printed.
     #[arg(long, value_name = "FILE")]
     pub tokens: Option<std::path::PathBuf>,
+    /// Log each connection in over HTTP before its upgrade: a file of `[data]`, `[[on_start]]`
+    /// steps (as in scenarios; connection i is user i, row i mod rows) and `[upgrade]` (where
+    /// the captures go: query, headers, subprotocol; default Authorization: Bearer {{token}}).
+    /// A refused upgrade (401, 403) or an auth close (4401, 1008) logs in again and reconnects.
+    #[arg(long, value_name = "FILE", conflicts_with = "tokens")]
+    pub login: Option<std::path::PathBuf>,
+    /// Where --login's requests go (default: http://<target host>, https for wss).
+    #[arg(long, value_name = "URL", requires = "login")]
+    pub login_target: Option<String>,
     /// Subscribe message sent once connected (a template: {{room}}, {{conn}}, {{token}} and
     /// the scenario functions); '' sends none (the connection receives from its upgrade on).
     #[arg(long, default_value = r#"{"type":"subscribe","conversation_id":"{{room}}"}"#)]
@@ -221,8 +230,8 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err(format!("--token-query '{name}': expected a query parameter name such as token").into());
         }
-        if a.token.is_none() && tokens.is_empty() {
-            return Err("--token-query needs --token or --tokens".into());
+        if a.token.is_none() && tokens.is_empty() && a.login.is_none() {
+            return Err("--token-query needs --token, --tokens or --login".into());
         }
     }
     for p in [&a.probe_id_pointer, &a.probe_ts_pointer] {
@@ -247,7 +256,24 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     }
     let own = shard.share_of(a.conns as u64) as usize;
     let cores = check_cores(a.cores)?.unwrap_or_else(available_cores).min(own);
-    let tls = a.tls.client(target.tls || probe_target.tls)?;
+    let login_url = a.login_target.clone().unwrap_or_else(|| format!("{scheme}://{}", target.authority));
+    let login_tls = a.login.is_some() && login_url.starts_with("https://");
+    let tls = a.tls.client(target.tls || probe_target.tls || login_tls)?;
+    let login = match &a.login {
+        None => None,
+        Some(path) => {
+            let to = ws::login_file::LoginTarget {
+                url: &login_url,
+                tls: tls.clone(),
+                // With --login, --token-query names where the captured token goes.
+                token_query: a.token_query.as_deref(),
+                timeout: a.timeout,
+            };
+            Some(std::sync::Arc::new(ws::login_file::load(path, to)?))
+        }
+    };
+    // With --login the connections' auth is the login's; --token stays the probes'.
+    let query = a.token_query.clone().filter(|_| login.is_none());
     Ok(WsPlan {
         target,
         probe_target,
@@ -267,7 +293,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         heartbeat: (!a.heartbeat.is_zero()).then_some(a.heartbeat),
         app_heartbeat: a.heartbeat_mode == HeartbeatMode::App,
         rooms: a.rooms as u32,
-        auth: WsAuth { token: a.token.clone(), tokens: std::sync::Arc::new(tokens), query: a.token_query.clone() },
+        auth: WsAuth { token: a.token.clone(), tokens: std::sync::Arc::new(tokens), query },
         timeout: a.timeout,
         reconnect: a.reconnect,
         bind: local_addresses(&a.bind)?,
@@ -279,6 +305,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         shard,
         start_at: a.shard.start_at,
         tls,
+        login,
     })
 }
 

@@ -44,6 +44,9 @@ pub struct ApiPlanInfo {
     pub conns: usize,
     pub max_queue: usize,
     pub timeout_ms: f64,
+    /// What `--tags`/`--exclude-tags` chose and which names ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -254,6 +257,34 @@ pub struct ApiName {
     /// Where this name's requests ended up (absent for reports of earlier versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Accounts>,
+    /// Bytes its requests wrote and read (request and response heads included; a flow's: its
+    /// steps').
+    pub bytes: ApiBytes,
+}
+
+/// Bytes of a name's requests, and in MB/s (10^6 bytes) over the measured window.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiBytes {
+    pub sent: u64,
+    pub received: u64,
+    pub sent_mb_per_s: f64,
+    pub received_mb_per_s: f64,
+    /// Both ways together: the `NAME:mbps` SLA figure.
+    pub mb_per_s: f64,
+}
+
+impl ApiBytes {
+    /// `sent` and `received` bytes over `secs` seconds.
+    fn of(sent: u64, received: u64, secs: f64) -> Self {
+        let mb = |b: u64| b as f64 / 1e6 / secs.max(1e-9);
+        ApiBytes {
+            sent,
+            received,
+            sent_mb_per_s: mb(sent),
+            received_mb_per_s: mb(received),
+            mb_per_s: mb(sent + received),
+        }
+    }
 }
 
 /// A name's share of the arrivals: planned by weight (requests and flows) and achieved (sent
@@ -294,7 +325,8 @@ impl Tally for Recorder {
     fn row(&self, kind: &str, name: &str, secs: f64) -> StatRow {
         let (failures, latency) = (self.failed(), Percentiles::of(&self.latency));
         let size = if self.completed == 0 { 0.0 } else { self.body_in as f64 / self.completed as f64 };
-        StatRow::new(kind, name, (self.codes_in(100, 399) + failures, failures), &latency, size, secs)
+        let row = StatRow::new(kind, name, (self.codes_in(100, 399) + failures, failures), &latency, size, secs);
+        StatRow { bytes: Some((self.bytes_out, self.bytes_in)), ..row }
     }
 }
 
@@ -431,7 +463,7 @@ pub fn two_units(names: &[NamedRequest]) -> bool {
 }
 
 /// Each name's figures for the JSON report.
-fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool) -> Vec<ApiName> {
+fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool, secs: f64) -> Vec<ApiName> {
     names
         .iter()
         .enumerate()
@@ -452,6 +484,7 @@ fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool) -> Vec<ApiNam
                 accounts: accounted.then(|| Accounts::of(r, n.planned_share.is_some())),
                 span_s: 0.0,
                 rate_per_s: 0.0,
+                bytes: ApiBytes::of(r.bytes_out, r.bytes_in, secs),
             }
         })
         .collect()
@@ -513,6 +546,7 @@ impl ApiSummary {
                 conns: plan.conns,
                 max_queue: plan.max_queue,
                 timeout_ms: plan.timeout_ns as f64 / 1e6,
+                tags: plan.tags.clone(),
             },
             measured_s: run.measured_secs,
             interrupted: run.interrupted,
@@ -583,7 +617,7 @@ impl ApiSummary {
         } else {
             names.to_vec()
         };
-        s.names = names_of(&names, t, run.accounted);
+        s.names = names_of(&names, t, run.accounted, s.measured_s);
         if two_units(&names) {
             let (_, agg) = rows_and_aggregate(&names, t);
             s.exchanges = Some(ApiExchanges {
@@ -598,6 +632,8 @@ impl ApiSummary {
         (s.measurements, s.timeline, spans) = measurements(&names, &s, run);
         for (n, span) in s.names.iter_mut().zip(spans) {
             (n.span_s, n.rate_per_s) = (span, n.requests.sent as f64 / span);
+            // MB/s over the span the name ran, as its rate
+            n.bytes = ApiBytes::of(n.bytes.sent, n.bytes.received, span);
         }
         let per_second = |i: usize| s.timeline.get(i).map(|x| x.sent as f64);
         s.blast_cpu = BlastCpu::of(&run.cpu, plan.warmup().as_secs() as usize, (s.unit, t.sent as f64), per_second);
@@ -874,6 +910,23 @@ impl Report for ApiSummary {
             ("errors", text::counts(&self.failure_kinds())),
             ("conns", format!("{} opened, {} failed, {} reconnects ({} closed by the target while idle), {} retried, queue peak {} per core", c.opened, c.failed, c.reconnects, c.closed_idle, c.retried, self.queue_peak)),
         ]);
+        if let Some(tags) = &p.tags {
+            lines.insert(1, ("tags", tags.clone()));
+        }
+        // Bytes per name, for a scenario whose requests carry any (uploads, downloads).
+        for n in self.names.iter().filter(|n| self.names.len() > 1 && n.bytes.sent + n.bytes.received > 0) {
+            let b = &n.bytes;
+            let line = format!(
+                "{}: {} sent, {} received, {:.2} MB/s ({:.2} out, {:.2} in)",
+                n.name,
+                mb_text(b.sent),
+                mb_text(b.received),
+                b.mb_per_s,
+                b.sent_mb_per_s,
+                b.received_mb_per_s
+            );
+            lines.push(("bytes", line));
+        }
         if let Some(a) = &self.accounts {
             lines.push(("accounts", a.line()));
         }
@@ -928,7 +981,7 @@ impl Report for ApiSummary {
             let prefix = format!("{}:", n.name);
             metrics::latency(m, &prefix, &n.latency_ms, "responses");
             let errors = n.requests.errors_pct();
-            let [e, ok, rps, share] = NAME_FIGURES;
+            let [e, ok, rps, share, mbps] = NAME_FIGURES;
             let (tried, sent) = (n.requests.attempted(), n.requests.sent);
             m.insert(format!("{prefix}{e}"), Metric::pct_low(errors).over(tried, "requests"));
             m.insert(format!("{prefix}{ok}"), Metric::pct_high(100.0 - errors).over(tried, "requests"));
@@ -936,6 +989,7 @@ impl Report for ApiSummary {
             m.insert(format!("{prefix}{rps}"), rate.over(sent, "requests sent"));
             let achieved = Metric::pct_high(n.share.achieved * 100.0);
             m.insert(format!("{prefix}{share}"), achieved.over(sent, "requests sent"));
+            m.insert(format!("{prefix}{mbps}"), Metric::mb_per_s(n.bytes.mb_per_s).over(sent, "requests sent"));
         }
     }
 
@@ -1067,8 +1121,17 @@ pub fn metric_names(names: &[NamedRequest]) -> Vec<String> {
     all
 }
 
-/// Figures of each name besides its latency percentiles.
-const NAME_FIGURES: [&str; 4] = ["errors", "success", "rps", "share"];
+/// Bytes as MB (10^6) with two decimals, or as bytes under 10 kB.
+fn mb_text(bytes: u64) -> String {
+    if bytes < 10_000 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.2} MB", bytes as f64 / 1e6)
+    }
+}
+
+/// Figures of each name besides its latency percentiles (`mbps`: MB/s sent and received).
+const NAME_FIGURES: [&str; 5] = ["errors", "success", "rps", "share", "mbps"];
 
 #[cfg(test)]
 mod tests {

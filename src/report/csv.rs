@@ -16,8 +16,10 @@
 //! After Locust's columns, `_stats.csv` carries `P95`, `P99` (ms) and `Failure Rate` (a
 //! fraction) at full precision, names that the seeds' pandas scripts use, then the row's
 //! accounts where the workload keeps them (`Scheduled` ... `Accounts Hold`, empty otherwise),
-//! then the row's other accounting identities as checked (`Identities`: ws deliveries and
-//! connections, upload objects and parts; `Accounts Hold` says whether they hold).
+//! then bytes where it counts them (`Bytes Sent`, `Bytes Received`, and both as `MB/s` over the
+//! row's seconds; empty otherwise), then the row's other accounting identities as checked
+//! (`Identities`: ws deliveries and connections, upload objects and parts; `Accounts Hold` says
+//! whether they hold).
 
 use crate::report::model::{FailureRow, HistoryRow, Measurements, Percentiles, StatRow};
 use crate::report::output::Staged;
@@ -25,7 +27,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Locust's `_stats.csv` header, then blast's extra columns.
-pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,P95,P99,Failure Rate,Scheduled,Sent,Dropped,Not Sent,Completed,Failed Without Response,In Flight At End,Accounts Hold,Identities";
+pub const STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,P95,P99,Failure Rate,Scheduled,Sent,Dropped,Not Sent,Completed,Failed Without Response,In Flight At End,Accounts Hold,Bytes Sent,Bytes Received,MB/s,Identities";
 /// Locust's `_stats_history.csv` header.
 pub const HISTORY_HEADER: &str = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,Total Average Response Time,Total Min Response Time,Total Max Response Time,Total Average Content Size";
 /// Locust's `_failures.csv` header.
@@ -157,6 +159,12 @@ pub fn stats_csv(rows: &[StatRow]) -> String {
                 let _ = write!(o, ",,,,,,,,{}", r.identities.iter().all(|i| i.holds));
             }
             None => o.push_str(",,,,,,,,"),
+        }
+        match (r.bytes, r.mb_per_s()) {
+            (Some((out, inn)), Some(mbps)) => {
+                let _ = write!(o, ",{out},{inn},{}", float(mbps));
+            }
+            _ => o.push_str(",,,"),
         }
         let _ = writeln!(o, ",{}", field(&identities));
     }

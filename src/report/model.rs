@@ -90,6 +90,8 @@ pub struct StatRow {
     /// The accounting identities the row's counts satisfy (ws deliveries and connections,
     /// upload objects and parts), as checked.
     pub identities: Vec<crate::report::identity::Identity>,
+    /// Bytes sent and received by the row's requests, for a workload that counts them.
+    pub bytes: Option<(u64, u64)>,
 }
 
 impl StatRow {
@@ -97,13 +99,29 @@ impl StatRow {
     pub fn new(kind: &str, name: &str, counts: (u64, u64), latency: &Percentiles, avg_size: f64, secs: f64) -> Self {
         let (requests, failures) = counts;
         let (kind, name, latency) = (kind.into(), name.into(), latency.clone());
-        let (accounts, identities) = (None, Vec::new());
-        StatRow { kind, name, requests, failures, latency, avg_content_size: avg_size, secs, accounts, identities }
+        let (accounts, identities, bytes) = (None, Vec::new(), None);
+        StatRow {
+            kind,
+            name,
+            requests,
+            failures,
+            latency,
+            avg_content_size: avg_size,
+            secs,
+            accounts,
+            identities,
+            bytes,
+        }
     }
 
     /// Locust's `Aggregated` row with this row's figures (what it is for a single name).
     pub fn aggregated(&self) -> StatRow {
         StatRow { kind: String::new(), name: "Aggregated".into(), ..self.clone() }
+    }
+
+    /// Megabytes (10^6) per second sent and received together, over the row's seconds.
+    pub fn mb_per_s(&self) -> Option<f64> {
+        self.bytes.map(|(out, inn)| (out + inn) as f64 / 1e6 / self.secs.max(1e-9))
     }
 }
 

@@ -33,6 +33,24 @@ pub struct WsConnections {
     pub success_pct: f64,
 }
 
+/// `--login`: each connection's HTTP login before its upgrade, and the logins again after an
+/// auth refusal.
+#[derive(Debug, Serialize)]
+pub struct WsLogins {
+    /// Where the login went.
+    pub target: String,
+    /// Logins that succeeded (every connection's first, then the relogins).
+    pub ok: u64,
+    /// Of those, logins again after a refused upgrade or an auth close.
+    pub relogins: u64,
+    /// Failed logins by reason (`http_401`, `capture_missing`, `connect_refused`, ...).
+    pub failed: BTreeMap<String, u64>,
+    /// Upgrades refused with 401 or 403 that a new login retried.
+    pub upgrades_refused: u64,
+    /// Connections the server closed for auth (4401, 1008) that logged in again.
+    pub auth_closes: u64,
+}
+
 /// Subscriptions, one per established connection (reconnections included).
 #[derive(Debug, Serialize)]
 pub struct WsSubscriptions {
@@ -92,6 +110,9 @@ pub struct WsSummary {
     pub hold_s: f64,
     pub interrupted: bool,
     pub connections: WsConnections,
+    /// `--login`'s counts (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logins: Option<WsLogins>,
     pub subscriptions: WsSubscriptions,
     pub connect_ms: Percentiles,
     pub probes: WsProbes,
@@ -205,6 +226,14 @@ impl WsSummary {
                 open_peak: t.open_peak,
                 success_pct: 100.0 * t.established.min(planned) as f64 / planned.max(1) as f64,
             },
+            logins: raw.plan.login.as_ref().map(|target| WsLogins {
+                target: target.clone(),
+                ok: t.logins,
+                relogins: t.relogins,
+                failed: t.login_failed.clone(),
+                upgrades_refused: t.upgrades_refused,
+                auth_closes: t.auth_closes,
+            }),
             subscriptions: WsSubscriptions {
                 ack: raw.plan.subscribe_ack.clone(),
                 confirmed,
@@ -338,6 +367,14 @@ impl Report for WsSummary {
             ("heartbeats", format!("{hb_sent} sent, {hb_answered} answered; {received} messages received ({} other); peak RSS {:.1} MiB", p.other_messages, self.peak_rss_mib)),
             ("terms", UNEXPECTED.to_string()),
         ];
+        if let Some(l) = &self.logins {
+            let failed = if l.failed.is_empty() { "none".to_string() } else { text::counts(&l.failed) };
+            let line = format!(
+                "{} ok ({} relogins) at {}, failed: {failed}; upgrades refused {}, closed for auth {} (each logged in again)",
+                l.ok, l.relogins, l.target, l.upgrades_refused, l.auth_closes
+            );
+            lines.insert(2, ("logins", line));
+        }
         if let Some(cpu) = &self.blast_cpu {
             lines.push(("blast cpu", cpu.line()));
         }
@@ -604,6 +641,7 @@ pub fn connect_advice(failed: &BTreeMap<String, u64>, auth: Option<&str>) -> Str
             top.replace('_', " ").to_uppercase()
         ),
         ("http_404", _) => "no WebSocket endpoint at --target's path".to_string(),
+        ("login", _) => "the login failed (the logins line says why): check the --login file and --login-target".to_string(),
         _ => ConnectFailure::Other.advice().to_string(),
     }
 }

@@ -35,3 +35,4 @@ mod ws;
 mod ws_auth;
 mod ws_evidence;
 mod ws_formats;
+mod ws_login;

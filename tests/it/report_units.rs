@@ -22,15 +22,23 @@ fn stats_rows_line_up_with_the_header() {
         secs: 2.0,
         accounts: None,
         identities: Vec::new(),
+        bytes: None,
     };
+    let with_bytes = StatRow { bytes: Some((3_000_000, 1_000_000)), ..row.clone() };
     let csv = stats_csv(&[row]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[1].starts_with("POST,\"/v1/messages, quoted\",10,1,"));
     // Same number of fields as the header once the quoted comma is accounted for.
     assert_eq!(lines[0].split(',').count() + 1, lines[1].split(',').count());
-    // Failure Rate, then the accounts' columns, empty for a row that keeps none.
-    assert!(lines[1].ends_with(",0.1,,,,,,,,"), "{}", lines[1]);
+    // Failure Rate, then the accounts', the bytes' and the identities' columns, empty for a row
+    // that keeps none.
+    assert!(lines[1].ends_with(",0.1,,,,,,,,,,,,"), "{}", lines[1]);
+    // Bytes sent, received, and both as MB/s over the row's 2 s.
+    let csv = stats_csv(&[with_bytes]);
+    let line = csv.lines().nth(1).expect("row");
+    assert!(line.ends_with(",0.1,,,,,,,,,3000000,1000000,2.0,"), "{line}");
+    assert_eq!(csv.lines().next().map(|h| h.split(',').count() + 1), Some(line.split(',').count()));
 }
 
 #[test]

@@ -4,9 +4,9 @@
 //! multipart parsing is python-multipart's, not blast's. Every check is against what the server
 //! counted.
 
+use crate::common::uvicorn::Uvicorn;
 use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 fn by_name<'a>(j: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     j["names"]
@@ -167,20 +167,8 @@ fn bad_fields_exit_2_with_file_line_and_field() {
     assert_eq!(sent["initiated"], 0);
 }
 
-/// A FastAPI app (python-multipart parses the chunks, pydantic the JSON) under uvicorn, killed
-/// when dropped.
-struct FastApi {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for FastApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The FastAPI app (python-multipart parses the chunks, pydantic the JSON), run under uvicorn
+/// (`common::uvicorn`).
 const APP: &str = r#"
 import hashlib, itertools
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
@@ -189,7 +177,8 @@ from pydantic import BaseModel
 app = FastAPI()
 uploads = {}
 ids = itertools.count(1)
-stats = {"logins": 0, "initiated": 0, "chunks": 0, "bytes": 0, "completed": 0, "filenames": [], "usernames": []}
+stats = {"logins": 0, "initiated": 0, "chunks": 0, "bytes": 0, "completed": 0, "filenames": [], "usernames": [],
+         "chunk_names": []}
 
 class Login(BaseModel):
     username: str
@@ -238,6 +227,7 @@ async def chunk(uid: str, request: Request, chunk_index: int = Form(...), chunk:
     u["bytes"] += len(data)
     stats["chunks"] += 1
     stats["bytes"] += len(data)
+    stats["chunk_names"].append(chunk.filename)
     return {"index": chunk_index, "received": len(data)}
 
 @app.post("/v1/files/{uid}/complete", status_code=201)
@@ -254,54 +244,16 @@ def get_stats():
     return stats
 "#;
 
-impl FastApi {
-    fn start(dir: &Path) -> FastApi {
-        let python = std::env::var("BLAST_TEST_PYTHON").unwrap_or_else(|_| {
-            let venv = std::env::var("HOME").unwrap_or_default() + "/.cache/blast-ci/venv/bin/python";
-            if Path::new(&venv).exists() {
-                venv
-            } else {
-                panic!("BLAST_TEST_PYTHON is not set: run the tests through .ci/run, which installs fastapi, uvicorn and python-multipart")
-            }
-        });
-        std::fs::write(dir.join("app.py"), APP).expect("app.py");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "uvicorn",
-                "app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--log-level",
-                "warning",
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start uvicorn");
-        let app = FastApi { child, addr: format!("127.0.0.1:{port}") };
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(&app.addr).is_ok() {
-                return app;
-            }
-            wait_ms(50);
-        }
-        panic!("uvicorn did not start on {}", app.addr);
-    }
-}
-
 /// The example's flow against python-multipart: sizes from a users column (`split.total` and
 /// `{{=user.size}}` as a JSON number), names with `"` and `\` (JSON-escaped, else pydantic
-/// answers 422), every upload's SHA-256 checked, the app's counts equal to blast's.
+/// answers 422; in a part's filename quoted pairs, which python-multipart decodes back, with
+/// UTF-8 as is and CR LF as browsers send them), every upload's SHA-256 checked, the app's
+/// counts equal to blast's; the chunks' bytes per name in the JSON, the CSV and an SLA.
 #[test]
 fn the_upload_flow_passes_a_third_party_multipart_parser() {
     let _g = serial();
     let dir = ReportDir::new("fields-fastapi");
-    let app = FastApi::start(&dir.0);
+    let app = Uvicorn::start(&dir.0, APP, &[]);
     std::fs::write(dir.0.join("users.csv"), "name,password,size\nann \"a\",pw\\1,2500000\nbob\\b,pw2,1048576\n")
         .expect("users");
     let toml = format!(
@@ -328,7 +280,7 @@ steps = [
   {{ name = "POST /v1/files/{{id}}/chunks", path = "/v1/files/{{{{upload_id}}}}/chunks", headers = {{ Authorization = "Bearer {{{{token}}}}" }},
     split = {{ total = "{{{{user.size}}}}", chunk = "1M" }},
     multipart = [ {{ name = "chunk_index", value = "{{{{i}}}}" }},
-                  {{ name = "chunk", filename = "chunk-{{{{i}}}}.bin", content_type = "application/octet-stream", chunk = true }} ] }},
+                  {{ name = "chunk", filename = "{{{{user.name}}}} café\r\n{{{{i}}}}.bin", content_type = "application/octet-stream", chunk = true }} ] }},
   {{ name = "POST /v1/files/{{id}}/complete", path = "/v1/files/{{{{upload_id}}}}/complete", headers = {{ Authorization = "Bearer {{{{token}}}}" }},
     expect = {{ status = [201], json = {{ "/sha256" = "{{{{sent_sha256}}}}", "/bytes" = "{{{{sent_bytes}}}}" }} }} }},
 ]
@@ -337,7 +289,9 @@ steps = [
     );
     let file = dir.0.join("upload.toml");
     std::fs::write(&file, toml).expect("toml");
-    let r = blast(&["run", file.to_str().expect("path")]);
+    let csv = dir.path("run");
+    let sla = "POST /v1/files/{id}/chunks:mbps>0.01";
+    let r = blast(&["run", file.to_str().expect("path"), "--csv", &csv, "--sla", sla]);
     let j = r.json.expect("json report");
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let stats = http_json(&app.addr, "GET", "/stats", None);
@@ -352,6 +306,38 @@ steps = [
     assert_eq!(by_name(&j, "upload")["requests"]["ok"], 4);
     assert_eq!(by_name(&j, "POST /v1/files/{id}/chunks")["requests"]["ok"], 8);
     assert_eq!(by_name(&j, "POST /v1/files/{id}/complete")["requests"]["ok"], 4);
+    // The filenames python-multipart decoded: `"` and `\` back as they were, UTF-8 as is, CR LF
+    // as a browser sends them.
+    let mut got: Vec<&str> =
+        stats["chunk_names"].as_array().expect("chunk names").iter().filter_map(|v| v.as_str()).collect();
+    got.sort_unstable();
+    let mut want: Vec<String> = (0..3).map(|i| format!("ann \"a\" café%0D%0A{i}.bin")).collect();
+    want.extend((0..3).map(|i| format!("ann \"a\" café%0D%0A{i}.bin")));
+    want.extend((0..1).flat_map(|i| [format!("bob\\b café%0D%0A{i}.bin"), format!("bob\\b café%0D%0A{i}.bin")]));
+    want.sort_unstable();
+    assert_eq!(got, want, "{stats}");
+    // Bytes per name: the chunks' requests carried the file bytes the app counted, plus their
+    // heads and multipart framing (under 1 kB a request here).
+    let chunks = &by_name(&j, "POST /v1/files/{id}/chunks")["bytes"];
+    let (sent, received) = (chunks["sent"].as_u64().expect("sent"), chunks["received"].as_u64().expect("received"));
+    let file_bytes = stats["bytes"].as_u64().expect("bytes");
+    assert!(sent > file_bytes && sent < file_bytes + 8 * 1000, "{chunks} vs {file_bytes}");
+    assert!(received > 8 * 20 && received < 8 * 1000, "{chunks}");
+    let secs = j["measured_s"].as_f64().expect("measured_s");
+    let mbps = chunks["mb_per_s"].as_f64().expect("mb_per_s");
+    assert!((mbps - (sent + received) as f64 / 1e6 / secs).abs() < 1e-6, "{chunks} over {secs} s");
+    let flow = &by_name(&j, "upload")["bytes"];
+    assert!(flow["sent"].as_u64().expect("flow sent") > sent, "the flow's bytes are its steps': {flow}");
+    let stats_csv = std::fs::read_to_string(format!("{csv}_stats.csv")).expect("stats csv");
+    let header: Vec<&str> = stats_csv.lines().next().expect("header").split(',').collect();
+    let row = stats_csv.lines().find(|l| l.starts_with("POST,POST /v1/files/{id}/chunks,")).expect("chunks row");
+    let cols: Vec<&str> = row.split(',').collect();
+    assert_eq!(cols.len(), header.len(), "{row}");
+    let col = |name: &str| cols[header.iter().position(|h| *h == name).expect(name)];
+    assert_eq!((col("Bytes Sent"), col("Bytes Received")), (sent.to_string().as_str(), received.to_string().as_str()));
+    assert_eq!(j["sla"].as_array().map(|a| a.len()), Some(1), "{}", j["sla"]);
+    assert_eq!(j["sla"][0]["pass"], true, "{}", j["sla"]);
+    assert!(r.stdout.contains("bytes") && r.stdout.contains("POST /v1/files/{id}/chunks: "), "{}", r.stdout);
 }
 
 /// A scenario of `users` rows: a login per virtual user (`on_start`), a tagged read and a
@@ -448,6 +434,15 @@ fn tags_choose_requests_and_unknown_tags_are_refused() {
                 .map_or(0, |r| r["requests"]["ok"].as_u64().unwrap_or(0))
         };
         assert_eq!((sent("GET /v1/conversations"), sent("POST /v1/messages")), (reads, writes), "{flags:?}");
+        // The plan says what the tags chose and which names ran.
+        let ran = match (reads, writes) {
+            (_, 0) => "1 of 2 ran: GET /v1/conversations".to_string(),
+            (0, _) => "1 of 2 ran: POST /v1/messages".to_string(),
+            _ => "2 of 2 ran: GET /v1/conversations, POST /v1/messages".to_string(),
+        };
+        let chose = format!("{} {}: {ran}", flags[0], flags[1]);
+        assert_eq!(j["plan"]["tags"], chose.as_str(), "{flags:?}");
+        assert!(r.stdout.lines().any(|l| l.contains("tags") && l.contains(&chose)), "{}", r.stdout);
         // Every request was authorised by a login the server issued.
         assert_eq!(server.json("GET", "/stats/logins", None)["unauthorized"], 0);
     }

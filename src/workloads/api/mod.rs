@@ -104,7 +104,13 @@ pub struct Dial {
 }
 
 impl Dial {
-    async fn open(&self) -> Result<Transport, ErrorKind> {
+    /// Connections to `addrs` (each in turn), over TLS to the named host when given.
+    pub fn new(addrs: Vec<SocketAddr>, tls: Option<(ClientTls, String)>) -> Dial {
+        Dial { addrs, tls }
+    }
+
+    /// Opens a connection: the first address that answers; the failure's kind otherwise.
+    pub async fn open(&self) -> Result<Transport, ErrorKind> {
         let mut last = ErrorKind::ConnectOther;
         for addr in &self.addrs {
             let tls = self.tls.as_ref().map(|(tls, host)| (tls, host.as_str()));
@@ -190,7 +196,8 @@ impl Exchange for Wire {
 }
 
 impl Wire {
-    fn new(stream: Transport, dial: Arc<Dial>, retry_idempotent: bool) -> Self {
+    /// A keep-alive connection on `stream`, opened again through `dial` when it closes.
+    pub fn new(stream: Transport, dial: Arc<Dial>, retry_idempotent: bool) -> Self {
         Wire {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),

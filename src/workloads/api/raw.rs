@@ -33,6 +33,9 @@ pub struct RawPlan {
     /// The wake-up window (`--coalesce`); absent in reports of earlier versions.
     #[serde(default)]
     pub coalesce_ns: u64,
+    /// What `--tags`/`--exclude-tags` chose and which names ran (absent without them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
 }
 
 impl RawPlan {
@@ -50,6 +53,7 @@ impl RawPlan {
             timeout_ns: plan.timeout.as_nanos() as u64,
             shard: plan.shard,
             coalesce_ns: plan.coalesce.as_nanos() as u64,
+            tags: None,
         }
     }
 

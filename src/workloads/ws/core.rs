@@ -63,6 +63,7 @@ pub async fn run_core(core_run: Core<()>, plan: WsPlan, shared: Arc<Shared>) -> 
         index,
         rng: RefCell::new(SplitMix64::new(0x5eed ^ index as u64)),
         max_probe_id: plan.max_probe_id(),
+        login: plan.login.as_ref().map(|l| l.core(index)),
     });
 
     // Ramp: connection i of the whole run opens at i / connect-rate (open-loop).

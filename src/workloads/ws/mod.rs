@@ -5,7 +5,9 @@
 //! - `format`: the message templates and how probes are read from messages (`ProbeReader`).
 //! - `state`: what one core's tasks share (`CoreWs`) and the live counters.
 //! - `core`: what one pinned core runs (ramp, hold, drain, close) on the engine's runner.
-//! - `session`: one connection's life (connect, subscribe, heartbeat, receive).
+//! - `session`: one connection's life (log in, connect, subscribe, heartbeat, receive).
+//! - `login`: `--login`: each connection's HTTP login before its upgrade, and again after an
+//!   auth refusal; `login_file`: the file it is read from.
 //! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own).
 //! - `tally`: per-core counters and the exact delivered/expected accounting.
 //! - `raw`: the run's tally and plan as JSON reports carry them (`blast merge`).
@@ -15,6 +17,8 @@
 
 pub mod core;
 pub mod format;
+pub mod login;
+pub mod login_file;
 pub mod plan;
 pub mod probe;
 pub mod raw;

@@ -112,6 +112,8 @@ pub struct WsPlan {
     pub start_at: Option<SystemTime>,
     /// For `wss://` targets (and an https:// probe target).
     pub tls: Option<crate::tls::ClientTls>,
+    /// `--login FILE`: each connection logs in over HTTP before its upgrade.
+    pub login: Option<Arc<crate::workloads::ws::login::WsLogin>>,
 }
 
 impl WsPlan {
@@ -119,11 +121,18 @@ impl WsPlan {
         format!("room-{room}")
     }
 
-    /// Connection `global`'s subscribe message, if one is sent.
-    pub fn subscribe_message(&self, global: u64, room: u32, rng: &mut SplitMix64) -> Option<String> {
+    /// Connection `global`'s subscribe message, if one is sent; `{{token}}` is `login_token`
+    /// (what its login captured), else its token of `--token` or `--tokens`.
+    pub fn subscribe_message(
+        &self,
+        global: u64,
+        room: u32,
+        login_token: Option<&str>,
+        rng: &mut SplitMix64,
+    ) -> Option<String> {
         let t = self.subscribe.as_ref()?;
         let room = self.room_name(room);
-        let token = self.auth.for_conn(global).unwrap_or_default();
+        let token = login_token.or(self.auth.for_conn(global)).unwrap_or_default();
         Some(t.render(&WsValues { room: &room, conn: global, token, probe_id: 0, sent_us: 0 }, rng))
     }
 

@@ -121,7 +121,7 @@ async fn open(core: &CoreWs) -> Result<Channel, String> {
             Ok(Channel::Http(s, BytesMut::with_capacity(4096)))
         }
         // Opened like connection 0 (its token, its query), but it subscribes to nothing.
-        ProbeVia::Ws => session::open(core, 0).await.map(|ws| Channel::Ws(Box::new(ws))),
+        ProbeVia::Ws => session::open_publisher(core).await.map(|ws| Channel::Ws(Box::new(ws))),
     }
 }
 

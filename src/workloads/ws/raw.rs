@@ -43,6 +43,9 @@ pub struct WsPlanInfo {
     /// query as ?token=`), for the advice when the server refuses them.
     #[serde(default)]
     pub auth: Option<String>,
+    /// `--login`: where each connection logged in (its target URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }
 
 impl WsPlanInfo {
@@ -65,7 +68,11 @@ impl WsPlanInfo {
                 .and_then(|(_, unit)| unit.coarse_resolution())
                 .map(String::from),
             subscribe_ack: plan.subscribe.as_ref().and(plan.subscribe_ack.clone()),
-            auth: plan.auth.describe(),
+            auth: match &plan.login {
+                Some(_) => Some("what --login captured (placed as its [upgrade] says)".to_string()),
+                None => plan.auth.describe(),
+            },
+            login: plan.login.as_ref().map(|l| l.target.clone()),
         }
     }
 }

@@ -5,10 +5,12 @@ use crate::engine::ConnectFailure;
 use crate::http::ws_upgrade::{upgrade, UpgradeError};
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
+use crate::workloads::ws::login::{UserLogin, HELD_LONG_ENOUGH, MAX_AUTH_RETRIES};
 use crate::workloads::ws::state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED};
 use crate::workloads::ws::tally::{Membership, UNCONFIRMED};
 use futures_util::{SinkExt, StreamExt};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -16,13 +18,23 @@ use tokio_tungstenite::WebSocketStream;
 
 type Ws = WebSocketStream<Stream>;
 
+/// Close codes that say the connection's credentials are no longer good: 4401 (the
+/// application range's "401"), 1008 (policy violation).
+const AUTH_CLOSE: u16 = 4401;
+const POLICY_CLOSE: u16 = 1008;
+
 /// Why a connected session ended.
 enum End {
     Dropped,
     Stopped,
+    /// The server closed the connection for auth (4401, 1008) and `--login` can renew it.
+    AuthClosed,
 }
 
-/// Runs connection `global` (subscribed to `room`) until the core stops it.
+/// Runs connection `global` (subscribed to `room`) until the core stops it. With `--login` the
+/// connection is virtual user `global`: it logs in before its first upgrade, and again when the
+/// server refuses an upgrade (401, 403) or closes it for auth (4401, 1008), then reconnects
+/// (with or without `--reconnect`), at most `MAX_AUTH_RETRIES` refusals in a row.
 pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
     let mut settled = false;
     // The first attempt is over (open or failed): the ramp counts it.
@@ -31,6 +43,11 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
     // Failed attempts in a row: each waits twice as long as the one before (a dead target
     // is not hammered), up to RECONNECT_MAX; an established connection starts over.
     let mut failures = 0u32;
+    let mut user = UserLogin::default();
+    // Auth refusals in a row: upgrades refused, connections closed for auth soon after opening.
+    let mut refusals = 0u32;
+    // Between an auth close and the next upgrade: the run must not end for want of connections.
+    let mut relogging = false;
     loop {
         if core.stopping() {
             break;
@@ -43,13 +60,10 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
             }
         }
         attempt += 1;
-        let started = Instant::now();
-        // Boxed: the connect and upgrade state (TLS and HTTP handshakes) is several KiB, needed only
-        // while connecting; inline it would stay in every held connection's task.
-        let result = match tokio::time::timeout(core.plan.timeout, Box::pin(open(&core, global))).await {
-            Ok(r) => r,
-            Err(_) => Err(ConnectFailure::Timeout.name().to_string()),
-        };
+        let result = connect(&core, global, &mut user, &mut refusals).await;
+        if std::mem::take(&mut relogging) {
+            core.shared.relogging.fetch_sub(1, Ordering::AcqRel);
+        }
         if !upgraded {
             upgraded = true;
             core.upgraded();
@@ -64,7 +78,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                     core.settle();
                 }
             }
-            Ok(ws) => {
+            Ok((ws, started)) => {
                 failures = 0;
                 {
                     let mut t = core.tally.borrow_mut();
@@ -72,13 +86,36 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                     t.connect.saturating_record(started.elapsed().as_micros().max(1) as u64);
                 }
                 core.opened();
-                let end = connected(&core, ws, global, room, &mut settled).await;
+                let opened = Instant::now();
+                let token = core.plan.login.as_ref().and_then(|l| l.token(&user));
+                let end = connected(&core, ws, global, room, token, &mut settled).await;
                 core.closed();
-                if let End::Stopped = end {
-                    break;
+                match end {
+                    End::Stopped => break,
+                    // An auth close as the run ends is not the server's drop: nothing follows it.
+                    End::AuthClosed if core.stopping() => break,
+                    End::AuthClosed => {
+                        if opened.elapsed() >= HELD_LONG_ENOUGH {
+                            refusals = 0;
+                        }
+                        refusals += 1;
+                        user.valid = false;
+                        if refusals <= MAX_AUTH_RETRIES {
+                            core.tally.borrow_mut().auth_closes += 1;
+                            core.shared.relogging.fetch_add(1, Ordering::AcqRel);
+                            relogging = true;
+                            continue;
+                        }
+                        // Refused again and again: the server's drop, and the end of it.
+                        core.tally.borrow_mut().dropped += 1;
+                        core.live.add(core.index, LIVE_DROPPED, 1);
+                        break;
+                    }
+                    End::Dropped => {
+                        core.tally.borrow_mut().dropped += 1;
+                        core.live.add(core.index, LIVE_DROPPED, 1);
+                    }
                 }
-                core.tally.borrow_mut().dropped += 1;
-                core.live.add(core.index, LIVE_DROPPED, 1);
             }
         }
         if !core.plan.reconnect || core.stopping() {
@@ -94,12 +131,72 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
             tokio::time::sleep(left.min(RECONNECT_FIRST)).await;
         }
     }
+    if relogging {
+        core.shared.relogging.fetch_sub(1, Ordering::AcqRel);
+    }
     if !upgraded {
         core.upgraded();
     }
     if !settled {
         core.ended_unsettled();
     }
+}
+
+/// One connection attempt of virtual user `global`: with `--login`, a login first when the user
+/// holds none; then connect and upgrade (within `--timeout`). An upgrade refused with 401 or
+/// 403 logs in again and is tried once more, while `refusals` in a row stay within
+/// `MAX_AUTH_RETRIES`. `Ok`: the stream and when its connect began; `Err`: the failure's reason
+/// (`login` when the login failed: its own reason is in the tally's `login_failed`).
+async fn connect(
+    core: &CoreWs,
+    global: u64,
+    user: &mut UserLogin,
+    refusals: &mut u32,
+) -> Result<(Ws, Instant), String> {
+    loop {
+        if let (Some(login), Some(state)) = (&core.plan.login, &core.login) {
+            if !user.valid {
+                let again = user.logins > 0;
+                match login.log_in(state, global, user).await {
+                    Ok(()) => {
+                        let mut t = core.tally.borrow_mut();
+                        t.logins += 1;
+                        t.relogins += u64::from(again);
+                    }
+                    Err(reason) => {
+                        *core.tally.borrow_mut().login_failed.entry(reason).or_default() += 1;
+                        return Err("login".to_string());
+                    }
+                }
+            }
+        }
+        let started = Instant::now();
+        // Boxed: the connect and upgrade state (TLS and HTTP handshakes) is several KiB, needed
+        // only while connecting; inline it would stay in every held connection's task.
+        let result = match tokio::time::timeout(core.plan.timeout, Box::pin(open(core, global, Some(&*user)))).await {
+            Ok(r) => r,
+            Err(_) => Err(ConnectFailure::Timeout.name().to_string()),
+        };
+        match result {
+            Err(reason)
+                if core.plan.login.is_some()
+                    && (reason == "http_401" || reason == "http_403")
+                    && *refusals < MAX_AUTH_RETRIES
+                    && !core.stopping() =>
+            {
+                *refusals += 1;
+                user.valid = false;
+                core.tally.borrow_mut().upgrades_refused += 1;
+            }
+            other => return other.map(|ws| (ws, started)),
+        }
+    }
+}
+
+/// The publisher's WebSocket (`--probe-via ws`): with `--login` it logs in as user 0 first.
+pub(crate) async fn open_publisher(core: &CoreWs) -> Result<Ws, String> {
+    let mut refusals = MAX_AUTH_RETRIES;
+    connect(core, 0, &mut UserLogin::default(), &mut refusals).await.map(|(ws, _)| ws)
 }
 
 /// The first wait before reconnecting, and the longest.
@@ -112,8 +209,9 @@ fn reconnect_delay(failures: u32) -> Duration {
     RECONNECT_FIRST.saturating_mul(1u32 << failures.saturating_sub(1).min(6)).min(RECONNECT_MAX)
 }
 
-/// TCP connect (from a `--bind` address if given) and WebSocket upgrade.
-pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
+/// TCP connect (from a `--bind` address if given) and WebSocket upgrade, carrying the user's
+/// login (`--login`) or the token of `--token`/`--tokens`.
+async fn open(core: &CoreWs, global: u64, user: Option<&UserLogin>) -> Result<Ws, String> {
     let plan = &core.plan;
     let addr = plan.target.addrs[global as usize % plan.target.addrs.len()];
     let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(|e| io_reason(&e))?;
@@ -127,15 +225,14 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
         SecureError::Tls(_) => ConnectFailure::Tls.name().to_string(),
         SecureError::Io(e) => io_reason(&e),
     })?;
-    let token = plan.auth.for_conn(global);
-    let mut path = plan.target.path.clone();
-    if let (Some(name), Some(token)) = (&plan.auth.query, token) {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let value: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
-        path.push_str(&format!("{sep}{name}={value}"));
-    }
-    let bearer = token.filter(|_| plan.auth.query.is_none()).map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+    let (path, owned) = match (&plan.login, &core.login, user) {
+        // The one place the upgrade request is made from a login (a cookie jar joins here).
+        (Some(login), Some(state), Some(user)) => {
+            login.upgrade_request(state, global, user, &plan.target.path, &mut core.rng.borrow_mut())
+        }
+        _ => token_request(plan, global),
+    };
+    let headers: Vec<(&str, &str)> = owned.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     match upgrade(stream, &plan.target.authority, &path, &headers).await {
         Ok(ws) => Ok(ws),
         Err(UpgradeError::Status(code)) => Err(format!("http_{code}")),
@@ -144,12 +241,33 @@ pub(crate) async fn open(core: &CoreWs, global: u64) -> Result<Ws, String> {
     }
 }
 
+/// The upgrade's path and headers with the token of `--token` or `--tokens` (in the query with
+/// `--token-query`, else as `Authorization: Bearer`).
+fn token_request(plan: &crate::workloads::ws::WsPlan, global: u64) -> (String, Vec<(String, String)>) {
+    let token = plan.auth.for_conn(global);
+    let mut path = plan.target.path.clone();
+    if let (Some(name), Some(token)) = (&plan.auth.query, token) {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let value: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
+        path.push_str(&format!("{sep}{name}={value}"));
+    }
+    let bearer = token.filter(|_| plan.auth.query.is_none()).map(|t| format!("Bearer {t}"));
+    (path, bearer.into_iter().map(|b| ("Authorization".to_string(), b)).collect())
+}
+
 /// The short, stable name of a connection failure (`ConnectFailure`), as reports count it.
 pub(crate) fn io_reason(e: &std::io::Error) -> String {
     ConnectFailure::from_io(e).name().to_string()
 }
 
-async fn connected(core: &CoreWs, mut ws: Ws, global: u64, room: u32, settled: &mut bool) -> End {
+async fn connected(
+    core: &CoreWs,
+    mut ws: Ws,
+    global: u64,
+    room: u32,
+    login_token: Option<&str>,
+    settled: &mut bool,
+) -> End {
     // One membership per established connection, recorded before anything is awaited: it is
     // unconfirmed until the subscribe is written (and acknowledged, when an ack is awaited).
     let membership = {
@@ -158,7 +276,7 @@ async fn connected(core: &CoreWs, mut ws: Ws, global: u64, room: u32, settled: &
         t.memberships.len() - 1
     };
     let leave = |core: &CoreWs| core.tally.borrow_mut().memberships[membership].to = Some(now_us());
-    let subscribe = core.plan.subscribe_message(global, room, &mut core.rng.borrow_mut());
+    let subscribe = core.plan.subscribe_message(global, room, login_token, &mut core.rng.borrow_mut());
     let sent = subscribe.is_some();
     if let Some(subscribe) = subscribe {
         if ws.send(Message::text(subscribe)).await.is_err() {
@@ -204,7 +322,13 @@ async fn connected(core: &CoreWs, mut ws: Ws, global: u64, room: u32, settled: &
                         t.heartbeat_rtt.saturating_record(now.saturating_sub(sent).max(1));
                     }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                Some(Ok(Message::Close(frame))) => {
+                    leave(core);
+                    let code = frame.map(|f| u16::from(f.code));
+                    let auth = core.plan.login.is_some() && matches!(code, Some(AUTH_CLOSE | POLICY_CLOSE));
+                    return if auth { End::AuthClosed } else { End::Dropped };
+                }
+                None | Some(Err(_)) => {
                     leave(core);
                     return End::Dropped;
                 }

@@ -34,6 +34,9 @@ pub struct Shared {
     /// When the first probe was sent (Unix µs; 0: none yet): a message that came later and
     /// carried no probe is shown as a probe blast could not read.
     pub probing_since: AtomicU64,
+    /// Connections between an auth close and their next upgrade (logging in again): the run
+    /// does not end for want of open connections while any is.
+    pub relogging: AtomicUsize,
 }
 
 impl Shared {
@@ -45,6 +48,7 @@ impl Shared {
             settled: AtomicUsize::new(0),
             sent_us: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             probing_since: AtomicU64::new(0),
+            relogging: AtomicUsize::new(0),
         }
     }
 
@@ -94,6 +98,8 @@ pub struct CoreWs {
     pub rng: RefCell<SplitMix64>,
     /// The largest probe id of the run: a larger one read from a message is not a probe.
     pub max_probe_id: u64,
+    /// `--login`: the login's per-core state.
+    pub login: Option<crate::workloads::api::scenario::run::CoreScenario>,
 }
 
 impl CoreWs {
@@ -122,7 +128,7 @@ impl CoreWs {
 
     /// No connection of this process is open and none will be again (without --reconnect).
     pub fn none_open(&self) -> bool {
-        !self.plan.reconnect && self.live.sum(LIVE_OPEN) == 0
+        !self.plan.reconnect && self.live.sum(LIVE_OPEN) == 0 && self.shared.relogging.load(Ordering::Acquire) == 0
     }
 
     pub fn opened(&self) {

@@ -48,6 +48,23 @@ pub struct WsTally {
     /// Established connections the server closed or lost before the end.
     pub dropped: u64,
     pub reconnects: u64,
+    /// `--login`: logins that succeeded (every connection's first, then the relogins).
+    #[serde(default)]
+    pub logins: u64,
+    /// Of those, logins again after the server refused the upgrade (401, 403) or closed the
+    /// connection for auth (4401, 1008).
+    #[serde(default)]
+    pub relogins: u64,
+    /// Failed logins by reason (`http_401`, `capture_missing`, `connect_refused`, ...).
+    #[serde(default)]
+    pub login_failed: BTreeMap<String, u64>,
+    /// Upgrades refused with 401 or 403 that a new login then retried (not failed connections).
+    #[serde(default)]
+    pub upgrades_refused: u64,
+    /// Connections the server closed for auth (4401, 1008) that then logged in again (not
+    /// dropped connections).
+    #[serde(default)]
+    pub auth_closes: u64,
     pub heartbeats_sent: u64,
     pub heartbeats_answered: u64,
     pub messages_received: u64,
@@ -145,6 +162,11 @@ impl Default for WsTally {
             failed: BTreeMap::new(),
             dropped: 0,
             reconnects: 0,
+            logins: 0,
+            relogins: 0,
+            login_failed: BTreeMap::new(),
+            upgrades_refused: 0,
+            auth_closes: 0,
             heartbeats_sent: 0,
             heartbeats_answered: 0,
             messages_received: 0,
@@ -252,6 +274,13 @@ impl WsTally {
         }
         self.dropped += o.dropped;
         self.reconnects += o.reconnects;
+        self.logins += o.logins;
+        self.relogins += o.relogins;
+        for (k, n) in o.login_failed {
+            *self.login_failed.entry(k).or_default() += n;
+        }
+        self.upgrades_refused += o.upgrades_refused;
+        self.auth_closes += o.auth_closes;
         self.heartbeats_sent += o.heartbeats_sent;
         self.heartbeats_answered += o.heartbeats_answered;
         self.messages_received += o.messages_received;

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub mod s3;
+pub mod uvicorn;
 pub mod websocat;
 
 pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");

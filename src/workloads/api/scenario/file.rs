@@ -179,6 +179,32 @@ impl ScenarioFile {
                 .unwrap_or(0);
             return Err(self.at(at, "request", "a scenario needs [[request]] or [[flow]] tables"));
         }
+        self.compile(authority, seed, extra)
+    }
+
+    /// Checks and builds a login alone (`blast ws --login`): `[data]` and `[[on_start]]` steps
+    /// to a target at `authority`, which every virtual user (a WebSocket connection) runs
+    /// before its upgrade; no `[[request]]` or `[[flow]]`.
+    pub fn build_login(&self, authority: &str, seed: u64) -> Result<Scenario, UsageError> {
+        if let Some(r) = self.requests.first() {
+            return Err(self.at(r.span().start, "request", "a login has [[on_start]] steps, no [[request]]"));
+        }
+        if let Some(f) = self.flows.first() {
+            return Err(self.at(f.span().start, "flow", "a login has [[on_start]] steps, no [[flow]]"));
+        }
+        if self.on_start.is_empty() {
+            let at = self.data.as_ref().map_or(0, |d| d.span().start);
+            return Err(self.at(at, "on_start", "a login needs [[on_start]] steps (the login request)"));
+        }
+        self.compile(authority, seed, &[])
+    }
+
+    /// A line-located error at byte `offset` of the file (for tables read beside these).
+    pub fn error_at(&self, offset: usize, field: &str, msg: impl std::fmt::Display) -> UsageError {
+        self.at(offset, field, msg)
+    }
+
+    fn compile(&self, authority: &str, seed: u64, extra: &[(String, String)]) -> Result<Scenario, UsageError> {
         let users = self.users()?;
         let (rows, vars, iterations, weights, on_start) = self.iterations(users.as_ref(), authority, extra)?;
         let hash_sent = iterations
@@ -198,6 +224,7 @@ impl ScenarioFile {
             seed,
             hash_sent,
             mismatches: Default::default(),
+            selection: None,
         })
     }
 
@@ -655,11 +682,10 @@ impl Builder<'_> {
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"", p.name).into_bytes(),
             ));
             if let Some(name) = &p.filename {
-                if name.contains(['\r', '\n']) {
-                    return Err(f.at(at, "multipart", "filename: one line"));
-                }
+                // Escaped as it renders: a `"`, `\` or line break from a users file or a
+                // capture cannot end the parameter or the header.
                 text.push(Template::literal(b"; filename=\"".to_vec()));
-                text.push(self.template(name, known, at, "multipart")?);
+                text.push(self.template(name, known, at, "multipart")?.quoted_escaped());
                 text.push(Template::literal(b"\"".to_vec()));
             } else if p.value.is_none() {
                 return Err(f.at(at, "multipart", format!("part '{}': a file part needs a filename", p.name)));

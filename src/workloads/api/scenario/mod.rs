@@ -6,7 +6,8 @@
 //! - `capture`: taking values out of responses (JSON pointer, header).
 //! - `spec`: the validated scenario (rows, iterations, steps, bodies, variables).
 //! - `json`: `json = { ... }` bodies compiled into JSON templates.
-//! - `run`: performing one iteration on a connection.
+//! - `run`: performing one iteration on a connection (and a login alone, `run::log_in`, which
+//!   `blast ws --login` runs per connection).
 //! - `file`: the scenario tables of a profile (`[data]`, `[[on_start]]`, `[[request]]`,
 //!   `[[flow]]`) compiled into a `Scenario`, every error located as `file:line: field`.
 //!

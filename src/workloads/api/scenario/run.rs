@@ -67,9 +67,16 @@ impl CoreScenario {
     }
 
     fn user_row(&self, local: usize) -> &[Box<[u8]>] {
-        match (&self.scenario.users, self.own_users.get(local)) {
-            // Virtual user `i` takes row `i mod rows`.
-            (Some(u), Some(&i)) if !u.rows.is_empty() => &u.rows[i % u.rows.len()],
+        match self.own_users.get(local) {
+            Some(&i) => self.row_of(i as u64),
+            None => &[],
+        }
+    }
+
+    /// The users file's row of virtual user `user` (of the whole run): row `user mod rows`.
+    pub fn row_of(&self, user: u64) -> &[Box<[u8]>] {
+        match &self.scenario.users {
+            Some(u) if !u.rows.is_empty() => &u.rows[(user % u.rows.len() as u64) as usize],
             _ => &[],
         }
     }
@@ -121,6 +128,14 @@ pub struct Scratch {
     pub rng: Option<SplitMix64>,
 }
 
+impl Scratch {
+    /// The iteration's variables by slot (`Scenario::vars`), as the last iteration or login
+    /// left them.
+    pub fn vars(&self) -> &[Vec<u8>] {
+        &self.vars
+    }
+}
+
 /// A piece of a multipart body as sent.
 enum Segment {
     Text(std::ops::Range<usize>),
@@ -158,12 +173,14 @@ pub async fn iterate<C: Exchange>(
     scratch.sent_bytes = 0;
     scratch.sha = None;
     scratch.sha_hex.clear();
+    let user = core.user_of(job.nth);
     let mut cx = Cx {
         core,
         conn,
         conn_index,
         job,
-        user: core.user_of(job.nth),
+        user,
+        row: core.user_row(user),
         scratch,
         rng,
         stats,
@@ -205,6 +222,57 @@ pub async fn iterate<C: Exchange>(
     result
 }
 
+/// Runs the scenario's `on_start` steps (a login) for virtual user `user` of the whole run
+/// (the users file's row `user mod rows`) on `conn`, outside the arrivals: `blast ws` logs each
+/// connection in before its upgrade. What they capture is left in `scratch` (`Scratch::vars`);
+/// each request is recorded in `steps` under its row. `Err` holds the failure that ended the
+/// login: a status of 400 and above, or the kind of the failure.
+pub async fn log_in<C: Exchange>(
+    core: &CoreScenario,
+    conn: &mut C,
+    user: u64,
+    seq: u64,
+    scratch: &mut Scratch,
+    steps: &mut Vec<StepRecord>,
+) -> Outcome {
+    if scratch.vars.len() != core.scenario.vars.len() {
+        scratch.vars = vec![Vec::new(); core.scenario.vars.len()];
+    }
+    let rng = scratch.rng.take().unwrap_or_else(|| SplitMix64::stream(core.scenario.seed, user));
+    scratch.sent_bytes = 0;
+    scratch.sha = None;
+    scratch.sha_hex.clear();
+    let job = Job { seq, intended: Instant::now(), kind: 0, nth: 0 };
+    let mut stats = CallStats::default();
+    let mut cx = Cx {
+        core,
+        conn,
+        conn_index: user as usize,
+        job: &job,
+        user: 0,
+        row: core.row_of(user),
+        scratch,
+        rng,
+        stats: &mut stats,
+        steps,
+        started: job.intended,
+        chunk: Chunk::default(),
+        user_waited: false,
+    };
+    let mut result = Ok(0);
+    for step in &core.scenario.on_start {
+        match cx.step(step).await {
+            Ok(code) => result = Ok(code),
+            Err(stop) => {
+                result = stop;
+                break;
+            }
+        }
+    }
+    cx.scratch.rng = Some(cx.rng);
+    result
+}
+
 /// An iteration's result: the status the engine records, or why it failed.
 type Outcome = Result<u16, ErrorKind>;
 
@@ -231,6 +299,8 @@ struct Cx<'a, C> {
     job: &'a Job,
     /// The virtual user (index into the core's own users).
     user: usize,
+    /// Its row of the users file (`{{user.<column>}}`).
+    row: &'a [Box<[u8]>],
     scratch: &'a mut Scratch,
     rng: SplitMix64,
     stats: &'a mut CallStats,
@@ -420,7 +490,7 @@ impl<C: Exchange> Cx<'_, C> {
             index,
             core: self.core.core,
             conn: self.conn_index,
-            user: self.core.user_row(self.user),
+            user: self.row,
             vars: &s.vars,
             rng: &mut self.rng,
             split: SplitValues {
@@ -549,7 +619,7 @@ impl<C: Exchange> Cx<'_, C> {
             index,
             core: core.core,
             conn: self.conn_index,
-            user: core.user_row(self.user),
+            user: self.row,
             vars,
             rng: &mut self.rng,
             split: SplitValues {

@@ -319,6 +319,8 @@ pub struct Scenario {
     pub hash_sent: bool,
     /// The first mismatching value of each row's failed checks, for the failures CSV.
     pub mismatches: std::sync::Arc<Mismatches>,
+    /// What `--tags`/`--exclude-tags` chose, for the plan line (`select_tags`).
+    pub selection: Option<String>,
 }
 
 /// The first value that failed a check (`expect_status`, `expect_body`, `slow`), per row and
@@ -356,6 +358,7 @@ impl Scenario {
             seed: 1,
             hash_sent: false,
             mismatches: Default::default(),
+            selection: None,
         }
     }
 
@@ -389,11 +392,21 @@ impl Scenario {
         let keep = |i: &Iteration| {
             (tags.is_empty() || i.tags.iter().any(|t| tags.contains(t))) && !i.tags.iter().any(|t| exclude.contains(t))
         };
+        let of = self.iterations.len();
         let kept: Vec<(Iteration, u64)> =
             self.iterations.drain(..).zip(self.weights.drain(..)).filter(|(i, _)| keep(i)).collect();
         if kept.is_empty() {
             return Err("--tags and --exclude-tags leave no request or flow to run".to_string());
         }
+        let ran: Vec<&str> = kept.iter().map(|(i, _)| self.rows[i.row].name.as_str()).collect();
+        let mut chose = Vec::new();
+        if !tags.is_empty() {
+            chose.push(format!("--tags {}", tags.join(",")));
+        }
+        if !exclude.is_empty() {
+            chose.push(format!("--exclude-tags {}", exclude.join(",")));
+        }
+        self.selection = Some(format!("{}: {} of {of} ran: {}", chose.join(" "), ran.len(), ran.join(", ")));
         (self.iterations, self.weights) = kept.into_iter().unzip();
         Ok(())
     }

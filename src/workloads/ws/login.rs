@@ -1,0 +1,150 @@
+//! `blast ws --login FILE`: each connection is a virtual user that logs in over HTTP before its
+//! upgrade, and logs in again when the server refuses the upgrade (401, 403) or closes the
+//! connection for auth (4401, 1008). The login is a scenario's `[[on_start]]` steps, compiled
+//! and run by `api::scenario` (templates, `json`, captures, `expect`); what they capture fills
+//! the upgrade (`Upgrade`: query parameters, headers, subprotocol) and `{{token}}` in
+//! `--subscribe`. Connection `g` is virtual user `g`: the users file's row `g mod rows`.
+//!
+//! Cookies: every response of a login passes through `WsLogin::log_in` (the `Wire` it opens
+//! keeps what each step needs), and the upgrade request is made in one place,
+//! `WsLogin::upgrade_request`. A per-user cookie jar (`crate::http::cookies`, on its way) is
+//! kept in `UserLogin`, filled in `log_in` and read in `upgrade_request`.
+
+use crate::engine::rng::SplitMix64;
+use crate::template::{SplitValues, Template, Values};
+use crate::workloads::api::scenario::run::{self, CoreScenario, Scratch};
+use crate::workloads::api::scenario::Scenario;
+use crate::workloads::api::{Dial, Wire};
+use crate::workloads::upload::data::DataPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Most logins in a row that the server refuses straight away (an upgrade refused, or a
+/// connection closed for auth within `HELD_LONG_ENOUGH` of its upgrade): then the connection
+/// gives up, counted as failed by the server's answer.
+pub const MAX_AUTH_RETRIES: u32 = 3;
+
+/// A connection closed for auth after this long was accepted with its token: logging in again
+/// starts a new count of refusals.
+pub const HELD_LONG_ENOUGH: Duration = Duration::from_secs(1);
+
+/// Where a login's captures go in the upgrade request (templates over the captured variables
+/// and the users file's columns).
+#[derive(Clone, Debug, Default)]
+pub struct Upgrade {
+    /// Query parameters appended to the target's path (values URL-encoded).
+    pub query: Vec<(String, Template)>,
+    /// Request headers.
+    pub headers: Vec<(String, Template)>,
+    /// `Sec-WebSocket-Protocol`.
+    pub subprotocol: Option<Template>,
+}
+
+/// A compiled login: the scenario holding its `on_start` steps, where it goes, and what the
+/// upgrade carries.
+pub struct WsLogin {
+    pub scenario: Arc<Scenario>,
+    pub dial: Arc<Dial>,
+    /// The login target as given (reports show it).
+    pub target: String,
+    pub upgrade: Upgrade,
+    /// The slot of a captured variable named `token`: `{{token}}` in `--subscribe`.
+    pub token_slot: Option<usize>,
+    /// Longest one step of the login may take (`--timeout`).
+    pub timeout: Duration,
+    /// Random bodies of the login's steps, if any.
+    pub pool: Option<DataPool>,
+}
+
+impl std::fmt::Debug for WsLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsLogin").field("target", &self.target).field("steps", &self.scenario.on_start.len()).finish()
+    }
+}
+
+/// One virtual user's login state: what its last login captured.
+#[derive(Default)]
+pub struct UserLogin {
+    scratch: Scratch,
+    /// The captures are there and not known to be refused.
+    pub valid: bool,
+    /// Logins this user has done (the first, then relogins).
+    pub logins: u64,
+}
+
+impl WsLogin {
+    /// The per-core state the login steps run with (built on the core's thread).
+    pub fn core(&self, core: usize) -> CoreScenario {
+        CoreScenario::new(self.scenario.clone(), self.pool.clone(), core, 0, 1, self.timeout)
+    }
+
+    /// Logs virtual user `user` in on a connection of its own, closed after: the captures are
+    /// kept in `state`. `Err` names why it failed: the status (`http_401`) or the kind of the
+    /// failure (`connect_refused`, `timeout`, `capture_missing`, ...).
+    pub async fn log_in(&self, core: &CoreScenario, user: u64, state: &mut UserLogin) -> Result<(), String> {
+        state.valid = false;
+        let steps = self.scenario.on_start.len() as u32 + 1;
+        let seq = user << 20 | (state.logins & 0xf_ffff);
+        let attempt = async {
+            let stream = self.dial.open().await.map_err(|k| k.name().to_string())?;
+            let mut wire = Wire::new(stream, self.dial.clone(), false);
+            let mut records = Vec::new();
+            match run::log_in(core, &mut wire, user, seq, &mut state.scratch, &mut records).await {
+                Ok(code) if code < 400 => Ok(()),
+                Ok(code) => Err(format!("http_{code}")),
+                Err(kind) => Err(kind.name().to_string()),
+            }
+        };
+        tokio::time::timeout(self.timeout * steps, attempt).await.unwrap_or_else(|_| Err("timeout".to_string()))?;
+        state.valid = true;
+        state.logins += 1;
+        Ok(())
+    }
+
+    /// The upgrade's path (the target's, with the query parameters) and headers for user `user`
+    /// from its last login.
+    pub fn upgrade_request(
+        &self,
+        core: &CoreScenario,
+        user: u64,
+        state: &UserLogin,
+        base_path: &str,
+        rng: &mut SplitMix64,
+    ) -> (String, Vec<(String, String)>) {
+        let mut out = Vec::new();
+        let mut render = |t: &Template, out: &mut Vec<u8>| {
+            out.clear();
+            let mut v = Values {
+                seq: user,
+                index: 0,
+                core: core.core,
+                conn: user as usize,
+                user: core.row_of(user),
+                vars: state.scratch.vars(),
+                rng: &mut *rng,
+                split: SplitValues::default(),
+            };
+            t.render(&mut v, out);
+            String::from_utf8_lossy(out).into_owned()
+        };
+        let mut path = base_path.to_string();
+        for (name, value) in &self.upgrade.query {
+            let value = render(value, &mut out);
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            path.push_str(&format!("{sep}{name}={value}"));
+        }
+        let mut headers: Vec<(String, String)> =
+            self.upgrade.headers.iter().map(|(name, value)| (name.clone(), render(value, &mut out))).collect();
+        if let Some(p) = &self.upgrade.subprotocol {
+            headers.push(("Sec-WebSocket-Protocol".to_string(), render(p, &mut out)));
+        }
+        (path, headers)
+    }
+
+    /// The user's captured `token`, for `{{token}}` in `--subscribe`.
+    pub fn token<'a>(&self, state: &'a UserLogin) -> Option<&'a str> {
+        let slot = self.token_slot?;
+        std::str::from_utf8(state.scratch.vars().get(slot)?).ok()
+    }
+}

@@ -1,0 +1,164 @@
+//! The file `blast ws --login FILE` reads, compiled into a `WsLogin`: a scenario's `[data]` and
+//! `[[on_start]]` tables (checked by the scenario compiler, `api::scenario::file`), and
+//! `[upgrade]`, where the captures go. Every error names the file, the line and the field.
+//!
+//! ```toml
+//! [data]
+//! users = { file = "users.csv" }          # connection g logs in as row g mod rows
+//!
+//! [[on_start]]
+//! name = "POST /auth/login"
+//! path = "/auth/login"
+//! json = { username = "{{user.name}}", password = "{{user.password}}" }
+//! capture = { token = "/access_token" }
+//!
+//! [upgrade]                               # default: Authorization: Bearer {{token}}
+//! query = { token = "{{token}}" }         # ?token=... (URL-encoded)
+//! headers = { "X-User" = "{{user.name}}" }
+//! subprotocol = "{{token}}"               # Sec-WebSocket-Protocol
+//! ```
+
+use super::login::{Upgrade, WsLogin};
+use crate::http::HttpTarget;
+use crate::template::{Scope, Template};
+use crate::usage::UsageError;
+use crate::workloads::api::scenario::file::{RawData, RawRequest, ScenarioFile};
+use crate::workloads::api::Dial;
+use crate::workloads::upload::data::DataPool;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginDoc {
+    data: Option<Spanned<RawData>>,
+    #[serde(default)]
+    on_start: Vec<Spanned<RawRequest>>,
+    upgrade: Option<Spanned<RawUpgrade>>,
+}
+
+/// `[upgrade]`: templates over the login's captures and the users file's columns.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawUpgrade {
+    #[serde(default)]
+    query: BTreeMap<String, String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    subprotocol: Option<String>,
+}
+
+/// Headers the upgrade sets itself.
+const OWN_HEADERS: [&str; 6] =
+    ["host", "connection", "upgrade", "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol"];
+
+/// What the login needs besides its file.
+pub struct LoginTarget<'a> {
+    /// Where the login's requests go (`--login-target`, default: the WebSocket target's host).
+    pub url: &'a str,
+    pub tls: Option<crate::tls::ClientTls>,
+    /// `--token-query NAME`: without `[upgrade]`, the captured token goes in the query.
+    pub token_query: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+/// Reads and checks `path` (nothing is sent).
+pub fn load(path: &Path, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--login {file}: {e}"))?;
+    let doc: LoginDoc = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let msg = e.message().trim().to_string();
+        match line {
+            Some(l) => format!("{file}:{l}: {msg}"),
+            None => format!("{file}: {msg}"),
+        }
+    })?;
+    let target = HttpTarget::parse(to.url).map_err(|e| format!("--login-target: {e}"))?;
+    let upgrade = doc.upgrade;
+    let sf = ScenarioFile {
+        data: doc.data,
+        on_start: doc.on_start,
+        requests: Vec::new(),
+        flows: Vec::new(),
+        file: file.clone(),
+        text,
+    };
+    let scenario = sf.build_login(&target.authority, 1)?;
+    let names: Vec<String> = scenario.vars.iter().map(|v| v.name.clone()).collect();
+    let columns = scenario.users.as_ref().map(|u| u.columns.as_slice());
+    let scope = || Scope { user_columns: columns, vars: &names };
+    let token_slot = names.iter().position(|n| n == "token");
+    let upgrade = match upgrade {
+        Some(raw) => {
+            let at = raw.span().start;
+            let raw = raw.into_inner();
+            let template = |t: &str| Template::parse(t, scope()).map_err(|e| sf.error_at(at, "upgrade", e));
+            let mut up = Upgrade::default();
+            for (name, value) in &raw.query {
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+                    return Err(sf.error_at(at, "upgrade", format!("query: '{name}' is not a parameter name")));
+                }
+                up.query.push((name.clone(), template(value)?));
+            }
+            for (name, value) in &raw.headers {
+                let valid = !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !valid || value.contains(['\r', '\n']) {
+                    return Err(sf.error_at(at, "upgrade", format!("headers: '{name}' is not a valid HTTP header")));
+                }
+                if OWN_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                    return Err(sf.error_at(
+                        at,
+                        "upgrade",
+                        format!("headers: '{name}' is set by the upgrade (a subprotocol goes in subprotocol)"),
+                    ));
+                }
+                up.headers.push((name.clone(), template(value)?));
+            }
+            if let Some(p) = &raw.subprotocol {
+                if p.trim().is_empty() || p.contains(['\r', '\n']) {
+                    return Err(sf.error_at(at, "upgrade", "subprotocol: one non-empty line"));
+                }
+                up.subprotocol = Some(template(p)?);
+            }
+            if up.query.is_empty() && up.headers.is_empty() && up.subprotocol.is_none() {
+                return Err(sf.error_at(at, "upgrade", "expected query, headers or subprotocol"));
+            }
+            up
+        }
+        None if token_slot.is_some() => {
+            let token = Template::parse("{{token}}", scope()).map_err(|e| UsageError(e.to_string()))?;
+            match to.token_query {
+                Some(name) => Upgrade { query: vec![(name.to_string(), token)], ..Upgrade::default() },
+                None => {
+                    let bearer = Template::concat(vec![Template::literal(b"Bearer ".to_vec()), token]);
+                    Upgrade { headers: vec![("Authorization".to_string(), bearer)], ..Upgrade::default() }
+                }
+            }
+        }
+        None => {
+            return Err(sf.error_at(
+                0,
+                "upgrade",
+                "the login captures no 'token': say in [upgrade] where its captures go (query, headers, subprotocol)",
+            ))
+        }
+    };
+    let largest = scenario.largest_random_body();
+    let pool = (largest > 0).then(|| DataPool::new(scenario.seed, largest));
+    let tls = to.tls.filter(|_| target.tls).map(|tls| (tls, target.host.clone()));
+    Ok(WsLogin {
+        scenario: Arc::new(scenario),
+        dial: Arc::new(Dial::new(target.addrs.clone(), tls)),
+        target: to.url.to_string(),
+        upgrade,
+        token_slot,
+        timeout: to.timeout,
+        pool,
+    })
+}
