@@ -29,8 +29,8 @@ fn stats_rows_line_up_with_the_header() {
     assert!(lines[1].starts_with("POST,\"/v1/messages, quoted\",10,1,"));
     // Same number of fields as the header once the quoted comma is accounted for.
     assert_eq!(lines[0].split(',').count() + 1, lines[1].split(',').count());
-    // Failure Rate, then the accounts' columns, empty for a row that keeps none.
-    assert!(lines[1].ends_with(",0.1,,,,,,,,"), "{}", lines[1]);
+    // Failure Rate, then the accounts' columns and the identities, empty for a row that keeps none.
+    assert!(lines[1].ends_with(",0.1,,,,,,,,,"), "{}", lines[1]);
 }
 
 #[test]
