@@ -3,8 +3,8 @@
 //! the user's later requests, and redirects followed (`crate::http::redirect`) within the
 //! target (or the hosts `--allow-host` names).
 //!
-//! Who the virtual user is: with per-user data (`users`, a users file, a login whose captures
-//! are per user) the scenario's user, whose jar its iterations on the core share; otherwise
+//! Who the virtual user is: with per-user data (`users`, a users file, `[[on_start]]`, a login
+//! whose captures are per user) the scenario's user, whose jar its iterations on the core share; otherwise
 //! each connection (plain `blast api`: one default user per connection).
 
 use crate::http::redirect::Location;

@@ -56,8 +56,8 @@ pub struct CoreScenario {
     pub timeout: Duration,
     /// Cookies and redirects.
     pub session: Arc<SessionRules>,
-    /// The virtual user is the scenario's (per-user data: `users`, a users file, a login's
-    /// per-user captures), its jar in `states`; otherwise each connection is one (its jar in
+    /// The virtual user is the scenario's (per-user data: `users`, a users file, `on_start`,
+    /// a login's per-user captures), its jar in `states`; otherwise each connection is one (its jar in
     /// the connection's `Scratch`).
     user_jars: bool,
 }
@@ -78,7 +78,9 @@ impl CoreScenario {
         let states = (0..own_users.len().max(1))
             .map(|_| UserState { vars: vec![Vec::new(); scenario.vars.len()], ..UserState::default() })
             .collect();
-        let user_jars = scenario.user_count().is_some() || scenario.vars.iter().any(|v| v.per_user);
+        let user_jars = scenario.user_count().is_some()
+            || !scenario.on_start.is_empty()
+            || scenario.vars.iter().any(|v| v.per_user);
         CoreScenario { scenario, own_users, states: RefCell::new(states), pool, core, timeout, session, user_jars }
     }
 
