@@ -125,8 +125,8 @@ pub struct ApiArgs {
     pub no_cookies: bool,
     /// Follow at most this many redirects (301, 302, 303, 307, 308) per request, timed as
     /// one request under its name; 0: a 3xx is the answer.
-    #[arg(long, value_parser = parse_count, default_value = "10")]
-    pub redirects: usize,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=MAX_REDIRECTS as i64), default_value = "10")]
+    pub redirects: u32,
     /// A host a redirect may go to besides the target (HOST or HOST:PORT, repeatable); a
     /// redirect elsewhere fails as redirect_off_target.
     #[arg(long = "allow-host")]

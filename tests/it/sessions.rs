@@ -211,7 +211,7 @@ fn logins_cookies_and_redirects_as_locust_users_have_them() {
     let profile = app.profile(&dir, SUITE, 5);
     let csv = dir.path("run");
     let r = blast(&["run", &profile, "--csv", &csv]);
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let s = app.stats();
     let (me, old, mine, login) =
@@ -256,7 +256,7 @@ fn no_cookies_and_no_redirects_behave_as_documented() {
     let suite = SUITE.replace("users = 5\n", "users = 5\ncookies = false\n");
     let profile = app.profile(&dir, &suite, 5);
     let r = blast(&["run", &profile, "--duration", "1s"]);
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 1, "the 401s are failures: {}{}", r.stdout, r.stderr);
     let s = app.stats();
     let (me, old) = (row(&j, "GET /me"), row(&j, "GET /old"));
@@ -268,7 +268,7 @@ fn no_cookies_and_no_redirects_behave_as_documented() {
     let before = app.stats();
     let profile = app.profile(&dir, &SUITE.replace("users = 5\n", "users = 5\nredirects = 0\n"), 5);
     let r = blast(&["run", &profile, "--duration", "1s"]);
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let s = app.stats();
     let (me, old, login) = (row(&j, "GET /me"), row(&j, "GET /old"), row(&j, "POST /login"));
@@ -326,7 +326,7 @@ fn a_redirect_chain_is_one_request_with_its_full_latency() {
     let target = format!("http://{}/chain/3", app.addr);
     let args = ["api", "--target", &target, "--method", "GET", "--rate", "4", "--duration", "1s"];
     let r = blast(&[&args[..], &["--conns", "4", "--cores", "1", "--timeout", "5s"]].concat());
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let sent = n(&j["requests"]["sent"]);
     assert_eq!(sent, 4);
@@ -339,7 +339,7 @@ fn a_redirect_chain_is_one_request_with_its_full_latency() {
 
     // Past --redirects the request fails, as requests' TooManyRedirects.
     let r = blast(&[&args[..], &["--redirects", "2", "--cores", "1"]].concat());
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 1);
     assert_eq!(n(&j["errors"]["too_many_redirects"]), 4, "{}", j["errors"]);
 }
@@ -352,13 +352,13 @@ fn a_redirect_off_the_target_is_followed_only_to_an_allowed_host() {
     let target = format!("http://{}/away", app.addr);
     let args = ["api", "--target", &target, "--method", "GET", "--rate", "4", "--duration", "1s", "--cores", "1"];
     let r = blast(&args);
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert_eq!(n(&j["errors"]["redirect_off_target"]), 4, "{}", j["errors"]);
     assert_eq!(n(&app.stats()["public"]), 0);
     let port = app.addr.rsplit_once(':').expect("port").1;
     let r = blast(&[&args[..], &["--allow-host", &format!("localhost:{port}")]].concat());
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(n(&j["status_codes"]["200"]), 4, "{}", j["status_codes"]);
     assert_eq!(n(&app.stats()["public"]), 4);
@@ -391,7 +391,7 @@ steps = [
     let profile = app.profile(&dir, toml, 1);
     let csv = dir.path("run");
     let r = blast(&["run", &profile, "--csv", &csv]);
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 1, "the last step fails its check: {}{}", r.stdout, r.stderr);
     assert_eq!(n(&row(&j, "GET /me")["requests"]["failed"]), 0, "the captured sid is the one the app has");
     assert_eq!(n(&row(&j, "GET /me wrong")["errors"]["expect_body"]), 4);
@@ -457,7 +457,7 @@ http {{
     let log = std::fs::read_to_string(dir.0.join("access.log")).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
-    let j = r.json.expect("json report");
+    let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(n(&j["requests"]["sent"]), 100);
     assert_eq!(n(&j["status_codes"]["200"]), 100, "{}", j["status_codes"]);
