@@ -224,7 +224,6 @@ const NEGATED: &[(&str, &str)] = &[("cookies", "--no-cookies")];
 /// Whether the command-line `flags` replace the profile's field `key` of `workload`: the same
 /// flag, or one that cannot be used with it (`--rate` replaces `stages`, `--stages` replaces
 /// `rate` and `duration`), as the command's own flag definitions say.
-
 fn replaced(workload: &str, key: &str, flags: &[String]) -> bool {
     let long = key.replace('_', "-");
     if flags.iter().any(|f| f[2..] == long) {

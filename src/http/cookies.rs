@@ -215,17 +215,11 @@ fn parse(text: &str) -> Option<Parsed<'_>> {
             "domain" => p.domain = Some(val),
             "path" => p.path = Some(val),
             "secure" => p.secure = true,
-            "max-age" => {
-                // A Max-Age that is not a number is ignored; a huge one is "for ever".
-                if !val.is_empty() && val.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
-                    p.max_age = Some(val.parse().unwrap_or(if val.starts_with('-') { i64::MIN } else { i64::MAX }));
-                }
+            // A Max-Age that is not a number is ignored; a huge one is "for ever".
+            "max-age" if !val.is_empty() && val.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => {
+                p.max_age = Some(val.parse().unwrap_or(if val.starts_with('-') { i64::MIN } else { i64::MAX }));
             }
-            "expires" => {
-                if let Some(unix) = crate::civil_time::cookie_date(val) {
-                    p.expires = Some(unix);
-                }
-            }
+            "expires" => p.expires = crate::civil_time::cookie_date(val).or(p.expires),
             _ => {}
         }
     }
