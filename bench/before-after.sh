@@ -7,7 +7,13 @@
 # Usage: bench/before-after.sh A_BINARY B_BINARY [seconds] [repetitions] [rates...]
 #   e.g. git worktree add /tmp/old 2939e74 && (cd /tmp/old && cargo build --release)
 #        bench/before-after.sh /tmp/old/target/release/blast target/release/blast 5 3 20000 50000
+# Pinned (optional): SERVE_CPUS=1 CLIENT_CPUS=0 CLIENT_ARGS="--cores 1" run the target and blast
+# under `taskset -c` on CPUs of their own, blast with the extra flags.
 set -euo pipefail
+pin_serve=(); [ -n "${SERVE_CPUS:-}" ] && pin_serve=(taskset -c "$SERVE_CPUS")
+pin_client=(); [ -n "${CLIENT_CPUS:-}" ] && pin_client=(taskset -c "$CLIENT_CPUS")
+read -r -a client_args <<<"${CLIENT_ARGS:-}"
+
 a=${1:?usage: bench/before-after.sh A B [seconds] [repetitions] [rates...]}
 b=${2:?usage: bench/before-after.sh A B [seconds] [repetitions] [rates...]}
 secs=${3:-5}
@@ -15,7 +21,7 @@ reps=${4:-3}
 shift 4 || shift $#
 [ $# -gt 0 ] && rates=("$@") || rates=(20000 50000)
 port=18299
-"$b" serve --listen 127.0.0.1:$port --exit-after $(( (secs + 3) * reps * 2 * ${#rates[@]} + secs + 120 ))s >/dev/null &
+"${pin_serve[@]}" "$b" serve --listen 127.0.0.1:$port --exit-after $(( (secs + 3) * reps * 2 * ${#rates[@]} + secs + 120 ))s >/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 sleep 0.5
@@ -39,8 +45,8 @@ for rate in "${rates[@]}"; do
   for rep in $(seq 1 "$reps"); do
     for which in A B; do
       bin=$a; [ $which = B ] && bin=$b
-      /usr/bin/time -v "$bin" api --rate "$rate" --duration "${secs}s" --conns 100 --target "$url" -q \
-        --json /tmp/ba.json >/dev/null 2>/tmp/ba.time || true
+      /usr/bin/time -v "${pin_client[@]}" "$bin" api --rate "$rate" --duration "${secs}s" --conns 100 --target "$url" -q \
+        "${client_args[@]}" --json /tmp/ba.json >/dev/null 2>/tmp/ba.time || true
       read -r ach p99 sent < <(python3 -c "import json;j=json.load(open('/tmp/ba.json'));print(j['achieved_rate'],j['latency_ms']['p99'],j['requests']['sent'])")
       us=$(echo "$(cpu /tmp/ba.time) * 1000000 / $sent" | bc -l)
       printf "| %s | %s | %s | %.0f | %s | %.2f |\n" "$which" "$rate" "$rep" "$ach" "$p99" "$us"

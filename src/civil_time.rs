@@ -1,6 +1,7 @@
 //! UTC calendar dates of Unix times (proleptic Gregorian, Howard Hinnant's day-count
 //! algorithms): ISO 8601 written to the second (Locust's CSV `First Seen`) or the microsecond
-//! (probe templates' `{{sent_at_iso}}`), and read back (`--probe-ts-unit iso8601`).
+//! (probe templates' `{{sent_at_iso}}`), and read back (`--probe-ts-unit iso8601`); a
+//! cookie's `Expires` date read (`cookie_date`, RFC 6265 5.1.1).
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -97,6 +98,53 @@ pub fn from_unix_ns(ns: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns)
 }
 
+/// Unix seconds of a cookie's `Expires` date, read as RFC 6265 5.1.1 says: tokens in any order,
+/// the first `hh:mm:ss`, day of month, month name and year found (`Sun, 06 Nov 1994 08:49:37
+/// GMT`, `Sunday, 06-Nov-94 08:49:37 GMT`, `Sun Nov  6 08:49:37 1994`). `None`: not a date.
+pub fn cookie_date(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    let (mut time, mut day, mut month, mut year) = (None, None, None, None);
+    let delimiter = |c: char| !(c.is_ascii_alphanumeric() || c == ':');
+    for token in text.split(delimiter).filter(|t| !t.is_empty()) {
+        let digits = token.bytes().take_while(u8::is_ascii_digit).count();
+        if time.is_none() {
+            let parts: Vec<&str> = token.split(':').collect();
+            if parts.len() == 3
+                && parts.iter().all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                let n = |i: usize| parts[i].parse::<u32>().ok();
+                time = Some((n(0)?, n(1)?, n(2)?));
+                continue;
+            }
+        }
+        if day.is_none() && (1..=2).contains(&digits) {
+            day = token[..digits].parse::<u32>().ok();
+            continue;
+        }
+        if month.is_none() && token.len() >= 3 {
+            let name = token[..3].to_ascii_lowercase();
+            if let Some(i) = MONTHS.iter().position(|m| *m == name) {
+                month = Some(i as u32 + 1);
+                continue;
+            }
+        }
+        if year.is_none() && (2..=4).contains(&digits) {
+            year = token[..digits].parse::<i64>().ok();
+        }
+    }
+    let (h, mi, s) = time?;
+    let (d, m, y) = (day?, month?, year?);
+    let y = match y {
+        70..=99 => y + 1900,
+        0..=69 => y + 2000,
+        y => y,
+    };
+    if !(1..=31).contains(&d) || y < 1601 || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +165,16 @@ mod tests {
         assert_eq!(iso8601_seconds(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601_seconds(1_795_801_401), "2026-11-27T17:43:21Z");
         assert_eq!(iso8601_seconds(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn cookie_dates_in_the_forms_servers_send() {
+        // 784111777 = 1994-11-06T08:49:37Z, the RFC's example.
+        for text in ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(cookie_date(text), Some(784_111_777), "{text}");
+        }
+        assert_eq!(cookie_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(cookie_date("tomorrow"), None);
+        assert_eq!(cookie_date("Sun, 32 Nov 1994 08:49:37 GMT"), None);
     }
 }

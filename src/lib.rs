@@ -12,8 +12,9 @@
 //! - `workloads`: one module per protocol (`api`, `ws`, `upload`), each running on the
 //!   engine's runner: `api` through the `Workload`/`Connection` traits (open-loop requests),
 //!   `ws` and `upload` with a per-core future and tally of their own.
-//! - `http`: the target URL, the HTTP/1.1 response codec, connection set-up and the
-//!   WebSocket settings, shared by the workloads (and, for WebSocket, by `serve`).
+//! - `http`: the target URL, the HTTP/1.1 response codec, connection set-up, the
+//!   WebSocket settings, a virtual user's cookie jar and the redirect rules, shared by the
+//!   workloads (and, for WebSocket, by `serve`).
 //! - `serve`: the embedded target (`blast serve`), separate from the generators.
 //! - `report`: one measurement model (named rows, per-second history, latencies) rendered as
 //!   the terminal summary, JSON (with the raw histograms `blast merge` reads), Locust CSV, HTML,

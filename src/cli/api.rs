@@ -16,10 +16,12 @@ use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::api::raw::{NamedRequest, RawPlan};
 
 use crate::engine::mix::Mix;
+use crate::http::redirect::Location;
 use crate::http::HttpTarget;
 use crate::template::{Scope, Template};
 use crate::workloads::api::scenario::file::ScenarioFile;
 use crate::workloads::api::scenario::{Body, Scenario, Step, DEFAULT_BODY};
+use crate::workloads::api::session::{AllowedHost, Followed, SessionRules};
 use crate::workloads::api::ApiWorkload;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -31,6 +33,9 @@ use std::time::Duration;
 const MAX_COALESCE: Duration = Duration::from_millis(100);
 
 pub const DEFAULT_TARGET: &str = "http://127.0.0.1:8000/v1/messages";
+
+/// The most `--redirects` accepted (requests' own limit).
+const MAX_REDIRECTS: u32 = 30;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ArrivalArg {
@@ -113,6 +118,19 @@ pub struct ApiArgs {
     /// answer (closed_before_response). Other methods (POST) are never sent twice.
     #[arg(long)]
     pub retry_idempotent: bool,
+    /// Keep no cookies: by default each virtual user (each connection without a scenario's
+    /// users) keeps the cookies its responses set and sends them back, as Locust's users do.
+    /// In a profile: cookies = false.
+    #[arg(long)]
+    pub no_cookies: bool,
+    /// Follow at most this many redirects (301, 302, 303, 307, 308) per request, timed as
+    /// one request under its name; 0: a 3xx is the answer.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=MAX_REDIRECTS as i64), default_value = "10")]
+    pub redirects: u32,
+    /// A host a redirect may go to besides the target (HOST or HOST:PORT, repeatable); a
+    /// redirect elsewhere fails as redirect_off_target.
+    #[arg(long = "allow-host")]
+    pub allow_hosts: Vec<String>,
     /// Scenario: this many virtual users (user u takes row u mod rows of the users file; each
     /// logs in once). Default: one per row.
     #[arg(long, value_parser = parse_count)]
@@ -146,6 +164,8 @@ struct Built {
     mismatches: std::sync::Arc<crate::workloads::api::scenario::spec::Mismatches>,
     /// What `--tags`/`--exclude-tags` chose, for the plan line.
     selection: Option<String>,
+    /// Redirects followed per row (for the JSON report).
+    followed: std::sync::Arc<Followed>,
 }
 
 /// What each report row of `scenario` is.
@@ -314,8 +334,26 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let names = named_requests(&scenario);
     let mismatches = scenario.mismatches.clone();
     let selection = scenario.selection.clone();
-    let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent);
-    Ok(Built { names, plan, target, workload: Some(workload), mismatches, selection })
+    let session = session_rules(a, &target, scenario.rows.len())?;
+    let followed = session.followed.clone();
+    let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent, session);
+    Ok(Built { names, plan, target, workload: Some(workload), mismatches, selection, followed })
+}
+
+/// Cookies and redirects as the flags set them.
+fn session_rules(a: &ApiArgs, target: &HttpTarget, rows: usize) -> Result<SessionRules, UsageError> {
+    let port = target.addrs.first().map_or(if target.tls { 443 } else { 80 }, |a| a.port());
+    let redirects = a.redirects;
+    if redirects == 0 && !a.allow_hosts.is_empty() {
+        return Err("--allow-host names where redirects may go, but --redirects 0 follows none".into());
+    }
+    Ok(SessionRules {
+        cookies: !a.no_cookies,
+        redirects,
+        target: Location::of(target.tls, &target.host, port, "/"),
+        allowed: a.allow_hosts.iter().map(|h| AllowedHost::parse(h)).collect::<Result<_, _>>()?,
+        followed: std::sync::Arc::new(Followed::new(rows)),
+    })
 }
 
 /// A rate as the user may have written it: per second from 1/s up (`2000/s`); under that per
@@ -548,6 +586,7 @@ impl driver::Workload for ApiCommand<'_> {
         let plan = RawPlan { tags: run.built.selection.clone(), ..RawPlan::of(&run.built.plan) };
         let mut summary = ApiSummary::build(run.label, &run.url, &run.method, &plan, outcome, &run.built.names);
         summary.note_first_values(&run.built.names, run.built.mismatches.take());
+        summary.note_redirects(&run.built.followed.per_row());
         summary
     }
 

@@ -153,7 +153,8 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         if !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
             return Err(format!("{file}:{line}: field '{key}': not a flag name").into());
         }
-        if overridden(key) {
+        let negation = NEGATED.iter().find(|(k, _)| k == key).map(|(_, flag)| *flag);
+        if overridden(key) || negation.is_some_and(|n| flags.iter().any(|f| f == n)) {
             continue;
         }
         lines.insert(key.clone(), line);
@@ -166,6 +167,14 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
                 _ => Err(format!("{file}:{line}: field '{key}': expected a string, a number or true/false").into()),
             }
         };
+        if let Some(negation) = negation {
+            match value.get_ref() {
+                toml::Value::Boolean(true) => {}
+                toml::Value::Boolean(false) => argv.push(negation.to_string()),
+                _ => return Err(format!("{file}:{line}: field '{key}': expected true or false").into()),
+            }
+            continue;
+        }
         match value.get_ref() {
             toml::Value::Boolean(true) => argv.push(flag),
             toml::Value::Boolean(false) => {}
@@ -208,6 +217,9 @@ fn flags_of(overrides: &[String]) -> Vec<String> {
         .map(|o| o.split('=').next().unwrap_or(o).to_string())
         .collect()
 }
+
+/// `[args]` keys that are on by default: `key = false` is the flag that turns them off.
+const NEGATED: &[(&str, &str)] = &[("cookies", "--no-cookies")];
 
 /// Whether the command-line `flags` replace the profile's field `key` of `workload`: the same
 /// flag, or one that cannot be used with it (`--rate` replaces `stages`, `--stages` replaces

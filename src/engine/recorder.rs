@@ -54,10 +54,15 @@ pub enum ErrorKind {
     /// The request was not sent: its rendered path held a space or a control character (a
     /// captured value put it there).
     InvalidPath,
+    /// A redirect pointed off the target (another host, port or scheme that `--allow-host`
+    /// does not name), or somewhere that is not an http(s) URL.
+    RedirectOffTarget,
+    /// Still a redirect after the most hops allowed (`--redirects`).
+    TooManyRedirects,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::ConnectOther,
@@ -75,6 +80,8 @@ impl ErrorKind {
         ErrorKind::ExpectBody,
         ErrorKind::Slow,
         ErrorKind::InvalidPath,
+        ErrorKind::RedirectOffTarget,
+        ErrorKind::TooManyRedirects,
     ];
 
     /// Stable machine-readable name, used in reports.
@@ -97,6 +104,8 @@ impl ErrorKind {
             ErrorKind::ExpectBody => "expect_body",
             ErrorKind::Slow => "slow",
             ErrorKind::InvalidPath => "invalid_path",
+            ErrorKind::RedirectOffTarget => "redirect_off_target",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
         }
     }
 

@@ -86,6 +86,18 @@ pub struct Kept {
     pub headers: Option<Vec<(String, Vec<u8>)>>,
 }
 
+/// The headers a session follows (`session`): the cookies a response sets and where a redirect
+/// points, of the last response.
+#[derive(Debug, Default)]
+pub struct SessionHeaders {
+    /// Collect them (cookies or redirects are on); off, the decoder looks at neither.
+    pub on: bool,
+    /// Every `Set-Cookie` value, in order.
+    pub set_cookie: Vec<Vec<u8>>,
+    /// `Location` of a 3xx response.
+    pub location: Option<Vec<u8>>,
+}
+
 /// Reads responses one after another from a byte buffer.
 #[derive(Debug)]
 pub struct ResponseDecoder {
@@ -96,6 +108,7 @@ pub struct ResponseDecoder {
     target_us: Option<u64>,
     body_bytes: u64,
     pub kept: Kept,
+    pub session: SessionHeaders,
 }
 
 impl Default for ResponseDecoder {
@@ -114,6 +127,7 @@ impl ResponseDecoder {
             target_us: None,
             body_bytes: 0,
             kept: Kept::default(),
+            session: SessionHeaders::default(),
         }
     }
 
@@ -218,8 +232,10 @@ impl ResponseDecoder {
         let (status, close, wire_bytes, body_bytes) = (self.status, self.close, self.wire_bytes, self.body_bytes);
         let r = Response { status, close, wire_bytes, body_bytes, target_us: self.target_us };
         let kept = std::mem::take(&mut self.kept);
+        let session = std::mem::take(&mut self.session);
         *self = ResponseDecoder::new();
         self.kept = kept;
+        self.session = session;
         r
     }
 
@@ -255,6 +271,11 @@ impl ResponseDecoder {
         let mut length: Option<u64> = None;
         let mut chunked = false;
         let mut target_us = None;
+        let session = self.session.on;
+        if session {
+            self.session.set_cookie.clear();
+            self.session.location = None;
+        }
         for h in resp.headers.iter() {
             if h.name.eq_ignore_ascii_case("content-length") {
                 let v = std::str::from_utf8(h.value).map_err(|_| CodecError::BadLength)?;
@@ -273,6 +294,10 @@ impl ResponseDecoder {
                 }
             } else if h.name.eq_ignore_ascii_case(TARGET_TIME_HEADER) {
                 target_us = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
+            } else if session && h.name.eq_ignore_ascii_case("set-cookie") {
+                self.session.set_cookie.push(h.value.to_vec());
+            } else if session && (300..400).contains(&status) && h.name.eq_ignore_ascii_case("location") {
+                self.session.location = Some(h.value.to_vec());
             }
         }
         if let Some(kept) = &mut self.kept.headers {

@@ -4,6 +4,8 @@
 //! - `target`: an `http(s)://` URL parsed and resolved.
 //! - `codec`: the sans-IO HTTP/1.1 response decoder.
 //! - `conn`: a connected TCP stream made ready for HTTP (no Nagle, TLS when asked).
+//! - `cookies`: a virtual user's cookie jar (`Set-Cookie` in, `Cookie` out).
+//! - `redirect`: following a 3xx as requests does (method, `Location`, the next head).
 //! - `ws`: the WebSocket protocol settings both sides use.
 //! - `ws_upgrade`: the client side of the WebSocket opening handshake.
 //! - `transport`: the stream under an HTTP connection, epoll or io_uring (`uring`); `idle`:
@@ -11,7 +13,9 @@
 
 pub mod codec;
 pub mod conn;
+pub mod cookies;
 pub mod idle;
+pub mod redirect;
 pub mod target;
 pub mod transport;
 pub mod uring;

@@ -207,6 +207,10 @@ pub struct ApiSummary {
     pub beyond_target: Option<BeyondTargetMs>,
     /// Most requests that waited at once on one core for a free connection.
     pub queue_peak: u64,
+    /// Redirects followed in all (warm-up included); absent when none was, and in merged
+    /// reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirects_followed: Option<u64>,
     pub bytes_out: u64,
     pub bytes_in: u64,
     /// blast's own CPU (its worker cores, per-thread rusage): per request sent, and each core's
@@ -254,6 +258,10 @@ pub struct ApiName {
     pub span_s: f64,
     /// Sent over `span_s`.
     pub rate_per_s: f64,
+    /// Redirects its requests followed (warm-up included; each request is one row whatever
+    /// its hops); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirects: Option<u64>,
     /// Where this name's requests ended up (absent for reports of earlier versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts: Option<Accounts>,
@@ -481,6 +489,7 @@ fn names_of(names: &[NamedRequest], t: &Recorder, accounted: bool, secs: f64) ->
                     planned: n.planned_share,
                     achieved: if t.sent == 0 { 0.0 } else { r.sent as f64 / t.sent as f64 },
                 },
+                redirects: None,
                 accounts: accounted.then(|| Accounts::of(r, n.planned_share.is_some())),
                 span_s: 0.0,
                 rate_per_s: 0.0,
@@ -500,6 +509,18 @@ impl ApiSummary {
             if let Some(f) = failures.into_iter().find(|f| f.method == n.kind && f.name == n.name && f.error == kind) {
                 f.error = format!("{kind}: first {value}");
             }
+        }
+    }
+
+    /// Adds the redirects followed per row (the run's, `per_row[row]`) to the names and the total.
+    pub fn note_redirects(&mut self, per_row: &[u64]) {
+        let total: u64 = per_row.iter().sum();
+        if total == 0 {
+            return;
+        }
+        self.redirects_followed = Some(total);
+        for (name, &n) in self.names.iter_mut().zip(per_row) {
+            name.redirects = (n > 0).then_some(n);
         }
     }
 
@@ -595,6 +616,7 @@ impl ApiSummary {
                 latency_ms: Percentiles::of(&b.latency),
             }),
             queue_peak: t.queue_peak,
+            redirects_followed: None,
             bytes_out: t.bytes_out,
             bytes_in: t.bytes_in,
             blast_cpu: None,

@@ -26,6 +26,7 @@ mod scenario_fields;
 mod scripts;
 mod selfcpu;
 mod serve_app;
+mod sessions;
 mod shards;
 mod tls;
 mod upload;

@@ -3,6 +3,7 @@
 //!
 //! - `scenario`: what each arrival sends (requests, flows, captures, per-user data).
 //! - `raw`: the run as a JSON report carries it (`RawRun`), and shards merged from it.
+//! - `session`: cookies per virtual user and redirects followed (`SessionRules`).
 //!
 //! Keep-alive: a kept connection is checked before each reuse (`Wire::still_open`: the peer's
 //! FIN or RST on the idle socket) and replaced by the engine without an error. Within an
@@ -21,9 +22,12 @@
 
 pub mod raw;
 pub mod scenario;
+pub mod session;
 
 use crate::engine::workload::Lane;
 use crate::engine::{CallStats, Connection, ErrorKind, Job, StepRecord, Workload};
+use crate::http::codec::SessionHeaders;
+use crate::http::redirect::Location;
 use crate::http::transport::{OpenError, Transport};
 use crate::http::{CodecError, ResponseDecoder, SecureError};
 use crate::tls::ClientTls;
@@ -31,6 +35,7 @@ use crate::workloads::upload::data::DataPool;
 use bytes::BytesMut;
 use scenario::run::{CoreScenario, Exchange, Keep, Scratch};
 use scenario::Scenario;
+use session::SessionRules;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -50,6 +55,8 @@ pub struct ApiWorkload {
     /// `--retry-idempotent`: a request of an idempotent method whose connection failed before
     /// any byte of the response is sent once more on a fresh connection.
     retry_idempotent: bool,
+    /// Cookies and redirects.
+    session: Arc<SessionRules>,
 }
 
 impl ApiWorkload {
@@ -59,6 +66,7 @@ impl ApiWorkload {
         tls: Option<(ClientTls, String)>,
         timeout: Duration,
         retry_idempotent: bool,
+        session: SessionRules,
     ) -> Self {
         let largest = scenario.largest_random_body();
         let pool = (largest > 0).then(|| DataPool::new(scenario.seed, largest));
@@ -68,6 +76,7 @@ impl ApiWorkload {
             pool,
             timeout,
             retry_idempotent,
+            session: Arc::new(session),
         }
     }
 }
@@ -77,7 +86,8 @@ impl Workload for ApiWorkload {
     type Core = CoreScenario;
 
     fn core(&self, lane: Lane) -> CoreScenario {
-        CoreScenario::new(self.scenario.clone(), self.pool.clone(), lane.core, lane.lane, lane.lanes, self.timeout)
+        let (scenario, session) = (self.scenario.clone(), self.session.clone());
+        CoreScenario::new(scenario, session, self.pool.clone(), lane.core, lane.lane, lane.lanes, self.timeout)
     }
 
     fn timed_as_whole(&self, kind: usize) -> bool {
@@ -87,7 +97,7 @@ impl Workload for ApiWorkload {
     async fn connect(&self, core: &Rc<CoreScenario>, conn: usize) -> Result<ApiConn, ErrorKind> {
         let stream = self.dial.open().await?;
         Ok(ApiConn {
-            wire: Wire::new(stream, self.dial.clone(), self.retry_idempotent),
+            wire: Wire::new(stream, self.dial.clone(), self.retry_idempotent, self.session.on()),
             core: core.clone(),
             scratch: Scratch::default(),
             index: conn,
@@ -153,7 +163,14 @@ pub struct Wire {
     checked: bool,
     dial: Arc<Dial>,
     retry_idempotent: bool,
+    /// Connections to the other hosts redirects went to (`--allow-host`), kept for the next.
+    others: Vec<(Location, Box<Wire>)>,
+    /// The last exchange went to `others[i]`: its response is the one kept.
+    last_other: Option<usize>,
 }
+
+/// Most connections to other hosts a connection keeps for redirects.
+const MAX_OTHERS: usize = 4;
 
 impl Exchange for Wire {
     async fn exchange<'a>(
@@ -163,6 +180,7 @@ impl Exchange for Wire {
         keep: Keep,
         stats: &'a mut CallStats,
     ) -> Result<u16, ErrorKind> {
+        self.last_other = None;
         // A step after a response that closed the connection, or after a close seen since,
         // goes on a fresh one: never a request on a connection the server is closing.
         let checked = std::mem::take(&mut self.checked);
@@ -185,27 +203,77 @@ impl Exchange for Wire {
         result
     }
 
+    async fn exchange_at<'a>(
+        &'a mut self,
+        to: &'a Location,
+        addrs: &'a [SocketAddr],
+        head: &'a [u8],
+        body: &'a [&'a [u8]],
+        keep: Keep,
+        stats: &'a mut CallStats,
+    ) -> Result<u16, ErrorKind> {
+        let i = match self.others.iter().position(|(at, _)| at.same_origin(to)) {
+            Some(i) => i,
+            None => {
+                // https elsewhere needs the target's TLS client (an https target).
+                let tls = match (to.https, &self.dial.tls) {
+                    (false, _) => None,
+                    (true, Some((client, _))) => Some((client.clone(), to.host.clone())),
+                    (true, None) => return Err(ErrorKind::RedirectOffTarget),
+                };
+                let dial = Arc::new(Dial { addrs: addrs.to_vec(), tls });
+                let stream = Box::pin(dial.open()).await?;
+                if self.others.len() >= MAX_OTHERS {
+                    self.others.remove(0);
+                }
+                let wire = Wire::new(stream, dial, self.retry_idempotent, self.decoder.session.on);
+                self.others.push((to.clone(), Box::new(wire)));
+                self.others.len() - 1
+            }
+        };
+        self.last_other = Some(i);
+        Box::pin(self.others[i].1.exchange(head, body, keep, stats)).await
+    }
+
     fn kept(&self) -> (Option<serde_json::Value>, &[(String, Vec<u8>)]) {
-        let body = self.decoder.kept.body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
-        (body, self.decoder.kept.headers.as_deref().unwrap_or(&[]))
+        let d = &self.answered().decoder;
+        let body = d.kept.body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+        (body, d.kept.headers.as_deref().unwrap_or(&[]))
     }
 
     fn kept_body(&self) -> &[u8] {
-        self.decoder.kept.body.as_deref().unwrap_or(&[])
+        self.answered().decoder.kept.body.as_deref().unwrap_or(&[])
+    }
+
+    fn session(&self) -> &SessionHeaders {
+        &self.answered().decoder.session
     }
 }
 
 impl Wire {
-    /// A keep-alive connection on `stream`, opened again through `dial` when it closes.
-    pub fn new(stream: Transport, dial: Arc<Dial>, retry_idempotent: bool) -> Self {
+    /// A keep-alive connection on `stream`, opened again through `dial` when it closes;
+    /// `session`: its responses' cookies and redirects are read.
+    pub fn new(stream: Transport, dial: Arc<Dial>, retry_idempotent: bool, session: bool) -> Self {
+        let mut decoder = ResponseDecoder::new();
+        decoder.session.on = session;
         Wire {
             stream,
             read: BytesMut::with_capacity(READ_CHUNK),
-            decoder: ResponseDecoder::new(),
+            decoder,
             open: true,
             checked: true,
             dial,
             retry_idempotent,
+            others: Vec::new(),
+            last_other: None,
+        }
+    }
+
+    /// The connection the last exchange went on (this one, or another host's).
+    fn answered(&self) -> &Wire {
+        match self.last_other.and_then(|i| self.others.get(i)) {
+            Some((_, w)) => w,
+            None => self,
         }
     }
 
@@ -230,8 +298,10 @@ impl Wire {
         self.stream = stream;
         self.read.clear();
         let kept = std::mem::take(&mut self.decoder.kept);
+        let session = std::mem::take(&mut self.decoder.session);
         self.decoder = ResponseDecoder::new();
         self.decoder.kept = kept;
+        self.decoder.session = session;
         self.open = true;
     }
 

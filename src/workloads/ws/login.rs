@@ -5,15 +5,16 @@
 //! the upgrade (`Upgrade`: query parameters, headers, subprotocol) and `{{token}}` in
 //! `--subscribe`. Connection `g` is virtual user `g`: the users file's row `g mod rows`.
 //!
-//! Cookies: every response of a login passes through `WsLogin::log_in` (the `Wire` it opens
-//! keeps what each step needs), and the upgrade request is made in one place,
-//! `WsLogin::upgrade_request`. A per-user cookie jar (`crate::http::cookies`, on its way) is
-//! kept in `UserLogin`, filled in `log_in` and read in `upgrade_request`.
+//! Cookies: each connection is a virtual user with a jar of its own (in its `UserLogin`'s
+//! scratch), filled from every response of its login (redirects followed as in `blast api`)
+//! and sent with its upgrade request (`WsLogin::upgrade_request`), as a browser's would be.
 
 use crate::engine::rng::SplitMix64;
+use crate::http::cookies::CookieUrl;
 use crate::template::{SplitValues, Template, Values};
 use crate::workloads::api::scenario::run::{self, CoreScenario, Scratch};
 use crate::workloads::api::scenario::Scenario;
+use crate::workloads::api::session::SessionRules;
 use crate::workloads::api::{Dial, Wire};
 use crate::workloads::upload::data::DataPool;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ pub struct WsLogin {
     pub timeout: Duration,
     /// Random bodies of the login's steps, if any.
     pub pool: Option<DataPool>,
+    /// Cookies kept per connection and redirects followed, as `blast api`'s defaults.
+    pub session: Arc<SessionRules>,
 }
 
 impl std::fmt::Debug for WsLogin {
@@ -75,7 +78,8 @@ pub struct UserLogin {
 impl WsLogin {
     /// The per-core state the login steps run with (built on the core's thread).
     pub fn core(&self, core: usize) -> CoreScenario {
-        CoreScenario::new(self.scenario.clone(), self.pool.clone(), core, 0, 1, self.timeout)
+        CoreScenario::new(self.scenario.clone(), self.session.clone(), self.pool.clone(), core, 0, 1, self.timeout)
+            .per_connection_jars()
     }
 
     /// Logs virtual user `user` in on a connection of its own, closed after: the captures are
@@ -87,7 +91,7 @@ impl WsLogin {
         let seq = user << 20 | (state.logins & 0xf_ffff);
         let attempt = async {
             let stream = self.dial.open().await.map_err(|k| k.name().to_string())?;
-            let mut wire = Wire::new(stream, self.dial.clone(), false);
+            let mut wire = Wire::new(stream, self.dial.clone(), false, self.session.on());
             let mut records = Vec::new();
             match run::log_in(core, &mut wire, user, seq, &mut state.scratch, &mut records).await {
                 Ok(code) if code < 400 => Ok(()),
@@ -108,9 +112,10 @@ impl WsLogin {
         core: &CoreScenario,
         user: u64,
         state: &UserLogin,
-        base_path: &str,
+        target: &CookieUrl<'_>,
         rng: &mut SplitMix64,
     ) -> (String, Vec<(String, String)>) {
+        let base_path = target.path;
         let mut out = Vec::new();
         let mut render = |t: &Template, out: &mut Vec<u8>| {
             out.clear();
@@ -138,6 +143,9 @@ impl WsLogin {
             self.upgrade.headers.iter().map(|(name, value)| (name.clone(), render(value, &mut out))).collect();
         if let Some(p) = &self.upgrade.subprotocol {
             headers.push(("Sec-WebSocket-Protocol".to_string(), render(p, &mut out)));
+        }
+        if let Some(cookie) = state.scratch.cookie_header(target) {
+            headers.push(("Cookie".to_string(), cookie));
         }
         (path, headers)
     }

@@ -19,15 +19,20 @@
 //! ```
 
 use super::login::{Upgrade, WsLogin};
+use crate::http::redirect::Location;
 use crate::http::HttpTarget;
 use crate::template::{Scope, Template};
 use crate::usage::UsageError;
 use crate::workloads::api::scenario::file::{RawData, RawRequest, ScenarioFile};
+use crate::workloads::api::session::{Followed, SessionRules};
 use crate::workloads::api::Dial;
 use crate::workloads::upload::data::DataPool;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Redirects a login step follows (Locust's and `blast api`'s default).
+const LOGIN_REDIRECTS: u32 = 10;
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
@@ -152,6 +157,15 @@ pub fn load(path: &Path, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
     let largest = scenario.largest_random_body();
     let pool = (largest > 0).then(|| DataPool::new(scenario.seed, largest));
     let tls = to.tls.filter(|_| target.tls).map(|tls| (tls, target.host.clone()));
+    // Cookies per connection and redirects followed, as `blast api`'s defaults.
+    let port = target.addrs.first().map_or(if target.tls { 443 } else { 80 }, |a| a.port());
+    let session = SessionRules {
+        cookies: true,
+        redirects: LOGIN_REDIRECTS,
+        target: Location::of(target.tls, &target.host, port, "/"),
+        allowed: Vec::new(),
+        followed: Arc::new(Followed::new(scenario.rows.len())),
+    };
     Ok(WsLogin {
         scenario: Arc::new(scenario),
         dial: Arc::new(Dial::new(target.addrs.clone(), tls)),
@@ -160,5 +174,6 @@ pub fn load(path: &Path, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
         token_slot,
         timeout: to.timeout,
         pool,
+        session: Arc::new(session),
     })
 }

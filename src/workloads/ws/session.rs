@@ -228,7 +228,12 @@ async fn open(core: &CoreWs, global: u64, user: Option<&UserLogin>) -> Result<Ws
     let (path, owned) = match (&plan.login, &core.login, user) {
         // The one place the upgrade request is made from a login (a cookie jar joins here).
         (Some(login), Some(state), Some(user)) => {
-            login.upgrade_request(state, global, user, &plan.target.path, &mut core.rng.borrow_mut())
+            let url = crate::http::cookies::CookieUrl {
+                https: plan.target.tls,
+                host: &plan.target.host,
+                path: &plan.target.path,
+            };
+            login.upgrade_request(state, global, user, &url, &mut core.rng.borrow_mut())
         }
         _ => token_request(plan, global),
     };

@@ -1,7 +1,8 @@
 //! Captures: a value of a step's response that later steps use as `{{name}}`.
 //!
 //! `"/access_token"` is a JSON pointer (RFC 6901) into the response body; `"header:Location"`
-//! takes a response header. A string is captured without its quotes, a number or a boolean as
+//! takes a response header; `"cookie:sid"` the user's cookie (from its jar, once the response's
+//! `Set-Cookie` headers are in it). A string is captured without its quotes, a number or a boolean as
 //! written; an object or an array as its JSON text.
 
 /// Where a captured value comes from.
@@ -11,11 +12,20 @@ pub enum Source {
     Pointer(String),
     /// A response header, lower-cased.
     Header(String),
+    /// A cookie of the user's jar, by name (read by the runner, not by `extract`).
+    Cookie(String),
 }
 
 impl Source {
-    /// Parses `/a/b` (JSON pointer) or `header:Name`.
+    /// Parses `/a/b` (JSON pointer), `header:Name` or `cookie:name`.
     pub fn parse(spec: &str) -> Result<Source, String> {
+        if let Some(name) = spec.strip_prefix("cookie:") {
+            let name = name.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && !b"=;,\"".contains(&b)) {
+                return Err(format!("'{spec}': expected cookie:name"));
+            }
+            return Ok(Source::Cookie(name.to_string()));
+        }
         if let Some(name) = spec.strip_prefix("header:") {
             let name = name.trim();
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
@@ -25,7 +35,7 @@ impl Source {
         }
         if !(spec.is_empty() || spec.starts_with('/')) {
             return Err(format!(
-                "'{spec}' is not a JSON pointer (it starts with '/', e.g. \"/access_token\") nor header:Name"
+                "'{spec}' is not a JSON pointer (it starts with '/', e.g. \"/access_token\"), header:Name nor cookie:name"
             ));
         }
         // RFC 6901: '~' must be followed by 0 or 1.
@@ -70,6 +80,7 @@ pub fn extract(
             }
             None => false,
         },
+        Source::Cookie(_) => false,
         Source::Pointer(p) => match body.and_then(|b| b.pointer(p)) {
             None | Some(serde_json::Value::Null) => false,
             Some(serde_json::Value::String(s)) => {
@@ -112,6 +123,8 @@ mod tests {
         assert!(Source::parse("access_token").is_err());
         assert!(Source::parse("/a~2").is_err());
         assert!(Source::parse("header:").is_err());
+        assert!(Source::parse("cookie:").is_err());
+        assert_eq!(Source::parse("cookie:sid"), Ok(Source::Cookie("sid".to_string())));
         assert!(Source::parse("/a~1b").is_ok());
     }
 }

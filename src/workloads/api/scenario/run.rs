@@ -7,11 +7,21 @@
 //! that user's values, so the user's next iteration logs in again. A step whose connection the
 //! last response closed goes on a fresh one (the connection's rule, `Exchange`); its connect
 //! time is left out of the step's latency.
+//!
+//! Sessions (`super::super::session`): a request carries its virtual user's cookies (unless it
+//! sets its own `Cookie` header), every response's `Set-Cookie` goes into the user's jar, and a
+//! redirect is followed within the request: the hops are one request under the step's name,
+//! timed from its start to the last answer, whose status is the one checked.
 
+use super::capture::Source;
 use super::spec::{Body, Iteration, MultipartPiece, PartData, Repeat, Scenario, Split, SplitTotal, Step};
 use crate::engine::rng::SplitMix64;
 use crate::engine::{CallStats, ErrorKind, Job, StepRecord};
+use crate::http::codec::SessionHeaders;
+use crate::http::cookies::{CookieJar, CookieUrl};
+use crate::http::redirect::{self, Location};
 use crate::template::{SplitValues, Template, Values};
+use crate::workloads::api::session::{Route, SessionRules};
 use crate::workloads::upload::data::DataPool;
 use bytes::Bytes;
 use sha2::Digest;
@@ -31,6 +41,8 @@ struct UserState {
     held: bool,
     /// Another iteration of this user is running its once-per-user steps (logging in).
     pending: Option<Rc<tokio::sync::Notify>>,
+    /// The user's cookies, when the user is the scenario's (`CoreScenario::user_jars`).
+    jar: CookieJar,
 }
 
 /// What the iterations of one core share: its users and their captured values.
@@ -42,12 +54,20 @@ pub struct CoreScenario {
     pub pool: Option<DataPool>,
     pub core: usize,
     pub timeout: Duration,
+    /// Cookies and redirects.
+    pub session: Arc<SessionRules>,
+    /// The virtual user is the scenario's (per-user data: `users`, a users file, `on_start`,
+    /// a login's per-user captures), its jar in `states`; otherwise each connection is one (its jar in
+    /// the connection's `Scratch`).
+    user_jars: bool,
 }
 
 impl CoreScenario {
     /// Core `core` of lane `lane` (`lanes` = cores of every shard).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         scenario: Arc<Scenario>,
+        session: Arc<SessionRules>,
         pool: Option<DataPool>,
         core: usize,
         lane: usize,
@@ -58,7 +78,17 @@ impl CoreScenario {
         let states = (0..own_users.len().max(1))
             .map(|_| UserState { vars: vec![Vec::new(); scenario.vars.len()], ..UserState::default() })
             .collect();
-        CoreScenario { scenario, own_users, states: RefCell::new(states), pool, core, timeout }
+        let user_jars = scenario.user_count().is_some()
+            || !scenario.on_start.is_empty()
+            || scenario.vars.iter().any(|v| v.per_user);
+        CoreScenario { scenario, own_users, states: RefCell::new(states), pool, core, timeout, session, user_jars }
+    }
+
+    /// Each connection its own virtual user and jar (kept in its `Scratch`), whatever the
+    /// scenario's users: `blast ws --login`, whose connections log in one by one.
+    pub fn per_connection_jars(mut self) -> Self {
+        self.user_jars = false;
+        self
     }
 
     /// The local user (index into `own_users`) of this core's `nth` arrival: round robin.
@@ -97,11 +127,28 @@ pub trait Exchange {
         stats: &'a mut CallStats,
     ) -> impl std::future::Future<Output = Result<u16, ErrorKind>> + 'a;
 
+    /// `exchange` on a connection to another host a redirect went to (`to`, at `addrs`),
+    /// opened on first use and kept.
+    #[allow(clippy::too_many_arguments)]
+    fn exchange_at<'a>(
+        &'a mut self,
+        to: &'a Location,
+        addrs: &'a [std::net::SocketAddr],
+        head: &'a [u8],
+        body: &'a [&'a [u8]],
+        keep: Keep,
+        stats: &'a mut CallStats,
+    ) -> impl std::future::Future<Output = Result<u16, ErrorKind>> + 'a;
+
     /// The response kept by the last exchange: its parsed JSON body, its headers.
     fn kept(&self) -> (Option<serde_json::Value>, &[(String, Vec<u8>)]);
 
     /// The body kept by the last exchange, as received (empty when none was kept).
     fn kept_body(&self) -> &[u8];
+
+    /// The cookies and the redirect of the last exchange's response (empty unless the
+    /// connection reads them: sessions on).
+    fn session(&self) -> &SessionHeaders;
 }
 
 /// What of a response to keep.
@@ -126,6 +173,29 @@ pub struct Scratch {
     sha: Option<sha2::Sha256>,
     sha_hex: Vec<u8>,
     pub rng: Option<SplitMix64>,
+    /// The connection's cookies, when each connection is a virtual user.
+    jar: CookieJar,
+    /// A `Cookie` header's value being written.
+    cookie: Vec<u8>,
+    /// The head of a redirect's next request, and of the one it follows.
+    hop: Vec<u8>,
+    hop_prev: Vec<u8>,
+    /// Where the body of the request last sent is (a redirect may send it again).
+    sent: Sent,
+}
+
+/// Where the body of the request last sent is.
+#[derive(Default)]
+enum Sent {
+    /// After the head in the step's `whole` request.
+    #[default]
+    Whole,
+    /// After the head in `Scratch::head` (empty when the head is all).
+    Head,
+    /// Apart (a file, the random pool, a chunk).
+    Data(Bytes),
+    /// A multipart body: `Scratch::segments` over `Scratch::body`.
+    Multipart,
 }
 
 impl Scratch {
@@ -133,6 +203,12 @@ impl Scratch {
     /// left them.
     pub fn vars(&self) -> &[Vec<u8>] {
         &self.vars
+    }
+
+    /// The `Cookie` header this connection's own jar holds for `url` (a virtual user per
+    /// connection: `CoreScenario::per_connection_jars`).
+    pub fn cookie_header(&self, url: &CookieUrl<'_>) -> Option<String> {
+        self.jar.header_now(url)
     }
 }
 
@@ -541,7 +617,8 @@ impl<C: Exchange> Cx<'_, C> {
             return Err(ErrorKind::CaptureMissing);
         }
         if let Some(detail) = self.body_mismatch(step, index) {
-            self.core.scenario.mismatches.note(step.row, "expect_body", || detail);
+            let core = self.core;
+            core.scenario.mismatches.note(step.row, "expect_body", || self.conceal(detail));
             return Err(ErrorKind::ExpectBody);
         }
         if let Some(limit) = step.expect.slow {
@@ -595,7 +672,17 @@ impl<C: Exchange> Cx<'_, C> {
         }
         let (body, headers) = self.conn.kept();
         for c in &step.captures {
-            if !super::capture::extract(&c.source, body.as_ref(), headers, &mut self.scratch.value) {
+            let found = match &c.source {
+                Source::Cookie(name) => {
+                    let value = &mut self.scratch.value;
+                    value.clear();
+                    with_jar(self.core, self.user, &mut self.scratch.jar, |jar| {
+                        jar.get(name).map(|v| value.extend_from_slice(v.as_bytes())).is_some()
+                    })
+                }
+                source => super::capture::extract(source, body.as_ref(), headers, &mut self.scratch.value),
+            };
+            if !found {
                 return false;
             }
             let slot = &mut self.scratch.vars[c.slot];
@@ -605,14 +692,115 @@ impl<C: Exchange> Cx<'_, C> {
         true
     }
 
-    /// Renders and performs one request of a step (repetition `index`).
+    /// Performs one request of a step (repetition `index`) as its user's session does: with
+    /// the user's cookies, the answer's cookies kept, its redirects followed.
     async fn request(&mut self, step: &Step, index: u64) -> Result<u16, ErrorKind> {
+        let status = self.send(step, index).await?;
+        let rules = &*self.core.session;
+        if !rules.on() {
+            return Ok(status);
+        }
+        if rules.cookies && !self.conn.session().set_cookie.is_empty() {
+            let sent: &[u8] = match (&self.scratch.sent, &step.whole) {
+                (Sent::Whole, Some(whole)) => whole,
+                _ => &self.scratch.head,
+            };
+            let path = std::str::from_utf8(request_path(sent)).unwrap_or("/");
+            let url = CookieUrl { https: rules.target.https, host: &rules.target.host, path };
+            let conn = &*self.conn;
+            with_jar(self.core, self.user, &mut self.scratch.jar, |jar| store(jar, conn.session(), &url));
+        }
+        if rules.redirects == 0 || !redirect::is_redirect(status) {
+            return Ok(status);
+        }
+        self.follow(step, status).await
+    }
+
+    /// Follows the redirect `status` answered, hop after hop, on this connection (the target)
+    /// or another allowed host's; the last answer's status is the request's.
+    async fn follow(&mut self, step: &Step, mut status: u16) -> Result<u16, ErrorKind> {
+        let rules = &*self.core.session;
         let keep = Keep { body: step.needs_body(), headers: step.needs_headers() };
+        let mut prev = std::mem::take(&mut self.scratch.hop_prev);
+        let mut hop = std::mem::take(&mut self.scratch.hop);
+        let mut cookie = std::mem::take(&mut self.scratch.cookie);
+        let first = sent_head(step, self.scratch);
+        let head_end = first.windows(4).position(|w| w == b"\r\n\r\n").map_or(first.len(), |i| i + 4);
+        prev.clear();
+        prev.extend_from_slice(&first[..head_end]);
+        let path = String::from_utf8_lossy(request_path(&prev)).into_owned();
+        let mut url = Location { path, ..rules.target.clone() };
+        let mut method = step.method.clone();
+        let mut with_body = true;
+        let mut hops = 0;
+        let result = loop {
+            if !redirect::is_redirect(status) {
+                break Ok(status);
+            }
+            if hops == rules.redirects {
+                break Err(ErrorKind::TooManyRedirects);
+            }
+            // A 3xx without a Location is an answer (as requests takes it).
+            let Some(location) = self.conn.session().location.as_deref() else { break Ok(status) };
+            let Some(to) = url.resolve(location) else { break Err(ErrorKind::RedirectOffTarget) };
+            let Some(route) = rules.route(&to) else { break Err(ErrorKind::RedirectOffTarget) };
+            let (next, again) = redirect::next_method(status, &method);
+            method = next.to_string();
+            with_body &= again;
+            cookie.clear();
+            let to_url = CookieUrl { https: to.https, host: &to.host, path: &to.path };
+            let cookies = rules.cookies
+                && !step.cookie_header
+                && with_jar(self.core, self.user, &mut self.scratch.jar, |jar| jar.write_header(&to_url, &mut cookie));
+            let parts = if with_body { sent_body(step, self.scratch) } else { Vec::new() };
+            let body_len = with_body.then(|| parts.iter().map(|p| p.len()).sum());
+            let cookie_value = cookies.then_some(cookie.as_slice());
+            redirect::hop_head(&prev, &method, &to, body_len, cookie_value, to.host != url.host, &mut hop);
+            let mut stats = CallStats::default();
+            let answered = match &route {
+                Route::Same => self.conn.exchange(&hop, &parts, keep, &mut stats).await,
+                Route::Other(addrs) => self.conn.exchange_at(&to, addrs, &hop, &parts, keep, &mut stats).await,
+            };
+            hops += 1;
+            let total = &mut *self.stats;
+            total.bytes_out += stats.bytes_out;
+            total.bytes_in += stats.bytes_in;
+            total.body_in = stats.body_in;
+            total.reopened += stats.reopened;
+            total.connect_time += stats.connect_time;
+            total.retried |= stats.retried;
+            // The target's own time was of one hop, not of the chain.
+            total.target_time = None;
+            match answered {
+                Ok(code) => status = code,
+                Err(kind) => break Err(kind),
+            }
+            if rules.cookies && !self.conn.session().set_cookie.is_empty() {
+                let to_url = CookieUrl { https: to.https, host: &to.host, path: &to.path };
+                let conn = &*self.conn;
+                with_jar(self.core, self.user, &mut self.scratch.jar, |jar| store(jar, conn.session(), &to_url));
+            }
+            url = to;
+            std::mem::swap(&mut prev, &mut hop);
+        };
+        rules.followed.add(step.row, hops as u64);
+        (self.scratch.hop_prev, self.scratch.hop, self.scratch.cookie) = (prev, hop, cookie);
+        result
+    }
+
+    /// Renders and sends one request of a step (repetition `index`) with its user's cookies.
+    async fn send(&mut self, step: &Step, index: u64) -> Result<u16, ErrorKind> {
+        let keep = Keep { body: step.needs_body(), headers: step.needs_headers() };
+        let cookies = self.core.session.cookies && !step.cookie_header;
         if let Some(whole) = &step.whole {
-            return self.conn.exchange(whole, &[], keep, self.stats).await;
+            if !cookies || self.jar_empty() {
+                self.scratch.sent = Sent::Whole;
+                return self.conn.exchange(whole, &[], keep, self.stats).await;
+            }
         }
         let core = self.core;
-        let Scratch { head, body, vars, segments, sent_bytes, sha_hex, .. } = &mut *self.scratch;
+        let user = self.user;
+        let Scratch { head, body, vars, segments, sent_bytes, sha_hex, jar, cookie, sent, .. } = &mut *self.scratch;
         let chunk = &self.chunk;
         let mut values = Values {
             seq: self.job.seq,
@@ -635,15 +823,33 @@ impl<C: Exchange> Cx<'_, C> {
         if step.check_path && !step.valid_path(head) {
             return Err(ErrorKind::InvalidPath);
         }
+        let line = head.len();
         step.head.render(&mut values, head);
+        if cookies {
+            // The head ends with `Content-Length: `: the Cookie header goes before it.
+            let path = std::str::from_utf8(head.get(step.method.len() + 1..line).unwrap_or(b"/")).unwrap_or("/");
+            let rules = &core.session;
+            let url = CookieUrl { https: rules.target.https, host: &rules.target.host, path };
+            cookie.clear();
+            if with_jar(core, user, jar, |jar| jar.write_header(&url, cookie)) {
+                const LENGTH: &[u8] = b"Content-Length: ";
+                head.truncate(head.len() - LENGTH.len());
+                head.extend_from_slice(b"Cookie: ");
+                head.extend_from_slice(cookie);
+                head.extend_from_slice(b"\r\n");
+                head.extend_from_slice(LENGTH);
+            }
+        }
         let mut num = itoa::Buffer::new();
         let stats = &mut *self.stats;
         let data = match &step.body {
             Body::Empty => {
                 head.extend_from_slice(b"0\r\n\r\n");
+                *sent = Sent::Head;
                 return self.conn.exchange(head, &[], keep, stats).await;
             }
             Body::Template(t) => {
+                *sent = Sent::Head;
                 body.clear();
                 t.render(&mut values, body);
                 head.extend_from_slice(num.format(body.len()).as_bytes());
@@ -684,6 +890,7 @@ impl<C: Exchange> Cx<'_, C> {
                 let len: usize = parts.iter().map(|p| p.len()).sum();
                 head.extend_from_slice(num.format(len).as_bytes());
                 head.extend_from_slice(b"\r\n\r\n");
+                *sent = Sent::Multipart;
                 return self.conn.exchange(head, &parts, keep, stats).await;
             }
             Body::Fixed(bytes) => bytes.clone(),
@@ -696,8 +903,88 @@ impl<C: Exchange> Cx<'_, C> {
         };
         head.extend_from_slice(num.format(data.len()).as_bytes());
         head.extend_from_slice(b"\r\n\r\n");
+        *sent = Sent::Data(data.clone());
         self.conn.exchange(head, &[&data], keep, stats).await
     }
+
+    /// The user holds no cookie (one branch for a connection's own jar).
+    fn jar_empty(&mut self) -> bool {
+        with_jar(self.core, self.user, &mut self.scratch.jar, |jar| jar.is_empty())
+    }
+
+    /// `text` with the user's cookie values and the values captured from cookies masked (they
+    /// are secrets; a check's detail may quote them).
+    fn conceal(&mut self, text: String) -> String {
+        let mut secrets: Vec<String> =
+            with_jar(self.core, self.user, &mut self.scratch.jar, |jar| jar.values().map(str::to_string).collect());
+        let scenario = &self.core.scenario;
+        let steps = scenario.iterations.iter().flat_map(|i| &i.steps).chain(&scenario.on_start);
+        for c in steps.flat_map(|s| &s.captures).filter(|c| matches!(c.source, Source::Cookie(_))) {
+            secrets.push(String::from_utf8_lossy(&self.scratch.vars[c.slot]).into_owned());
+        }
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut text = text;
+        for s in secrets.iter().filter(|s| s.len() >= 4) {
+            text = text.replace(s.as_str(), crate::redact::MASK);
+        }
+        text
+    }
+}
+
+/// Runs `f` on the jar of `user` of `core`, or on the connection's own (`own`) when each
+/// connection is a virtual user.
+fn with_jar<R>(core: &CoreScenario, user: usize, own: &mut CookieJar, f: impl FnOnce(&mut CookieJar) -> R) -> R {
+    if !core.user_jars {
+        return f(own);
+    }
+    let mut states = core.states.borrow_mut();
+    match states.get_mut(user) {
+        Some(s) => f(&mut s.jar),
+        None => f(own),
+    }
+}
+
+/// Stores every cookie a response set, answered to a request to `url`.
+fn store(jar: &mut CookieJar, answer: &SessionHeaders, url: &CookieUrl<'_>) {
+    for value in &answer.set_cookie {
+        jar.store(value, url);
+    }
+}
+
+/// The request last sent, as written (its head, and its body when the body went with it).
+fn sent_head<'s>(step: &'s Step, scratch: &'s Scratch) -> &'s [u8] {
+    match (&scratch.sent, &step.whole) {
+        (Sent::Whole, Some(whole)) => whole,
+        _ => &scratch.head,
+    }
+}
+
+/// The body of the request last sent, in parts (a redirect that keeps the body sends it again).
+fn sent_body<'s>(step: &'s Step, scratch: &'s Scratch) -> Vec<&'s [u8]> {
+    let after_head = |bytes: &'s [u8]| -> Vec<&'s [u8]> {
+        match bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) if i + 4 < bytes.len() => vec![&bytes[i + 4..]],
+            _ => Vec::new(),
+        }
+    };
+    match &scratch.sent {
+        Sent::Whole | Sent::Head => after_head(sent_head(step, scratch)),
+        Sent::Data(data) => vec![&data[..]],
+        Sent::Multipart => scratch
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Text(r) => &scratch.body[r.clone()],
+                Segment::Data(d) => &d[..],
+            })
+            .collect(),
+    }
+}
+
+/// The path of a request line (`GET /me HTTP/1.1` -> `/me`).
+fn request_path(head: &[u8]) -> &[u8] {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    line.split(|&b| b == b' ').nth(1).unwrap_or(b"/")
 }
 
 /// Milliseconds of `d`.

@@ -137,6 +137,9 @@ pub struct Step {
     pub expect: Expect,
     /// `split`: the step is sent once per chunk of a total size.
     pub split: Option<Split>,
+    /// The step sets its own `Cookie` header: the user's jar is not sent with it (as requests
+    /// leaves an explicit `Cookie` header alone).
+    pub cookie_header: bool,
 }
 
 /// Largest fixed body (a `--body` file) made part of a step's `whole` request.
@@ -171,6 +174,7 @@ impl Step {
     ) -> Step {
         let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
         let check_path = path.vars_used().next().is_some();
+        let cookie_header = has("cookie");
         let line = Template::concat(vec![Template::literal(format!("{method} ").into_bytes()), path]);
         let mut head = Vec::new();
         let mut fixed = format!(" HTTP/1.1\r\nHost: {authority}\r\n");
@@ -207,6 +211,7 @@ impl Step {
             whole,
             expect: Expect::default(),
             split: None,
+            cookie_header,
         }
     }
 
@@ -275,7 +280,7 @@ impl Step {
 
     /// Response headers are needed.
     pub fn needs_headers(&self) -> bool {
-        self.captures.iter().any(|c| !c.source.needs_body())
+        self.captures.iter().any(|c| matches!(c.source, super::capture::Source::Header(_)))
     }
 }
 
