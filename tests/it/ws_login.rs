@@ -25,7 +25,7 @@ tokens = {}
 seq = itertools.count(1)
 stats = {"logins": 0, "bad_logins": 0, "accepted": 0, "rejected": 0, "expired_closes": 0,
          "users": {}, "tokens_accepted": [], "subscribed": 0, "subscribe_token_mismatch": 0,
-         "messages": 0, "sent": 0}
+         "messages": 0, "sent": 0, "cookie_matches": 0, "cookie_wrong": 0}
 first_token_seen = set()
 rooms = {}
 
@@ -42,7 +42,10 @@ def login(body: Login):
     stats["users"][body.username] = stats["users"].get(body.username, 0) + 1
     tok = "tok-%d-%s" % (next(seq), body.username)
     tokens[tok] = (body.username, time.monotonic() + TTL)
-    return {"access_token": tok, "token_type": "bearer"}
+    # A session cookie too, as cookie-session apps set: the upgrade must carry the user's own.
+    response = JSONResponse({"access_token": tok, "token_type": "bearer"})
+    response.set_cookie("sid", "sid-" + tok, httponly=True, path="/")
+    return response
 
 def live(tok):
     entry = tokens.get(tok)
@@ -63,6 +66,11 @@ async def ws(websocket: WebSocket):
         return
     await websocket.accept()
     stats["accepted"] += 1
+    sid = websocket.cookies.get("sid", "")
+    if sid.startswith("sid-tok-") and sid.rsplit("-", 1)[-1] == tokens[tok][0]:
+        stats["cookie_matches"] += 1
+    else:
+        stats["cookie_wrong"] += 1
     stats["tokens_accepted"].append(tok)
     room = None
     async def expire():
@@ -166,6 +174,9 @@ fn each_connection_logs_in_as_its_user_and_upgrades_with_its_token() {
     assert_eq!(n(&j["logins"]["ok"]), 20);
     assert_eq!(n(&j["logins"]["relogins"]), 0);
     assert_eq!(n(&stats["accepted"]), n(&j["connections"]["established"]));
+    // Each upgrade carried the session cookie its own login set (a jar per connection).
+    assert_eq!(n(&stats["cookie_matches"]), n(&stats["accepted"]), "{stats}");
+    assert_eq!(n(&stats["cookie_wrong"]), 0, "{stats}");
     assert_eq!(n(&j["connections"]["established"]), 20);
     assert_eq!(n(&stats["subscribed"]), 20, "{stats}");
     assert_eq!(n(&stats["subscribe_token_mismatch"]), 0, "{stats}");
