@@ -183,6 +183,19 @@ impl<'a> Cx<'a> {
         // inside the set, `self.x` is the set's: what it sets stays inside
         let saved = (state.attrs.clone(), state.session_headers.clone());
         let on_start = class.methods.get("on_start").copied();
+        for st in &def.body {
+            let own_wait = match st {
+                ast::Stmt::Assign(a) => {
+                    matches!(a.targets.as_slice(), [ast::Expr::Name(n)] if n.id.as_str() == "wait_time")
+                }
+                ast::Stmt::FunctionDef(f) => f.name.as_str() == "wait_time",
+                _ => false,
+            };
+            if own_wait {
+                let why = "a task set's own wait_time: the suggested rate uses the user class's";
+                state.skip(self.src, self.src.line_of(st), why);
+            }
+        }
         if let Some(d) = class.methods.get("on_stop") {
             state.skip(self.src, self.src.line_of(*d), "on_stop of a task set: blast has no step when it is left");
         }

@@ -31,6 +31,9 @@ fn usual_locust_styles_import() {
         ("ecommerce.py", &[20, 46], "on_stop"),
         ("api_headers.py", &[7], "event hook"),
         ("nested_taskset.py", &[], ""),
+        // a set's own wait_time, a set that never hands back beside others, an on_start on
+        // every entry
+        ("taskset_edges.py", &[6, 14, 28], "never calls self.interrupt()"),
     ];
     for (file, lines, why) in cases {
         let (code, err, toml, out) = import(file, &[]);
