@@ -79,6 +79,8 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
             .push(format!("{others} requests to other hosts (CDNs, analytics) are left out: blast loads one target."));
     }
     let mut known: Vec<Known> = Vec::new();
+    // cookie names an earlier recorded response set: blast's per-user cookie jar sends those
+    let mut set_cookies: Vec<String> = Vec::new();
     for (title, list) in groups {
         let mut steps = Vec::new();
         for e in list {
@@ -97,7 +99,24 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
                 if step.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
                     continue;
                 }
-                let v = substitute(v, &mut known, &mut steps);
+                let v = if k.eq_ignore_ascii_case("cookie") {
+                    let (kept, jar) = split_cookie(v, &set_cookies);
+                    if !jar.is_empty() {
+                        step.comments.push(format!(
+                            "Cookie {} left out: an earlier response set {}, the user's cookie jar sends {}",
+                            jar.join(", "),
+                            if jar.len() == 1 { "it" } else { "them" },
+                            if jar.len() == 1 { "it" } else { "them" },
+                        ));
+                    }
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    kept
+                } else {
+                    v.to_string()
+                };
+                let v = substitute(&v, &mut known, &mut steps);
                 if k.eq_ignore_ascii_case("cookie") && !v.contains("{{") {
                     step.comments.push("Cookie as recorded: it came from no response of this recording".into());
                 }
@@ -109,6 +128,11 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
             steps.push(step);
             let idx = steps.len() - 1;
             learn(&e["response"], idx, &mut known);
+            for c in response_cookies(&e["response"]) {
+                if !set_cookies.contains(&c) {
+                    set_cookies.push(c);
+                }
+            }
         }
         if !steps.is_empty() {
             p.items.push(Item::Flow(Flow { name: title, weight: 1, tags: Vec::new(), comments: Vec::new(), steps }));
@@ -119,6 +143,43 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
     }
     p.unique_names();
     Ok((p, Vec::new()))
+}
+
+/// The names of the cookies a response set: its `cookies` list and its `Set-Cookie` headers.
+fn response_cookies(resp: &Value) -> Vec<String> {
+    let mut out: Vec<String> = resp["cookies"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
+    for h in resp["headers"].as_array().map_or(&[][..], Vec::as_slice) {
+        if h["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case("set-cookie")) {
+            // one header per cookie; some exports join several with newlines
+            for line in h["value"].as_str().unwrap_or("").lines() {
+                if let Some((name, _)) = line.split(';').next().unwrap_or("").split_once('=') {
+                    out.push(name.trim().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A recorded `Cookie` header split into the pairs to keep (as one header value) and the names
+/// of the pairs an earlier response set (the cookie jar sends those).
+fn split_cookie(header: &str, set: &[String]) -> (String, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut jar = Vec::new();
+    for pair in header.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
+        if set.iter().any(|s| s == name) {
+            jar.push(name.to_string());
+        } else {
+            kept.push(pair);
+        }
+    }
+    (kept.join("; "), jar)
 }
 
 /// What a response returned that a later request may send back: JSON string values of at
@@ -198,4 +259,42 @@ fn path_and_query(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let p = rest.find('/').map_or("/", |i| &rest[i..]);
     p.split('#').next().unwrap_or(p).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop() -> Profile {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/import/cookies.har");
+        let text = std::fs::read_to_string(path).expect("the test HAR file");
+        let doc: Value = serde_json::from_str(&text).expect("JSON");
+        let opts = Options { host: None, rate: None, users: 1, output: None };
+        read("cookies.har", &doc, &opts).expect("a HAR").0
+    }
+
+    fn cookie(step: &Step) -> Option<&str> {
+        step.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("cookie")).map(|(_, v)| v.as_str())
+    }
+
+    /// Cookie pairs an earlier response set (by `response.cookies` or a `Set-Cookie` header) are
+    /// left to the cookie jar; pairs no response set are kept as recorded.
+    #[test]
+    fn cookies_set_by_earlier_responses_are_left_to_the_jar() {
+        let p = shop();
+        let [Item::Flow(f)] = p.items.as_slice() else { panic!("one flow: {:?}", p.items) };
+        let steps = &f.steps;
+        assert_eq!(steps.len(), 4);
+        // nothing set consent=yes: kept, with the recorded-cookie comment
+        assert_eq!(cookie(&steps[0]), Some("consent=yes"));
+        assert!(steps[0].comments.iter().any(|c| c.contains("came from no response")));
+        assert_eq!(cookie(&steps[1]), Some("consent=yes"));
+        // session came from the login's response.cookies: dropped, consent kept
+        assert_eq!(cookie(&steps[2]), Some("consent=yes"));
+        assert!(steps[2].comments.iter().any(|c| c.contains("Cookie session left out") && c.contains("cookie jar")));
+        // both pairs set earlier (one by a Set-Cookie header only): the header goes
+        assert_eq!(cookie(&steps[3]), None, "{:?}", steps[3].headers);
+        assert!(steps[3].comments.iter().any(|c| c.contains("Cookie session, csrftoken left out")));
+        assert!(steps[3].headers.iter().any(|(k, v)| k == "Content-Type" && v == "application/json"));
+    }
 }

@@ -3,6 +3,7 @@
 //! `@tag`), `on_start` logins, and each task's requests (`locust_task`). Weights of classes and
 //! tasks become one exact mix; `wait_time` becomes a suggested `rate` with its arithmetic.
 
+use super::locust_set::{Cx, Folded, Ratio, State};
 use super::locust_task::{constant, Class, Source, Task};
 use super::locust_value::Val;
 use super::model::{Flow, Item, Profile, Skipped, Step};
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 
 /// What kind of class a class statement defines.
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
+pub enum Kind {
     /// `HttpUser` / `FastHttpUser`: `self.client` is Locust's HTTP client.
     Http,
     /// `User`: a client of its own.
@@ -24,11 +25,40 @@ enum Kind {
 }
 
 /// A task: its function, weight, tags, and the name `self` goes by.
-struct TaskDef<'a> {
-    def: &'a ast::StmtFunctionDef,
-    weight: u64,
-    tags: Vec<String>,
-    self_name: String,
+pub struct TaskDef<'a> {
+    pub def: &'a ast::StmtFunctionDef,
+    pub weight: u64,
+    pub tags: Vec<String>,
+    pub self_name: String,
+}
+
+/// One of a class's tasks: a function or a task set.
+pub enum Entry<'a> {
+    Func(TaskDef<'a>),
+    Set { def: &'a ast::StmtClassDef, weight: u64, line: usize },
+}
+
+impl Entry<'_> {
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::Func(t) => t.def.name.as_str(),
+            Entry::Set { def, .. } => def.name.as_str(),
+        }
+    }
+
+    pub fn weight(&self) -> u64 {
+        match self {
+            Entry::Func(t) => t.weight,
+            Entry::Set { weight, .. } => *weight,
+        }
+    }
+
+    fn add_weight(&mut self, w: u64) {
+        match self {
+            Entry::Func(t) => t.weight += w,
+            Entry::Set { weight, .. } => *weight += w,
+        }
+    }
 }
 
 /// A translated user class.
@@ -39,8 +69,8 @@ struct UserClass {
     host: Option<String>,
     on_start: Vec<Step>,
     on_start_notes: Vec<String>,
-    /// (task weight, items it became).
-    tasks: Vec<(u64, Vec<Item>)>,
+    /// Each task's share of the class's Locust task runs and the items it became.
+    tasks: Vec<Folded>,
     users_file: Option<String>,
     timeout: Option<f64>,
 }
@@ -84,6 +114,12 @@ pub fn read(name: &str, text: &str, opts: &Options) -> Result<(Profile, Vec<Skip
             Stmt::ClassDef(c) => {
                 classes.insert(c.name.to_string(), c);
                 order.push(c);
+                // task sets nested in a user class (`class Browse(TaskSet)` inside it)
+                for n in &c.body {
+                    if let Stmt::ClassDef(n) = n {
+                        classes.entry(n.name.to_string()).or_insert(n);
+                    }
+                }
             }
             Stmt::FunctionDef(f) => {
                 if f.decorator_list.iter().any(|d| mentions(d, "events")) {
@@ -105,6 +141,19 @@ pub fn read(name: &str, text: &str, opts: &Options) -> Result<(Profile, Vec<Skip
     let mut users: Vec<UserClass> = Vec::new();
     for c in &order {
         let kind = kind_of(c, &classes);
+        if c.bases.iter().filter_map(base_name).any(|b| b == "LoadTestShape") {
+            let line = src.line_of(*c);
+            let s = Skipped {
+                line,
+                source: src.text_of(line),
+                why:
+                    "a LoadTestShape: blast's load is a rate; write its steps as --stages (e.g. --stages 30s:10,30s:20)"
+                        .into(),
+            };
+            header.push(s.comment(name));
+            skipped.push(s);
+            continue;
+        }
         if !matches!(kind, Kind::Http | Kind::Custom) || is_abstract(c) {
             continue;
         }
@@ -169,31 +218,43 @@ pub fn read(name: &str, text: &str, opts: &Options) -> Result<(Profile, Vec<Skip
         }
         if let Some(def) = class.methods.get("on_stop") {
             let line = src.line_of(*def);
-            note(line, "on_stop: blast has no step at the end of a user's life");
+            note(line, "on_stop: blast has no step at the end of a user's life (a logout is not sent)");
         }
         skipped.append(&mut base.skipped);
         captured = std::mem::take(&mut base.captured);
         u.users_file = base.users_file.clone();
         u.timeout = base.timeout;
+        let cx = Cx { src: &src, module: &module, classes: &classes, functions: &functions };
+        let mut state = State {
+            attrs: base.attrs.clone(),
+            session_headers: base.session_headers.clone(),
+            captured: std::mem::take(&mut captured),
+            skipped: Vec::new(),
+            on_start: Vec::new(),
+            on_start_notes: Vec::new(),
+            users_file: u.users_file.take(),
+            timeout: u.timeout,
+        };
+        let alone = tasks.len() == 1;
         for t in tasks {
-            let mut run = Task::new(&src, &module, Some(&class));
-            run.self_name = t.self_name.clone();
-            run.attrs = base.attrs.clone();
-            run.session_headers = base.session_headers.clone();
-            run.captured = std::mem::take(&mut captured);
-            run.stmts(&t.def.body);
-            captured = std::mem::take(&mut run.captured);
-            if run.steps.is_empty() && run.pending.is_empty() {
-                run.skip(src.line_of(t.def), "a task without requests");
+            match t {
+                Entry::Func(t) => {
+                    let items = cx.func(&class, &t, &mut state);
+                    u.tasks.push(Folded { w: Ratio::int(t.weight), tasks: 1, items });
+                }
+                Entry::Set { def, weight, line } => {
+                    for f in cx.set(def, line, &class, alone, &mut state, 0) {
+                        u.tasks.push(Folded { w: f.w.times(Ratio::int(weight)), ..f });
+                    }
+                }
             }
-            skipped.append(&mut run.skipped);
-            u.users_file = u.users_file.take().or(run.users_file.take());
-            u.timeout = match (u.timeout, run.timeout) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            u.tasks.push((t.weight, items(t.def.name.as_str(), &t.tags, run.steps, run.pending)));
         }
+        captured = std::mem::take(&mut state.captured);
+        skipped.append(&mut state.skipped);
+        u.on_start.append(&mut state.on_start);
+        u.on_start_notes.append(&mut state.on_start_notes);
+        u.users_file = state.users_file;
+        u.timeout = state.timeout;
         for n in &notes {
             header.push(n.comment(name));
         }
@@ -241,10 +302,21 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
     let mut known = true;
     for u in &users {
         let share = n * u.weight as f64 / class_total as f64;
+        // Locust waits per blast iteration: a sequence's flow waits after each task, a task
+        // that interrupts does not wait
+        let all = u.tasks.iter().fold(Ratio::ZERO, |a, f| a.plus(f.w.times(Ratio::int(f.tasks))));
+        let sending = u.tasks.iter().filter(|f| !f.items.is_empty()).fold(Ratio::ZERO, |a, f| a.plus(f.w));
+        let per_iter = if sending.num == 0 { 1.0 } else { all.over(sending).float() };
         match &u.cycle {
             Some((secs, how)) => {
+                let secs = secs * per_iter;
                 rate += share / secs;
-                lines.push(format!("{share:.4} users / {secs} s ({how}) = {:.4}/s", share / secs));
+                let how = if (per_iter - 1.0).abs() > 1e-9 {
+                    format!("{how}, times {} Locust waits per iteration", trim_float(per_iter))
+                } else {
+                    how.clone()
+                };
+                lines.push(format!("{share:.4} users / {} s ({how}) = {:.4}/s", trim_float(secs), share / secs));
             }
             None => known = false,
         }
@@ -266,13 +338,11 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
             p.rate_note.push("no wait_time to compute a rate from: 100/s is a placeholder (--rate R)".into());
         }
     }
-    // one cycle: every class's task weights scaled to a common total, times the class weight
-    let sums: Vec<u64> = users.iter().map(|u| u.tasks.iter().map(|t| t.0).sum::<u64>().max(1)).collect();
-    let l = sums.iter().fold(1u64, |a, &b| lcm(a, b));
-    let mut weighted: Vec<(u64, Item)> = Vec::new();
+    // one cycle: every class's task shares (exact fractions) times the class weight
+    let mut weighted: Vec<(Ratio, Item)> = Vec::new();
     let mut on_start_set = false;
     let mut timeout: Option<f64> = None;
-    for (u, sum) in users.into_iter().zip(sums) {
+    for u in users {
         if !u.on_start.is_empty() || !u.on_start_notes.is_empty() {
             if on_start_set {
                 let first = u.on_start.first().map(|s| s.name.clone()).unwrap_or_default();
@@ -294,19 +364,23 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
             (Some(a), Some(b)) => Some(f64::max(a, b)),
             (a, b) => a.or(b),
         };
-        for (w, items) in u.tasks {
-            let weight = u.weight.saturating_mul(w).saturating_mul(l / sum);
-            for item in items {
+        let sending = u.tasks.iter().filter(|f| !f.items.is_empty()).fold(Ratio::ZERO, |a, f| a.plus(f.w));
+        for f in u.tasks {
+            let weight = if sending.num == 0 { Ratio::int(1) } else { Ratio::int(u.weight).times(f.w).over(sending) };
+            for item in f.items {
                 weighted.push((weight, item));
             }
         }
     }
     p.timeout = timeout.map(|t| format!("{}ms", (t * 1000.0).round() as u64));
-    let g = weighted.iter().filter(|(_, i)| !matches!(i, Item::Comments(_))).fold(0, |a, (w, _)| gcd(a, *w)).max(1);
+    let real = || weighted.iter().filter(|(_, i)| !matches!(i, Item::Comments(_)));
+    let l = real().fold(1u128, |a, (w, _)| lcm128(a, w.den));
+    let g = real().fold(0u128, |a, (w, _)| gcd128(a, w.num * (l / w.den))).max(1);
     for (w, mut item) in weighted {
+        let w = u64::try_from(w.num * (l / w.den) / g).unwrap_or(u64::MAX).max(1);
         match &mut item {
-            Item::Request { weight, .. } => *weight = (w / g).max(1),
-            Item::Flow(f) => f.weight = (w / g).max(1),
+            Item::Request { weight, .. } => *weight = w,
+            Item::Flow(f) => f.weight = w,
             Item::Comments(_) => {}
         }
         p.items.push(item);
@@ -315,7 +389,7 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
 }
 
 /// The items one task becomes: a `[[request]]` for a single plain request, else a `[[flow]]`.
-fn items(func: &str, tags: &[String], mut steps: Vec<Step>, trailing: Vec<String>) -> Vec<Item> {
+pub fn items(func: &str, tags: &[String], mut steps: Vec<Step>, trailing: Vec<String>) -> Vec<Item> {
     let mut out = Vec::new();
     if steps.len() == 1 && !steps[0].needs_flow() {
         let mut step = steps.remove(0);
@@ -348,16 +422,16 @@ fn trim_float(x: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
+fn gcd128(a: u128, b: u128) -> u128 {
     if b == 0 {
         a
     } else {
-        gcd(b, a % b)
+        gcd128(b, a % b)
     }
 }
 
-fn lcm(a: u64, b: u64) -> u64 {
-    (a / gcd(a, b).max(1)).saturating_mul(b)
+fn lcm128(a: u128, b: u128) -> u128 {
+    (a / gcd128(a, b).max(1)).saturating_mul(b)
 }
 
 /// Whether an expression mentions a name (`events.test_start`, `__name__`).
@@ -371,7 +445,7 @@ fn mentions(e: &Expr, name: &str) -> bool {
     }
 }
 
-fn base_name(e: &Expr) -> Option<String> {
+pub fn base_name(e: &Expr) -> Option<String> {
     match e {
         Expr::Name(n) => Some(n.id.to_string()),
         Expr::Attribute(a) => Some(a.attr.to_string()),
@@ -379,7 +453,7 @@ fn base_name(e: &Expr) -> Option<String> {
     }
 }
 
-fn kind_of(c: &ast::StmtClassDef, classes: &HashMap<String, &ast::StmtClassDef>) -> Kind {
+pub fn kind_of(c: &ast::StmtClassDef, classes: &HashMap<String, &ast::StmtClassDef>) -> Kind {
     kind_depth(c, classes, 0)
 }
 
@@ -409,7 +483,7 @@ fn is_abstract(c: &ast::StmtClassDef) -> bool {
 }
 
 /// The class's statements, its parents' in the file first.
-fn chain<'a>(c: &'a ast::StmtClassDef, classes: &HashMap<String, &'a ast::StmtClassDef>) -> Vec<&'a Stmt> {
+pub fn chain<'a>(c: &'a ast::StmtClassDef, classes: &HashMap<String, &'a ast::StmtClassDef>) -> Vec<&'a Stmt> {
     let mut out = Vec::new();
     let mut seen = vec![c.name.to_string()];
     fn parents<'a>(
@@ -432,7 +506,7 @@ fn chain<'a>(c: &'a ast::StmtClassDef, classes: &HashMap<String, &'a ast::StmtCl
     out
 }
 
-fn class_info<'a>(
+pub fn class_info<'a>(
     c: &'a ast::StmtClassDef,
     kind: Kind,
     classes: &HashMap<String, &'a ast::StmtClassDef>,
@@ -495,49 +569,71 @@ fn wait_time(
     }
 }
 
-/// The class's tasks: `@task`/`@task(N)` methods (with `@tag`), or `tasks = [...]`/`{fn: N}`.
-fn task_defs<'a>(
+/// `@task`/`@task(N)` and `@tag(...)` of a function or a nested task set: its weight (None when
+/// it is no task) and tags.
+fn decorators(
+    list: &[Expr],
+    src: &Source<'_>,
+    module: &HashMap<String, Val>,
+    class: &Class<'_>,
+) -> Result<(Option<u64>, Vec<String>), (usize, String)> {
+    let mut weight = None;
+    let mut tags = Vec::new();
+    for d in list {
+        let name = base_name(match d {
+            Expr::Call(c) => &c.func,
+            d => d,
+        });
+        match (name.as_deref(), d) {
+            (Some("task"), Expr::Call(call)) => {
+                let w = call.args.first().map_or(Some(1), |a| m_eval(src, module, class, a).int());
+                match w {
+                    Some(w) if w >= 1 => weight = Some(w as u64),
+                    _ => return Err((src.line_of(d), "a task weight known only at run time".into())),
+                }
+            }
+            (Some("task"), _) => weight = Some(1),
+            (Some("tag"), Expr::Call(call)) => {
+                for a in &call.args {
+                    match m_eval(src, module, class, a) {
+                        Val::Str(t) => tags.push(t),
+                        _ => return Err((src.line_of(d), "a tag known only at run time".into())),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((weight, tags))
+}
+
+/// The class's tasks in Locust's order: `@task`/`@task(N)` methods (with `@tag`) and task
+/// sets, or `tasks = [...]`/`{fn: N}` of functions and task sets.
+pub fn task_defs<'a>(
     c: &'a ast::StmtClassDef,
     classes: &HashMap<String, &'a ast::StmtClassDef>,
     functions: &HashMap<String, &'a ast::StmtFunctionDef>,
     src: &Source<'_>,
     module: &HashMap<String, Val>,
     class: &Class<'a>,
-) -> Result<Vec<TaskDef<'a>>, (usize, String)> {
-    let mut out: Vec<TaskDef<'a>> = Vec::new();
+) -> Result<Vec<Entry<'a>>, (usize, String)> {
+    let mut out: Vec<Entry<'a>> = Vec::new();
     let stmts = chain(c, classes);
     for s in &stmts {
-        let Stmt::FunctionDef(f) = s else { continue };
-        let mut weight = None;
-        let mut tags = Vec::new();
-        for d in &f.decorator_list {
-            let name = base_name(match d {
-                Expr::Call(c) => &c.func,
-                d => d,
-            });
-            match (name.as_deref(), d) {
-                (Some("task"), Expr::Call(call)) => {
-                    let w = call.args.first().map_or(Some(1), |a| m_eval(src, module, class, a).int());
-                    match w {
-                        Some(w) if w >= 1 => weight = Some(w as u64),
-                        _ => return Err((src.line_of(d), "a task weight known only at run time".into())),
-                    }
+        match s {
+            Stmt::FunctionDef(f) => {
+                if let (Some(weight), tags) = decorators(&f.decorator_list, src, module, class)? {
+                    out.retain(|t| t.name() != f.name.as_str());
+                    out.push(Entry::Func(TaskDef { def: f, weight, tags, self_name: "self".into() }));
                 }
-                (Some("task"), _) => weight = Some(1),
-                (Some("tag"), Expr::Call(call)) => {
-                    for a in &call.args {
-                        match m_eval(src, module, class, a) {
-                            Val::Str(t) => tags.push(t),
-                            _ => return Err((src.line_of(d), "a tag known only at run time".into())),
-                        }
-                    }
-                }
-                _ => {}
             }
-        }
-        if let Some(weight) = weight {
-            out.retain(|t| t.def.name != f.name);
-            out.push(TaskDef { def: f, weight, tags, self_name: "self".into() });
+            Stmt::ClassDef(k) if kind_of(k, classes) == Kind::TaskSet => {
+                if let (Some(weight), _) = decorators(&k.decorator_list, src, module, class)? {
+                    out.retain(|t| t.name() != k.name.as_str());
+                    out.push(Entry::Set { def: k, weight, line: src.line_of(*s) });
+                }
+            }
+            _ => {}
         }
     }
     for s in &stmts {
@@ -564,19 +660,17 @@ fn task_defs<'a>(
         };
         for (e, w) in entries {
             let Some(n) = base_name(e) else { return Err((line, "a task that is not a function name".into())) };
-            if let Some(f) = class.methods.get(&n) {
-                match out.iter_mut().find(|t| t.def.name.as_str() == n) {
-                    Some(t) => t.weight += w,
-                    None => out.push(TaskDef { def: f, weight: w, tags: Vec::new(), self_name: "self".into() }),
-                }
+            if let Some(t) = out.iter_mut().find(|t| t.name() == n) {
+                t.add_weight(w);
+            } else if let Some(f) = class.methods.get(&n) {
+                out.push(Entry::Func(TaskDef { def: f, weight: w, tags: Vec::new(), self_name: "self".into() }));
             } else if let Some(f) = functions.get(&n) {
                 let self_name = f.args.args.first().map_or("user".into(), |a| a.def.arg.to_string());
-                match out.iter_mut().find(|t| t.def.name.as_str() == n) {
-                    Some(t) => t.weight += w,
-                    None => out.push(TaskDef { def: f, weight: w, tags: Vec::new(), self_name }),
-                }
+                out.push(Entry::Func(TaskDef { def: f, weight: w, tags: Vec::new(), self_name }));
+            } else if let Some(k) = classes.get(&n).filter(|k| kind_of(k, classes) == Kind::TaskSet) {
+                out.push(Entry::Set { def: k, weight: w, line });
             } else if classes.contains_key(&n) {
-                return Err((line, format!("{n} is a TaskSet: nested task sets are not translated")));
+                return Err((line, format!("{n} is neither a TaskSet nor a function")));
             } else {
                 return Err((line, format!("{n} is not a function of this file")));
             }

@@ -147,6 +147,13 @@ impl<'a> Task<'a> {
         self.skipped.push(s);
     }
 
+    /// Ready for the next function body of the same run: its locals and return are gone, what
+    /// it set on `self` and its steps stay.
+    pub fn begin(&mut self) {
+        self.locals.clear();
+        self.returned = None;
+    }
+
     // ---------------------------------------------------------------- statements
 
     pub fn stmts(&mut self, body: &[Stmt]) {
@@ -610,8 +617,14 @@ impl<'a> Task<'a> {
         matches!(e, Expr::Name(n) if n.id.as_str() == self.self_name)
     }
 
+    /// `self`, or `self.user` / `self.parent` inside a task set (one namespace, statically).
+    fn is_selfish(&self, e: &Expr) -> bool {
+        self.is_self(e)
+            || matches!(e, Expr::Attribute(a) if matches!(a.attr.as_str(), "user" | "parent") && self.is_self(&a.value))
+    }
+
     fn is_client(&self, e: &Expr) -> bool {
-        matches!(e, Expr::Attribute(a) if a.attr.as_str() == "client" && self.is_self(&a.value))
+        matches!(e, Expr::Attribute(a) if a.attr.as_str() == "client" && self.is_selfish(&a.value))
     }
 
     fn is_client_headers(&self, e: &Expr) -> bool {
@@ -739,7 +752,7 @@ impl<'a> Task<'a> {
 
     fn attribute(&mut self, a: &ast::ExprAttribute) -> Val {
         let attr = a.attr.as_str();
-        if self.is_self(&a.value) {
+        if self.is_selfish(&a.value) {
             if let Some(v) = self.attrs.get(attr).or_else(|| self.class.and_then(|c| c.attrs.get(attr))) {
                 return v.clone();
             }
@@ -767,6 +780,8 @@ impl<'a> Task<'a> {
             }
             Val::Resp(i) => match attr {
                 "headers" => Val::Field(i, "header:".into()),
+                // FastHttpUser's rest(): the parsed JSON body
+                "js" => Val::Field(i, String::new()),
                 "status_code" | "text" | "content" | "elapsed" | "ok" => {
                     Val::Unknown(format!("the response's {attr} outside a check blast reads"))
                 }
@@ -839,6 +854,14 @@ impl<'a> Task<'a> {
                     _ => Val::Unknown(format!("self.client.{m}()")),
                 };
             }
+            // FastHttpUser's `with self.rest(method, url, json=...) as resp`
+            let own_rest = self.class.is_some_and(|k| k.methods.contains_key("rest"));
+            if self.is_selfish(&f.value) && f.attr.as_str() == "rest" && !own_rest {
+                return match c.args.first().map(|a| self.expr(a)) {
+                    Some(Val::Str(method)) => self.request(method.to_uppercase(), &c.args[1..], &c.keywords),
+                    _ => Val::Unknown("rest() with a method known only at run time".into()),
+                };
+            }
             if self.is_client_headers(&f.value) && f.attr.as_str() == "update" {
                 return match c.args.first().map(|a| self.expr(a)) {
                     Some(Val::Dict(pairs)) => {
@@ -861,6 +884,8 @@ impl<'a> Task<'a> {
             }
         }
         match &*c.func {
+            // leaving a task set: folded into the mix's weights (locust_set)
+            Expr::Attribute(f) if self.is_self(&f.value) && f.attr.as_str() == "interrupt" => Val::None,
             Expr::Attribute(f) if self.is_self(&f.value) => match self.attribute(f) {
                 Val::Name(n) if n.starts_with("self.") => self.method(&n[5..], c),
                 Val::Unknown(why) => Val::Unknown(why),
@@ -952,6 +977,7 @@ impl<'a> Task<'a> {
         let mut files: Option<Val> = None;
         let mut explicit_headers: Vec<(String, Val)> = Vec::new();
         let mut split: Option<(u64, u64)> = None;
+        let mut json_text: Option<String> = None;
         for (k, e) in &kw {
             let v = self.expr(e);
             let v = self.settle(v);
@@ -989,6 +1015,10 @@ impl<'a> Task<'a> {
                     }
                     Val::File(p) => {
                         step.body = Body::File(p);
+                        Ok(())
+                    }
+                    Val::JsonDoc(j) => {
+                        json_text = Some(j);
                         Ok(())
                     }
                     v => v.text().map(|t| step.body = Body::Text(t)),
@@ -1037,6 +1067,17 @@ impl<'a> Task<'a> {
         for (k, v) in explicit_headers {
             headers.retain(|(h, _)| !h.eq_ignore_ascii_case(&k));
             headers.push((k, v));
+        }
+        if let Some(j) = json_text {
+            // data=json.dumps(d) with a JSON Content-Type is json=d; without one requests sends
+            // no Content-Type, which blast's json = would add
+            let typed = headers
+                .iter()
+                .any(|(h, v)| h.eq_ignore_ascii_case("content-type") && matches!(v, Val::Str(t) if t.contains("json")));
+            if !typed {
+                return Val::Unknown("data=json.dumps(...) without a JSON Content-Type header".into());
+            }
+            step.body = Body::Json(j);
         }
         for (k, v) in headers {
             match v.text() {
@@ -1440,7 +1481,10 @@ fn builtin(name: &str, args: Vec<Val>, kw: &[(String, Val)], users_file: &mut Op
         n if n.starts_with("gevent.") => {
             Val::Unknown(format!("{n}(): gevent calls (greenlets, sleeps) run Python code blast does not run"))
         }
-        "json.dumps" => Val::Unknown("json.dumps(...) as a body: pass the dict as json= instead".into()),
+        "json.dumps" => match arg(0) {
+            v @ (Val::Dict(_) | Val::List(_)) => v.json().map_or_else(Val::Unknown, Val::JsonDoc),
+            v => Val::Unknown(format!("json.dumps of {}", v.kind())),
+        },
         _ => Val::Unknown(format!("{name}()")),
     }
 }

@@ -31,6 +31,8 @@ pub enum Val {
     Field(usize, String),
     /// Random text of this length, before `"".join(...)`.
     RandChars(u64),
+    /// `json.dumps(...)` of a dict or a list: its `json = ...` value (TOML, inline).
+    JsonDoc(String),
     /// `time.time()` times this factor.
     Time(f64),
     /// A file opened for reading (`open(path)`).
@@ -103,6 +105,7 @@ impl Val {
             Val::Field(..) => "a response value",
             Val::RandChars(_) => "random characters",
             Val::Time(_) => "a time",
+            Val::JsonDoc(_) => "a JSON text",
             Val::File(_) => "a file",
             Val::Users(_) => "a users list",
             Val::UserRow => "a user row",

@@ -1,7 +1,7 @@
 //! `blast import`: turns a team's existing load test into a blast profile (TOML) that
 //! `blast run` runs unchanged. Readers, chosen by content:
 //!
-//! - `locust` (with `locust_task` and `locust_value`): a Locust file, read statically with a
+//! - `locust` (with `locust_set`, `locust_task` and `locust_value`): a Locust file, read statically with a
 //!   Python parser; nothing is executed.
 //! - `har`: a browser's HAR export: one flow per page, values from earlier responses captured.
 //! - `openapi`: an OpenAPI 3 document (JSON or YAML): one request per operation with an
@@ -13,6 +13,7 @@
 
 pub mod har;
 pub mod locust;
+pub mod locust_set;
 pub mod locust_task;
 pub mod locust_value;
 pub mod model;

@@ -2,6 +2,8 @@
 //! and the profiles they become are accepted by `blast run --dry-run`; constructs outside the
 //! subset are listed by line (exit 1); unreadable input exits 2 with nothing written.
 
+mod styles;
+
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

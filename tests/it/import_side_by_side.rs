@@ -17,7 +17,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 /// Locust: `BLAST_TEST_LOCUST` (set by .ci/run), else CI's venv.
-fn locust() -> String {
+pub(crate) fn locust() -> String {
     let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/locust")).unwrap_or_default();
     let bin = std::env::var("BLAST_TEST_LOCUST").unwrap_or(venv);
     let ok = Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success());
@@ -78,7 +78,7 @@ fn n(stats: &serde_json::Value, key: &str) -> u64 {
 /// Runs real Locust headless on `file` (from its folder, so it finds users.csv) and returns
 /// its exit code, output and its final statistics by name: (requests, failures). Locust's CSV
 /// is written every few seconds and may miss the last ones; `--json-file` is the final count.
-fn run_locust(file: &str, users: u32, secs: u32, host: &str) -> (i32, String, BTreeMap<String, (u64, u64)>) {
+pub(crate) fn run_locust(file: &str, users: u32, secs: u32, host: &str) -> (i32, String, BTreeMap<String, (u64, u64)>) {
     let prefix = temp_path("locust");
     let out = Command::new(locust())
         .current_dir(data(""))
@@ -127,7 +127,7 @@ fn import(file: &str, users: u32, host: &str) -> PathBuf {
 }
 
 /// blast's report rows by name: (ok, failed), without the flow rows.
-fn blast_rows(report: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
+pub(crate) fn blast_rows(report: &serde_json::Value) -> BTreeMap<String, (u64, u64)> {
     let rows = report["names"].as_array().expect("names");
     rows.iter()
         .filter(|r| r["type"] != "flow")
