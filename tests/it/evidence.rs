@@ -137,8 +137,8 @@ fn a_target_that_dies_mid_run_leaves_nothing_unaccounted() {
 
 #[test]
 fn throughput_divides_by_the_span_the_responses_arrived_over() {
-    // Exclusive: the response span in (1.6, 3.0) s.
-    let _g = exclusive();
+    // Shared: exact counts at 40/s; the span's 1.8 s within (1.6, 3.0) s, which no load shortens.
+    let _g = shared();
     let server = Server::start(&["--delay", "800ms"]);
     let r = blast(&["api", "--target", &server.url(), "--rate", "40", "--duration", "1s", "--conns", "60"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
