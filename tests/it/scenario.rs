@@ -166,8 +166,9 @@ fn login_flow_logs_in_once_per_user_and_reuses_the_token() {
 
 #[test]
 fn expired_tokens_are_dropped_and_the_user_logs_in_again() {
-    // Shared: counts against the server, a 700 ms token in a 3 s run.
-    let _g = shared();
+    // Exclusive: "no more 401s than logins" holds while requests do not queue behind one another
+    // (each request in flight with the expired token gets its own 401; one login follows).
+    let _g = exclusive();
     let server = Server::start(&["--require-auth", "--token-ttl", "700ms"]);
     let file = scenario(LOGIN, &format!("http://{}", server.addr), 2);
     let r = blast(&["run", file.to_str().expect("path"), "--rate", "100", "--duration", "3s"]);
