@@ -80,7 +80,9 @@ fn ws_broadcast_delay_20ms_is_reported_per_recipient_within_3ms() {
     let _g = exclusive();
     // The target holds every broadcast 20 ms before writing it to the subscribers: each
     // recipient's delivery latency is 20 ms plus the POST and the frame write (tolerance 3 ms
-    // at p50, nothing below 20 ms).
+    // at p50, nothing below 20 ms). Judged against what the server says it did (from the
+    // message's arrival to the frame written, its timer's overshoot on a busy machine
+    // included), as tests/it/ws_formats.rs judges the chat layout.
     let server = Server::start(&["--broadcast-delay", "20ms"]);
     let target = format!("ws://{}/ws", server.addr);
     let r = blast(&[
@@ -101,7 +103,11 @@ fn ws_broadcast_delay_20ms_is_reported_per_recipient_within_3ms() {
     assert_eq!(f(&j, "/probes/delivered"), f(&j, "/probes/expected_deliveries"));
     let (min, p50) = (f(&j, "/delivery_ms/min"), f(&j, "/delivery_ms/p50"));
     assert!(min >= 20.0, "a delivery faster than the injected delay: {min} ms\n{}", r.stdout);
-    assert!(p50 <= 23.0, "delivery p50 {p50} ms\n{}", r.stdout);
+    let served = server.json("GET", "/stats/broadcasts", None);
+    assert_eq!(served["deliveries"].as_f64(), Some(f(&j, "/probes/delivered")), "{served}");
+    let server_p50 = served["server_ms"]["p50"].as_f64().expect("server p50");
+    assert!(server_p50 >= 20.0, "the server held {server_p50} ms");
+    assert!(p50 - server_p50 <= 3.0, "delivery p50 {p50} ms, server {server_p50} ms\n{}", r.stdout);
 }
 
 #[test]
