@@ -18,8 +18,9 @@ for s in $suites; do
     [ "$s" != main ] && [ -f "tests/it/$s.rs" ] || { echo "soak-tests: '$s' is not a test module (tests/it/NAME.rs)" >&2; exit 2; }
     filters+=("$s::")
 done
-# Build once, outside the timed loop. Logs go where cargo builds (CARGO_TARGET_DIR or target/).
-nice -n 19 cargo test --release --test it --no-run
+# Build once (the README's test profile), outside the timed loop. Logs go where cargo builds
+# (CARGO_TARGET_DIR or target/).
+nice -n 19 cargo test --profile test-ci --test it --no-run
 logs="${CARGO_TARGET_DIR:-target}"
 
 # One core kept busy for the whole soak; stopped however the script ends.
@@ -29,7 +30,7 @@ trap 'kill "$busy" 2>/dev/null || true' EXIT
 
 for i in $(seq 1 "$n"); do
     started=$(date +%s)
-    if ! cargo test --release --test it -- --test-threads=1 "${filters[@]}" > "$logs/soak-$i.log" 2>&1; then
+    if ! cargo test --profile test-ci --test it -- --test-threads=1 "${filters[@]}" > "$logs/soak-$i.log" 2>&1; then
         echo "soak-tests: run $i of $n FAILED (log: $logs/soak-$i.log)"
         grep -E "^test .* FAILED|panicked" "$logs/soak-$i.log" || true
         exit 1

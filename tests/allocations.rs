@@ -76,7 +76,8 @@ fn counted_run(io: &str, rate: &str, url: &str) -> (u64, f64) {
 #[test]
 fn steady_state_requests_allocate_nothing_on_either_backend() {
     require_uring();
-    let _g = serial();
+    // Exclusive: the only test of its binary; the guard keeps the rule that a load test takes one.
+    let _g = exclusive();
     let server = Server::start(&[]);
     for io in ["epoll", "uring"] {
         // Two runs of the same length: what the second's 4,000 extra requests allocated is

@@ -11,7 +11,8 @@ use crate::common::*;
 /// in `x-blast-hold-us`; on a busy machine its timer overshoots), so blast's figures beyond that
 /// hold, per request, are its error: p50 within [-0.05 ms, 1% of d + 0.3 ms].
 fn delay_is_reported(delay: &str, ms: f64, rate: &str, conns: &str) {
-    let _g = serial();
+    // Exclusive: latency tolerance of 1% + 0.3 ms.
+    let _g = exclusive();
     let server = Server::start(&["--delay", delay]);
     let r = blast(&["api", "--rate", rate, "--duration", "2s", "--conns", conns, "--target", &server.url()]);
     assert_eq!(r.code, 0, "{}", r.stdout);
@@ -39,7 +40,8 @@ fn delay_100ms_within_1_percent_plus_300us() {
 
 #[test]
 fn rate_sweep_achieves_the_target_within_half_a_percent() {
-    let _g = serial();
+    // Exclusive: rate achieved within 0.5%, up to 20,000/s.
+    let _g = exclusive();
     let server = Server::start(&[]);
     for rate in ["500", "5000", "20000"] {
         let r = blast(&["api", "--rate", rate, "--duration", "2s", "--target", &server.url()]);
@@ -55,7 +57,8 @@ fn rate_sweep_achieves_the_target_within_half_a_percent() {
 
 #[test]
 fn stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
-    let _g = serial();
+    // Exclusive: service time bound of timeout + 20 ms.
+    let _g = exclusive();
     // Every 1 s the target answers nothing for 800 ms; with a 300 ms timeout the requests caught
     // in a stall time out, the others succeed, and the run ends on time.
     let server = Server::start(&["--stall-every", "1s", "--stall-for", "800ms"]);
@@ -73,10 +76,13 @@ fn stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
 
 #[test]
 fn ws_broadcast_delay_20ms_is_reported_per_recipient_within_3ms() {
-    let _g = serial();
+    // Exclusive: delivery p50 within 3 ms.
+    let _g = exclusive();
     // The target holds every broadcast 20 ms before writing it to the subscribers: each
     // recipient's delivery latency is 20 ms plus the POST and the frame write (tolerance 3 ms
-    // at p50, nothing below 20 ms).
+    // at p50, nothing below 20 ms). Judged against what the server says it did (from the
+    // message's arrival to the frame written, its timer's overshoot on a busy machine
+    // included), as tests/it/ws_formats.rs judges the chat layout.
     let server = Server::start(&["--broadcast-delay", "20ms"]);
     let target = format!("ws://{}/ws", server.addr);
     let r = blast(&[
@@ -97,12 +103,17 @@ fn ws_broadcast_delay_20ms_is_reported_per_recipient_within_3ms() {
     assert_eq!(f(&j, "/probes/delivered"), f(&j, "/probes/expected_deliveries"));
     let (min, p50) = (f(&j, "/delivery_ms/min"), f(&j, "/delivery_ms/p50"));
     assert!(min >= 20.0, "a delivery faster than the injected delay: {min} ms\n{}", r.stdout);
-    assert!(p50 <= 23.0, "delivery p50 {p50} ms\n{}", r.stdout);
+    let served = server.json("GET", "/stats/broadcasts", None);
+    assert_eq!(served["deliveries"].as_f64(), Some(f(&j, "/probes/delivered")), "{served}");
+    let server_p50 = served["server_ms"]["p50"].as_f64().expect("server p50");
+    assert!(server_p50 >= 20.0, "the server held {server_p50} ms");
+    assert!(p50 - server_p50 <= 3.0, "delivery p50 {p50} ms, server {server_p50} ms\n{}", r.stdout);
 }
 
 #[test]
 fn s3_part_delay_50ms_shows_in_part_ttfb_within_1_percent_plus_5ms() {
-    let _g = serial();
+    // Exclusive: part TTFB within 1% + 5 ms.
+    let _g = exclusive();
     // The S3 endpoint answers each UploadPart 50 ms after reading it: the part's time to first
     // byte (last body byte sent -> response head) is 50 ms plus the rest of the body still in
     // socket buffers and the target's CRC check (tolerance 1% + 5 ms at p50, nothing below).

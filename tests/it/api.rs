@@ -5,7 +5,8 @@ use crate::common::*;
 
 #[test]
 fn rate_20000_for_10s_achieves_99_percent_with_no_errors() {
-    let _g = serial();
+    // Exclusive: 20,000/s and the rate achieved.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let r = blast(&["api", "--rate", "20000", "--duration", "10s", "--target", &server.url()]);
     let j = r.json.expect("json report");
@@ -20,7 +21,8 @@ fn rate_20000_for_10s_achieves_99_percent_with_no_errors() {
 
 #[test]
 fn fixed_10ms_delay_is_reported_within_1_percent_plus_200us() {
-    let _g = serial();
+    // Exclusive: latency tolerance of 0.3 ms.
+    let _g = exclusive();
     let server = Server::start(&["--delay", "10ms"]);
     let r = blast(&["api", "--rate", "200", "--duration", "3s", "--conns", "20", "--target", &server.url()]);
     let j = r.json.expect("json report");
@@ -40,7 +42,8 @@ fn fixed_10ms_delay_is_reported_within_1_percent_plus_200us() {
 
 #[test]
 fn stalls_show_in_corrected_tail_but_not_in_uncorrected() {
-    let _g = serial();
+    // Exclusive: latency p99 bounds.
+    let _g = exclusive();
     // Every 2 s the target answers nothing for 500 ms. With 2 connections, about 100 requests
     // queue at blast during each stall: the corrected p99 must show hundreds of ms, while the
     // uncorrected p99 (service time) sees only the 2 stuck requests per stall (< 1%).
@@ -57,7 +60,8 @@ fn stalls_show_in_corrected_tail_but_not_in_uncorrected() {
 
 #[test]
 fn poisson_arrivals_average_to_the_rate() {
-    let _g = serial();
+    // Exclusive: 5,000/s, sent within 3% of the schedule.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let r = blast(&["api", "--rate", "5000", "--duration", "4s", "--arrival", "poisson", "--target", &server.url()]);
     let j = r.json.expect("json report");
@@ -69,7 +73,8 @@ fn poisson_arrivals_average_to_the_rate() {
 
 #[test]
 fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
-    let _g = serial();
+    // Shared: nothing to connect to; "at once" is 3 s of an 8 s run.
+    let _g = shared();
     // Bind then drop a listener to get a port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let url = format!("http://127.0.0.1:{port}/v1/messages");
@@ -95,7 +100,8 @@ fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
 
 #[test]
 fn connections_the_server_closes_while_idle_are_replaced_without_errors() {
-    let _g = serial();
+    // Shared: exact counts at 200/s; 3 s pauses against a 1 s idle close.
+    let _g = shared();
     // The target closes a keep-alive connection idle for 1 s; the run pauses 3 s between two
     // busy seconds, so every connection used after the pause was closed while idle.
     let server = Server::start(&["--keepalive-timeout", "1s"]);
@@ -112,7 +118,8 @@ fn connections_the_server_closes_while_idle_are_replaced_without_errors() {
 
 #[test]
 fn a_request_cut_before_any_answer_is_retried_once_only_when_idempotent_and_asked() {
-    let _g = serial();
+    // Shared: exact counts at 50/s.
+    let _g = shared();
     // This target reads each request and closes the connection without a byte of answer.
     let server = Server::start(&["--misbehave", "close"]);
     let run = |extra: &[&str]| {
@@ -135,7 +142,8 @@ fn a_request_cut_before_any_answer_is_retried_once_only_when_idempotent_and_aske
 
 #[test]
 fn target_killed_mid_run_ends_on_time_with_a_report() {
-    let _g = serial();
+    // Exclusive: completed in a window set by a 1 s wall-clock wait.
+    let _g = exclusive();
     let mut server = Server::start(&[]);
     let json_path = temp_path("killed.json");
     let child = spawn_blast(
@@ -156,7 +164,8 @@ fn target_killed_mid_run_ends_on_time_with_a_report() {
 
 #[test]
 fn sigint_stops_the_run_and_writes_the_report() {
-    let _g = serial();
+    // Exclusive: rate achieved within 5%.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let json_path = temp_path("sigint.json");
     let child = spawn_blast(&["api", "--rate", "1000", "--duration", "60s", "--target", &server.url()], &json_path);
@@ -177,7 +186,8 @@ fn sigint_stops_the_run_and_writes_the_report() {
 
 #[test]
 fn demo_runs_against_its_embedded_target() {
-    let _g = serial();
+    // Shared: exact count at 2,000/s for 1 s, the embedded target in-process.
+    let _g = shared();
     let r = blast(&["demo", "--rate", "2000", "--duration", "1s"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("json");
@@ -187,7 +197,8 @@ fn demo_runs_against_its_embedded_target() {
 
 #[test]
 fn a_bare_ipv6_host_is_refused_with_the_bracketed_form_and_a_bracketed_one_works() {
-    let _g = serial();
+    // Shared: exact counts at 50/s.
+    let _g = shared();
     for (args, bracketed) in [
         (&["api", "--rate", "10", "--duration", "1s", "--target", "http://::1:8080/x"][..], "http://[::1]:8080/x"),
         (&["ws", "--duration", "1s", "--target", "ws://::1:8080/ws"][..], "ws://[::1]:8080/ws"),
@@ -257,7 +268,8 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn stages_ramp_and_hold_follow_the_schedule() {
-    let _g = serial();
+    // Exclusive: per-second counts within 1%.
+    let _g = exclusive();
     let server = Server::start(&[]);
     // Ramp 0 -> 2000/s over 2 s (2,000 requests, 500 in the first second), then hold 1 s.
     let r = blast(&["api", "--stages", "2s:0->2000,1s:2000", "--target", &server.url()]);

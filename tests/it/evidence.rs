@@ -28,7 +28,8 @@ fn assert_adds_up(j: &serde_json::Value, stdout: &str) {
 
 #[test]
 fn accounts_add_up_and_match_what_the_server_counted() {
-    let _g = serial();
+    // Shared: exact counts at 200/s against the server.
+    let _g = shared();
     let server = Server::start(&[]);
     let dir = ReportDir::new("evidence-csv");
     let prefix = dir.path("run");
@@ -71,7 +72,8 @@ fn accounts_add_up_and_match_what_the_server_counted() {
 
 #[test]
 fn sigint_against_a_silent_target_counts_each_request_written_as_in_flight() {
-    let _g = serial();
+    // Shared: exact counts: 20 connections, a silent target.
+    let _g = shared();
     let server = Server::start(&["--misbehave", "silent"]);
     let json_path = temp_path("silent.json");
     let target = format!("http://{}/v1/messages", server.addr);
@@ -97,7 +99,8 @@ fn sigint_against_a_silent_target_counts_each_request_written_as_in_flight() {
 
 #[test]
 fn a_target_that_dies_mid_run_leaves_nothing_unaccounted() {
-    let _g = serial();
+    // Exclusive: at most 20 answers between reading the count and the kill.
+    let _g = exclusive();
     let mut server = Server::start(&[]);
     let json_path = temp_path("dies.json");
     let target = format!("http://{}/auth/login", server.addr);
@@ -134,7 +137,8 @@ fn a_target_that_dies_mid_run_leaves_nothing_unaccounted() {
 
 #[test]
 fn throughput_divides_by_the_span_the_responses_arrived_over() {
-    let _g = serial();
+    // Shared: exact counts at 40/s; the span's 1.8 s within (1.6, 3.0) s, which no load shortens.
+    let _g = shared();
     let server = Server::start(&["--delay", "800ms"]);
     let r = blast(&["api", "--target", &server.url(), "--rate", "40", "--duration", "1s", "--conns", "60"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -169,7 +173,8 @@ steps = [
 
 #[test]
 fn a_capture_miss_is_a_completed_response_that_failed() {
-    let _g = serial();
+    // Shared: exact counts at 20/s.
+    let _g = shared();
     let server = Server::start(&[]);
     let file = temp_path("capture-miss.toml");
     std::fs::write(&file, CAPTURE_MISS.replace("TARGET", &format!("http://{}", server.addr))).expect("write");
@@ -192,7 +197,8 @@ fn a_capture_miss_is_a_completed_response_that_failed() {
 
 #[test]
 fn failed_statuses_are_listed_as_errors() {
-    let _g = serial();
+    // Shared: exact counts at 50/s.
+    let _g = shared();
     let server = Server::start(&["--require-auth"]);
     let r = blast(&["api", "--target", &server.url(), "--rate", "50", "--duration", "1s"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
@@ -204,7 +210,8 @@ fn failed_statuses_are_listed_as_errors() {
 
 #[test]
 fn hdr_log_intervals_are_the_run_seconds_and_never_overlap() {
-    let _g = serial();
+    // Exclusive: the last interval's length in (0.45, 0.9) s.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let dir = ReportDir::new("evidence-hdr");
     let log = dir.path("run.hlog");

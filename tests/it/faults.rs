@@ -27,7 +27,8 @@ fn against(kind: &str) -> (Run, Duration) {
 }
 
 fn check(kind: &str, expected_error: &str) {
-    let _g = serial();
+    // Shared: exact counts at 200/s; "ended" is 6 s for a 2 s run with a 1 s timeout.
+    let _g = shared();
     let (r, took) = against(kind);
     assert_eq!(r.code, 1, "{kind}: {}{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("panicked"), "{kind}: {}", r.stderr);
@@ -77,7 +78,8 @@ fn a_silent_target_times_out() {
 
 #[test]
 fn sigterm_stops_a_ws_run_and_writes_the_report() {
-    let _g = serial();
+    // Shared: exact counts; "stopped" is 5 s after the signal.
+    let _g = shared();
     let server = Server::start(&[]);
     let json = temp_path("ws-sigterm.json");
     let target = format!("ws://{}/ws", server.addr);
@@ -98,7 +100,8 @@ fn sigterm_stops_a_ws_run_and_writes_the_report() {
 
 #[test]
 fn secrets_never_reach_reports_or_output() {
-    let _g = serial();
+    // Shared: text of the outputs at low rates.
+    let _g = shared();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let secret = "s3cr3t-t0ken-value";
     let html = temp_path("secret.html");

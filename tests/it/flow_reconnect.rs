@@ -373,7 +373,8 @@ fn assert_clean(r: &Run, rows: &[(&str, f64, &str)]) -> serde_json::Value {
 
 #[test]
 fn a_flow_moves_to_a_fresh_connection_when_nginx_closes_one() {
-    let _g = serial();
+    // Shared: exact counts against nginx's log.
+    let _g = shared();
     let nginx = Nginx::start();
     let dir = ReportDir::new("launch");
     let file = scenario(&dir, LAUNCH_FLOW, &nginx.target(), 1);
@@ -485,7 +486,8 @@ const USER_LOGIN_ROWS: [(&str, f64, &str); 3] =
 
 #[test]
 fn on_start_logins_and_an_upload_flow_survive_nginx_closing_connections() {
-    let _g = serial();
+    // Shared: exact counts against nginx's log.
+    let _g = shared();
     let nginx = Nginx::start();
     let dir = ReportDir::new("upload");
     let file = scenario(&dir, LOGIN_AND_UPLOAD, &nginx.target(), 6);
@@ -544,7 +546,8 @@ fn on_start_logins_and_an_upload_flow_survive_nginx_closing_connections() {
 
 #[test]
 fn flows_logins_and_uploads_survive_every_way_a_python_server_closes() {
-    let _g = serial();
+    // Shared: exact counts against the server's.
+    let _g = shared();
     let server = ClosingServer::start(3);
     let dir = ReportDir::new("python");
     let launch = scenario(&dir, LAUNCH_FLOW, &server.target(), 1);
@@ -585,7 +588,8 @@ fn flows_logins_and_uploads_survive_every_way_a_python_server_closes() {
 
 #[test]
 fn ws_probes_over_http_go_on_a_fresh_connection_after_a_close() {
-    let _g = serial();
+    // Shared: exact counts against nginx's log.
+    let _g = shared();
     let ws = Server::start(&[]);
     let server = ClosingServer::start(3);
     let probes = format!("{}/v1/messages", server.target());
@@ -626,7 +630,8 @@ path = "/api/modules/m-{{random_int 1 20}}/{{pick a,b}}/{{ user.module }}/config
 
 #[test]
 fn a_path_with_function_arguments_runs_and_a_space_is_refused_before_sending() {
-    let _g = serial();
+    // Shared: exact counts against nginx's log.
+    let _g = shared();
     let nginx = Nginx::start();
     let dir = ReportDir::new("paths");
     let file = scenario(&dir, MODULE_PATHS, &nginx.target(), 3);
@@ -670,7 +675,8 @@ fn a_path_with_function_arguments_runs_and_a_space_is_refused_before_sending() {
 
 #[test]
 fn a_captured_value_that_puts_a_space_into_a_path_fails_the_step_unsent() {
-    let _g = serial();
+    // Shared: exact counts against nginx's log.
+    let _g = shared();
     let nginx = Nginx::start();
     let dir = ReportDir::new("captured");
     let toml = LAUNCH_FLOW.replace("/api/modules/launch", "/api/modules/spaced").replace("rate = 300", "rate = 50");

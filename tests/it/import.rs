@@ -225,7 +225,8 @@ fn unreadable_input_exits_2_and_writes_nothing() {
 /// (where the recorded token is refused), every iteration logs in and is let in.
 #[test]
 fn har_page_becomes_a_flow_with_a_fresh_token() {
-    let _serial = serial();
+    // Shared: exact counts at 20/s.
+    let _g = shared();
     let mut server = Server::start(&["--require-auth"]);
     let (code, err, toml, out) = import("chat.har", &["--host", &server.url()]);
     assert_eq!(code, 0, "{err}");
@@ -270,7 +271,8 @@ pub(crate) fn fastapi_python() -> String {
 /// example body the app's own validation accepts (no 422), path parameters filled in.
 #[test]
 fn fastapi_openapi_document_imports_and_runs() {
-    let _serial = serial();
+    // Shared: exact counts at 50/s against the app.
+    let _g = shared();
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let addr = format!("127.0.0.1:{port}");
     let mut app = Command::new(fastapi_python())

@@ -124,7 +124,8 @@ fn value(samples: &[Sample], name: &str) -> Option<f64> {
 
 #[test]
 fn api_run_serves_prometheus_metrics_while_it_runs() {
-    let _g = serial();
+    // Shared: the metrics' names and shapes at 300/s.
+    let _g = shared();
     python(); // the parser is ready before the run starts (a venv may have to be made first)
     let server = Server::start(&[]);
     let (mut child, addr) = start(&["api", "--rate", "300", "--duration", "5s", "--target", &server.url()]);
@@ -149,7 +150,8 @@ fn api_run_serves_prometheus_metrics_while_it_runs() {
 
 #[test]
 fn ws_and_upload_runs_serve_their_counters() {
-    let _g = serial();
+    // Shared: the counters' names and shapes.
+    let _g = shared();
     python();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let ws_url = format!("ws://{}/ws", server.addr);
@@ -177,7 +179,8 @@ fn ws_and_upload_runs_serve_their_counters() {
 
 #[test]
 fn a_busy_or_bad_metrics_address_is_a_usage_error() {
-    let _g = serial();
+    // Shared: exit codes, nothing sent.
+    let _g = shared();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
     for bad in [addr.as_str(), "example.com:9464"] {

@@ -1,9 +1,10 @@
 //! The integration tests: one binary, a module per area (one link instead of one per file).
 //! They run the real `blast` binary against real servers on 127.0.0.1 (`blast serve` as a
 //! separate process, s3s-fs, websocat, a Python Prometheus parser), which `common` starts.
-//! Every test that generates load or measures time takes `common::serial()`, the one lock of
-//! this process, so that no two of them share the two cores. A test that must own its process
-//! (a global counting allocator) is a binary of its own: tests/allocations.rs.
+//! Every test that generates load takes `common::exclusive()` (its assertions depend on timing,
+//! rates or CPU: it runs alone among the load tests) or `common::shared()` (a functional test:
+//! it may run beside a few other shared ones); the comment by each says why. A test that must
+//! own its process (a global counting allocator) is a binary of its own: tests/allocations.rs.
 
 mod common;
 

@@ -24,7 +24,8 @@ fn argv(s: &str) -> Vec<String> {
 
 #[test]
 fn flags_that_cannot_be_right_are_refused_with_the_reason() {
-    let _g = serial();
+    // Shared: refusals, each ms against a 900 ms bound.
+    let _g = shared();
     let server = Server::start(&[]);
     let url = server.url();
     let api = |extra: &str| {
@@ -70,7 +71,8 @@ fn flags_that_cannot_be_right_are_refused_with_the_reason() {
 
 #[test]
 fn tls_flags_on_a_plain_target_are_a_note_not_silence() {
-    let _g = serial();
+    // Shared: a note at 20/s.
+    let _g = shared();
     let server = Server::start(&[]);
     let (code, err) =
         blast_plain(&["api", "--rate", "20", "--duration", "1s", "--quiet", "--insecure", "--target", &server.url()]);
@@ -80,7 +82,8 @@ fn tls_flags_on_a_plain_target_are_a_note_not_silence() {
 
 #[test]
 fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
-    let _g = serial();
+    // Shared: refusals, each ms against a 900 ms bound.
+    let _g = shared();
     refused_before_the_run(vec![
         // `--bucket 'Bad_Bucket!'` failed with exit 1 after an S3 call.
         (
@@ -113,7 +116,8 @@ fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
 
 #[test]
 fn metrics_listen_port_is_printed_even_when_quiet() {
-    let _g = serial();
+    // Shared: a line at 20/s.
+    let _g = shared();
     let server = Server::start(&[]);
     let (code, err) = blast_plain(&[
         "api",
@@ -135,7 +139,8 @@ fn metrics_listen_port_is_printed_even_when_quiet() {
 
 #[test]
 fn second_interrupt_says_the_reports_were_not_written() {
-    let _g = serial();
+    // Shared: a silent target holds the run 10 s past both signals.
+    let _g = shared();
     // A silent target: after the first Ctrl-C the run waits for its requests (its grace
     // period), so the second one arrives while the reports are still to be written.
     let server = Server::start(&["--misbehave", "silent"]);
@@ -175,7 +180,8 @@ fn second_interrupt_says_the_reports_were_not_written() {
 /// `blast compare` passed a CURRENT run that was interrupted (3.4 of 8 s) without a word.
 #[test]
 fn compare_fails_an_interrupted_current_run() {
-    let _g = serial();
+    // Shared: exit codes at 100/s.
+    let _g = shared();
     let server = Server::start(&[]);
     let dir = ReportDir::new("compare-interrupted");
     let (base, cur) = (dir.path("base.json"), dir.path("cur.json"));

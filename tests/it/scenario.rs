@@ -66,7 +66,8 @@ path = "/v1/conversations?limit=20"
 
 #[test]
 fn ten_to_one_mix_is_exact_per_name_with_locust_rows() {
-    let _g = serial();
+    // Shared: exact counts per name.
+    let _g = shared();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let csv = temp_path("mix");
@@ -102,7 +103,8 @@ fn ten_to_one_mix_is_exact_per_name_with_locust_rows() {
 
 #[test]
 fn per_name_sla_decides_the_exit_code() {
-    let _g = serial();
+    // Shared: SLAs of 2 s and 1 us: either side by far.
+    let _g = shared();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let file = file.to_str().expect("path");
@@ -140,7 +142,8 @@ steps = [
 
 #[test]
 fn login_flow_logs_in_once_per_user_and_reuses_the_token() {
-    let _g = serial();
+    // Shared: exact counts against the server.
+    let _g = shared();
     let server = Server::start(&["--require-auth"]);
     let file = scenario(LOGIN, &format!("http://{}", server.addr), 6);
     let r = blast(&["run", file.to_str().expect("path")]);
@@ -163,7 +166,9 @@ fn login_flow_logs_in_once_per_user_and_reuses_the_token() {
 
 #[test]
 fn expired_tokens_are_dropped_and_the_user_logs_in_again() {
-    let _g = serial();
+    // Exclusive: "no more 401s than logins" holds while requests do not queue behind one another
+    // (each request in flight with the expired token gets its own 401; one login follows).
+    let _g = exclusive();
     let server = Server::start(&["--require-auth", "--token-ttl", "700ms"]);
     let file = scenario(LOGIN, &format!("http://{}", server.addr), 2);
     let r = blast(&["run", file.to_str().expect("path"), "--rate", "100", "--duration", "3s"]);
@@ -198,7 +203,8 @@ steps = [
 
 #[test]
 fn upload_flow_sends_every_chunk_through_the_application_api() {
-    let _g = serial();
+    // Shared: exact counts against the server.
+    let _g = shared();
     let server = Server::start(&[]);
     let file = scenario(UPLOAD, &format!("http://{}", server.addr), 1);
     let r = blast(&["run", file.to_str().expect("path")]);
@@ -216,7 +222,8 @@ fn upload_flow_sends_every_chunk_through_the_application_api() {
 
 #[test]
 fn two_merged_shards_keep_per_name_counts_exact() {
-    let _g = serial();
+    // Shared: exact counts per name.
+    let _g = shared();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let file = file.to_str().expect("path");
@@ -248,7 +255,8 @@ fn two_merged_shards_keep_per_name_counts_exact() {
 
 #[test]
 fn bad_scenarios_stop_before_any_request_with_file_line_and_field() {
-    let _g = serial();
+    // Shared: refusals, nothing sent.
+    let _g = shared();
     let server = Server::start(&[]);
     let target = format!("http://{}", server.addr);
     let cases = [

@@ -24,7 +24,8 @@ fn profile() -> PathBuf {
 /// `complete` returns.
 #[test]
 fn the_example_uploads_and_verifies_every_object_on_blast_serve() {
-    let _g = serial();
+    // Shared: exact counts at 3/s.
+    let _g = shared();
     let server = Server::start(&["--require-auth"]);
     let dir = ReportDir::new("fields-serve");
     let target = format!("http://{}", server.addr);
@@ -51,7 +52,8 @@ fn the_example_uploads_and_verifies_every_object_on_blast_serve() {
 /// exactly that upload fails `expect_body`, and the failures CSV shows the hash it got.
 #[test]
 fn a_corrupted_chunk_fails_expect_body_for_that_upload_only() {
-    let _g = serial();
+    // Shared: exact counts at 3/s.
+    let _g = shared();
     let server = Server::start(&["--require-auth", "--corrupt-chunk", "9"]);
     let dir = ReportDir::new("fields-corrupt");
     let target = format!("http://{}", server.addr);
@@ -78,7 +80,8 @@ fn a_corrupted_chunk_fails_expect_body_for_that_upload_only() {
 /// server answers normally, and passing where the answer is as expected.
 #[test]
 fn expect_and_slow_fail_by_their_own_kinds() {
-    let _g = serial();
+    // Shared: a 5 ms "slow" against a 30 ms delay.
+    let _g = shared();
     let server = Server::start(&["--delay", "30ms"]);
     let dir = ReportDir::new("fields-expect");
     let toml = format!(
@@ -251,7 +254,8 @@ def get_stats():
 /// counts equal to blast's; the chunks' bytes per name in the JSON, the CSV and an SLA.
 #[test]
 fn the_upload_flow_passes_a_third_party_multipart_parser() {
-    let _g = serial();
+    // Shared: exact counts against the app.
+    let _g = shared();
     let dir = ReportDir::new("fields-fastapi");
     let app = Uvicorn::start(&dir.0, APP, &[]);
     std::fs::write(dir.0.join("users.csv"), "name,password,size\nann \"a\",pw\\1,2500000\nbob\\b,pw2,1048576\n")
@@ -387,7 +391,8 @@ tags = ["write"]
 /// them (default: one per row); `users = 0` is refused at its line.
 #[test]
 fn virtual_users_set_the_logins_not_the_rows() {
-    let _g = serial();
+    // Shared: exact counts against the server.
+    let _g = shared();
     let dir = ReportDir::new("fields-users");
     for (line, flags, logins) in [
         // One virtual user per row by default.
@@ -415,7 +420,8 @@ fn virtual_users_set_the_logins_not_the_rows() {
 /// unknown tag is refused at its line.
 #[test]
 fn tags_choose_requests_and_unknown_tags_are_refused() {
-    let _g = serial();
+    // Shared: exact counts per tag.
+    let _g = shared();
     let dir = ReportDir::new("fields-tags");
     for (flags, reads, writes) in [
         (&["--tags", "read"][..], 40, 0),

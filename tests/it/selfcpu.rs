@@ -44,7 +44,8 @@ fn check_cpu(j: &serde_json::Value, unit: &str, units: f64, cores: usize) {
 
 #[test]
 fn a_slow_target_with_few_connections_is_target_bound_and_blast_had_cpu_to_spare() {
-    let _g = serial();
+    // Exclusive: blast's CPU figures and pacer lag.
+    let _g = exclusive();
     let server = Server::start(&["--delay", "20ms"]);
     // Two connections at 20 ms a request carry 100 req/s; 400 req/s are asked for.
     let url = server.url();
@@ -73,7 +74,8 @@ fn a_slow_target_with_few_connections_is_target_bound_and_blast_had_cpu_to_spare
 
 #[test]
 fn ws_and_upload_reports_carry_blast_cpu_per_message_and_per_mb() {
-    let _g = serial();
+    // Exclusive: blast's CPU figures.
+    let _g = exclusive();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let target = format!("ws://{}/ws", server.addr);
     let args = ["ws", "--conns", "40", "--rooms", "2", "--duration", "2s", "--probe-rate", "10/s", "--cores", "2"];
@@ -105,7 +107,8 @@ fn check_layout(line: &str, unit: &str) {
 
 #[test]
 fn without_a_terminal_every_workload_prints_one_layout_every_second() {
-    let _g = serial();
+    // Shared: the layout of a progress line each second (no figure's value is judged).
+    let _g = shared();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let url = server.url();
     let (r, lines) = blast_with_progress(&["api", "--target", &url, "--rate", "200", "--duration", "3s"]);

@@ -109,8 +109,8 @@ fn require_auth_answers_401_without_a_valid_token() {
 
 #[test]
 fn expired_tokens_get_401_until_the_client_logs_in_again() {
-    // Timed (a token lives 1 s): not beside a load test.
-    let _g = serial();
+    // Exclusive: timed, the first request must come within the token's 1 s.
+    let _g = exclusive();
     let server = Server::start(&["--require-auth", "--token-ttl", "1s"]);
     let a = &server.addr;
     let old = bearer(&login(a, "dave"));

@@ -70,7 +70,8 @@ fn assert_cpu_adds_up(a: &serde_json::Value, b: &serde_json::Value, total: &serd
 
 #[test]
 fn two_shards_merge_into_one_exact_run() {
-    let _g = serial();
+    // Exclusive: rate achieved within 1%, 2,000/s.
+    let _g = exclusive();
     let (a, b, total) = run_shards(&["2", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "10"]);
     assert_eq!(a["plan"]["shard"], "0/2");
     assert_eq!(b["plan"]["shard"], "1/2");
@@ -97,7 +98,8 @@ fn two_shards_merge_into_one_exact_run() {
 
 #[test]
 fn ws_shards_account_probes_across_shards() {
-    let _g = serial();
+    // Shared: exact counts across shards.
+    let _g = shared();
     // 3 rooms over 2 shards: connection g is in room g mod 3 and on shard g mod 2, so every
     // room has subscribers on both shards, and only the merge sees whole deliveries.
     let (a, b, total) = run_shards(&[
@@ -152,7 +154,8 @@ fn ws_shards_account_probes_across_shards() {
 
 #[test]
 fn upload_shards_split_the_objects_and_merge_exactly() {
-    let _g = serial();
+    // Shared: exact counts on disk.
+    let _g = shared();
     // s3s-fs (third party) stores what each shard uploads, so the split is checked on disk.
     let root = temp_path("shards-s3s-fs");
     std::fs::create_dir_all(&root).expect("root");
@@ -210,7 +213,8 @@ fn upload_shards_split_the_objects_and_merge_exactly() {
 
 #[test]
 fn merged_api_shards_keep_the_time_beyond_the_target_and_blasts_cpu() {
-    let _g = serial();
+    // Shared: merged sums of the shards' own figures.
+    let _g = shared();
     // A target that reports its own time (`x-blast-hold-us`) on every answer.
     let server = Server::start(&["--delay", "2ms"]);
     let url = server.url();
@@ -242,7 +246,8 @@ fn merged_api_shards_keep_the_time_beyond_the_target_and_blasts_cpu() {
 
 #[test]
 fn merge_refuses_reports_that_are_not_one_run() {
-    let _g = serial();
+    // Shared: exit codes of merge.
+    let _g = shared();
     let server = Server::start(&[]);
     let (x, y) = (temp_path("m0.json"), temp_path("m1.json"));
     for (shard, rate, path) in [("0/2", "400", &x), ("1/2", "800", &y)] {

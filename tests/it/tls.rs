@@ -14,7 +14,8 @@ fn tls_server(extra: &[&str]) -> (Server, String) {
 
 #[test]
 fn api_over_https_trusts_only_what_it_is_told_to() {
-    let _g = serial();
+    // Shared: exact counts at 500/s.
+    let _g = shared();
     let (server, cert) = tls_server(&[]);
     let url = format!("https://localhost:{}/v1/messages", server.addr.rsplit(':').next().expect("port"));
     let base = ["api", "--target", url.as_str(), "--rate", "500", "--duration", "1s", "--cores", "1", "--conns", "4"];
@@ -45,7 +46,8 @@ fn api_over_https_trusts_only_what_it_is_told_to() {
 
 #[test]
 fn ws_over_wss_delivers_every_probe() {
-    let _g = serial();
+    // Shared: exact counts.
+    let _g = shared();
     let (server, cert) = tls_server(&[]);
     let url = format!("wss://localhost:{}/ws", server.addr.rsplit(':').next().expect("port"));
     let r = blast(&[
@@ -75,7 +77,8 @@ fn ws_over_wss_delivers_every_probe() {
 
 #[test]
 fn upload_over_https_completes_and_verifies() {
-    let _g = serial();
+    // Shared: exact counts.
+    let _g = shared();
     let (server, cert) = tls_server(&["--s3-listen", "127.0.0.1:0"]);
     let s3 = server.s3.clone().expect("s3 address").replace("127.0.0.1", "localhost");
     let r = blast(&["upload", "--target", &s3, "--ca-cert", &cert, "--size", "16M", "--parallel", "2"]);
@@ -89,7 +92,8 @@ fn upload_over_https_completes_and_verifies() {
 
 #[test]
 fn serve_takes_a_given_certificate_and_rejects_a_bad_key() {
-    let _g = serial();
+    // Shared: exact counts at 200/s.
+    let _g = shared();
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
     let (cert, key) = (temp_path("given-cert.pem"), temp_path("given-key.pem"));
     std::fs::write(&cert, made.cert.pem()).expect("cert");

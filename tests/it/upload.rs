@@ -16,7 +16,8 @@ fn s3_server(extra: &[&str]) -> Server {
 
 #[test]
 fn uploads_to_blast_serve_complete_and_verify() {
-    let _g = serial();
+    // Shared: exact counts.
+    let _g = shared();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
     let r = blast(&[
@@ -73,7 +74,8 @@ fn assert_stopped_at_once(args: &[&str], cause: &str) -> serde_json::Value {
 
 #[test]
 fn a_wrong_secret_stops_the_run_at_the_first_call() {
-    let _g = serial();
+    // Shared: exit codes, counts.
+    let _g = shared();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
     let args = ["upload", "--target", &target, "--size", "10M", "--parallel", "2", "--secret-key", "not-the-secret"];
@@ -88,7 +90,8 @@ fn a_wrong_secret_stops_the_run_at_the_first_call() {
 fn a_bad_bucket_name_stops_the_run_at_the_first_call() {
     // A name S3's character rules allow (blast checks those before sending: exit 2) but that
     // the store refuses ("xn--" is reserved): its answer stops the run at the first call.
-    let _g = serial();
+    // Shared: exit codes, counts.
+    let _g = shared();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
     assert_stopped_at_once(
@@ -99,7 +102,8 @@ fn a_bad_bucket_name_stops_the_run_at_the_first_call() {
 
 #[test]
 fn a_refused_connection_stops_the_run_at_the_first_call() {
-    let _g = serial();
+    // Shared: exit codes, counts.
+    let _g = shared();
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let target = format!("http://127.0.0.1:{port}");
     assert_stopped_at_once(&["upload", "--target", &target, "--size", "5M", "--parallel", "2"], "connection refused");
@@ -107,7 +111,8 @@ fn a_refused_connection_stops_the_run_at_the_first_call() {
 
 #[test]
 fn slowdown_answers_are_retried_and_counted() {
-    let _g = serial();
+    // Shared: exact counts.
+    let _g = shared();
     // Every 4th UploadPart is answered 503 SlowDown; with retries every upload still completes.
     let server = s3_server(&["--s3-fail-every-part", "4"]);
     let target = server.s3.clone().expect("s3 address");
@@ -171,7 +176,8 @@ fn bad_part_sizes_are_usage_errors() {
 
 #[test]
 fn objects_on_s3s_fs_are_the_bytes_blast_meant_to_send() {
-    let _g = serial();
+    // Shared: bytes on disk.
+    let _g = shared();
     let root = temp_path("s3s-fs");
     std::fs::create_dir_all(&root).expect("root");
     let target = start_s3s_fs(&root);
@@ -221,7 +227,8 @@ fn objects_on_s3s_fs_are_the_bytes_blast_meant_to_send() {
 
 #[test]
 fn wrong_keys_and_a_bad_bucket_stop_a_run_against_s3s_fs() {
-    let _g = serial();
+    // Shared: exit codes, counts.
+    let _g = shared();
     let root = temp_path("s3s-fs-auth");
     std::fs::create_dir_all(root.join("blast")).expect("root");
     let target = start_s3s_fs(&root);
@@ -245,7 +252,8 @@ fn wrong_keys_and_a_bad_bucket_stop_a_run_against_s3s_fs() {
 
 #[test]
 fn sigint_aborts_uploads_in_flight_and_writes_the_report() {
-    let _g = serial();
+    // Shared: counts; "stopped" is 5 s after the signal.
+    let _g = shared();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
     let json_path = temp_path("upload-sigint.json");

@@ -72,12 +72,17 @@ impl Drop for Running {
     }
 }
 
-/// One HTTP/1.1 request; the status code and body of the answer.
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`, so that a keep-alive server
+/// such as Prometheus ends the answer with the connection, not the read timeout); the status
+/// code and body of the answer.
 fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let token = token.map_or(String::new(), |t| format!("X-Blast-Token: {t}\r\n"));
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{token}Content-Length: {}\r\n\r\n", body.len());
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{token}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
     s.write_all(head.as_bytes()).expect("request");
     s.write_all(body.as_bytes()).expect("body");
     let mut r = String::new();
@@ -148,7 +153,8 @@ fn until_second(addr: &str, n: u64) {
 
 #[test]
 fn live_page_figures_change_and_match_the_json_report() {
-    let _g = serial();
+    // Exclusive: headless Chromium, and the page's seconds against the run's.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let dir = ReportDir::new("web-live");
     let json = dir.path("run.json");
@@ -205,7 +211,8 @@ fn live_page_figures_change_and_match_the_json_report() {
 
 #[test]
 fn stop_from_the_page_ends_the_run_with_the_label() {
-    let _g = serial();
+    // Shared: a stop asked for and counted; "early" is 15 s of 30 s.
+    let _g = shared();
     let server = Server::start(&[]);
     let dir = ReportDir::new("web-stop");
     let json = dir.path("run.json");
@@ -246,7 +253,8 @@ fn stop_from_the_page_ends_the_run_with_the_label() {
 
 #[test]
 fn set_rate_changes_the_achieved_rate_within_two_seconds() {
-    let _g = serial();
+    // Exclusive: the rate achieved per second.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let dir = ReportDir::new("web-rate");
     let json = dir.path("run.json");
@@ -419,7 +427,8 @@ fn free_port() -> u16 {
 
 #[test]
 fn prometheus_scrapes_two_shards_and_its_promql_matches_blast_merge() {
-    let _g = serial();
+    // Exclusive: PromQL's rate mid-run within 2% of the merge's.
+    let _g = exclusive();
     let prometheus = prometheus_bin();
     // The shipped scrape configuration is valid for this Prometheus.
     let promtool = std::path::Path::new(&prometheus).with_file_name("promtool");

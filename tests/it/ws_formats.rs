@@ -7,7 +7,8 @@ use crate::common::*;
 
 #[test]
 fn websocat_relay_with_string_ids_and_ms_timestamps_delivers_exactly_the_expected() {
-    let _g = serial();
+    // Shared: exact counts; p50 under 100 ms.
+    let _g = shared();
     let relay = Relay::start();
     let target = format!("ws://127.0.0.1:{}/", relay.port);
     let r = blast(&ws_probe_args(
@@ -49,7 +50,8 @@ fn websocat_relay_with_string_ids_and_ms_timestamps_delivers_exactly_the_expecte
 
 #[test]
 fn messages_without_a_probe_are_other_messages() {
-    let _g = serial();
+    // Shared: counts.
+    let _g = shared();
     let relay = Relay::start();
     let target = format!("ws://127.0.0.1:{}/", relay.port);
     // Each of the 10 connections says hello once; the relay sends every hello to all 10 (and
@@ -88,7 +90,8 @@ fn messages_without_a_probe_are_other_messages() {
 
 #[test]
 fn serve_chat_layout_measures_a_20ms_broadcast_delay_within_3ms() {
-    let _g = serial();
+    // Exclusive: delivery p50 within 3 ms of the server's.
+    let _g = exclusive();
     let server = Server::start(&["--broadcast-delay", "20ms", "--ws-layout", "chat"]);
     let target = server.ws_url();
     let r = blast(&ws_probe_args(
@@ -127,7 +130,8 @@ fn serve_chat_layout_measures_a_20ms_broadcast_delay_within_3ms() {
 
 #[test]
 fn probes_timed_by_blast_when_messages_carry_no_timestamp() {
-    let _g = serial();
+    // Exclusive: delivery p50 within 3 ms of the server's.
+    let _g = exclusive();
     let server = Server::start(&["--broadcast-delay", "20ms", "--ws-layout", "chat"]);
     let target = server.ws_url();
     let r = blast(&ws_probe_args(
@@ -156,7 +160,8 @@ fn probes_timed_by_blast_when_messages_carry_no_timestamp() {
 
 #[test]
 fn a_wrong_pointer_is_diagnosed_with_a_received_message() {
-    let _g = serial();
+    // Shared: a diagnosis, text.
+    let _g = shared();
     let server = Server::start(&[]);
     let target = server.ws_url();
     let r = blast(&ws_probe_args(&target, "10", "1s", "10/s", &["--probe-id-pointer", "/message/id"]));

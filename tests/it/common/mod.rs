@@ -1,27 +1,25 @@
 //! Helpers for the integration tests: start the real `blast serve` as a separate process on
 //! 127.0.0.1, run the real `blast` binary against it (`ws_probe_args`: the flags of a ws probe
 //! run), read its JSON report (`read_json`) and ask the server for its own figures (`http_json`).
-//! `serial()` is the one lock every load or timing test of the binary takes. A third-party S3
-//! server (s3s-fs) is in `s3`, used only by the tests that upload to it.
+//! Every test that runs load takes `exclusive()` or `shared()` (`gate`: which tests may run side
+//! by side). A third-party S3 server (s3s-fs) is in `s3`, used only by the tests that upload to
+//! it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+mod gate;
 pub mod s3;
 pub mod uvicorn;
 pub mod websocat;
 
-pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");
+// tests/allocations.rs shares these helpers and needs only `exclusive`.
+#[allow(unused_imports)]
+pub use gate::{exclusive, shared};
 
-/// Load tests share two cores: run them one at a time so none measures another's load. One lock
-/// for the whole binary: every test that generates load or measures time takes it.
-pub fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");
 
 /// A `blast serve` process, killed when dropped.
 pub struct Server {

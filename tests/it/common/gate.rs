@@ -1,0 +1,82 @@
+//! How the tests of this binary share the machine. A test that runs load takes one of two
+//! guards for its whole length:
+//!
+//! - [`exclusive`]: nothing else that runs load is running. For tests whose assertions depend
+//!   on timing or the CPU: latency and accuracy tolerances, rates achieved, per-second counts,
+//!   blast's CPU figures, high rates (which would also take the CPU from the others), and
+//!   "ended within N s" bounds close to the run's own length.
+//! - [`shared`]: runs beside at most `SHARED_MAX - 1` other shared tests, never beside an
+//!   exclusive one. For functional tests: the shape of a report, errors and exit codes, exact
+//!   counts at low rates (judged against what the server counted), which hold however slowly
+//!   the machine runs.
+//!
+//! An exclusive test waiting keeps new shared ones from starting, so it is never starved. Each
+//! test says by its guard which kind it is and why (a comment where that is not plain).
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// At most this many shared tests at once (each is a `blast` process, a server, and mostly
+/// waiting on timers at low rates: a few fit on two cores without slowing any past its bounds).
+const SHARED_MAX: usize = 4;
+
+struct State {
+    shared: usize,
+    exclusive: bool,
+    exclusive_waiting: usize,
+}
+
+static STATE: Mutex<State> = Mutex::new(State { shared: 0, exclusive: false, exclusive_waiting: 0 });
+static CHANGED: Condvar = Condvar::new();
+
+fn state() -> MutexGuard<'static, State> {
+    // A test that panics holds a guard, not this mutex: poisoning cannot carry a half-change.
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn wait(s: MutexGuard<'static, State>) -> MutexGuard<'static, State> {
+    CHANGED.wait(s).unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by a test that must run alone among the load tests; released when dropped.
+#[must_use = "the test runs alone only while the guard is held"]
+pub struct Exclusive(());
+
+/// Held by a test that may run beside other shared tests; released when dropped.
+#[must_use = "the test is counted only while the guard is held"]
+pub struct Shared(());
+
+/// Waits until no other load test runs, then holds the machine alone.
+pub fn exclusive() -> Exclusive {
+    let mut s = state();
+    s.exclusive_waiting += 1;
+    while s.exclusive || s.shared > 0 {
+        s = wait(s);
+    }
+    s.exclusive_waiting -= 1;
+    s.exclusive = true;
+    Exclusive(())
+}
+
+/// Waits until no exclusive test runs or waits and fewer than `SHARED_MAX` shared ones run.
+pub fn shared() -> Shared {
+    let mut s = state();
+    while s.exclusive || s.exclusive_waiting > 0 || s.shared >= SHARED_MAX {
+        s = wait(s);
+    }
+    s.shared += 1;
+    Shared(())
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        state().exclusive = false;
+        CHANGED.notify_all();
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        state().shared -= 1;
+        CHANGED.notify_all();
+    }
+}
