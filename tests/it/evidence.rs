@@ -274,7 +274,8 @@ steps = [
 /// JSON and CSV.
 #[test]
 fn a_flow_scenario_counts_iterations_and_http_exchanges_apart() {
-    let _g = serial();
+    // Shared: exact counts judged against the server.
+    let _g = shared();
     let server = Server::start(&[]);
     let dir = ReportDir::new("evidence-units");
     let file = dir.path("units.toml");
@@ -323,7 +324,8 @@ fn a_flow_scenario_counts_iterations_and_http_exchanges_apart() {
 /// planned duration, and the run's last second ends with its last answer.
 #[test]
 fn each_names_rate_is_over_the_span_it_ran() {
-    let _g = serial();
+    // Shared: the span has a lower bound only, which no load shortens.
+    let _g = shared();
     let server = Server::start(&["--delay", "100ms"]);
     let dir = ReportDir::new("evidence-spans");
     let file = dir.path("spans.toml");
@@ -355,7 +357,8 @@ fn each_names_rate_is_over_the_span_it_ran() {
 /// it report a user wait, their send lag leaves it out, and no connection is blamed.
 #[test]
 fn a_users_wait_for_its_login_is_not_send_lag() {
-    let _g = serial();
+    // Exclusive: the wait and the send lag are timings.
+    let _g = exclusive();
     let server = Server::start(&["--delay", "60ms"]);
     let dir = ReportDir::new("evidence-wait");
     let file = dir.path("wait.toml");
@@ -384,7 +387,8 @@ fn a_users_wait_for_its_login_is_not_send_lag() {
 /// A warm-up at its own rate: planned and achieved, apart from the measured figures.
 #[test]
 fn warmup_is_reported_at_its_own_rate() {
-    let _g = serial();
+    // Exclusive: rates achieved in the warm-up and after.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let r = blast(&["api", "--target", &server.url(), "--rate", "200", "--duration", "1s", "--warmup", "1s"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);

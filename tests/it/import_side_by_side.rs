@@ -143,7 +143,8 @@ pub(crate) fn blast_rows(report: &serde_json::Value) -> BTreeMap<String, (u64, u
 /// The API mix: Locust's 10:1 tasks with one login per user and `constant_throughput(10)`.
 #[test]
 fn chat_mix_matches_locust_on_one_service() {
-    let _serial = serial();
+    // Exclusive: real Locust beside blast, and the rate Locust reached.
+    let _g = exclusive();
     let app = App::start();
     let profile = import("side_chat.py", 4, &app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");
@@ -200,7 +201,8 @@ fn chat_mix_matches_locust_on_one_service() {
 /// the SHA-256 of what was sent; the service checks sizes and chunk indexes itself.
 #[test]
 fn chunked_upload_matches_locust_on_one_service() {
-    let _serial = serial();
+    // Exclusive: real Locust beside blast.
+    let _g = exclusive();
     let app = App::start();
     let profile = import("side_upload.py", 2, &app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");

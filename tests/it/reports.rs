@@ -614,7 +614,8 @@ class U(HttpUser):
 /// agree. The figures are not compared: the two tools run different loads.
 #[test]
 fn csv_files_match_what_real_locust_writes_against_the_same_server() {
-    let _g = serial();
+    // Exclusive: real Locust (a Python process busy on a core) beside blast.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let dir = ReportDir::new("locust-live");
     let lf = dir.path("locustfile.py");

@@ -227,7 +227,8 @@ fn chart_after<'a>(html: &'a str, title: &str) -> &'a str {
 /// than a second drawn as one dot; its accounting identities hold and are shown.
 #[test]
 fn upload_page_has_errors_mb_per_s_and_a_dot_for_a_short_run() {
-    let _g = serial();
+    // Shared: the page's shape and counts.
+    let _g = shared();
     // Every 2nd UploadPart is answered 503 SlowDown and nothing is retried: uploads fail.
     let server = Server::start(&["--s3-listen", "127.0.0.1:0", "--s3-fail-every-part", "2"]);
     let s3 = server.s3.clone().expect("s3 address");
@@ -285,7 +286,8 @@ fn upload_page_has_errors_mb_per_s_and_a_dot_for_a_short_run() {
 /// `--hdr-log` of a ws run without heartbeats (issue 28) had an empty `heartbeat` interval.
 #[test]
 fn ws_hdr_log_has_no_empty_heartbeat_interval() {
-    let _g = serial();
+    // Shared: the log's shape and the CSV's identities.
+    let _g = shared();
     let server = Server::start(&[]);
     let dir = ReportDir::new("rough-ws-hdr");
     let (log, prefix) = (dir.path("ws.hlog"), dir.path("ws"));
@@ -315,7 +317,8 @@ fn ws_hdr_log_has_no_empty_heartbeat_interval() {
 /// The api page (issue 23) shows the run's accounts: each identity and whether it adds up.
 #[test]
 fn api_page_shows_the_accounts() {
-    let _g = serial();
+    // Shared: the page's shape and counts.
+    let _g = shared();
     let server = Server::start(&[]);
     let dir = ReportDir::new("rough-api-page");
     let html = dir.path("api.html");

@@ -205,7 +205,8 @@ weight = 1
 /// followed and counted once under their names.
 #[test]
 fn logins_cookies_and_redirects_as_locust_users_have_them() {
-    let _g = serial();
+    // Shared: exact counts judged against the app's.
+    let _g = shared();
     let app = App::start();
     let dir = ReportDir::new("sessions-suite");
     let profile = app.profile(&dir, SUITE, 5);
@@ -250,7 +251,8 @@ fn logins_cookies_and_redirects_as_locust_users_have_them() {
 /// app says; `--redirects 0` (and `redirects = 0`): a 301 is the answer, not followed.
 #[test]
 fn no_cookies_and_no_redirects_behave_as_documented() {
-    let _g = serial();
+    // Shared: statuses and counts.
+    let _g = shared();
     let app = App::start();
     let dir = ReportDir::new("sessions-off");
     let suite = SUITE.replace("users = 5\n", "users = 5\ncookies = false\n");
@@ -285,7 +287,8 @@ fn no_cookies_and_no_redirects_behave_as_documented() {
 /// A cookie with `Max-Age=1` goes back while it lives and never after.
 #[test]
 fn an_expired_cookie_is_not_sent() {
-    let _g = serial();
+    // Exclusive: a cookie's Max-Age=1 against the run's seconds.
+    let _g = exclusive();
     let app = App::start();
     let dir = ReportDir::new("sessions-expiry");
     let toml = r#"workload = "api"
@@ -321,7 +324,8 @@ path = "/probe"
 /// latency is the whole chain's (4 answers), the hops in the JSON, the app's hits 4 per request.
 #[test]
 fn a_redirect_chain_is_one_request_with_its_full_latency() {
-    let _g = serial();
+    // Shared: a lower bound on latency, which no load breaks.
+    let _g = shared();
     let app = App::start();
     let target = format!("http://{}/chain/3", app.addr);
     let args = ["api", "--target", &target, "--method", "GET", "--rate", "4", "--duration", "1s"];
@@ -347,7 +351,8 @@ fn a_redirect_chain_is_one_request_with_its_full_latency() {
 /// A redirect to another host fails as `redirect_off_target`, unless `--allow-host` names it.
 #[test]
 fn a_redirect_off_the_target_is_followed_only_to_an_allowed_host() {
-    let _g = serial();
+    // Shared: errors and counts.
+    let _g = shared();
     let app = App::start();
     let target = format!("http://{}/away", app.addr);
     let args = ["api", "--target", &target, "--method", "GET", "--rate", "4", "--duration", "1s", "--cores", "1"];
@@ -371,7 +376,8 @@ fn a_redirect_off_the_target_is_followed_only_to_an_allowed_host() {
 /// detail would quote it.
 #[test]
 fn a_captured_cookie_is_used_and_never_printed() {
-    let _g = serial();
+    // Shared: counts and outputs.
+    let _g = shared();
     let app = App::start();
     let dir = ReportDir::new("sessions-capture");
     let toml = r#"workload = "api"
@@ -407,7 +413,8 @@ steps = [
 /// cookie nginx sets on the 301 (its connection number) sent back on that connection only.
 #[test]
 fn plain_api_follows_nginx_redirects_with_a_jar_per_connection() {
-    let _g = serial();
+    // Shared: exact counts judged against nginx's log.
+    let _g = shared();
     let dir = ReportDir::new("sessions-nginx");
     let d = dir.0.display();
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();

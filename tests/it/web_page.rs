@@ -336,7 +336,8 @@ fn page_at_second(addr: &str, n: u64) -> String {
 /// from the live counters, show Stop and no rate box (a rate set is refused with the reason).
 #[test]
 fn ws_and_upload_pages_show_their_own_latency_and_no_rate_box() {
-    let _g = serial();
+    // Shared: the pages' shape, read while the runs go on.
+    let _g = shared();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let ws_url = server.ws_url();
     let s3 = server.s3.clone().expect("s3 address");

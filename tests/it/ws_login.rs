@@ -156,7 +156,8 @@ fn n(v: &serde_json::Value) -> u64 {
 /// every subscriber.
 #[test]
 fn each_connection_logs_in_as_its_user_and_upgrades_with_its_token() {
-    let _g = serial();
+    // Shared: exact counts judged against the app's.
+    let _g = shared();
     let dir = ReportDir::new("ws-login");
     let app = Uvicorn::start(&dir.0, APP, &[]);
     let file = login_file(&dir);
@@ -203,7 +204,8 @@ fn each_connection_logs_in_as_its_user_and_upgrades_with_its_token() {
 /// blast's logins, refusals and accepted connections equal the app's counts.
 #[test]
 fn refused_upgrades_and_expired_tokens_log_in_again_counted_as_the_server_counted() {
-    let _g = serial();
+    // Exclusive: tokens expire on a timer the relogins race.
+    let _g = exclusive();
     let dir = ReportDir::new("ws-relogin");
     let app = Uvicorn::start(&dir.0, APP, &[("TOKEN_TTL", "1.5"), ("REJECT_FIRST", "1")]);
     let file = login_file(&dir);
@@ -238,7 +240,8 @@ fn refused_upgrades_and_expired_tokens_log_in_again_counted_as_the_server_counte
 /// reason in the logins, the run exits 1 at once with advice, and nothing is upgraded.
 #[test]
 fn a_login_that_fails_fails_its_connection_with_the_reason() {
-    let _g = serial();
+    // Shared: errors and exit code.
+    let _g = shared();
     let dir = ReportDir::new("ws-login-bad");
     let app = Uvicorn::start(&dir.0, APP, &[]);
     let file = login_file(&dir);

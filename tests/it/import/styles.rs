@@ -222,7 +222,8 @@ fn same_counts(rows: &BTreeMap<String, (u64, u64)>, counts: &BTreeMap<String, u6
 /// one login per user, the folded mix whole (each core runs the cycle from its own offset).
 #[test]
 fn imported_task_sets_and_api_suite_run_against_the_shop() {
-    let _serial = serial();
+    // Shared: exact counts judged against the shop's.
+    let _g = shared();
     let shop = Shop::start();
 
     // forum: index 1 : view 20 : search 6 at 9/s for 3 s = 27 tasks, one cycle
@@ -269,7 +270,8 @@ fn imported_task_sets_and_api_suite_run_against_the_shop() {
 /// one login per user, no failure; blast's counts are the shop's and whole passes.
 #[test]
 fn sequential_checkout_matches_locust_on_one_shop() {
-    let _serial = serial();
+    // Exclusive: real Locust (a Python process busy on a core) beside blast.
+    let _g = exclusive();
     let shop = Shop::start();
     let (code, text, locust_rows) = run_locust("sequential_checkout.py", 3, 5, &shop.url());
     let by_locust = shop.take();
