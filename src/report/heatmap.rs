@@ -131,12 +131,16 @@ pub fn svg(map: &Heatmap) -> String {
             );
         }
     }
-    // y: the bucket edges that are 1, 2 or 5 times a power of ten.
-    for i in lo..=hi + 1 {
-        let m = MANTISSAS[i % MANTISSAS.len()];
-        if ![1.0, 2.0, 5.0].contains(&m) {
-            continue;
-        }
+    // y: the bucket edges that are 1, 2 or 5 times a power of ten; where fewer than two fall in
+    // a narrow range (a run whose latencies fill two buckets), its bottom and top edges too.
+    let mut edges: Vec<usize> =
+        (lo..=hi + 1).filter(|&i| [1.0, 2.0, 5.0].contains(&MANTISSAS[i % MANTISSAS.len()])).collect();
+    if edges.len() < 2 {
+        edges.extend([lo, hi + 1]);
+        edges.sort_unstable();
+        edges.dedup();
+    }
+    for i in edges {
         let y = TOP + ph - (i - lo) as f64 * row_h;
         let _ = write!(
             o,
@@ -205,5 +209,15 @@ mod tests {
         assert_eq!(bucket(1), 0);
         assert_eq!(bucket(2_999), bucket(2_000));
         assert_eq!(bucket(3_000), bucket(2_000) + 1);
+    }
+
+    #[test]
+    fn a_narrow_range_still_has_two_labelled_edges() {
+        // 1.8 ms and 2.5 ms: two buckets, between which only the 2 ms edge is 1-2-5.
+        let mut h = histogram();
+        h.record(1_800).expect("record");
+        h.record(2_500).expect("record");
+        let s = svg(&Heatmap::of("h", "latency", std::iter::once((0.0, 0.01, Cow::Owned(h)))));
+        assert!(s.matches(r#"class="y-tick""#).count() >= 2, "{s}");
     }
 }
