@@ -118,8 +118,13 @@ impl LiveView {
         if !targets.is_empty() {
             rate.push(("target", targets));
         }
-        let y = if unit.is_empty() { "per second" } else { unit };
-        let mut charts = vec![Chart::over_time("Achieved vs target rate", y, Unit::PerSecond, rate)];
+        // MB/s are already a rate: plain numbers on the axis, as the upload report draws them.
+        let (y, scale) = match unit {
+            "" => ("per second", Unit::PerSecond),
+            "MB/s" => ("MB/s (10^6 bytes)", Unit::Count),
+            u => (u, Unit::PerSecond),
+        };
+        let mut charts = vec![Chart::over_time("Achieved vs target rate", y, scale, rate)];
         let latency = [("corrected", &self.corrected), ("uncorrected", &self.uncorrected)];
         for (what, points) in latency.into_iter().take(if self.label.is_some() { 1 } else { 2 }) {
             let line = |f: fn(&Percentiles) -> f64| points.iter().map(|(x, p)| (*x, f(p))).collect();
@@ -214,5 +219,15 @@ mod tests {
         assert_eq!(rate.series[1].points, vec![(1.0, 1000.0), (2.0, 1000.0)]);
         assert_eq!(page.heatmaps[0].columns.len(), 2);
         assert!(page.headline.iter().any(|(k, v)| k == "achieved req/s" && v == "1000"), "{:?}", page.headline);
+        assert!(matches!(rate.unit, Unit::PerSecond) && rate.y_label == "req/s");
+    }
+
+    #[test]
+    fn megabytes_per_second_are_drawn_as_plain_numbers() {
+        let mut v = LiveView::new("blast upload");
+        v.push(Second { second: 1, achieved: 5252.0, unit: "MB/s", ..Second::default() }, Detail::default());
+        let rate = &v.page().charts[0];
+        assert!(matches!(rate.unit, Unit::Count), "{:?}", rate.unit);
+        assert_eq!(rate.y_label, "MB/s (10^6 bytes)");
     }
 }
