@@ -7,10 +7,10 @@
 //! A `SequentialTaskSet` runs its tasks in order (`@task(N)` N times in a row): one `[[flow]]`
 //! of their requests, up to and with the task that interrupts.
 
-use super::locust::{base_name, class_info, items, kind_of, task_defs, Entry, Kind, TaskDef};
+use super::locust_class::{base_name, class_info, kind_of, task_defs, Entry, Kind, TaskDef};
 use super::locust_task::{Class, Source, Task};
 use super::locust_value::Val;
-use super::model::{Item, Skipped, Step};
+use super::model::{Flow, Item, Skipped, Step};
 use rustpython_parser::ast::{self, Ranged};
 use std::collections::HashMap;
 
@@ -312,4 +312,26 @@ fn is_sequential(c: &ast::StmtClassDef, classes: &HashMap<String, &ast::StmtClas
                     .get(&b)
                     .is_some_and(|p| kind_of(p, classes) == Kind::TaskSet && is_sequential(p, classes, depth + 1)))
     })
+}
+
+/// The items one task becomes: a `[[request]]` for a single plain request, else a `[[flow]]`.
+pub fn items(func: &str, tags: &[String], mut steps: Vec<Step>, trailing: Vec<String>) -> Vec<Item> {
+    let mut out = Vec::new();
+    if steps.len() == 1 && !steps[0].needs_flow() {
+        let mut step = steps.remove(0);
+        step.tags = tags.to_vec();
+        out.push(Item::Request { weight: 1, step: Box::new(step) });
+    } else if !steps.is_empty() {
+        out.push(Item::Flow(Flow {
+            name: func.to_string(),
+            weight: 1,
+            tags: tags.to_vec(),
+            comments: Vec::new(),
+            steps,
+        }));
+    }
+    if !trailing.is_empty() {
+        out.push(Item::Comments(trailing));
+    }
+    out
 }

@@ -13,6 +13,7 @@
 
 pub mod har;
 pub mod locust;
+pub mod locust_class;
 pub mod locust_set;
 pub mod locust_task;
 pub mod locust_value;
