@@ -260,35 +260,29 @@ impl Template {
     /// This template as the inside of a JSON string: its text escaped now, every placeholder's
     /// value escaped when rendered (a `"` or `\` in a users file stays valid JSON).
     pub fn json_escaped(self) -> Template {
-        let pieces = self
-            .pieces
-            .into_iter()
-            .map(|p| match p {
-                Piece::Text(t) => {
-                    let mut e = Vec::with_capacity(t.len());
-                    json_escape(&t, &mut e);
-                    Piece::Text(e.into())
-                }
-                p => Piece::Escaped(Box::new(p)),
-            })
-            .collect();
-        Template { pieces }
+        self.escaped_with(json_escape, Piece::Escaped)
     }
 
     /// This template as the inside of a quoted header parameter (a multipart part's
     /// `filename="..."`): its text escaped now, every placeholder's value when rendered
     /// (`quote_escape`).
     pub fn quoted_escaped(self) -> Template {
+        self.escaped_with(quote_escape, Piece::Quoted)
+    }
+
+    /// The text pieces escaped by `escape` now, every other piece wrapped by `wrap` (which
+    /// escapes its value the same way when rendered).
+    fn escaped_with(self, escape: fn(&[u8], &mut Vec<u8>), wrap: fn(Box<Piece>) -> Piece) -> Template {
         let pieces = self
             .pieces
             .into_iter()
             .map(|p| match p {
                 Piece::Text(t) => {
                     let mut e = Vec::with_capacity(t.len());
-                    quote_escape(&t, &mut e);
+                    escape(&t, &mut e);
                     Piece::Text(e.into())
                 }
-                p => Piece::Quoted(Box::new(p)),
+                p => wrap(Box::new(p)),
             })
             .collect();
         Template { pieces }

@@ -259,7 +259,7 @@ fn har_page_becomes_a_flow_with_a_fresh_token() {
 }
 
 /// A Python with FastAPI and uvicorn: `BLAST_TEST_PYTHON` (set by .ci/run), else CI's venv.
-pub(crate) fn fastapi_python() -> String {
+fn fastapi_python() -> String {
     let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/python")).unwrap_or_default();
     let py = std::env::var("BLAST_TEST_PYTHON").unwrap_or(venv);
     let ok = Command::new(&py).args(["-c", "import fastapi, uvicorn"]).output().is_ok_and(|o| o.status.success());

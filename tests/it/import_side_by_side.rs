@@ -6,11 +6,11 @@
 //! wait_time gives, and the same per-iteration work (four chunks, the last one short, and a
 //! complete whose SHA-256 matches the bytes sent).
 
+use crate::common::uvicorn::Uvicorn;
 use crate::common::*;
-use crate::import::fastapi_python;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/import").join(name)
@@ -25,48 +25,26 @@ pub(crate) fn locust() -> String {
     bin
 }
 
-/// The Chat4All-like service on a free port, killed on drop.
-struct App {
-    child: Child,
-    addr: String,
-}
+/// The Chat4All-like service under uvicorn (`common::uvicorn`), on a free port.
+struct App(Uvicorn);
 
 impl App {
     fn start() -> App {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(fastapi_python())
-            .arg(data("chat4all_app.py"))
-            .arg(port.to_string())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the FastAPI app");
-        let app = App { child, addr };
-        for _ in 0..150 {
-            if std::net::TcpStream::connect(&app.addr).is_ok() {
-                return app;
-            }
-            wait_ms(100);
-        }
-        panic!("the FastAPI app did not listen on {}", app.addr);
+        let dir = temp_path("chat4all-app");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let source = std::fs::read_to_string(data("chat4all_app.py")).expect("chat4all_app.py");
+        App(Uvicorn::start(&dir, &source, &[]))
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.0.addr)
     }
 
     /// What the service counted since the last reset, then a reset.
     fn take_stats(&self) -> serde_json::Value {
-        let stats = http_json(&self.addr, "GET", "/stats", None);
-        http_json(&self.addr, "POST", "/stats/reset", None);
+        let stats = self.0.json("GET", "/stats");
+        self.0.json("POST", "/stats/reset");
         stats
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
