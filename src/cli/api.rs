@@ -168,27 +168,6 @@ struct Built {
     followed: std::sync::Arc<Followed>,
 }
 
-/// What each report row of `scenario` is.
-fn named_requests(scenario: &Scenario) -> Vec<NamedRequest> {
-    let flows = scenario.flow_rows();
-    let total: u64 = scenario.weights.iter().sum();
-    scenario
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let weight: u64 =
-                scenario.iterations.iter().zip(&scenario.weights).filter(|(it, _)| it.row == i).map(|(_, w)| w).sum();
-            NamedRequest {
-                name: row.name.clone(),
-                kind: row.kind.clone(),
-                flow: flows[i],
-                planned_share: (weight > 0).then(|| weight as f64 / total.max(1) as f64),
-            }
-        })
-        .collect()
-}
-
 /// The one request `blast api`'s flags describe.
 fn single_request(a: &ApiArgs, target: &HttpTarget, headers: &[(String, String)]) -> Result<Scenario, UsageError> {
     let method = a.method.trim();
@@ -240,7 +219,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         let shortest = Duration::from_secs((shards / rate - 1e-9).ceil() as u64);
         return Err(format!(
             "--rate {} schedules no request in {}: run at least {} or raise the rate",
-            rate_as_written(rate),
+            crate::units::rate_as_written(rate),
             crate::units::duration_text(duration),
             crate::units::duration_text(shortest)
         )
@@ -331,7 +310,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     };
     let plan = Plan { steer: steer(a, &plan)?, ..plan };
     let tls = a.tls.client(target.tls)?.map(|c| (c, target.host.clone()));
-    let names = named_requests(&scenario);
+    let names = scenario.named_requests();
     let mismatches = scenario.mismatches.clone();
     let selection = scenario.selection.clone();
     let session = session_rules(a, &target, scenario.rows.len())?;
@@ -354,18 +333,6 @@ fn session_rules(a: &ApiArgs, target: &HttpTarget, rows: usize) -> Result<Sessio
         allowed: a.allow_hosts.iter().map(|h| AllowedHost::parse(h)).collect::<Result<_, _>>()?,
         followed: std::sync::Arc::new(Followed::new(rows)),
     })
-}
-
-/// A rate as the user may have written it: per second from 1/s up (`2000/s`); under that per
-/// minute or hour with the per-second figure beside it (`30/min (0.5/s)`, `1/min (0.01667/s)`),
-/// so that `--rate 0.5` and `--rate 30/min` both find their own words.
-fn rate_as_written(rate: f64) -> String {
-    let per_s = format!("{}/s", crate::units::significant(rate, 4));
-    if rate >= 1.0 {
-        per_s
-    } else {
-        format!("{} ({per_s})", crate::units::rate_text(rate))
-    }
 }
 
 /// With `--web`, the rate the page may set: the schedule as a shape (a constant rate is one
@@ -622,13 +589,6 @@ impl driver::Workload for ApiCommand<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_in_errors_is_the_unit_the_user_wrote() {
-        assert_eq!(rate_as_written(0.5), "30/min (0.5/s)");
-        assert_eq!(rate_as_written(1.0 / 60.0), "1/min (0.01667/s)");
-        assert_eq!(rate_as_written(2000.0), "2000/s");
-    }
 
     #[test]
     fn headers_are_validated_and_never_echoed() {

@@ -217,7 +217,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         probe_headers.push((name.to_string(), value.trim().to_string()));
     }
     let tokens = match &a.tokens {
-        Some(path) => read_tokens(path)?,
+        Some(path) => ws::tokens::read(path)?,
         None => Vec::new(),
     };
     if let Some(t) = &a.token {
@@ -307,21 +307,6 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         tls,
         login,
     })
-}
-
-/// The tokens of `--tokens FILE`: one a line, blank lines and `#` comments skipped; each is
-/// registered as a secret (never printed).
-fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("--tokens {}: {e}", path.display()))?;
-    let tokens: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
-    for t in &tokens {
-        crate::redact::secret(t);
-    }
-    if tokens.is_empty() {
-        return Err(format!("--tokens {}: no token in the file (one a line)", path.display()).into());
-    }
-    Ok(tokens)
 }
 
 /// `blast ws` as the driver runs it.

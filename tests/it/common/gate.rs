@@ -12,8 +12,10 @@
 //!
 //! An exclusive test waiting keeps new shared ones from starting, so it is never starved. Each
 //! test says by its guard which kind it is and why (a comment where that is not plain).
+//! `BLAST_TEST_TIMES=FILE` lists how long each test held its guard.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// At most this many shared tests at once (each is a `blast` process, a server, and mostly
 /// waiting on timers at low rates: a few fit on two cores without slowing any past its bounds).
@@ -39,11 +41,11 @@ fn wait(s: MutexGuard<'static, State>) -> MutexGuard<'static, State> {
 
 /// Held by a test that must run alone among the load tests; released when dropped.
 #[must_use = "the test runs alone only while the guard is held"]
-pub struct Exclusive(());
+pub struct Exclusive(Held);
 
 /// Held by a test that may run beside other shared tests; released when dropped.
 #[must_use = "the test is counted only while the guard is held"]
-pub struct Shared(());
+pub struct Shared(Held);
 
 /// Waits until no other load test runs, then holds the machine alone.
 pub fn exclusive() -> Exclusive {
@@ -54,7 +56,7 @@ pub fn exclusive() -> Exclusive {
     }
     s.exclusive_waiting -= 1;
     s.exclusive = true;
-    Exclusive(())
+    Exclusive(Held::now("exclusive"))
 }
 
 /// Waits until no exclusive test runs or waits and fewer than `SHARED_MAX` shared ones run.
@@ -64,7 +66,7 @@ pub fn shared() -> Shared {
         s = wait(s);
     }
     s.shared += 1;
-    Shared(())
+    Shared(Held::now("shared"))
 }
 
 impl Drop for Exclusive {
@@ -78,5 +80,30 @@ impl Drop for Shared {
     fn drop(&mut self) {
         state().shared -= 1;
         CHANGED.notify_all();
+    }
+}
+
+/// When a guard was taken, for `BLAST_TEST_TIMES=FILE`: each guard appends `seconds kind test`
+/// to FILE when dropped, so that the suite's longest tests can be found (`sort -rn FILE`).
+struct Held {
+    kind: &'static str,
+    since: Instant,
+}
+
+impl Held {
+    fn now(kind: &'static str) -> Held {
+        Held { kind, since: Instant::now() }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(path) = std::env::var_os("BLAST_TEST_TIMES") else { return };
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        let line = format!("{:.1} {} {test}\n", self.since.elapsed().as_secs_f64(), self.kind);
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = f.write_all(line.as_bytes());
+        }
     }
 }

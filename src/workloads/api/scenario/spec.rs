@@ -416,6 +416,25 @@ impl Scenario {
         Ok(())
     }
 
+    /// What each report row is: its name and kind, whether it is a flow, and the share of the
+    /// iterations the mix plans for it.
+    pub fn named_requests(&self) -> Vec<crate::workloads::api::raw::NamedRequest> {
+        let flows = self.flow_rows();
+        let total: u64 = self.weights.iter().sum();
+        let rows = self.rows.iter().enumerate();
+        rows.map(|(i, row)| {
+            let weight: u64 =
+                self.iterations.iter().zip(&self.weights).filter(|(it, _)| it.row == i).map(|(_, w)| w).sum();
+            crate::workloads::api::raw::NamedRequest {
+                name: row.name.clone(),
+                kind: row.kind.clone(),
+                flow: flows[i],
+                planned_share: (weight > 0).then(|| weight as f64 / total.max(1) as f64),
+            }
+        })
+        .collect()
+    }
+
     /// Rows that are flows (left out of `Aggregated`, which counts requests).
     pub fn flow_rows(&self) -> Vec<bool> {
         let mut flows = vec![false; self.rows.len()];
