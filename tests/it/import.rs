@@ -2,6 +2,8 @@
 //! and the profiles they become are accepted by `blast run --dry-run`; constructs outside the
 //! subset are listed by line (exit 1); unreadable input exits 2 with nothing written.
 
+mod har_cookies;
+mod seeds;
 mod styles;
 
 use crate::common::*;
@@ -16,7 +18,7 @@ fn data(name: &str) -> PathBuf {
 fn import(file: &str, extra: &[&str]) -> (i32, String, String, PathBuf) {
     let dir = temp_path("import");
     std::fs::create_dir_all(&dir).expect("dir");
-    let out = dir.join(file.replace(".py", ".toml"));
+    let out = dir.join(Path::new(file).with_extension("toml"));
     let src = data(file);
     let mut args = vec!["import".to_string(), src.display().to_string(), "-o".into(), out.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
