@@ -209,7 +209,7 @@ fn cookie_header(
     let mut vars = Vec::new();
     for (name, &step) in jar.iter().zip(&at) {
         let source = format!("cookie:{name}");
-        let Some(s) = steps.get_mut(step) else { return None };
+        let s = steps.get_mut(step)?;
         let var = match s.capture.iter().find(|(_, src)| *src == source) {
             Some((v, _)) => v.clone(),
             None => {
