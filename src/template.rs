@@ -12,6 +12,7 @@
 //! | `{{core}}`, `{{conn}}` | the worker core, the connection within it |
 //! | `{{ts}}`, `{{now_us}}` | send time, µs since the Unix epoch |
 //! | `{{now_ms}}` | send time, ms since the Unix epoch |
+//! | `{{now_s}}` | send time, whole seconds since the Unix epoch (Python's `int(time.time())`) |
 //! | `{{uuid}}` | a random UUID (v4) |
 //! | `{{random_int A B}}` | a uniform integer in A..=B |
 //! | `{{random_text N}}` | N random characters from `[A-Za-z0-9 -]` (JSON-safe) |
@@ -30,7 +31,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The placeholders a template may use (for error messages).
-pub const PLACEHOLDERS: &str = "{{seq}}, {{i}}, {{core}}, {{conn}}, {{ts}}, {{now_ms}}, {{now_us}}, {{uuid}}, \
+pub const PLACEHOLDERS: &str = "{{seq}}, {{i}}, {{core}}, {{conn}}, {{ts}}, {{now_s}}, {{now_ms}}, {{now_us}}, {{uuid}}, \
 {{offset}}, {{len}}, {{chunks}}, {{sent_bytes}}, {{sent_sha256}}, {{random_int A B}}, {{random_text N}}, {{pick a,b,c}}, {{user.COLUMN}}, captured variables";
 
 /// Characters of `{{random_text N}}`: 64 of them, so one random bit sextet picks one; none
@@ -66,6 +67,7 @@ enum Piece {
     Conn,
     NowUs,
     NowMs,
+    NowS,
     Uuid,
     RandomInt {
         lo: i64,
@@ -313,6 +315,7 @@ fn render_piece(p: &Piece, v: &mut Values<'_>, now: &mut Option<u64>, out: &mut 
         Piece::Conn => out.extend_from_slice(num.format(v.conn).as_bytes()),
         Piece::NowUs => out.extend_from_slice(num.format(now_us()).as_bytes()),
         Piece::NowMs => out.extend_from_slice(num.format(now_us() / 1000).as_bytes()),
+        Piece::NowS => out.extend_from_slice(num.format(now_us() / 1_000_000).as_bytes()),
         Piece::Uuid => uuid(v.rng, out),
         Piece::RandomInt { lo, span } => {
             let off = if *span == u64::MAX { v.rng.next_u64() } else { v.rng.next_u64() % (span + 1) };
@@ -420,6 +423,7 @@ fn placeholder(name: &str, scope: Scope<'_>) -> Result<Piece, TemplateError> {
         "conn" => no_args(Piece::Conn),
         "ts" | "now_us" => no_args(Piece::NowUs),
         "now_ms" => no_args(Piece::NowMs),
+        "now_s" => no_args(Piece::NowS),
         "uuid" => no_args(Piece::Uuid),
         "offset" => no_args(Piece::Offset),
         "len" => no_args(Piece::Len),
@@ -556,6 +560,20 @@ mod tests {
         assert!((-3..=3).contains(&n));
         let ms: u64 = parts[3].parse().expect("ms");
         assert!(ms > 1_600_000_000_000);
+    }
+
+    #[test]
+    fn clock_placeholders_show_one_instant_in_their_units() {
+        let t = Template::parse("{{now_s}}|{{now_ms}}|{{now_us}}", Scope::default()).expect("valid");
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+        let s = render(&t, &[], &[]);
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+        let n: Vec<u64> = s.split('|').map(|p| p.parse().expect("a whole number")).collect();
+        assert!((before..=after).contains(&n[0]), "{s}");
+        // the same send time, truncated: seconds, milliseconds, microseconds
+        assert_eq!(n[1] / 1000, n[0], "{s}");
+        assert_eq!(n[2] / 1000, n[1], "{s}");
+        assert!(Template::parse("{{now_s 3}}", Scope::default()).expect_err("args").0.contains("takes no arguments"));
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
     let mut set_cookies: Vec<String> = Vec::new();
     for (title, list) in groups {
         let mut steps = Vec::new();
+        // the step of this flow whose response last set each cookie
+        let mut setters: Vec<(String, usize)> = Vec::new();
         for e in list {
             let req = &e["request"];
             let method = req["method"].as_str().unwrap_or("GET").to_uppercase();
@@ -100,19 +102,10 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
                     continue;
                 }
                 let v = if k.eq_ignore_ascii_case("cookie") {
-                    let (kept, jar) = split_cookie(v, &set_cookies);
-                    if !jar.is_empty() {
-                        step.comments.push(format!(
-                            "Cookie {} left out: an earlier response set {}, the user's cookie jar sends {}",
-                            jar.join(", "),
-                            if jar.len() == 1 { "it" } else { "them" },
-                            if jar.len() == 1 { "it" } else { "them" },
-                        ));
+                    match cookie_header(v, &set_cookies, &setters, &mut steps, &mut step.comments) {
+                        Some(v) => v,
+                        None => continue,
                     }
-                    if kept.is_empty() {
-                        continue;
-                    }
-                    kept
                 } else {
                     v.to_string()
                 };
@@ -129,6 +122,8 @@ pub fn read(name: &str, doc: &Value, opts: &Options) -> Result<(Profile, Vec<Ski
             let idx = steps.len() - 1;
             learn(&e["response"], idx, &mut known);
             for c in response_cookies(&e["response"]) {
+                setters.retain(|(n, _)| *n != c);
+                setters.push((c.clone(), idx));
                 if !set_cookies.contains(&c) {
                     set_cookies.push(c);
                 }
@@ -166,20 +161,87 @@ fn response_cookies(resp: &Value) -> Vec<String> {
     out
 }
 
-/// A recorded `Cookie` header split into the pairs to keep (as one header value) and the names
-/// of the pairs an earlier response set (the cookie jar sends those).
-fn split_cookie(header: &str, set: &[String]) -> (String, Vec<String>) {
-    let mut kept = Vec::new();
-    let mut jar = Vec::new();
-    for pair in header.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
-        if set.iter().any(|s| s == name) {
-            jar.push(name.to_string());
-        } else {
-            kept.push(pair);
-        }
+/// The `Cookie` header to send for a recorded one (None: none, the user's jar sends them).
+///
+/// A pair no recorded response set is kept as recorded. A pair an earlier response set is the
+/// jar's: alone, such pairs are left to the jar. Beside kept pairs (a header of its own stops
+/// the jar's being sent, as in requests) each is written `name={{var}}`, captured from the jar
+/// (`cookie:name`) at the step of this flow that set it, so the value is the one this user's
+/// own response set, never the recorded one. A pair set on another page has no such step:
+/// then the whole header is left to the jar and the recorded pairs are not sent (said so).
+fn cookie_header(
+    header: &str,
+    set: &[String],
+    setters: &[(String, usize)],
+    steps: &mut [Step],
+    comments: &mut Vec<String>,
+) -> Option<String> {
+    let pairs: Vec<(&str, &str)> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| (p.split_once('=').map_or(p, |(n, _)| n).trim(), p))
+        .collect();
+    let from_jar = |n: &str| set.iter().any(|s| s == n);
+    let kept: Vec<&str> = pairs.iter().filter(|(n, _)| !from_jar(n)).map(|(_, p)| *p).collect();
+    let jar: Vec<&str> = pairs.iter().filter(|(n, _)| from_jar(n)).map(|(n, _)| *n).collect();
+    let they = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    if jar.is_empty() {
+        return Some(kept.join("; "));
     }
-    (kept.join("; "), jar)
+    let at: Option<Vec<usize>> =
+        jar.iter().map(|n| setters.iter().find(|(s, _)| s == n).map(|&(_, step)| step)).collect();
+    let (false, Some(at)) = (kept.is_empty(), at) else {
+        comments.push(format!(
+            "Cookie {} left out: an earlier response set {}, the user's cookie jar sends {}",
+            jar.join(", "),
+            they(jar.len(), "it", "them"),
+            they(jar.len(), "it", "them"),
+        ));
+        if !kept.is_empty() {
+            comments.push(format!(
+                "Cookie {} as recorded is not sent: a Cookie header of the step's own would keep the jar's from being sent",
+                kept.join("; ")
+            ));
+        }
+        return None;
+    };
+    let mut vars = Vec::new();
+    for (name, &step) in jar.iter().zip(&at) {
+        let source = format!("cookie:{name}");
+        let s = steps.get_mut(step)?;
+        let var = match s.capture.iter().find(|(_, src)| *src == source) {
+            Some((v, _)) => v.clone(),
+            None => {
+                let mut v: String =
+                    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+                if v.is_empty() || v.starts_with(|c: char| c.is_ascii_digit()) {
+                    v.insert_str(0, "cookie_");
+                }
+                v = format!("{v}_{}", step + 1);
+                while s.capture.iter().any(|(c, _)| *c == v) {
+                    v.push_str("_cookie");
+                }
+                s.capture.push((v.clone(), source));
+                v
+            }
+        };
+        vars.push((*name, var));
+    }
+    comments.push(format!(
+        "Cookie {} from this user's jar, as the earlier step's response set {} (captured there); {} as recorded",
+        jar.join(", "),
+        they(jar.len(), "it", "them"),
+        kept.join("; "),
+    ));
+    let written: Vec<String> = pairs
+        .iter()
+        .map(|(n, p)| match vars.iter().find(|(v, _)| v == n) {
+            Some((_, var)) => format!("{n}={{{{{var}}}}}"),
+            None => (*p).to_string(),
+        })
+        .collect();
+    Some(written.join("; "))
 }
 
 /// What a response returned that a later request may send back: JSON string values of at
@@ -289,12 +351,39 @@ mod tests {
         assert_eq!(cookie(&steps[0]), Some("consent=yes"));
         assert!(steps[0].comments.iter().any(|c| c.contains("came from no response")));
         assert_eq!(cookie(&steps[1]), Some("consent=yes"));
-        // session came from the login's response.cookies: dropped, consent kept
-        assert_eq!(cookie(&steps[2]), Some("consent=yes"));
-        assert!(steps[2].comments.iter().any(|c| c.contains("Cookie session left out") && c.contains("cookie jar")));
+        // session came from the login's response.cookies: beside consent (a header of the
+        // step's own, so the jar's is not sent) it is the value this user's login set, taken
+        // from the jar after the login, not the recorded one
+        assert_eq!(cookie(&steps[2]), Some("consent=yes; session={{session_2}}"));
+        assert_eq!(steps[1].capture, [("session_2".to_string(), "cookie:session".to_string())]);
+        assert!(steps[2].comments.iter().any(|c| c.contains("Cookie session from this user's jar")));
         // both pairs set earlier (one by a Set-Cookie header only): the header goes
         assert_eq!(cookie(&steps[3]), None, "{:?}", steps[3].headers);
         assert!(steps[3].comments.iter().any(|c| c.contains("Cookie session, csrftoken left out")));
         assert!(steps[3].headers.iter().any(|(k, v)| k == "Content-Type" && v == "application/json"));
+    }
+
+    /// A cookie set on an earlier page has no step of its flow to capture it at: the header is
+    /// left to the jar, and the recorded pairs that would have been kept are said not sent.
+    #[test]
+    fn a_cookie_set_on_another_page_is_left_to_the_jar() {
+        let entry = |page: &str, path: &str, cookie: Option<&str>, sets: Option<&str>| {
+            let req_headers =
+                cookie.map_or(serde_json::json!([]), |c| serde_json::json!([{"name": "Cookie", "value": c}]));
+            let resp_headers =
+                sets.map_or(serde_json::json!([]), |c| serde_json::json!([{"name": "Set-Cookie", "value": c}]));
+            serde_json::json!({"pageref": page,
+                "request": {"method": "GET", "url": format!("http://127.0.0.1:8000{path}"), "headers": req_headers},
+                "response": {"status": 200, "headers": resp_headers, "cookies": []}})
+        };
+        let doc = serde_json::json!({"log": {"pages": [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
+            "entries": [entry("a", "/login", None, Some("sid=recorded; Path=/")),
+                        entry("b", "/me", Some("theme=dark; sid=recorded"), None)]}});
+        let opts = Options { host: None, rate: None, users: 1, output: None };
+        let p = read("pages.har", &doc, &opts).expect("a HAR").0;
+        let [Item::Flow(_), Item::Flow(b)] = p.items.as_slice() else { panic!("two flows: {:?}", p.items) };
+        assert_eq!(cookie(&b.steps[0]), None, "{:?}", b.steps[0].headers);
+        assert!(b.steps[0].comments.iter().any(|c| c.contains("Cookie sid left out")));
+        assert!(b.steps[0].comments.iter().any(|c| c.contains("theme=dark as recorded is not sent")));
     }
 }

@@ -287,7 +287,13 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
             p.rate_note.push("no wait_time to compute a rate from: 100/s is a placeholder (--rate R)".into());
         }
     }
-    // one cycle: every class's task shares (exact fractions) times the class weight
+    // one cycle: every class's task shares (exact fractions) times the class's iterations per
+    // second when every class's wait_time is known (Locust's steady state: a class whose users
+    // wait longer sends less per user), else times the class weight (its share of the users)
+    let paced = users.iter().all(|u| u.cycle.is_some());
+    if paced && users.len() > 1 {
+        p.rate_note.push("the mix: each class's tasks in proportion to its tasks/s above".into());
+    }
     let mut weighted: Vec<(Ratio, Item)> = Vec::new();
     let mut on_start_set = false;
     let mut timeout: Option<f64> = None;
@@ -314,8 +320,17 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
             (a, b) => a.or(b),
         };
         let sending = u.tasks.iter().filter(|f| !f.items.is_empty()).fold(Ratio::ZERO, |a, f| a.plus(f.w));
+        // per unit of task weight: users / (seconds per Locust task x tasks per unit), or users
+        // / the weights of the tasks that send
+        let per_unit = match u.cycle {
+            Some((secs, _)) if paced => {
+                let all = u.tasks.iter().fold(Ratio::ZERO, |a, f| a.plus(f.w.times(Ratio::int(f.tasks))));
+                Ratio::int(u.weight).over(Ratio::approx(secs).times(all))
+            }
+            _ => Ratio::int(u.weight).over(sending),
+        };
         for f in u.tasks {
-            let weight = if sending.num == 0 { Ratio::int(1) } else { Ratio::int(u.weight).times(f.w).over(sending) };
+            let weight = if sending.num == 0 { Ratio::int(1) } else { per_unit.times(f.w) };
             for item in f.items {
                 weighted.push((weight, item));
             }
@@ -325,8 +340,22 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
     let real = || weighted.iter().filter(|(_, i)| !matches!(i, Item::Comments(_)));
     let l = real().fold(1u128, |a, (w, _)| lcm128(a, w.den));
     let g = real().fold(0u128, |a, (w, _)| gcd128(a, w.num * (l / w.den))).max(1);
-    for (w, mut item) in weighted {
-        let w = u64::try_from(w.num * (l / w.den) / g).unwrap_or(u64::MAX).max(1);
+    let mut weights: Vec<u64> =
+        weighted.iter().map(|(w, _)| u64::try_from(w.num * (l / w.den) / g).unwrap_or(u64::MAX).max(1)).collect();
+    let total: u128 = weighted
+        .iter()
+        .zip(&weights)
+        .filter(|((_, i), _)| !matches!(i, Item::Comments(_)))
+        .map(|(_, &w)| u128::from(w))
+        .sum();
+    if total > u128::from(MAX_WEIGHTS) {
+        // a cycle longer than `blast run` takes: the same shares to 1 part in MAX_WEIGHTS
+        for w in &mut weights {
+            *w = ((u128::from(*w) * u128::from(MAX_WEIGHTS) + total / 2) / total).max(1) as u64;
+        }
+        p.rate_note.push(format!("the weights are rounded: exact, they add up to {total}"));
+    }
+    for ((_, mut item), w) in weighted.into_iter().zip(weights) {
         match &mut item {
             Item::Request { weight, .. } => *weight = w,
             Item::Flow(f) => f.weight = w,
@@ -336,6 +365,9 @@ fn profile(name: &str, users: Vec<UserClass>, skipped: &mut Vec<Skipped>, opts: 
     }
     p
 }
+
+/// The most the weights may add up to (a cycle of `blast run`'s mix is at most a million).
+const MAX_WEIGHTS: u64 = 100_000;
 
 /// `http://host:port` of a URL (Locust's host may carry a path, blast's target does not).
 fn origin(url: &str) -> String {
@@ -359,4 +391,84 @@ fn gcd128(a: u128, b: u128) -> u128 {
 
 fn lcm128(a: u128, b: u128) -> u128 {
     (a / gcd128(a, b).max(1)).saturating_mul(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import(text: &str) -> (toml::Table, Vec<Skipped>) {
+        let opts = Options { host: None, rate: None, users: 10, output: None };
+        let (p, skipped) = read("t.py", text, &opts).expect("a Locust file");
+        let toml = super::super::toml_out::write(&p);
+        (toml::from_str(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}")), skipped)
+    }
+
+    fn requests(t: &toml::Table) -> Vec<&toml::Table> {
+        t["request"].as_array().expect("requests").iter().filter_map(|r| r.as_table()).collect()
+    }
+
+    /// `int(time.time())` and its kin are send-time placeholders; a bare `time.time()` (a
+    /// float) is listed with the way to write it.
+    #[test]
+    fn whole_clock_readings_become_placeholders() {
+        let (t, skipped) = import(
+            r#"
+import math, time
+from locust import HttpUser, constant, task
+
+class U(HttpUser):
+    wait_time = constant(1)
+
+    @task
+    def stamp(self):
+        self.client.post(f"/e?at={int(time.time())}", name="stamp", json={
+            "s": int(time.time()), "r": round(time.time()), "f": math.floor(time.time()),
+            "ms": round(time.time() * 1000), "us": int(time.time() * 1000000)})
+
+    @task
+    def float_time(self):
+        self.client.post("/f", name="float", json={"ts": time.time()})
+"#,
+        );
+        let stamp = requests(&t).into_iter().find(|r| r["name"].as_str() == Some("stamp")).expect("stamp");
+        assert_eq!(stamp["path"].as_str(), Some("/e?at={{now_s}}"));
+        let json = stamp["json"].as_table().expect("json");
+        for (k, want) in [
+            ("s", "{{=now_s}}"),
+            ("r", "{{=now_s}}"),
+            ("f", "{{=now_s}}"),
+            ("ms", "{{=now_ms}}"),
+            ("us", "{{=now_us}}"),
+        ] {
+            assert_eq!(json[k].as_str(), Some(want), "{k}: {json:?}");
+        }
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].why.contains("int(time.time())"), "{skipped:?}");
+    }
+
+    /// Classes with different wait times share the mix by their tasks per second, as in
+    /// Locust's steady state; without a known wait time for every class, by class weight.
+    #[test]
+    fn classes_share_the_mix_by_their_task_rate() {
+        let two = |fast: &str, slow: &str| {
+            format!(
+                "from locust import HttpUser, between, constant, constant_throughput, task\n\n\
+                 class Fast(HttpUser):\n    {fast}\n\n    @task\n    def a(self):\n        self.client.get(\"/a\")\n\n\
+                 class Slow(HttpUser):\n    weight = 2\n    {slow}\n\n    @task(3)\n    def b(self):\n        self.client.get(\"/b\")\n\n    \
+                 @task\n    def c(self):\n        self.client.get(\"/c\")\n"
+            )
+        };
+        let weights = |text: &str| -> Vec<i64> {
+            let (t, skipped) = import(text);
+            assert!(skipped.iter().all(|s| s.why.contains("constant(0)")), "{skipped:?}");
+            requests(&t).iter().map(|r| r["weight"].as_integer().expect("weight")).collect()
+        };
+        // 1 user at 3 tasks/s against 2 users at one task per 4 s (0.5/s: b 3/8, c 1/8)
+        assert_eq!(weights(&two("wait_time = constant_throughput(3)", "wait_time = between(3, 5)")), [24, 3, 1]);
+        // equal waits: the class weights alone (1 against 2, within it 3:1)
+        assert_eq!(weights(&two("wait_time = constant(1)", "wait_time = constant(1)")), [2, 3, 1]);
+        // a class runs back to back (constant(0)): its rate is unknown, the class weights decide
+        assert_eq!(weights(&two("wait_time = constant(0)", "wait_time = constant(1)")), [2, 3, 1]);
+    }
 }

@@ -51,6 +51,18 @@ impl Ratio {
     pub fn float(self) -> f64 {
         self.num as f64 / self.den as f64
     }
+
+    /// `x` (> 0) as a fraction: exact when its denominator is at most 1000 (wait times are
+    /// written as decimals, 0.75, or as 1 / throughput), else to the millionth.
+    pub fn approx(x: f64) -> Ratio {
+        for den in 1..=1000u32 {
+            let scaled = x * f64::from(den);
+            if scaled >= 1.0 && (scaled - scaled.round()).abs() < 1e-9 * f64::from(den) {
+                return Ratio::new(scaled.round() as u128, u128::from(den));
+            }
+        }
+        Ratio::new((x * 1e6).round().max(1.0) as u128, 1_000_000)
+    }
 }
 
 fn gcd(a: u128, b: u128) -> u128 {

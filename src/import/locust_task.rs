@@ -1378,6 +1378,10 @@ fn builtin(name: &str, args: Vec<Val>, kw: &[(String, Val)], users_file: &mut Op
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Val::Unknown(format!("{name}() without arguments")));
     let short = name.rsplit('.').next().unwrap_or(name);
     let kwarg = |k: &str| kw.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    // int(time.time()), round(time.time() * 1000), ...: a send-time placeholder
+    if let ("int" | "round" | "math.floor", Some(clock)) = (name, args.first().and_then(Val::whole_time)) {
+        return clock;
+    }
     match name {
         "print" => Val::None,
         n if n.starts_with("logging.") || n.starts_with("logger.") || n.starts_with("log.") => Val::None,
@@ -1387,8 +1391,6 @@ fn builtin(name: &str, args: Vec<Val>, kw: &[(String, Val)], users_file: &mut Op
             v => v.text().map_or_else(Val::Unknown, Val::Str),
         },
         "int" => match arg(0) {
-            Val::Time(k) if (k - 1000.0).abs() < 1e-9 => Val::Num("{{now_ms}}".into()),
-            Val::Time(k) if (k - 1_000_000.0).abs() < 1e-6 => Val::Num("{{now_us}}".into()),
             Val::Float(x) => Val::Int(x.trunc() as i64),
             Val::Str(s) => s.trim().parse().map_or_else(|_| Val::Unknown(format!("int('{s}')")), Val::Int),
             v @ (Val::Int(_) | Val::Num(_)) => v,

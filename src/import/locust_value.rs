@@ -59,8 +59,20 @@ impl Val {
             Val::Tmpl(t) | Val::Num(t) => Ok(t.clone()),
             Val::Sha => Ok("{{sent_sha256}}".into()),
             Val::Unknown(why) => Err(why.clone()),
+            Val::Time(_) => Err(TIME_AS_FLOAT.into()),
             other => Err(format!("{} cannot be written into a request", other.kind())),
         }
+    }
+
+    /// `int(...)`, `round(...)` or `math.floor(...)` of this value, when it is a clock reading
+    /// (`time.time()` times 1, 1000 or 1e6): the send-time placeholder of that unit. blast's
+    /// clocks truncate, so `round()` may read up to one unit earlier than Python's would.
+    pub fn whole_time(&self) -> Option<Val> {
+        let Val::Time(k) = self else { return None };
+        let unit = [(1.0, "now_s"), (1000.0, "now_ms"), (1_000_000.0, "now_us")]
+            .into_iter()
+            .find(|(f, _)| (k - f).abs() < 1e-9 * f)?;
+        Some(Val::Num(format!("{{{{{}}}}}", unit.1)))
     }
 
     /// The value as a `json = {...}` value, written inline in the dict's order: strings are
@@ -73,6 +85,7 @@ impl Val {
             Val::Float(x) if x.is_finite() => super::toml_out::value(&toml::Value::Float(*x)),
             Val::Bool(b) => b.to_string(),
             Val::Sha => quote("{{sent_sha256}}"),
+            Val::Time(_) => return Err(TIME_AS_FLOAT.into()),
             Val::Num(t) => quote(&t.replacen("{{", "{{=", 1)),
             Val::List(items) => format!("[{}]", items.iter().map(Val::json).collect::<Result<Vec<_>, _>>()?.join(", ")),
             Val::Dict(pairs) if pairs.is_empty() => "{}".into(),
@@ -145,6 +158,10 @@ impl Val {
         }
     }
 }
+
+/// Why a bare `time.time()` (a float of seconds) is not written into a request.
+const TIME_AS_FLOAT: &str =
+    "time.time() as a float: blast's clocks are whole numbers ({{now_s}}, {{now_ms}}, {{now_us}}: int(time.time()), int(time.time() * 1000), ...)";
 
 /// Python's `str()` of a float.
 fn py_float(x: f64) -> String {
@@ -230,6 +247,22 @@ mod tests {
         );
         assert!(brace_format("{:05d}", &[Val::Int(1)], &[]).is_err());
         assert!(percent_format("%s", &[Val::Resp(0)]).is_err());
+    }
+
+    #[test]
+    fn whole_clock_readings_become_send_time_placeholders() {
+        let num = |t: &str| Some(Val::Num(t.into()));
+        assert_eq!(Val::Time(1.0).whole_time(), num("{{now_s}}"));
+        assert_eq!(Val::Time(1000.0).whole_time(), num("{{now_ms}}"));
+        assert_eq!(Val::Time(1e6).whole_time(), num("{{now_us}}"));
+        // other scales (minutes, tenths) and other values are not clock readings blast has
+        assert_eq!(Val::Time(1.0 / 60.0).whole_time(), None);
+        assert_eq!(Val::Time(10.0).whole_time(), None);
+        assert_eq!(Val::Float(1.7e9).whole_time(), None);
+        // a bare time.time() is a float: listed with the way to write it
+        let why = Val::Time(1.0).text().expect_err("a float of seconds");
+        assert!(why.contains("int(time.time())"), "{why}");
+        assert!(Val::Dict(vec![("ts".into(), Val::Time(1.0))]).json().expect_err("float").contains("{{now_s}}"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! and the profiles they become are accepted by `blast run --dry-run`; constructs outside the
 //! subset are listed by line (exit 1); unreadable input exits 2 with nothing written.
 
+mod har_cookies;
+mod seeds;
 mod styles;
 
 use crate::common::*;
@@ -16,7 +18,7 @@ fn data(name: &str) -> PathBuf {
 fn import(file: &str, extra: &[&str]) -> (i32, String, String, PathBuf) {
     let dir = temp_path("import");
     std::fs::create_dir_all(&dir).expect("dir");
-    let out = dir.join(file.replace(".py", ".toml"));
+    let out = dir.join(Path::new(file).with_extension("toml"));
     let src = data(file);
     let mut args = vec!["import".to_string(), src.display().to_string(), "-o".into(), out.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
@@ -118,7 +120,8 @@ fn chat4all_upload_becomes_split_multipart_flow() {
     assert!(steps.iter().all(|s| s["headers"]["Authorization"].as_str() == Some("Bearer {{access_token}}")));
 }
 
-/// Two user classes (weights 3 and 1) with their own task weights become one exact mix; a
+/// Two user classes (weights 3 and 1) with their own task weights and wait times become one
+/// exact mix, each class's share being its tasks per second (as in Locust's steady state); a
 /// task calling several endpoints in order becomes a flow passing the id on.
 #[test]
 fn prismq_classes_and_tasks_make_one_mix() {
@@ -129,10 +132,10 @@ fn prismq_classes_and_tasks_make_one_mix() {
     let modules = by_name(&req, "GET /modules");
     let polls: Vec<&&toml::Table> = req.iter().filter(|r| r["name"].as_str() == Some("GET /runs")).collect();
     assert_eq!(polls.len(), 2, "one row per class's task");
-    // class shares 3/4 and 1/4; within them 5/18 (get_modules) and 10/17 (poll_runs):
-    // (3/4 * 5/18) / (1/4 * 10/17) = 17/12
-    let poll = polls.iter().map(|r| weight(r)).min().expect("poll");
-    assert_eq!(weight(modules) * 12, poll * 17, "{toml}");
+    // 3 users per 2 s (between(1, 3)) against 1 per 0.75 s (between(0.5, 1)); within them
+    // 5/18 (get_modules) and 10/17 (poll_runs): (3/2 * 5/18) / (1/0.75 * 10/17) = 17/32
+    let poll = polls.iter().map(|r| weight(r)).max().expect("poll");
+    assert_eq!(weight(modules) * 32, poll * 17, "{toml}");
     let flow = by_name(&items(&t, "flow"), "launch_and_follow");
     let steps = flow["steps"].as_array().expect("steps");
     assert_eq!(steps[0]["capture"]["run_id"].as_str(), Some("/run_id"));

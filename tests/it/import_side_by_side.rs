@@ -25,23 +25,24 @@ pub(crate) fn locust() -> String {
     bin
 }
 
-/// The Chat4All-like service under uvicorn (`common::uvicorn`), on a free port.
-struct App(Uvicorn);
+/// A service of tests/data/import (`file`, a FastAPI app with `GET /stats` and
+/// `POST /stats/reset`) under uvicorn (`common::uvicorn`), on a free port.
+pub(crate) struct App(Uvicorn);
 
 impl App {
-    fn start() -> App {
-        let dir = temp_path("chat4all-app");
+    pub(crate) fn start(file: &str) -> App {
+        let dir = temp_path("import-app");
         std::fs::create_dir_all(&dir).expect("dir");
-        let source = std::fs::read_to_string(data("chat4all_app.py")).expect("chat4all_app.py");
+        let source = std::fs::read_to_string(data(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         App(Uvicorn::start(&dir, &source, &[]))
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.0.addr)
     }
 
     /// What the service counted since the last reset, then a reset.
-    fn take_stats(&self) -> serde_json::Value {
+    pub(crate) fn take_stats(&self) -> serde_json::Value {
         let stats = self.0.json("GET", "/stats");
         self.0.json("POST", "/stats/reset");
         stats
@@ -49,7 +50,7 @@ impl App {
 }
 
 /// A counter of the service's stats (absent = 0).
-fn n(stats: &serde_json::Value, key: &str) -> u64 {
+pub(crate) fn n(stats: &serde_json::Value, key: &str) -> u64 {
     stats.get(key).and_then(|v| v.as_u64()).unwrap_or(0)
 }
 
@@ -84,8 +85,9 @@ pub(crate) fn run_locust(file: &str, users: u32, secs: u32, host: &str) -> (i32,
     (out.status.code().unwrap_or(-1), text, rows)
 }
 
-/// `blast import FILE --users N --host URL -o DIR/FILE.toml`: the profile's path.
-fn import(file: &str, users: u32, host: &str) -> PathBuf {
+/// `blast import FILE --users N --host URL -o DIR/FILE.toml`, which must translate every
+/// construct (exit 0): the profile's path.
+pub(crate) fn import(file: &str, users: u32, host: &str) -> PathBuf {
     let dir = temp_path("side");
     std::fs::create_dir_all(&dir).expect("dir");
     let out = dir.join(file.replace(".py", ".toml"));
@@ -123,7 +125,7 @@ pub(crate) fn blast_rows(report: &serde_json::Value) -> BTreeMap<String, (u64, u
 fn chat_mix_matches_locust_on_one_service() {
     // Exclusive: real Locust beside blast, and the rate Locust reached.
     let _g = exclusive();
-    let app = App::start();
+    let app = App::start("chat4all_app.py");
     let profile = import("side_chat.py", 4, &app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");
     assert!(toml.contains("users = 4"), "{toml}");
@@ -181,7 +183,7 @@ fn chat_mix_matches_locust_on_one_service() {
 fn chunked_upload_matches_locust_on_one_service() {
     // Exclusive: real Locust beside blast.
     let _g = exclusive();
-    let app = App::start();
+    let app = App::start("chat4all_app.py");
     let profile = import("side_upload.py", 2, &app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");
     const SIZE: u64 = 3 * 1024 * 1024 + 12345;
