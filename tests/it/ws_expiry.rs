@@ -91,35 +91,10 @@ fn an_expired_token_closes_the_connection_with_4401_and_blast_logs_in_again() {
     assert_eq!(n(j, "/connections/dropped"), 0, "{}", j["connections"]);
 }
 
-/// The profile: 1,000 connections in 10 rooms logged in by its own `[[on_start]]`, the token in
-/// the upgrade's query (`[upgrade]`); probes published as frames on a WebSocket of blast's own
-/// (its login expires too, and it logs in again).
-fn profile(dir: &Path, target: &str) -> String {
-    let text = format!(
-        r#"description = "1,000 chat clients whose tokens expire mid-run"
-workload = "ws"
-
-[args]
-target = "{target}"
-conns = 1000
-connect-rate = "1000/s"
-duration = "14s"
-probe-rate = "5/s"
-probe-via = "ws"
-rooms = 10
-heartbeat = "0s"
-cores = 1
-{LOGIN}
-[upgrade]
-query = {{ token = "{{{{token}}}}" }}
-"#
-    );
-    let file = dir.join("chat-ws.toml");
-    std::fs::write(&file, text).expect("profile");
-    file.to_string_lossy().into_owned()
-}
-
-/// 1,000 connections on `blast serve --require-auth --token-ttl 10s` held 14 s: serve closes
+/// The shipped profile `chat4all-ws-login` (1,000 connections in 10 rooms, each logged in by
+/// the profile's own `[[on_start]]` as its row of `profiles/data/users.csv`, the token in the
+/// upgrade's query by its `[upgrade]`; probes published as frames on a WebSocket of blast's own,
+/// whose login expires too) on `blast serve --require-auth --token-ttl 10s` held 14 s: serve closes
 /// each with 4401 once (10-11 s after its login; the next expiry, at 20 s, is past the end), it
 /// logs in again and resubscribes; every delivery serve wrote is one blast counted, and none is
 /// missing: probes on their way at a close are accounted as cut off by it, and probes sent while
@@ -130,10 +105,11 @@ fn a_ws_profile_with_an_inline_login_survives_token_expiry_with_every_delivery_c
     // margins (a ramp of 1 s where 6 s would still hold).
     let _g = shared();
     let server = Server::start(&["--require-auth", "--token-ttl", "10s"]);
-    let dir = ReportDir::new("ws-expiry-profile");
-    users(&dir.0, 1000);
-    let file = profile(&dir.0, &server.ws_url());
-    let r = blast(&["run", &file]);
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat4all-ws-login.toml");
+    let target = server.ws_url();
+    // Scaled to the test: 14 s, no heartbeat, one core; an SLA that holds however busy the machine.
+    let over = ["--target", &target, "--duration", "14s", "--heartbeat", "0s", "--cores", "1", "--sla", "success>99%"];
+    let r = blast(&[&["run", file][..], &over[..]].concat());
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.as_ref().expect("report");
     let broadcasts = server.json("GET", "/stats/broadcasts", None);
@@ -146,14 +122,14 @@ fn a_ws_profile_with_an_inline_login_survives_token_expiry_with_every_delivery_c
     assert!(l["failed"].as_object().is_some_and(|m| m.is_empty()), "{l}");
     assert_eq!((n(c, "/established"), n(c, "/dropped")), (2000, 0), "{c}");
     assert!(c["failed"].as_object().is_some_and(|m| m.is_empty()), "{c}");
-    // The publisher logs in as user0 each time it opens (its reopenings are probe reconnects).
+    // The publisher logs in as user 0 each time it opens (its reopenings are probe reconnects).
     let publisher = 1 + n(p, "/reconnects");
     assert_eq!(n(l, "/ok"), 2000 + publisher, "{l}");
     assert_eq!(n(&logins, "/total"), n(l, "/ok"), "{logins}\n{l}");
     for i in 1..1000 {
-        assert_eq!(n(&logins, &format!("/users/user{i}")), 2, "user{i}: {logins}");
+        assert_eq!(n(&logins, &format!("/users/user{i:05}")), 2, "user{i:05}: {logins}");
     }
-    assert_eq!(n(&logins, "/users/user0"), 2 + publisher, "{logins}");
+    assert_eq!(n(&logins, "/users/user00000"), 2 + publisher, "{logins}");
     // serve's 4401 closes: blast's auth closes and the publisher's, which expired once.
     assert!(publisher >= 2, "the publisher's token expired too: {p}");
     assert_eq!(n(&broadcasts, "/expired_closes"), 1000 + publisher - 1, "{broadcasts}\n{p}");
