@@ -298,7 +298,7 @@ impl Go<'_> {
         driver::check(&cmd)?;
         match self.rerun {
             Some(rerun) => {
-                println!("{}   # {} and the profile's scenario tables", shell_words(rerun), shell_words(self.argv))
+                println!("{}   # {} and the profile's tables", shell_words(rerun), shell_words(self.argv))
             }
             None => println!("{}", shell_words(self.argv)),
         }

@@ -84,6 +84,7 @@ pub struct WsArgs {
     /// steps (as in scenarios; connection i is user i, row i mod rows) and `[upgrade]` (where
     /// the captures go: query, headers, subprotocol; default Authorization: Bearer {{token}}).
     /// A refused upgrade (401, 403) or an auth close (4401, 1008) logs in again and reconnects.
+    /// A profile may hold these tables itself instead.
     #[arg(long, value_name = "FILE", conflicts_with = "tokens")]
     pub login: Option<std::path::PathBuf>,
     /// Where --login's requests go (default: http://<target host>, https for wss).

@@ -25,6 +25,10 @@ pub struct Membership {
     pub room: u32,
     pub from: u64,
     pub to: Option<u64>,
+    /// The first probe id the connection received: a probe sent before the ack came (while the
+    /// ack was on its way) is expected from it, if it is this one or a later one of its room.
+    #[serde(default)]
+    pub first_probe: Option<u64>,
     /// The largest probe id the connection received.
     #[serde(default)]
     pub last_probe: Option<u64>,
@@ -36,9 +40,13 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// Whether the connection was subscribed when probe `p` was sent.
+    /// Whether the connection was subscribed when probe `p` was sent: from its ack (or, when it
+    /// was acknowledged, from the first probe it received, which the server published after it
+    /// had subscribed the connection: a room's probes arrive in the order of their ids) until it
+    /// closed.
     fn covers(&self, p: &ProbeSent) -> bool {
-        self.from <= p.sent_us && self.to.is_none_or(|to| to > p.sent_us)
+        let early = self.from != UNCONFIRMED && self.first_probe.is_some_and(|first| p.id >= first);
+        (self.from <= p.sent_us || early) && self.to.is_none_or(|to| to > p.sent_us)
     }
 
     /// Whether probe `p` (covered) was cut off by the connection's auth close: sent within
@@ -486,5 +494,29 @@ mod tests {
         }
         let d = account(&t);
         assert_eq!((d.expected, d.delivered, d.missing, d.cut_by_auth_close), (5, 4, 1, 2));
+    }
+
+    #[test]
+    fn a_probe_sent_while_the_ack_was_on_its_way_and_received_is_expected() {
+        // Acknowledged at 1,000 µs; probe 2 was sent at 900 µs and received (the server had
+        // subscribed the connection before it sent the ack); probe 1 (800 µs) was not.
+        let joined = Membership { first_probe: Some(2), last_probe: Some(3), ..member(0, 1_000, None) };
+        let mut t = WsTally {
+            memberships: vec![joined],
+            probes: vec![
+                ProbeSent { id: 1, room: 0, sent_us: 800 },
+                ProbeSent { id: 2, room: 0, sent_us: 900 },
+                ProbeSent { id: 3, room: 0, sent_us: 1_100 },
+            ],
+            ..WsTally::default()
+        };
+        t.delivered(2, 0, 5);
+        t.delivered(3, 0, 5);
+        let d = account(&t);
+        assert_eq!((d.expected, d.delivered, d.missing, d.unexpected), (2, 2, 0, 0));
+        // Never acknowledged: nothing is expected from it, whatever it received.
+        t.memberships[0].from = UNCONFIRMED;
+        let d = account(&t);
+        assert_eq!((d.expected, d.unexpected), (0, 2));
     }
 }
