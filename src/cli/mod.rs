@@ -55,7 +55,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Api(args) => driver::run(api::ApiCommand::new(args)),
-        Command::Ws(args) => driver::run(ws::WsCommand(args)),
+        Command::Ws(args) => driver::run(ws::WsCommand(args, Default::default())),
         Command::Upload(args) => driver::run(upload::UploadCommand(args)),
         Command::Compare(args) => compare::run(args),
         Command::Run(args) => profile::run(args),

@@ -15,7 +15,8 @@
 //!
 //! SLAs per request name (scenarios) go in the list as `"NAME:p95<100ms"`, or in an `[sla]`
 //! table instead: `"GET /v1/conversations" = ["p95<100ms"]`, `Aggregated = ["p99<200ms"]`.
-//! A scenario's `[data]`, `[[on_start]]`, `[[request]]` and `[[flow]]` are read by `scenario`.
+//! A scenario's `[data]`, `[[on_start]]`, `[[request]]` and `[[flow]]` are read by `scenario`;
+//! a `ws` profile's login (`[data]`, `[[on_start]]`, `[upgrade]`) by `ws::login_file`.
 
 use super::api::ApiCommand;
 use super::command::{Cli, Command, RunArgs};
@@ -64,7 +65,8 @@ struct Profile {
     sla: Option<Spanned<Sla>>,
     #[serde(default)]
     args: BTreeMap<String, Spanned<toml::Value>>,
-    /// A scenario (api only): per-user data, weighted requests and flows.
+    /// A scenario (api): per-user data, weighted requests and flows; a login (ws): per-user
+    /// data, `on_start` steps and `upgrade`.
     data: Option<Spanned<crate::workloads::api::scenario::file::RawData>>,
     #[serde(default)]
     on_start: Vec<Spanned<crate::workloads::api::scenario::file::RawRequest>>,
@@ -72,6 +74,7 @@ struct Profile {
     request: Vec<Spanned<crate::workloads::api::scenario::file::RawRequest>>,
     #[serde(default)]
     flow: Vec<Spanned<crate::workloads::api::scenario::file::RawFlow>>,
+    upgrade: Option<Spanned<crate::workloads::ws::login_file::RawUpgrade>>,
 }
 
 const WORKLOADS: [&str; 3] = ["api", "ws", "upload"];
@@ -85,8 +88,8 @@ pub struct Loaded {
     /// the profile's.
     flags: Vec<String>,
     file: String,
-    /// The profile's scenario tables (empty when it has none).
-    pub scenario: crate::workloads::api::scenario::file::ScenarioFile,
+    /// The profile's scenario tables, or a ws profile's login (empty when it has none).
+    pub scenario: crate::workloads::ws::login_file::Inline,
 }
 
 impl Loaded {
@@ -126,7 +129,7 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
         }
     })?;
     let mut lines = BTreeMap::new();
-    let scenario = crate::workloads::api::scenario::file::ScenarioFile {
+    let tables = crate::workloads::api::scenario::file::ScenarioFile {
         data: profile.data,
         on_start: profile.on_start,
         requests: profile.request,
@@ -139,12 +142,8 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
     if !WORKLOADS.contains(&workload.as_str()) {
         return Err(format!("{file}:{wl_line}: field 'workload': '{workload}' is not one of api, ws, upload").into());
     }
-    if scenario.present() && workload != "api" {
-        return Err(format!(
-            "{file}:{wl_line}: field 'workload': [data], [[on_start]], [[request]] and [[flow]] are for workload = \"api\""
-        )
-        .into());
-    }
+    let scenario = crate::workloads::ws::login_file::Inline { tables, upgrade: profile.upgrade };
+    scenario.check_workload(&workload, profile.workload.span().start)?;
     let flags = flags_of(overrides);
     let overridden = |key: &str| replaced(&workload, key, &flags);
     let mut argv = vec!["blast".to_string(), workload.clone()];
@@ -205,6 +204,11 @@ pub fn load(path: &std::path::Path, overrides: &[String]) -> Result<Loaded, Usag
             argv.extend(["--sla".to_string(), joined]);
         }
     }
+    if let Some(line) = lines.get("login").filter(|_| scenario.present()) {
+        return Err(
+            format!("{file}:{line}: field 'login': the profile logs in with [[on_start]] already; keep one").into()
+        );
+    }
     argv.extend(overrides.iter().cloned());
     Ok(Loaded { argv, lines, flags, file, scenario })
 }
@@ -256,13 +260,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     let mut overrides = a.overrides.clone();
     let dry_run = a.dry_run || overrides.iter().any(|o| o == "--dry-run");
     overrides.retain(|o| o != "--dry-run");
-    let loaded = load(&a.profile, &overrides)?;
+    let mut loaded = load(&a.profile, &overrides)?;
     let command = parse(&loaded)?;
+    let inline = std::mem::take(&mut loaded.scenario);
     let located = |e: UsageError| if e.0.starts_with(&loaded.file) { e } else { UsageError(loaded.locate(&e.0)) };
-    let scenario = loaded.scenario.present().then_some(&loaded.scenario);
-    // A profile with scenario tables is only run as a profile: the command that runs the same
-    // load is `blast run` itself; the flags it stands for follow as a comment.
-    let rerun = scenario.is_some().then(|| {
+    let scenario = inline.tables.present().then_some(&inline.tables);
+    // A profile with scenario or login tables is only run as a profile: the command that runs
+    // the same load is `blast run` itself; the flags it stands for follow as a comment.
+    let rerun = inline.present().then(|| {
         let mut words = vec!["blast".to_string(), "run".to_string(), a.profile.to_string_lossy().into_owned()];
         words.extend(overrides.iter().cloned());
         words
@@ -270,7 +275,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, UsageError> {
     let go = |dry_run| Go { dry_run, argv: &loaded.argv, rerun: rerun.as_deref() };
     match command {
         Command::Api(x) => go(dry_run).workload(ApiCommand { args: x, label: None, scenario }),
-        Command::Ws(x) => go(dry_run).workload(WsCommand(x)),
+        Command::Ws(x) => go(dry_run).workload(WsCommand(x, inline)),
         Command::Upload(x) => go(dry_run).workload(UploadCommand(x)),
         _ => Err(UsageError(format!("{}: not a workload", loaded.file))),
     }
@@ -293,7 +298,7 @@ impl Go<'_> {
         driver::check(&cmd)?;
         match self.rerun {
             Some(rerun) => {
-                println!("{}   # {} and the profile's scenario tables", shell_words(rerun), shell_words(self.argv))
+                println!("{}   # {} and the profile's tables", shell_words(rerun), shell_words(self.argv))
             }
             None => println!("{}", shell_words(self.argv)),
         }

@@ -9,6 +9,7 @@ use crate::report::progress::{LastSecond, Rate, Reading};
 use crate::report::ws::WsSummary;
 use crate::units::{parse_count, parse_duration, parse_rate};
 use crate::workloads::ws::format::{ProbeReader, TsUnit, WsTemplate};
+use crate::workloads::ws::login_file::{Inline, Source};
 use crate::workloads::ws::{self, WsAuth, WsPlan};
 use clap::Args;
 use std::net::IpAddr;
@@ -83,10 +84,11 @@ pub struct WsArgs {
     /// steps (as in scenarios; connection i is user i, row i mod rows) and `[upgrade]` (where
     /// the captures go: query, headers, subprotocol; default Authorization: Bearer {{token}}).
     /// A refused upgrade (401, 403) or an auth close (4401, 1008) logs in again and reconnects.
+    /// A profile may hold these tables itself instead.
     #[arg(long, value_name = "FILE", conflicts_with = "tokens")]
     pub login: Option<std::path::PathBuf>,
     /// Where --login's requests go (default: http://<target host>, https for wss).
-    #[arg(long, value_name = "URL", requires = "login")]
+    #[arg(long, value_name = "URL")]
     pub login_target: Option<String>,
     /// Subscribe message sent once connected (a template: {{room}}, {{conn}}, {{token}} and
     /// the scenario functions); '' sends none (the connection receives from its upgrade on).
@@ -152,7 +154,8 @@ fn parse_probe_rate(s: &str) -> Result<f64, String> {
     parse_rate(s)
 }
 
-fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
+/// The plan of `a`, logging in as `inline` says (a profile's own login tables) without --login.
+fn build(a: &WsArgs, inline: &Inline) -> Result<WsPlan, UsageError> {
     let http_like = match (a.target.strip_prefix("ws://"), a.target.strip_prefix("wss://")) {
         (Some(rest), _) => format!("http://{rest}"),
         (_, Some(rest)) => format!("https://{rest}"),
@@ -202,22 +205,19 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(format!("--probe-method '{}': expected an HTTP method such as POST or PUT", a.probe_method).into());
     }
-    let mut probe_headers = Vec::new();
-    for h in &a.probe_header {
-        let Some((name, value)) = h.split_once(':') else {
-            return Err(format!("--probe-header '{}': expected 'Name: value'", crate::redact::text(h)).into());
-        };
-        let name = name.trim();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(format!("--probe-header '{}': '{name}' is not a header name", crate::redact::text(h)).into());
-        }
-        if value.contains(['\r', '\n']) {
-            return Err(format!("--probe-header {name}: the value must be one line").into());
-        }
-        probe_headers.push((name.to_string(), value.trim().to_string()));
+    let probe_headers = ws::plan::probe_headers(&a.probe_header)?;
+    let login_source = match &a.login {
+        Some(path) => Some(Source::File(path)),
+        None => inline.present().then_some(Source::Inline(inline)),
+    };
+    if login_source.is_none() && a.login_target.is_some() {
+        return Err("--login-target needs --login (or a profile's [[on_start]] login)".into());
+    }
+    if a.login.is_none() && inline.present() && a.tokens.is_some() {
+        return Err("--tokens: the profile's [[on_start]] login gives each connection its token; drop one".into());
     }
     let tokens = match &a.tokens {
-        Some(path) => ws::tokens::read(path)?,
+        Some(path) => ws::plan::read_tokens(path)?,
         None => Vec::new(),
     };
     if let Some(t) = &a.token {
@@ -230,7 +230,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err(format!("--token-query '{name}': expected a query parameter name such as token").into());
         }
-        if a.token.is_none() && tokens.is_empty() && a.login.is_none() {
+        if a.token.is_none() && tokens.is_empty() && login_source.is_none() {
             return Err("--token-query needs --token, --tokens or --login".into());
         }
     }
@@ -257,11 +257,11 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     let own = shard.share_of(a.conns as u64) as usize;
     let cores = check_cores(a.cores)?.unwrap_or_else(available_cores).min(own);
     let login_url = a.login_target.clone().unwrap_or_else(|| format!("{scheme}://{}", target.authority));
-    let login_tls = a.login.is_some() && login_url.starts_with("https://");
+    let login_tls = login_source.is_some() && login_url.starts_with("https://");
     let tls = a.tls.client(target.tls || probe_target.tls || login_tls)?;
-    let login = match &a.login {
+    let login = match login_source {
         None => None,
-        Some(path) => {
+        Some(source) => {
             let to = ws::login_file::LoginTarget {
                 url: &login_url,
                 tls: tls.clone(),
@@ -269,7 +269,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
                 token_query: a.token_query.as_deref(),
                 timeout: a.timeout,
             };
-            Some(std::sync::Arc::new(ws::login_file::load(path, to)?))
+            Some(std::sync::Arc::new(ws::login_file::load(source, to)?))
         }
     };
     // With --login the connections' auth is the login's; --token stays the probes'.
@@ -296,7 +296,7 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
         auth: WsAuth { token: a.token.clone(), tokens: std::sync::Arc::new(tokens), query },
         timeout: a.timeout,
         reconnect: a.reconnect,
-        bind: local_addresses(&a.bind)?,
+        bind: ws::plan::local_addresses(&a.bind)?,
         subscribe,
         subscribe_ack: (a.subscribe_ack != "none").then(|| a.subscribe_ack.clone()),
         reader,
@@ -309,8 +309,8 @@ fn build(a: &WsArgs) -> Result<WsPlan, UsageError> {
     })
 }
 
-/// `blast ws` as the driver runs it.
-pub struct WsCommand(pub WsArgs);
+/// `blast ws` as the driver runs it: its flags, and a profile's login tables (empty for none).
+pub struct WsCommand(pub WsArgs, pub Inline);
 
 /// What the ws live views keep between seconds: the plan and the last second's counters.
 pub struct WsWatch {
@@ -330,7 +330,7 @@ impl driver::Workload for WsCommand {
     }
 
     fn prepare(&self) -> Result<WsPlan, UsageError> {
-        build(&self.0)
+        build(&self.0, &self.1)
     }
 
     fn metric_names(_plan: &WsPlan) -> Vec<String> {
@@ -416,22 +416,6 @@ impl driver::Workload for WsCommand {
     fn merged_metric_names(_summary: &WsSummary) -> Vec<String> {
         crate::report::ws::metric_names()
     }
-}
-
-/// `--bind` addresses, each checked to be one of this machine's (a socket binds to it), so that
-/// a mistyped address is refused before the run rather than failing every connect.
-fn local_addresses(bind: &[IpAddr]) -> Result<Vec<IpAddr>, UsageError> {
-    for ip in bind {
-        if let Err(e) = std::net::TcpListener::bind((*ip, 0)) {
-            let why = if e.kind() == std::io::ErrorKind::AddrNotAvailable {
-                "it is not an address of this machine".to_string()
-            } else {
-                e.to_string()
-            };
-            return Err(format!("--bind {ip}: {why} (give local source addresses, e.g. 127.0.0.2)").into());
-        }
-    }
-    Ok(bind.to_vec())
 }
 
 /// How long opening every connection takes at the connect rate.

@@ -84,6 +84,10 @@ pub struct WsProbes {
     /// Probes sent in the last second before an interruption that had not reached everyone:
     /// only their deliveries that arrived are counted (the rest were cut off, not lost).
     pub cut_off_by_interruption: u64,
+    /// Deliveries on their way when the server closed a connection for auth (4401, 1008):
+    /// probes sent in the last second before the close that it never received, not expected
+    /// (`--login`; a probe sent while a connection logs in again is not expected from it).
+    pub cut_off_by_auth_close: u64,
     /// Received text messages that carried no probe (nor a subscription ack or pong).
     pub other_messages: u64,
     /// Probe receipts (each probe's first on a connection) timed from blast's own send instant
@@ -247,6 +251,7 @@ impl WsSummary {
                 failed_by_reason: t.probe_failed.clone(),
                 reconnects: t.probe_reconnects,
                 cut_off_by_interruption: d.cut_off_probes,
+                cut_off_by_auth_close: d.cut_by_auth_close,
                 other_messages: t.other_messages,
                 expected_deliveries: d.expected,
                 delivered: d.delivered,
@@ -370,8 +375,8 @@ impl Report for WsSummary {
         if let Some(l) = &self.logins {
             let failed = if l.failed.is_empty() { "none".to_string() } else { text::counts(&l.failed) };
             let line = format!(
-                "{} ok ({} relogins) at {}, failed: {failed}; upgrades refused {}, closed for auth {} (each logged in again)",
-                l.ok, l.relogins, l.target, l.upgrades_refused, l.auth_closes
+                "{} ok ({} relogins) at {}, failed: {failed}; upgrades refused {}, closed for auth {} (each logged in again; {} deliveries on their way at the close not expected)",
+                l.ok, l.relogins, l.target, l.upgrades_refused, l.auth_closes, p.cut_off_by_auth_close
             );
             lines.insert(2, ("logins", line));
         }

@@ -5,8 +5,10 @@
 //!
 //! With `require` set (`--require-auth`) the application endpoints (`guarded`) need
 //! `Authorization: Bearer <token>` with a token this server issued, younger than `ttl` when one
-//! is set; otherwise they answer 401 `{"detail":"Not authenticated"}`. Without it tokens are
-//! issued and counted but neither kept nor checked, so the hot path costs nothing.
+//! is set; otherwise they answer 401 `{"detail":"Not authenticated"}`. A WebSocket opened with a
+//! token is closed with 4401 when the token expires (`upgrade_expiry`, `ws::session`). Without
+//! `require` tokens are issued and counted but neither kept nor checked, so the hot path costs
+//! nothing.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -55,7 +57,7 @@ struct Login {
 }
 
 /// Whether `path` needs a token under `--require-auth` (`/auth/login`, `/health` and `/stats/*`
-/// never do; `/ws` is checked by `allows_upgrade`).
+/// never do; `/ws` is checked by `upgrade_expiry`).
 pub fn guarded(path: &str) -> bool {
     path == "/v1/messages" || path == "/v1/conversations" || path.starts_with("/v1/files/")
 }
@@ -81,21 +83,33 @@ impl Auth {
 
     /// Whether a WebSocket upgrade carries a live issued token, as `Authorization: Bearer` or
     /// as the `token` or `access_token` query parameter (browsers cannot set headers on a
-    /// WebSocket). Counts refusals.
-    pub fn allows_upgrade(&self, headers: &HeaderMap, query: Option<&str>) -> bool {
+    /// WebSocket): `None` when it does not (counted as a refusal), else when its token expires
+    /// (`Some(None)`: never, without a TTL), the instant `ws::session` closes it with 4401.
+    pub fn upgrade_expiry(&self, headers: &HeaderMap, query: Option<&str>) -> Option<Option<Instant>> {
         let header = headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
-        let ok = header.is_some_and(|t| self.live(t))
-            || url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .any(|(k, v)| (k == "token" || k == "access_token") && self.live(&v));
-        if !ok {
+        let issued = header.and_then(|t| self.issued(t)).or_else(|| {
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).find_map(|(k, v)| {
+                if k == "token" || k == "access_token" {
+                    self.issued(&v)
+                } else {
+                    None
+                }
+            })
+        });
+        if issued.is_none() {
             self.unauthorized.fetch_add(1, Ordering::Relaxed);
         }
-        ok
+        issued.map(|at| self.ttl.map(|ttl| at + ttl))
     }
 
     fn live(&self, token: &str) -> bool {
+        self.issued(token).is_some()
+    }
+
+    /// When `token` was issued, if this server issued it and it has not expired.
+    fn issued(&self, token: &str) -> Option<Instant> {
         let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
-        tokens.get(token).is_some_and(|issued| self.ttl.is_none_or(|ttl| issued.elapsed() < ttl))
+        tokens.get(token).copied().filter(|issued| self.ttl.is_none_or(|ttl| issued.elapsed() < ttl))
     }
 
     /// `POST /auth/login`.

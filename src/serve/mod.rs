@@ -5,7 +5,8 @@
 //! upgrades `GET /ws` to a WebSocket with conversation fan-out (`ws`, `rooms`), and can inject
 //! known faults (`faults`) so that blast's accuracy is testable against the truth.
 //! For scenario tests it mirrors a chat application's API: `POST /auth/login` issuing bearer
-//! tokens, enforced on the `/v1/` endpoints with `AuthConfig::require` (`auth`),
+//! tokens, enforced on the `/v1/` endpoints and `/ws` with `AuthConfig::require` (`auth`; a
+//! WebSocket is closed with 4401 when its token expires),
 //! `GET /v1/conversations` (a small fixed list), the chunked upload API under `/v1/files/`
 //! (`files`; multipart chunks read by `multipart`), and `GET /stats/logins` and `GET /stats/uploads` reporting what they saw. With
 //! `s3` set it also serves an S3 endpoint (`s3`) on a listener of its own. With `tls` set both
@@ -240,10 +241,14 @@ async fn handle(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Full<B
     }
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET, "/ws") => {
-            if app.auth.required && !app.auth.allows_upgrade(req.headers(), req.uri().query()) {
-                return Ok(auth::unauthorized());
-            }
-            return Ok(upgrade(req, &app));
+            let expires = match app.auth.required {
+                false => None,
+                true => match app.auth.upgrade_expiry(req.headers(), req.uri().query()) {
+                    Some(expires) => expires,
+                    None => return Ok(auth::unauthorized()),
+                },
+            };
+            return Ok(upgrade(req, &app, expires));
         }
         (&Method::POST, "/v1/messages") => {
             if let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) {
@@ -305,8 +310,9 @@ fn fan_out(app: &App, body: &[u8], arrived: Instant) {
     }
 }
 
-/// Answers a WebSocket upgrade with 101 and serves the connection once hyper hands it over.
-fn upgrade(mut req: Request<Incoming>, app: &Arc<App>) -> Response<Full<Bytes>> {
+/// Answers a WebSocket upgrade with 101 and serves the connection once hyper hands it over,
+/// until its token `expires` (if it does).
+fn upgrade(mut req: Request<Incoming>, app: &Arc<App>, expires: Option<Instant>) -> Response<Full<Bytes>> {
     let headers = req.headers();
     let is_upgrade = headers
         .get(hyper::header::UPGRADE)
@@ -320,11 +326,12 @@ fn upgrade(mut req: Request<Incoming>, app: &Arc<App>) -> Response<Full<Bytes>> 
     };
     let id = app.next_ws_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let rooms = app.rooms.clone();
-    let drop_at = app.ws_drop.map(|d| app.started + d.at);
+    let drop_at = app.ws_drop.map(|d| app.started + d.at).filter(|_| id.is_multiple_of(2));
+    let ends = ws::Ends::first(drop_at, expires);
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            ws::session(upgraded, id, rooms, drop_at).await;
+            ws::session(upgraded, id, rooms, ends).await;
         }
     });
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);

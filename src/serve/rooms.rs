@@ -6,7 +6,7 @@
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_tungstenite::tungstenite::Message;
@@ -30,7 +30,9 @@ pub enum Layout {
 }
 
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, Members>>,
+    /// Written by subscribe and leave; read by publish, which queues a message to every member
+    /// while it holds the lock: once `leave` returns, nothing more is queued to that connection.
+    rooms: RwLock<HashMap<String, Members>>,
     /// Subscriptions in all rooms; lets `POST /v1/messages` skip JSON parsing when nobody listens.
     subscriptions: AtomicUsize,
     layout: Layout,
@@ -38,6 +40,8 @@ pub struct Rooms {
     stamped: AtomicU64,
     /// Per delivery, µs from the message's arrival to its frame written to the subscriber.
     served: Mutex<Histogram<u64>>,
+    /// Connections closed with 4401 because their token expired.
+    expired_closes: AtomicU64,
 }
 
 impl Default for Rooms {
@@ -49,11 +53,12 @@ impl Default for Rooms {
 impl Rooms {
     pub fn new(layout: Layout) -> Rooms {
         Rooms {
-            rooms: Mutex::default(),
+            rooms: RwLock::default(),
             subscriptions: AtomicUsize::new(0),
             layout,
             stamped: AtomicU64::new(0),
             served: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant bounds are valid")),
+            expired_closes: AtomicU64::new(0),
         }
     }
 
@@ -63,12 +68,19 @@ impl Rooms {
         self.served.lock().unwrap_or_else(|e| e.into_inner()).saturating_record(us);
     }
 
-    /// `GET /stats/broadcasts`: deliveries written and their time in the server (ms).
+    /// A connection was closed with 4401 because its token expired.
+    pub fn expired_closed(&self) {
+        self.expired_closes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `GET /stats/broadcasts`: deliveries written and their time in the server (ms), and the
+    /// connections closed for an expired token (`expired_closes`).
     pub fn stats_json(&self) -> String {
         let h = self.served.lock().unwrap_or_else(|e| e.into_inner());
         let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         serde_json::json!({
             "deliveries": h.len(),
+            "expired_closes": self.expired_closes.load(Ordering::Relaxed),
             "server_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": h.max() as f64 / 1000.0},
         })
         .to_string()
@@ -99,7 +111,7 @@ impl Rooms {
     }
 
     pub fn subscribe(&self, room: &str, conn: u64, tx: UnboundedSender<Outbound>) {
-        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
         let members = rooms.entry(room.to_string()).or_default();
         if !members.iter().any(|(id, _)| *id == conn) {
             members.push((conn, tx));
@@ -107,9 +119,12 @@ impl Rooms {
         }
     }
 
-    /// Removes connection `conn` from every room in `joined`.
+    /// Removes connection `conn` from every room in `joined`: no message is queued to it after.
     pub fn leave(&self, joined: &[String], conn: u64) {
-        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if joined.is_empty() {
+            return;
+        }
+        let mut rooms = self.rooms.write().unwrap_or_else(|e| e.into_inner());
         for room in joined {
             if let Some(members) = rooms.get_mut(room) {
                 let before = members.len();
@@ -127,16 +142,16 @@ impl Rooms {
     }
 
     /// Sends `text` (arrived at `arrived`) to every subscriber of `room`; returns how many it
-    /// was queued for.
+    /// was queued for. Laid out before the lock is taken; queued under the read lock (publishers
+    /// do not wait for each other, and a connection that left gets nothing).
     pub fn publish(&self, room: &str, text: &str, arrived: Instant) -> usize {
-        let members: Vec<UnboundedSender<Outbound>> = {
-            let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-            match rooms.get(room) {
-                Some(m) => m.iter().map(|(_, tx)| tx.clone()).collect(),
-                None => return 0,
-            }
-        };
+        let listened = self.rooms.read().unwrap_or_else(|e| e.into_inner()).contains_key(room);
+        if !listened {
+            return 0;
+        }
         let msg = Message::text(self.lay_out(room, text));
-        members.iter().filter(|tx| tx.send((arrived, msg.clone())).is_ok()).count()
+        let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
+        let Some(members) = rooms.get(room) else { return 0 };
+        members.iter().filter(|(_, tx)| tx.send((arrived, msg.clone())).is_ok()).count()
     }
 }

@@ -36,5 +36,6 @@ mod web_page;
 mod ws;
 mod ws_auth;
 mod ws_evidence;
+mod ws_expiry;
 mod ws_formats;
 mod ws_login;

@@ -1,6 +1,8 @@
 //! The file `blast ws --login FILE` reads, compiled into a `WsLogin`: a scenario's `[data]` and
 //! `[[on_start]]` tables (checked by the scenario compiler, `api::scenario::file`), and
-//! `[upgrade]`, where the captures go. Every error names the file, the line and the field.
+//! `[upgrade]`, where the captures go. A `ws` profile may hold the same tables itself
+//! (`Inline`, read with the profile) instead of `login = "FILE"`. Every error names the file,
+//! the line and the field.
 //!
 //! ```toml
 //! [data]
@@ -49,7 +51,7 @@ struct LoginDoc {
 /// `[upgrade]`: templates over the login's captures and the users file's columns.
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
-struct RawUpgrade {
+pub struct RawUpgrade {
     #[serde(default)]
     query: BTreeMap<String, String>,
     #[serde(default)]
@@ -71,8 +73,66 @@ pub struct LoginTarget<'a> {
     pub timeout: Duration,
 }
 
-/// Reads and checks `path` (nothing is sent).
-pub fn load(path: &Path, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
+/// A login written in a `ws` profile: its `[data]` and `[[on_start]]` tables (the profile's
+/// scenario tables, no `[[request]]` or `[[flow]]`) and its `[upgrade]`.
+#[derive(Debug, Default)]
+pub struct Inline {
+    pub tables: ScenarioFile,
+    pub upgrade: Option<Spanned<RawUpgrade>>,
+}
+
+impl Inline {
+    /// The profile has login tables at all.
+    pub fn present(&self) -> bool {
+        self.tables.present() || self.upgrade.is_some()
+    }
+
+    /// The profile's tables are all of a kind its `workload` (at byte `workload_at`) reads: an
+    /// api profile's scenario, a ws profile's login, none for upload.
+    pub fn check_workload(&self, workload: &str, workload_at: usize) -> Result<(), UsageError> {
+        let t = &self.tables;
+        let ws_only = "a login's, for workload = \"ws\"";
+        let api_only = "for workload = \"api\" (a ws profile's login is [data], [[on_start]], [upgrade])";
+        let misplaced = match workload {
+            "api" => self.upgrade.as_ref().map(|u| (u.span().start, "upgrade", ws_only)),
+            "ws" => t.requests.first().map(|r| (r.span().start, "request", api_only)),
+            _ if self.present() => Some((
+                workload_at,
+                "workload",
+                "[data], [[on_start]], [[request]], [[flow]] and [upgrade] are for workload = \"api\" or \"ws\"",
+            )),
+            _ => None,
+        };
+        let misplaced =
+            misplaced.or(t.flows.first().filter(|_| workload == "ws").map(|f| (f.span().start, "flow", api_only)));
+        match misplaced {
+            Some((at, field, msg)) => Err(t.error_at(at, field, msg)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where a login is written.
+pub enum Source<'a> {
+    /// `--login FILE`.
+    File(&'a Path),
+    /// The profile's own tables.
+    Inline(&'a Inline),
+}
+
+/// Reads and checks the login (nothing is sent).
+pub fn load(source: Source<'_>, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
+    match source {
+        Source::File(path) => {
+            let (tables, upgrade) = read(path)?;
+            compile(&tables, upgrade.as_ref(), to)
+        }
+        Source::Inline(inline) => compile(&inline.tables, inline.upgrade.as_ref(), to),
+    }
+}
+
+/// The tables of the login file `path`.
+fn read(path: &Path) -> Result<(ScenarioFile, Option<Spanned<RawUpgrade>>), UsageError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("--login {file}: {e}"))?;
     let doc: LoginDoc = toml::from_str(&text).map_err(|e| {
@@ -83,16 +143,18 @@ pub fn load(path: &Path, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
             None => format!("{file}: {msg}"),
         }
     })?;
+    let tables =
+        ScenarioFile { data: doc.data, on_start: doc.on_start, requests: Vec::new(), flows: Vec::new(), file, text };
+    Ok((tables, doc.upgrade))
+}
+
+/// Checks and compiles a login's tables `sf` and `[upgrade]`.
+fn compile(
+    sf: &ScenarioFile,
+    upgrade: Option<&Spanned<RawUpgrade>>,
+    to: LoginTarget<'_>,
+) -> Result<WsLogin, UsageError> {
     let target = HttpTarget::parse(to.url).map_err(|e| format!("--login-target: {e}"))?;
-    let upgrade = doc.upgrade;
-    let sf = ScenarioFile {
-        data: doc.data,
-        on_start: doc.on_start,
-        requests: Vec::new(),
-        flows: Vec::new(),
-        file: file.clone(),
-        text,
-    };
     let scenario = sf.build_login(&target.authority, 1)?;
     let names: Vec<String> = scenario.vars.iter().map(|v| v.name.clone()).collect();
     let columns = scenario.users.as_ref().map(|u| u.columns.as_slice());
@@ -101,7 +163,7 @@ pub fn load(path: &Path, to: LoginTarget<'_>) -> Result<WsLogin, UsageError> {
     let upgrade = match upgrade {
         Some(raw) => {
             let at = raw.span().start;
-            let raw = raw.into_inner();
+            let raw = raw.get_ref();
             let template = |t: &str| Template::parse(t, scope()).map_err(|e| sf.error_at(at, "upgrade", e));
             let mut up = Upgrade::default();
             for (name, value) in &raw.query {

@@ -10,7 +10,6 @@
 //!   auth refusal; `login_file`: the file it is read from.
 //! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own).
 //! - `tally`: per-core counters and the exact delivered/expected accounting.
-//! - `tokens`: `--tokens FILE`, read and kept secret.
 //! - `raw`: the run's tally and plan as JSON reports carry them (`blast merge`).
 //!
 //! Connections are opened open-loop at `--connect-rate` with the engine's pacer, spread over
@@ -26,7 +25,6 @@ pub mod raw;
 pub mod session;
 pub mod state;
 pub mod tally;
-pub mod tokens;
 
 use crate::engine::live::Live;
 use crate::engine::runner::{self, Cores};

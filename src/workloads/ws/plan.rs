@@ -1,8 +1,10 @@
 //! A validated `blast ws` run (`WsPlan`): targets, connections, ramp, probes, auth, shards;
-//! and the messages it sends.
+//! the messages it sends; and the checks of flag values that read files or the system
+//! (`--tokens`, `--bind`) or parse a list (`--probe-header`).
 
 use crate::engine::rng::SplitMix64;
 use crate::http::HttpTarget;
+use crate::usage::UsageError;
 use crate::workloads::ws::format::{ProbeReader, WsTemplate, WsValues};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -181,4 +183,54 @@ impl WsPlan {
             self.timeout + Duration::from_secs(1)
         }
     }
+}
+
+/// The tokens of `--tokens FILE`: one a line, blank lines and `#` comments skipped; each is
+/// registered as a secret (never printed).
+pub fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--tokens {}: {e}", path.display()))?;
+    let tokens: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    for t in &tokens {
+        crate::redact::secret(t);
+    }
+    if tokens.is_empty() {
+        return Err(format!("--tokens {}: no token in the file (one a line)", path.display()).into());
+    }
+    Ok(tokens)
+}
+
+/// `--bind` addresses, each checked to be one of this machine's (a socket binds to it), so that
+/// a mistyped address is refused before the run rather than failing every connect.
+pub fn local_addresses(bind: &[IpAddr]) -> Result<Vec<IpAddr>, UsageError> {
+    for ip in bind {
+        if let Err(e) = std::net::TcpListener::bind((*ip, 0)) {
+            let why = if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+                "it is not an address of this machine".to_string()
+            } else {
+                e.to_string()
+            };
+            return Err(format!("--bind {ip}: {why} (give local source addresses, e.g. 127.0.0.2)").into());
+        }
+    }
+    Ok(bind.to_vec())
+}
+
+/// The `--probe-header 'Name: value'`s, checked: (name, value) pairs.
+pub fn probe_headers(given: &[String]) -> Result<Vec<(String, String)>, UsageError> {
+    let mut probe_headers = Vec::new();
+    for h in given {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(format!("--probe-header '{}': expected 'Name: value'", crate::redact::text(h)).into());
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(format!("--probe-header '{}': '{name}' is not a header name", crate::redact::text(h)).into());
+        }
+        if value.contains(['\r', '\n']) {
+            return Err(format!("--probe-header {name}: the value must be one line").into());
+        }
+        probe_headers.push((name.to_string(), value.trim().to_string()));
+    }
+    Ok(probe_headers)
 }

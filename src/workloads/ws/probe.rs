@@ -6,7 +6,8 @@
 //! An HTTP probe connection is kept alive between probes, and opened again (counted as a probe
 //! reconnect, before the probe's send time is taken) when the last answer closed it
 //! (`Connection: close`, HTTP/1.0, a body until the close), when the target closed it since,
-//! or after a failure.
+//! or after a failure. A publisher WebSocket (`--probe-via ws`) the target closed is opened
+//! again the same way (with `--login`, after a new login).
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
@@ -56,10 +57,17 @@ pub async fn publish(core: &CoreWs, start: Instant, length: Duration) {
         let room = (slot.seq % plan.rooms as u64) as u32;
         // A kept HTTP connection the target closed (or wrote to unasked) since the last probe
         // is not written to: the probe would be lost.
-        if let Some(Channel::Http(stream, buf)) = &mut channel {
-            if !buf.is_empty() || !crate::http::transport::stream_still_open_now(stream) {
-                channel = None;
+        // Nor a publisher WebSocket the target closed (a token that expired: the next opens
+        // with a new login).
+        let closed = match &mut channel {
+            Some(Channel::Http(stream, buf)) => {
+                !buf.is_empty() || !crate::http::transport::stream_still_open_now(stream)
             }
+            Some(Channel::Ws(ws)) => !drained(ws),
+            None => false,
+        };
+        if closed {
+            channel = None;
         }
         if channel.is_none() {
             channel = match tokio::time::timeout(plan.timeout, open(core)).await {
@@ -163,18 +171,22 @@ async fn send(plan: &WsPlan, ch: &mut Channel, message: &str) -> Result<bool, St
             }
         }
         Channel::Ws(ws) => {
-            // Whatever the server sends the publisher (an echo of its own frames) is read and
-            // dropped, so that it never backs up; the publisher is no subscriber.
-            while let Some(msg) = ws.next().now_or_never() {
-                match msg {
-                    Some(Ok(_)) => {}
-                    _ => return Err("closed".to_string()),
-                }
-            }
             ws.send(Message::text(message.to_string())).await.map_err(|_| "closed".to_string())?;
             Ok(true)
         }
     }
+}
+
+/// Reads and drops whatever the server sent the publisher WebSocket (an echo of its own frames),
+/// so that it never backs up (the publisher is no subscriber); false when the server closed it.
+fn drained(ws: &mut WebSocketStream<Stream>) -> bool {
+    while let Some(msg) = ws.next().now_or_never() {
+        match msg {
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return false,
+            Some(Ok(_)) => {}
+        }
+    }
+    true
 }
 
 /// Writes `request`, reads its answer: the status, and whether the answer closes the

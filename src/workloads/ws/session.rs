@@ -277,7 +277,7 @@ async fn connected(
     // unconfirmed until the subscribe is written (and acknowledged, when an ack is awaited).
     let membership = {
         let mut t = core.tally.borrow_mut();
-        t.memberships.push(Membership { room, from: UNCONFIRMED, to: None });
+        t.memberships.push(Membership { room, from: UNCONFIRMED, ..Membership::default() });
         t.memberships.len() - 1
     };
     let leave = |core: &CoreWs| core.tally.borrow_mut().memberships[membership].to = Some(now_us());
@@ -331,6 +331,7 @@ async fn connected(
                     leave(core);
                     let code = frame.map(|f| u16::from(f.code));
                     let auth = core.plan.login.is_some() && matches!(code, Some(AUTH_CLOSE | POLICY_CLOSE));
+                    core.tally.borrow_mut().memberships[membership].auth_closed = auth;
                     return if auth { End::AuthClosed } else { End::Dropped };
                 }
                 None | Some(Err(_)) => {
@@ -424,6 +425,9 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
         t.duplicates += 1;
         return;
     }
+    let m = &mut t.memberships[membership];
+    m.first_probe = Some(m.first_probe.map_or(probe.id, |f| f.min(probe.id)));
+    m.last_probe = Some(m.last_probe.map_or(probe.id, |l| l.max(probe.id)));
     // Timed from blast's own send instant when this process sent the probe; from the time the
     // message carries when another process (a shard) did; else once the run ends (`resolve`,
     // against the publisher's record): the live line then has no latency for it.

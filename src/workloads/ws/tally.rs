@@ -20,11 +20,43 @@ pub const UNCONFIRMED: u64 = u64::MAX;
 
 /// When one connection was subscribed to its room (wall-clock µs; `UNCONFIRMED` when its ack
 /// never came); `to` is `None` while open.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Membership {
     pub room: u32,
     pub from: u64,
     pub to: Option<u64>,
+    /// The first probe id the connection received: a probe sent before the ack came (while the
+    /// ack was on its way) is expected from it, if it is this one or a later one of its room.
+    #[serde(default)]
+    pub first_probe: Option<u64>,
+    /// The largest probe id the connection received.
+    #[serde(default)]
+    pub last_probe: Option<u64>,
+    /// It ended with the server's auth close (4401, 1008; `--login` then logs in again): probes
+    /// of its room sent in the last `CUT_OFF_US` before the close that it never received were
+    /// cut off by the close (`Deliveries::cut_by_auth_close`), not lost by the target.
+    #[serde(default)]
+    pub auth_closed: bool,
+}
+
+impl Membership {
+    /// Whether the connection was subscribed when probe `p` was sent: from its ack (or, when it
+    /// was acknowledged, from the first probe it received, which the server published after it
+    /// had subscribed the connection: a room's probes arrive in the order of their ids) until it
+    /// closed.
+    fn covers(&self, p: &ProbeSent) -> bool {
+        let early = self.from != UNCONFIRMED && self.first_probe.is_some_and(|first| p.id >= first);
+        (self.from <= p.sent_us || early) && self.to.is_none_or(|to| to > p.sent_us)
+    }
+
+    /// Whether probe `p` (covered) was cut off by the connection's auth close: sent within
+    /// `CUT_OFF_US` before it, and not received (a room's probes arrive in the order of their
+    /// ids, so every one after the last received was not).
+    fn cut_by_auth_close(&self, p: &ProbeSent) -> bool {
+        self.auth_closed
+            && self.to.is_some_and(|to| p.sent_us.saturating_add(CUT_OFF_US) >= to)
+            && self.last_probe.is_none_or(|last| p.id > last)
+    }
 }
 
 /// Per-core counters and histograms. Owned by one core; merged at the end. Serialized whole
@@ -335,6 +367,10 @@ pub struct Deliveries {
     /// Probes sent in the last second before an interruption: only their deliveries that
     /// arrived are expected (the rest were cut off by the interruption, not lost by the target).
     pub cut_off_probes: u64,
+    /// Deliveries not expected because the server closed the connection for auth (4401, 1008)
+    /// while the probe was on its way: sent within `CUT_OFF_US` before the close, not received
+    /// (a probe sent while a connection was logging in again is not expected from it at all).
+    pub cut_by_auth_close: u64,
     /// Probes every expected subscriber received.
     pub complete_probes: u64,
     /// Per complete probe: from its send until the last subscriber had it.
@@ -352,6 +388,7 @@ pub fn account(t: &WsTally) -> Deliveries {
         missing: 0,
         unexpected: 0,
         cut_off_probes: 0,
+        cut_by_auth_close: 0,
         complete_probes: 0,
         completion: histogram(),
     };
@@ -359,9 +396,15 @@ pub fn account(t: &WsTally) -> Deliveries {
     let mut known = HashSet::new();
     for p in &t.probes {
         known.insert(p.id);
-        let expected = by_room.get(&p.room).map_or(0, |ms| {
-            ms.iter().filter(|m| m.from <= p.sent_us && m.to.is_none_or(|to| to > p.sent_us)).count() as u64
-        });
+        let (mut expected, mut cut_by_close) = (0, 0);
+        for m in by_room.get(&p.room).into_iter().flatten().filter(|m| m.covers(p)) {
+            if m.cut_by_auth_close(p) {
+                cut_by_close += 1;
+            } else {
+                expected += 1;
+            }
+        }
+        d.cut_by_auth_close += cut_by_close;
         let (got, slowest) = t.per_probe.get(&p.id).copied().unwrap_or((0, 0));
         let cut = cut_off_from.is_some_and(|from| p.sent_us >= from) && got < expected;
         let expected = if cut {
@@ -392,7 +435,7 @@ mod tests {
     use super::*;
 
     fn member(room: u32, from: u64, to: Option<u64>) -> Membership {
-        Membership { room, from, to }
+        Membership { room, from, to, ..Membership::default() }
     }
 
     #[test]
@@ -427,5 +470,53 @@ mod tests {
         t.delivered(1, 0, 7);
         let d = account(&t);
         assert_eq!((d.expected, d.delivered, d.missing, d.complete_probes), (3, 1, 2, 0));
+    }
+
+    #[test]
+    fn probes_on_their_way_at_an_auth_close_are_cut_off_not_missing() {
+        let closed = |last| Membership { auth_closed: true, last_probe: last, ..member(0, 0, Some(2_000_000)) };
+        let mut t = WsTally {
+            memberships: vec![closed(Some(1)), closed(None), member(0, 0, None)],
+            probes: vec![
+                ProbeSent { id: 1, room: 0, sent_us: 500_000 },
+                ProbeSent { id: 2, room: 0, sent_us: 1_500_000 },
+                ProbeSent { id: 3, room: 0, sent_us: 2_500_000 },
+            ],
+            ..WsTally::default()
+        };
+        // Probe 1 (sent 1.5 s before the closes): the first closed connection and the open one
+        // have it; the second closed one lost it. Probe 2 (0.5 s before): only the open one.
+        // Probe 3: after the closes, expected from the open one only.
+        for (id, n) in [(1, 2), (2, 1), (3, 1)] {
+            for _ in 0..n {
+                t.delivered(id, 0, 5);
+            }
+        }
+        let d = account(&t);
+        assert_eq!((d.expected, d.delivered, d.missing, d.cut_by_auth_close), (5, 4, 1, 2));
+    }
+
+    #[test]
+    fn a_probe_sent_while_the_ack_was_on_its_way_and_received_is_expected() {
+        // Acknowledged at 1,000 µs; probe 2 was sent at 900 µs and received (the server had
+        // subscribed the connection before it sent the ack); probe 1 (800 µs) was not.
+        let joined = Membership { first_probe: Some(2), last_probe: Some(3), ..member(0, 1_000, None) };
+        let mut t = WsTally {
+            memberships: vec![joined],
+            probes: vec![
+                ProbeSent { id: 1, room: 0, sent_us: 800 },
+                ProbeSent { id: 2, room: 0, sent_us: 900 },
+                ProbeSent { id: 3, room: 0, sent_us: 1_100 },
+            ],
+            ..WsTally::default()
+        };
+        t.delivered(2, 0, 5);
+        t.delivered(3, 0, 5);
+        let d = account(&t);
+        assert_eq!((d.expected, d.delivered, d.missing, d.unexpected), (2, 2, 0, 0));
+        // Never acknowledged: nothing is expected from it, whatever it received.
+        t.memberships[0].from = UNCONFIRMED;
+        let d = account(&t);
+        assert_eq!((d.expected, d.unexpected), (0, 2));
     }
 }
