@@ -9,7 +9,7 @@
 # Runs alternate (upload, flow, upload, flow, ...) so both see the same machine; each run's
 # MB/s = the objects' bytes (10^6) / wall time of the blast process (start-up included, the
 # same for both); client CPU and peak RSS from /usr/bin/time; server CPU from /proc (the
-# server's utime + stime over the run). Prints every run, then the medians and their ratio.
+# server's utime + stime over the run: blast serve's, or uvicorn's for the FastAPI run). Prints every run, then the medians and their ratio.
 # Every flow upload must pass its SHA-256 check (failed steps are printed).
 #
 # Optionally (app MiB > 0) the flow also goes to a FastAPI app under uvicorn
@@ -43,7 +43,8 @@ trap 'kill $server $app 2>/dev/null || true; rm -rf "$dir"' EXIT
 sleep 2
 
 tck=$(getconf CLK_TCK)
-server_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+srv=$server # the process whose CPU is the "server CPU" of a run
+server_ticks() { awk '{print $14 + $15}' "/proc/$srv/stat"; }
 cpu() { awk '/User time/{u=$4} /System time/{s=$4} END{printf "%.2f", u+s}' "$1"; }
 rss() { awk '/Maximum resident/{printf "%.0f", $6/1024}' "$1"; }
 json() { python3 -c "import json,sys;j=json.load(open('$1'));print($2)"; }
@@ -124,6 +125,7 @@ for _ in $(seq "$rounds"); do
 done
 if [ -n "$app" ]; then
   flow "$dir/app.toml" "http://127.0.0.1:$appport" "$uploads" "$app_mib" 1
+  srv=$app
   measure app "$uploads" "$app_mib" "multipart flow -> FastAPI + python-multipart (1 worker)" \
     $blast run "$dir/app.toml" -q --json "$dir/app.json"
   check "$dir/app.json"
