@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the hot paths (criterion): request encoding, template expansion, response decoding,
 //! recording a response into the histograms, the pacer, and (off the hot path, on the reporter
-//! thread once a second) compacting a second of the time series. Run with
+//! thread once a second) compacting a second of the time series; for the multipart upload flow
+//! (issue 24) the per-request rendering of its JSON body and of a chunk's head and multipart
+//! framing, and the SHA-256 of a 10 MiB chunk (`{{sent_sha256}}`). Run with
 //! `cargo bench --features bench --bench micro` (the feature brings criterion in, so that the
 //! test build never compiles it); results in bench/RESULTS.md.
 
@@ -13,6 +15,7 @@ use blast::template::{Scope, Template, Values};
 use blast::workloads::api::scenario::{Body, Step, DEFAULT_BODY};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sha2::Digest;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -147,5 +150,85 @@ fn compact(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, decode, record, pace, compact);
+/// The upload flow's per-request rendering (the issue's example): `initiate`'s `json = { ... }`
+/// body, and a chunk request's line, head and multipart framing (the chunk's bytes are not
+/// rendered: they go out from the pool); and the SHA-256 of one 10 MiB chunk.
+fn upload_flow(c: &mut Criterion) {
+    let columns = ["name".to_string(), "token".to_string()];
+    let vars = ["upload_id".to_string()];
+    let scope = Scope { user_columns: Some(&columns), vars: &vars };
+    let json: toml::Value =
+        toml::from_str(r#"v = { filename = "{{user.name}}-{{seq}}.bin", size = 67108864, chunk_size = 10485760 }"#)
+            .expect("toml");
+    let json = blast::workloads::api::scenario::json::compile(&json["v"], scope).expect("json");
+    let line = Template::parse("POST /v1/files/{{upload_id}}/chunks", scope).expect("line");
+    let head = Template::parse(
+        " HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAuthorization: Bearer {{user.token}}\r\nContent-Type: multipart/form-data; boundary=blast-0123456789abcdef\r\nContent-Length: ",
+        scope,
+    )
+    .expect("head");
+    let framing = [
+        "--blast-0123456789abcdef\r\nContent-Disposition: form-data; name=\"chunk_index\"\r\n\r\n{{i}}\r\n--blast-0123456789abcdef\r\nContent-Disposition: form-data; name=\"chunk\"; filename=\"chunk-{{i}}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+        "\r\n--blast-0123456789abcdef--\r\n",
+    ]
+    .map(|t| Template::parse(t, scope).expect("framing"));
+    let user: Vec<Box<[u8]>> =
+        vec![b"user-\"1\\".as_slice().into(), b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig".as_slice().into()];
+    let captured = vec![b"upl-000000000000002a".to_vec()];
+    let mut rng = SplitMix64::new(1);
+    let mut out = Vec::with_capacity(1024);
+    let mut g = c.benchmark_group("upload flow");
+    g.throughput(Throughput::Elements(1));
+    let mut seq = 0u64;
+    g.bench_function("render initiate JSON body (2 placeholders, escaped)", |b| {
+        b.iter(|| {
+            seq += 1;
+            out.clear();
+            let mut v = Values {
+                seq,
+                index: 0,
+                core: 0,
+                conn: 0,
+                user: &user,
+                vars: &captured,
+                rng: &mut rng,
+                split: Default::default(),
+            };
+            json.render(&mut v, &mut out);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("render chunk request line, head and multipart framing", |b| {
+        b.iter(|| {
+            seq += 1;
+            out.clear();
+            let mut v = Values {
+                seq: 7,
+                index: seq % 103,
+                core: 0,
+                conn: 0,
+                user: &user,
+                vars: &captured,
+                rng: &mut rng,
+                split: Default::default(),
+            };
+            line.render(&mut v, &mut out);
+            head.render(&mut v, &mut out);
+            framing.iter().for_each(|t| t.render(&mut v, &mut out));
+            black_box(out.len())
+        })
+    });
+    g.finish();
+    let pool = blast::workloads::upload::data::DataPool::new(1, 10 << 20);
+    let chunk = pool.part(3, 1, 10 << 20);
+    let mut g = c.benchmark_group("upload flow");
+    g.throughput(Throughput::Bytes(chunk.len() as u64));
+    g.sample_size(20);
+    g.bench_function("sha256 of a 10 MiB chunk (sha2, SHA-NI when the CPU has it)", |b| {
+        b.iter(|| black_box(sha2::Sha256::digest(&chunk[..])))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, encode, decode, record, pace, compact, upload_flow);
 criterion_main!(benches);

@@ -8,7 +8,8 @@
 //!   FastAPI `UploadFile` endpoint takes it; `multipart`) ->
 //!   `{"index": N, "received": bytes, "crc32c": ...}`. Chunks must come in order, one at a time
 //!   (409 otherwise); with `chunk_size` every chunk but the last has exactly that size, with
-//!   `size` they add up to no more than it (400 otherwise); unknown id: 404. The body is streamed:
+//!   `size` they add up to no more than it (400 otherwise); unknown id: 404. The body is streamed,
+//!   a multipart one through `multipart::Parser` (the file part hashed as its frames arrive):
 //!   only its length and CRC32C are kept, never the data.
 //! - `POST /v1/files/{id}/complete` -> `{"upload_id", "chunks", "bytes", "sha256"}` when
 //!   every chunk arrived (all `size` bytes, `total_chunks` chunks, when given), else 409; the
@@ -21,6 +22,7 @@
 //! tests can check that every chunk was checked.
 
 use super::auth::error;
+use super::multipart::Event;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -33,8 +35,8 @@ use std::sync::{Mutex, MutexGuard};
 /// Largest initiate body read.
 const MAX_INITIATE_BODY: usize = 64 * 1024;
 
-/// Largest multipart chunk body read (it is read whole to find its parts).
-const MAX_MULTIPART_BODY: usize = (1 << 30) + (1 << 20);
+/// Longest `chunk_index` field value read.
+const MAX_INDEX_FIELD: usize = 64;
 
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
@@ -172,50 +174,66 @@ impl Files {
         super::json(StatusCode::CREATED, serde_json::json!({ "upload_id": id }).to_string())
     }
 
-    /// A chunk sent as the file part of a `multipart/form-data` body (read whole, at most
-    /// `MAX_MULTIPART_BODY`); its index from the query, the header or the `chunk_index` field.
+    /// A chunk sent as the file part of a `multipart/form-data` body, hashed as it streams in
+    /// (never held whole); its index from the query, the header or the `chunk_index` field.
+    /// The upload is reserved when the file part begins, with the index known by then (none:
+    /// the next expected); a `chunk_index` field after the file part must name that index.
     async fn multipart_chunk(
         &self,
         id: &str,
         index: Result<Option<u64>, ()>,
         boundary: &str,
-        body: Incoming,
+        mut body: Incoming,
     ) -> Response<Full<Bytes>> {
-        let reject = |status, msg: &str| {
+        let mut parser = super::multipart::Parser::new(boundary);
+        let mut r = Receiving { files: self, id, index, part: Current::Other, field: None, file: None, refused: None };
+        let mut parsed = Ok(());
+        let mut broken = false;
+        while parsed.is_ok() && r.refused.is_none() {
+            match body.frame().await {
+                None => break,
+                Some(Err(_)) => {
+                    broken = true;
+                    break;
+                }
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        parsed = parser.feed(&data, &mut |e| r.on(e));
+                    }
+                }
+            }
+        }
+        if parsed.is_err() || r.refused.is_some() {
+            drain(body).await;
+        }
+        let ended = if broken {
+            Err("unreadable multipart body")
+        } else {
+            parsed.and_then(|()| parser.finish()).map_err(|_| "malformed multipart body")
+        };
+        let refused = r.refused.take();
+        let Some(mut file) = r.file.take() else {
             self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
-            error(status, msg)
+            return match (refused, ended) {
+                (Some(resp), _) => resp,
+                (None, Err(msg)) => error(StatusCode::BAD_REQUEST, msg),
+                (None, Ok(())) => error(StatusCode::UNPROCESSABLE_ENTITY, "no file part in the multipart body"),
+            };
         };
-        let bytes = match Limited::new(body, MAX_MULTIPART_BODY).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return reject(StatusCode::BAD_REQUEST, "unreadable or too large multipart body"),
+        file.guard.armed = false;
+        let late = match (r.index, r.field.take()) {
+            (Ok(None), Some(v)) if file.implicit => Some(field_index(&v)),
+            _ => None,
         };
-        let Some(parts) = super::multipart::parse(&bytes, boundary) else {
-            return reject(StatusCode::BAD_REQUEST, "malformed multipart body");
-        };
-        let field = parts.iter().find(|p| p.filename.is_none() && matches!(p.name.as_str(), "chunk_index" | "index"));
-        let index = match (index, field) {
-            (Ok(None), Some(f)) => {
-                std::str::from_utf8(f.data).ok().and_then(|v| v.trim().parse().ok()).map(Some).ok_or(())
+        let read = match (ended, late) {
+            (Err(msg), _) => Err((StatusCode::BAD_REQUEST, msg.to_string())),
+            (Ok(()), Some(Err(()))) => Err((StatusCode::BAD_REQUEST, "chunk index must be a whole number".into())),
+            (Ok(()), Some(Ok(n))) if n != file.index => {
+                Err((StatusCode::CONFLICT, format!("chunk {n} out of order: expected chunk {}", file.index)))
             }
-            (index, _) => index,
+            _ => Ok((file.len, file.crc, file.sha)),
         };
-        let Some(file) = parts.iter().find(|p| p.filename.is_some()) else {
-            return reject(StatusCode::UNPROCESSABLE_ENTITY, "no file part in the multipart body");
-        };
-        let Ok(index) = index else {
-            return reject(StatusCode::BAD_REQUEST, "chunk index must be a whole number");
-        };
-        let (index, limit, mut sha) = match self.reserve(id, index) {
-            Ok(r) => r,
-            Err(resp) => {
-                self.rejected_chunks.fetch_add(1, Ordering::Relaxed);
-                return resp;
-            }
-        };
-        let corrupt = self.corrupt_next();
-        let crc = crc32c::crc32c(file.data);
-        hash(&mut sha, file.data, corrupt);
-        self.accept(id, index, limit, Some((file.data.len() as u64, crc, sha)))
+        self.accept(id, file.index, file.limit, read)
     }
 
     /// Whether the chunk now received is the one to store corrupted.
@@ -241,17 +259,18 @@ impl Files {
         let corrupt = self.corrupt_next();
         let read = count(body, sha, corrupt).await;
         guard.armed = false;
-        self.accept(id, index, limit, read)
+        self.accept(id, index, limit, read.ok_or((StatusCode::BAD_REQUEST, "unreadable chunk body".to_string())))
     }
 
-    /// Accepts chunk `index` of `id` as read (`None`: the body broke off) if it has the length
-    /// `limit` allows: its bytes and the object's SHA-256 so far are kept.
+    /// Accepts chunk `index` of `id` as read (`Err`: the answer for a body that broke off or
+    /// was refused) if it has the length `limit` allows: its bytes and the object's SHA-256 so
+    /// far are kept.
     fn accept(
         &self,
         id: &str,
         index: u64,
         limit: Limit,
-        read: Option<(u64, u32, sha2::Sha256)>,
+        read: Result<(u64, u32, sha2::Sha256), (StatusCode, String)>,
     ) -> Response<Full<Bytes>> {
         let mut uploads = self.uploads();
         let Some(u) = uploads.get_mut(id) else {
@@ -260,9 +279,9 @@ impl Files {
         };
         u.in_flight = false;
         let checked = match read {
-            None => Err((StatusCode::BAD_REQUEST, "unreadable chunk body".to_string())),
-            Some((0, ..)) => Err((StatusCode::BAD_REQUEST, format!("chunk {index} is empty"))),
-            Some((len, crc, sha)) => match limit {
+            Err(answer) => Err(answer),
+            Ok((0, ..)) => Err((StatusCode::BAD_REQUEST, format!("chunk {index} is empty"))),
+            Ok((len, crc, sha)) => match limit {
                 Limit::Exactly(want) if len != want => {
                     Err((StatusCode::BAD_REQUEST, format!("chunk {index} has {len} bytes, expected {want}")))
                 }
@@ -386,6 +405,106 @@ impl Files {
         });
         super::json(StatusCode::OK, body.to_string())
     }
+}
+
+/// A multipart chunk being received: the part being read, the index field, and once the
+/// upload is reserved (at the file part) the chunk's running length, CRC32C and hash.
+struct Receiving<'a> {
+    files: &'a Files,
+    id: &'a str,
+    /// The index from the query or the header.
+    index: Result<Option<u64>, ()>,
+    part: Current,
+    /// The `chunk_index` (or `index`) field's value, once read.
+    field: Option<Vec<u8>>,
+    file: Option<FilePart<'a>>,
+    /// The answer when the chunk was refused at its file part (unknown id, out of order).
+    refused: Option<Response<Full<Bytes>>>,
+}
+
+/// What the part being read is to the upload.
+enum Current {
+    Field(Vec<u8>),
+    File,
+    Other,
+}
+
+/// The file part (the chunk) as read so far.
+struct FilePart<'a> {
+    index: u64,
+    /// No index was known at the file part: the next expected was taken.
+    implicit: bool,
+    limit: Limit,
+    len: u64,
+    crc: u32,
+    sha: sha2::Sha256,
+    /// The next bytes start the chunk stored corrupted.
+    corrupt: bool,
+    guard: InFlight<'a>,
+}
+
+impl Receiving<'_> {
+    fn on(&mut self, event: Event<'_>) {
+        match event {
+            Event::Part { name, filename } => {
+                self.part = match filename {
+                    Some(_) if self.file.is_none() && self.refused.is_none() => self.start_file(),
+                    None if self.field.is_none() && matches!(name, "chunk_index" | "index") => {
+                        Current::Field(Vec::new())
+                    }
+                    _ => Current::Other,
+                }
+            }
+            Event::Data(data) => match (&mut self.part, &mut self.file) {
+                (Current::File, Some(f)) => {
+                    f.crc = crc32c::crc32c_append(f.crc, data);
+                    f.len += data.len() as u64;
+                    hash(&mut f.sha, data, f.corrupt);
+                    f.corrupt = false;
+                }
+                (Current::Field(v), _) => {
+                    let room = (MAX_INDEX_FIELD + 1).saturating_sub(v.len());
+                    v.extend_from_slice(&data[..data.len().min(room)]);
+                }
+                _ => {}
+            },
+            Event::End => {
+                if let Current::Field(v) = std::mem::replace(&mut self.part, Current::Other) {
+                    self.field = Some(v);
+                }
+            }
+        }
+    }
+
+    /// The file part begins: the upload is reserved for it with the index known now.
+    fn start_file(&mut self) -> Current {
+        let given = match (self.index, &self.field) {
+            (Ok(None), Some(v)) => field_index(v).map(Some),
+            (index, _) => index,
+        };
+        let Ok(given) = given else {
+            self.refused = Some(error(StatusCode::BAD_REQUEST, "chunk index must be a whole number"));
+            return Current::Other;
+        };
+        match self.files.reserve(self.id, given) {
+            Ok((index, limit, sha)) => {
+                let guard = InFlight { files: self.files, id: self.id, armed: true };
+                let corrupt = self.files.corrupt_next();
+                let implicit = given.is_none();
+                self.file = Some(FilePart { index, implicit, limit, len: 0, crc: 0, sha, corrupt, guard });
+                Current::File
+            }
+            Err(resp) => {
+                self.refused = Some(resp);
+                Current::Other
+            }
+        }
+    }
+}
+
+/// A `chunk_index` field's value as a number.
+fn field_index(v: &[u8]) -> Result<u64, ()> {
+    std::str::from_utf8(v).ok().and_then(|v| v.trim().parse().ok()).ok_or(())
 }
 
 /// How long the chunk now expected may be.

@@ -4,6 +4,7 @@
 
 use crate::common::*;
 use serde_json::Value;
+use sha2::Digest;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
@@ -235,4 +236,85 @@ fn upload_without_declared_sizes_takes_any_chunks_and_keeps_the_connection() {
     let (status, body) = post(a, &format!("/v1/files/{id}/complete"), &[], b"");
     assert_eq!(status, 200, "{body}");
     assert_eq!(json(&body)["bytes"].as_u64(), Some(10_000));
+}
+
+/// A multipart body: `fields` as form fields, then (when given) a file part, then `after`.
+fn form(boundary: &str, fields: &[(&str, &str)], file: Option<&[u8]>, after: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    let field = |b: &mut Vec<u8>, (k, v): &(&str, &str)| {
+        let part = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n");
+        b.extend_from_slice(part.as_bytes());
+    };
+    fields.iter().for_each(|f| field(&mut b, f));
+    if let Some(data) = file {
+        let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"chunk\"; filename=\"c;\\\"1\\\".bin\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+        b.extend_from_slice(head.as_bytes());
+        b.extend_from_slice(data);
+        b.extend_from_slice(b"\r\n");
+    }
+    after.iter().for_each(|f| field(&mut b, f));
+    b.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    b
+}
+
+/// Multipart chunks are read as they stream in: the index as a field before or after the file
+/// part (a late one must name the chunk it came with), file bytes that look like the boundary's
+/// start, bodies far larger than a frame; the object's SHA-256 is that of the bytes sent, and
+/// malformed, fileless or refused bodies are rejected and counted without losing the connection.
+#[test]
+fn multipart_chunks_are_streamed_checked_and_hashed() {
+    // Shared: exact counts, no timing.
+    let _g = shared();
+    let server = Server::start(&[]);
+    let a = &server.addr;
+    const CHUNK: usize = 300_000;
+    let size = 3 * CHUNK - 500;
+    let id = initiate(a, &[], &format!(r#"{{"size":{size},"chunk_size":{CHUNK}}}"#));
+    let boundary = "blastBOUNDARY7";
+    // Bytes with the delimiter's beginning in them (`\r\n--blastBOUND`), never all of it.
+    let mut data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    for at in (1000..size - 100).step_by(70_001) {
+        data[at..at + 16].copy_from_slice(b"\r\n--blastBOUNDA\r");
+    }
+    let ct = format!("multipart/form-data; boundary=\"{boundary}\"");
+    let h = [("Content-Type", ct.as_str())];
+    let url = format!("/v1/files/{id}/chunks");
+    let chunk = |i: usize| &data[i * CHUNK..size.min((i + 1) * CHUNK)];
+    let (status, body) = post(a, &url, &h, &form(boundary, &[("chunk_index", "0")], Some(chunk(0)), &[]));
+    assert_eq!((status, json(&body)["received"].as_u64()), (200, Some(CHUNK as u64)), "{body}");
+    let (status, body) = post(a, &url, &h, &form(boundary, &[], Some(chunk(1)), &[("chunk_index", "1")]));
+    assert_eq!((status, json(&body)["index"].as_u64()), (200, Some(1)), "late index field: {body}");
+    // Rejected: a late index naming another chunk, a wrong early one, no file, no closing line,
+    // an unknown upload.
+    let (status, body) = post(a, &url, &h, &form(boundary, &[], Some(chunk(2)), &[("chunk_index", "5")]));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(post(a, &url, &h, &form(boundary, &[("chunk_index", "x")], Some(chunk(2)), &[])).0, 400);
+    assert_eq!(post(a, &url, &h, &form(boundary, &[("chunk_index", "2")], None, &[])).0, 422);
+    let cut = form(boundary, &[], Some(chunk(2)), &[]);
+    assert_eq!(post(a, &url, &h, &cut[..cut.len() - 10]).0, 400, "no closing delimiter");
+    // Keep-alive: a refused chunk's body is read to its end; the next request works.
+    let mut s = TcpStream::connect(a.as_str()).expect("connect");
+    for (path, want) in [("/v1/files/upl-nope/chunks".to_string(), "HTTP/1.1 404"), (url.clone(), "HTTP/1.1 200")] {
+        let body = form(boundary, &[], Some(chunk(2)), &[]);
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {a}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).expect("write");
+        s.write_all(&body).expect("write");
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).expect("read");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with(want), "{path}: {text}");
+    }
+    drop(s);
+    let (status, body) = post(a, &format!("/v1/files/{id}/complete"), &[], b"");
+    assert_eq!(status, 200, "{body}");
+    let v = json(&body);
+    let want: String = sha2::Sha256::digest(&data).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!((v["chunks"].as_u64(), v["bytes"].as_u64()), (Some(3), Some(size as u64)), "{body}");
+    assert_eq!(v["sha256"].as_str(), Some(want.as_str()), "{body}");
+    let s = stats(a);
+    assert_eq!((s["rejected_chunks"].as_u64(), s["completed_chunks"].as_u64()), (Some(5), Some(3)), "{s}");
+    assert_eq!(s["open"].as_u64(), Some(0), "{s}");
 }
