@@ -422,8 +422,11 @@ fn bucket_of(v: f64) -> usize {
     BUCKETS_S.iter().position(|&b| v <= b + 1e-12).unwrap_or(BUCKETS_S.len())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+/// `n` distinct free ports of 127.0.0.1 (all held until each is known, then let go).
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> =
+        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    held.iter().map(|l| l.local_addr().expect("addr").port()).collect()
 }
 
 #[test]
@@ -458,11 +461,44 @@ fn prometheus_scrapes_two_shards_and_its_promql_matches_blast_merge() {
 
     let server = Server::start(&[]);
     let dir = ReportDir::new("web-prom");
+    // Prometheus first, scraping the shards' metrics addresses before they listen (a target
+    // down until then), and ready before the shards' start time is set: the shards then need
+    // only to start their processes before --start-at (2.5 to 3.5 s ahead, not 6 to 7 s that
+    // also had to cover Prometheus's start), and every second of the run is scraped as before.
+    let ports = free_ports(3);
+    let targets: Vec<String> = ports[..2].iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let config = dir.path("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: blast\n    honor_timestamps: true\n    static_configs:\n      - targets: [{}]\n",
+            targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .expect("config");
+    let prom_addr = format!("127.0.0.1:{}", ports[2]);
+    let mut prom = Command::new(&prometheus)
+        .arg(format!("--config.file={config}"))
+        .arg(format!("--storage.tsdb.path={}", dir.path("tsdb")))
+        .arg(format!("--web.listen-address={prom_addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let until = Instant::now() + Duration::from_secs(30);
+    // (`request` panics on a refused connection: a probe first, while Prometheus starts)
+    while std::net::TcpStream::connect(&prom_addr).is_err() || request(&prom_addr, "GET", "/-/ready", None, "").0 != 200
+    {
+        assert!(Instant::now() < until, "Prometheus was not ready on {prom_addr} within 30 s");
+        wait_ms(50);
+    }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
-    let start_at = (now + 6.0).ceil();
+    let start_at = (now + 2.5).ceil();
     let start = start_at.to_string();
-    let shards: Vec<(Running, String)> = (0..2)
-        .map(|i| {
+    let shards: Vec<(Running, String)> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
             let json = dir.path(&format!("shard-{i}.json"));
             let shard = format!("{i}/2");
             let run = Running::start(&[
@@ -482,38 +518,17 @@ fn prometheus_scrapes_two_shards_and_its_promql_matches_blast_merge() {
                 "--start-at",
                 &start,
                 "--metrics-listen",
-                "127.0.0.1:0",
+                target,
                 "--json",
                 &json,
             ]);
             (run, json)
         })
         .collect();
-    let targets: Vec<String> = shards
-        .iter()
-        .map(|(run, _)| {
-            let line = run.line_with("Prometheus metrics on http://");
-            line.split("http://").nth(1).and_then(|u| u.split('/').next()).expect("metrics address").to_string()
-        })
-        .collect();
-    let config = dir.path("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: blast\n    honor_timestamps: true\n    static_configs:\n      - targets: [{}]\n",
-            targets.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
-        ),
-    )
-    .expect("config");
-    let prom_addr = format!("127.0.0.1:{}", free_port());
-    let mut prom = Command::new(&prometheus)
-        .arg(format!("--config.file={config}"))
-        .arg(format!("--storage.tsdb.path={}", dir.path("tsdb")))
-        .arg(format!("--web.listen-address={prom_addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
+    for ((run, _), target) in shards.iter().zip(&targets) {
+        let line = run.line_with("Prometheus metrics on http://");
+        assert!(line.contains(&format!("http://{target}/")), "{target}: {line}");
+    }
     let results: Vec<(i32, String)> = shards.into_iter().map(|(run, json)| (run.wait().0, json)).collect();
     wait_ms(2500);
     for (code, _) in &results {
