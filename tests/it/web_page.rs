@@ -91,13 +91,19 @@ fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str
     (code, r.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string()))
 }
 
+/// The Chromium on the PATH, found once per test process.
 fn chromium() -> String {
-    for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
-            return c.to_string();
-        }
-    }
-    panic!("headless Chromium is needed: apt-get install chromium (.ci/run does)");
+    static FOUND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            for c in ["chromium", "chromium-browser", "google-chrome"] {
+                if Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()) {
+                    return c.to_string();
+                }
+            }
+            panic!("headless Chromium is needed: apt-get install chromium (.ci/run does)");
+        })
+        .clone()
 }
 
 /// The page's DOM as headless Chromium has it once loaded (a fresh profile each time).
