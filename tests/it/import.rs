@@ -263,11 +263,19 @@ fn har_page_becomes_a_flow_with_a_fresh_token() {
 
 /// A Python with FastAPI and uvicorn: `BLAST_TEST_PYTHON` (set by .ci/run), else CI's venv.
 fn fastapi_python() -> String {
-    let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/python")).unwrap_or_default();
-    let py = std::env::var("BLAST_TEST_PYTHON").unwrap_or(venv);
-    let ok = Command::new(&py).args(["-c", "import fastapi, uvicorn"]).output().is_ok_and(|o| o.status.success());
-    assert!(ok, "{py} lacks fastapi/uvicorn: `bash .ci/run` installs them (or set BLAST_TEST_PYTHON)");
-    py
+    // Checked once per test process: the import is a Python start-up, most of a second.
+    static CHECKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let venv =
+                std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/python")).unwrap_or_default();
+            let py = std::env::var("BLAST_TEST_PYTHON").unwrap_or(venv);
+            let ok =
+                Command::new(&py).args(["-c", "import fastapi, uvicorn"]).output().is_ok_and(|o| o.status.success());
+            assert!(ok, "{py} lacks fastapi/uvicorn: `bash .ci/run` installs them (or set BLAST_TEST_PYTHON)");
+            py
+        })
+        .clone()
 }
 
 /// The OpenAPI document FastAPI serves for a small app: every operation imported with an

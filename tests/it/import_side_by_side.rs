@@ -5,6 +5,12 @@
 //! (blast's exact within one cycle, Locust's within its random spread), the rate Locust's
 //! wait_time gives, and the same per-iteration work (four chunks, the last one short, and a
 //! complete whose SHA-256 matches the bytes sent).
+//!
+//! The two tools run at once, each against a service of its own (started side by side): each
+//! service's counts are one tool's alone, as when they ran one after the other against one
+//! service reset in between. blast's counts hold however late its sends are (every slot of the
+//! schedule is sent and its answer waited for); the rates here are low (40 tasks/s, 2 uploads/s
+//! each), so Locust's rate is not held back by blast beside it.
 
 use crate::common::uvicorn::Uvicorn;
 use crate::common::*;
@@ -16,13 +22,20 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/import").join(name)
 }
 
-/// Locust: `BLAST_TEST_LOCUST` (set by .ci/run), else CI's venv.
+/// Locust: `BLAST_TEST_LOCUST` (set by .ci/run), else CI's venv. Checked once per test process
+/// (`locust --version` is a Python start-up, most of a second inside an exclusive test).
 pub(crate) fn locust() -> String {
-    let venv = std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/locust")).unwrap_or_default();
-    let bin = std::env::var("BLAST_TEST_LOCUST").unwrap_or(venv);
-    let ok = Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(ok, "{bin} does not run: `bash .ci/run` installs Locust (or set BLAST_TEST_LOCUST)");
-    bin
+    static CHECKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let venv =
+                std::env::var("HOME").map(|h| format!("{h}/.cache/blast-ci/venv/bin/locust")).unwrap_or_default();
+            let bin = std::env::var("BLAST_TEST_LOCUST").unwrap_or(venv);
+            let ok = Command::new(&bin).arg("--version").output().is_ok_and(|o| o.status.success());
+            assert!(ok, "{bin} does not run: `bash .ci/run` installs Locust (or set BLAST_TEST_LOCUST)");
+            bin
+        })
+        .clone()
 }
 
 /// A service of tests/data/import (`file`, a FastAPI app with `GET /stats` and
@@ -123,19 +136,21 @@ pub(crate) fn blast_rows(report: &serde_json::Value) -> BTreeMap<String, (u64, u
 /// The API mix: Locust's 10:1 tasks with one login per user and `constant_throughput(10)`.
 #[test]
 fn chat_mix_matches_locust_on_one_service() {
-    // Exclusive: real Locust beside blast, and the rate Locust reached.
+    // Exclusive: real Locust beside blast (both at once), and the rate Locust reached.
     let _g = exclusive();
-    let app = App::start("chat4all_app.py");
-    let profile = import("side_chat.py", 4, &app.url());
+    let (app, blast_app) = at_once(|| App::start("chat4all_app.py"), || App::start("chat4all_app.py"));
+    let profile = import("side_chat.py", 4, &blast_app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");
     assert!(toml.contains("users = 4"), "{toml}");
 
     let secs = 4;
-    let (code, text, locust_rows) = run_locust("side_chat.py", 4, secs, &app.url());
+    let ((code, text, locust_rows), run) = at_once(
+        || run_locust("side_chat.py", 4, secs, &app.url()),
+        || blast(&["run", profile.to_str().expect("p"), "--duration", "3s"]),
+    );
     let by_locust = app.take_stats();
     assert_eq!(code, 0, "{text}");
-    let run = blast(&["run", profile.to_str().expect("p"), "--duration", "3s"]);
-    let by_blast = app.take_stats();
+    let by_blast = blast_app.take_stats();
     assert_eq!(run.code, 0, "{}\n{toml}", run.stderr);
     let report = run.json.expect("report");
     let blast_rows = blast_rows(&report);
@@ -181,19 +196,21 @@ fn chat_mix_matches_locust_on_one_service() {
 /// the SHA-256 of what was sent; the service checks sizes and chunk indexes itself.
 #[test]
 fn chunked_upload_matches_locust_on_one_service() {
-    // Exclusive: real Locust beside blast.
+    // Exclusive: real Locust beside blast (both at once).
     let _g = exclusive();
-    let app = App::start("chat4all_app.py");
-    let profile = import("side_upload.py", 2, &app.url());
+    let (app, blast_app) = at_once(|| App::start("chat4all_app.py"), || App::start("chat4all_app.py"));
+    let profile = import("side_upload.py", 2, &blast_app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");
     const SIZE: u64 = 3 * 1024 * 1024 + 12345;
     const CHUNKS: u64 = 4;
 
-    let (code, text, locust_rows) = run_locust("side_upload.py", 2, 4, &app.url());
+    let ((code, text, locust_rows), run) = at_once(
+        || run_locust("side_upload.py", 2, 4, &app.url()),
+        || blast(&["run", profile.to_str().expect("p"), "--duration", "3s"]),
+    );
     let by_locust = app.take_stats();
     assert_eq!(code, 0, "{text}");
-    let run = blast(&["run", profile.to_str().expect("p"), "--duration", "3s"]);
-    let by_blast = app.take_stats();
+    let by_blast = blast_app.take_stats();
     assert_eq!(run.code, 0, "{}\n{toml}", run.stderr);
     let report = run.json.expect("report");
     let blast_rows = blast_rows(&report);

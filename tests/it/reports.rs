@@ -144,16 +144,20 @@ fn chromium() -> String {
 
 /// Renders `html` in headless Chromium at 1400 px: a screenshot (written, not blank) and the
 /// DOM, in which every chart has data points, ticks on both axes and axis labels, and every
-/// heatmap has cells. Returns the DOM.
+/// heatmap has cells. Returns the DOM. Each Chromium gets a fresh profile of its own, so that
+/// pages may be rendered at once.
 fn render_page(html: &std::path::Path, heatmaps: usize) -> String {
     let shot = html.with_extension("png");
     let run = |extra: &[&str]| {
+        let profile = temp_path("chromium-profile");
         let out = std::process::Command::new(chromium())
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,3000"])
+            .arg(format!("--user-data-dir={}", profile.display()))
             .args(extra)
             .arg(format!("file://{}", html.display()))
             .output()
             .expect("run chromium");
+        let _ = std::fs::remove_dir_all(&profile);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -211,8 +215,11 @@ fn html_report_renders_in_headless_chromium() {
     // Shared: the DOM Chromium renders, and a timeline with requests in every second at 500/s.
     let _g = shared();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
-    let html = temp_path("report.html");
-    let html_s = html.to_string_lossy().to_string();
+    // Three runs one after the other, then their three pages rendered at once (Chromium is
+    // most of this test's time; the runs are not beside it).
+    let (api_html, ws_html, upload_html) =
+        (temp_path("report-api.html"), temp_path("report-ws.html"), temp_path("report-upload.html"));
+    let html_s = api_html.to_string_lossy().to_string();
     let r = blast(&[
         "api",
         "--rate",
@@ -227,12 +234,9 @@ fn html_report_renders_in_headless_chromium() {
         "p99<1s",
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let text = std::fs::read_to_string(&html).expect("html written");
+    let text = std::fs::read_to_string(&api_html).expect("html written");
     assert!(!text.contains("http://") || !text.contains("<script"), "self-contained: no scripts");
     assert!(!text.contains("src=\"http") && !text.contains("href=\"http"), "no network resources");
-    let dom = render_page(&html, 1);
-    assert!(dom.contains("[PASS] p99"), "SLA verdict shown");
-    assert!(dom.contains("<td>pacer lag</td>"), "the pacer lag row");
     // No phantom second: every second of the timeline had requests, the last one too.
     let j = r.json.expect("report");
     let timeline = j["timeline"].as_array().expect("timeline");
@@ -240,9 +244,9 @@ fn html_report_renders_in_headless_chromium() {
     for s in timeline {
         assert!(f(s, "/sent") > 0.0 && f(s, "/completed") > 0.0, "an empty second: {timeline:?}");
     }
-    let _ = std::fs::remove_file(&html);
 
     // ws without heartbeats: open connections over time, no heartbeat row.
+    let html_s = ws_html.to_string_lossy().to_string();
     let ws_url = format!("ws://{}/ws", server.addr);
     let r = blast(&[
         "ws",
@@ -260,15 +264,9 @@ fn html_report_renders_in_headless_chromium() {
         &html_s,
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let dom = render_page(&html, 1);
-    assert!(dom.contains("Open connections"), "open connections chart");
-    assert!(
-        !dom.contains("<td>heartbeat</td>") && !dom.contains("heartbeat rtt"),
-        "no heartbeat rows without heartbeats"
-    );
-    let _ = std::fs::remove_file(&html);
 
     // upload: throughput in MB/s, the part heatmap.
+    let html_s = upload_html.to_string_lossy().to_string();
     let s3 = server.s3.clone().expect("s3 address");
     let r = blast(&[
         "upload",
@@ -286,9 +284,20 @@ fn html_report_renders_in_headless_chromium() {
         &html_s,
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let dom = render_page(&html, 1);
-    assert!(dom.contains("MB/s (10^6 bytes)</text>"), "throughput axis in MB/s");
-    let _ = std::fs::remove_file(&html);
+
+    let (dom, (ws_dom, upload_dom)) =
+        at_once(|| render_page(&api_html, 1), || at_once(|| render_page(&ws_html, 1), || render_page(&upload_html, 1)));
+    assert!(dom.contains("[PASS] p99"), "SLA verdict shown");
+    assert!(dom.contains("<td>pacer lag</td>"), "the pacer lag row");
+    assert!(ws_dom.contains("Open connections"), "open connections chart");
+    assert!(
+        !ws_dom.contains("<td>heartbeat</td>") && !ws_dom.contains("heartbeat rtt"),
+        "no heartbeat rows without heartbeats"
+    );
+    assert!(upload_dom.contains("MB/s (10^6 bytes)</text>"), "throughput axis in MB/s");
+    for html in [&api_html, &ws_html, &upload_html] {
+        let _ = std::fs::remove_file(html);
+    }
 }
 
 /// The intervals tagged `tag` of an HdrHistogram log: how many, and their sum.
@@ -614,7 +623,8 @@ class U(HttpUser):
 /// Real Locust and blast against the same `blast serve`, the same three names (defined in a
 /// different order in blast's profile): the files' headers, the order of their rows (Locust
 /// sorts by name, `Aggregated` last), the history's first row and every column's number form
-/// agree. The figures are not compared: the two tools run different loads.
+/// agree. The figures are not compared: the two tools run different loads, at once (nothing
+/// here is the server's count, and blast's 40/s beside Locust's 2 users slows neither).
 #[test]
 fn csv_files_match_what_real_locust_writes_against_the_same_server() {
     // Exclusive: real Locust (a Python process busy on a core) beside blast.
@@ -625,13 +635,13 @@ fn csv_files_match_what_real_locust_writes_against_the_same_server() {
     std::fs::write(&lf, LOCUSTFILE).expect("locustfile");
     let theirs = dir.path("locust");
     let host = format!("http://{}", server.addr);
-    let out = std::process::Command::new(locust())
+    let locust_run = std::process::Command::new(locust())
         .args(["-f", &lf, "--headless", "-u", "2", "-r", "2", "-t", "3s", "--csv", &theirs, "--host", &host])
         .args(["--only-summary", "--loglevel", "WARNING"])
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run locust");
-    // Locust exits 1 when requests failed (the 404s).
-    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
     let profile = dir.path("profile.toml");
     let text = format!(
         "workload = \"api\"\n[args]\ntarget = \"{}\"\nrate = 40\nduration = \"2s\"\nconns = 4\n\n\
@@ -644,6 +654,9 @@ fn csv_files_match_what_real_locust_writes_against_the_same_server() {
     std::fs::write(&profile, text).expect("profile");
     let ours = dir.path("blast");
     let r = blast(&["run", &profile, "--csv", &ours]);
+    let out = locust_run.wait_with_output().expect("wait for locust");
+    // Locust exits 1 when requests failed (the 404s).
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(r.code, 1, "the 404s fail the run: {}{}", r.stdout, r.stderr);
     let file = |p: &str, f: &str| read_csv(std::path::Path::new(&format!("{p}_{f}.csv")));
     let names = |rows: &[HashMap<String, String>]| -> Vec<(String, String)> {

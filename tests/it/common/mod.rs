@@ -221,6 +221,19 @@ pub fn f(v: &serde_json::Value, path: &str) -> f64 {
     v.pointer(path).and_then(|x| x.as_f64()).unwrap_or_else(|| panic!("missing {path} in {v}"))
 }
 
+/// Runs `a` on a thread of its own and `b` on this one, at the same time, and returns both
+/// results. A panic in either is the caller's, once both have ended (the scope waits for `a`).
+pub fn at_once<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|s| {
+        let other = s.spawn(a);
+        let here = b();
+        match other.join() {
+            Ok(there) => (there, here),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 pub fn wait_ms(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
 }

@@ -3,6 +3,12 @@
 //! (tests/data/import/seeds_app.py), which counts what it served by route, by client library
 //! (HttpUser's requests, FastHttpUser's geventhttpclient), by login token and by status.
 //!
+//! Locust and blast run at once, each against a service of its own (started side by side), so
+//! that each service's counts are one tool's alone, as when they ran one after the other
+//! against one service reset in between; blast's counts hold however late its sends are (every
+//! slot of the schedule is sent and its answer waited for), and Locust's are checked against
+//! its own service and its random mix, not against a rate.
+//!
 //! For each suite: the same endpoints in both reports; no failure and no status the suite
 //! does not expect; each tool's own counts equal the service's (Locust's up to the requests in
 //! flight when it stopped, at most one per user); one login per user; and the mix:
@@ -128,9 +134,9 @@ fn by_route<'a>(table: &serde_json::Value, tasks: &[(&'a str, u64)]) -> Vec<(&'a
 /// times, a flow passing a run id on, `params=`, `%` and `.format` paths.
 #[test]
 fn prismq_matches_locust_on_one_service() {
-    // Exclusive: real Locust (a Python process busy on a core) beside blast.
+    // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
     let _g = exclusive();
-    let app = App::start("seeds_app.py");
+    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
     const USERS: u32 = 200;
     let routes = [
         ("GET /modules", "GET /api/v1/modules"),
@@ -143,14 +149,16 @@ fn prismq_matches_locust_on_one_service() {
         ("GET /runs/{id}/logs", "GET /api/v1/runs/{id}/logs"),
         ("PUT /modules/{id}/config", "PUT /api/v1/modules/{id}/config"),
     ];
-    let profile = import("prismq_backend.py", USERS, &app.url());
-    let (code, text, locust) = run_locust("prismq_backend.py", USERS, 3, &app.url());
-    let by_locust = app.take_stats();
-    assert_eq!(code, 0, "{text}");
+    let profile = import("prismq_backend.py", USERS, &blast_app.url());
     // the classes' tasks per second make a cycle of 578 (see tests/it/import.rs): one cycle
     let cycle = cycle(&profile);
     assert_eq!(cycle, 578, "{}", std::fs::read_to_string(&profile).unwrap_or_default());
-    let (rows, by_blast) = run_blast(&app, &profile, cycle / 2, 2);
+    let ((code, text, locust), (rows, by_blast)) = at_once(
+        || run_locust("prismq_backend.py", USERS, 3, &app.url()),
+        || run_blast(&blast_app, &profile, cycle / 2, 2),
+    );
+    let by_locust = app.take_stats();
+    assert_eq!(code, 0, "{text}");
 
     same_endpoints(&locust, &rows, &routes);
     counts_are_the_services("locust", &locust, &by_locust, &routes, u64::from(USERS));
@@ -188,9 +196,9 @@ fn prismq_matches_locust_on_one_service() {
 /// headers with a fresh X-Request-Id for every request.
 #[test]
 fn pggit_matches_locust_on_one_service() {
-    // Exclusive: real Locust (a Python process busy on a core) beside blast.
+    // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
     let _g = exclusive();
-    let app = App::start("seeds_app.py");
+    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
     const USERS: u32 = 50;
     let routes = [
         ("GET /api/v1/branches", "GET /api/v1/branches"),
@@ -200,14 +208,14 @@ fn pggit_matches_locust_on_one_service() {
         ("GET /api/v1/alerts", "GET /api/v1/alerts"),
         ("GET /api/v1/repos", "GET /api/v1/repos"),
     ];
-    let profile = import("pggit_api.py", USERS, &app.url());
-    let (code, text, locust) = run_locust("pggit_api.py", USERS, 3, &app.url());
-    let by_locust = app.take_stats();
-    assert_eq!(code, 0, "{text}");
+    let profile = import("pggit_api.py", USERS, &blast_app.url());
     // constant_throughput(2) x 50 users: 100 tasks/s, 30 cycles of 10 in 3 s
     let cycle = cycle(&profile);
     assert_eq!(cycle, 10);
-    let (rows, by_blast) = run_blast(&app, &profile, 100, 3);
+    let ((code, text, locust), (rows, by_blast)) =
+        at_once(|| run_locust("pggit_api.py", USERS, 3, &app.url()), || run_blast(&blast_app, &profile, 100, 3));
+    let by_locust = app.take_stats();
+    assert_eq!(code, 0, "{text}");
 
     same_endpoints(&locust, &rows, &routes);
     counts_are_the_services("locust", &locust, &by_locust, &routes, u64::from(USERS));
@@ -252,9 +260,9 @@ fn pggit_matches_locust_on_one_service() {
 /// the next request sends back.
 #[test]
 fn dashboard_matches_locust_on_one_service() {
-    // Exclusive: real Locust (a Python process busy on a core) beside blast.
+    // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
     let _g = exclusive();
-    let app = App::start("seeds_app.py");
+    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
     const USERS: u32 = 60;
     let routes = [
         ("POST /auth/login", "POST /auth/login"),
@@ -265,14 +273,14 @@ fn dashboard_matches_locust_on_one_service() {
         ("/v1/dashboards/42/export", "POST /v1/dashboards/{id}/export"),
         ("GET /v1/exports/status", "GET /v1/exports/status"),
     ];
-    let profile = import("dashboard_api.py", USERS, &app.url());
-    let (code, text, locust) = run_locust("dashboard_api.py", USERS, 3, &app.url());
-    let by_locust = app.take_stats();
-    assert_eq!(code, 0, "{text}");
+    let profile = import("dashboard_api.py", USERS, &blast_app.url());
     // constant_pacing(2) x 60 users: 30 tasks/s, 9 cycles of 10 in 3 s (every user has one)
     let cycle = cycle(&profile);
     assert_eq!(cycle, 10);
-    let (rows, by_blast) = run_blast(&app, &profile, 30, 3);
+    let ((code, text, locust), (rows, by_blast)) =
+        at_once(|| run_locust("dashboard_api.py", USERS, 3, &app.url()), || run_blast(&blast_app, &profile, 30, 3));
+    let by_locust = app.take_stats();
+    assert_eq!(code, 0, "{text}");
 
     same_endpoints(&locust, &rows, &routes);
     counts_are_the_services("locust", &locust, &by_locust, &routes, u64::from(USERS));
