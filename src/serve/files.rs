@@ -35,6 +35,10 @@ use std::sync::{Mutex, MutexGuard};
 /// Largest initiate body read.
 const MAX_INITIATE_BODY: usize = 64 * 1024;
 
+/// Most bytes of a refused body read (and dropped) so that its connection can be kept; past
+/// this the connection is closed after the answer.
+const MAX_DRAIN: usize = 64 << 20;
+
 /// Longest `chunk_index` field value read.
 const MAX_INDEX_FIELD: usize = 64;
 
@@ -186,10 +190,19 @@ impl Files {
         mut body: Incoming,
     ) -> Response<Full<Bytes>> {
         let mut parser = super::multipart::Parser::new(boundary);
-        let mut r = Receiving { files: self, id, index, part: Current::Other, field: None, file: None, refused: None };
+        let mut r = Receiving {
+            files: self,
+            id,
+            index,
+            part: Current::Other,
+            field: None,
+            file: None,
+            refused: None,
+            over: false,
+        };
         let mut parsed = Ok(());
         let mut broken = false;
-        while parsed.is_ok() && r.refused.is_none() {
+        while parsed.is_ok() && r.refused.is_none() && !r.over {
             match body.frame().await {
                 None => break,
                 Some(Err(_)) => {
@@ -203,7 +216,7 @@ impl Files {
                 }
             }
         }
-        if parsed.is_err() || r.refused.is_some() {
+        if parsed.is_err() || r.refused.is_some() || r.over {
             drain(body).await;
         }
         let ended = if broken {
@@ -226,6 +239,9 @@ impl Files {
             _ => None,
         };
         let read = match (ended, late) {
+            _ if r.over => {
+                Err((StatusCode::BAD_REQUEST, format!("chunk {} has more than {} bytes", file.index, file.limit.max())))
+            }
             (Err(msg), _) => Err((StatusCode::BAD_REQUEST, msg.to_string())),
             (Ok(()), Some(Err(()))) => Err((StatusCode::BAD_REQUEST, "chunk index must be a whole number".into())),
             (Ok(()), Some(Ok(n))) if n != file.index => {
@@ -420,6 +436,8 @@ struct Receiving<'a> {
     file: Option<FilePart<'a>>,
     /// The answer when the chunk was refused at its file part (unknown id, out of order).
     refused: Option<Response<Full<Bytes>>>,
+    /// The file part went past the most bytes the chunk may have: reading stops there.
+    over: bool,
 }
 
 /// What the part being read is to the upload.
@@ -461,6 +479,10 @@ impl Receiving<'_> {
                     f.len += data.len() as u64;
                     hash(&mut f.sha, data, f.corrupt);
                     f.corrupt = false;
+                    // Longer than the chunk may be: refused now, not read to its end.
+                    if f.len > f.limit.max() {
+                        self.over = true;
+                    }
                 }
                 (Current::Field(v), _) => {
                     let room = (MAX_INDEX_FIELD + 1).saturating_sub(v.len());
@@ -514,6 +536,15 @@ enum Limit {
     AtMost(u64),
 }
 
+impl Limit {
+    /// The most bytes the chunk may have.
+    fn max(self) -> u64 {
+        match self {
+            Limit::Exactly(n) | Limit::AtMost(n) => n,
+        }
+    }
+}
+
 /// The chunk index of `?index=N` or `X-Chunk-Index: N`; `Ok(None)` when neither is given.
 fn chunk_index(req: &Request<Incoming>) -> Result<Option<u64>, ()> {
     let from_query = req
@@ -556,7 +587,15 @@ fn hash(sha: &mut sha2::Sha256, data: &[u8], corrupt: bool) {
     }
 }
 
-/// Reads and discards a body, so that the connection stays usable after an early answer.
+/// Reads and discards a body (up to `MAX_DRAIN`), so that the connection stays usable after an
+/// early answer.
 pub async fn drain(mut body: Incoming) {
-    while let Some(Ok(_)) = body.frame().await {}
+    let mut left = MAX_DRAIN;
+    while let Some(Ok(frame)) = body.frame().await {
+        left = left.saturating_sub(frame.data_ref().map_or(0, |d| d.len()));
+        if left == 0 {
+            // The connection closes after the answer rather than read on.
+            break;
+        }
+    }
 }

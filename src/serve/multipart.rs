@@ -145,8 +145,13 @@ impl Parser {
         rest
     }
 
-    /// `--` closes the body, CRLF opens a part.
+    /// `--` closes the body, CRLF opens a part; spaces or tabs before the CRLF are transport
+    /// padding (RFC 2046) and skipped.
     fn after_delimiter<'d>(&mut self, data: &'d [u8]) -> Result<&'d [u8], Malformed> {
+        let data = match self.carry.is_empty() {
+            true => &data[data.iter().take_while(|b| matches!(b, b' ' | b'\t')).count()..],
+            false => data,
+        };
         let take = (2 - self.carry.len()).min(data.len());
         self.carry.extend_from_slice(&data[..take]);
         if self.carry.len() < 2 {
@@ -274,6 +279,17 @@ mod tests {
     }
 
     const BODY: &[u8] = b"preamble\r\n--B\r\nContent-Disposition: form-data; name=\"chunk_index\"\r\n\r\n3\r\n--B\r\nContent-Disposition: form-data; name=\"chunk\"; filename=\"c;\\\"x\\\".bin\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--X\x00\xff\r\n-\r\r\n--\r\n--B--\r\nepilogue";
+
+    #[test]
+    fn padding_after_a_boundary_is_skipped_however_the_body_is_cut() {
+        let body = b"--B \t\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--  \r\n";
+        for step in 1..=body.len() {
+            let parts = read(body, "B", step).expect("padding is allowed");
+            assert_eq!(parts.len(), 1, "step {step}");
+            assert_eq!((parts[0].0.as_str(), &parts[0].2[..]), ("a", &b"1"[..]), "step {step}");
+        }
+        assert!(read(b"--B x\r\n\r\n--B--", "B", 64).is_err(), "only spaces and tabs are padding");
+    }
 
     #[test]
     fn fields_and_files_are_read_with_their_bytes_however_the_body_is_cut() {

@@ -142,16 +142,12 @@ impl Rooms {
     }
 
     /// Sends `text` (arrived at `arrived`) to every subscriber of `room`; returns how many it
-    /// was queued for. Laid out before the lock is taken; queued under the read lock (publishers
-    /// do not wait for each other, and a connection that left gets nothing).
+    /// was queued for. Laid out and queued under one read lock (publishers do not wait for each
+    /// other, and a connection that left gets nothing).
     pub fn publish(&self, room: &str, text: &str, arrived: Instant) -> usize {
-        let listened = self.rooms.read().unwrap_or_else(|e| e.into_inner()).contains_key(room);
-        if !listened {
-            return 0;
-        }
-        let msg = Message::text(self.lay_out(room, text));
         let rooms = self.rooms.read().unwrap_or_else(|e| e.into_inner());
         let Some(members) = rooms.get(room) else { return 0 };
+        let msg = Message::text(self.lay_out(room, text));
         members.iter().filter(|(_, tx)| tx.send((arrived, msg.clone())).is_ok()).count()
     }
 }

@@ -425,9 +425,14 @@ fn on_text(core: &CoreWs, text: &str, received_us: u64, membership: usize, seen:
         t.duplicates += 1;
         return;
     }
+    // Only a probe of the connection's own room tells when it joined or stopped receiving it
+    // (probe `id` was published to room `id % rooms`): one of another room that the target
+    // wrongly delivered must not move those points.
     let m = &mut t.memberships[membership];
-    m.first_probe = Some(m.first_probe.map_or(probe.id, |f| f.min(probe.id)));
-    m.last_probe = Some(m.last_probe.map_or(probe.id, |l| l.max(probe.id)));
+    if probe.id % u64::from(core.plan.rooms.max(1)) == u64::from(m.room) {
+        m.first_probe = Some(m.first_probe.map_or(probe.id, |f| f.min(probe.id)));
+        m.last_probe = Some(m.last_probe.map_or(probe.id, |l| l.max(probe.id)));
+    }
     // Timed from blast's own send instant when this process sent the probe; from the time the
     // message carries when another process (a shard) did; else once the run ends (`resolve`,
     // against the publisher's record): the live line then has no latency for it.

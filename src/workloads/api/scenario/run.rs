@@ -486,12 +486,16 @@ impl<C: Exchange> Cx<'_, C> {
             let stats;
             // The chunk is hashed for `{{sent_sha256}}` beside its request, not after it.
             let hashing = self.chunk_to_hash(step);
-            let (mut result, hashed) = {
+            // The step is timed to its answer: hashing that outlasts it is the client's own work.
+            let (mut result, done, hashed) = {
                 let saved = std::mem::take(self.stats);
-                let (r, hashed) =
-                    tokio::join!(tokio::time::timeout(timeout, self.request(step, i)), hash_alongside(hashing));
+                let request = async {
+                    let r = tokio::time::timeout(timeout, self.request(step, i)).await;
+                    (r, Instant::now())
+                };
+                let ((r, done), hashed) = tokio::join!(request, hash_alongside(hashing));
                 stats = std::mem::replace(self.stats, saved);
-                (r.unwrap_or(Err(ErrorKind::Timeout)), hashed)
+                (r.unwrap_or(Err(ErrorKind::Timeout)), done, hashed)
             };
             if step.split.is_some() {
                 self.sent_chunk(hashed);
@@ -504,7 +508,6 @@ impl<C: Exchange> Cx<'_, C> {
             // A response that failed a check (capture, expect, slow) was still answered: its
             // status counts among the responses, and the step among the failures.
             let answered = answered.filter(|_| result.is_err());
-            let done = Instant::now();
             self.stats.sent_at = self.stats.sent_at.or(stats.sent_at);
             self.stats.bytes_out += stats.bytes_out;
             self.stats.bytes_in += stats.bytes_in;
@@ -517,7 +520,8 @@ impl<C: Exchange> Cx<'_, C> {
             let started = (self.started + stats.connect_time).min(done);
             let record = StepRecord::of(step.row, started, done, result, &stats);
             self.steps.push(answered.map_or(record, |code| record.answered(code)));
-            self.started = done;
+            // The next step starts once this one's checks (and its chunk's hash) are done.
+            self.started = Instant::now();
             match result {
                 Ok(code) if code < 400 => status = code,
                 Ok(code) => {
