@@ -563,7 +563,11 @@ fn diagnose(raw: &RawWs, (confirmed, unconfirmed): (u64, u64)) -> Vec<String> {
     }
     for (reason, n) in &t.probe_failed {
         let advice = match reason.as_str() {
+            "http_401" | "http_403" if plan.login.is_some() => {
+                "refused as the users even after a new login: probes carry the login's [upgrade] headers, or an Authorization header from a capture named 'token'"
+            }
             "http_401" | "http_403" => "probe requests need auth: --probe-header 'Authorization: ...' or --token",
+            "no_logged_in_user" => "no user's login had succeeded when the probe was due (see the logins line)",
             "http_404" | "http_405" => "check --probe-target and --probe-method",
             "http_400" | "http_415" | "http_422" => "the target refused the probe body: check --probe-body",
             "refused" => "nothing listens at the probe target: check --probe-target",

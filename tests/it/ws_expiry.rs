@@ -246,8 +246,9 @@ fn a_refused_http_probe_logs_its_user_in_again_and_is_retried_once() {
     assert_eq!(n(l, "/ok"), 2 + refused, "{l}");
     assert_eq!(n(&logins, "/total"), n(l, "/ok"), "{logins}\n{l}");
     assert_eq!(n(&logins, "/unauthorized"), 2 * refused, "each probe sent twice: {logins}");
-    // The users in turn: each of the two logged in again for about half the probes.
+    // The users in turn: each logged in once for its connection and again for half the probes
+    // (rounded down for one of them).
     for u in ["user0", "user1"] {
-        assert!(n(&logins, &format!("/users/{u}")) >= 1 + refused / 2, "{logins}");
+        assert!(n(&logins, &format!("/users/{u}")) > refused / 2, "{logins}");
     }
 }

@@ -2,8 +2,8 @@
 //! upgrade, and logs in again when the server refuses the upgrade (401, 403) or closes the
 //! connection for auth (4401, 1008). The login is a scenario's `[[on_start]]` steps, compiled
 //! and run by `api::scenario` (templates, `json`, captures, `expect`); what they capture fills
-//! the upgrade (`Upgrade`: query parameters, headers, subprotocol) and `{{token}}` in
-//! `--subscribe`. Connection `g` is virtual user `g`: the users file's row `g mod rows`.
+//! the upgrade (`Upgrade`: query parameters, headers, subprotocol), `{{token}}` in
+//! `--subscribe`, and the HTTP probes sent as the user (`ProbeCredentials`). Connection `g` is virtual user `g`: the users file's row `g mod rows`.
 //!
 //! Cookies: each connection is a virtual user with a jar of its own (in its `UserLogin`'s
 //! scratch), filled from every response of its login (redirects followed as in `blast api`)
