@@ -57,7 +57,8 @@ pub struct WsArgs {
     #[arg(long, default_value = "POST")]
     pub probe_method: String,
     /// Extra header on probe requests, 'Name: value' (repeatable); replaces blast's own
-    /// Content-Type or Authorization when it names one. Credential values are never printed.
+    /// Content-Type or Authorization when it names one ({{token}}: with --login, the token of
+    /// the user the probe is sent as). Credential values are never printed.
     #[arg(long, value_name = "'NAME: VALUE'")]
     pub probe_header: Vec<String>,
     /// Conversations; connections are spread evenly, so fan-out width is conns/rooms.

@@ -43,6 +43,9 @@ pub struct WsLogins {
     pub ok: u64,
     /// Of those, logins again after a refused upgrade or an auth close.
     pub relogins: u64,
+    /// Also of those: logins again of a user an HTTP probe was sent as, after the target
+    /// refused the probe (401, 403; the probe was sent again once).
+    pub probe_relogins: u64,
     /// Failed logins by reason (`http_401`, `capture_missing`, `connect_refused`, ...).
     pub failed: BTreeMap<String, u64>,
     /// Upgrades refused with 401 or 403 that a new login retried.
@@ -234,6 +237,7 @@ impl WsSummary {
                 target: target.clone(),
                 ok: t.logins,
                 relogins: t.relogins,
+                probe_relogins: t.probe_relogins,
                 failed: t.login_failed.clone(),
                 upgrades_refused: t.upgrades_refused,
                 auth_closes: t.auth_closes,
@@ -375,8 +379,8 @@ impl Report for WsSummary {
         if let Some(l) = &self.logins {
             let failed = if l.failed.is_empty() { "none".to_string() } else { text::counts(&l.failed) };
             let line = format!(
-                "{} ok ({} relogins) at {}, failed: {failed}; upgrades refused {}, closed for auth {} (each logged in again; {} deliveries on their way at the close not expected)",
-                l.ok, l.relogins, l.target, l.upgrades_refused, l.auth_closes, p.cut_off_by_auth_close
+                "{} ok ({} relogins{}) at {}, failed: {failed}; upgrades refused {}, closed for auth {} (each logged in again; {} deliveries on their way at the close not expected)",
+                l.ok, l.relogins, probe_relogins(l.probe_relogins), l.target, l.upgrades_refused, l.auth_closes, p.cut_off_by_auth_close
             );
             lines.insert(2, ("logins", line));
         }
@@ -531,6 +535,14 @@ fn probe_reconnects(n: u64) -> String {
     }
 }
 
+fn probe_relogins(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} after a refused probe")
+    }
+}
+
 /// Warnings that say why a measurement could not be made and what to do.
 fn diagnose(raw: &RawWs, (confirmed, unconfirmed): (u64, u64)) -> Vec<String> {
     let (t, plan) = (&raw.tally, &raw.plan);
@@ -551,7 +563,11 @@ fn diagnose(raw: &RawWs, (confirmed, unconfirmed): (u64, u64)) -> Vec<String> {
     }
     for (reason, n) in &t.probe_failed {
         let advice = match reason.as_str() {
+            "http_401" | "http_403" if plan.login.is_some() => {
+                "refused as the users even after a new login: probes carry the login's [upgrade] headers, or an Authorization header from a capture named 'token'"
+            }
             "http_401" | "http_403" => "probe requests need auth: --probe-header 'Authorization: ...' or --token",
+            "no_logged_in_user" => "no user's login had succeeded when the probe was due (see the logins line)",
             "http_404" | "http_405" => "check --probe-target and --probe-method",
             "http_400" | "http_415" | "http_422" => "the target refused the probe body: check --probe-body",
             "refused" => "nothing listens at the probe target: check --probe-target",

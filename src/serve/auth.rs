@@ -42,12 +42,20 @@ pub struct Auth {
     /// Copied out of the config: the one branch the hot path takes when auth is off.
     pub required: bool,
     ttl: Option<Duration>,
-    /// Issued tokens and when (kept only when `required`).
-    tokens: RwLock<HashMap<Box<str>, Instant>>,
+    /// Issued tokens (kept only when `required`).
+    tokens: RwLock<HashMap<Box<str>, Issued>>,
+    /// Requests `allows` let through with tokens since dropped as expired, by token name.
+    retired: Mutex<HashMap<String, u64>>,
     /// Logins per username.
     logins: Mutex<HashMap<String, u64>>,
     issued: AtomicU64,
     unauthorized: AtomicU64,
+}
+
+/// An issued token: when, and how many requests `allows` let through with it.
+struct Issued {
+    at: Instant,
+    used: AtomicU64,
 }
 
 #[derive(serde::Deserialize)]
@@ -70,11 +78,16 @@ impl Auth {
     /// Whether the request carries `Authorization: Bearer <token>` with a live issued token.
     /// Counts refusals.
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let ok = headers
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .is_some_and(|token| self.live(token));
+        let ok = headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).is_some_and(
+            |token| {
+                let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
+                let live = tokens.get(token).filter(|t| self.ttl.is_none_or(|ttl| t.at.elapsed() < ttl));
+                live.inspect(|t| {
+                    t.used.fetch_add(1, Ordering::Relaxed);
+                })
+                .is_some()
+            },
+        );
         if !ok {
             self.unauthorized.fetch_add(1, Ordering::Relaxed);
         }
@@ -102,14 +115,10 @@ impl Auth {
         issued.map(|at| self.ttl.map(|ttl| at + ttl))
     }
 
-    fn live(&self, token: &str) -> bool {
-        self.issued(token).is_some()
-    }
-
     /// When `token` was issued, if this server issued it and it has not expired.
     fn issued(&self, token: &str) -> Option<Instant> {
         let tokens = self.tokens.read().unwrap_or_else(|e| e.into_inner());
-        tokens.get(token).copied().filter(|issued| self.ttl.is_none_or(|ttl| issued.elapsed() < ttl))
+        tokens.get(token).map(|t| t.at).filter(|at| self.ttl.is_none_or(|ttl| at.elapsed() < ttl))
     }
 
     /// `POST /auth/login`.
@@ -136,9 +145,16 @@ impl Auth {
         if self.required {
             let mut tokens = self.tokens.write().unwrap_or_else(|e| e.into_inner());
             if let Some(ttl) = self.ttl.filter(|_| n.is_multiple_of(PRUNE_EVERY)) {
-                tokens.retain(|_, issued| issued.elapsed() < ttl);
+                let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+                tokens.retain(|token, t| {
+                    let live = t.at.elapsed() < ttl;
+                    if !live {
+                        *retired.entry(token_name(token).to_string()).or_default() += t.used.load(Ordering::Relaxed);
+                    }
+                    live
+                });
             }
-            tokens.insert(token.clone().into_boxed_str(), Instant::now());
+            tokens.insert(token.clone().into_boxed_str(), Issued { at: Instant::now(), used: AtomicU64::new(0) });
         }
         {
             let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
@@ -153,16 +169,30 @@ impl Auth {
         super::json(StatusCode::OK, body.to_string())
     }
 
-    /// `GET /stats/logins`: `{"total": N, "users": {"alice": 1, ...}, "unauthorized": N}`.
+    /// `GET /stats/logins`: `{"total": N, "users": {"alice": 1, ...}, "unauthorized": N,
+    /// "authorized": {"alice": 5, ...}}`; `authorized`: the requests to guarded endpoints let
+    /// through, by the username in their token (as the token holds it: at most 32 characters,
+    /// others than letters, digits, `.` and `_` written `_`; with `--require-auth` only).
     pub fn stats(&self) -> Response<Full<Bytes>> {
         let users: BTreeMap<String, u64> = {
             let logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
             logins.iter().map(|(k, v)| (k.clone(), *v)).collect()
         };
+        let mut authorized: BTreeMap<String, u64> = {
+            let retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+            retired.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        };
+        for (token, t) in self.tokens.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            let used = t.used.load(Ordering::Relaxed);
+            if used > 0 {
+                *authorized.entry(token_name(token).to_string()).or_default() += used;
+            }
+        }
         let body = serde_json::json!({
             "total": users.values().sum::<u64>(),
             "users": users,
             "unauthorized": self.unauthorized.load(Ordering::Relaxed),
+            "authorized": authorized,
         });
         super::json(StatusCode::OK, body.to_string())
     }
@@ -183,6 +213,12 @@ fn token_for(username: &str, n: u64) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' })
         .collect();
     format!("tok-{name}-{n}")
+}
+
+/// The username part of a token of `token_for` (`alice` of `tok-alice-7`).
+fn token_name(token: &str) -> &str {
+    let rest = token.strip_prefix("tok-").unwrap_or(token);
+    rest.rsplit_once('-').map_or(rest, |(name, _)| name)
 }
 
 /// 401 `{"detail":"Not authenticated"}` with `WWW-Authenticate: Bearer`.
@@ -206,6 +242,8 @@ mod tests {
         assert_eq!(token_for("alice", 1), "tok-alice-1");
         assert_eq!(token_for("a b\r\n\u{e9}", 7), "tok-a_b___-7");
         assert_ne!(token_for("x", 1), token_for("x", 2));
+        assert_eq!(token_name(&token_for("user-7", 12)), "user_7");
+        assert_eq!(token_name(&token_for("a_b", 3)), "a_b");
     }
 
     #[test]

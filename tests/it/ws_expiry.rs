@@ -176,3 +176,79 @@ fn bad_inline_logins_exit_2_with_file_line_and_field() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains(&format!("{}:4: field 'upgrade'", api.display())), "{stderr}");
 }
+
+/// The same profile with HTTP probes (`--probe-via http`, `POST /v1/messages`): each probe is
+/// sent as the next logged-in user with its own bearer token, so probes go on past the expiry
+/// (a probe refused because its user's token expired makes that user log in again and is sent
+/// once more). Every probe is one serve let through, each as a different user (70 probes over
+/// 1,000 users in turn); blast's logins, the connections' and the probes', are serve's.
+#[test]
+fn http_probes_of_a_login_run_are_sent_as_the_users_in_turn_past_the_expiry() {
+    // Shared: exact counts judged against serve's, at 5 probes/s, as the test above.
+    let _g = shared();
+    let server = Server::start(&["--require-auth", "--token-ttl", "10s"]);
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat4all-ws-login.toml");
+    let target = server.ws_url();
+    let over = ["--target", &target, "--duration", "14s", "--heartbeat", "0s", "--cores", "1", "--sla", "success>99%"];
+    let r = blast(&[&["run", file, "--probe-via", "http"][..], &over[..]].concat());
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.as_ref().expect("report");
+    let broadcasts = server.json("GET", "/stats/broadcasts", None);
+    let logins = server.json("GET", "/stats/logins", None);
+    let (l, p) = (&j["logins"], &j["probes"]);
+    assert_eq!((n(l, "/auth_closes"), n(l, "/relogins"), n(l, "/upgrades_refused")), (1000, 1000, 0), "{l}");
+    assert!(l["failed"].as_object().is_some_and(|m| m.is_empty()), "{l}");
+    // Logins: each connection's two, and one per probe its user's expired token had refused.
+    let again = n(l, "/probe_relogins");
+    assert_eq!(n(l, "/ok"), 2000 + again, "{l}");
+    assert_eq!(n(&logins, "/total"), n(l, "/ok"), "{logins}\n{l}");
+    // serve refused exactly those probes (and nothing else): each retry was let through.
+    assert_eq!(n(&logins, "/unauthorized"), again, "{logins}\n{l}");
+    // Every probe sent, past the expiry too, and let through by serve, each as another user.
+    let sent = n(p, "/sent");
+    assert!(sent >= 60, "{p}");
+    assert_eq!(n(p, "/failed_to_send"), 0, "{p}");
+    let authorized = logins["authorized"].as_object().expect("authorized");
+    let through: u64 = authorized.values().filter_map(|v| v.as_u64()).sum();
+    assert_eq!(through, sent, "serve let through every probe blast sent: {logins}\n{p}");
+    assert_eq!(authorized.len() as u64, sent, "one probe per user in turn: {logins}");
+    // Every delivery serve wrote counted and expected; none missing.
+    assert_eq!(n(p, "/delivered"), n(&broadcasts, "/deliveries"), "{p}\n{broadcasts}");
+    assert_eq!(n(p, "/expected_deliveries"), n(p, "/delivered"), "{p}");
+    assert_eq!((n(p, "/missing"), n(p, "/unexpected"), n(p, "/duplicates")), (0, 0, 0), "{p}");
+    assert!(n(p, "/delivered") >= sent * 100 / 2, "most probes reach all 100 in their room: {p}");
+}
+
+/// A probe refused (401) makes its user log in again and is sent once more, and only once: with
+/// a login whose captures give the probes no credentials serve accepts (the token only in the
+/// upgrade's query, not captured as `token`), every probe is refused twice, each after one new
+/// login of its user, and fails as `http_401`; serve counts the same.
+#[test]
+fn a_refused_http_probe_logs_its_user_in_again_and_is_retried_once() {
+    let _g = shared();
+    let server = Server::start(&["--require-auth"]);
+    let dir = ReportDir::new("ws-probe-relogin");
+    users(&dir.0, 2);
+    let file = dir.0.join("login.toml");
+    let login =
+        LOGIN.replace("capture = { token =", "capture = { jwt =") + "[upgrade]\nquery = { token = \"{{jwt}}\" }\n";
+    std::fs::write(&file, login).expect("login.toml");
+    let target = server.ws_url();
+    let path = file.to_str().expect("path");
+    let r = blast(&ws_probe_args(&target, "2", "2s", "5", &["--login", path, "--cores", "1"]));
+    let j = r.json.as_ref().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
+    let logins = server.json("GET", "/stats/logins", None);
+    let (l, p) = (&j["logins"], &j["probes"]);
+    let refused = n(p, "/failed_by_reason/http_401");
+    assert!(refused >= 5, "{p}");
+    assert_eq!((n(p, "/sent"), n(p, "/failed_to_send")), (0, refused), "{p}");
+    assert_eq!(n(l, "/probe_relogins"), refused, "one login again per refused probe: {l}");
+    assert_eq!(n(l, "/ok"), 2 + refused, "{l}");
+    assert_eq!(n(&logins, "/total"), n(l, "/ok"), "{logins}\n{l}");
+    assert_eq!(n(&logins, "/unauthorized"), 2 * refused, "each probe sent twice: {logins}");
+    // The users in turn: each logged in once for its connection and again for half the probes
+    // (rounded down for one of them).
+    for u in ["user0", "user1"] {
+        assert!(n(&logins, &format!("/users/{u}")) > refused / 2, "{logins}");
+    }
+}

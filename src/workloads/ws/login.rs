@@ -2,8 +2,8 @@
 //! upgrade, and logs in again when the server refuses the upgrade (401, 403) or closes the
 //! connection for auth (4401, 1008). The login is a scenario's `[[on_start]]` steps, compiled
 //! and run by `api::scenario` (templates, `json`, captures, `expect`); what they capture fills
-//! the upgrade (`Upgrade`: query parameters, headers, subprotocol) and `{{token}}` in
-//! `--subscribe`. Connection `g` is virtual user `g`: the users file's row `g mod rows`.
+//! the upgrade (`Upgrade`: query parameters, headers, subprotocol), `{{token}}` in
+//! `--subscribe`, and the HTTP probes sent as the user (`ProbeCredentials`). Connection `g` is virtual user `g`: the users file's row `g mod rows`.
 //!
 //! Cookies: each connection is a virtual user with a jar of its own (in its `UserLogin`'s
 //! scratch), filled from every response of its login (redirects followed as in `blast api`)
@@ -65,6 +65,17 @@ impl std::fmt::Debug for WsLogin {
     }
 }
 
+/// What an HTTP probe sent as one user carries (`WsLogin::probe_credentials`).
+#[derive(Debug)]
+pub struct ProbeCredentials {
+    /// The virtual user (connection) whose login these are.
+    pub user: u64,
+    /// Its captured `token`: `{{token}}` in the probe's body and `--probe-header`s.
+    pub token: Option<String>,
+    /// Request headers, before the `--probe-header`s (which replace one of the same name).
+    pub headers: Vec<(String, String)>,
+}
+
 /// One virtual user's login state: what its last login captured.
 #[derive(Default)]
 pub struct UserLogin {
@@ -105,6 +116,31 @@ impl WsLogin {
         Ok(())
     }
 
+    /// Renders `t` for user `user` from its last login (its captures, its users file row).
+    fn render(
+        &self,
+        t: &Template,
+        core: &CoreScenario,
+        user: u64,
+        state: &UserLogin,
+        rng: &mut SplitMix64,
+        out: &mut Vec<u8>,
+    ) -> String {
+        out.clear();
+        let mut v = Values {
+            seq: user,
+            index: 0,
+            core: core.core,
+            conn: user as usize,
+            user: core.row_of(user),
+            vars: state.scratch.vars(),
+            rng,
+            split: SplitValues::default(),
+        };
+        t.render(&mut v, out);
+        String::from_utf8_lossy(out).into_owned()
+    }
+
     /// The upgrade's path (the target's, with the query parameters) and headers for user `user`
     /// from its last login.
     pub fn upgrade_request(
@@ -115,39 +151,57 @@ impl WsLogin {
         target: &CookieUrl<'_>,
         rng: &mut SplitMix64,
     ) -> (String, Vec<(String, String)>) {
-        let base_path = target.path;
         let mut out = Vec::new();
-        let mut render = |t: &Template, out: &mut Vec<u8>| {
-            out.clear();
-            let mut v = Values {
-                seq: user,
-                index: 0,
-                core: core.core,
-                conn: user as usize,
-                user: core.row_of(user),
-                vars: state.scratch.vars(),
-                rng: &mut *rng,
-                split: SplitValues::default(),
-            };
-            t.render(&mut v, out);
-            String::from_utf8_lossy(out).into_owned()
-        };
-        let mut path = base_path.to_string();
+        let mut path = target.path.to_string();
         for (name, value) in &self.upgrade.query {
-            let value = render(value, &mut out);
+            let value = self.render(value, core, user, state, rng, &mut out);
             let sep = if path.contains('?') { '&' } else { '?' };
             let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
             path.push_str(&format!("{sep}{name}={value}"));
         }
-        let mut headers: Vec<(String, String)> =
-            self.upgrade.headers.iter().map(|(name, value)| (name.clone(), render(value, &mut out))).collect();
+        let mut headers: Vec<(String, String)> = self
+            .upgrade
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), self.render(value, core, user, state, rng, &mut out)))
+            .collect();
         if let Some(p) = &self.upgrade.subprotocol {
-            headers.push(("Sec-WebSocket-Protocol".to_string(), render(p, &mut out)));
+            headers.push(("Sec-WebSocket-Protocol".to_string(), self.render(p, core, user, state, rng, &mut out)));
         }
         if let Some(cookie) = state.scratch.cookie_header(target) {
             headers.push(("Cookie".to_string(), cookie));
         }
         (path, headers)
+    }
+
+    /// What an HTTP probe sent as user `user` carries from its last login: the `[upgrade]`'s
+    /// headers, `Authorization: Bearer {{token}}` when the login captures a `token` and those
+    /// headers hold no `Authorization`, and the user's cookies for the probe target `target`.
+    pub fn probe_credentials(
+        &self,
+        core: &CoreScenario,
+        user: u64,
+        state: &UserLogin,
+        target: &CookieUrl<'_>,
+        rng: &mut SplitMix64,
+    ) -> ProbeCredentials {
+        let mut out = Vec::new();
+        let mut headers: Vec<(String, String)> = self
+            .upgrade
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), self.render(value, core, user, state, rng, &mut out)))
+            .collect();
+        let token = self.token(state).map(str::to_string);
+        if let Some(t) =
+            token.as_ref().filter(|_| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")))
+        {
+            headers.push(("Authorization".to_string(), format!("Bearer {t}")));
+        }
+        if let Some(cookie) = state.scratch.cookie_header(target) {
+            headers.push(("Cookie".to_string(), cookie));
+        }
+        ProbeCredentials { user, token, headers }
     }
 
     /// The user's captured `token`, for `{{token}}` in `--subscribe`.

@@ -8,7 +8,8 @@
 //! - `session`: one connection's life (log in, connect, subscribe, heartbeat, receive).
 //! - `login`: `--login`: each connection's HTTP login before its upgrade, and again after an
 //!   auth refusal; `login_file`: the file it is read from.
-//! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own).
+//! - `probe`: the publisher of probes (HTTP POST, or a text frame on a WebSocket of its own);
+//!   `probe_users`: with `--login`, the logged-in users HTTP probes are sent as, in turn.
 //! - `tally`: per-core counters and the exact delivered/expected accounting.
 //! - `raw`: the run's tally and plan as JSON reports carry them (`blast merge`).
 //!
@@ -21,6 +22,7 @@ pub mod login;
 pub mod login_file;
 pub mod plan;
 pub mod probe;
+pub mod probe_users;
 pub mod raw;
 pub mod session;
 pub mod state;

@@ -138,12 +138,25 @@ impl WsPlan {
         Some(t.render(&WsValues { room: &room, conn: global, token, probe_id: 0, sent_us: 0 }, rng))
     }
 
-    /// A probe's frame (`Ws`) or request body (`Http`).
-    pub fn probe_message(&self, room: u32, probe_id: u64, sent_us: u64, rng: &mut SplitMix64) -> String {
+    /// A probe's frame (`Ws`) or request body (`Http`); `{{token}}` is `login_token` (the
+    /// captured token of the user the probe is sent as), else the probes' `--token`.
+    pub fn probe_message(
+        &self,
+        room: u32,
+        probe_id: u64,
+        sent_us: u64,
+        login_token: Option<&str>,
+        rng: &mut SplitMix64,
+    ) -> String {
         let room = self.room_name(room);
-        let token = self.auth.for_probes().unwrap_or_default();
+        let token = login_token.or(self.auth.for_probes()).unwrap_or_default();
         let t = if self.probe_via == ProbeVia::Ws { &self.publish } else { &self.probe_body };
         t.render(&WsValues { room: &room, conn: 0, token, probe_id, sent_us }, rng)
+    }
+
+    /// HTTP probes are sent as the logged-in users (`--login`, and this process publishes).
+    pub fn probes_as_users(&self) -> bool {
+        self.login.is_some() && self.probe_via == ProbeVia::Http && self.publishes()
     }
 
     /// Connections this process opens (its shard's share of `conns`).

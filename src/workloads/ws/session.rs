@@ -6,6 +6,7 @@ use crate::http::ws_upgrade::{upgrade, UpgradeError};
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
 use crate::workloads::ws::login::{UserLogin, HELD_LONG_ENOUGH, MAX_AUTH_RETRIES};
+use crate::workloads::ws::probe;
 use crate::workloads::ws::state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED};
 use crate::workloads::ws::tally::{Membership, UNCONFIRMED};
 use futures_util::{SinkExt, StreamExt};
@@ -100,6 +101,7 @@ pub async fn run(core: Rc<CoreWs>, global: u64, room: u32) {
                         }
                         refusals += 1;
                         user.valid = false;
+                        core.shared.probe_users.remove(global);
                         if refusals <= MAX_AUTH_RETRIES {
                             core.tally.borrow_mut().auth_closes += 1;
                             core.shared.relogging.fetch_add(1, Ordering::AcqRel);
@@ -162,6 +164,8 @@ async fn connect(
                         let mut t = core.tally.borrow_mut();
                         t.logins += 1;
                         t.relogins += u64::from(again);
+                        drop(t);
+                        probe::share_login(core, global, user);
                     }
                     Err(reason) => {
                         *core.tally.borrow_mut().login_failed.entry(reason).or_default() += 1;
@@ -186,6 +190,7 @@ async fn connect(
             {
                 *refusals += 1;
                 user.valid = false;
+                core.shared.probe_users.remove(global);
                 core.tally.borrow_mut().upgrades_refused += 1;
             }
             other => return other.map(|ws| (ws, started)),

@@ -5,6 +5,7 @@
 use crate::engine::live::Live;
 use crate::engine::rng::SplitMix64;
 use crate::workloads::ws::plan::WsPlan;
+use crate::workloads::ws::probe_users::ProbeUsers;
 use crate::workloads::ws::tally::WsTally;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -37,6 +38,8 @@ pub struct Shared {
     /// Connections between an auth close and their next upgrade (logging in again): the run
     /// does not end for want of open connections while any is.
     pub relogging: AtomicUsize,
+    /// `--login` with HTTP probes: the logged-in users the probes are sent as.
+    pub probe_users: ProbeUsers,
 }
 
 impl Shared {
@@ -49,6 +52,7 @@ impl Shared {
             sent_us: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             probing_since: AtomicU64::new(0),
             relogging: AtomicUsize::new(0),
+            probe_users: ProbeUsers::default(),
         }
     }
 

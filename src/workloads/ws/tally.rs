@@ -87,6 +87,10 @@ pub struct WsTally {
     /// connection for auth (4401, 1008).
     #[serde(default)]
     pub relogins: u64,
+    /// Logins again of a user whose credentials an HTTP probe found refused (401, 403); the
+    /// probe was then sent again once. Not in `relogins` (those are the connections').
+    #[serde(default)]
+    pub probe_relogins: u64,
     /// Failed logins by reason (`http_401`, `capture_missing`, `connect_refused`, ...).
     #[serde(default)]
     pub login_failed: BTreeMap<String, u64>,
@@ -196,6 +200,7 @@ impl Default for WsTally {
             reconnects: 0,
             logins: 0,
             relogins: 0,
+            probe_relogins: 0,
             login_failed: BTreeMap::new(),
             upgrades_refused: 0,
             auth_closes: 0,
@@ -308,6 +313,7 @@ impl WsTally {
         self.reconnects += o.reconnects;
         self.logins += o.logins;
         self.relogins += o.relogins;
+        self.probe_relogins += o.probe_relogins;
         for (k, n) in o.login_failed {
             *self.login_failed.entry(k).or_default() += n;
         }
