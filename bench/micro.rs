@@ -19,6 +19,18 @@ use sha2::Digest;
 use std::hint::black_box;
 use std::time::Duration;
 
+/// The values a request renders with: `(seq, index)`, `(core, conn)`, the user's row and the
+/// captured variables.
+fn values<'a>(
+    (seq, index): (u64, u64),
+    (core, conn): (usize, usize),
+    user: &'a [Box<[u8]>],
+    vars: &'a [Vec<u8>],
+    rng: &'a mut SplitMix64,
+) -> Values<'a> {
+    Values { seq, index, core, conn, user, vars, rng, split: Default::default() }
+}
+
 fn encode(c: &mut Criterion) {
     let body = Template::parse(DEFAULT_BODY, Scope::default()).expect("template");
     let headers = vec![("Authorization".to_string(), Template::literal(b"Bearer x".to_vec()))];
@@ -38,16 +50,7 @@ fn encode(c: &mut Criterion) {
     g.bench_function("encode (template body, 4 placeholders)", |b| {
         b.iter(|| {
             seq += 1;
-            let mut v = Values {
-                seq,
-                index: 0,
-                core: 1,
-                conn: 7,
-                user: &[],
-                vars: &[],
-                rng: &mut rng,
-                split: Default::default(),
-            };
+            let mut v = values((seq, 0), (1, 7), &[], &[], &mut rng);
             head.clear();
             scratch.clear();
             step.head.render(&mut v, &mut head);
@@ -74,16 +77,7 @@ fn encode(c: &mut Criterion) {
     g.bench_function("expand scenario example body", |b| {
         b.iter(|| {
             out.clear();
-            let mut v = Values {
-                seq: 1,
-                index: 0,
-                core: 0,
-                conn: 0,
-                user: &user,
-                vars: &[],
-                rng: &mut rng,
-                split: Default::default(),
-            };
+            let mut v = values((1, 0), (0, 0), &user, &[], &mut rng);
             t.render(&mut v, &mut out);
             black_box(out.len())
         })
@@ -184,16 +178,7 @@ fn upload_flow(c: &mut Criterion) {
         b.iter(|| {
             seq += 1;
             out.clear();
-            let mut v = Values {
-                seq,
-                index: 0,
-                core: 0,
-                conn: 0,
-                user: &user,
-                vars: &captured,
-                rng: &mut rng,
-                split: Default::default(),
-            };
+            let mut v = values((seq, 0), (0, 0), &user, &captured, &mut rng);
             json.render(&mut v, &mut out);
             black_box(out.len())
         })
@@ -202,16 +187,7 @@ fn upload_flow(c: &mut Criterion) {
         b.iter(|| {
             seq += 1;
             out.clear();
-            let mut v = Values {
-                seq: 7,
-                index: seq % 103,
-                core: 0,
-                conn: 0,
-                user: &user,
-                vars: &captured,
-                rng: &mut rng,
-                split: Default::default(),
-            };
+            let mut v = values((7, seq % 103), (0, 0), &user, &captured, &mut rng);
             line.render(&mut v, &mut out);
             head.render(&mut v, &mut out);
             framing.iter().for_each(|t| t.render(&mut v, &mut out));

@@ -14,19 +14,6 @@ fn users(dir: &Path, n: usize) {
     std::fs::write(dir.join("users.csv"), format!("name,password\n{rows}")).expect("users.csv");
 }
 
-/// The login: one `POST /auth/login` per connection, its token captured.
-const LOGIN: &str = r#"
-[data]
-users = { file = "users.csv" }
-
-[[on_start]]
-name = "POST /auth/login"
-path = "/auth/login"
-json = { username = "{{user.name}}", password = "{{user.password}}" }
-capture = { token = "/access_token" }
-expect = { status = [200] }
-"#;
-
 fn n(j: &serde_json::Value, pointer: &str) -> u64 {
     j.pointer(pointer).and_then(|v| v.as_u64()).unwrap_or_else(|| panic!("no count at {pointer} in {j}"))
 }
@@ -58,7 +45,7 @@ fn an_expired_token_closes_the_connection_with_4401_and_blast_logs_in_again() {
     let dir = ReportDir::new("ws-expiry");
     users(&dir.0, 5);
     let file = dir.0.join("login.toml");
-    std::fs::write(&file, LOGIN).expect("login.toml");
+    std::fs::write(&file, SERVE_LOGIN).expect("login.toml");
     let script = dir.0.join("close_code.py");
     std::fs::write(&script, CLOSE_CODE).expect("script");
     let client = std::process::Command::new(python())
@@ -230,8 +217,8 @@ fn a_refused_http_probe_logs_its_user_in_again_and_is_retried_once() {
     let dir = ReportDir::new("ws-probe-relogin");
     users(&dir.0, 2);
     let file = dir.0.join("login.toml");
-    let login =
-        LOGIN.replace("capture = { token =", "capture = { jwt =") + "[upgrade]\nquery = { token = \"{{jwt}}\" }\n";
+    let login = SERVE_LOGIN.replace("capture = { token =", "capture = { jwt =")
+        + "[upgrade]\nquery = { token = \"{{jwt}}\" }\n";
     std::fs::write(&file, login).expect("login.toml");
     let target = server.ws_url();
     let path = file.to_str().expect("path");

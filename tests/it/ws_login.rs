@@ -124,23 +124,8 @@ fn login_file(dir: &ReportDir) -> PathBuf {
         .collect();
     std::fs::write(dir.0.join("users.csv"), users).expect("users.csv");
     let file = dir.0.join("login.toml");
-    std::fs::write(
-        &file,
-        r#"[data]
-users = { file = "users.csv" }
-
-[[on_start]]
-name = "POST /auth/login"
-path = "/auth/login"
-json = { username = "{{user.name}}", password = "{{user.password}}" }
-capture = { token = "/access_token" }
-expect = { status = [200] }
-
-[upgrade]
-query = { token = "{{token}}" }
-"#,
-    )
-    .expect("login.toml");
+    std::fs::write(&file, format!("{SERVE_LOGIN}\n[upgrade]\nquery = {{ token = \"{{{{token}}}}\" }}\n"))
+        .expect("login.toml");
     file
 }
 

@@ -159,12 +159,7 @@ impl WsLogin {
             let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
             path.push_str(&format!("{sep}{name}={value}"));
         }
-        let mut headers: Vec<(String, String)> = self
-            .upgrade
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), self.render(value, core, user, state, rng, &mut out)))
-            .collect();
+        let mut headers = self.upgrade_headers(core, user, state, rng, &mut out);
         if let Some(p) = &self.upgrade.subprotocol {
             headers.push(("Sec-WebSocket-Protocol".to_string(), self.render(p, core, user, state, rng, &mut out)));
         }
@@ -172,6 +167,19 @@ impl WsLogin {
             headers.push(("Cookie".to_string(), cookie));
         }
         (path, headers)
+    }
+
+    /// The `[upgrade]` table's headers rendered for user `user` (`out`: the render's buffer).
+    fn upgrade_headers(
+        &self,
+        core: &CoreScenario,
+        user: u64,
+        state: &UserLogin,
+        rng: &mut SplitMix64,
+        out: &mut Vec<u8>,
+    ) -> Vec<(String, String)> {
+        let rendered = self.upgrade.headers.iter();
+        rendered.map(|(name, value)| (name.clone(), self.render(value, core, user, state, rng, out))).collect()
     }
 
     /// What an HTTP probe sent as user `user` carries from its last login: the `[upgrade]`'s
@@ -186,12 +194,7 @@ impl WsLogin {
         rng: &mut SplitMix64,
     ) -> ProbeCredentials {
         let mut out = Vec::new();
-        let mut headers: Vec<(String, String)> = self
-            .upgrade
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), self.render(value, core, user, state, rng, &mut out)))
-            .collect();
+        let mut headers = self.upgrade_headers(core, user, state, rng, &mut out);
         let token = self.token(state).map(str::to_string);
         if let Some(t) =
             token.as_ref().filter(|_| !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")))

@@ -21,6 +21,20 @@ pub use gate::{exclusive, shared};
 
 pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");
 
+/// A login for `blast serve`'s `/auth/login` (`ws --login` or a ws profile's inline tables):
+/// one `POST /auth/login` per user of `users.csv` (`name,password`), its token captured.
+pub const SERVE_LOGIN: &str = r#"
+[data]
+users = { file = "users.csv" }
+
+[[on_start]]
+name = "POST /auth/login"
+path = "/auth/login"
+json = { username = "{{user.name}}", password = "{{user.password}}" }
+capture = { token = "/access_token" }
+expect = { status = [200] }
+"#;
+
 /// A `blast serve` process, killed when dropped.
 pub struct Server {
     child: Child,

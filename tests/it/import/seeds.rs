@@ -37,6 +37,33 @@ fn total(stats: &serde_json::Value, table: &str) -> u64 {
     stats[table].as_object().map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum())
 }
 
+/// What one suite's side-by-side run gave: the imported profile, Locust's rows and its
+/// service's counts, blast's rows and its service's counts.
+struct Ran {
+    profile: std::path::PathBuf,
+    by_locust: serde_json::Value,
+    rows: Rows,
+    by_blast: serde_json::Value,
+}
+
+/// Imports `file` for `users` users (its mix a cycle of `cycle_of`), then runs it by real Locust
+/// (`users` users, 3 s) and, imported, by blast (`rate`/s for `secs` s) at once, each against a
+/// service of its own; checks the endpoints, no failure, and each tool's counts against its
+/// service's (`routes`: report name and the service's route).
+fn side_by_side(file: &str, users: u32, routes: &[(&str, &str)], cycle_of: u64, (rate, secs): (u64, u64)) -> Ran {
+    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
+    let profile = import(file, users, &blast_app.url());
+    assert_eq!(cycle(&profile), cycle_of, "{}", std::fs::read_to_string(&profile).unwrap_or_default());
+    let ((code, text, locust), (rows, by_blast)) =
+        at_once(|| run_locust(file, users, 3, &app.url()), || run_blast(&blast_app, &profile, rate, secs));
+    let by_locust = app.take_stats();
+    assert_eq!(code, 0, "{text}");
+    same_endpoints(&locust, &rows, routes);
+    counts_are_the_services("locust", &locust, &by_locust, routes, u64::from(users));
+    counts_are_the_services("blast", &rows, &by_blast, routes, 0);
+    Ran { profile, by_locust, rows, by_blast }
+}
+
 /// Every name a report row has and the route the service counts it under.
 fn same_endpoints(locust: &Rows, blast: &Rows, routes: &[(&str, &str)]) {
     let names = |rows: &Rows| rows.keys().cloned().collect::<Vec<_>>();
@@ -136,7 +163,6 @@ fn by_route<'a>(table: &serde_json::Value, tasks: &[(&'a str, u64)]) -> Vec<(&'a
 fn prismq_matches_locust_on_one_service() {
     // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
     let _g = exclusive();
-    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
     const USERS: u32 = 200;
     let routes = [
         ("GET /modules", "GET /api/v1/modules"),
@@ -149,20 +175,9 @@ fn prismq_matches_locust_on_one_service() {
         ("GET /runs/{id}/logs", "GET /api/v1/runs/{id}/logs"),
         ("PUT /modules/{id}/config", "PUT /api/v1/modules/{id}/config"),
     ];
-    let profile = import("prismq_backend.py", USERS, &blast_app.url());
-    // the classes' tasks per second make a cycle of 578 (see tests/it/import.rs): one cycle
-    let cycle = cycle(&profile);
-    assert_eq!(cycle, 578, "{}", std::fs::read_to_string(&profile).unwrap_or_default());
-    let ((code, text, locust), (rows, by_blast)) = at_once(
-        || run_locust("prismq_backend.py", USERS, 3, &app.url()),
-        || run_blast(&blast_app, &profile, cycle / 2, 2),
-    );
-    let by_locust = app.take_stats();
-    assert_eq!(code, 0, "{text}");
-
-    same_endpoints(&locust, &rows, &routes);
-    counts_are_the_services("locust", &locust, &by_locust, &routes, u64::from(USERS));
-    counts_are_the_services("blast", &rows, &by_blast, &routes, 0);
+    // the classes' tasks per second make a cycle of 578 (see tests/it/import.rs): one cycle,
+    // at 289/s for 2 s
+    let Ran { profile, by_locust, rows, by_blast } = side_by_side("prismq_backend.py", USERS, &routes, 578, (289, 2));
     for (name, want) in whole_cycles(&profile, 1) {
         assert_eq!(rows.get(&name).map(|r| r.0), Some(want), "blast {name}: {rows:?}");
     }
@@ -198,7 +213,6 @@ fn prismq_matches_locust_on_one_service() {
 fn pggit_matches_locust_on_one_service() {
     // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
     let _g = exclusive();
-    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
     const USERS: u32 = 50;
     let routes = [
         ("GET /api/v1/branches", "GET /api/v1/branches"),
@@ -208,18 +222,8 @@ fn pggit_matches_locust_on_one_service() {
         ("GET /api/v1/alerts", "GET /api/v1/alerts"),
         ("GET /api/v1/repos", "GET /api/v1/repos"),
     ];
-    let profile = import("pggit_api.py", USERS, &blast_app.url());
     // constant_throughput(2) x 50 users: 100 tasks/s, 30 cycles of 10 in 3 s
-    let cycle = cycle(&profile);
-    assert_eq!(cycle, 10);
-    let ((code, text, locust), (rows, by_blast)) =
-        at_once(|| run_locust("pggit_api.py", USERS, 3, &app.url()), || run_blast(&blast_app, &profile, 100, 3));
-    let by_locust = app.take_stats();
-    assert_eq!(code, 0, "{text}");
-
-    same_endpoints(&locust, &rows, &routes);
-    counts_are_the_services("locust", &locust, &by_locust, &routes, u64::from(USERS));
-    counts_are_the_services("blast", &rows, &by_blast, &routes, 0);
+    let Ran { profile, by_locust, rows, by_blast } = side_by_side("pggit_api.py", USERS, &routes, 10, (100, 3));
     for (name, want) in whole_cycles(&profile, 30) {
         assert_eq!(rows.get(&name).map(|r| r.0), Some(want), "blast {name}: {rows:?}");
     }
@@ -262,7 +266,6 @@ fn pggit_matches_locust_on_one_service() {
 fn dashboard_matches_locust_on_one_service() {
     // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
     let _g = exclusive();
-    let (app, blast_app) = at_once(|| App::start("seeds_app.py"), || App::start("seeds_app.py"));
     const USERS: u32 = 60;
     let routes = [
         ("POST /auth/login", "POST /auth/login"),
@@ -273,18 +276,8 @@ fn dashboard_matches_locust_on_one_service() {
         ("/v1/dashboards/42/export", "POST /v1/dashboards/{id}/export"),
         ("GET /v1/exports/status", "GET /v1/exports/status"),
     ];
-    let profile = import("dashboard_api.py", USERS, &blast_app.url());
     // constant_pacing(2) x 60 users: 30 tasks/s, 9 cycles of 10 in 3 s (every user has one)
-    let cycle = cycle(&profile);
-    assert_eq!(cycle, 10);
-    let ((code, text, locust), (rows, by_blast)) =
-        at_once(|| run_locust("dashboard_api.py", USERS, 3, &app.url()), || run_blast(&blast_app, &profile, 30, 3));
-    let by_locust = app.take_stats();
-    assert_eq!(code, 0, "{text}");
-
-    same_endpoints(&locust, &rows, &routes);
-    counts_are_the_services("locust", &locust, &by_locust, &routes, u64::from(USERS));
-    counts_are_the_services("blast", &rows, &by_blast, &routes, 0);
+    let Ran { profile, by_locust, rows, by_blast } = side_by_side("dashboard_api.py", USERS, &routes, 10, (30, 3));
     let mut want = whole_cycles(&profile, 9);
     want.insert("POST /auth/login".into(), u64::from(USERS));
     for (name, want) in want {
