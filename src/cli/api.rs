@@ -50,6 +50,9 @@ pub enum IoArg {
     Auto,
     Epoll,
     Uring,
+    /// One batched io_uring per core, driven by the core itself (plain http, one request per
+    /// iteration); else epoll, saying why.
+    Ring,
 }
 
 #[derive(Args, Debug)]
@@ -106,7 +109,11 @@ pub struct ApiArgs {
     pub coalesce: Duration,
     /// I/O backend. auto: io_uring when the kernel allows it, the target is plain http, and at
     /// least 2 of the machine's cores are left beside blast's for the target; else epoll.
-    /// uring: io_uring, or epoll with a warning saying why the kernel refused it.
+    /// uring: io_uring (tokio-uring), or epoll with a warning saying why the kernel refused it.
+    /// ring: one batched io_uring per core driven by the core itself (multishot receives where
+    /// the kernel has them); plain http and one request per iteration (no TLS, flows, login,
+    /// captures or body checks: those run on epoll, the plan line says why); redirects are not
+    /// followed there. Never chosen by auto.
     #[arg(long, value_enum, default_value = "auto")]
     pub io: IoArg,
     #[command(flatten)]
@@ -320,6 +327,8 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
                 IoArg::Auto => engine::io::IoAsk::Auto,
                 IoArg::Epoll => engine::io::IoAsk::Epoll,
                 IoArg::Uring => engine::io::IoAsk::Uring,
+                // Chosen below, once the workload says whether it can run there.
+                IoArg::Ring => engine::io::IoAsk::Epoll,
             },
             cores,
             target.tls.then_some("TLS runs on epoll"),
@@ -337,6 +346,15 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let session = session_rules(a, &target, scenario.rows.len())?;
     let followed = session.followed.clone();
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent, session);
+    let mut plan = plan;
+    if matches!(a.io, IoArg::Ring) {
+        plan.io = engine::io::choose_ring(workload.ring_unsupported(), || {
+            engine::ring::probe().map(|how| match workload.ring_note() {
+                Some(note) => format!("{how}; {note}"),
+                None => how,
+            })
+        });
+    }
     Ok(Built { names, plan, target, workload: Some(workload), mismatches, selection, followed })
 }
 
@@ -579,7 +597,13 @@ impl driver::Workload for ApiCommand<'_> {
         each_second: impl FnMut(&engine::run::Progress<'_>),
     ) -> Result<engine::RunOutcome, UsageError> {
         let workload = run.workload.take().ok_or("the api run was already started")?;
-        Ok(engine::run(&run.built.plan, workload, stop, each_second).map_err(|e| e.0)?)
+        let plan = &run.built.plan;
+        let done = if plan.io.ring {
+            engine::run::run_ring(plan, workload, stop, each_second)
+        } else {
+            engine::run(plan, workload, stop, each_second)
+        };
+        Ok(done.map_err(|e| e.0)?)
     }
 
     fn summary(run: &ApiRun, outcome: &engine::RunOutcome) -> ApiSummary {
