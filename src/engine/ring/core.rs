@@ -645,14 +645,18 @@ impl<W: Lone> Engine<'_, W> {
         self.free.push(i);
     }
 
-    /// Calls and connects past their deadline fail with a timeout.
+    /// Calls and connects past their deadline fail with a timeout. Deadlines of calls that
+    /// ended go as soon as they are first in line (calls mostly end in the order they began),
+    /// so the line holds about the calls in flight, not every call of the last timeout.
     fn expire(&mut self, now: Instant) {
         while let Some(&(at, i, call)) = self.deadlines.front() {
-            if at > now {
+            let s = &self.slots[i];
+            let live = s.calls == call && matches!(s.state, State::Busy | State::Connecting);
+            if live && at > now {
                 return;
             }
             self.deadlines.pop_front();
-            if self.slots[i].calls != call {
+            if !live {
                 continue;
             }
             match self.slots[i].state {
