@@ -114,7 +114,7 @@ fn the_ring_says_how_it_receives_and_sends_what_it_cannot_run_to_epoll() {
     let flow = format!(
         r#"workload = "api"
 [args]
-target = "{}"
+target = "http://{}"
 rate = 50
 duration = "1s"
 io = "ring"
@@ -126,7 +126,7 @@ steps = [
   {{ name = "b", method = "POST", path = "/v1/messages" }},
 ]
 "#,
-        format!("http://{}", server.addr)
+        server.addr
     );
     std::fs::write(&toml, flow).expect("write scenario");
     let r = blast(&["run", &toml]);
