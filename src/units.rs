@@ -47,6 +47,18 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// A rate as the user may have written it: per second from 1/s up (`2000/s`); under that per
+/// minute or hour with the per-second figure beside it (`30/min (0.5/s)`, `1/min (0.01667/s)`),
+/// so that `--rate 0.5` and `--rate 30/min` both find their own words.
+pub fn rate_as_written(rate: f64) -> String {
+    let per_s = format!("{}/s", significant(rate, 4));
+    if rate >= 1.0 {
+        per_s
+    } else {
+        format!("{} ({per_s})", rate_text(rate))
+    }
+}
+
 /// A rate as a person writes it, in the largest unit in which it is at least 1, to 4
 /// significant digits: `2000/s`, `30/min`, `10/h`.
 pub fn rate_text(rate: f64) -> String {
@@ -168,6 +180,13 @@ pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_in_errors_is_the_unit_the_user_wrote() {
+        assert_eq!(rate_as_written(0.5), "30/min (0.5/s)");
+        assert_eq!(rate_as_written(1.0 / 60.0), "1/min (0.01667/s)");
+        assert_eq!(rate_as_written(2000.0), "2000/s");
+    }
 
     #[test]
     fn shards() {

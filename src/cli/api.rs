@@ -50,8 +50,7 @@ pub enum IoArg {
     Auto,
     Epoll,
     Uring,
-    /// One batched io_uring per core, driven by the core itself (plain http, one request per
-    /// iteration); else epoll, saying why.
+    /// One batched io_uring per core, no tokio (README: --io); else epoll, saying why.
     Ring,
 }
 
@@ -109,11 +108,8 @@ pub struct ApiArgs {
     pub coalesce: Duration,
     /// I/O backend. auto: io_uring when the kernel allows it, the target is plain http, and at
     /// least 2 of the machine's cores are left beside blast's for the target; else epoll.
-    /// uring: io_uring (tokio-uring), or epoll with a warning saying why the kernel refused it.
-    /// ring: one batched io_uring per core driven by the core itself (multishot receives where
-    /// the kernel has them); plain http and one request per iteration (no TLS, flows, login,
-    /// captures or body checks: those run on epoll, the plan line says why); redirects are not
-    /// followed there. Never chosen by auto.
+    /// uring: io_uring, or epoll with a warning saying why the kernel refused it. ring: one
+    /// batched io_uring per core, no tokio (plain http, lone requests; else epoll, saying why).
     #[arg(long, value_enum, default_value = "auto")]
     pub io: IoArg,
     #[command(flatten)]
@@ -247,7 +243,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         let shortest = Duration::from_secs((shards / rate - 1e-9).ceil() as u64);
         return Err(format!(
             "--rate {} schedules no request in {}: run at least {} or raise the rate",
-            rate_as_written(rate),
+            crate::units::rate_as_written(rate),
             crate::units::duration_text(duration),
             crate::units::duration_text(shortest)
         )
@@ -325,10 +321,8 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         io: engine::io::choose(
             match a.io {
                 IoArg::Auto => engine::io::IoAsk::Auto,
-                IoArg::Epoll => engine::io::IoAsk::Epoll,
+                IoArg::Epoll | IoArg::Ring => engine::io::IoAsk::Epoll,
                 IoArg::Uring => engine::io::IoAsk::Uring,
-                // Chosen below, once the workload says whether it can run there.
-                IoArg::Ring => engine::io::IoAsk::Epoll,
             },
             cores,
             target.tls.then_some("TLS runs on epoll"),
@@ -346,15 +340,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let session = session_rules(a, &target, scenario.rows.len())?;
     let followed = session.followed.clone();
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent, session);
-    let mut plan = plan;
-    if matches!(a.io, IoArg::Ring) {
-        plan.io = engine::io::choose_ring(workload.ring_unsupported(), || {
-            engine::ring::probe().map(|how| match workload.ring_note() {
-                Some(note) => format!("{how}; {note}"),
-                None => how,
-            })
-        });
-    }
+    let plan = Plan { io: workload.ring_io(matches!(a.io, IoArg::Ring), plan.io), ..plan };
     Ok(Built { names, plan, target, workload: Some(workload), mismatches, selection, followed })
 }
 
@@ -374,42 +360,12 @@ fn session_rules(a: &ApiArgs, target: &HttpTarget, rows: usize) -> Result<Sessio
     })
 }
 
-/// A rate as the user may have written it: per second from 1/s up (`2000/s`); under that per
-/// minute or hour with the per-second figure beside it (`30/min (0.5/s)`, `1/min (0.01667/s)`),
-/// so that `--rate 0.5` and `--rate 30/min` both find their own words.
-fn rate_as_written(rate: f64) -> String {
-    let per_s = format!("{}/s", crate::units::significant(rate, 4));
-    if rate >= 1.0 {
-        per_s
-    } else {
-        format!("{} ({per_s})", crate::units::rate_text(rate))
-    }
-}
-
-/// With `--web`, the rate the page may set: the schedule as a shape (a constant rate is one
-/// stage) and `--max-rate`.
+/// With `--web`, the rate the page may set (`Steer::of_plan`).
 fn steer(a: &ApiArgs, plan: &Plan) -> Result<Option<std::sync::Arc<Steer>>, UsageError> {
-    if a.metrics.web.web.is_none() {
-        return Ok(None);
+    match a.metrics.web.web {
+        None => Ok(None),
+        Some(_) => Ok(Some(std::sync::Arc::new(Steer::of_plan(plan, a.max_rate)?))),
     }
-    let max_rate = a.max_rate.unwrap_or(plan.rate * 10.0);
-    if max_rate < plan.rate {
-        return Err(format!(
-            "--max-rate {} is below the run's rate {}",
-            crate::units::rate_text(max_rate),
-            crate::units::rate_text(plan.rate)
-        )
-        .into());
-    }
-    let end = plan.warmup + plan.duration;
-    let shape = match &plan.shape {
-        Some(s) => s.clone(),
-        None => {
-            let hold = crate::engine::shape::Stage { duration: end, rate_from: plan.rate, rate_to: plan.rate };
-            std::sync::Arc::new(Shape::new(&[hold])?)
-        }
-    };
-    Ok(Some(std::sync::Arc::new(Steer::new(shape, end.as_secs_f64(), max_rate))))
 }
 
 impl super::web::Steer for Steer {
@@ -597,13 +553,7 @@ impl driver::Workload for ApiCommand<'_> {
         each_second: impl FnMut(&engine::run::Progress<'_>),
     ) -> Result<engine::RunOutcome, UsageError> {
         let workload = run.workload.take().ok_or("the api run was already started")?;
-        let plan = &run.built.plan;
-        let done = if plan.io.ring {
-            engine::run::run_ring(plan, workload, stop, each_second)
-        } else {
-            engine::run(plan, workload, stop, each_second)
-        };
-        Ok(done.map_err(|e| e.0)?)
+        Ok(crate::workloads::api::ring::run(&run.built.plan, workload, stop, each_second).map_err(|e| e.0)?)
     }
 
     fn summary(run: &ApiRun, outcome: &engine::RunOutcome) -> ApiSummary {
@@ -646,13 +596,6 @@ impl driver::Workload for ApiCommand<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rate_in_errors_is_the_unit_the_user_wrote() {
-        assert_eq!(rate_as_written(0.5), "30/min (0.5/s)");
-        assert_eq!(rate_as_written(1.0 / 60.0), "1/min (0.01667/s)");
-        assert_eq!(rate_as_written(2000.0), "2000/s");
-    }
 
     #[test]
     fn headers_are_validated_and_never_echoed() {

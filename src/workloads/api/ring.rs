@@ -7,12 +7,17 @@
 
 use super::scenario::run::{judge_lone, keep_cookies_lone, render_lone, CoreScenario, Scratch};
 use super::ApiWorkload;
+use crate::engine::io::Io;
 use crate::engine::ring::{Answer, Lone};
+use crate::engine::run::Progress;
 use crate::engine::workload::{Job, Lane, Workload};
 use crate::engine::ErrorKind;
+use crate::engine::{Plan, RunOutcome, StartError};
 use crate::http::{CodecError, ResponseDecoder};
 use bytes::BytesMut;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One connection's protocol state on the ring.
@@ -49,6 +54,36 @@ impl ApiWorkload {
     /// What the ring does differently, for the plan line: redirects are answers there.
     pub fn ring_note(&self) -> Option<&'static str> {
         (self.session.redirects > 0).then_some("redirects not followed: a 3xx is the answer")
+    }
+
+    /// The backend of a run that asked for the ring (`asked`), or `otherwise`: the ring when
+    /// this run can go there and the kernel allows it (the plan line says how it receives and
+    /// what it does differently), else epoll saying why.
+    pub fn ring_io(&self, asked: bool, otherwise: Io) -> Io {
+        if !asked {
+            return otherwise;
+        }
+        crate::engine::io::choose_ring(self.ring_unsupported(), || {
+            crate::engine::ring::probe().map(|how| match self.ring_note() {
+                Some(note) => format!("{how}; {note}"),
+                None => how,
+            })
+        })
+    }
+}
+
+/// Runs `plan` on the backend it names: the ring's cores (`--io ring`) or the engine's
+/// tokio cores (epoll, tokio-uring).
+pub fn run(
+    plan: &Plan,
+    workload: ApiWorkload,
+    stop: Arc<AtomicBool>,
+    progress: impl FnMut(&Progress<'_>),
+) -> Result<RunOutcome, StartError> {
+    if plan.io.ring {
+        crate::engine::run::run_ring(plan, workload, stop, progress)
+    } else {
+        crate::engine::run(plan, workload, stop, progress)
     }
 }
 
