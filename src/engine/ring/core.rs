@@ -114,6 +114,9 @@ struct Engine<'w, W: Lone> {
     /// Jobs taken by a connection and not yet recorded.
     inflight: usize,
     done: Vec<(u64, i32, u32)>,
+    /// Sends queued since the last `io_uring_enter`: their completions (posted at once, as the
+    /// kernel takes the bytes) are no reason to wake, so the wait is for one completion more.
+    sends_queued: usize,
     /// Where connections reopen.
     target: SocketAddr,
 }
@@ -174,6 +177,7 @@ pub async fn run_core<W: Lone>(
         measure_from: Instant::now(),
         inflight: 0,
         done: Vec::with_capacity(entries as usize * 2),
+        sends_queued: 0,
         target: w.addrs().first().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
     };
     let (failed, error) = e.preconnect(conns, &mut pre);
@@ -296,7 +300,8 @@ pub async fn run_core<W: Lone>(
         for at in [yield_at, drain_until].into_iter().flatten() {
             wake = wake.min(at);
         }
-        if let Err(err) = e.ring.enter(wake.saturating_duration_since(now)) {
+        let want = std::mem::take(&mut e.sends_queued) + 1;
+        if let Err(err) = e.ring.enter(wake.saturating_duration_since(now), want) {
             eprintln!("blast: core {index}: io_uring_enter failed ({err}); the core stops");
             stopped_at.get_or_insert(now);
             break;
@@ -511,6 +516,7 @@ impl<W: Lone> Engine<'_, W> {
         // SAFETY: `out` is not written to while the slot is busy (it is rendered only into an
         // idle slot, and a slot is reused only once its operations are back).
         unsafe { self.push(i, sqe) };
+        self.sends_queued += 1;
     }
 
     /// Gives queued jobs to idle connections (sent now) and to connections without a socket
@@ -865,7 +871,7 @@ impl<W: Lone> Engine<'_, W> {
         }
         let until = Instant::now() + CLOSE_WAIT;
         while self.slots.iter().any(|s| s.ops > 0) && Instant::now() < until {
-            if self.ring.enter(Duration::from_millis(10)).is_err() {
+            if self.ring.enter(Duration::from_millis(10), 1).is_err() {
                 break;
             }
             self.complete(Instant::now());

@@ -84,12 +84,12 @@ impl Ring {
         }
     }
 
-    /// Hands every queued submission to the kernel and waits up to `wait` for a completion (no
-    /// wait when zero): one `io_uring_enter`.
-    pub fn enter(&mut self, wait: Duration) -> io::Result<()> {
+    /// Hands every queued submission to the kernel and waits up to `wait` for `want`
+    /// completions (no wait when zero): one `io_uring_enter`.
+    pub fn enter(&mut self, wait: Duration, want: usize) -> io::Result<()> {
         let ts = Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
         let args = SubmitArgs::new().timespec(&ts);
-        match self.uring.submitter().submit_with_args(1, &args) {
+        match self.uring.submitter().submit_with_args(want.max(1), &args) {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR | libc::EBUSY)) => Ok(()),
             Err(e) => Err(e),
@@ -241,7 +241,7 @@ fn multishot_works(ring: &mut Ring) -> io::Result<bool> {
     std::io::Write::write_all(&mut &b, b"x")?;
     let mut got = Vec::new();
     for _ in 0..100 {
-        ring.enter(Duration::from_millis(10))?;
+        ring.enter(Duration::from_millis(10), 1)?;
         ring.reap(&mut got);
         if !got.is_empty() {
             break;
@@ -256,7 +256,7 @@ fn multishot_works(ring: &mut Ring) -> io::Result<bool> {
         if got.iter().any(|&(_, _, f)| !io_uring::cqueue::more(f)) {
             break;
         }
-        ring.enter(Duration::from_millis(10))?;
+        ring.enter(Duration::from_millis(10), 1)?;
         ring.reap(&mut got);
     }
     Ok(ok)
