@@ -243,6 +243,39 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     let _ = std::fs::remove_file(&cert);
 }
 
+/// A kept connection the target closes while it is idle is seen on the ring (its receive ends)
+/// and replaced before the next request, without an error.
+#[test]
+fn the_ring_replaces_connections_the_target_closed_while_idle() {
+    // Shared: exact counts at 10/s.
+    let _g = shared();
+    require_uring();
+    let server = Server::start(&["--keepalive-timeout", "50ms"]);
+    let url = server.url();
+    let r = blast(&[
+        "api",
+        "--io",
+        "ring",
+        "--rate",
+        "10",
+        "--duration",
+        "2s",
+        "--conns",
+        "2",
+        "--cores",
+        "1",
+        "--target",
+        &url,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(io_name(&j), "ring", "{}", r.stdout);
+    assert_eq!(f(&j, "/requests/ok"), 20.0, "{}", r.stdout);
+    // Each connection waits 200 ms between its requests: the target closed it every time.
+    assert!(f(&j, "/connections/closed_idle") >= 15.0, "{}", r.stdout);
+    assert!(f(&j, "/connections/reconnects") >= 15.0, "{}", r.stdout);
+}
+
 #[test]
 fn an_unknown_backend_is_a_usage_error() {
     let (code, err) = blast_plain(&["api", "--io", "kqueue", "--rate", "10", "--duration", "1s"]);
