@@ -243,6 +243,30 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     let _ = std::fs::remove_file(&cert);
 }
 
+/// Single-shot receives (the way of kernels before 6.0, asked for with `BLAST_RING_RECV`):
+/// every request answered, the plan line says so.
+#[test]
+fn the_ring_on_single_shot_receives_answers_every_request() {
+    // Shared: exact counts at 2,000/s.
+    let _g = shared();
+    require_uring();
+    let server = Server::start(&[]);
+    let json = temp_path("single.json");
+    let out = std::process::Command::new(BLAST)
+        .args(["api", "--io", "ring", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "8"])
+        .args(["--quiet", "--target", &server.url(), "--json"])
+        .arg(&json)
+        .env("BLAST_RING_RECV", "single")
+        .output()
+        .expect("run blast");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
+    let _ = std::fs::remove_file(&json);
+    assert!(plan_io(&j).starts_with("ring (single-shot recv"), "{}", plan_io(&j));
+    assert_eq!(f(&j, "/requests/ok"), 4000.0, "{j}");
+    assert_eq!(f(&j, "/requests/scheduled"), 4000.0);
+}
+
 /// A kept connection the target closes while it is idle is seen on the ring (its receive ends)
 /// and replaced before the next request, without an error.
 #[test]

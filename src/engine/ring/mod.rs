@@ -19,9 +19,14 @@ pub mod uring;
 pub use self::core::run_core;
 
 /// Whether this kernel runs the ring: `Ok` says how it receives (the run's plan line shows
-/// it), `Err` why it refuses.
+/// it), `Err` why it refuses. `BLAST_RING_RECV=single` asks for single-shot receives where
+/// multishot ones would do (to compare the two, and to test the older kernels' way).
 pub fn probe() -> Result<String, String> {
-    uring::probe().map(|mode| mode.describe().to_string())
+    let mode = uring::probe()?;
+    if mode == uring::RecvMode::Multishot && std::env::var("BLAST_RING_RECV").is_ok_and(|v| v == "single") {
+        return Ok(format!("{} (BLAST_RING_RECV=single)", uring::RecvMode::Single.describe()));
+    }
+    Ok(mode.describe().to_string())
 }
 
 use crate::engine::recorder::ErrorKind;
