@@ -18,22 +18,23 @@ pub mod uring;
 
 pub use self::core::run_core;
 
-/// Whether this kernel runs the ring: `Ok` says how it receives (the run's plan line shows
-/// it), `Err` why it refuses. `BLAST_RING_RECV=single` asks for single-shot receives where
-/// multishot ones would do (to compare the two, and to test the older kernels' way).
-pub fn probe() -> Result<String, String> {
-    let mode = uring::probe()?;
-    if mode == uring::RecvMode::Multishot && std::env::var("BLAST_RING_RECV").is_ok_and(|v| v == "single") {
-        return Ok(format!("{} (BLAST_RING_RECV=single)", uring::RecvMode::Single.describe()));
-    }
-    Ok(mode.describe().to_string())
-}
-
 use crate::engine::recorder::ErrorKind;
 use crate::engine::workload::{Job, Lane};
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+/// Whether this kernel runs the ring: `Ok` says how it receives (the run's plan line shows
+/// it), `Err` why it refuses. `BLAST_RING_RECV=single` asks for single-shot receives where
+/// multishot ones would do (to compare the two, and to test the older kernels' way).
+pub fn probe() -> Result<String, String> {
+    let single = |why: &str| format!("single-shot recv ({why}), registered sockets");
+    Ok(match uring::probe()? {
+        uring::RecvMode::Single => single("the kernel refused multishot"),
+        _ if std::env::var("BLAST_RING_RECV").is_ok_and(|v| v == "single") => single("BLAST_RING_RECV=single"),
+        multishot => multishot.describe().to_string(),
+    })
+}
 
 /// A complete response, as the workload parsed it.
 #[derive(Clone, Copy, Debug)]

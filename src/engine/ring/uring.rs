@@ -26,11 +26,11 @@ pub enum RecvMode {
 }
 
 impl RecvMode {
-    /// How the probe said the kernel receives (`describe`'s words).
+    /// How the core receives, as the plan line says it.
     pub fn describe(self) -> &'static str {
         match self {
             RecvMode::Multishot => "multishot recv, provided buffers, registered sockets",
-            RecvMode::Single => "single-shot recv (the kernel refused multishot), registered sockets",
+            RecvMode::Single => "single-shot recv, registered sockets",
         }
     }
 
