@@ -12,8 +12,12 @@
 //!
 //! - `uring`: the ring itself: set-up, kernel probe, fixed files, provided buffers.
 //! - `core`: one core's loop.
+//! - `conns`: the core's connections and what the kernel's completions do to them.
+//! - `sock`: TCP sockets for the kernel to connect, its error numbers as the recorder's kinds.
 
+mod conns;
 mod core;
+mod sock;
 pub mod uring;
 
 pub use self::core::run_core;
