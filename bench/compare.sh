@@ -3,7 +3,7 @@
 # two targets on another core (TARGET_CPU): nginx (1 worker; installed with apt when missing,
 # started and stopped here) and `blast serve --threads 1`. For each target:
 # - wrk -t1 closed loop at its maximum;
-# - blast open loop at its maximum, for --io epoll and --io uring: the highest rate that
+# - blast open loop at its maximum, for each --io of BACKENDS (epoll uring ring): the highest rate that
 #   achieves >= 99% of the schedule with p99 <= P99_OK_MS (bisection from wrk's maximum);
 #   and blast at wrk's maximum rate (the CPU comparison at the same rate);
 # - oha -q RATE --latency-correction against blast at the same RATEs (default 20000 50000).
@@ -13,6 +13,7 @@
 #
 # Usage: bench/compare.sh [seconds per run] [oha rates...]      (defaults: 8, 20000 50000)
 # Env: CLIENT_CPU=0 TARGET_CPU=1 CONNS=64 P99_OK_MS=10 SEARCH_STEPS=5 TARGETS="nginx blast"
+#      BACKENDS="epoll uring ring"
 #      OHA=path (else oha on PATH, else /work/tools/bin/oha), WRK=path (else wrk on PATH).
 # Needs: cargo build --release; wrk and nginx (apt), oha (crates.io: cargo install oha).
 # Run it on a quiet machine: numbers taken while something else runs mean nothing.
@@ -27,6 +28,7 @@ conns=${CONNS:-64}
 p99_ok=${P99_OK_MS:-10}
 steps=${SEARCH_STEPS:-5}
 targets=${TARGETS:-nginx blast}
+backends=${BACKENDS:-epoll uring ring}
 blast=$PWD/target/release/blast
 [ -x "$blast" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 wrk=${WRK:-$(command -v wrk || echo /usr/bin/wrk)}
@@ -178,7 +180,7 @@ for target in $targets; do
     oha_at "$rate"
     oha_cpu[$rate]=$oha_us
   done
-  for io in epoll uring; do
+  for io in $backends; do
     blast_max "$io"
     summary+=("$target, --io $io: blast max / wrk max = $(ratio "$max_rate" "$wrk_rps") ($max_rate vs $wrk_rps/s); CPU/request at its max / wrk's = $(ratio "$max_us" "$wrk_us")")
     blast_at "$io" "$wrk_rps" "open loop at wrk's max"

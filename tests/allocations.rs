@@ -1,4 +1,4 @@
-//! Allocations per request in steady state, on both I/O backends: `blast api` runs in this
+//! Allocations per request in steady state, on every I/O backend (epoll, uring, ring): `blast api` runs in this
 //! process under a counting allocator around mimalloc (blast's allocator). A global allocator
 //! counts every thread of its process, so this test has a binary of its own: nothing else runs
 //! beside it. The helpers are the `it` binary's (tests/it/common).
@@ -79,7 +79,7 @@ fn steady_state_requests_allocate_nothing_on_either_backend() {
     // Exclusive: the only test of its binary; the guard keeps the rule that a load test takes one.
     let _g = exclusive();
     let server = Server::start(&[]);
-    for io in ["epoll", "uring"] {
+    for io in ["epoll", "uring", "ring"] {
         // Two runs of the same length: what the second's 4,000 extra requests allocated is
         // what a request allocates (a run's fixed costs, per-second reports included, cancel).
         let (few, few_ok) = counted_run(io, "500", &server.url());

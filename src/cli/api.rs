@@ -50,6 +50,8 @@ pub enum IoArg {
     Auto,
     Epoll,
     Uring,
+    /// One batched io_uring per core, no tokio (README: --io); else epoll, saying why.
+    Ring,
 }
 
 #[derive(Args, Debug)]
@@ -106,7 +108,8 @@ pub struct ApiArgs {
     pub coalesce: Duration,
     /// I/O backend. auto: io_uring when the kernel allows it, the target is plain http, and at
     /// least 2 of the machine's cores are left beside blast's for the target; else epoll.
-    /// uring: io_uring, or epoll with a warning saying why the kernel refused it.
+    /// uring: io_uring, or epoll with a warning saying why the kernel refused it. ring: one
+    /// batched io_uring per core, no tokio (plain http, lone requests; else epoll, saying why).
     #[arg(long, value_enum, default_value = "auto")]
     pub io: IoArg,
     #[command(flatten)]
@@ -297,7 +300,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
         io: engine::io::choose(
             match a.io {
                 IoArg::Auto => engine::io::IoAsk::Auto,
-                IoArg::Epoll => engine::io::IoAsk::Epoll,
+                IoArg::Epoll | IoArg::Ring => engine::io::IoAsk::Epoll,
                 IoArg::Uring => engine::io::IoAsk::Uring,
             },
             cores,
@@ -316,6 +319,7 @@ fn build(a: &ApiArgs, scenario: Option<&ScenarioFile>) -> Result<Built, UsageErr
     let session = session_rules(a, &target, scenario.rows.len())?;
     let followed = session.followed.clone();
     let workload = ApiWorkload::new(target.addrs.clone(), scenario, tls, a.timeout, a.retry_idempotent, session);
+    let plan = Plan { io: workload.ring_io(matches!(a.io, IoArg::Ring), plan.io), ..plan };
     Ok(Built { names, plan, target, workload: Some(workload), mismatches, selection, followed })
 }
 
@@ -335,30 +339,12 @@ fn session_rules(a: &ApiArgs, target: &HttpTarget, rows: usize) -> Result<Sessio
     })
 }
 
-/// With `--web`, the rate the page may set: the schedule as a shape (a constant rate is one
-/// stage) and `--max-rate`.
+/// With `--web`, the rate the page may set (`Steer::of_plan`).
 fn steer(a: &ApiArgs, plan: &Plan) -> Result<Option<std::sync::Arc<Steer>>, UsageError> {
-    if a.metrics.web.web.is_none() {
-        return Ok(None);
+    match a.metrics.web.web {
+        None => Ok(None),
+        Some(_) => Ok(Some(std::sync::Arc::new(Steer::of_plan(plan, a.max_rate)?))),
     }
-    let max_rate = a.max_rate.unwrap_or(plan.rate * 10.0);
-    if max_rate < plan.rate {
-        return Err(format!(
-            "--max-rate {} is below the run's rate {}",
-            crate::units::rate_text(max_rate),
-            crate::units::rate_text(plan.rate)
-        )
-        .into());
-    }
-    let end = plan.warmup + plan.duration;
-    let shape = match &plan.shape {
-        Some(s) => s.clone(),
-        None => {
-            let hold = crate::engine::shape::Stage { duration: end, rate_from: plan.rate, rate_to: plan.rate };
-            std::sync::Arc::new(Shape::new(&[hold])?)
-        }
-    };
-    Ok(Some(std::sync::Arc::new(Steer::new(shape, end.as_secs_f64(), max_rate))))
 }
 
 impl super::web::Steer for Steer {
@@ -546,7 +532,7 @@ impl driver::Workload for ApiCommand<'_> {
         each_second: impl FnMut(&engine::run::Progress<'_>),
     ) -> Result<engine::RunOutcome, UsageError> {
         let workload = run.workload.take().ok_or("the api run was already started")?;
-        Ok(engine::run(&run.built.plan, workload, stop, each_second).map_err(|e| e.0)?)
+        Ok(crate::workloads::api::ring::run(&run.built.plan, workload, stop, each_second).map_err(|e| e.0)?)
     }
 
     fn summary(run: &ApiRun, outcome: &engine::RunOutcome) -> ApiSummary {

@@ -30,9 +30,9 @@ const SPIN_CPU_SHARE: f64 = 0.02;
 /// nanoseconds, so their dispatch lag is read at the wake-up); past this many in a row (a
 /// backlog) the clock is read again, so that a long batch's lag stays exact to within a
 /// microsecond or so.
-const QUEUED_PER_CLOCK_READ: u32 = 16;
+pub(super) const QUEUED_PER_CLOCK_READ: u32 = 16;
 /// The pacer looks at the stop flag at least this often while waiting.
-const STOP_POLL: Duration = Duration::from_millis(50);
+pub(super) const STOP_POLL: Duration = Duration::from_millis(50);
 /// Longest wait for iterations still running at the end of a schedule whose iterations are
 /// timed step by step (each step is bounded by the timeout; this bounds the whole).
 const LONG_DRAIN: Duration = Duration::from_secs(24 * 3600);
@@ -352,35 +352,45 @@ async fn pace(
         // The job's report row, looked up once, when rows are kept.
         let row = if st.named { Some(row_of_kind(&plan.kind_rows, job.kind)) } else { None };
         let pushed = st.queue.push(job);
-        let mut rec = st.recorder.borrow_mut();
-        if measured {
-            rec.accounting.scheduled += 1;
-            if let Some(row) = row {
-                rec.row_mut(row).accounting.scheduled += 1;
-            }
-        } else {
-            rec.accounting.warmup_scheduled += 1;
-        }
-        match pushed {
-            Ok(depth) => {
-                rec.note_queue_depth(depth);
-                if measured {
-                    rec.record_dispatch(now - due);
-                }
-            }
-            Err(_) => {
-                if measured {
-                    rec.record_error(ErrorKind::Dropped);
-                    if let Some(row) = row {
-                        rec.row_mut(row).record_error(ErrorKind::Dropped);
-                    }
-                }
-            }
-        }
-        drop(rec);
+        account_queued(&mut st.recorder.borrow_mut(), measured, row, pushed.ok(), now - due);
         next = pacer.next_slot();
     }
     None
+}
+
+/// Records a due slot the pacer queued (`depth`: the queue's depth after it) or dropped (the
+/// queue was full, `None`), `lag` after it was due; `row` when rows are kept.
+pub(super) fn account_queued(
+    rec: &mut Recorder,
+    measured: bool,
+    row: Option<usize>,
+    depth: Option<usize>,
+    lag: Duration,
+) {
+    if measured {
+        rec.accounting.scheduled += 1;
+        if let Some(row) = row {
+            rec.row_mut(row).accounting.scheduled += 1;
+        }
+    } else {
+        rec.accounting.warmup_scheduled += 1;
+    }
+    match depth {
+        Some(depth) => {
+            rec.note_queue_depth(depth);
+            if measured {
+                rec.record_dispatch(lag);
+            }
+        }
+        None => {
+            if measured {
+                rec.record_error(ErrorKind::Dropped);
+                if let Some(row) = row {
+                    rec.row_mut(row).record_error(ErrorKind::Dropped);
+                }
+            }
+        }
+    }
 }
 
 /// Drain: queued and in-flight requests get at most the grace period after a stop, the
@@ -431,7 +441,7 @@ async fn drain<W: Workload>(
 /// `stopped` after that long) was already over. Then it holds only the drain's answers to the
 /// last requests, a sliver of a second: they go with the schedule's last second, so that the
 /// series does not end in a phantom, nearly empty second that looks like the target collapsed.
-fn last_second(open: u64, stopped: Option<Duration>, end_ns: u64) -> u64 {
+pub(super) fn last_second(open: u64, stopped: Option<Duration>, end_ns: u64) -> u64 {
     let ticked = open.saturating_sub(1);
     let schedule_end = stopped.unwrap_or(Duration::from_nanos(end_ns));
     if ticked >= 1 && Duration::from_secs(ticked) >= schedule_end {
@@ -518,45 +528,78 @@ async fn conn_loop<W: Workload>(
         };
         let done = Instant::now();
         let keep = result.is_ok() && c.reusable();
-        let stats = call.stats;
-        if stats.reopened > 0 || stats.retried {
-            let mut rec = st.recorder.borrow_mut();
-            rec.record_reopened(stats.reopened, stats.connect_time);
-            rec.retried += u64::from(stats.retried);
-        }
-        if !call.measured {
-            // Warm-up: counted apart (its own rate), in no other figure.
-            let a = &mut st.recorder.borrow_mut().accounting;
-            a.warmup_sent += u64::from(stats.sent_at.is_some());
-            a.warmup_completed += u64::from(result.is_ok());
-        }
-        if call.measured {
-            let mut rec = st.recorder.borrow_mut();
-            if let Some(sent) = stats.sent_at {
-                st.last_send.set(Some(st.last_send.get().map_or(sent, |l| l.max(sent))));
-            }
-            st.last_done.set(Some(done));
-            let iteration = StepRecord::of(row, job.intended, done, result, &stats);
-            record(&mut rec, &iteration);
-            if st.named {
-                record(rec.row_mut(row), &iteration);
-            }
-            // What the target said it spent itself, for a lone request (a flow's steps are
-            // timed one by one).
-            if let (Some(target), Some(sent), Ok(_)) = (stats.target_time, stats.sent_at, result) {
-                if call.steps.is_empty() {
-                    rec.record_beyond_target(done - job.intended, done - sent, target);
-                }
-            }
-            for s in &call.steps {
-                record(rec.row_mut(s.row), s);
-            }
-        }
+        let ends = Ends { last_send: st.last_send.get(), last_done: st.last_done.get() };
+        let call_ = Call { row, named: st.named, measured: call.measured, job: &job };
+        let ends = record_call(&mut st.recorder.borrow_mut(), &call_, done, result, &call.stats, &call.steps, ends);
+        st.last_send.set(ends.last_send);
+        st.last_done.set(ends.last_done);
         if !keep {
             conn = None;
         }
         spare_steps = call.settle();
     }
+}
+
+/// A call a connection made, as it is recorded.
+pub(super) struct Call<'a> {
+    pub row: usize,
+    /// Rows are kept (the workload records under several names).
+    pub named: bool,
+    /// Past the warm-up.
+    pub measured: bool,
+    pub job: &'a Job,
+}
+
+/// When a core's last measured request was written and ended.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Ends {
+    pub last_send: Option<Instant>,
+    pub last_done: Option<Instant>,
+}
+
+/// Records a call that ended at `done` with `result`: its reconnects, its request (in the
+/// totals and its row), the time the target said it spent, the steps of a flow; a warm-up
+/// call only in the warm-up's counts. Returns `ends` moved on by a measured call.
+pub(super) fn record_call(
+    rec: &mut Recorder,
+    call: &Call<'_>,
+    done: Instant,
+    result: Result<u16, ErrorKind>,
+    stats: &CallStats,
+    steps: &[StepRecord],
+    mut ends: Ends,
+) -> Ends {
+    if stats.reopened > 0 || stats.retried {
+        rec.record_reopened(stats.reopened, stats.connect_time);
+        rec.retried += u64::from(stats.retried);
+    }
+    if !call.measured {
+        // Warm-up: counted apart (its own rate), in no other figure.
+        rec.accounting.warmup_sent += u64::from(stats.sent_at.is_some());
+        rec.accounting.warmup_completed += u64::from(result.is_ok());
+        return ends;
+    }
+    if let Some(sent) = stats.sent_at {
+        ends.last_send = Some(ends.last_send.map_or(sent, |l| l.max(sent)));
+    }
+    ends.last_done = Some(done);
+    let (row, job) = (call.row, call.job);
+    let iteration = StepRecord::of(row, job.intended, done, result, stats);
+    record(rec, &iteration);
+    if call.named {
+        record(rec.row_mut(row), &iteration);
+    }
+    // What the target said it spent itself, for a lone request (a flow's steps are timed one
+    // by one).
+    if let (Some(target), Some(sent), Ok(_)) = (stats.target_time, stats.sent_at, result) {
+        if steps.is_empty() {
+            rec.record_beyond_target(done - job.intended, done - sent, target);
+        }
+    }
+    for s in steps {
+        record(rec.row_mut(s.row), s);
+    }
+    ends
 }
 
 /// A job a connection has taken, until it is recorded. When the run's end cancels the call
@@ -591,26 +634,32 @@ impl Drop for InFlight<'_> {
         for s in &self.steps {
             record(rec.row_mut(s.row), s);
         }
-        match self.stats.sent_at {
-            Some(sent) => {
-                let cut = |r: &mut Recorder| {
-                    r.record_sent(Duration::ZERO, self.stats.bytes_out);
-                    r.accounting.in_flight += 1;
-                    r.record_error(ErrorKind::Unfinished);
-                };
-                self.st.last_send.set(Some(self.st.last_send.get().map_or(sent, |l| l.max(sent))));
-                cut(&mut rec);
-                if named {
-                    cut(rec.row_mut(row));
-                }
-            }
-            None => not_sent(&mut rec, named, row, ErrorKind::Unfinished),
+        if let Some(sent) = self.stats.sent_at {
+            self.st.last_send.set(Some(self.st.last_send.get().map_or(sent, |l| l.max(sent))));
         }
+        cut(&mut rec, named, row, &self.stats);
+    }
+}
+
+/// A measured call the run's end cut: in flight (its request was written) or not sent, both
+/// `unfinished`, in the totals and its row.
+pub(super) fn cut(rec: &mut Recorder, named: bool, row: usize, stats: &CallStats) {
+    if stats.sent_at.is_none() {
+        return not_sent(rec, named, row, ErrorKind::Unfinished);
+    }
+    let cut = |r: &mut Recorder| {
+        r.record_sent(Duration::ZERO, stats.bytes_out);
+        r.accounting.in_flight += 1;
+        r.record_error(ErrorKind::Unfinished);
+    };
+    cut(rec);
+    if named {
+        cut(rec.row_mut(row));
     }
 }
 
 /// A measured job that was never written, failed with `kind`: in the totals and its row.
-fn not_sent(rec: &mut Recorder, named: bool, row: usize, kind: ErrorKind) {
+pub(super) fn not_sent(rec: &mut Recorder, named: bool, row: usize, kind: ErrorKind) {
     rec.record_error(kind);
     rec.accounting.not_sent += 1;
     if named {
@@ -621,7 +670,7 @@ fn not_sent(rec: &mut Recorder, named: bool, row: usize, kind: ErrorKind) {
 }
 
 /// The report row an iteration of `kind` is recorded under (row 0 when the plan has no rows).
-fn row_of_kind(kind_rows: &[usize], kind: usize) -> usize {
+pub(super) fn row_of_kind(kind_rows: &[usize], kind: usize) -> usize {
     kind_rows.get(kind).copied().unwrap_or(0)
 }
 

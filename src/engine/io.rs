@@ -1,5 +1,6 @@
-//! Which I/O backend the cores drive their sockets with: epoll (tokio) or io_uring
-//! (tokio-uring). It owns the rule `--io auto` follows, the kernel probe behind it, and the one
+//! Which I/O backend the cores drive their sockets with: epoll (tokio), io_uring through
+//! tokio-uring (`uring`), or one batched io_uring per core driven by the core's own loop
+//! (`ring`, `engine::ring`). It owns the rule `--io auto` follows, the kernel probe behind it, and the one
 //! place a worker thread's runtime is built ([`block_on`]).
 //!
 //! The rule for `auto`: io_uring when the kernel allows it (a ring can be set up here), the
@@ -23,31 +24,41 @@ pub enum IoAsk {
     Auto,
     Epoll,
     Uring,
+    /// The batched ring (`engine::ring`); never chosen by `auto` (not yet measured).
+    Ring,
 }
 
 /// The backend a run uses, and why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Io {
-    /// Drive sockets with io_uring (else epoll).
+    /// Drive sockets with io_uring through tokio-uring (else epoll).
     pub uring: bool,
+    /// Drive sockets with one batched io_uring per core (`engine::ring`), no tokio reactor on
+    /// the hot path; `why` then says how it receives (multishot or single-shot).
+    pub ring: bool,
     /// What was asked and why this backend: `auto: ...`, or why io_uring was refused; empty
     /// when the backend is simply the one asked for.
     pub why: String,
 }
 
 impl Io {
-    /// `uring` or `epoll`.
+    /// `ring`, `uring` or `epoll`.
     pub fn name(&self) -> &'static str {
-        if self.uring {
+        if self.ring {
+            "ring"
+        } else if self.uring {
             "uring"
         } else {
             "epoll"
         }
     }
 
-    /// io_uring was asked for by name and refused (the run goes on with epoll).
+    /// io_uring (`uring` or `ring`) was asked for by name and refused (the run goes on with
+    /// epoll).
     pub fn refused(&self) -> bool {
-        !self.uring && self.why.starts_with("io_uring asked for")
+        !self.uring
+            && !self.ring
+            && (self.why.starts_with("io_uring asked for") || self.why.starts_with("ring asked for"))
     }
 }
 
@@ -87,11 +98,12 @@ pub fn choose_with(
     unsupported: Option<&str>,
     probe: impl FnOnce() -> Result<(), String>,
 ) -> Io {
-    let epoll = |why: String| Io { uring: false, why };
+    let epoll = |why: String| Io { uring: false, ring: false, why };
     match ask {
         IoAsk::Epoll => epoll(String::new()),
+        IoAsk::Ring => epoll("ring asked for, but it is chosen with choose_ring".into()),
         IoAsk::Uring => match unsupported.map(String::from).map_or_else(probe, Err) {
-            Ok(()) => Io { uring: true, why: String::new() },
+            Ok(()) => Io { uring: true, ring: false, why: String::new() },
             Err(why) => epoll(format!("io_uring asked for, but {why}")),
         },
         IoAsk::Auto => {
@@ -105,10 +117,24 @@ pub fn choose_with(
                 ));
             }
             match probe() {
-                Ok(()) => Io { uring: true, why: format!("auto: kernel allows it, {spare} cores left to the target") },
+                Ok(()) => Io {
+                    uring: true,
+                    ring: false,
+                    why: format!("auto: kernel allows it, {spare} cores left to the target"),
+                },
                 Err(why) => epoll(format!("auto: {why}")),
             }
         }
+    }
+}
+
+/// `--io ring`: the batched ring when the workload can run on it (`unsupported` says why not)
+/// and the kernel allows it (`probe` says how it receives, or why it refuses); else epoll,
+/// saying why.
+pub fn choose_ring(unsupported: Option<&str>, probe: impl FnOnce() -> Result<String, String>) -> Io {
+    match unsupported.map(String::from).map_or_else(probe, Err) {
+        Ok(how) => Io { uring: false, ring: true, why: how },
+        Err(why) => Io { uring: false, ring: false, why: format!("ring asked for, but {why}") },
     }
 }
 
@@ -198,5 +224,15 @@ mod tests {
         assert!(io.refused(), "{io}");
         assert_eq!(io.to_string(), "epoll (io_uring asked for, but the kernel refused io_uring (ENOSYS))");
         assert!(choose_with(IoAsk::Uring, 1, 16, Some("TLS runs on epoll"), allowed).refused());
+    }
+
+    #[test]
+    fn the_ring_says_how_it_receives_or_why_it_is_refused() {
+        let io = choose_ring(None, || Ok("multishot recv".into()));
+        assert_eq!(io.to_string(), "ring (multishot recv)");
+        let io = choose_ring(Some("TLS runs on epoll"), || panic!("not probed"));
+        assert!(io.refused(), "{io}");
+        assert_eq!(io.to_string(), "epoll (ring asked for, but TLS runs on epoll)");
+        assert!(choose_ring(None, || Err("the kernel refused io_uring (EPERM)".into())).refused());
     }
 }

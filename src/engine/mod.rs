@@ -10,6 +10,8 @@
 //!   worker's runtime is built.
 //! - `run` and `core`: the open-loop run (`blast api`) on the runner: what one core runs
 //!   (pacer, queue, connections, recorder) and the merge of its per-second snapshots.
+//! - `ring`: the open-loop core of `--io ring`: one batched io_uring per core, driven by the
+//!   core's own loop, for workloads whose calls are one request and one response (`ring::Lone`).
 //! - `workload`: the trait a protocol implements to be driven open-loop (`Workload`).
 //! - `plan`: a validated open-loop run (`Plan`) and how a count is spread over cores.
 //! - `shard`: one run split over processes (`Shard`), and shards checked back into one run.
@@ -38,6 +40,7 @@ pub mod pacer;
 pub mod plan;
 pub mod queue;
 pub mod recorder;
+pub mod ring;
 pub mod rng;
 pub mod run;
 pub mod runner;

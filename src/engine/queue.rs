@@ -78,6 +78,12 @@ impl JobQueue {
         self.len() == 0
     }
 
+    /// Takes the next job without waiting (a core that drives its connections itself:
+    /// `engine::ring`).
+    pub fn pop(&self) -> Option<Job> {
+        self.jobs.borrow_mut().pop_front()
+    }
+
     /// Waits for the next job for connection `conn`; `None` once closed and drained.
     pub fn next(&self, conn: usize) -> NextJob<'_> {
         NextJob { queue: self, conn }

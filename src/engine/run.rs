@@ -1,5 +1,6 @@
-//! An open-loop run (`blast api`): `core::run_core` on every core of the runner, their
-//! per-second snapshots merged into a time series and the run's totals.
+//! An open-loop run (`blast api`): `core::run_core` (or, `--io ring`, `ring::run_core`) on
+//! every core of the runner, their per-second snapshots merged into a time series and the
+//! run's totals.
 
 use crate::engine::compact::CompactRecorder;
 use crate::engine::core::{run_core, Snapshot};
@@ -7,6 +8,7 @@ use crate::engine::cpu::RunCpu;
 use crate::engine::live::Live;
 use crate::engine::plan::Plan;
 use crate::engine::recorder::{ErrorKind, Recorder};
+use crate::engine::ring::Lone;
 use crate::engine::runner::{self, Cores, StartError};
 use crate::engine::workload::Workload;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -69,14 +71,46 @@ pub fn run<W: Workload>(
     progress: impl FnMut(&Progress<'_>),
 ) -> Result<RunOutcome, StartError> {
     let workload = Arc::new(workload);
+    run_cores(plan, stop, progress, |plan, back, opened| {
+        let workload = workload.clone();
+        move |core| run_core(core, plan, workload, back, opened)
+    })
+}
+
+/// [`run`] on the batched ring (`--io ring`: one `ring::run_core` per core), for a workload
+/// whose calls are one request and one response.
+pub fn run_ring<W: Lone>(
+    plan: &Plan,
+    workload: W,
+    stop: Arc<AtomicBool>,
+    progress: impl FnMut(&Progress<'_>),
+) -> Result<RunOutcome, StartError> {
+    let workload = Arc::new(workload);
+    run_cores(plan, stop, progress, |plan, back, opened| {
+        let workload = workload.clone();
+        move |core| crate::engine::ring::run_core(core, plan, workload, back, opened)
+    })
+}
+
+/// Runs the work `each` makes for every core (given the plan, where its emptied recorders come
+/// back, and the count of connections opened before the start) and merges what they send.
+fn run_cores<C, Fut>(
+    plan: &Plan,
+    stop: Arc<AtomicBool>,
+    progress: impl FnMut(&Progress<'_>),
+    mut each: impl FnMut(Plan, mpsc::Receiver<Recorder>, Arc<AtomicUsize>) -> C,
+) -> Result<RunOutcome, StartError>
+where
+    C: FnOnce(runner::Core<Snapshot>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::engine::core::CoreTally> + 'static,
+{
     let mut recycle = Vec::with_capacity(plan.cores);
     let mut works = Vec::with_capacity(plan.cores);
     let opened = Arc::new(AtomicUsize::new(0));
     for _ in 0..plan.cores {
         let (back_tx, back_rx) = mpsc::channel::<Recorder>();
         recycle.push(back_tx);
-        let (plan, workload, opened) = (plan.clone(), workload.clone(), opened.clone());
-        works.push(move |core| run_core(core, plan, workload, back_rx, opened));
+        works.push(each(plan.clone(), back_rx, opened.clone()));
     }
     let mut merge = Merge {
         cores: plan.cores,

@@ -10,13 +10,15 @@ use crate::common::*;
 /// "d" is the hold the target really applied to each request (it measures it and sends it back
 /// in `x-blast-hold-us`; on a busy machine its timer overshoots), so blast's figures beyond that
 /// hold, per request, are its error: p50 within [-0.05 ms, 1% of d + 0.3 ms].
-fn delay_is_reported(delay: &str, ms: f64, rate: &str, conns: &str) {
+fn delay_is_reported(io: &str, delay: &str, ms: f64, rate: &str, conns: &str) {
     // Exclusive: latency tolerance of 1% + 0.3 ms.
     let _g = exclusive();
     let server = Server::start(&["--delay", delay]);
-    let r = blast(&["api", "--rate", rate, "--duration", "2s", "--conns", conns, "--target", &server.url()]);
+    let url = server.url();
+    let r = blast(&on_io(io, &["api", "--rate", rate, "--duration", "2s", "--conns", conns, "--target", &url]));
     assert_eq!(r.code, 0, "{}", r.stdout);
     let j = r.json.expect("report");
+    on_backend(io, &j);
     let (lo, hi) = (-0.05, ms * 0.01 + 0.3);
     let completed = f(&j, "/requests/completed");
     for path in ["/beyond_target/latency_ms", "/beyond_target/service_ms"] {
@@ -27,26 +29,70 @@ fn delay_is_reported(delay: &str, ms: f64, rate: &str, conns: &str) {
     assert!(f(&j, "/service_ms/min") >= ms - 0.01, "{delay}: faster than the delay\n{}", r.stdout);
 }
 
+/// The run went on backend `io` ("": the default, whichever `auto` chose).
+fn on_backend(io: &str, j: &serde_json::Value) {
+    if !io.is_empty() {
+        assert_eq!(io_name(j), io, "{j}");
+    }
+}
+
 #[test]
 fn delay_1ms_within_1_percent_plus_300us() {
-    delay_is_reported("1ms", 1.0, "1000", "10");
+    delay_is_reported("", "1ms", 1.0, "1000", "10");
 }
 
 #[test]
 fn delay_100ms_within_1_percent_plus_300us() {
     // 100 ms at 200/s keeps 20 requests in flight: 50 connections are enough.
-    delay_is_reported("100ms", 100.0, "200", "50");
+    delay_is_reported("", "100ms", 100.0, "200", "50");
 }
 
 #[test]
 fn rate_sweep_achieves_the_target_within_half_a_percent() {
+    rate_sweep("");
+}
+
+#[test]
+fn stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
+    stall_counts_timeouts("");
+}
+
+// The same checks on the batched ring (`--io ring`).
+
+#[test]
+fn ring_delay_1ms_within_1_percent_plus_300us() {
+    require_uring();
+    delay_is_reported("ring", "1ms", 1.0, "1000", "10");
+}
+
+#[test]
+fn ring_delay_100ms_within_1_percent_plus_300us() {
+    require_uring();
+    delay_is_reported("ring", "100ms", 100.0, "200", "50");
+}
+
+#[test]
+fn ring_rate_sweep_achieves_the_target_within_half_a_percent() {
+    require_uring();
+    rate_sweep("ring");
+}
+
+#[test]
+fn ring_stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
+    require_uring();
+    stall_counts_timeouts("ring");
+}
+
+fn rate_sweep(io: &str) {
     // Exclusive: rate achieved within 0.5%, up to 20,000/s.
     let _g = exclusive();
     let server = Server::start(&[]);
+    let url = server.url();
     for rate in ["500", "5000", "20000"] {
-        let r = blast(&["api", "--rate", rate, "--duration", "2s", "--target", &server.url()]);
+        let r = blast(&on_io(io, &["api", "--rate", rate, "--duration", "2s", "--target", &url]));
         assert_eq!(r.code, 0, "{rate}: {}", r.stdout);
         let j = r.json.expect("report");
+        on_backend(io, &j);
         let ratio = f(&j, "/rate_ratio");
         assert!((0.995..=1.005).contains(&ratio), "rate {rate}: achieved {ratio} of target\n{}", r.stdout);
         let (sent, scheduled) = (f(&j, "/requests/sent"), f(&j, "/requests/scheduled"));
@@ -55,18 +101,19 @@ fn rate_sweep_achieves_the_target_within_half_a_percent() {
     }
 }
 
-#[test]
-fn stall_longer_than_the_timeout_counts_timeouts_and_ends_on_time() {
+fn stall_counts_timeouts(io: &str) {
     // Exclusive: service time bound of timeout + 20 ms.
     let _g = exclusive();
     // Every 1 s the target answers nothing for 800 ms; with a 300 ms timeout the requests caught
     // in a stall time out, the others succeed, and the run ends on time.
     let server = Server::start(&["--stall-every", "1s", "--stall-for", "800ms"]);
     let started = std::time::Instant::now();
-    let r = blast(&["api", "--rate", "200", "--duration", "2s", "--timeout", "300ms", "--target", &server.url()]);
+    let url = server.url();
+    let r = blast(&on_io(io, &["api", "--rate", "200", "--duration", "2s", "--timeout", "300ms", "--target", &url]));
     assert!(started.elapsed().as_secs_f64() < 5.0, "took {:?}", started.elapsed());
     assert_eq!(r.code, 1, "{}", r.stdout);
     let j = r.json.expect("report");
+    on_backend(io, &j);
     let timeouts = j["errors"]["timeout"].as_f64().unwrap_or(0.0);
     assert!(timeouts > 50.0, "timeouts {timeouts}\n{}", r.stdout);
     assert!(f(&j, "/requests/ok") > 100.0, "{}", r.stdout);

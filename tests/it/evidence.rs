@@ -72,13 +72,24 @@ fn accounts_add_up_and_match_what_the_server_counted() {
 
 #[test]
 fn sigint_against_a_silent_target_counts_each_request_written_as_in_flight() {
+    sigint_against_a_silent_target("");
+}
+
+/// The same on the batched ring (`--io ring`): a target that stalls every request.
+#[test]
+fn sigint_against_a_silent_target_on_the_ring() {
+    require_uring();
+    sigint_against_a_silent_target("ring");
+}
+
+fn sigint_against_a_silent_target(io: &str) {
     // Shared: exact counts: 20 connections, a silent target.
     let _g = shared();
     let server = Server::start(&["--misbehave", "silent"]);
     let json_path = temp_path("silent.json");
     let target = format!("http://{}/v1/messages", server.addr);
     let args = ["api", "--target", &target, "--rate", "100", "--duration", "30s", "--conns", "20", "--timeout", "10s"];
-    let child = spawn_blast(&args, &json_path);
+    let child = spawn_blast(&on_io(io, &args), &json_path);
     wait_ms(2000);
     // SAFETY: sending a signal to a child we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -94,11 +105,25 @@ fn sigint_against_a_silent_target_counts_each_request_written_as_in_flight() {
     assert_eq!(f(a, "/completed"), 0.0);
     assert!(f(a, "/not_sent") > 50.0, "{}", r.stdout);
     assert_eq!(f(&j, "/requests/sent"), 20.0, "the headline's sent is what was written");
+    if !io.is_empty() {
+        assert_eq!(io_name(&j), io);
+    }
     assert!(r.stdout.contains("requests  "), "{}", r.stdout);
 }
 
 #[test]
 fn a_target_that_dies_mid_run_leaves_nothing_unaccounted() {
+    target_dies_mid_run("");
+}
+
+/// The same on the batched ring (`--io ring`): the report is written, every request accounted.
+#[test]
+fn a_target_that_dies_mid_run_on_the_ring_leaves_nothing_unaccounted() {
+    require_uring();
+    target_dies_mid_run("ring");
+}
+
+fn target_dies_mid_run(io: &str) {
     // Exclusive: at most 20 answers between reading the count and the kill.
     let _g = exclusive();
     let mut server = Server::start(&[]);
@@ -117,7 +142,7 @@ fn a_target_that_dies_mid_run_leaves_nothing_unaccounted() {
         "--duration",
         "3s",
     ];
-    let child = spawn_blast(&args, &json_path);
+    let child = spawn_blast(&on_io(io, &args), &json_path);
     wait_ms(1000);
     let logins = server.json("GET", "/stats/logins", None)["total"].as_f64().expect("total");
     server.kill();
@@ -133,6 +158,9 @@ fn a_target_that_dies_mid_run_leaves_nothing_unaccounted() {
     let completed = f(a, "/completed");
     assert!(completed >= logins && completed <= logins + 20.0, "completed {completed}, server {logins}");
     assert_eq!(f(a, "/scheduled"), 600.0, "{}", r.stdout);
+    if !io.is_empty() {
+        assert_eq!(io_name(&j), io);
+    }
 }
 
 #[test]

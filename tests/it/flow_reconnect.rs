@@ -697,3 +697,40 @@ fn a_captured_value_that_puts_a_space_into_a_path_fails_the_step_unsent() {
     assert_eq!(log.len(), 100);
     assert!(log.iter().all(|l| l.uri == "/api/modules/spaced"), "{log:?}");
 }
+
+/// `--io ring` against nginx closing every connection after 20 requests (`Connection: close`
+/// on the 20th): the ring opens a fresh one for the next request, every request is answered,
+/// and nginx logged each once, none beyond a connection's 20th.
+#[test]
+fn the_ring_reopens_what_nginx_closes_and_every_request_reaches_it_once() {
+    // Shared: exact counts against nginx's log.
+    let _g = shared();
+    require_uring();
+    let nginx = Nginx::start();
+    let target = format!("{}/api/modules/x", nginx.target());
+    let r = blast(&[
+        "api",
+        "--io",
+        "ring",
+        "--method",
+        "GET",
+        "--rate",
+        "500",
+        "--duration",
+        "2s",
+        "--conns",
+        "4",
+        "--cores",
+        "1",
+        "--target",
+        &target,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(io_name(&j), "ring", "{}", r.stdout);
+    assert_eq!(f(&j, "/requests/ok"), 1000.0, "{}", r.stdout);
+    assert!(f(&j, "/connections/reconnects") >= 40.0, "{}", r.stdout);
+    let log = nginx.log();
+    assert_eq!(log.len(), 1000, "nginx logged {} requests", log.len());
+    assert!(log.iter().all(|l| l.status == 200 && l.nth <= 20 && l.method == "GET"), "{log:?}");
+}

@@ -1,4 +1,5 @@
-//! Both I/O backends of the api hot path (`--io epoll`, `--io uring`) against `blast serve`:
+//! The I/O backends of the api hot path (`--io epoll`, `--io uring`, `--io ring`) against
+//! `blast serve`:
 //! the accuracy checks of tests/it/accuracy.rs on each, the io_uring stream itself (pipelined
 //! requests, partial reads) and the `--io auto` rule as the report states it. Allocations per
 //! request in steady state need a counting allocator for the whole process: tests/allocations.rs.
@@ -44,7 +45,7 @@ fn accuracy_on(io: &str) {
         let r = measured(&["api", "--io", io, "--rate", rate, "--duration", "2s", "--target", &server.url()]);
         assert_eq!(r.code, 0, "{io} {rate}: {}{}", r.stdout, r.stderr);
         let j = r.json.expect("report");
-        assert_eq!(plan_io(&j), io, "{}", r.stdout);
+        assert_eq!(io_name(&j), io, "{}", r.stdout);
         let ratio = f(&j, "/rate_ratio");
         assert!((0.995..=1.005).contains(&ratio), "{io} rate {rate}: achieved {ratio} of target\n{}", r.stdout);
         let (sent, scheduled) = (f(&j, "/requests/sent"), f(&j, "/requests/scheduled"));
@@ -69,7 +70,7 @@ fn accuracy_on(io: &str) {
     ]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let j = r.json.expect("report");
-    assert_eq!(plan_io(&j), io);
+    assert_eq!(io_name(&j), io);
     for path in ["/latency_ms/p50", "/service_ms/p50"] {
         let v = f(&j, path);
         assert!((0.95..=1.31).contains(&v), "{io}: {path} = {v} ms, want [0.95, 1.31]\n{}", r.stdout);
@@ -86,6 +87,52 @@ fn api_on_epoll_meets_the_accuracy_checks() {
 fn api_on_uring_meets_the_accuracy_checks() {
     require_uring();
     accuracy_on("uring");
+}
+
+#[test]
+fn api_on_ring_meets_the_accuracy_checks() {
+    require_uring();
+    accuracy_on("ring");
+}
+
+/// The ring says how it receives; what it cannot run (a flow, TLS) goes on epoll, saying why.
+#[test]
+fn the_ring_says_how_it_receives_and_sends_what_it_cannot_run_to_epoll() {
+    // Shared: exact counts at 100/s.
+    let _g = shared();
+    require_uring();
+    let server = Server::start(&[]);
+    let r =
+        blast(&["api", "--io", "ring", "--rate", "100", "--duration", "1s", "--cores", "1", "--target", &server.url()]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    let io = plan_io(&j);
+    assert!(io.starts_with("ring (multishot recv") || io.starts_with("ring (single-shot recv"), "{io}");
+    assert_eq!(f(&j, "/requests/ok"), 100.0, "{}", r.stdout);
+    let dir = ReportDir::new("ring-flow");
+    let toml = dir.path("flow.toml");
+    let flow = format!(
+        r#"workload = "api"
+[args]
+target = "http://{}"
+rate = 50
+duration = "1s"
+io = "ring"
+
+[[flow]]
+name = "two"
+steps = [
+  {{ name = "a", method = "POST", path = "/v1/messages" }},
+  {{ name = "b", method = "POST", path = "/v1/messages" }},
+]
+"#,
+        server.addr
+    );
+    std::fs::write(&toml, flow).expect("write scenario");
+    let r = blast(&["run", &toml]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(plan_io(&j), "epoll (ring asked for, but flows run on epoll)");
 }
 
 /// Opens a connection to `addr` on a worker runtime (`uring` or not), writes `count` requests
@@ -166,7 +213,6 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
         "--target",
         &url,
     ]);
-    let _ = std::fs::remove_file(&cert);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("report");
     assert_eq!(plan_io(&j), "epoll (io_uring asked for, but TLS runs on epoll)");
@@ -174,6 +220,84 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     let warned =
         j["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w.as_str().is_some_and(|w| w.starts_with("I/O:"))));
     assert!(warned, "{}", r.stdout);
+    // The ring refuses TLS the same way.
+    let r = blast(&[
+        "api",
+        "--io",
+        "ring",
+        "--ca-cert",
+        &cert,
+        "--rate",
+        "200",
+        "--duration",
+        "1s",
+        "--cores",
+        "1",
+        "--target",
+        &url,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(plan_io(&j), "epoll (ring asked for, but TLS runs on epoll)");
+    assert_eq!(f(&j, "/requests/ok"), 200.0);
+    let _ = std::fs::remove_file(&cert);
+}
+
+/// Single-shot receives (the way of kernels before 6.0, asked for with `BLAST_RING_RECV`):
+/// every request answered, the plan line says so.
+#[test]
+fn the_ring_on_single_shot_receives_answers_every_request() {
+    // Shared: exact counts at 2,000/s.
+    let _g = shared();
+    require_uring();
+    let server = Server::start(&[]);
+    let json = temp_path("single.json");
+    let out = std::process::Command::new(BLAST)
+        .args(["api", "--io", "ring", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "8"])
+        .args(["--quiet", "--target", &server.url(), "--json"])
+        .arg(&json)
+        .env("BLAST_RING_RECV", "single")
+        .output()
+        .expect("run blast");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
+    let _ = std::fs::remove_file(&json);
+    assert!(plan_io(&j).starts_with("ring (single-shot recv"), "{}", plan_io(&j));
+    assert_eq!(f(&j, "/requests/ok"), 4000.0, "{j}");
+    assert_eq!(f(&j, "/requests/scheduled"), 4000.0);
+}
+
+/// A kept connection the target closes while it is idle is seen on the ring (its receive ends)
+/// and replaced before the next request, without an error.
+#[test]
+fn the_ring_replaces_connections_the_target_closed_while_idle() {
+    // Shared: exact counts at 10/s.
+    let _g = shared();
+    require_uring();
+    let server = Server::start(&["--keepalive-timeout", "50ms"]);
+    let url = server.url();
+    let r = blast(&[
+        "api",
+        "--io",
+        "ring",
+        "--rate",
+        "10",
+        "--duration",
+        "2s",
+        "--conns",
+        "2",
+        "--cores",
+        "1",
+        "--target",
+        &url,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j = r.json.expect("report");
+    assert_eq!(io_name(&j), "ring", "{}", r.stdout);
+    assert_eq!(f(&j, "/requests/ok"), 20.0, "{}", r.stdout);
+    // Each connection waits 200 ms between its requests: the target closed it every time.
+    assert!(f(&j, "/connections/closed_idle") >= 15.0, "{}", r.stdout);
+    assert!(f(&j, "/connections/reconnects") >= 15.0, "{}", r.stdout);
 }
 
 #[test]

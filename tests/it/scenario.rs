@@ -66,15 +66,34 @@ path = "/v1/conversations?limit=20"
 
 #[test]
 fn ten_to_one_mix_is_exact_per_name_with_locust_rows() {
+    mix_is_exact_per_name("");
+}
+
+/// The mix on the batched ring (`--io ring`): the same requests, rendered by the same
+/// templates, the same counts per name.
+#[test]
+fn ten_to_one_mix_is_exact_per_name_on_the_ring() {
+    require_uring();
+    mix_is_exact_per_name("ring");
+}
+
+fn mix_is_exact_per_name(io: &str) {
     // Shared: exact counts per name.
     let _g = shared();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let csv = temp_path("mix");
     let csv = csv.to_str().expect("path");
-    let r = blast(&["run", file.to_str().expect("path"), "--csv", csv]);
+    let mut args = vec!["run", file.to_str().expect("path"), "--csv", csv];
+    if !io.is_empty() {
+        args.extend(["--io", io]);
+    }
+    let r = blast(&args);
     let j = r.json.expect("json report");
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    if !io.is_empty() {
+        assert_eq!(io_name(&j), io, "{}", r.stdout);
+    }
     // 1,100/s for 2 s on 2 cores: 1,100 arrivals per core, 100 whole cycles of 11 each.
     let post = by_name(&j, "POST /v1/messages");
     let get = by_name(&j, "GET /v1/conversations");

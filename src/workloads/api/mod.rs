@@ -3,6 +3,7 @@
 //!
 //! - `scenario`: what each arrival sends (requests, flows, captures, per-user data).
 //! - `raw`: the run as a JSON report carries it (`RawRun`), and shards merged from it.
+//! - `ring`: the api on the batched io_uring core (`--io ring`, `engine::ring::Lone`).
 //! - `session`: cookies per virtual user and redirects followed (`SessionRules`).
 //!
 //! Keep-alive: a kept connection is checked before each reuse (`Wire::still_open`: the peer's
@@ -21,6 +22,7 @@
 //! and the pinned cores are the engine's.
 
 pub mod raw;
+pub mod ring;
 pub mod scenario;
 pub mod session;
 

@@ -259,3 +259,18 @@ pub fn require_uring() {
         panic!("io_uring is unavailable on this machine, so `--io uring` cannot be tested: {why}");
     }
 }
+
+/// The backend a run's report names (`/plan/io` up to its reason).
+pub fn io_name(j: &serde_json::Value) -> String {
+    let io = j.pointer("/plan/io").and_then(|v| v.as_str()).unwrap_or_else(|| panic!("no /plan/io in {j}"));
+    io.split(' ').next().unwrap_or_default().to_string()
+}
+
+/// `args` (a `blast api` command line) on backend `io` ("" for the default).
+pub fn on_io<'a>(io: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    if !io.is_empty() {
+        all.splice(1..1, ["--io", io]);
+    }
+    all
+}

@@ -620,13 +620,7 @@ impl<C: Exchange> Cx<'_, C> {
         if code >= 400 {
             return result;
         }
-        let mismatches = &self.core.scenario.mismatches;
-        if let Some(set) = &step.expect.status {
-            if !set.contains(&code) {
-                mismatches.note(step.row, "expect_status", || format!("got {code}, expected {set:?}"));
-                return Err(ErrorKind::ExpectStatus);
-            }
-        }
+        expect_status(&self.core.scenario, step, code)?;
         if !self.capture(step) {
             return Err(ErrorKind::CaptureMissing);
         }
@@ -635,14 +629,7 @@ impl<C: Exchange> Cx<'_, C> {
             core.scenario.mismatches.note(step.row, "expect_body", || self.conceal(detail));
             return Err(ErrorKind::ExpectBody);
         }
-        if let Some(limit) = step.expect.slow {
-            let took = self.started.elapsed();
-            if took > limit {
-                let detail = || format!("took {:.0} ms, limit {:.0} ms", ms(took), ms(limit));
-                self.core.scenario.mismatches.note(step.row, "slow", detail);
-                return Err(ErrorKind::Slow);
-            }
-        }
+        within_slow(&self.core.scenario, step, self.started)?;
         Ok(code)
     }
 
@@ -714,16 +701,7 @@ impl<C: Exchange> Cx<'_, C> {
         if !rules.on() {
             return Ok(status);
         }
-        if rules.cookies && !self.conn.session().set_cookie.is_empty() {
-            let sent: &[u8] = match (&self.scratch.sent, &step.whole) {
-                (Sent::Whole, Some(whole)) => whole,
-                _ => &self.scratch.head,
-            };
-            let path = std::str::from_utf8(request_path(sent)).unwrap_or("/");
-            let url = CookieUrl { https: rules.target.https, host: &rules.target.host, path };
-            let conn = &*self.conn;
-            with_jar(self.core, self.user, &mut self.scratch.jar, |jar| store(jar, conn.session(), &url));
-        }
+        store_cookies(self.core, self.user, step, self.scratch, self.conn.session());
         if rules.redirects == 0 || !redirect::is_redirect(status) {
             return Ok(status);
         }
@@ -812,113 +790,18 @@ impl<C: Exchange> Cx<'_, C> {
                 return self.conn.exchange(whole, &[], keep, self.stats).await;
             }
         }
-        let core = self.core;
-        let user = self.user;
-        let Scratch { head, body, vars, segments, sent_bytes, sha_hex, jar, cookie, sent, .. } = &mut *self.scratch;
-        let chunk = &self.chunk;
-        let mut values = Values {
-            seq: self.job.seq,
-            index,
-            core: core.core,
-            conn: self.conn_index,
-            user: self.row,
-            vars,
-            rng: &mut self.rng,
-            split: SplitValues {
-                offset: chunk.offset,
-                len: chunk.len,
-                chunks: chunk.chunks,
-                sent_bytes: *sent_bytes,
-                sent_sha256: sha_hex,
-            },
-        };
-        head.clear();
-        step.line.render(&mut values, head);
-        if step.check_path && !step.valid_path(head) {
-            return Err(ErrorKind::InvalidPath);
-        }
-        let line = head.len();
-        step.head.render(&mut values, head);
-        if cookies {
-            // The head ends with `Content-Length: `: the Cookie header goes before it.
-            let path = std::str::from_utf8(head.get(step.method.len() + 1..line).unwrap_or(b"/")).unwrap_or("/");
-            let rules = &core.session;
-            let url = CookieUrl { https: rules.target.https, host: &rules.target.host, path };
-            cookie.clear();
-            if with_jar(core, user, jar, |jar| jar.write_header(&url, cookie)) {
-                const LENGTH: &[u8] = b"Content-Length: ";
-                head.truncate(head.len() - LENGTH.len());
-                head.extend_from_slice(b"Cookie: ");
-                head.extend_from_slice(cookie);
-                head.extend_from_slice(b"\r\n");
-                head.extend_from_slice(LENGTH);
-            }
-        }
-        let mut num = itoa::Buffer::new();
+        let who = Who { core: self.core, user: self.user, row: self.row, seq: self.job.seq, conn: self.conn_index };
+        render_step(&who, step, index, cookies, self.scratch, &mut self.rng, &self.chunk)?;
         let stats = &mut *self.stats;
-        let data = match &step.body {
-            Body::Empty => {
-                head.extend_from_slice(b"0\r\n\r\n");
-                *sent = Sent::Head;
-                return self.conn.exchange(head, &[], keep, stats).await;
+        let scratch = &*self.scratch;
+        match &scratch.sent {
+            Sent::Data(data) => self.conn.exchange(&scratch.head, &[&data[..]], keep, stats).await,
+            Sent::Multipart => {
+                let parts = multipart_parts(scratch);
+                self.conn.exchange(&scratch.head, &parts, keep, stats).await
             }
-            Body::Template(t) => {
-                *sent = Sent::Head;
-                body.clear();
-                t.render(&mut values, body);
-                head.extend_from_slice(num.format(body.len()).as_bytes());
-                head.extend_from_slice(b"\r\n\r\n");
-                head.extend_from_slice(body);
-                return self.conn.exchange(head, &[], keep, stats).await;
-            }
-            Body::Multipart(m) => {
-                body.clear();
-                segments.clear();
-                for (n, piece) in m.pieces.iter().enumerate() {
-                    let segment = match piece {
-                        MultipartPiece::Text(t) => {
-                            let start = body.len();
-                            t.render(&mut values, body);
-                            Segment::Text(start..body.len())
-                        }
-                        MultipartPiece::Data(PartData::Fixed(bytes)) => Segment::Data(bytes.clone()),
-                        MultipartPiece::Data(PartData::Chunk) => {
-                            Segment::Data(chunk.data.clone().ok_or(ErrorKind::Io)?)
-                        }
-                        MultipartPiece::Data(PartData::Random(len)) => {
-                            let pool = core.pool.as_ref().ok_or(ErrorKind::Io)?;
-                            // Each file part of each request its own slice.
-                            let part = ((index * 16 + n as u64) % 10_000) as u32 + 1;
-                            Segment::Data(pool.part(self.job.seq, part, *len))
-                        }
-                    };
-                    segments.push(segment);
-                }
-                let parts: Vec<&[u8]> = segments
-                    .iter()
-                    .map(|s| match s {
-                        Segment::Text(r) => &body[r.clone()],
-                        Segment::Data(d) => &d[..],
-                    })
-                    .collect();
-                let len: usize = parts.iter().map(|p| p.len()).sum();
-                head.extend_from_slice(num.format(len).as_bytes());
-                head.extend_from_slice(b"\r\n\r\n");
-                *sent = Sent::Multipart;
-                return self.conn.exchange(head, &parts, keep, stats).await;
-            }
-            Body::Fixed(bytes) => bytes.clone(),
-            Body::Chunk => chunk.data.clone().ok_or(ErrorKind::Io)?,
-            Body::Random(len) => {
-                let Some(pool) = &core.pool else { return Err(ErrorKind::Io) };
-                // Every request of the run gets its own slice: the global sequence and the index.
-                pool.part(self.job.seq, (index % 10_000) as u32 + 1, *len)
-            }
-        };
-        head.extend_from_slice(num.format(data.len()).as_bytes());
-        head.extend_from_slice(b"\r\n\r\n");
-        *sent = Sent::Data(data.clone());
-        self.conn.exchange(head, &[&data], keep, stats).await
+            Sent::Whole | Sent::Head => self.conn.exchange(&scratch.head, &[], keep, stats).await,
+        }
     }
 
     /// The user holds no cookie (one branch for a connection's own jar).
@@ -981,6 +864,253 @@ fn store(jar: &mut CookieJar, answer: &SessionHeaders, url: &CookieUrl<'_>) {
     }
 }
 
+/// Who sends a request: the core, the virtual user (and its users-file row), the arrival's
+/// sequence number and the connection.
+struct Who<'a> {
+    core: &'a CoreScenario,
+    user: usize,
+    row: &'a [Box<[u8]>],
+    seq: u64,
+    conn: usize,
+}
+
+/// Renders request `index` of `step` into `scratch`: its head in `scratch.head`, its body
+/// where `scratch.sent` says (after the head, apart, or a multipart's segments). With
+/// `cookies`, the user's jar adds its `Cookie` header.
+fn render_step(
+    who: &Who<'_>,
+    step: &Step,
+    index: u64,
+    cookies: bool,
+    scratch: &mut Scratch,
+    rng: &mut SplitMix64,
+    chunk: &Chunk,
+) -> Result<(), ErrorKind> {
+    let core = who.core;
+    let Scratch { head, body, vars, segments, sent_bytes, sha_hex, jar, cookie, sent, .. } = scratch;
+    let mut values = Values {
+        seq: who.seq,
+        index,
+        core: core.core,
+        conn: who.conn,
+        user: who.row,
+        vars,
+        rng,
+        split: SplitValues {
+            offset: chunk.offset,
+            len: chunk.len,
+            chunks: chunk.chunks,
+            sent_bytes: *sent_bytes,
+            sent_sha256: sha_hex,
+        },
+    };
+    head.clear();
+    step.line.render(&mut values, head);
+    if step.check_path && !step.valid_path(head) {
+        return Err(ErrorKind::InvalidPath);
+    }
+    let line = head.len();
+    step.head.render(&mut values, head);
+    if cookies {
+        // The head ends with `Content-Length: `: the Cookie header goes before it.
+        let path = std::str::from_utf8(head.get(step.method.len() + 1..line).unwrap_or(b"/")).unwrap_or("/");
+        let rules = &core.session;
+        let url = CookieUrl { https: rules.target.https, host: &rules.target.host, path };
+        cookie.clear();
+        if with_jar(core, who.user, jar, |jar| jar.write_header(&url, cookie)) {
+            const LENGTH: &[u8] = b"Content-Length: ";
+            head.truncate(head.len() - LENGTH.len());
+            head.extend_from_slice(b"Cookie: ");
+            head.extend_from_slice(cookie);
+            head.extend_from_slice(b"\r\n");
+            head.extend_from_slice(LENGTH);
+        }
+    }
+    let mut num = itoa::Buffer::new();
+    let data = match &step.body {
+        Body::Empty => {
+            head.extend_from_slice(b"0\r\n\r\n");
+            *sent = Sent::Head;
+            return Ok(());
+        }
+        Body::Template(t) => {
+            *sent = Sent::Head;
+            body.clear();
+            t.render(&mut values, body);
+            head.extend_from_slice(num.format(body.len()).as_bytes());
+            head.extend_from_slice(b"\r\n\r\n");
+            head.extend_from_slice(body);
+            return Ok(());
+        }
+        Body::Multipart(m) => {
+            body.clear();
+            segments.clear();
+            let mut len = 0;
+            for (n, piece) in m.pieces.iter().enumerate() {
+                let segment = match piece {
+                    MultipartPiece::Text(t) => {
+                        let start = body.len();
+                        t.render(&mut values, body);
+                        len += body.len() - start;
+                        Segment::Text(start..body.len())
+                    }
+                    MultipartPiece::Data(PartData::Fixed(bytes)) => Segment::Data(bytes.clone()),
+                    MultipartPiece::Data(PartData::Chunk) => Segment::Data(chunk.data.clone().ok_or(ErrorKind::Io)?),
+                    MultipartPiece::Data(PartData::Random(len)) => {
+                        let pool = core.pool.as_ref().ok_or(ErrorKind::Io)?;
+                        // Each file part of each request its own slice.
+                        let part = ((index * 16 + n as u64) % 10_000) as u32 + 1;
+                        Segment::Data(pool.part(who.seq, part, *len))
+                    }
+                };
+                if let Segment::Data(d) = &segment {
+                    len += d.len();
+                }
+                segments.push(segment);
+            }
+            head.extend_from_slice(num.format(len).as_bytes());
+            head.extend_from_slice(b"\r\n\r\n");
+            *sent = Sent::Multipart;
+            return Ok(());
+        }
+        Body::Fixed(bytes) => bytes.clone(),
+        Body::Chunk => chunk.data.clone().ok_or(ErrorKind::Io)?,
+        Body::Random(len) => {
+            let Some(pool) = &core.pool else { return Err(ErrorKind::Io) };
+            // Every request of the run gets its own slice: the global sequence and the index.
+            pool.part(who.seq, (index % 10_000) as u32 + 1, *len)
+        }
+    };
+    head.extend_from_slice(num.format(data.len()).as_bytes());
+    head.extend_from_slice(b"\r\n\r\n");
+    *sent = Sent::Data(data);
+    Ok(())
+}
+
+/// A multipart body's parts as sent, in order.
+fn multipart_parts(scratch: &Scratch) -> Vec<&[u8]> {
+    scratch
+        .segments
+        .iter()
+        .map(|s| match s {
+            Segment::Text(r) => &scratch.body[r.clone()],
+            Segment::Data(d) => &d[..],
+        })
+        .collect()
+}
+
+/// Appends the request of arrival `job` (an iteration that is one request) to
+/// `out` as it goes on the wire: what `iterate` would send, for a core that writes the bytes
+/// itself (`--io ring`). `conn_index`: the connection's number on its core.
+pub fn render_lone(
+    core: &CoreScenario,
+    job: &Job,
+    conn_index: usize,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Result<(), ErrorKind> {
+    let Some(step) = core.scenario.iterations.get(job.kind).and_then(|it| it.steps.first()) else {
+        return Err(ErrorKind::Io);
+    };
+    let user = core.user_of(job.nth);
+    let cookies = core.session.cookies && !step.cookie_header;
+    if let Some(whole) = &step.whole {
+        if !cookies || with_jar(core, user, &mut scratch.jar, |jar| jar.is_empty()) {
+            scratch.sent = Sent::Whole;
+            out.extend_from_slice(whole);
+            return Ok(());
+        }
+    }
+    if scratch.vars.len() != core.scenario.vars.len() {
+        scratch.vars = vec![Vec::new(); core.scenario.vars.len()];
+    }
+    let mut rng = scratch
+        .rng
+        .take()
+        .unwrap_or_else(|| SplitMix64::stream(core.scenario.seed, (core.core as u64) << 32 | conn_index as u64));
+    load_user_vars(core, user, &mut scratch.vars);
+    let who = Who { core, user, row: core.user_row(user), seq: job.seq, conn: conn_index };
+    let rendered = render_step(&who, step, 0, cookies, scratch, &mut rng, &Chunk::default());
+    scratch.rng = Some(rng);
+    rendered?;
+    out.extend_from_slice(&scratch.head);
+    match &scratch.sent {
+        Sent::Data(d) => out.extend_from_slice(d),
+        Sent::Multipart => {
+            for s in &scratch.segments {
+                out.extend_from_slice(match s {
+                    Segment::Text(r) => &scratch.body[r.clone()],
+                    Segment::Data(d) => &d[..],
+                });
+            }
+        }
+        Sent::Whole | Sent::Head => {}
+    }
+    Ok(())
+}
+
+/// The outcome of a response with status `code` to a lone request of iteration `kind`, its
+/// call begun at `started`: the checks `iterate` makes that need no kept response (`expect`
+/// status, `slow`). For `--io ring`, which runs only requests without captures or body checks.
+pub fn judge_lone(core: &CoreScenario, kind: usize, code: u16, started: Instant) -> Result<u16, ErrorKind> {
+    let Some(step) = core.scenario.iterations.get(kind).and_then(|it| it.steps.first()) else {
+        return Ok(code);
+    };
+    if code >= 400 {
+        return Ok(code);
+    }
+    expect_status(&core.scenario, step, code)?;
+    within_slow(&core.scenario, step, started)?;
+    Ok(code)
+}
+
+/// Stores the cookies `answer` set (the response to `step`'s request last sent from `scratch`)
+/// in `user`'s jar, when cookies are kept.
+fn store_cookies(core: &CoreScenario, user: usize, step: &Step, scratch: &mut Scratch, answer: &SessionHeaders) {
+    let rules = &*core.session;
+    if !rules.cookies || answer.set_cookie.is_empty() {
+        return;
+    }
+    let sent: &[u8] = match (&scratch.sent, &step.whole) {
+        (Sent::Whole, Some(whole)) => whole,
+        _ => &scratch.head,
+    };
+    let path = std::str::from_utf8(request_path(sent)).unwrap_or("/");
+    let url = CookieUrl { https: rules.target.https, host: &rules.target.host, path };
+    with_jar(core, user, &mut scratch.jar, |jar| store(jar, answer, &url));
+}
+
+/// [`store_cookies`] for the lone request of arrival `job` that `render_lone` rendered.
+pub fn keep_cookies_lone(core: &CoreScenario, job: &Job, scratch: &mut Scratch, answer: &SessionHeaders) {
+    if let Some(step) = core.scenario.iterations.get(job.kind).and_then(|it| it.steps.first()) {
+        store_cookies(core, core.user_of(job.nth), step, scratch, answer);
+    }
+}
+
+/// A status below 400 must be one the step's `expect.status` lists.
+fn expect_status(scenario: &Scenario, step: &Step, code: u16) -> Result<(), ErrorKind> {
+    if let Some(set) = &step.expect.status {
+        if !set.contains(&code) {
+            scenario.mismatches.note(step.row, "expect_status", || format!("got {code}, expected {set:?}"));
+            return Err(ErrorKind::ExpectStatus);
+        }
+    }
+    Ok(())
+}
+
+/// A response must not come later than the step's `slow` limit after `started`.
+fn within_slow(scenario: &Scenario, step: &Step, started: Instant) -> Result<(), ErrorKind> {
+    if let Some(limit) = step.expect.slow {
+        let took = started.elapsed();
+        if took > limit {
+            let detail = || format!("took {:.0} ms, limit {:.0} ms", ms(took), ms(limit));
+            scenario.mismatches.note(step.row, "slow", detail);
+            return Err(ErrorKind::Slow);
+        }
+    }
+    Ok(())
+}
+
 /// The request last sent, as written (its head, and its body when the body went with it).
 fn sent_head<'s>(step: &'s Step, scratch: &'s Scratch) -> &'s [u8] {
     match (&scratch.sent, &step.whole) {
@@ -1000,14 +1130,7 @@ fn sent_body<'s>(step: &'s Step, scratch: &'s Scratch) -> Vec<&'s [u8]> {
     match &scratch.sent {
         Sent::Whole | Sent::Head => after_head(sent_head(step, scratch)),
         Sent::Data(data) => vec![&data[..]],
-        Sent::Multipart => scratch
-            .segments
-            .iter()
-            .map(|s| match s {
-                Segment::Text(r) => &scratch.body[r.clone()],
-                Segment::Data(d) => &d[..],
-            })
-            .collect(),
+        Sent::Multipart => multipart_parts(scratch),
     }
 }
 
