@@ -339,11 +339,11 @@ fn session_rules(a: &ApiArgs, target: &HttpTarget, rows: usize) -> Result<Sessio
     })
 }
 
-/// With `--web`, the rate the page may set (`Steer::of_plan`).
+/// With `--web`, the rate the page may set (`Plan::steerable`).
 fn steer(a: &ApiArgs, plan: &Plan) -> Result<Option<std::sync::Arc<Steer>>, UsageError> {
     match a.metrics.web.web {
         None => Ok(None),
-        Some(_) => Ok(Some(std::sync::Arc::new(Steer::of_plan(plan, a.max_rate)?))),
+        Some(_) => Ok(Some(std::sync::Arc::new(plan.steerable(a.max_rate)?))),
     }
 }
 

@@ -53,6 +53,25 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The rate this run may be steered to (`--web`): its schedule as a shape (a constant rate
+    /// is one stage), up to `max_rate` (default ten times the plan's rate, never below it).
+    pub fn steerable(&self, max_rate: Option<f64>) -> Result<crate::engine::steer::Steer, String> {
+        let max_rate = max_rate.unwrap_or(self.rate * 10.0);
+        if max_rate < self.rate {
+            let (max, rate) = (crate::units::rate_text(max_rate), crate::units::rate_text(self.rate));
+            return Err(format!("--max-rate {max} is below the run's rate {rate}"));
+        }
+        let end = self.warmup + self.duration;
+        let shape = match &self.shape {
+            Some(s) => s.clone(),
+            None => {
+                let hold = crate::engine::shape::Stage { duration: end, rate_from: self.rate, rate_to: self.rate };
+                std::sync::Arc::new(Shape::new(&[hold])?)
+            }
+        };
+        Ok(crate::engine::steer::Steer::new(shape, end.as_secs_f64(), max_rate))
+    }
+
     /// Connections of core `core`: the total spread as evenly as possible.
     pub fn conns_on(&self, core: usize) -> usize {
         spread(self.conns, self.cores, core)

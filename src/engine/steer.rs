@@ -39,25 +39,6 @@ struct State {
 }
 
 impl Steer {
-    /// The rate a run of `plan` may be steered to: its schedule as a shape (a constant rate is
-    /// one stage), up to `max_rate` (default ten times the plan's rate, never below it).
-    pub fn of_plan(plan: &crate::engine::plan::Plan, max_rate: Option<f64>) -> Result<Steer, String> {
-        let max_rate = max_rate.unwrap_or(plan.rate * 10.0);
-        if max_rate < plan.rate {
-            let (max, rate) = (crate::units::rate_text(max_rate), crate::units::rate_text(plan.rate));
-            return Err(format!("--max-rate {max} is below the run's rate {rate}"));
-        }
-        let end = plan.warmup + plan.duration;
-        let shape = match &plan.shape {
-            Some(s) => s.clone(),
-            None => {
-                let hold = crate::engine::shape::Stage { duration: end, rate_from: plan.rate, rate_to: plan.rate };
-                Arc::new(Shape::new(&[hold])?)
-            }
-        };
-        Ok(Steer::new(shape, end.as_secs_f64(), max_rate))
-    }
-
     /// Steers a run that follows `shape` (a constant rate is one stage) for `end_s` seconds.
     pub fn new(shape: Arc<Shape>, end_s: f64, max_rate: f64) -> Steer {
         Steer {

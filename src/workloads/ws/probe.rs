@@ -15,7 +15,6 @@
 
 use crate::clock::PreciseTimer;
 use crate::engine::pacer::{Arrival, Pacer};
-use crate::http::cookies::CookieUrl;
 use crate::http::ResponseDecoder;
 use crate::tls::Stream;
 use crate::workloads::ws::login::{ProbeCredentials, UserLogin};
@@ -162,22 +161,6 @@ async fn attempt(
     }
 }
 
-/// User `user`'s login, as a connection's succeeded: HTTP probes may be sent as it from now on.
-pub(crate) fn share_login(core: &CoreWs, user: u64, state: &UserLogin) {
-    if core.plan.probes_as_users() {
-        if let Some(c) = credentials(core, user, state) {
-            core.shared.probe_users.set(c);
-        }
-    }
-}
-
-fn credentials(core: &CoreWs, user: u64, state: &UserLogin) -> Option<ProbeCredentials> {
-    let (login, scenario) = (core.plan.login.as_ref()?, core.login.as_ref()?);
-    let t = &core.plan.probe_target;
-    let url = CookieUrl { https: t.tls, host: &t.host, path: &t.path };
-    Some(login.probe_credentials(scenario, user, state, &url, &mut core.rng.borrow_mut()))
-}
-
 /// A probe sent as `user` was refused (401, 403): the user logs in again (a login of its own,
 /// counted in the logins and as a probe relogin) and its new credentials replace the refused
 /// ones; `None` when that login failed (counted by reason; the user is left out until its
@@ -192,7 +175,7 @@ async fn log_in_again(core: &CoreWs, user: u64) -> Option<Arc<ProbeCredentials>>
                 t.logins += 1;
                 t.probe_relogins += 1;
             }
-            Some(core.shared.probe_users.set(credentials(core, user, &state)?))
+            Some(core.shared.probe_users.set(session::credentials(core, user, &state)?))
         }
         Err(reason) => {
             *core.tally.borrow_mut().login_failed.entry(reason).or_default() += 1;

@@ -2,11 +2,11 @@
 //! and (with `--reconnect`) start again when the server drops it.
 
 use crate::engine::ConnectFailure;
+use crate::http::cookies::CookieUrl;
 use crate::http::ws_upgrade::{upgrade, UpgradeError};
 use crate::http::{secure, SecureError};
 use crate::tls::Stream;
-use crate::workloads::ws::login::{UserLogin, HELD_LONG_ENOUGH, MAX_AUTH_RETRIES};
-use crate::workloads::ws::probe;
+use crate::workloads::ws::login::{ProbeCredentials, UserLogin, HELD_LONG_ENOUGH, MAX_AUTH_RETRIES};
 use crate::workloads::ws::state::{now_us, CoreWs, LIVE_DELIVERED, LIVE_DROPPED, LIVE_FAILED};
 use crate::workloads::ws::tally::{Membership, UNCONFIRMED};
 use futures_util::{SinkExt, StreamExt};
@@ -165,7 +165,7 @@ async fn connect(
                         t.logins += 1;
                         t.relogins += u64::from(again);
                         drop(t);
-                        probe::share_login(core, global, user);
+                        share_login(core, global, user);
                     }
                     Err(reason) => {
                         *core.tally.borrow_mut().login_failed.entry(reason).or_default() += 1;
@@ -470,6 +470,23 @@ fn carries_sent_probe_id(core: &CoreWs, text: &str, received_us: u64) -> bool {
         .filter(|run| !run.is_empty() && run.len() <= 19)
         .filter_map(|run| run.parse::<u64>().ok())
         .any(|id| core.shared.sent_at(id).is_some_and(|at| at <= received_us))
+}
+
+/// User `user`'s login, as a connection's succeeded: HTTP probes may be sent as it from now on.
+pub(crate) fn share_login(core: &CoreWs, user: u64, state: &UserLogin) {
+    if core.plan.probes_as_users() {
+        if let Some(c) = credentials(core, user, state) {
+            core.shared.probe_users.set(c);
+        }
+    }
+}
+
+/// User `user`'s probe credentials from its login `state` (none without a login).
+pub(crate) fn credentials(core: &CoreWs, user: u64, state: &UserLogin) -> Option<ProbeCredentials> {
+    let (login, scenario) = (core.plan.login.as_ref()?, core.login.as_ref()?);
+    let t = &core.plan.probe_target;
+    let url = CookieUrl { https: t.tls, host: &t.host, path: &t.path };
+    Some(login.probe_credentials(scenario, user, state, &url, &mut core.rng.borrow_mut()))
 }
 
 #[cfg(test)]
