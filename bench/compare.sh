@@ -14,7 +14,8 @@
 # Usage: bench/compare.sh [seconds per run] [oha rates...]      (defaults: 8, 20000 50000)
 # Env: CLIENT_CPU=0 TARGET_CPU=1 CONNS=64 P99_OK_MS=10 SEARCH_STEPS=5 TARGETS="nginx blast"
 #      BACKENDS="epoll uring ring"
-#      OHA=path (else oha on PATH, else /work/tools/bin/oha), WRK=path (else wrk on PATH).
+#      OHA=path (else oha on PATH, else /work/tools/bin/oha; none: its rows are left out),
+#      WRK=path (else wrk on PATH), BLAST=path (default target/release/blast).
 # Needs: cargo build --release; wrk and nginx (apt), oha (crates.io: cargo install oha).
 # Run it on a quiet machine: numbers taken while something else runs mean nothing.
 set -euo pipefail
@@ -29,12 +30,12 @@ p99_ok=${P99_OK_MS:-10}
 steps=${SEARCH_STEPS:-5}
 targets=${TARGETS:-nginx blast}
 backends=${BACKENDS:-epoll uring ring}
-blast=$PWD/target/release/blast
+blast=${BLAST:-$PWD/target/release/blast}
 [ -x "$blast" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 wrk=${WRK:-$(command -v wrk || echo /usr/bin/wrk)}
 oha=${OHA:-$(command -v oha || echo /work/tools/bin/oha)}
 [ -x "$wrk" ] || { echo "wrk not found (apt-get install wrk, or WRK=path)" >&2; exit 2; }
-[ -x "$oha" ] || { echo "oha not found (cargo install oha, or OHA=path)" >&2; exit 2; }
+[ -x "$oha" ] || { echo "oha not found (cargo install oha, or OHA=path): the oha rows and ratios are left out" >&2; oha=; }
 if [[ " $targets " == *" nginx "* ]] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   echo "installing nginx-light (apt)" >&2
   apt-get install -y --no-install-recommends nginx-light >/dev/null 2>&1 ||
@@ -150,14 +151,14 @@ blast_max() { # $1 io; bisection between half and 1.25x wrk's maximum; sets max_
     if [ "$b_ok" = 1 ]; then lo=$mid; max_rate=$mid; max_us=$b_us; else hi=$mid; fi
   done
   blast_at "$1" "$max_rate" "open loop max (>=99%, p99 <= ${p99_ok} ms)"
-  [ "$b_ok" = 1 ] && max_us=$b_us
+  if [ "$b_ok" = 1 ]; then max_us=$b_us; fi # (a bare `[ ] &&` would end the script under set -e)
 }
 
 echo "## bench/compare.sh, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc --all) cores online, Linux $(uname -r)"
 echo "- command: CLIENT_CPU=$client_cpu TARGET_CPU=$target_cpu CONNS=$conns P99_OK_MS=$p99_ok SEARCH_STEPS=$steps bench/compare.sh $secs ${oha_rates[*]}"
-echo "- blast $("$blast" --version 2>/dev/null | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')), $("$wrk" -v 2>&1 | head -1 | awk '{print $1, $2}'), oha $("$oha" --version | awk '{print $2}')"
+echo "- blast $("$blast" --version 2>/dev/null | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')), $("$wrk" -v 2>&1 | head -1 | awk '{print $1, $2}')${oha:+, oha $("$oha" --version | awk '{print $2}')}"
 summary=()
 port=18097
 for target in $targets; do
@@ -177,6 +178,7 @@ for target in $targets; do
   wrk_max
   declare -A oha_cpu=()
   for rate in "${oha_rates[@]}"; do
+    [ -n "$oha" ] || break
     oha_at "$rate"
     oha_cpu[$rate]=$oha_us
   done
@@ -187,7 +189,7 @@ for target in $targets; do
     summary+=("$target, --io $io: at wrk's max rate: achieved $b_ach/s, CPU/request blast / wrk = $(ratio "$b_us" "$wrk_us")")
     for rate in "${oha_rates[@]}"; do
       blast_at "$io" "$rate" "open loop $rate/s"
-      summary+=("$target, --io $io: at $rate/s CPU/request blast / oha = $(ratio "$b_us" "${oha_cpu[$rate]}")")
+      [ -z "$oha" ] || summary+=("$target, --io $io: at $rate/s CPU/request blast / oha = $(ratio "$b_us" "${oha_cpu[$rate]}")")
     done
   done
   blast_at auto "$wrk_rps" "default (--io auto) at wrk's max"
