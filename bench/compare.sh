@@ -58,32 +58,8 @@ on_client() { taskset -c "$client_cpu" "$@"; }
 body='{"conversation_id":"conv-1","sender_id":"bench","content":"load test message"}'
 printf 'wrk.method="POST"\nwrk.body=%s\nwrk.headers["Content-Type"]="application/json"\n' "'$body'" >"$work/post.lua"
 
-start_nginx() { # 1 worker on the target core, keep-alive without a request limit
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log error;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$1 backlog=4096;
-    location / { return 202 '{"id":"msg-1","status":"accepted"}'; }
-  }
-}
-EOF
-  taskset -c "$target_cpu" "$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-  server=$!
-}
+# start_nginx PORT: 1 worker on the target core, keep-alive without a request limit.
+. bench/nginx-target.sh
 start_blast_serve() {
   taskset -c "$target_cpu" "$blast" serve --listen "127.0.0.1:$1" --threads 1 --exit-after 7200s >/dev/null &
   server=$!
