@@ -401,6 +401,8 @@ steps = [
     let r = blast(&["run", &profile, "--csv", &csv]);
     let j = r.json.clone().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
     assert_eq!(r.code, 1, "the last step fails its check: {}{}", r.stdout, r.stderr);
+    assert_eq!(n(&row(&j, "POST /login")["requests"]["completed"]), 4, "{}", r.stdout);
+    assert_eq!(n(&row(&j, "GET /me")["requests"]["completed"]), 4, "{}", r.stdout);
     assert_eq!(n(&row(&j, "GET /me")["requests"]["failed"]), 0, "the captured sid is the one the app has");
     assert_eq!(n(&row(&j, "GET /me wrong")["errors"]["expect_body"]), 4, "{}", row(&j, "GET /me wrong"));
     let failures = std::fs::read_to_string(format!("{csv}_failures.csv")).expect("failures csv");

@@ -233,11 +233,12 @@ fn a_login_that_fails_fails_its_connection_with_the_reason() {
     std::fs::write(dir.0.join("users.csv"), "name,password\nuser0,wrong\nuser1,wrong\n").expect("users");
     let target = format!("ws://{}/ws", app.addr);
     let login = file.to_str().expect("path");
-    let r = blast(&ws_probe_args(&target, "4", "3s", "0", &["--login", login, "--cores", "1"]));
+    // A slow answer on a busy machine is not what this tests: the refusal is.
+    let r = blast(&ws_probe_args(&target, "4", "3s", "0", &["--login", login, "--cores", "1", "--timeout", "10s"]));
     let j = r.json.as_ref().expect("report");
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert_eq!(n(&j["logins"]["failed"]["http_401"]), 4, "{}", j["logins"]);
-    assert_eq!(n(&j["connections"]["failed"]["login"]), 4, "{}", j["connections"]);
+    assert_eq!(j["logins"]["failed"]["http_401"].as_u64(), Some(4), "{}", j["logins"]);
+    assert_eq!(j["connections"]["failed"]["login"].as_u64(), Some(4), "{}", j["connections"]);
     let stats = app.json("GET", "/stats");
     assert_eq!((n(&stats["bad_logins"]), n(&stats["accepted"]), n(&stats["rejected"])), (4, 0, 0), "{stats}");
     assert!(r.stderr.contains("the login failed"), "{}", r.stderr);
