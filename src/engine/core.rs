@@ -322,13 +322,9 @@ async fn pace(
             // A rate set during the run: one atomic load per clock read, the lock only when
             // it changed. Slots due by `now` are due before the change (it applies from the
             // next second), so they are sent as they are.
-            if let Some(steer) = plan.steer.as_deref() {
-                let v = steer.version();
-                if v != seen {
-                    seen = v;
-                    next = pacer.adopt(steer.shape(), next);
-                    continue;
-                }
+            if let Some(adopted) = plan.steer.as_deref().and_then(|s| s.adopted(&mut seen, &mut pacer, next)) {
+                next = adopted;
+                continue;
             }
         }
         if due > now {

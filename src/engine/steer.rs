@@ -39,6 +39,23 @@ struct State {
 }
 
 impl Steer {
+    /// For a core's pacing loop, at each clock read: when the rate was set since version
+    /// `seen`, the pacer adopts the new schedule and the slot it now gives instead of `pending`
+    /// is returned (`None`: nothing changed). One atomic load; the lock only on a change.
+    pub fn adopted(
+        &self,
+        seen: &mut u64,
+        pacer: &mut crate::engine::pacer::Pacer,
+        pending: Option<crate::engine::pacer::Slot>,
+    ) -> Option<Option<crate::engine::pacer::Slot>> {
+        let v = self.version();
+        if v == *seen {
+            return None;
+        }
+        *seen = v;
+        Some(pacer.adopt(self.shape(), pending))
+    }
+
     /// Steers a run that follows `shape` (a constant rate is one stage) for `end_s` seconds.
     pub fn new(shape: Arc<Shape>, end_s: f64, max_rate: f64) -> Steer {
         Steer {

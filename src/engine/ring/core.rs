@@ -138,13 +138,9 @@ pub async fn run_core<W: Lone>(
             if due > now || queued_since_read >= QUEUED_PER_CLOCK_READ {
                 now = Instant::now();
                 queued_since_read = 0;
-                if let Some(steer) = plan.steer.as_deref() {
-                    let v = steer.version();
-                    if v != seen {
-                        seen = v;
-                        next = pacer.adopt(steer.shape(), next);
-                        continue;
-                    }
+                if let Some(adopted) = plan.steer.as_deref().and_then(|s| s.adopted(&mut seen, &mut pacer, next)) {
+                    next = adopted;
+                    continue;
                 }
             }
             if due > now {
