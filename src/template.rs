@@ -13,6 +13,7 @@
 //! | `{{ts}}`, `{{now_us}}` | send time, µs since the Unix epoch |
 //! | `{{now_ms}}` | send time, ms since the Unix epoch |
 //! | `{{now_s}}` | send time, whole seconds since the Unix epoch (Python's `int(time.time())`) |
+//! | `{{now_s_round}}`, `{{now_ms_round}}`, `{{now_us_round}}` | send time rounded to the nearest second, ms, µs (Python's `round(time.time())`, `round(time.time() * 1000)`, ...; a tie to the even one) |
 //! | `{{uuid}}` | a random UUID (v4) |
 //! | `{{random_int A B}}` | a uniform integer in A..=B |
 //! | `{{random_text N}}` | N random characters from `[A-Za-z0-9 -]` (JSON-safe) |
@@ -31,7 +32,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The placeholders a template may use (for error messages).
-pub const PLACEHOLDERS: &str = "{{seq}}, {{i}}, {{core}}, {{conn}}, {{ts}}, {{now_s}}, {{now_ms}}, {{now_us}}, {{uuid}}, \
+pub const PLACEHOLDERS: &str = "{{seq}}, {{i}}, {{core}}, {{conn}}, {{ts}}, {{now_s}}, {{now_ms}}, {{now_us}}, {{now_s_round}}, {{now_ms_round}}, {{now_us_round}}, {{uuid}}, \
 {{offset}}, {{len}}, {{chunks}}, {{sent_bytes}}, {{sent_sha256}}, {{random_int A B}}, {{random_text N}}, {{pick a,b,c}}, {{user.COLUMN}}, captured variables";
 
 /// Characters of `{{random_text N}}`: 64 of them, so one random bit sextet picks one; none
@@ -68,6 +69,8 @@ enum Piece {
     NowUs,
     NowMs,
     NowS,
+    /// The send time rounded to the nearest multiple of this many nanoseconds.
+    NowRound(u64),
     Uuid,
     RandomInt {
         lo: i64,
@@ -253,7 +256,12 @@ impl Template {
 
     /// Appends the rendered template to `out`.
     pub fn render(&self, v: &mut Values<'_>, out: &mut Vec<u8>) {
-        let mut now: Option<u64> = None;
+        self.render_at(v, None, out);
+    }
+
+    /// `render` with the send time `now` (ns since the Unix epoch), read from the clock on
+    /// first use when `None`.
+    fn render_at(&self, v: &mut Values<'_>, mut now: Option<u64>, out: &mut Vec<u8>) {
         for p in &self.pieces {
             render_piece(p, v, &mut now, out);
         }
@@ -301,21 +309,22 @@ impl Template {
     }
 }
 
-/// Appends one piece; `now` caches the send time so that every clock placeholder of a request
-/// shows the same instant.
+/// Appends one piece; `now` caches the send time (ns since the Unix epoch) so that every clock
+/// placeholder of a request shows the same instant.
 fn render_piece(p: &Piece, v: &mut Values<'_>, now: &mut Option<u64>, out: &mut Vec<u8>) {
     let mut num = itoa::Buffer::new();
-    let mut now_us =
-        || *now.get_or_insert_with(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64));
+    let mut now_ns =
+        || *now.get_or_insert_with(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64));
     match p {
         Piece::Text(t) => out.extend_from_slice(t),
         Piece::Seq => out.extend_from_slice(num.format(v.seq).as_bytes()),
         Piece::Index => out.extend_from_slice(num.format(v.index).as_bytes()),
         Piece::Core => out.extend_from_slice(num.format(v.core).as_bytes()),
         Piece::Conn => out.extend_from_slice(num.format(v.conn).as_bytes()),
-        Piece::NowUs => out.extend_from_slice(num.format(now_us()).as_bytes()),
-        Piece::NowMs => out.extend_from_slice(num.format(now_us() / 1000).as_bytes()),
-        Piece::NowS => out.extend_from_slice(num.format(now_us() / 1_000_000).as_bytes()),
+        Piece::NowUs => out.extend_from_slice(num.format(now_ns() / 1000).as_bytes()),
+        Piece::NowMs => out.extend_from_slice(num.format(now_ns() / 1_000_000).as_bytes()),
+        Piece::NowS => out.extend_from_slice(num.format(now_ns() / 1_000_000_000).as_bytes()),
+        Piece::NowRound(unit) => out.extend_from_slice(num.format(round_half_even(now_ns(), *unit)).as_bytes()),
         Piece::Uuid => uuid(v.rng, out),
         Piece::RandomInt { lo, span } => {
             let off = if *span == u64::MAX { v.rng.next_u64() } else { v.rng.next_u64() % (span + 1) };
@@ -424,6 +433,9 @@ fn placeholder(name: &str, scope: Scope<'_>) -> Result<Piece, TemplateError> {
         "ts" | "now_us" => no_args(Piece::NowUs),
         "now_ms" => no_args(Piece::NowMs),
         "now_s" => no_args(Piece::NowS),
+        "now_s_round" => no_args(Piece::NowRound(1_000_000_000)),
+        "now_ms_round" => no_args(Piece::NowRound(1_000_000)),
+        "now_us_round" => no_args(Piece::NowRound(1_000)),
         "uuid" => no_args(Piece::Uuid),
         "offset" => no_args(Piece::Offset),
         "len" => no_args(Piece::Len),
@@ -471,6 +483,17 @@ fn placeholder(name: &str, scope: Scope<'_>) -> Result<Piece, TemplateError> {
             ))),
         },
         _ => Err(TemplateError(format!("unknown template function '{{{{{name}}}}}' (known: {PLACEHOLDERS})"))),
+    }
+}
+
+/// `n / unit` rounded to the nearest whole number, a tie to the even one (Python's `round()`).
+fn round_half_even(n: u64, unit: u64) -> u64 {
+    let (q, r) = (n / unit, n % unit);
+    // r < unit: 2 r does not overflow for any unit below 2^63.
+    match (2 * r).cmp(&unit) {
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+        std::cmp::Ordering::Less => q,
     }
 }
 
@@ -574,6 +597,59 @@ mod tests {
         assert_eq!(n[1] / 1000, n[0], "{s}");
         assert_eq!(n[2] / 1000, n[1], "{s}");
         assert!(Template::parse("{{now_s 3}}", Scope::default()).expect_err("args").0.contains("takes no arguments"));
+    }
+
+    /// `{{now_s}}`, `{{now_ms}}`, `{{now_us}}` truncate (`int(time.time())`); their `_round`
+    /// kin round to the nearest unit as Python's `round()` does, a tie to the even one.
+    #[test]
+    fn rounding_clock_placeholders_round_to_the_nearest_unit() {
+        let t = Template::parse(
+            "{{now_s}}|{{now_s_round}}|{{now_ms}}|{{now_ms_round}}|{{now_us}}|{{now_us_round}}",
+            Scope::default(),
+        )
+        .expect("valid");
+        let at = |ns: u64| {
+            let mut rng = SplitMix64::new(1);
+            let mut v = Values {
+                seq: 0,
+                index: 0,
+                core: 0,
+                conn: 0,
+                user: &[],
+                vars: &[],
+                rng: &mut rng,
+                split: SplitValues::default(),
+            };
+            let mut out = Vec::new();
+            t.render_at(&mut v, Some(ns), &mut out);
+            String::from_utf8(out).expect("utf-8")
+        };
+        // x.7 s, x.0007 ms...: a fraction of .5 and more reads one unit later when rounded
+        assert_eq!(
+            at(1_700_000_000_798_765_678),
+            "1700000000|1700000001|1700000000798|1700000000799|1700000000798765|1700000000798766"
+        );
+        // below .5: rounding is truncation
+        assert_eq!(
+            at(1_700_000_000_499_499_499),
+            "1700000000|1700000000|1700000000499|1700000000499|1700000000499499|1700000000499499"
+        );
+        // exactly .5: to the even one, as round(1700000000.5) == 1700000000 and round(1700000001.5) == 1700000002
+        assert_eq!(at(1_700_000_000_500_000_000).split('|').nth(1), Some("1700000000"));
+        assert_eq!(at(1_700_000_001_500_000_000).split('|').nth(1), Some("1700000002"));
+        assert_eq!(at(1_700_000_000_000_500_000).split('|').nth(3), Some("1700000000000"));
+        assert_eq!(at(1_700_000_000_001_500_000).split('|').nth(3), Some("1700000000002"));
+        assert_eq!(at(1_700_000_000_000_001_500).split('|').nth(5), Some("1700000000000002"));
+        // one instant for every clock placeholder of a render, read from the clock
+        let s = render(&t, &[], &[]);
+        let n: Vec<u64> = s.split('|').map(|p| p.parse().expect("a whole number")).collect();
+        assert!(n[1] == n[0] || n[1] == n[0] + 1, "{s}");
+        assert!(n[3] == n[2] || n[3] == n[2] + 1, "{s}");
+        assert_eq!(n[2] / 1000, n[0], "{s}");
+        assert!(Template::parse("{{now_ms_round 1}}", Scope::default())
+            .expect_err("args")
+            .0
+            .contains("takes no arguments"));
     }
 
     #[test]

@@ -408,8 +408,9 @@ mod tests {
         t["request"].as_array().expect("requests").iter().filter_map(|r| r.as_table()).collect()
     }
 
-    /// `int(time.time())` and its kin are send-time placeholders; a bare `time.time()` (a
-    /// float) is listed with the way to write it.
+    /// `int(time.time())` and its kin are send-time placeholders (`round()`'s rounding to the
+    /// nearest unit, as Python's); a bare `time.time()` (a float) is listed with the way to
+    /// write it.
     #[test]
     fn whole_clock_readings_become_placeholders() {
         let (t, skipped) = import(
@@ -424,7 +425,8 @@ class U(HttpUser):
     def stamp(self):
         self.client.post(f"/e?at={int(time.time())}", name="stamp", json={
             "s": int(time.time()), "r": round(time.time()), "f": math.floor(time.time()),
-            "ms": round(time.time() * 1000), "us": int(time.time() * 1000000)})
+            "ms": round(time.time() * 1000), "us": int(time.time() * 1000000),
+            "ur": round(time.time() * 1e6), "fms": math.floor(time.time() * 1000), "half": round(2.5)})
 
     @task
     def float_time(self):
@@ -436,13 +438,17 @@ class U(HttpUser):
         let json = stamp["json"].as_table().expect("json");
         for (k, want) in [
             ("s", "{{=now_s}}"),
-            ("r", "{{=now_s}}"),
+            ("r", "{{=now_s_round}}"),
             ("f", "{{=now_s}}"),
-            ("ms", "{{=now_ms}}"),
+            ("ms", "{{=now_ms_round}}"),
             ("us", "{{=now_us}}"),
+            ("ur", "{{=now_us_round}}"),
+            ("fms", "{{=now_ms}}"),
         ] {
             assert_eq!(json[k].as_str(), Some(want), "{k}: {json:?}");
         }
+        // Python rounds a tie to the even one: round(2.5) == 2
+        assert_eq!(json["half"].as_integer(), Some(2), "{json:?}");
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert!(skipped[0].why.contains("int(time.time())"), "{skipped:?}");
     }

@@ -1378,9 +1378,12 @@ fn builtin(name: &str, args: Vec<Val>, kw: &[(String, Val)], users_file: &mut Op
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Val::Unknown(format!("{name}() without arguments")));
     let short = name.rsplit('.').next().unwrap_or(name);
     let kwarg = |k: &str| kw.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    // int(time.time()), round(time.time() * 1000), ...: a send-time placeholder
-    if let ("int" | "round" | "math.floor", Some(clock)) = (name, args.first().and_then(Val::whole_time)) {
-        return clock;
+    // int(time.time()), round(time.time() * 1000), ...: a send-time placeholder (round's
+    // rounds to the nearest unit; round(x, ndigits) is a float, not one of them)
+    if let ("int" | "round" | "math.floor", [clock]) = (name, args.as_slice()) {
+        if let Some(clock) = clock.whole_time(name == "round") {
+            return clock;
+        }
     }
     match name {
         "print" => Val::None,
@@ -1416,7 +1419,7 @@ fn builtin(name: &str, args: Vec<Val>, kw: &[(String, Val)], users_file: &mut Op
                 _ => Val::Unknown(format!("{name}() of values known only at run time")),
             }
         }
-        "round" => arg(0).float().map_or(Val::Unknown("round()".into()), |x| Val::Int(x.round() as i64)),
+        "round" => arg(0).float().map_or(Val::Unknown("round()".into()), |x| Val::Int(x.round_ties_even() as i64)),
         "list" | "tuple" | "iter" | "itertools.cycle" => match arg(0) {
             v @ (Val::Users(_) | Val::List(_)) => v,
             v => Val::Unknown(format!("{name}() of {}", v.kind())),

@@ -64,15 +64,15 @@ impl Val {
         }
     }
 
-    /// `int(...)`, `round(...)` or `math.floor(...)` of this value, when it is a clock reading
-    /// (`time.time()` times 1, 1000 or 1e6): the send-time placeholder of that unit. blast's
-    /// clocks truncate, so `round()` may read up to one unit earlier than Python's would.
-    pub fn whole_time(&self) -> Option<Val> {
+    /// `int(...)` or `math.floor(...)` (`rounded`: `round(...)`) of this value, when it is a
+    /// clock reading (`time.time()` times 1, 1000 or 1e6): the send-time placeholder of that
+    /// unit, truncated (`{{now_s}}`, ...) or rounded to the nearest unit (`{{now_s_round}}`, ...).
+    pub fn whole_time(&self, rounded: bool) -> Option<Val> {
         let Val::Time(k) = self else { return None };
         let unit = [(1.0, "now_s"), (1000.0, "now_ms"), (1_000_000.0, "now_us")]
             .into_iter()
             .find(|(f, _)| (k - f).abs() < 1e-9 * f)?;
-        Some(Val::Num(format!("{{{{{}}}}}", unit.1)))
+        Some(Val::Num(format!("{{{{{}{}}}}}", unit.1, if rounded { "_round" } else { "" })))
     }
 
     /// The value as a `json = {...}` value, written inline in the dict's order: strings are
@@ -252,13 +252,17 @@ mod tests {
     #[test]
     fn whole_clock_readings_become_send_time_placeholders() {
         let num = |t: &str| Some(Val::Num(t.into()));
-        assert_eq!(Val::Time(1.0).whole_time(), num("{{now_s}}"));
-        assert_eq!(Val::Time(1000.0).whole_time(), num("{{now_ms}}"));
-        assert_eq!(Val::Time(1e6).whole_time(), num("{{now_us}}"));
+        assert_eq!(Val::Time(1.0).whole_time(false), num("{{now_s}}"));
+        assert_eq!(Val::Time(1000.0).whole_time(false), num("{{now_ms}}"));
+        assert_eq!(Val::Time(1e6).whole_time(false), num("{{now_us}}"));
+        // round(): to the nearest unit, as Python's
+        assert_eq!(Val::Time(1.0).whole_time(true), num("{{now_s_round}}"));
+        assert_eq!(Val::Time(1000.0).whole_time(true), num("{{now_ms_round}}"));
+        assert_eq!(Val::Time(1e6).whole_time(true), num("{{now_us_round}}"));
         // other scales (minutes, tenths) and other values are not clock readings blast has
-        assert_eq!(Val::Time(1.0 / 60.0).whole_time(), None);
-        assert_eq!(Val::Time(10.0).whole_time(), None);
-        assert_eq!(Val::Float(1.7e9).whole_time(), None);
+        assert_eq!(Val::Time(1.0 / 60.0).whole_time(true), None);
+        assert_eq!(Val::Time(10.0).whole_time(false), None);
+        assert_eq!(Val::Float(1.7e9).whole_time(false), None);
         // a bare time.time() is a float: listed with the way to write it
         let why = Val::Time(1.0).text().expect_err("a float of seconds");
         assert!(why.contains("int(time.time())"), "{why}");
