@@ -8,10 +8,12 @@ use crate::common::uvicorn::Uvicorn;
 use crate::common::*;
 use std::path::PathBuf;
 
-/// Logins issue `tok-N-USER`, valid `TOKEN_TTL` seconds. `/ws?token=` accepts a live token
-/// (with `REJECT_FIRST=1`, refuses each user's first token, closing before accept: HTTP 403),
-/// acknowledges a subscribe whose `auth` is the same token, and closes with 4401 when the
-/// token expires. `POST /v1/messages` (Bearer of a live token) fans a message out to a room.
+/// Logins issue `tok-N-USER`, valid `TOKEN_TTL` seconds, and the cookie `sid=sid-TOKEN`; each
+/// login is counted by the `sid` it carried: none, the user's latest, an older one. `/ws?token=`
+/// accepts a live token (with `REJECT_FIRST=1`, refuses each user's first token, closing before
+/// accept: HTTP 403), acknowledges a subscribe whose `auth` is the same token, and closes with
+/// 4401 when the token expires. `POST /v1/messages` (Bearer of a live token; with
+/// `PROBE_REJECT_FIRST=1`, of any token but the user's first) fans a message out to a room.
 const APP: &str = r#"
 import asyncio, itertools, os, time
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -20,13 +22,18 @@ from pydantic import BaseModel
 
 TTL = float(os.environ.get("TOKEN_TTL", "60"))
 REJECT_FIRST = os.environ.get("REJECT_FIRST") == "1"
+PROBE_REJECT_FIRST = os.environ.get("PROBE_REJECT_FIRST") == "1"
 app = FastAPI()
 tokens = {}
 seq = itertools.count(1)
 stats = {"logins": 0, "bad_logins": 0, "accepted": 0, "rejected": 0, "expired_closes": 0,
          "users": {}, "tokens_accepted": [], "subscribed": 0, "subscribe_token_mismatch": 0,
-         "messages": 0, "sent": 0, "cookie_matches": 0, "cookie_wrong": 0}
+         "messages": 0, "sent": 0, "cookie_matches": 0, "cookie_wrong": 0,
+         "login_no_sid": 0, "login_latest_sid": 0, "login_older_sid": 0,
+         "probes_refused": 0, "probe_cookie_matches": 0, "probe_cookie_wrong": 0}
 first_token_seen = set()
+first_token = {}
+last_sid = {}
 rooms = {}
 
 class Login(BaseModel):
@@ -34,14 +41,24 @@ class Login(BaseModel):
     password: str
 
 @app.post("/auth/login")
-def login(body: Login):
+def login(body: Login, request: Request):
     if body.password != "pw-" + body.username:
         stats["bad_logins"] += 1
         return JSONResponse({"detail": "bad credentials"}, status_code=401)
     stats["logins"] += 1
     stats["users"][body.username] = stats["users"].get(body.username, 0) + 1
+    # A browser's login again carries the session cookie of the user's last login.
+    sid = request.cookies.get("sid")
+    if sid is None:
+        stats["login_no_sid"] += 1
+    elif sid == last_sid.get(body.username):
+        stats["login_latest_sid"] += 1
+    else:
+        stats["login_older_sid"] += 1
     tok = "tok-%d-%s" % (next(seq), body.username)
     tokens[tok] = (body.username, time.monotonic() + TTL)
+    first_token.setdefault(body.username, tok)
+    last_sid[body.username] = "sid-" + tok
     # A session cookie too, as cookie-session apps set: the upgrade must carry the user's own.
     response = JSONResponse({"access_token": tok, "token_type": "bearer"})
     response.set_cookie("sid", "sid-" + tok, httponly=True, path="/")
@@ -99,8 +116,19 @@ async def ws(websocket: WebSocket):
 @app.post("/v1/messages")
 async def message(request: Request):
     auth = request.headers.get("authorization", "")
-    if not auth.startswith("Bearer ") or not live(auth[7:]):
+    tok = auth[7:] if auth.startswith("Bearer ") else ""
+    if PROBE_REJECT_FIRST:
+        ok = tok in tokens and tok != first_token.get(tokens[tok][0])
+    else:
+        ok = live(tok)
+    if not ok:
+        stats["probes_refused"] += 1
         return JSONResponse({"detail": "no token"}, status_code=401)
+    # The user's cookie of the login whose token the probe carries.
+    if request.cookies.get("sid") == "sid-" + tok:
+        stats["probe_cookie_matches"] += 1
+    else:
+        stats["probe_cookie_wrong"] += 1
     body = await request.json()
     stats["messages"] += 1
     for w in list(rooms.get(body["conversation_id"], ())):
@@ -219,6 +247,49 @@ fn refused_upgrades_and_expired_tokens_log_in_again_counted_as_the_server_counte
     assert!(closes >= n(&l["auth_closes"]) && closes <= n(&l["auth_closes"]) + 20, "{stats}\n{l}");
     assert_eq!(n(&j["connections"]["established"]), 20 + n(&l["auth_closes"]), "{}", j["connections"]);
     assert_eq!(n(&stats["subscribe_token_mismatch"]), 0, "{stats}");
+}
+
+/// A probe refused as its user (each user's first token is refused for probes) logs the user in
+/// again from the user's last login, as its connection's relogin does: the login carries the
+/// session cookie the user's connection login set, the probes after it carry the cookie of the
+/// login whose token they carry, and the connection's own relogin at its token's expiry (4 s)
+/// starts from the probe's relogin, carrying its cookie. The app counts every login by the
+/// cookie it carried: none only for each user's first.
+#[test]
+fn a_probe_relogin_starts_from_the_users_last_login_and_its_connection_from_the_probes() {
+    // Shared: exact counts judged against the app's; the probe relogins (in the first second
+    // of probes) have 4 s before the connections' tokens expire.
+    let _g = shared();
+    let dir = ReportDir::new("ws-probe-relogin-jar");
+    let app = Uvicorn::start(&dir.0, APP, &[("TOKEN_TTL", "4"), ("PROBE_REJECT_FIRST", "1")]);
+    let file = login_file(&dir);
+    let target = format!("ws://{}/ws", app.addr);
+    let args = ws_probe_args(&target, "2", "5s", "5/s", &["--rooms", "1", "--timeout", "10s"]);
+    let login = file.to_str().expect("path");
+    let r = blast(&[&args[..], &["--login", login, "--subscribe", SUBSCRIBE, "--cores", "1"][..]].concat());
+    let j = r.json.as_ref().unwrap_or_else(|| panic!("no report: {}{}", r.stdout, r.stderr));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let stats = app.json("GET", "/stats");
+    let (l, p) = (&j["logins"], &j["probes"]);
+    assert!(l["failed"].as_object().is_some_and(|m| m.is_empty()), "{l}");
+    // Each user: its connection's login, one probe relogin (its first probe refused), one
+    // relogin of its connection at the 4401 close.
+    assert_eq!(n(&l["probe_relogins"]), 2, "{l}\n{stats}");
+    assert_eq!(n(&stats["probes_refused"]), 2, "{stats}");
+    assert_eq!((n(&l["auth_closes"]), n(&l["relogins"])), (2, 2), "{l}");
+    assert_eq!(n(&l["ok"]), 6, "{l}");
+    assert_eq!(n(&stats["logins"]), 6, "{stats}");
+    // Only the first login of each user came without its session cookie; every later one
+    // carried the cookie of the user's latest login, whichever path made that login.
+    assert_eq!(n(&stats["login_no_sid"]), 2, "{stats}");
+    assert_eq!(n(&stats["login_older_sid"]), 0, "{stats}");
+    assert_eq!(n(&stats["login_latest_sid"]), 4, "{stats}");
+    // Every probe the app let through carried the cookie its token's login set.
+    assert!(n(&p["sent"]) >= 10, "{p}");
+    assert_eq!(n(&p["failed_to_send"]), 0, "{p}");
+    assert_eq!(n(&stats["probe_cookie_matches"]), n(&p["sent"]), "{stats}\n{p}");
+    assert_eq!(n(&stats["probe_cookie_wrong"]), 0, "{stats}");
+    assert_eq!(n(&stats["cookie_wrong"]), 0, "each upgrade its user's cookie: {stats}");
 }
 
 /// Wrong passwords: every login fails (401), the connections fail as `login` with the

@@ -8,6 +8,9 @@
 //! Cookies: each connection is a virtual user with a jar of its own (in its `UserLogin`'s
 //! scratch), filled from every response of its login (redirects followed as in `blast api`)
 //! and sent with its upgrade request (`WsLogin::upgrade_request`), as a browser's would be.
+//! A login again starts from the user's last one (its jar, its captures): the connection's
+//! own, or the newer one a probe relogin of the same user left in `ProbeUsers`
+//! (`session::log_in_as`, the one way both log a user in).
 
 use crate::engine::rng::SplitMix64;
 use crate::http::cookies::CookieUrl;
@@ -76,7 +79,7 @@ pub struct ProbeCredentials {
     pub headers: Vec<(String, String)>,
 }
 
-/// One virtual user's login state: what its last login captured.
+/// One virtual user's login state: what its last login captured, its cookies.
 #[derive(Default)]
 pub struct UserLogin {
     scratch: Scratch,
@@ -84,6 +87,14 @@ pub struct UserLogin {
     pub valid: bool,
     /// Logins this user has done (the first, then relogins).
     pub logins: u64,
+}
+
+impl UserLogin {
+    /// A copy that a login of the same user elsewhere starts from (`ProbeUsers` keeps it): the
+    /// captures, the jar, the random stream and the count of logins; not known to be valid.
+    pub fn carried(&self) -> UserLogin {
+        UserLogin { scratch: self.scratch.carried(), valid: false, logins: self.logins }
+    }
 }
 
 impl WsLogin {

@@ -19,7 +19,7 @@ use crate::http::ResponseDecoder;
 use crate::tls::Stream;
 use crate::workloads::ws::login::{ProbeCredentials, UserLogin};
 use crate::workloads::ws::plan::{ProbeVia, WsPlan};
-use crate::workloads::ws::session;
+use crate::workloads::ws::session::{self, LoginFor};
 use crate::workloads::ws::state::{now_us, CoreWs};
 use crate::workloads::ws::tally::ProbeSent;
 use bytes::BytesMut;
@@ -162,27 +162,11 @@ async fn attempt(
 }
 
 /// A probe sent as `user` was refused (401, 403): the user logs in again (a login of its own,
-/// counted in the logins and as a probe relogin) and its new credentials replace the refused
-/// ones; `None` when that login failed (counted by reason; the user is left out until its
-/// connection logs in again).
+/// from the user's last login, as its connection's relogin; counted in the logins and as a
+/// probe relogin) and its new credentials replace the refused ones; `None` when that login
+/// failed (counted by reason; the user is left out until its connection logs in again).
 async fn log_in_again(core: &CoreWs, user: u64) -> Option<Arc<ProbeCredentials>> {
-    let (login, scenario) = (core.plan.login.as_ref()?, core.login.as_ref()?);
-    let mut state = UserLogin::default();
-    match login.log_in(scenario, user, &mut state).await {
-        Ok(()) => {
-            {
-                let mut t = core.tally.borrow_mut();
-                t.logins += 1;
-                t.probe_relogins += 1;
-            }
-            Some(core.shared.probe_users.set(session::credentials(core, user, &state)?))
-        }
-        Err(reason) => {
-            *core.tally.borrow_mut().login_failed.entry(reason).or_default() += 1;
-            core.shared.probe_users.remove(user);
-            None
-        }
-    }
+    session::log_in_as(core, user, &mut UserLogin::default(), LoginFor::Probe).await.ok().flatten()
 }
 
 async fn open(core: &CoreWs) -> Result<Channel, String> {

@@ -12,6 +12,7 @@ use crate::workloads::ws::tally::{Membership, UNCONFIRMED};
 use futures_util::{SinkExt, StreamExt};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::Message;
@@ -156,23 +157,11 @@ async fn connect(
     refusals: &mut u32,
 ) -> Result<(Ws, Instant), String> {
     loop {
-        if let (Some(login), Some(state)) = (&core.plan.login, &core.login) {
-            if !user.valid {
-                let again = user.logins > 0;
-                match login.log_in(state, global, user).await {
-                    Ok(()) => {
-                        let mut t = core.tally.borrow_mut();
-                        t.logins += 1;
-                        t.relogins += u64::from(again);
-                        drop(t);
-                        share_login(core, global, user);
-                    }
-                    Err(reason) => {
-                        *core.tally.borrow_mut().login_failed.entry(reason).or_default() += 1;
-                        return Err("login".to_string());
-                    }
-                }
-            }
+        if core.plan.login.is_some()
+            && !user.valid
+            && log_in_as(core, global, user, LoginFor::Connection).await.is_err()
+        {
+            return Err("login".to_string());
         }
         let started = Instant::now();
         // Boxed: the connect and upgrade state (TLS and HTTP handshakes) is several KiB, needed
@@ -472,21 +461,61 @@ fn carries_sent_probe_id(core: &CoreWs, text: &str, received_us: u64) -> bool {
         .any(|id| core.shared.sent_at(id).is_some_and(|at| at <= received_us))
 }
 
-/// User `user`'s login, as a connection's succeeded: HTTP probes may be sent as it from now on.
-pub(crate) fn share_login(core: &CoreWs, user: u64, state: &UserLogin) {
-    if core.plan.probes_as_users() {
-        if let Some(c) = credentials(core, user, state) {
-            core.shared.probe_users.set(c);
+/// Why a user logs in, for the tally: its connection (the first login, then relogins), or a
+/// probe sent as it that the target refused (a probe relogin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LoginFor {
+    Connection,
+    Probe,
+}
+
+/// Logs virtual user `user` in (`--login`), the one way a connection and the probe publisher
+/// do: from its last login, `state` or the newer one a login of the user elsewhere left in
+/// `ProbeUsers` (its jar, its captures, its count of logins), so that a login again carries
+/// what the earlier ones set, and leaves in `state` what this one set. Counted (`why`), and
+/// shared for the HTTP probes: `Ok` holds the user's new probe credentials (none without HTTP
+/// probes). `Err`: why it failed (counted; no probe is sent as the user until it logs in).
+pub(crate) async fn log_in_as(
+    core: &CoreWs,
+    user: u64,
+    state: &mut UserLogin,
+    why: LoginFor,
+) -> Result<Option<Arc<ProbeCredentials>>, String> {
+    let (Some(login), Some(scenario)) = (&core.plan.login, &core.login) else { return Ok(None) };
+    if let Some(newer) = core.shared.probe_users.login_newer_than(user, state.logins) {
+        *state = newer;
+    }
+    let again = state.logins > 0;
+    match login.log_in(scenario, user, state).await {
+        Ok(()) => {
+            let mut t = core.tally.borrow_mut();
+            t.logins += 1;
+            match why {
+                LoginFor::Connection => t.relogins += u64::from(again),
+                LoginFor::Probe => t.probe_relogins += 1,
+            }
+            drop(t);
+            Ok(share_login(core, user, state))
+        }
+        Err(reason) => {
+            *core.tally.borrow_mut().login_failed.entry(reason.clone()).or_default() += 1;
+            core.shared.probe_users.remove(user);
+            Err(reason)
         }
     }
 }
 
-/// User `user`'s probe credentials from its login `state` (none without a login).
-pub(crate) fn credentials(core: &CoreWs, user: u64, state: &UserLogin) -> Option<ProbeCredentials> {
+/// User `user`'s login `state` succeeded: HTTP probes may be sent as it from now on, with the
+/// credentials returned, and its next login elsewhere starts from `state`.
+fn share_login(core: &CoreWs, user: u64, state: &UserLogin) -> Option<Arc<ProbeCredentials>> {
+    if !core.plan.probes_as_users() {
+        return None;
+    }
     let (login, scenario) = (core.plan.login.as_ref()?, core.login.as_ref()?);
     let t = &core.plan.probe_target;
     let url = CookieUrl { https: t.tls, host: &t.host, path: &t.path };
-    Some(login.probe_credentials(scenario, user, state, &url, &mut core.rng.borrow_mut()))
+    let c = login.probe_credentials(scenario, user, state, &url, &mut core.rng.borrow_mut());
+    Some(core.shared.probe_users.set(c, state.carried()))
 }
 
 #[cfg(test)]

@@ -210,6 +210,13 @@ impl Scratch {
     pub fn cookie_header(&self, url: &CookieUrl<'_>) -> Option<String> {
         self.jar.header_now(url)
     }
+
+    /// What the connection's virtual user carries into its next login, run elsewhere (`blast ws
+    /// --login`'s probe relogin): its captured variables, its own jar, its random stream; no
+    /// buffer.
+    pub fn carried(&self) -> Scratch {
+        Scratch { vars: self.vars.clone(), jar: self.jar.clone(), rng: self.rng.clone(), ..Scratch::default() }
+    }
 }
 
 /// A piece of a multipart body as sent.
