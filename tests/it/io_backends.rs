@@ -228,28 +228,36 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     let _ = std::fs::remove_file(&cert);
 }
 
-/// Single-shot receives (the way of kernels before 6.0, asked for with `BLAST_RING_RECV`):
-/// every request answered, the plan line says so.
+/// Single-shot receives (the way of kernels before 6.0) and multishot ones without the
+/// kernel's receive times (kernels that give none), both asked for with `BLAST_RING_RECV`:
+/// every request answered, the plan line says which; unasked, the ring says it times
+/// responses by the kernel's receive times (this kernel gives them).
 #[test]
-fn the_ring_on_single_shot_receives_answers_every_request() {
+fn the_ring_on_each_way_of_receiving_answers_every_request() {
     // Shared: exact counts at 2,000/s.
     let _g = shared();
     require_uring();
     let server = Server::start(&[]);
-    let json = temp_path("single.json");
-    let out = std::process::Command::new(BLAST)
-        .args(["api", "--io", "ring", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "8"])
-        .args(["--quiet", "--target", &server.url(), "--json"])
-        .arg(&json)
-        .env("BLAST_RING_RECV", "single")
-        .output()
-        .expect("run blast");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
-    let _ = std::fs::remove_file(&json);
-    assert!(plan_io(&j).starts_with("ring (single-shot recv"), "{}", plan_io(&j));
-    assert_eq!(f(&j, "/requests/ok"), 4000.0, "{j}");
-    assert_eq!(f(&j, "/requests/scheduled"), 4000.0);
+    for (asked, says) in [
+        ("single", "ring (single-shot recv"),
+        ("multishot", "ring (multishot recv, provided buffers, registered sockets;"),
+        ("", "ring (multishot recv, provided buffers, registered sockets, kernel receive times"),
+    ] {
+        let json = temp_path(&format!("recv-{asked}.json"));
+        let out = std::process::Command::new(BLAST)
+            .args(["api", "--io", "ring", "--rate", "2000", "--duration", "2s", "--cores", "1", "--conns", "8"])
+            .args(["--quiet", "--target", &server.url(), "--json"])
+            .arg(&json)
+            .env("BLAST_RING_RECV", asked)
+            .output()
+            .expect("run blast");
+        assert_eq!(out.status.code(), Some(0), "{asked}: {}", String::from_utf8_lossy(&out.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
+        let _ = std::fs::remove_file(&json);
+        assert!(plan_io(&j).starts_with(says), "{asked}: {}", plan_io(&j));
+        assert_eq!(f(&j, "/requests/ok"), 4000.0, "{asked}: {j}");
+        assert_eq!(f(&j, "/requests/scheduled"), 4000.0, "{asked}");
+    }
 }
 
 /// A kept connection the target closes while it is idle is seen on the ring (its receive ends)

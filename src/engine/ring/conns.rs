@@ -7,9 +7,13 @@
 //! a connection that is closed (timeout, a response that closes it, the peer's close) takes a
 //! new generation, and completions of the old one only release what they held. A connection's
 //! buffers are reused only once none of its operations is in the kernel.
+//!
+//! Time: a batch of completions is timed by one clock read, except stamped receives (the
+//! kernel's receive time of the read's last segment, `uring::RecvMode::Stamped`): a response
+//! ends when its last byte arrived, not when the core took it.
 
-use super::sock::{before_response, connect_error, os_error, set_nodelay, sockaddr, tcp_socket};
-use super::uring::{RecvMode, Ring, BUF_SIZE};
+use super::sock::{before_response, connect_error, os_error, set_nodelay, set_rx_stamps, sockaddr, tcp_socket};
+use super::uring::{realtime_ns, RecvMode, Ring, BUF_SIZE};
 use super::{Answer, Lone};
 use crate::engine::core::{cut, not_sent, record_call, row_of_kind, Call, Ends};
 use crate::engine::queue::JobQueue;
@@ -25,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// Read buffer reserve per connection; grows only for large responses.
 const READ_CHUNK: usize = 8 * 1024;
+/// How long the core wakes for each response after a read without its receive time.
+const UNSTAMPED_HOLD: Duration = Duration::from_millis(100);
 /// Longest the end of a run waits for the kernel to give back every connection's operations.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -107,6 +113,12 @@ pub(super) struct Engine<'w, W: Lone> {
     /// Sends queued since the last `io_uring_enter`: their completions (posted at once, as the
     /// kernel takes the bytes) are no reason to wake, so the wait is for one completion more.
     pub(super) sends_queued: usize,
+    /// Connects in the kernel (their completions time the connect and release a waiting job).
+    pub(super) connecting: usize,
+    /// Until then the core wakes for each response: a read came without its receive time
+    /// (the kernel turns receive times on a moment after the first socket asks) and was
+    /// timed by the clock read after the wait.
+    pub(super) unstamped_until: Option<Instant>,
     /// Where connections reopen.
     pub(super) target: SocketAddr,
 }
@@ -118,7 +130,8 @@ impl<W: Lone> Engine<'_, W> {
     pub(super) fn preconnect(&mut self, conns: usize, rec: &mut Recorder) -> (u64, Option<ErrorKind>) {
         let (mut failed, mut error) = (0, None);
         let mut target = None;
-        let multishot = self.ring.mode == RecvMode::Multishot;
+        let multishot = self.ring.mode != RecvMode::Single;
+        let stamped = self.ring.mode == RecvMode::Stamped;
         for i in 0..conns {
             let proto = self.w.ring_conn(&self.core, i);
             let inbuf = if multishot { Box::default() } else { vec![0u8; BUF_SIZE].into_boxed_slice() };
@@ -162,6 +175,9 @@ impl<W: Lone> Engine<'_, W> {
                 Some((fd, addr)) if self.ring.register(i as u32, fd.as_raw_fd()).is_ok() => {
                     rec.record_connect(took, true);
                     set_nodelay(&fd);
+                    if stamped {
+                        set_rx_stamps(&fd);
+                    }
                     target.get_or_insert(addr);
                     self.slots[i].sock = Some(fd);
                     self.slots[i].state = State::Idle;
@@ -188,24 +204,42 @@ impl<W: Lone> Engine<'_, W> {
     ///
     /// # Safety
     /// What the entry points to belongs to slot `i` and stays put while `ops` counts it.
-    unsafe fn push(&mut self, i: usize, sqe: io_uring::squeue::Entry) {
+    unsafe fn push(&mut self, i: usize, sqe: io_uring::squeue::Entry) -> bool {
         // SAFETY: the caller's promise.
-        if unsafe { self.ring.push(&sqe) }.is_ok() {
+        let pushed = unsafe { self.ring.push(&sqe) }.is_ok();
+        if pushed {
             self.slots[i].ops += 1;
         }
+        pushed
+    }
+
+    /// Whether the core may sleep until its next due send with calls in flight: their
+    /// responses carry the kernel's receive time (nothing is timed by when the core wakes), the
+    /// kernel posts completions only when asked (no wake-up each), no job waits for a
+    /// connection and no connect is in the kernel (a connect is timed by its completion).
+    pub(super) fn sleeps_through_responses(&self, now: Instant) -> bool {
+        self.ring.mode == RecvMode::Stamped
+            && self.ring.deferred
+            && self.queue.is_empty()
+            && self.connecting == 0
+            && self.unstamped_until.is_none_or(|until| now >= until)
     }
 
     fn arm_recv(&mut self, i: usize) {
         let s = &mut self.slots[i];
         let ud = user_data(i, OP_RECV, s.gen);
         let sqe = match self.ring.mode {
+            RecvMode::Stamped => {
+                opcode::RecvMsgMulti::new(types::Fixed(i as u32), self.ring.msghdr(), self.ring.group()).build()
+            }
             RecvMode::Multishot => opcode::RecvMulti::new(types::Fixed(i as u32), self.ring.group()).build(),
             RecvMode::Single => {
                 opcode::Recv::new(types::Fixed(i as u32), s.inbuf.as_mut_ptr(), s.inbuf.len() as u32).build()
             }
         };
         // SAFETY: a single-shot receive writes into the slot's `inbuf`, which is not touched
-        // (nor freed: slots live until `close_all` has waited for every operation) meanwhile.
+        // (nor freed: slots live until `close_all` has waited for every operation) meanwhile;
+        // a stamped one reads the ring's header, which lives as long as the ring.
         unsafe { self.push(i, sqe.user_data(ud)) };
     }
 
@@ -272,6 +306,9 @@ impl<W: Lone> Engine<'_, W> {
                 return self.fail_connect(i, ErrorKind::ConnectOther, now);
             }
         };
+        if self.ring.mode == RecvMode::Stamped {
+            set_rx_stamps(&fd);
+        }
         let s = &mut self.slots[i];
         s.sock = Some(fd);
         s.state = State::Connecting;
@@ -282,7 +319,9 @@ impl<W: Lone> Engine<'_, W> {
             .build()
             .user_data(user_data(i, OP_CONNECT, s.gen));
         // SAFETY: the address lives in the slot, unchanged until the connect completes.
-        unsafe { self.push(i, sqe) };
+        if unsafe { self.push(i, sqe) } {
+            self.connecting += 1;
+        }
     }
 
     /// The slot's connect failed: its job is not sent.
@@ -383,15 +422,21 @@ impl<W: Lone> Engine<'_, W> {
         }
     }
 
-    /// Takes every completion the kernel posted and acts on it; `now` times them all.
+    /// Takes every completion the kernel posted and acts on it; `now` times them all but
+    /// stamped receives, which end when the kernel received their bytes.
     pub(super) fn complete(&mut self, now: Instant) {
         let mut done = std::mem::take(&mut self.done);
         done.clear();
         self.ring.reap(&mut done);
-        for &(ud, res, flags) in &done {
+        // The receive times' clock read with `now`: a time `age` before it is `now - age`.
+        let real_now = if self.ring.mode == RecvMode::Stamped { realtime_ns() } else { 0 };
+        for &(ud, mut res, flags) in &done {
             let (i, op, gen) = parts(ud);
             if op == OP_CANCEL || i >= self.slots.len() {
                 continue;
+            }
+            if op == OP_CONNECT {
+                self.connecting = self.connecting.saturating_sub(1);
             }
             let more = cqueue::more(flags);
             // A provided buffer's bytes, copied out and the buffer given back.
@@ -401,18 +446,39 @@ impl<W: Lone> Engine<'_, W> {
                 s.ops = s.ops.saturating_sub(1);
             }
             let current = gen == s.gen & 0xff_ffff && s.state != State::Closing;
-            if op == OP_RECV && res > 0 && current {
-                let got = match (self.ring.mode, bid) {
-                    (RecvMode::Multishot, Some(b)) => self.ring.buffer(b, res as usize),
-                    _ => &s.inbuf[..(res as usize).min(s.inbuf.len())],
+            let mut at = now;
+            if op == OP_RECV && res > 0 {
+                let (got, stamp) = match bid {
+                    Some(b) => self.ring.received(b, res as usize),
+                    None => (&s.inbuf[..(res as usize).min(s.inbuf.len())], None),
                 };
-                if s.read.capacity() - s.read.len() < got.len() {
-                    s.read.reserve(got.len().max(READ_CHUNK));
+                if self.ring.mode == RecvMode::Stamped {
+                    // The completion's length counts the header: the payload's is the read's
+                    // (none and no more to come: the peer's close).
+                    res = got.len() as i32;
+                    match stamp {
+                        Some(stamp) => {
+                            // Never before the call began (a clock stepped back), never after now.
+                            let age = Duration::from_nanos(real_now.saturating_sub(stamp));
+                            at = now.checked_sub(age).unwrap_or(now).max(s.started);
+                        }
+                        None if !got.is_empty() => self.unstamped_until = Some(now + UNSTAMPED_HOLD),
+                        None => {}
+                    }
                 }
-                s.read.extend_from_slice(got);
+                if current {
+                    if s.read.capacity() - s.read.len() < got.len() {
+                        s.read.reserve(got.len().max(READ_CHUNK));
+                    }
+                    s.read.extend_from_slice(got);
+                }
             }
             if let Some(b) = bid {
                 self.ring.recycle(b);
+            }
+            if op == OP_RECV && res == 0 && more {
+                // A stamped read that brought nothing but control data: not the peer's close.
+                continue;
             }
             if !current {
                 if self.slots[i].state == State::Closing && self.slots[i].ops == 0 {
@@ -423,7 +489,7 @@ impl<W: Lone> Engine<'_, W> {
             match op {
                 OP_CONNECT => self.connected(i, res, now),
                 OP_SEND => self.sent(i, res, now),
-                OP_RECV => self.received(i, res, more, now),
+                OP_RECV => self.received(i, res, more, at),
                 _ => {}
             }
             if self.slots[i].state == State::Closing && self.slots[i].ops == 0 {

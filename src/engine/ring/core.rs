@@ -4,7 +4,9 @@
 //! core's accounting), give queued jobs to free connections (render, queue the send), close
 //! the second when one has passed, hand every queued submission to the kernel and wait for
 //! completions until the next due slot (one `io_uring_enter`), then take the completions in
-//! one batch, timed by one clock read, and record what they end (`conns`).
+//! one batch, timed by one clock read (or by the kernel's receive times, when the receives
+//! bring them: then only the next due slot wakes the core), and record what they end
+//! (`conns`).
 
 use super::conns::Engine;
 use super::uring::{RecvMode, Ring};
@@ -82,6 +84,8 @@ pub async fn run_core<W: Lone>(
         inflight: 0,
         done: Vec::with_capacity(entries as usize * 2),
         sends_queued: 0,
+        connecting: 0,
+        unstamped_until: None,
         target: w.addrs().first().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
     };
     let (failed, error) = e.preconnect(conns, &mut pre);
@@ -200,7 +204,13 @@ pub async fn run_core<W: Lone>(
         for at in [yield_at, drain_until].into_iter().flatten() {
             wake = wake.min(at);
         }
-        let want = std::mem::take(&mut e.sends_queued) + 1;
+        // What ends the wait early: one completion more than the sends just queued (whose
+        // completions come at once), so each response wakes the core. Where responses carry
+        // the kernel's receive time the core sleeps through them until the wait's end (or a
+        // full completion queue), except in the drain, where the last responses end the run.
+        let sends = std::mem::take(&mut e.sends_queued);
+        let want =
+            if drain_until.is_none() && e.sleeps_through_responses(now) { e.ring.all_completions() } else { sends + 1 };
         if let Err(err) = e.ring.enter(wake.saturating_duration_since(now), want) {
             eprintln!("blast: core {index}: io_uring_enter failed ({err}); the core stops");
             stopped_at.get_or_insert(now);

@@ -3,7 +3,10 @@
 //! wake-up queues every due request's send (and the receives to re-arm), hands them to the
 //! kernel in one `io_uring_enter` that also waits, until the next due send, for completions,
 //! and reaps the completions in one batch. Sockets are registered (fixed files); receives are
-//! multishot into provided buffers where the kernel has them, single-shot otherwise.
+//! multishot into provided buffers where the kernel has them, single-shot otherwise. With the
+//! kernel's receive time on each read (`SO_TIMESTAMPNS`), a response is timed when its last
+//! segment arrived, and the core sleeps until its next due send instead of waking for each
+//! response.
 //!
 //! The pacer, the queue and the recorder are the epoll core's (`engine::core`): the schedule,
 //! the accounting of every request and the figures are the same. The protocol stays outside:
@@ -30,13 +33,17 @@ use std::time::{Duration, Instant};
 
 /// Whether this kernel runs the ring: `Ok` says how it receives (the run's plan line shows
 /// it), `Err` why it refuses. `BLAST_RING_RECV=single` asks for single-shot receives where
-/// multishot ones would do (to compare the two, and to test the older kernels' way).
+/// multishot ones would do, `BLAST_RING_RECV=multishot` for multishot receives without the
+/// kernel's receive times (a core that wakes for every response, as before them): to compare
+/// the ways, and to test the older kernels' ones.
 pub fn probe() -> Result<String, String> {
     let single = |why: &str| format!("single-shot recv ({why}), registered sockets");
+    let asked = std::env::var("BLAST_RING_RECV").unwrap_or_default();
     Ok(match uring::probe()? {
         uring::RecvMode::Single => single("the kernel refused multishot"),
-        _ if std::env::var("BLAST_RING_RECV").is_ok_and(|v| v == "single") => single("BLAST_RING_RECV=single"),
-        multishot => multishot.describe().to_string(),
+        _ if asked == "single" => single("BLAST_RING_RECV=single"),
+        uring::RecvMode::Stamped if asked == "multishot" => uring::RecvMode::Multishot.describe().to_string(),
+        found => found.describe().to_string(),
     })
 }
 

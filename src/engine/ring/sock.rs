@@ -85,3 +85,18 @@ pub(super) fn set_nodelay(fd: &impl AsRawFd) {
         )
     };
 }
+
+/// Asks the kernel for each read's receive time (`SO_TIMESTAMPNS`, stamped receives).
+pub(super) fn set_rx_stamps(fd: &impl AsRawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: the option value is a c_int that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            &one as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+}
