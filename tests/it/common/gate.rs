@@ -101,8 +101,10 @@ impl Drop for Shared {
     }
 }
 
-/// When a guard was taken, for `BLAST_TEST_TIMES=FILE`: each guard appends `seconds kind test`
-/// to FILE when dropped, so that the suite's longest tests can be found (`sort -rn FILE`).
+/// When a guard was taken, for `BLAST_TEST_TIMES=FILE`: each guard appends `seconds kind test
+/// end` to FILE when dropped (`end` in Unix seconds), so that the suite's longest tests can be
+/// found (`sort -rn FILE`), and when the machine was full, shared or idle (each guard from
+/// `end - seconds` to `end`).
 struct Held {
     kind: &'static str,
     since: Instant,
@@ -118,7 +120,9 @@ impl Drop for Held {
     fn drop(&mut self) {
         let Some(path) = std::env::var_os("BLAST_TEST_TIMES") else { return };
         let test = std::thread::current().name().unwrap_or("?").to_string();
-        let line = format!("{:.1} {} {test}\n", self.since.elapsed().as_secs_f64(), self.kind);
+        let at =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let line = format!("{:.1} {} {test} {at:.1}\n", self.since.elapsed().as_secs_f64(), self.kind);
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
             let _ = f.write_all(line.as_bytes());
