@@ -249,10 +249,13 @@ fn refused_tokens_get_advice_naming_what_was_given_and_what_the_server_answered(
     assert!(r.stderr.contains("the upgrade needs auth: --token"), "{}", r.stderr);
 }
 
-/// `blast ws --shard I/2` against `target`, both shards starting on the same second.
+/// `blast ws --shard I/2` against `target`, both shards starting on the same second. A timeout
+/// of 2 s (not 5 s), as tests/it/shards.rs's ws shards: shard 1 lingers a timeout and a second
+/// after its hold for shard 0's last probes, which arrive within milliseconds here.
 fn shard(target: &str, i: u32, start_at: &str, json: &std::path::Path, extra: &[&str]) -> Child {
     let shard = format!("{i}/2");
-    let mut args = ws_probe_args(target, "20", "2s", "10/s", &["--shard", &shard, "--start-at", start_at]);
+    let own = ["--shard", &shard, "--start-at", start_at, "--timeout", "2s"];
+    let mut args = ws_probe_args(target, "20", "2s", "10/s", &own);
     args.extend_from_slice(extra);
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
