@@ -196,10 +196,8 @@ fn chat_mix_matches_locust_on_one_service() {
 /// the SHA-256 of what was sent; the service checks sizes and chunk indexes itself.
 #[test]
 fn chunked_upload_matches_locust_on_one_service() {
-    // Shared: counts, none a rate (blast's 6 uploads are whole however late its sends; Locust
-    // needs 2 uploads of 2 users in 4 s). A Locust busy on a core is the load shared tests are
-    // made to bear.
-    let _g = shared();
+    // Exclusive: real Locust beside blast (both at once).
+    let _g = exclusive();
     let (app, blast_app) = at_once(|| App::start("chat4all_app.py"), || App::start("chat4all_app.py"));
     let profile = import("side_upload.py", 2, &blast_app.url());
     let toml = std::fs::read_to_string(&profile).expect("profile");

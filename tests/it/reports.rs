@@ -614,9 +614,8 @@ class U(HttpUser):
 /// here is the server's count, and blast's 40/s beside Locust's 2 users slows neither).
 #[test]
 fn csv_files_match_what_real_locust_writes_against_the_same_server() {
-    // Shared: the files' formats, no figure compared (see above). A Locust busy on a core is
-    // the load shared tests are made to bear.
-    let _g = shared();
+    // Exclusive: real Locust (a Python process busy on a core) beside blast.
+    let _g = exclusive();
     let server = Server::start(&[]);
     let dir = ReportDir::new("locust-live");
     let lf = dir.path("locustfile.py");

@@ -211,11 +211,8 @@ fn prismq_matches_locust_on_one_service() {
 /// headers with a fresh X-Request-Id for every request.
 #[test]
 fn pggit_matches_locust_on_one_service() {
-    // Shared: counts, none a rate. blast's are whole cycles however late its sends (each slot
-    // sent, its answer waited for); Locust's are its service's and its random mix (binomial
-    // bounds, not timing), with 100 tasks/s for 3 s against the 50 the mix check needs. A
-    // Locust busy on a core is the load shared tests are made to bear.
-    let _g = shared();
+    // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
+    let _g = exclusive();
     const USERS: u32 = 50;
     let routes = [
         ("GET /api/v1/branches", "GET /api/v1/branches"),
@@ -267,9 +264,8 @@ fn pggit_matches_locust_on_one_service() {
 /// the next request sends back.
 #[test]
 fn dashboard_matches_locust_on_one_service() {
-    // Shared: counts, as PGGIT's above (60 users whose first tasks run at once, 30 tasks/s
-    // for 3 s, against the 50 the mix check needs).
-    let _g = shared();
+    // Exclusive: real Locust (a Python process busy on a core) beside blast, both at once.
+    let _g = exclusive();
     const USERS: u32 = 60;
     let routes = [
         ("POST /auth/login", "POST /auth/login"),

@@ -271,12 +271,11 @@ fn imported_task_sets_and_api_suite_run_against_the_shop() {
 /// one login per user, no failure; blast's counts are the shop's and whole passes.
 #[test]
 fn sequential_checkout_matches_locust_on_one_shop() {
-    // Shared: counts, none a rate. Real Locust and blast run at once, each against a shop of
-    // its own: each shop's counts are one tool's alone, as when they ran one after the other
-    // against one shop reset in between (blast's passes are whole however late its sends are;
-    // Locust's are checked for order, not rate: one pass of 3 users in 5 s is all it needs). A
-    // Locust busy on a core is the load shared tests are made to bear.
-    let _g = shared();
+    // Exclusive: real Locust (a Python process busy on a core) beside blast. Both run at once,
+    // each against a shop of its own: each shop's counts are one tool's alone, as when they
+    // ran one after the other against one shop reset in between (blast's passes are whole
+    // however late its sends are; Locust's are checked for order, not rate).
+    let _g = exclusive();
     let (shop, blast_shop) = at_once(Shop::start, Shop::start);
     let ((code, text, locust_rows), (rows, by_blast)) = at_once(
         || run_locust("sequential_checkout.py", 3, 5, &shop.url()),
