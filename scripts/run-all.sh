@@ -7,7 +7,8 @@
 #
 #   scripts/run-all.sh            scaled down (about 30 s in all) so that it fits any machine
 #   scripts/run-all.sh --full     the chat4all profiles at full scale (minutes; see bench/RESULTS.md)
-#   options: --cooldown SECONDS (default 10), --out DIR (default results/<timestamp>)
+#   options: --cooldown SECONDS (default 10), --out DIR (default results/<timestamp>),
+#            --duration D (the scaled-down api and ws runs' length, default 5s)
 #
 # Exit code: 0 when every workload met its SLA, 1 when one missed, 2 on a configuration error
 # (the highest of the runs').
@@ -16,11 +17,13 @@ cd "$(dirname "$0")/.."
 
 full=false
 cooldown=10
+duration=5s
 out="results/$(date +%Y%m%d-%H%M%S)"
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) full=true ;;
     --cooldown) cooldown="$2"; shift ;;
+    --duration) duration="$2"; shift ;;
     --out) out="$2"; shift ;;
     *) echo "run-all.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -48,8 +51,8 @@ s3=$(grep -m1 'S3 endpoint' "$out/serve.log" | sed 's#.*http://##')
 if $full; then
   api_scale=(); ws_scale=(); upload_scale=()
 else
-  api_scale=(--rate 5000 --duration 5s --warmup 0s --conns 50)
-  ws_scale=(--conns 500 --connect-rate 2000/s --duration 5s --probe-rate 10/s --rooms 5)
+  api_scale=(--rate 5000 --duration "$duration" --warmup 0s --conns 50)
+  ws_scale=(--conns 500 --connect-rate 2000/s --duration "$duration" --probe-rate 10/s --rooms 5)
   upload_scale=(--size 64M --parallel 8)
 fi
 

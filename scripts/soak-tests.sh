@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Runs the accuracy and fault suites N times in a row (default 20) while another process keeps
+# Runs the accuracy (with io_backends) and fault suites N times in a row (default 20) while another process keeps
 # one core busy, and stops at the first failure: the timing tests must not flake on a shared
 # machine. Usage: scripts/soak-tests.sh [N]
 #   BUSY_CORE=0   which core the busy loop is pinned to (default 0)
-#   SUITES="accuracy faults"   modules of the test binary to run (tests/it/NAME.rs)
+#   SUITES="accuracy io_backends faults"   modules of the test binary to run (tests/it/NAME.rs;
+#   io_backends holds the 1 ms delay and the rates up to 5,000/s on each backend)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n="${1:-20}"
 case "$n" in '' | *[!0-9]*) echo "soak-tests: N must be a whole number, got '$n'" >&2; exit 2 ;; esac
 core="${BUSY_CORE:-0}"
-suites="${SUITES:-accuracy faults}"
+suites="${SUITES:-accuracy io_backends faults}"
 
 # The suites are modules of the one test binary (tests/it): each is a filter on test names.
 filters=()

@@ -292,12 +292,13 @@ fn fastapi_openapi_document_imports_and_runs() {
         .spawn()
         .expect("start the FastAPI app");
     let mut doc = None;
-    for _ in 0..100 {
+    // Polled every 10 ms, 10 s in all: the app is used as soon as it listens.
+    for _ in 0..1000 {
         if std::net::TcpStream::connect(&addr).is_ok() {
             doc = Some(http_json(&addr, "GET", "/openapi.json", None));
             break;
         }
-        wait_ms(100);
+        wait_ms(10);
     }
     let doc = doc.expect("the app answered");
     let dir = temp_path("openapi");

@@ -155,26 +155,32 @@ fn ws_and_upload_runs_serve_their_counters() {
     python();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let ws_url = format!("ws://{}/ws", server.addr);
-    let args = ["ws", "--target", &ws_url, "--conns", "40", "--duration", "3s", "--probe-rate", "20"];
-    let (mut child, addr) = start(&args);
-    let samples = scrape_until(&addr, |s| {
-        value(s, "blast_ws_open_connections").is_some_and(|v| v == 40.0)
-            && value(s, "blast_ws_deliveries_total").is_some_and(|v| v > 0.0)
-    });
-    assert!(samples.iter().any(|s| s.name == "blast_ws_open_connections" && s.kind == "gauge"));
-    assert_eq!(child.wait().expect("run ends").code(), Some(0));
-
     let s3 = server.s3.clone().expect("s3");
-    let args = ["upload", "--target", &s3, "--size", "5M", "--part-size", "5M", "--parallel", "2", "--duration", "3s"];
-    let (mut child, addr) = start(&args);
-    let samples = scrape_until(&addr, |s| value(s, "blast_upload_bytes_total").is_some_and(|v| v > 0.0));
+    // The two runs at once, each with its own listener, each scraped on its own: one run's time.
+    let ws = ["ws", "--target", &ws_url, "--conns", "40", "--duration", "3s", "--probe-rate", "20"];
+    let upload =
+        ["upload", "--target", &s3, "--size", "5M", "--part-size", "5M", "--parallel", "2", "--duration", "3s"];
+    let ((mut ws_child, ws_addr), (mut upload_child, upload_addr)) = (start(&ws), start(&upload));
+    let (samples, upload_samples) = at_once(
+        || {
+            scrape_until(&ws_addr, |s| {
+                value(s, "blast_ws_open_connections").is_some_and(|v| v == 40.0)
+                    && value(s, "blast_ws_deliveries_total").is_some_and(|v| v > 0.0)
+            })
+        },
+        || scrape_until(&upload_addr, |s| value(s, "blast_upload_bytes_total").is_some_and(|v| v > 0.0)),
+    );
+    assert!(samples.iter().any(|s| s.name == "blast_ws_open_connections" && s.kind == "gauge"));
+    assert_eq!(ws_child.wait().expect("run ends").code(), Some(0));
+
+    let samples = upload_samples;
     let bytes = value(&samples, "blast_upload_bytes_total").expect("bytes");
     let parts = value(&samples, "blast_upload_parts_total").expect("parts");
     // Whole 5 MiB parts (the two counters are read one after the other while parts finish).
     let mib5 = 5.0 * 1024.0 * 1024.0;
     assert_eq!(bytes % mib5, 0.0, "{bytes}");
     assert!((bytes / mib5 - parts).abs() <= 2.0, "{bytes} bytes, {parts} parts");
-    assert_eq!(child.wait().expect("run ends").code(), Some(0));
+    assert_eq!(upload_child.wait().expect("run ends").code(), Some(0));
 }
 
 #[test]

@@ -215,40 +215,16 @@ fn html_report_renders_in_headless_chromium() {
     // Shared: the DOM Chromium renders, and a timeline with requests in every second at 500/s.
     let _g = shared();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
-    // Three runs one after the other, then their three pages rendered at once (Chromium is
-    // most of this test's time; the runs are not beside it).
+    // Three runs at once, then their three pages rendered at once (Chromium is most of this
+    // test's time; the runs are not beside it).
     let (api_html, ws_html, upload_html) =
         (temp_path("report-api.html"), temp_path("report-ws.html"), temp_path("report-upload.html"));
-    let html_s = api_html.to_string_lossy().to_string();
-    let r = blast(&[
-        "api",
-        "--rate",
-        "500",
-        "--duration",
-        "2s",
-        "--target",
-        &server.url(),
-        "--html",
-        &html_s,
-        "--sla",
-        "p99<1s",
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let text = std::fs::read_to_string(&api_html).expect("html written");
-    assert!(!text.contains("http://") || !text.contains("<script"), "self-contained: no scripts");
-    assert!(!text.contains("src=\"http") && !text.contains("href=\"http"), "no network resources");
-    // No phantom second: every second of the timeline had requests, the last one too.
-    let j = r.json.expect("report");
-    let timeline = j["timeline"].as_array().expect("timeline");
-    assert!(timeline.len() >= 2, "{timeline:?}");
-    for s in timeline {
-        assert!(f(s, "/sent") > 0.0 && f(s, "/completed") > 0.0, "an empty second: {timeline:?}");
-    }
-
+    let (api_s, ws_s, upload_s) = [&api_html, &ws_html, &upload_html].map(|p| p.to_string_lossy().to_string()).into();
+    let api =
+        ["api", "--rate", "500", "--duration", "2s", "--target", &server.url(), "--html", &api_s, "--sla", "p99<1s"];
     // ws without heartbeats: open connections over time, no heartbeat row.
-    let html_s = ws_html.to_string_lossy().to_string();
     let ws_url = format!("ws://{}/ws", server.addr);
-    let r = blast(&[
+    let ws = [
         "ws",
         "--target",
         &ws_url,
@@ -261,14 +237,11 @@ fn html_report_renders_in_headless_chromium() {
         "--heartbeat",
         "0s",
         "--html",
-        &html_s,
-    ]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-
+        &ws_s,
+    ];
     // upload: throughput in MB/s, the part heatmap.
-    let html_s = upload_html.to_string_lossy().to_string();
     let s3 = server.s3.clone().expect("s3 address");
-    let r = blast(&[
+    let upload = [
         "upload",
         "--target",
         &s3,
@@ -281,9 +254,23 @@ fn html_report_renders_in_headless_chromium() {
         "--uploads",
         "4",
         "--html",
-        &html_s,
-    ]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        &upload_s,
+    ];
+    let (r, (ws_run, upload_run)) = at_once(|| blast(&api), || at_once(|| blast(&ws), || blast(&upload)));
+
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&api_html).expect("html written");
+    assert!(!text.contains("http://") || !text.contains("<script"), "self-contained: no scripts");
+    assert!(!text.contains("src=\"http") && !text.contains("href=\"http"), "no network resources");
+    // No phantom second: every second of the timeline had requests, the last one too.
+    let j = r.json.expect("report");
+    let timeline = j["timeline"].as_array().expect("timeline");
+    assert!(timeline.len() >= 2, "{timeline:?}");
+    for s in timeline {
+        assert!(f(s, "/sent") > 0.0 && f(s, "/completed") > 0.0, "an empty second: {timeline:?}");
+    }
+    assert_eq!(ws_run.code, 0, "{}{}", ws_run.stdout, ws_run.stderr);
+    assert_eq!(upload_run.code, 0, "{}{}", upload_run.stdout, upload_run.stderr);
 
     let (dom, (ws_dom, upload_dom)) =
         at_once(|| render_page(&api_html, 1), || at_once(|| render_page(&ws_html, 1), || render_page(&upload_html, 1)));

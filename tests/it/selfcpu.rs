@@ -111,7 +111,16 @@ fn without_a_terminal_every_workload_prints_one_layout_every_second() {
     let _g = shared();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let url = server.url();
-    let (r, lines) = blast_with_progress(&["api", "--target", &url, "--rate", "200", "--duration", "3s"]);
+    let target = format!("ws://{}/ws", server.addr);
+    let s3 = server.s3.clone().expect("s3 address");
+    // The three runs at once (each its own process and endpoint of the server): one run's time.
+    let api = ["api", "--target", &url, "--rate", "200", "--duration", "3s"];
+    let ws = ["ws", "--conns", "20", "--duration", "3s", "--probe-rate", "20/s", "--target", &target];
+    let upload = ["upload", "--target", &s3, "--size", "5M", "--parallel", "2", "--duration", "3s"];
+    let ((api, ws), upload) =
+        at_once(|| at_once(|| blast_with_progress(&api), || blast_with_progress(&ws)), || blast_with_progress(&upload));
+
+    let (r, lines) = api;
     assert_eq!(r.code, 0, "{}", r.stderr);
     // One line per second of the run, then possibly one for the drain.
     let stamps: Vec<&str> =
@@ -123,18 +132,14 @@ fn without_a_terminal_every_workload_prints_one_layout_every_second() {
     assert!(lines[1].contains("rate 200/200 req/s") || lines[1].contains("/200 req/s"), "{}", lines[1]);
     assert!(!lines[1].contains("p99 -") && lines[1].contains("(busiest core "), "{}", lines[1]);
 
-    let target = format!("ws://{}/ws", server.addr);
-    let ws = ["ws", "--conns", "20", "--duration", "3s", "--probe-rate", "20/s", "--target", &target];
-    let (r, lines) = blast_with_progress(&ws);
+    let (r, lines) = ws;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(lines.len() >= 2, "{}", r.stderr);
     lines.iter().for_each(|l| check_layout(l, "/s"));
     assert!(lines.iter().any(|l| l.contains("deliveries/s") && !l.contains("p99 -")), "{}", r.stderr);
     assert!(lines.iter().any(|l| l.contains("(busiest core ")), "{}", r.stderr);
 
-    let s3 = server.s3.clone().expect("s3 address");
-    let (r, lines) =
-        blast_with_progress(&["upload", "--target", &s3, "--size", "5M", "--parallel", "2", "--duration", "3s"]);
+    let (r, lines) = upload;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(lines.len() >= 2, "{}", r.stderr);
     lines.iter().for_each(|l| check_layout(l, "MB/s"));

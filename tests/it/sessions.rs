@@ -138,7 +138,7 @@ impl App {
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(&app.addr).is_err() {
             assert!(Instant::now() < deadline, "uvicorn did not start on {}", app.addr);
-            wait_ms(50);
+            wait_ms(10);
         }
         app
     }

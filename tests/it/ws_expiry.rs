@@ -78,25 +78,49 @@ fn an_expired_token_closes_the_connection_with_4401_and_blast_logs_in_again() {
     assert_eq!(n(j, "/connections/dropped"), 0, "{}", j["connections"]);
 }
 
+/// The flags that scale the shipped profile `chat4all-ws-login` to the two tests below (on
+/// tokens of 7 s): held 10 s, 10 probes/s, no heartbeat, one core, and an SLA that holds
+/// however busy the machine.
+fn scaled(target: &str) -> [&str; 12] {
+    [
+        "--target",
+        target,
+        "--duration",
+        "10s",
+        "--probe-rate",
+        "10/s",
+        "--heartbeat",
+        "0s",
+        "--cores",
+        "1",
+        "--sla",
+        "success>99%",
+    ]
+}
+
 /// The shipped profile `chat4all-ws-login` (1,000 connections in 10 rooms, each logged in by
 /// the profile's own `[[on_start]]` as its row of `profiles/data/users.csv`, the token in the
 /// upgrade's query by its `[upgrade]`; probes published as frames on a WebSocket of blast's own,
-/// whose login expires too) on `blast serve --require-auth --token-ttl 10s` held 14 s: serve closes
-/// each with 4401 once (10-11 s after its login; the next expiry, at 20 s, is past the end), it
-/// logs in again and resubscribes; every delivery serve wrote is one blast counted, and none is
-/// missing: probes on their way at a close are accounted as cut off by it, and probes sent while
-/// a connection logged in again are not expected from it.
+/// whose login expires too) on `blast serve --require-auth --token-ttl 7s` held 10 s: serve closes
+/// each with 4401 once (7 s after its login, during the ramp's second or in the hold's first 7 s;
+/// the next expiry, 14 s after the ramp at the earliest, is past the end), it logs in again and
+/// resubscribes; every delivery serve wrote is one blast counted, and none is missing: probes on
+/// their way at a close are accounted as cut off by it, and probes sent while a connection
+/// logged in again are not expected from it.
 #[test]
 fn a_ws_profile_with_an_inline_login_survives_token_expiry_with_every_delivery_counted() {
-    // Shared: exact counts judged against serve's, at 5 probes/s; timing only in the TTL's
-    // margins (a ramp of 1 s where 6 s would still hold).
+    // Shared: exact counts judged against serve's, at 10 probes/s; timing only in the TTL's
+    // margins. The hold (--duration) begins once every connection is up, each logged in during
+    // the ramp of R s before it: the first expiries come in the hold's first 7 s (3 s before its
+    // end for the relogins), the second ones 14 - R s into the hold at the earliest, past its
+    // 10 s end for a ramp of 1 s where 4 s would still hold. (With tokens of 10 s held 14 s this
+    // took 4 s more for the same counts; 10 probes/s, not 5, keep 60 probes or more sent.)
     let _g = shared();
-    let server = Server::start(&["--require-auth", "--token-ttl", "10s"]);
+    let server = Server::start(&["--require-auth", "--token-ttl", "7s"]);
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat4all-ws-login.toml");
     let target = server.ws_url();
-    // Scaled to the test: 14 s, no heartbeat, one core; an SLA that holds however busy the machine.
-    let over = ["--target", &target, "--duration", "14s", "--heartbeat", "0s", "--cores", "1", "--sla", "success>99%"];
-    let r = blast(&[&["run", file][..], &over[..]].concat());
+    // Scaled to the test: 10 s, no heartbeat, one core; an SLA that holds however busy the machine.
+    let r = blast(&[&["run", file][..], &scaled(&target)[..]].concat());
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.as_ref().expect("report");
     let broadcasts = server.json("GET", "/stats/broadcasts", None);
@@ -167,17 +191,17 @@ fn bad_inline_logins_exit_2_with_file_line_and_field() {
 /// The same profile with HTTP probes (`--probe-via http`, `POST /v1/messages`): each probe is
 /// sent as the next logged-in user with its own bearer token, so probes go on past the expiry
 /// (a probe refused because its user's token expired makes that user log in again and is sent
-/// once more). Every probe is one serve let through, each as a different user (70 probes over
-/// 1,000 users in turn); blast's logins, the connections' and the probes', are serve's.
+/// once more). Every probe is one serve let through, each as a different user (about 100 probes
+/// over 1,000 users in turn); blast's logins, the connections' and the probes', are serve's.
 #[test]
 fn http_probes_of_a_login_run_are_sent_as_the_users_in_turn_past_the_expiry() {
-    // Shared: exact counts judged against serve's, at 5 probes/s, as the test above.
+    // Shared: exact counts judged against serve's, at 10 probes/s, as the test above (the same
+    // tokens of 7 s held 10 s).
     let _g = shared();
-    let server = Server::start(&["--require-auth", "--token-ttl", "10s"]);
+    let server = Server::start(&["--require-auth", "--token-ttl", "7s"]);
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat4all-ws-login.toml");
     let target = server.ws_url();
-    let over = ["--target", &target, "--duration", "14s", "--heartbeat", "0s", "--cores", "1", "--sla", "success>99%"];
-    let r = blast(&[&["run", file, "--probe-via", "http"][..], &over[..]].concat());
+    let r = blast(&[&["run", file, "--probe-via", "http"][..], &scaled(&target)[..]].concat());
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.as_ref().expect("report");
     let broadcasts = server.json("GET", "/stats/broadcasts", None);

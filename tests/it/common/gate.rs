@@ -10,9 +10,14 @@
 //!   counts at low rates (judged against what the server counted), which hold however slowly
 //!   the machine runs.
 //!
-//! An exclusive test waiting keeps new shared ones from starting, so it is never starved. Each
-//! test says by its guard which kind it is and why (a comment where that is not plain).
-//! `BLAST_TEST_TIMES=FILE` lists how long each test held its guard.
+//! Exclusive tests are run in batches: one waits while shared ones go on, until
+//! `EXCLUSIVE_BATCH` of them wait (or no shared test is left to run); then no new shared test
+//! starts, the running ones end, and the waiting exclusive ones run one after another, each
+//! alone. The machine is emptied of shared tests once per batch rather than once per exclusive
+//! test (each emptying leaves it idle while the longest shared test ends), and an exclusive test
+//! is never starved: the batch fills, or the shared tests run out. Each test says by its guard
+//! which kind it is and why (a comment where that is not plain). `BLAST_TEST_TIMES=FILE` lists
+//! how long each test held its guard.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
@@ -20,6 +25,12 @@ use std::time::Instant;
 /// At most this many shared tests at once (each is a `blast` process, a server, and mostly
 /// waiting on timers at low rates: a few fit on two cores without slowing any past its bounds).
 const SHARED_MAX: usize = 4;
+
+/// This many exclusive tests waiting stop new shared ones from starting. With the test threads
+/// of .cargo/config.toml (8), 4 running shared tests and 3 waiting exclusive ones leave one
+/// thread to take the next test; fewer threads only make batches end sooner (an exclusive test
+/// starts whenever no shared one runs).
+const EXCLUSIVE_BATCH: usize = 4;
 
 struct State {
     shared: usize,
@@ -59,10 +70,17 @@ pub fn exclusive() -> Exclusive {
     Exclusive(Held::now("exclusive"))
 }
 
-/// Waits until no exclusive test runs or waits and fewer than `SHARED_MAX` shared ones run.
+/// Waits until no exclusive test runs, fewer than `EXCLUSIVE_BATCH` wait, and fewer than
+/// `SHARED_MAX` shared ones run; and, while an exclusive test waits, until another shared one
+/// runs (a machine free of shared tests goes to the waiting exclusive ones first, so that a
+/// batch runs whole).
 pub fn shared() -> Shared {
     let mut s = state();
-    while s.exclusive || s.exclusive_waiting > 0 || s.shared >= SHARED_MAX {
+    while s.exclusive
+        || s.exclusive_waiting >= EXCLUSIVE_BATCH
+        || (s.exclusive_waiting > 0 && s.shared == 0)
+        || s.shared >= SHARED_MAX
+    {
         s = wait(s);
     }
     s.shared += 1;
@@ -83,8 +101,10 @@ impl Drop for Shared {
     }
 }
 
-/// When a guard was taken, for `BLAST_TEST_TIMES=FILE`: each guard appends `seconds kind test`
-/// to FILE when dropped, so that the suite's longest tests can be found (`sort -rn FILE`).
+/// When a guard was taken, for `BLAST_TEST_TIMES=FILE`: each guard appends `seconds kind test
+/// end` to FILE when dropped (`end` in Unix seconds), so that the suite's longest tests can be
+/// found (`sort -rn FILE`), and when the machine was full, shared or idle (each guard from
+/// `end - seconds` to `end`).
 struct Held {
     kind: &'static str,
     since: Instant,
@@ -100,7 +120,9 @@ impl Drop for Held {
     fn drop(&mut self) {
         let Some(path) = std::env::var_os("BLAST_TEST_TIMES") else { return };
         let test = std::thread::current().name().unwrap_or("?").to_string();
-        let line = format!("{:.1} {} {test}\n", self.since.elapsed().as_secs_f64(), self.kind);
+        let at =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let line = format!("{:.1} {} {test} {at:.1}\n", self.since.elapsed().as_secs_f64(), self.kind);
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
             let _ = f.write_all(line.as_bytes());

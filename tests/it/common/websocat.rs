@@ -45,7 +45,7 @@ impl Relay {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "websocat did not listen on {port}");
-            wait_ms(50);
+            wait_ms(10);
         }
         Relay { child, port }
     }

@@ -152,11 +152,12 @@ impl Shop {
             .spawn()
             .expect("start the shop");
         let shop = Shop { child, addr: format!("127.0.0.1:{port}") };
-        for _ in 0..150 {
+        // Polled every 10 ms, 15 s in all: the shop is used as soon as it listens.
+        for _ in 0..1500 {
             if std::net::TcpStream::connect(&shop.addr).is_ok() {
                 return shop;
             }
-            wait_ms(100);
+            wait_ms(10);
         }
         panic!("the shop did not listen on {}", shop.addr);
     }
