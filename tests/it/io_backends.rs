@@ -302,3 +302,73 @@ fn an_unknown_backend_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("kqueue"), "{err}");
 }
+
+/// A server that sends its response in parts and waits on the client's reads (Python's
+/// http.server: headers and body in two writes with Nagle on, so the body waits for the
+/// headers' acknowledgement; a body larger than the receive window waits for reads): the
+/// ring, which may sleep through responses when the kernel times them, reads these as they
+/// come. A core that slept until its next due send held them 40 ms and more (delayed ACKs,
+/// a full window), which the report then counted as the server's latency.
+#[test]
+fn the_ring_reads_a_response_sent_in_parts_as_it_comes() {
+    // Exclusive: latency bounds of tens of milliseconds.
+    let _g = exclusive();
+    require_uring();
+    const SERVER: &str = r#"
+import http.server, socketserver, sys
+BODY = b"x" * int(sys.argv[1])
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let script = temp_path("parts_server.py");
+    std::fs::write(&script, SERVER).expect("server script");
+    for body in ["1000", "262144"] {
+        let mut child = std::process::Command::new(crate::common::uvicorn::python())
+            .arg(&script)
+            .arg(body)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the Python server");
+        let mut port = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut port).expect("port");
+        let url = format!("http://127.0.0.1:{}/", port.trim());
+        let r = blast(&[
+            "api",
+            "--io",
+            "ring",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--conns",
+            "1",
+            "--cores",
+            "1",
+            "--target",
+            &url,
+        ]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(r.code, 0, "{body}: {}", r.stdout);
+        let j = r.json.expect("report");
+        assert_eq!(io_name(&j), "ring", "{}", r.stdout);
+        assert_eq!(f(&j, "/requests/ok"), 40.0, "{body}: {}", r.stdout);
+        let (p50, p90) = (f(&j, "/latency_ms/p50"), f(&j, "/latency_ms/p90"));
+        assert!(p50 < 15.0 && p90 < 30.0, "{body} B: p50 {p50} ms, p90 {p90} ms\n{}", r.stdout);
+    }
+    let _ = std::fs::remove_file(&script);
+}

@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 
 /// Read buffer reserve per connection; grows only for large responses.
 const READ_CHUNK: usize = 8 * 1024;
-/// How long the core wakes for each response after a read without its receive time.
-const UNSTAMPED_HOLD: Duration = Duration::from_millis(100);
+/// How long the core wakes for each response after a read without its receive time (and
+/// from the start, while the kernel turns receive times on).
+pub(super) const UNSTAMPED_HOLD: Duration = Duration::from_millis(100);
 /// Longest the end of a run waits for the kernel to give back every connection's operations.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -82,6 +83,8 @@ pub(super) struct Slot<C> {
     stats: CallStats,
     /// A byte of the answer arrived.
     answered: bool,
+    /// Part of a response is in, the rest is awaited (counted in `Engine::partial`).
+    partial: bool,
     /// When the call (or the connect) began.
     started: Instant,
     /// Where the socket connects (kept for the kernel until the connect completes).
@@ -119,6 +122,8 @@ pub(super) struct Engine<'w, W: Lone> {
     /// (the kernel turns receive times on a moment after the first socket asks) and was
     /// timed by the clock read after the wait.
     pub(super) unstamped_until: Option<Instant>,
+    /// Connections with part of a response in and the rest awaited.
+    pub(super) partial: usize,
     /// Where connections reopen.
     pub(super) target: SocketAddr,
 }
@@ -150,6 +155,7 @@ impl<W: Lone> Engine<'_, W> {
                 job: None,
                 stats: CallStats::default(),
                 answered: false,
+                partial: false,
                 started: now,
                 addr: sockaddr(self.target),
             });
@@ -213,16 +219,35 @@ impl<W: Lone> Engine<'_, W> {
         pushed
     }
 
-    /// Whether the core may sleep until its next due send with calls in flight: their
-    /// responses carry the kernel's receive time (nothing is timed by when the core wakes), the
-    /// kernel posts completions only when asked (no wake-up each), no job waits for a
-    /// connection and no connect is in the kernel (a connect is timed by its completion).
+    /// Whether the core may sleep through responses (for at most one coalescing window, the
+    /// caller's bound): their reads carry the kernel's receive time (nothing is timed by when
+    /// the core wakes), the kernel posts completions only when asked (no wake-up each), no job
+    /// waits for a connection, no connect is in the kernel (a connect is timed by its
+    /// completion) and no response has begun without ending. A sleeping core does not read its
+    /// sockets, and a server may wait for that: a response sent in parts (Nagle holds the
+    /// second part until the first is acknowledged, which a read hastens) or larger than the
+    /// receive window. So once part of a response is in, the core wakes for each completion
+    /// until it ends: such a response waits at most one window for its first read.
     pub(super) fn sleeps_through_responses(&self, now: Instant) -> bool {
         self.ring.mode == RecvMode::Stamped
             && self.ring.deferred
             && self.queue.is_empty()
             && self.connecting == 0
+            && self.partial == 0
             && self.unstamped_until.is_none_or(|until| now >= until)
+    }
+
+    /// Marks connection `i`'s response as begun and not ended (`on`), or not.
+    fn set_partial(&mut self, i: usize, on: bool) {
+        let s = &mut self.slots[i];
+        if s.partial != on {
+            s.partial = on;
+            if on {
+                self.partial += 1;
+            } else {
+                self.partial -= 1;
+            }
+        }
     }
 
     fn arm_recv(&mut self, i: usize) {
@@ -342,6 +367,7 @@ impl<W: Lone> Engine<'_, W> {
 
     /// Records the slot's call as ended at `done` with `result`.
     fn finish(&mut self, i: usize, result: Result<u16, ErrorKind>, done: Instant) {
+        self.set_partial(i, false);
         let s = &mut self.slots[i];
         let Some(job) = s.job.take() else { return };
         self.inflight -= 1;
@@ -384,6 +410,7 @@ impl<W: Lone> Engine<'_, W> {
 
     /// A closed slot whose operations are all back: its socket goes, it takes jobs again.
     fn release(&mut self, i: usize) {
+        self.set_partial(i, false);
         let _ = self.ring.register(i as u32, -1);
         let s = &mut self.slots[i];
         s.sock = None;
@@ -423,13 +450,13 @@ impl<W: Lone> Engine<'_, W> {
     }
 
     /// Takes every completion the kernel posted and acts on it; `now` times them all but
-    /// stamped receives, which end when the kernel received their bytes.
-    pub(super) fn complete(&mut self, now: Instant) {
+    /// stamped receives, which end when the kernel received their bytes: `real_now` is the
+    /// receive times' clock (`uring::realtime_ns`) read with `now`, and a time `age` before it
+    /// is `now - age`.
+    pub(super) fn complete(&mut self, now: Instant, real_now: u64) {
         let mut done = std::mem::take(&mut self.done);
         done.clear();
         self.ring.reap(&mut done);
-        // The receive times' clock read with `now`: a time `age` before it is `now - age`.
-        let real_now = if self.ring.mode == RecvMode::Stamped { realtime_ns() } else { 0 };
         for &(ud, mut res, flags) in &done {
             let (i, op, gen) = parts(ud);
             if op == OP_CANCEL || i >= self.slots.len() {
@@ -449,12 +476,13 @@ impl<W: Lone> Engine<'_, W> {
             let mut at = now;
             if op == OP_RECV && res > 0 {
                 let (got, stamp) = match bid {
-                    Some(b) => self.ring.received(b, res as usize),
+                    Some(b) => self.ring.payload_and_stamp(b, res as usize),
                     None => (&s.inbuf[..(res as usize).min(s.inbuf.len())], None),
                 };
                 if self.ring.mode == RecvMode::Stamped {
-                    // The completion's length counts the header: the payload's is the read's
-                    // (none and no more to come: the peer's close).
+                    // A stamped completion's length counts the recvmsg header and the control
+                    // message too: from here on `res` is the payload's length, as a plain
+                    // receive's is (0 with no MORE flag: the peer closed).
                     res = got.len() as i32;
                     match stamp {
                         Some(stamp) => {
@@ -562,7 +590,7 @@ impl<W: Lone> Engine<'_, W> {
         s.answered = true;
         match self.w.answer(&mut s.proto, &mut s.read, false) {
             Ok(Some(a)) => self.answered(i, a, now),
-            Ok(None) => {}
+            Ok(None) => self.set_partial(i, true),
             Err(kind) => {
                 self.finish(i, Err(kind), now);
                 self.close(i);
@@ -643,7 +671,7 @@ impl<W: Lone> Engine<'_, W> {
             if self.ring.enter(Duration::from_millis(10), 1).is_err() {
                 break;
             }
-            self.complete(Instant::now());
+            self.complete(Instant::now(), realtime_ns());
         }
         if self.slots.iter().any(|s| s.ops > 0) {
             // The kernel still holds buffers of ours: they are leaked, not freed under it.

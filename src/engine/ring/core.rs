@@ -8,8 +8,8 @@
 //! bring them: then only the next due slot wakes the core), and record what they end
 //! (`conns`).
 
-use super::conns::Engine;
-use super::uring::{RecvMode, Ring};
+use super::conns::{Engine, UNSTAMPED_HOLD};
+use super::uring::{realtime_ns, RecvMode, Ring};
 use super::Lone;
 use crate::engine::core::{
     account_queued, last_second, row_of_kind, CoreTally, Ends, Snapshot, QUEUED_PER_CLOCK_READ, STOP_POLL,
@@ -86,6 +86,7 @@ pub async fn run_core<W: Lone>(
         sends_queued: 0,
         connecting: 0,
         unstamped_until: None,
+        partial: 0,
         target: w.addrs().first().copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
     };
     let (failed, error) = e.preconnect(conns, &mut pre);
@@ -109,6 +110,8 @@ pub async fn run_core<W: Lone>(
     }
     e.recorder = pre;
     e.measure_from = start + plan.warmup;
+    // The kernel turns receive times on a moment after the first socket asks.
+    e.unstamped_until = Some(start + UNSTAMPED_HOLD);
     let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
     let stop = core.stop_flag().clone();
 
@@ -209,16 +212,32 @@ pub async fn run_core<W: Lone>(
         // the kernel's receive time the core sleeps through them until the wait's end (or a
         // full completion queue), except in the drain, where the last responses end the run.
         let sends = std::mem::take(&mut e.sends_queued);
-        let want =
-            if drain_until.is_none() && e.sleeps_through_responses(now) { e.ring.all_completions() } else { sends + 1 };
+        let sleep_through = drain_until.is_none() && !plan.coalesce.is_zero() && e.sleeps_through_responses(now);
+        // A wake-up only to read (no send due by then) does not count as the window's
+        // wake-up: the next slot's is not put off by it.
+        let mut to_read = false;
+        let want = if sleep_through {
+            // At most one coalescing window with calls in flight: a server that waits for
+            // the core to read waits no longer than a send may (see `sleeps_through_responses`).
+            if e.inflight > 0 && now + plan.coalesce < wake {
+                wake = now + plan.coalesce;
+                to_read = true;
+            }
+            e.ring.cq_capacity()
+        } else {
+            sends + 1
+        };
         if let Err(err) = e.ring.enter(wake.saturating_duration_since(now), want) {
             eprintln!("blast: core {index}: io_uring_enter failed ({err}); the core stops");
             stopped_at.get_or_insert(now);
             break;
         }
         now = Instant::now();
-        last_wake = now;
-        e.complete(now);
+        let real_now = realtime_ns();
+        if !to_read {
+            last_wake = now;
+        }
+        e.complete(now, real_now);
     }
 
     // Whatever the drain did not finish is unfinished: calls in flight, jobs still queued.

@@ -86,7 +86,9 @@ pub(super) fn set_nodelay(fd: &impl AsRawFd) {
     };
 }
 
-/// Asks the kernel for each read's receive time (`SO_TIMESTAMPNS`, stamped receives).
+/// Asks the kernel for each read's receive time (`SO_TIMESTAMPNS`, stamped receives). A
+/// refusal needs no handling here: its reads come without a time, and the core then times
+/// them by its clock and wakes for each response (`conns`).
 pub(super) fn set_rx_stamps(fd: &impl AsRawFd) {
     let one: libc::c_int = 1;
     // SAFETY: the option value is a c_int that outlives the call.

@@ -118,7 +118,7 @@ impl Ring {
 
     /// A wait for this many completions ends only at its timeout, unless the completion queue
     /// fills (a larger count is not capped by every kernel: one answers at once).
-    pub fn all_completions(&mut self) -> usize {
+    pub fn cq_capacity(&mut self) -> usize {
         self.uring.completion().capacity()
     }
 
@@ -135,14 +135,15 @@ impl Ring {
     /// What a receive put in provided buffer `bid` (`len` bytes of it were written): the
     /// payload, and with stamped receives the kernel's receive time of its last segment
     /// (`CLOCK_REALTIME`, nanoseconds) when the kernel gave one.
-    pub fn received(&self, bid: u16, len: usize) -> (&[u8], Option<u64>) {
+    pub fn payload_and_stamp(&self, bid: u16, len: usize) -> (&[u8], Option<u64>) {
         let Some(b) = &self.bufs else { return (&[], None) };
         let bytes = b.slice(bid, len);
         if self.mode != RecvMode::Stamped {
             return (bytes, None);
         }
         match types::RecvMsgOut::parse(bytes, &self.msg) {
-            // The payload is the last of what the read wrote (after header, name and control).
+            // The payload is the last of what the read wrote (after header, name and control);
+            // it is sliced from `bytes` because `payload_data` borrows the parsed header.
             Ok(out) => {
                 let n = out.payload_data().len().min(bytes.len());
                 (&bytes[bytes.len() - n..], receive_time(out.control_data()))
@@ -332,7 +333,8 @@ fn multishot_works(ring: &mut Ring) -> io::Result<bool> {
     // process may come without one.
     let mut got = Vec::new();
     let mut ok = false;
-    for _ in 0..20 {
+    let until = std::time::Instant::now() + Duration::from_millis(300);
+    while std::time::Instant::now() < until {
         // SAFETY: one byte from a buffer we own, to a descriptor we own.
         if unsafe { libc::write(b.as_raw_fd(), b"x".as_ptr() as *const libc::c_void, 1) } != 1 {
             return Err(io::Error::last_os_error());
@@ -347,14 +349,15 @@ fn multishot_works(ring: &mut Ring) -> io::Result<bool> {
         }
         ok = got.iter().any(|&(_, res, flags)| {
             let Some(bid) = io_uring::cqueue::buffer_select(flags) else { return false };
-            let (payload, at) = ring.received(bid, res.max(0) as usize);
+            let (payload, at) = ring.payload_and_stamp(bid, res.max(0) as usize);
             payload == b"x" && (!stamped || at.is_some())
         });
         for bid in got.iter().filter_map(|&(_, _, flags)| io_uring::cqueue::buffer_select(flags)) {
             ring.recycle(bid);
         }
         ring.publish();
-        if ok || !stamped || !got.iter().all(|&(_, _, f)| io_uring::cqueue::more(f)) {
+        // Done: stamped, not asked to be, nothing came (no multishot here), or the receive ended.
+        if ok || !stamped || got.is_empty() || !got.iter().all(|&(_, _, f)| io_uring::cqueue::more(f)) {
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
