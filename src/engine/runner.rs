@@ -318,7 +318,10 @@ mod tests {
         assert_eq!(cpu.cores.len(), 2);
         for core in &cpu.cores {
             assert_eq!(core.len(), 2, "{core:?}");
-            assert!(core[0].wall_us >= 990_000 && core[0].wall_us < 1_200_000, "{core:?}");
+            // About a second each: the first interval begins when the core's thread first reads
+            // its clock after the start, which a loaded machine delays (986 ms seen once beside
+            // a full suite), so the bound is loose; what it checks is intervals of seconds.
+            assert!(core[0].wall_us >= 900_000 && core[0].wall_us < 1_200_000, "{core:?}");
         }
         let [busy, idle] = [0, 1].map(|c| cpu.per_core_from(0)[c].busy());
         assert!(busy > idle && idle < 0.2, "busy {busy} idle {idle}");
