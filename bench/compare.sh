@@ -13,7 +13,8 @@
 #
 # Usage: bench/compare.sh [seconds per run] [oha rates...]      (defaults: 8, 20000 50000)
 # Env: CLIENT_CPU=0 TARGET_CPU=1 CONNS=64 P99_OK_MS=10 SEARCH_STEPS=5 TARGETS="nginx blast"
-#      BACKENDS="epoll uring ring"
+#      BACKENDS="epoll uring ring" (ring-nostamp: the ring with BLAST_RING_RECV=multishot, which
+#      wakes for each response instead of timing it by the kernel's receive time)
 #      OHA=path (else oha on PATH, else /work/tools/bin/oha; none: its rows are left out),
 #      WRK=path (else wrk on PATH), BLAST=path (default target/release/blast).
 # Needs: cargo build --release; wrk and nginx (apt), oha (crates.io: cargo install oha).
@@ -91,9 +92,11 @@ oha_at() { # $1 rate; sets oha_us
   row "oha $("$oha" --version | awk '{print $2}') -c$conns" "open loop $1/s" "$rps" "$p99" "$c" "$oha_us"
 }
 
-blast_at() { # $1 io, $2 rate, $3 label; sets b_ok b_ach b_us
+blast_at() { # $1 io (ring-nostamp: the ring without the kernel's receive times), $2 rate, $3 label; sets b_ok b_ach b_us
   rm -f "$work/blast.json"
-  on_client /usr/bin/time -v "$blast" api --io "$1" --cores 1 --conns "$conns" --rate "$2" --duration "${secs}s" \
+  local io_arg=$1 how=()
+  [ "$1" = ring-nostamp ] && io_arg=ring how=(env BLAST_RING_RECV=multishot)
+  on_client "${how[@]}" /usr/bin/time -v "$blast" api --io "$io_arg" --cores 1 --conns "$conns" --rate "$2" --duration "${secs}s" \
     --warmup 1s --target "$url" --quiet --json "$work/blast.json" >"$work/blast.out" 2>"$work/blast.time" || true
   if [ ! -s "$work/blast.json" ]; then # say why, and go on with the other runs
     echo "blast --io $1 at $2/s wrote no report: $(grep -v '^\s' "$work/blast.time" | tail -3 | tr '\n' ' ')" >&2
