@@ -72,31 +72,27 @@ pub(super) fn tcp_socket(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// `TCP_NODELAY`: requests are small and latency-bound.
 pub(super) fn set_nodelay(fd: &impl AsRawFd) {
-    let one: libc::c_int = 1;
-    // SAFETY: the option value is a c_int that outlives the call.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            &one as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
+    switch_on(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY);
 }
 
 /// Asks the kernel for each read's receive time (`SO_TIMESTAMPNS`, stamped receives). A
 /// refusal needs no handling here: its reads come without a time, and the core then times
 /// them by its clock and wakes for each response (`conns`).
 pub(super) fn set_rx_stamps(fd: &impl AsRawFd) {
+    switch_on(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS);
+}
+
+/// Sets the boolean socket option `level`/`name` on `fd`.
+fn switch_on(fd: &impl AsRawFd, level: libc::c_int, name: libc::c_int) {
     let one: libc::c_int = 1;
     // SAFETY: the option value is a c_int that outlives the call.
     unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
+            level,
+            name,
             &one as *const _ as *const libc::c_void,
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
