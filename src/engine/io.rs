@@ -8,7 +8,10 @@
 //! machine's cores are left beside blast's own for the target; else epoll. Measured (issue 17):
 //! on one client core with the target on other cores, io_uring costs ~30% less CPU per request;
 //! on a 2-core machine where the target shares blast's cores, it costs more (issue 7), because
-//! tokio-uring's extra wake-ups then take CPU from the target.
+//! tokio-uring's extra wake-ups then take CPU from the target. Where auto leaves epoll, a
+//! workload may still take its batched ring (`blast api`: `workloads::api::ring`, when the run
+//! goes there exactly as on epoll and the kernel times receives; measured cheaper than epoll
+//! at every rate on the 2-core machine).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -24,7 +27,8 @@ pub enum IoAsk {
     Auto,
     Epoll,
     Uring,
-    /// The batched ring (`engine::ring`); never chosen by `auto` (not yet measured).
+    /// The batched ring (`engine::ring`); `auto` leads to it only through the workload
+    /// (`workloads::api::ring`), where auto's rule leaves epoll.
     Ring,
 }
 

@@ -194,8 +194,41 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     let io = plan_io(&r.json.expect("report"));
     let cores = blast::engine::io::online_cores();
     // The rule: uring needs 2 cores left beside blast's one for the target, and a willing kernel.
-    let want = if cores >= 3 && blast::engine::io::probe().is_ok() { "uring (auto: " } else { "epoll (auto: " };
+    let uring = cores >= 3 && blast::engine::io::probe().is_ok();
+    let want = if uring { "uring (auto: " } else { "epoll (auto: " };
     assert!(io.starts_with(want), "{io}");
+    // The ring, cheaper than epoll where the kernel times receives, is left out by redirects
+    // alone (it does not follow them), and the plan line says so; with `--redirects 0` auto
+    // takes it, and every request is answered there.
+    let stamped = blast::engine::ring::probe().is_ok_and(|how| how.contains("kernel receive times"));
+    assert_eq!(io.contains("--redirects 0 lets auto take it"), stamped && !uring, "{io}");
+    let r = blast(&[
+        "api",
+        "--rate",
+        "200",
+        "--duration",
+        "1s",
+        "--cores",
+        "1",
+        "--redirects",
+        "0",
+        "--target",
+        &server.url(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json.expect("report");
+    let io = plan_io(&j);
+    if uring {
+        assert!(io.starts_with("uring (auto: "), "{io}");
+    } else if stamped {
+        assert!(
+            io.starts_with("ring (auto: multishot recv, provided buffers, registered sockets, kernel receive times)"),
+            "{io}"
+        );
+    } else {
+        assert!(io.starts_with("epoll (auto: "), "{io}");
+    }
+    assert_eq!(f(&j, "/requests/ok"), 200.0, "{io}");
     drop(server);
 
     let cert = temp_path("io-cert.pem").to_string_lossy().to_string();

@@ -43,9 +43,9 @@ impl RecvMode {
 
     /// The mode `describe` named in `why` (a run's `Io::why`).
     pub fn of(why: &str) -> RecvMode {
-        if why.starts_with("multishot") && why.contains("kernel receive times") {
+        if why.contains(RecvMode::Stamped.describe()) {
             RecvMode::Stamped
-        } else if why.starts_with("multishot") {
+        } else if why.contains(RecvMode::Multishot.describe()) {
             RecvMode::Multishot
         } else {
             RecvMode::Single

@@ -59,9 +59,16 @@ impl ApiWorkload {
     /// The backend of a run that asked for the ring (`asked`), or `otherwise`: the ring when
     /// this run can go there and the kernel allows it (the plan line says how it receives and
     /// what it does differently), else epoll saying why.
+    ///
+    /// `--io auto` (`otherwise` is auto's choice) takes the ring when the run goes there
+    /// exactly as on epoll (nothing the ring runs differently: no redirect to follow) and the
+    /// kernel times its receives: measured on one client core against nginx (bench/RESULTS.md,
+    /// "Issue 27", session 10), it costs 0.63x epoll's CPU per request at 20,000/s, 0.65x at
+    /// 50,000/s and 0.67x at wrk's maximum, with the same p99 or better, where the ring that
+    /// wakes for every response (no receive times) costs more than epoll at 20,000/s.
     pub fn ring_io(&self, asked: bool, otherwise: Io) -> Io {
         if !asked {
-            return otherwise;
+            return self.auto_ring(otherwise);
         }
         crate::engine::io::choose_ring(self.ring_unsupported(), || {
             crate::engine::ring::probe().map(|how| match self.ring_note() {
@@ -69,6 +76,26 @@ impl ApiWorkload {
                 None => how,
             })
         })
+    }
+}
+
+impl ApiWorkload {
+    /// `--io auto`'s last look (see `ring_io`): the ring when this run goes there as it would
+    /// on epoll and the kernel gives receive times, else `chosen` (saying so when redirects
+    /// alone kept the ring out).
+    fn auto_ring(&self, chosen: Io) -> Io {
+        if !chosen.why.starts_with("auto:") || chosen.uring || self.ring_unsupported().is_some() {
+            return chosen;
+        }
+        let stamped = crate::engine::ring::uring::RecvMode::Stamped.describe();
+        match crate::engine::ring::probe() {
+            Ok(how) if how == stamped && self.ring_note().is_some() => Io {
+                why: format!("{}; the ring does not follow redirects: --redirects 0 lets auto take it", chosen.why),
+                ..chosen
+            },
+            Ok(how) if how == stamped => Io { uring: false, ring: true, why: format!("auto: {how}") },
+            _ => chosen,
+        }
     }
 }
 
