@@ -202,19 +202,8 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     // takes it, and every request is answered there.
     let stamped = blast::engine::ring::probe().is_ok_and(|how| how.contains("kernel receive times"));
     assert_eq!(io.contains("--redirects 0 lets auto take it"), stamped && !uring, "{io}");
-    let r = blast(&[
-        "api",
-        "--rate",
-        "200",
-        "--duration",
-        "1s",
-        "--cores",
-        "1",
-        "--redirects",
-        "0",
-        "--target",
-        &server.url(),
-    ]);
+    let url = server.url();
+    let r = blast(&["api", "--rate", "200", "--duration", "1s", "--cores", "1", "--redirects", "0", "--target", &url]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let j = r.json.expect("report");
     let io = plan_io(&j);
