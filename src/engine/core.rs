@@ -6,7 +6,7 @@
 //! second to the reporter.
 
 use crate::clock::PreciseTimer;
-use crate::engine::pacer::Pacer;
+use crate::engine::arrivals::{Arrival, Arrivals};
 use crate::engine::plan::Plan;
 use crate::engine::queue::JobQueue;
 use crate::engine::recorder::{ErrorKind, Recorder};
@@ -26,11 +26,6 @@ const SPIN_MAX: Duration = Duration::from_micros(80);
 /// Yielding keeps the core busy, which on a machine shared with the target steals its CPU:
 /// the spin window is shrunk so that it costs at most this share of a core.
 const SPIN_CPU_SHARE: f64 = 0.02;
-/// The slots one wake-up finds due are queued with one clock read (each push takes tens of
-/// nanoseconds, so their dispatch lag is read at the wake-up); past this many in a row (a
-/// backlog) the clock is read again, so that a long batch's lag stays exact to within a
-/// microsecond or so.
-pub(super) const QUEUED_PER_CLOCK_READ: u32 = 16;
 /// The pacer looks at the stop flag at least this often while waiting.
 pub(super) const STOP_POLL: Duration = Duration::from_millis(50);
 /// Longest wait for iterations still running at the end of a schedule whose iterations are
@@ -296,73 +291,51 @@ async fn pace(
     end_ns: u64,
 ) -> Option<Instant> {
     let mut timer = PreciseTimer::new();
-    let mut pacer = Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns)
-        .shaped(plan.shape.clone())
-        .sharded(plan.shard);
     let spin = SPIN_MAX.min(Duration::from_secs_f64(SPIN_CPU_SHARE * plan.cores as f64 / plan.own_rate()));
-    let mut next = pacer.next_slot();
-    let mut seen = 0u64;
-    if let Some(steer) = plan.steer.as_deref() {
-        steer.started(start);
-    }
+    let mut arrivals = Arrivals::new(plan, index, lane, start, end_ns);
     let mut now = Instant::now();
     let mut last_wake = now;
-    // Slots queued since `now` was read: one clock read serves every slot a wake-up finds due.
-    let mut queued_since_read = 0u32;
-    // This core's arrivals so far.
-    let mut nth = 0u64;
-    while let Some(slot) = next {
+    loop {
         if stop.load(Ordering::Relaxed) {
             return Some(Instant::now());
         }
-        let due = start + Duration::from_nanos(slot.offset_ns);
-        if due > now || queued_since_read >= QUEUED_PER_CLOCK_READ {
-            now = Instant::now();
-            queued_since_read = 0;
-            // A rate set during the run: one atomic load per clock read, the lock only when
-            // it changed. Slots due by `now` are due before the change (it applies from the
-            // next second), so they are sent as they are.
-            if let Some(adopted) = plan.steer.as_deref().and_then(|s| s.adopted(&mut seen, &mut pacer, next)) {
-                next = adopted;
-                continue;
+        match arrivals.take(&mut now) {
+            Arrival::Over => return None,
+            Arrival::Due(job) => {
+                let mut rec = st.recorder.borrow_mut();
+                queue_job(&st.queue, &mut rec, st.named, &plan.kind_rows, st.measure_from, job, now);
             }
-        }
-        if due > now {
             // Wake just before the slot, but at most once per coalescing window: at low rates
             // every slot is on time, at high rates one wake-up sends every slot due by then
             // (each at most a window late; that lag is recorded like any other).
-            if due - now <= spin {
-                tokio::task::yield_now().await;
-            } else {
+            Arrival::NotYet(due) if due - now <= spin => tokio::task::yield_now().await,
+            Arrival::NotYet(due) => {
                 let wake = (due - spin).max(last_wake + plan.coalesce);
                 timer.sleep_until(wake.min(now + STOP_POLL)).await;
                 now = Instant::now();
                 last_wake = now;
             }
-            continue;
         }
-        queued_since_read += 1;
-        let job = Job { seq: slot.seq, intended: due, kind: plan.mix.pick(lane, nth), nth };
-        nth += 1;
-        let measured = due >= st.measure_from;
-        // The job's report row, looked up once, when rows are kept.
-        let row = if st.named { Some(row_of_kind(&plan.kind_rows, job.kind)) } else { None };
-        let pushed = st.queue.push(job);
-        account_queued(&mut st.recorder.borrow_mut(), measured, row, pushed.ok(), now - due);
-        next = pacer.next_slot();
     }
-    None
 }
 
-/// Records a due slot the pacer queued (`depth`: the queue's depth after it) or dropped (the
-/// queue was full, `None`), `lag` after it was due; `row` when rows are kept.
-pub(super) fn account_queued(
+/// Queues `job`, due by `now`, or drops it (the queue is full), and records which: scheduled
+/// (measured or warm-up, in its report row when `named`), and its dispatch lag and the queue's
+/// depth, or the drop.
+pub(super) fn queue_job(
+    queue: &JobQueue,
     rec: &mut Recorder,
-    measured: bool,
-    row: Option<usize>,
-    depth: Option<usize>,
-    lag: Duration,
+    named: bool,
+    kind_rows: &[usize],
+    measure_from: Instant,
+    job: Job,
+    now: Instant,
 ) {
+    let measured = job.intended >= measure_from;
+    // The job's report row, looked up once, when rows are kept.
+    let row = if named { Some(row_of_kind(kind_rows, job.kind)) } else { None };
+    let lag = now - job.intended;
+    let depth = queue.push(job).ok();
     if measured {
         rec.accounting.scheduled += 1;
         if let Some(row) = row {

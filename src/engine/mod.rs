@@ -16,6 +16,7 @@
 //! - `plan`: a validated open-loop run (`Plan`) and how a count is spread over cores.
 //! - `shard`: one run split over processes (`Shard`), and shards checked back into one run.
 //! - `pacer`: when each request is due (a pure function of the plan).
+//! - `arrivals`: one core's due slots taken as jobs, as both cores pace them.
 //! - `shape`: load shapes (ramps, holds, spikes) as piecewise-linear rates.
 //! - `steer`: a rate set while the run goes on (`--web`), adopted by the pacers each second.
 //! - `queue`: hands due jobs to the free connections of one core.
@@ -29,6 +30,7 @@
 //! - `timeout`: a connection's call timeout with one lazily moved timer, not one per call.
 //! - `rng`: the seeded generator behind arrivals and payloads.
 
+pub mod arrivals;
 pub mod compact;
 pub mod connect_failure;
 pub mod core;

@@ -1,6 +1,6 @@
 //! One core of a `--io ring` run, in phases like the epoll core's (`engine::core::run_core`):
 //! open the connections, wait at the shared start, then one loop until the schedule and the
-//! drain are over. Each turn of the loop: queue every due slot (the pacer, with the epoll
+//! drain are over. Each turn of the loop: queue every due slot (`arrivals`, with the epoll
 //! core's accounting), give queued jobs to free connections (render, queue the send), close
 //! the second when one has passed, hand every queued submission to the kernel and wait for
 //! completions until the next due slot (one `io_uring_enter`), then take the completions in
@@ -11,15 +11,13 @@
 use super::conns::{Engine, UNSTAMPED_HOLD};
 use super::uring::{realtime_ns, RecvMode, Ring};
 use super::Lone;
-use crate::engine::core::{
-    account_queued, last_second, row_of_kind, CoreTally, Ends, Snapshot, QUEUED_PER_CLOCK_READ, STOP_POLL,
-};
-use crate::engine::pacer::Pacer;
+use crate::engine::arrivals::{Arrival, Arrivals};
+use crate::engine::core::{last_second, queue_job, CoreTally, Ends, Snapshot, STOP_POLL};
 use crate::engine::plan::Plan;
 use crate::engine::queue::JobQueue;
 use crate::engine::recorder::{ErrorKind, Recorder};
 use crate::engine::runner::Core;
-use crate::engine::workload::{Job, Lane};
+use crate::engine::workload::Lane;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,15 +113,7 @@ pub async fn run_core<W: Lone>(
     let end_ns = (plan.warmup + plan.duration).as_nanos() as u64;
     let stop = core.stop_flag().clone();
 
-    let mut pacer = Pacer::new(plan.rate, plan.cores, index, plan.arrival, plan.seed, end_ns)
-        .shaped(plan.shape.clone())
-        .sharded(plan.shard);
-    let mut next = pacer.next_slot();
-    let mut seen = 0u64;
-    if let Some(steer) = plan.steer.as_deref() {
-        steer.started(start);
-    }
-    let mut nth = 0u64;
+    let mut arrivals = Arrivals::new(&plan, index, lane.lane as u64, start, end_ns);
     let mut second = 1u64;
     let mut yield_at: Option<Instant> = None;
     let mut now = Instant::now();
@@ -135,34 +125,14 @@ pub async fn run_core<W: Lone>(
     loop {
         if drain_until.is_none() && stop.load(Ordering::Relaxed) {
             stopped_at = Some(now);
-            next = None;
+            arrivals.stop();
         }
-        // Pace: every slot due by now, with a clock read every few (a backlog's lag stays
-        // exact), each queued or dropped as the epoll core does.
-        let mut queued_since_read = 0u32;
-        while let Some(slot) = next {
-            let due = start + Duration::from_nanos(slot.offset_ns);
-            if due > now || queued_since_read >= QUEUED_PER_CLOCK_READ {
-                now = Instant::now();
-                queued_since_read = 0;
-                if let Some(adopted) = plan.steer.as_deref().and_then(|s| s.adopted(&mut seen, &mut pacer, next)) {
-                    next = adopted;
-                    continue;
-                }
-            }
-            if due > now {
-                break;
-            }
-            queued_since_read += 1;
-            let job = Job { seq: slot.seq, intended: due, kind: plan.mix.pick(lane.lane as u64, nth), nth };
-            nth += 1;
-            let measured = due >= e.measure_from;
-            let row = if e.named { Some(row_of_kind(&e.kind_rows, job.kind)) } else { None };
-            let depth = e.queue.push(job).ok();
-            account_queued(&mut e.recorder, measured, row, depth, now - due);
-            next = pacer.next_slot();
+        // Pace: every slot due by now, each queued or dropped as the epoll core does.
+        arrivals.clock_read();
+        while let Arrival::Due(job) = arrivals.take(&mut now) {
+            queue_job(&e.queue, &mut e.recorder, e.named, &e.kind_rows, e.measure_from, job, now);
         }
-        if next.is_none() && drain_until.is_none() {
+        if arrivals.next_due().is_none() && drain_until.is_none() {
             drain_until = Some(now + if stopped_at.is_some() { cut_span } else { plan.timeout });
         }
         e.dispatch(now);
@@ -197,8 +167,7 @@ pub async fn run_core<W: Lone>(
         // Wait for completions until the next thing due: a slot (at most once per coalescing
         // window), the second, a deadline, the stop flag's next look.
         let mut wake = (start + Duration::from_secs(second)).min(now + STOP_POLL);
-        if let Some(slot) = next {
-            let due = start + Duration::from_nanos(slot.offset_ns);
+        if let Some(due) = arrivals.next_due() {
             wake = wake.min(due.max(last_wake + plan.coalesce));
         }
         if let Some(&(at, _, _)) = e.deadlines.front() {
