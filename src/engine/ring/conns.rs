@@ -136,7 +136,6 @@ impl<W: Lone> Engine<'_, W> {
         let (mut failed, mut error) = (0, None);
         let mut target = None;
         let multishot = self.ring.mode != RecvMode::Single;
-        let stamped = self.ring.mode == RecvMode::Stamped;
         for i in 0..conns {
             let proto = self.w.ring_conn(&self.core, i);
             let inbuf = if multishot { Box::default() } else { vec![0u8; BUF_SIZE].into_boxed_slice() };
@@ -180,10 +179,7 @@ impl<W: Lone> Engine<'_, W> {
             match opened.map(|(s, addr)| (OwnedFd::from(s), addr)) {
                 Some((fd, addr)) if self.ring.register(i as u32, fd.as_raw_fd()).is_ok() => {
                     rec.record_connect(took, true);
-                    set_nodelay(&fd);
-                    if stamped {
-                        set_rx_stamps(&fd);
-                    }
+                    self.tune(&fd);
                     target.get_or_insert(addr);
                     self.slots[i].sock = Some(fd);
                     self.slots[i].state = State::Idle;
@@ -247,6 +243,15 @@ impl<W: Lone> Engine<'_, W> {
             } else {
                 self.partial -= 1;
             }
+        }
+    }
+
+    /// Sets what every socket of the core has: `TCP_NODELAY`, and the receive times when the
+    /// core's receives are stamped.
+    fn tune(&self, fd: &OwnedFd) {
+        set_nodelay(fd);
+        if self.ring.mode == RecvMode::Stamped {
+            set_rx_stamps(fd);
         }
     }
 
@@ -331,9 +336,7 @@ impl<W: Lone> Engine<'_, W> {
                 return self.fail_connect(i, ErrorKind::ConnectOther, now);
             }
         };
-        if self.ring.mode == RecvMode::Stamped {
-            set_rx_stamps(&fd);
-        }
+        self.tune(&fd);
         let s = &mut self.slots[i];
         s.sock = Some(fd);
         s.state = State::Connecting;

@@ -58,7 +58,7 @@ pub(super) fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::sockl
     (storage, len as libc::socklen_t)
 }
 
-/// A fresh TCP socket for `addr` with `TCP_NODELAY` (requests are small and latency-bound).
+/// A fresh TCP socket for `addr` (its options are set by the core: `conns::Engine::tune`).
 pub(super) fn tcp_socket(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: socket(2) has no memory preconditions; a non-negative result is ours.
@@ -67,9 +67,7 @@ pub(super) fn tcp_socket(addr: SocketAddr) -> std::io::Result<OwnedFd> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: fd is a fresh descriptor owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    set_nodelay(&fd);
-    Ok(fd)
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `TCP_NODELAY`: requests are small and latency-bound.
