@@ -74,7 +74,7 @@ fn poisson_arrivals_average_to_the_rate() {
 #[test]
 fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
     // Shared: nothing to connect to; "at once" is 3 s of an 8 s run.
-    let _g = shared();
+    let _g = light();
     // Bind then drop a listener to get a port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let url = format!("http://127.0.0.1:{port}/v1/messages");
@@ -101,7 +101,7 @@ fn an_unreachable_target_stops_at_once_with_one_line_and_the_report() {
 #[test]
 fn connections_the_server_closes_while_idle_are_replaced_without_errors() {
     // Shared: exact counts at 200/s; 3 s pauses against a 1 s idle close.
-    let _g = shared();
+    let _g = light();
     // The target closes a keep-alive connection idle for 1 s; the run pauses 3 s between two
     // busy seconds, so every connection used after the pause was closed while idle.
     let server = Server::start(&["--keepalive-timeout", "1s"]);
@@ -119,7 +119,7 @@ fn connections_the_server_closes_while_idle_are_replaced_without_errors() {
 #[test]
 fn a_request_cut_before_any_answer_is_retried_once_only_when_idempotent_and_asked() {
     // Shared: exact counts at 50/s.
-    let _g = shared();
+    let _g = light();
     // This target reads each request and closes the connection without a byte of answer.
     let server = Server::start(&["--misbehave", "close"]);
     let run = |extra: &[&str]| {
@@ -187,7 +187,7 @@ fn sigint_stops_the_run_and_writes_the_report() {
 #[test]
 fn demo_runs_against_its_embedded_target() {
     // Shared: exact count at 2,000/s for 1 s, the embedded target in-process.
-    let _g = shared();
+    let _g = moderate();
     let r = blast(&["demo", "--rate", "2000", "--duration", "1s"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = r.json.expect("json");
@@ -198,7 +198,7 @@ fn demo_runs_against_its_embedded_target() {
 #[test]
 fn a_bare_ipv6_host_is_refused_with_the_bracketed_form_and_a_bracketed_one_works() {
     // Shared: exact counts at 50/s.
-    let _g = shared();
+    let _g = light();
     for (args, bracketed) in [
         (&["api", "--rate", "10", "--duration", "1s", "--target", "http://::1:8080/x"][..], "http://[::1]:8080/x"),
         (&["ws", "--duration", "1s", "--target", "ws://::1:8080/ws"][..], "ws://[::1]:8080/ws"),

@@ -29,7 +29,7 @@ fn assert_adds_up(j: &serde_json::Value, stdout: &str) {
 #[test]
 fn accounts_add_up_and_match_what_the_server_counted() {
     // Shared: exact counts at 200/s against the server.
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&[]);
     let dir = ReportDir::new("evidence-csv");
     let prefix = dir.path("run");
@@ -84,7 +84,7 @@ fn sigint_against_a_silent_target_on_the_ring() {
 
 fn sigint_against_a_silent_target(io: &str) {
     // Shared: exact counts: 20 connections, a silent target.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--misbehave", "silent"]);
     let json_path = temp_path("silent.json");
     let target = format!("http://{}/v1/messages", server.addr);
@@ -166,7 +166,7 @@ fn target_dies_mid_run(io: &str) {
 #[test]
 fn throughput_divides_by_the_span_the_responses_arrived_over() {
     // Shared: exact counts at 40/s; the span's 1.8 s within (1.6, 3.0) s, which no load shortens.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--delay", "800ms"]);
     let r = blast(&["api", "--target", &server.url(), "--rate", "40", "--duration", "1s", "--conns", "60"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -202,7 +202,7 @@ steps = [
 #[test]
 fn a_capture_miss_is_a_completed_response_that_failed() {
     // Shared: exact counts at 20/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let file = temp_path("capture-miss.toml");
     std::fs::write(&file, CAPTURE_MISS.replace("TARGET", &format!("http://{}", server.addr))).expect("write");
@@ -226,7 +226,7 @@ fn a_capture_miss_is_a_completed_response_that_failed() {
 #[test]
 fn failed_statuses_are_listed_as_errors() {
     // Shared: exact counts at 50/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let r = blast(&["api", "--target", &server.url(), "--rate", "50", "--duration", "1s"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
@@ -303,7 +303,7 @@ steps = [
 #[test]
 fn a_flow_scenario_counts_iterations_and_http_exchanges_apart() {
     // Shared: exact counts judged against the server.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let dir = ReportDir::new("evidence-units");
     let file = dir.path("units.toml");
@@ -353,7 +353,7 @@ fn a_flow_scenario_counts_iterations_and_http_exchanges_apart() {
 #[test]
 fn each_names_rate_is_over_the_span_it_ran() {
     // Shared: the span has a lower bound only, which no load shortens.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--delay", "100ms"]);
     let dir = ReportDir::new("evidence-spans");
     let file = dir.path("spans.toml");

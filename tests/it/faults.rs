@@ -28,7 +28,7 @@ fn against(kind: &str) -> (Run, Duration) {
 
 fn check(kind: &str, expected_error: &str) {
     // Shared: exact counts at 200/s; "ended" is 6 s for a 2 s run with a 1 s timeout.
-    let _g = shared();
+    let _g = moderate();
     let (r, took) = against(kind);
     assert_eq!(r.code, 1, "{kind}: {}{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("panicked"), "{kind}: {}", r.stderr);
@@ -79,7 +79,7 @@ fn a_silent_target_times_out() {
 #[test]
 fn sigterm_stops_a_ws_run_and_writes_the_report() {
     // Shared: exact counts; "stopped" is 5 s after the signal.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let json = temp_path("ws-sigterm.json");
     let target = format!("ws://{}/ws", server.addr);
@@ -101,7 +101,7 @@ fn sigterm_stops_a_ws_run_and_writes_the_report() {
 #[test]
 fn secrets_never_reach_reports_or_output() {
     // Shared: text of the outputs at low rates.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let secret = "s3cr3t-t0ken-value";
     let html = temp_path("secret.html");

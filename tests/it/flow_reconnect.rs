@@ -374,7 +374,7 @@ fn assert_clean(r: &Run, rows: &[(&str, f64, &str)]) -> serde_json::Value {
 #[test]
 fn a_flow_moves_to_a_fresh_connection_when_nginx_closes_one() {
     // Shared: exact counts against nginx's log.
-    let _g = shared();
+    let _g = light();
     let nginx = Nginx::start();
     let dir = ReportDir::new("launch");
     let file = scenario(&dir, LAUNCH_FLOW, &nginx.target(), 1);
@@ -487,7 +487,7 @@ const USER_LOGIN_ROWS: [(&str, f64, &str); 3] =
 #[test]
 fn on_start_logins_and_an_upload_flow_survive_nginx_closing_connections() {
     // Shared: exact counts against nginx's log.
-    let _g = shared();
+    let _g = light();
     let nginx = Nginx::start();
     let dir = ReportDir::new("upload");
     let file = scenario(&dir, LOGIN_AND_UPLOAD, &nginx.target(), 6);
@@ -547,7 +547,7 @@ fn on_start_logins_and_an_upload_flow_survive_nginx_closing_connections() {
 #[test]
 fn flows_logins_and_uploads_survive_every_way_a_python_server_closes() {
     // Shared: exact counts against the server's.
-    let _g = shared();
+    let _g = moderate();
     let server = ClosingServer::start(3);
     let dir = ReportDir::new("python");
     let launch = scenario(&dir, LAUNCH_FLOW, &server.target(), 1);
@@ -589,7 +589,7 @@ fn flows_logins_and_uploads_survive_every_way_a_python_server_closes() {
 #[test]
 fn ws_probes_over_http_go_on_a_fresh_connection_after_a_close() {
     // Shared: exact counts against nginx's log.
-    let _g = shared();
+    let _g = light();
     let ws = Server::start(&[]);
     let server = ClosingServer::start(3);
     let probes = format!("{}/v1/messages", server.target());
@@ -631,7 +631,7 @@ path = "/api/modules/m-{{random_int 1 20}}/{{pick a,b}}/{{ user.module }}/config
 #[test]
 fn a_path_with_function_arguments_runs_and_a_space_is_refused_before_sending() {
     // Shared: exact counts against nginx's log.
-    let _g = shared();
+    let _g = light();
     let nginx = Nginx::start();
     let dir = ReportDir::new("paths");
     let file = scenario(&dir, MODULE_PATHS, &nginx.target(), 3);
@@ -676,7 +676,7 @@ fn a_path_with_function_arguments_runs_and_a_space_is_refused_before_sending() {
 #[test]
 fn a_captured_value_that_puts_a_space_into_a_path_fails_the_step_unsent() {
     // Shared: exact counts against nginx's log.
-    let _g = shared();
+    let _g = light();
     let nginx = Nginx::start();
     let dir = ReportDir::new("captured");
     let toml = LAUNCH_FLOW.replace("/api/modules/launch", "/api/modules/spaced").replace("rate = 300", "rate = 50");
@@ -704,7 +704,7 @@ fn a_captured_value_that_puts_a_space_into_a_path_fails_the_step_unsent() {
 #[test]
 fn the_ring_reopens_what_nginx_closes_and_every_request_reaches_it_once() {
     // Shared: exact counts against nginx's log.
-    let _g = shared();
+    let _g = light();
     require_uring();
     let nginx = Nginx::start();
     let target = format!("{}/api/modules/x", nginx.target());

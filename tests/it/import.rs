@@ -229,7 +229,7 @@ fn unreadable_input_exits_2_and_writes_nothing() {
 #[test]
 fn har_page_becomes_a_flow_with_a_fresh_token() {
     // Shared: exact counts at 20/s.
-    let _g = shared();
+    let _g = light();
     let mut server = Server::start(&["--require-auth"]);
     let (code, err, toml, out) = import("chat.har", &["--host", &server.url()]);
     assert_eq!(code, 0, "{err}");

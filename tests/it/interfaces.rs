@@ -28,7 +28,7 @@ fn s(p: &std::path::Path) -> String {
 #[test]
 fn a_bad_output_path_fails_before_the_run_and_touches_no_file() {
     // Shared: files and exit codes; a refusal is ms, its bound 900 ms.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let dir = temp_dir("outputs");
     let precious = dir.join("precious.json");
@@ -95,7 +95,7 @@ fn json_from_stdout(args: &[&str]) -> (i32, serde_json::Value, String) {
 #[test]
 fn json_dash_gives_stdout_to_the_json_alone() {
     // Shared: the shape of stdout, exact counts at 100/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let url = server.url();
     let (code, api, err) =

@@ -102,7 +102,7 @@ fn api_on_ring_meets_the_accuracy_checks() {
 #[test]
 fn the_ring_says_how_it_receives_and_sends_what_it_cannot_run_to_epoll() {
     // Shared: exact counts at 100/s.
-    let _g = shared();
+    let _g = light();
     require_uring();
     let server = Server::start(&[]);
     let r =
@@ -174,7 +174,7 @@ fn pipelined(uring: bool, addr: std::net::SocketAddr, count: usize) -> (&'static
 fn the_uring_stream_carries_pipelined_requests_and_split_responses() {
     require_uring();
     // Shared: 64 requests, their statuses.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let addr = server.addr.parse().expect("address");
     for uring in [true, false] {
@@ -187,7 +187,7 @@ fn the_uring_stream_carries_pipelined_requests_and_split_responses() {
 #[test]
 fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
     // Shared: the plan's words, exact counts at 200/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let r = blast(&["api", "--rate", "200", "--duration", "1s", "--cores", "1", "--target", &server.url()]);
     assert_eq!(r.code, 0, "{}", r.stdout);
@@ -259,7 +259,7 @@ fn auto_states_its_choice_and_https_stays_on_epoll_with_a_warning() {
 #[test]
 fn the_ring_on_each_way_of_receiving_answers_every_request() {
     // Shared: exact counts at 2,000/s.
-    let _g = shared();
+    let _g = moderate();
     require_uring();
     let server = Server::start(&[]);
     for (asked, says) in [
@@ -289,7 +289,7 @@ fn the_ring_on_each_way_of_receiving_answers_every_request() {
 #[test]
 fn the_ring_replaces_connections_the_target_closed_while_idle() {
     // Shared: exact counts at 10/s.
-    let _g = shared();
+    let _g = light();
     require_uring();
     let server = Server::start(&["--keepalive-timeout", "50ms"]);
     let url = server.url();

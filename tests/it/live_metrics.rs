@@ -125,7 +125,7 @@ fn value(samples: &[Sample], name: &str) -> Option<f64> {
 #[test]
 fn api_run_serves_prometheus_metrics_while_it_runs() {
     // Shared: the metrics' names and shapes at 300/s.
-    let _g = shared();
+    let _g = moderate();
     python(); // the parser is ready before the run starts (a venv may have to be made first)
     let server = Server::start(&[]);
     let (mut child, addr) = start(&["api", "--rate", "300", "--duration", "5s", "--target", &server.url()]);
@@ -186,7 +186,7 @@ fn ws_and_upload_runs_serve_their_counters() {
 #[test]
 fn a_busy_or_bad_metrics_address_is_a_usage_error() {
     // Shared: exit codes, nothing sent.
-    let _g = shared();
+    let _g = light();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
     for bad in [addr.as_str(), "example.com:9464"] {

@@ -45,7 +45,7 @@ fn every_shipped_profile_loads() {
 #[test]
 fn smoke_profile_runs_against_blast_serve_and_meets_its_sla() {
     // Shared: exact counts at 50/s; the SLA is p95 < 500 ms.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let r = blast(&["run", "profiles/smoke.toml", "--target", &server.url(), "--duration", "2s"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -59,7 +59,7 @@ fn smoke_profile_runs_against_blast_serve_and_meets_its_sla() {
 #[test]
 fn shaped_profile_runs_scaled_down() {
     // Shared: exact counts at up to 1,000/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     // spike.toml's shape, scaled by overriding the stages (the rest comes from the profile).
     let r = blast(&["run", "profiles/spike.toml", "--target", &server.url(), "--stages", "1s:200,1s:1000,1s:200"]);
@@ -100,7 +100,7 @@ fn malformed_profiles_name_the_file_line_and_field() {
 #[test]
 fn a_flag_replaces_the_profiles_conflicting_fields() {
     // Shared: exact counts at 100/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     // --rate/--duration replace spike.toml's stages: the run is 100/s for 1 s, and it runs.
     let r = blast(&["run", "profiles/spike.toml", "--target", &server.url(), "--rate", "100", "--duration", "1s"]);

@@ -30,7 +30,7 @@ fn num(row: &HashMap<String, String>, col: &str) -> f64 {
 #[test]
 fn csv_files_use_locust_columns_and_match_the_json() {
     // Shared: exact counts at 1,000/s (Requests/s is the JSON's rate over the span the name ran).
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&[]);
     let prefix = temp_path("locust");
     let prefix = prefix.to_string_lossy().to_string();
@@ -99,7 +99,7 @@ fn csv_files_use_locust_columns_and_match_the_json() {
 #[test]
 fn failures_csv_lists_errors_by_kind() {
     // Shared: rows and counts at 100/s.
-    let _g = shared();
+    let _g = light();
     // The target wants a token blast does not send: every request fails with 401.
     let server = Server::start(&["--require-auth"]);
     let prefix = temp_path("unauthorized").to_string_lossy().to_string();
@@ -313,7 +313,7 @@ fn read_hdr_log(path: &std::path::Path, tag: &str) -> (usize, hdrhistogram::Hist
 #[test]
 fn hdr_log_reads_back_to_the_run_counts() {
     // Shared: the log against the report, counts at 1,000/s.
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&[]);
     let log = temp_path("run.hlog");
     let log_s = log.to_string_lossy().to_string();
@@ -353,7 +353,7 @@ fn sla_exit_codes_pass_fail_and_bad_input() {
 #[test]
 fn compare_flags_a_regression_between_two_runs() {
     // Shared: a 30 ms delay against none, at 200/s.
-    let _g = shared();
+    let _g = light();
     let fast = Server::start(&[]);
     let slow = Server::start(&["--delay", "30ms"]);
     let (a, b) = (temp_path("base.json"), temp_path("cur.json"));
@@ -386,7 +386,7 @@ fn compare_flags_a_regression_between_two_runs() {
 #[test]
 fn ws_and_upload_history_has_a_row_per_second_that_adds_up() {
     // Shared: rows that add up to exact counts.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--s3-listen", "127.0.0.1:0"]);
     let ws_prefix = temp_path("ws-csv").to_string_lossy().to_string();
     let ws_log = temp_path("ws.hlog");
@@ -500,7 +500,7 @@ fn same_formats(what: &str, theirs: &[HashMap<String, String>], ours: &[HashMap<
 #[test]
 fn csv_files_match_a_real_locust_runs_files() {
     // Shared: columns and counts against stored Locust files.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let profile = temp_path("two-names.toml");
     let text = format!(

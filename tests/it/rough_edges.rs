@@ -25,7 +25,7 @@ fn argv(s: &str) -> Vec<String> {
 #[test]
 fn flags_that_cannot_be_right_are_refused_with_the_reason() {
     // Shared: refusals, each ms against a 900 ms bound.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let url = server.url();
     let api = |extra: &str| {
@@ -72,7 +72,7 @@ fn flags_that_cannot_be_right_are_refused_with_the_reason() {
 #[test]
 fn tls_flags_on_a_plain_target_are_a_note_not_silence() {
     // Shared: a note at 20/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let (code, err) =
         blast_plain(&["api", "--rate", "20", "--duration", "1s", "--quiet", "--insecure", "--target", &server.url()]);
@@ -83,7 +83,7 @@ fn tls_flags_on_a_plain_target_are_a_note_not_silence() {
 #[test]
 fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
     // Shared: refusals, each ms against a 900 ms bound.
-    let _g = shared();
+    let _g = light();
     refused_before_the_run(vec![
         // `--bucket 'Bad_Bucket!'` failed with exit 1 after an S3 call.
         (
@@ -117,7 +117,7 @@ fn upload_bad_bucket_and_demo_bad_output_are_refused_before_anything_starts() {
 #[test]
 fn metrics_listen_port_is_printed_even_when_quiet() {
     // Shared: a line at 20/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let (code, err) = blast_plain(&[
         "api",
@@ -140,7 +140,7 @@ fn metrics_listen_port_is_printed_even_when_quiet() {
 #[test]
 fn second_interrupt_says_the_reports_were_not_written() {
     // Shared: a silent target holds the run 10 s past both signals.
-    let _g = shared();
+    let _g = light();
     // A silent target: after the first Ctrl-C the run waits for its requests (its grace
     // period), so the second one arrives while the reports are still to be written.
     let server = Server::start(&["--misbehave", "silent"]);
@@ -181,7 +181,7 @@ fn second_interrupt_says_the_reports_were_not_written() {
 #[test]
 fn compare_fails_an_interrupted_current_run() {
     // Shared: exit codes at 100/s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let dir = ReportDir::new("compare-interrupted");
     let (base, cur) = (dir.path("base.json"), dir.path("cur.json"));
@@ -287,7 +287,7 @@ fn upload_page_has_errors_mb_per_s_and_a_dot_for_a_short_run() {
 #[test]
 fn ws_hdr_log_has_no_empty_heartbeat_interval() {
     // Shared: the log's shape and the CSV's identities.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let dir = ReportDir::new("rough-ws-hdr");
     let (log, prefix) = (dir.path("ws.hlog"), dir.path("ws"));
@@ -318,7 +318,7 @@ fn ws_hdr_log_has_no_empty_heartbeat_interval() {
 #[test]
 fn api_page_shows_the_accounts() {
     // Shared: the page's shape and counts.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let dir = ReportDir::new("rough-api-page");
     let html = dir.path("api.html");

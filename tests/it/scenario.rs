@@ -79,7 +79,7 @@ fn ten_to_one_mix_is_exact_per_name_on_the_ring() {
 
 fn mix_is_exact_per_name(io: &str) {
     // Shared: exact counts per name.
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let csv = temp_path("mix");
@@ -123,7 +123,7 @@ fn mix_is_exact_per_name(io: &str) {
 #[test]
 fn per_name_sla_decides_the_exit_code() {
     // Shared: SLAs of 2 s and 1 us: either side by far.
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let file = file.to_str().expect("path");
@@ -162,7 +162,7 @@ steps = [
 #[test]
 fn login_flow_logs_in_once_per_user_and_reuses_the_token() {
     // Shared: exact counts against the server.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let file = scenario(LOGIN, &format!("http://{}", server.addr), 6);
     let r = blast(&["run", file.to_str().expect("path")]);
@@ -242,7 +242,7 @@ fn upload_flow_sends_every_chunk_through_the_application_api() {
 #[test]
 fn two_merged_shards_keep_per_name_counts_exact() {
     // Shared: exact counts per name.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let file = scenario(MIX, &format!("http://{}", server.addr), 4);
     let file = file.to_str().expect("path");
@@ -275,7 +275,7 @@ fn two_merged_shards_keep_per_name_counts_exact() {
 #[test]
 fn bad_scenarios_stop_before_any_request_with_file_line_and_field() {
     // Shared: refusals, nothing sent.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let target = format!("http://{}", server.addr);
     let cases = [

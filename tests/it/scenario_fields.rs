@@ -81,7 +81,7 @@ fn a_corrupted_chunk_fails_expect_body_for_that_upload_only() {
 #[test]
 fn expect_and_slow_fail_by_their_own_kinds() {
     // Shared: a 5 ms "slow" against a 30 ms delay.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--delay", "30ms"]);
     let dir = ReportDir::new("fields-expect");
     let toml = format!(
@@ -392,7 +392,7 @@ tags = ["write"]
 #[test]
 fn virtual_users_set_the_logins_not_the_rows() {
     // Shared: exact counts against the server.
-    let _g = shared();
+    let _g = light();
     let dir = ReportDir::new("fields-users");
     for (line, flags, logins) in [
         // One virtual user per row by default.
@@ -421,7 +421,7 @@ fn virtual_users_set_the_logins_not_the_rows() {
 #[test]
 fn tags_choose_requests_and_unknown_tags_are_refused() {
     // Shared: exact counts per tag.
-    let _g = shared();
+    let _g = light();
     let dir = ReportDir::new("fields-tags");
     for (flags, reads, writes) in [
         (&["--tags", "read"][..], 40, 0),

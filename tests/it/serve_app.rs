@@ -264,7 +264,7 @@ fn form(boundary: &str, fields: &[(&str, &str)], file: Option<&[u8]>, after: &[(
 #[test]
 fn multipart_chunks_are_streamed_checked_and_hashed() {
     // Shared: exact counts, no timing.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let a = &server.addr;
     const CHUNK: usize = 300_000;

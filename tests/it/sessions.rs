@@ -206,7 +206,7 @@ weight = 1
 #[test]
 fn logins_cookies_and_redirects_as_locust_users_have_them() {
     // Shared: exact counts judged against the app's.
-    let _g = shared();
+    let _g = moderate();
     let app = App::start();
     let dir = ReportDir::new("sessions-suite");
     let profile = app.profile(&dir, SUITE, 5);
@@ -252,7 +252,7 @@ fn logins_cookies_and_redirects_as_locust_users_have_them() {
 #[test]
 fn no_cookies_and_no_redirects_behave_as_documented() {
     // Shared: statuses and counts.
-    let _g = shared();
+    let _g = moderate();
     let app = App::start();
     let dir = ReportDir::new("sessions-off");
     let suite = SUITE.replace("users = 5\n", "users = 5\ncookies = false\n");
@@ -325,7 +325,7 @@ path = "/probe"
 #[test]
 fn a_redirect_chain_is_one_request_with_its_full_latency() {
     // Shared: a lower bound on latency, which no load breaks.
-    let _g = shared();
+    let _g = moderate();
     let app = App::start();
     let target = format!("http://{}/chain/3", app.addr);
     let args = ["api", "--target", &target, "--method", "GET", "--rate", "4", "--duration", "1s"];
@@ -352,7 +352,7 @@ fn a_redirect_chain_is_one_request_with_its_full_latency() {
 #[test]
 fn a_redirect_off_the_target_is_followed_only_to_an_allowed_host() {
     // Shared: errors and counts.
-    let _g = shared();
+    let _g = moderate();
     let app = App::start();
     let target = format!("http://{}/away", app.addr);
     let args = ["api", "--target", &target, "--method", "GET", "--rate", "4", "--duration", "1s", "--cores", "1"];
@@ -418,7 +418,7 @@ steps = [
 #[test]
 fn plain_api_follows_nginx_redirects_with_a_jar_per_connection() {
     // Shared: exact counts judged against nginx's log.
-    let _g = shared();
+    let _g = light();
     let dir = ReportDir::new("sessions-nginx");
     let d = dir.0.display();
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();

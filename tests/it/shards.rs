@@ -99,7 +99,7 @@ fn two_shards_merge_into_one_exact_run() {
 #[test]
 fn ws_shards_account_probes_across_shards() {
     // Shared: exact counts across shards.
-    let _g = shared();
+    let _g = light();
     // 3 rooms over 2 shards: connection g is in room g mod 3 and on shard g mod 2, so every
     // room has subscribers on both shards, and only the merge sees whole deliveries.
     let (a, b, total) = run_shards(&[
@@ -214,7 +214,7 @@ fn upload_shards_split_the_objects_and_merge_exactly() {
 #[test]
 fn merged_api_shards_keep_the_time_beyond_the_target_and_blasts_cpu() {
     // Shared: merged sums of the shards' own figures.
-    let _g = shared();
+    let _g = light();
     // A target that reports its own time (`x-blast-hold-us`) on every answer.
     let server = Server::start(&["--delay", "2ms"]);
     let url = server.url();
@@ -247,7 +247,7 @@ fn merged_api_shards_keep_the_time_beyond_the_target_and_blasts_cpu() {
 #[test]
 fn merge_refuses_reports_that_are_not_one_run() {
     // Shared: exit codes of merge.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let (x, y) = (temp_path("m0.json"), temp_path("m1.json"));
     for (shard, rate, path) in [("0/2", "400", &x), ("1/2", "800", &y)] {

@@ -15,7 +15,7 @@ fn tls_server(extra: &[&str]) -> (Server, String) {
 #[test]
 fn api_over_https_trusts_only_what_it_is_told_to() {
     // Shared: exact counts at 500/s.
-    let _g = shared();
+    let _g = light();
     let (server, cert) = tls_server(&[]);
     let url = format!("https://localhost:{}/v1/messages", server.addr.rsplit(':').next().expect("port"));
     let base = ["api", "--target", url.as_str(), "--rate", "500", "--duration", "1s", "--cores", "1", "--conns", "4"];
@@ -47,7 +47,7 @@ fn api_over_https_trusts_only_what_it_is_told_to() {
 #[test]
 fn ws_over_wss_delivers_every_probe() {
     // Shared: exact counts.
-    let _g = shared();
+    let _g = light();
     let (server, cert) = tls_server(&[]);
     let url = format!("wss://localhost:{}/ws", server.addr.rsplit(':').next().expect("port"));
     let r = blast(&[
@@ -93,7 +93,7 @@ fn upload_over_https_completes_and_verifies() {
 #[test]
 fn serve_takes_a_given_certificate_and_rejects_a_bad_key() {
     // Shared: exact counts at 200/s.
-    let _g = shared();
+    let _g = moderate();
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
     let (cert, key) = (temp_path("given-cert.pem"), temp_path("given-key.pem"));
     std::fs::write(&cert, made.cert.pem()).expect("cert");

@@ -75,7 +75,7 @@ fn assert_stopped_at_once(args: &[&str], cause: &str) -> serde_json::Value {
 #[test]
 fn a_wrong_secret_stops_the_run_at_the_first_call() {
     // Shared: exit codes, counts.
-    let _g = shared();
+    let _g = light();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
     let args = ["upload", "--target", &target, "--size", "10M", "--parallel", "2", "--secret-key", "not-the-secret"];
@@ -91,7 +91,7 @@ fn a_bad_bucket_name_stops_the_run_at_the_first_call() {
     // A name S3's character rules allow (blast checks those before sending: exit 2) but that
     // the store refuses ("xn--" is reserved): its answer stops the run at the first call.
     // Shared: exit codes, counts.
-    let _g = shared();
+    let _g = light();
     let server = s3_server(&[]);
     let target = server.s3.clone().expect("s3 address");
     assert_stopped_at_once(
@@ -103,7 +103,7 @@ fn a_bad_bucket_name_stops_the_run_at_the_first_call() {
 #[test]
 fn a_refused_connection_stops_the_run_at_the_first_call() {
     // Shared: exit codes, counts.
-    let _g = shared();
+    let _g = light();
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let target = format!("http://127.0.0.1:{port}");
     assert_stopped_at_once(&["upload", "--target", &target, "--size", "5M", "--parallel", "2"], "connection refused");
@@ -228,7 +228,7 @@ fn objects_on_s3s_fs_are_the_bytes_blast_meant_to_send() {
 #[test]
 fn wrong_keys_and_a_bad_bucket_stop_a_run_against_s3s_fs() {
     // Shared: exit codes, counts.
-    let _g = shared();
+    let _g = light();
     let root = temp_path("s3s-fs-auth");
     std::fs::create_dir_all(root.join("blast")).expect("root");
     let target = start_s3s_fs(&root);

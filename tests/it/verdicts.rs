@@ -20,7 +20,7 @@ fn verdicts(j: &serde_json::Value) -> &Vec<serde_json::Value> {
 #[test]
 fn a_dead_api_target_fails_its_latency_sla() {
     // Shared: no response at all.
-    let _g = shared();
+    let _g = light();
     let target = format!("http://127.0.0.1:{}/x", refused_port());
     let r = blast(&["api", "--target", &target, "--rate", "50", "--duration", "1s", "--sla", "p99<50ms,errors<100%"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -37,7 +37,7 @@ fn a_dead_api_target_fails_its_latency_sla() {
 #[test]
 fn every_verdict_says_how_many_samples_it_rests_on() {
     // Shared: sample counts; SLAs far from the figures.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let r = blast(&[
         "api",
@@ -69,7 +69,7 @@ fn every_verdict_says_how_many_samples_it_rests_on() {
 #[test]
 fn a_dead_ws_target_fails_its_sla() {
     // Shared: no response at all.
-    let _g = shared();
+    let _g = light();
     let port = refused_port();
     let target = format!("ws://127.0.0.1:{port}/ws");
     let probe = format!("http://127.0.0.1:{port}/v1/messages");
@@ -98,7 +98,7 @@ fn a_dead_ws_target_fails_its_sla() {
 #[test]
 fn a_dead_upload_target_fails_its_sla() {
     // Shared: no response at all.
-    let _g = shared();
+    let _g = light();
     let target = format!("http://127.0.0.1:{}", refused_port());
     let r = blast(&["upload", "--target", &target, "--size", "5M", "--parallel", "1", "--sla", "p99<5s,mbps>0"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -152,7 +152,7 @@ fn a_profile_sla_table_with_units_that_do_not_fit_is_refused() {
 #[test]
 fn targets_that_cannot_be_connected_to_are_refused_before_the_run() {
     // Shared: refusals, each ms against a 2 s bound.
-    let _g = shared();
+    let _g = light();
     let cases = [
         ("http://127.0.0.1:0/x", "port 0"),
         ("http://:8080/x", "missing host"),
@@ -182,7 +182,7 @@ fn targets_that_cannot_be_connected_to_are_refused_before_the_run() {
 #[test]
 fn rates_under_one_per_second_are_exact_or_refused() {
     // Shared: exact counts of 4 and 2 requests; the ratio within 10%.
-    let _g = shared();
+    let _g = light();
     // Too short for one request: refused before the run, exit 2, one line.
     for (rate, line) in [
         ("1/min", "blast: --rate 1/min (0.01667/s) schedules no request in 1s: run at least 1m or raise the rate"),

@@ -222,7 +222,7 @@ fn live_page_figures_change_and_match_the_json_report() {
 #[test]
 fn stop_from_the_page_ends_the_run_with_the_label() {
     // Shared: a stop asked for and counted; "early" is 15 s of 30 s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let dir = ReportDir::new("web-stop");
     let json = dir.path("run.json");

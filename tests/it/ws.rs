@@ -49,7 +49,7 @@ fn every_probe_reaches_every_subscriber_exactly_once() {
 #[test]
 fn server_dropping_half_the_connections_is_counted() {
     // Shared: counts, with the drop's timing in wide ranges.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--ws-drop-half-at", "2s"]);
     let target = format!("ws://{}/ws", server.addr);
     let r = blast(&[
@@ -82,7 +82,7 @@ fn server_dropping_half_the_connections_is_counted() {
 #[test]
 fn refused_connections_are_reported_by_reason() {
     // Shared: counts by reason.
-    let _g = shared();
+    let _g = light();
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let target = format!("ws://127.0.0.1:{port}/ws");
     let r = blast(&["ws", "--conns", "20", "--duration", "1s", "--probe-rate", "0", "--target", &target]);
@@ -94,7 +94,7 @@ fn refused_connections_are_reported_by_reason() {
 #[test]
 fn rejected_upgrade_reports_the_http_status() {
     // Shared: counts by status.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     // /nope is not a WebSocket endpoint: the upgrade is answered 404 instead of 101.
     let target = format!("ws://{}/nope", server.addr);
@@ -107,7 +107,7 @@ fn rejected_upgrade_reports_the_http_status() {
 #[test]
 fn app_level_heartbeats_are_answered_and_timed() {
     // Shared: heartbeat counts with a 50-beat slack.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let target = format!("ws://{}/ws", server.addr);
     let r = blast(&[
@@ -137,7 +137,7 @@ fn app_level_heartbeats_are_answered_and_timed() {
 #[test]
 fn probes_published_over_a_websocket_reach_every_subscriber_once() {
     // Shared: exact counts.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let target = format!("ws://{}/ws", server.addr);
     let r = blast(&[
@@ -214,7 +214,7 @@ fn ten_thousand_connections_fit_in_100_mib() {
 #[test]
 fn rates_under_one_a_second_are_exact_or_refused() {
     // Shared: 3 connections at 30/min, the ramp's 4 s within [4, 5) s (a second of slack).
-    let _g = shared();
+    let _g = light();
     // A probe rate with no probe due in the hold is refused, as api's --rate is.
     let (code, stderr) = blast_plain(&["ws", "--probe-rate", "10/h", "--duration", "5s"]);
     assert_eq!(code, 2, "{stderr}");

@@ -33,7 +33,7 @@ fn assert_all_delivered(r: &Run) {
 #[test]
 fn token_in_the_header_authenticates_upgrades_and_probe_requests() {
     // Shared: exact counts against the server.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let token = login(&server, "alice");
     let target = server.ws_url();
@@ -43,7 +43,7 @@ fn token_in_the_header_authenticates_upgrades_and_probe_requests() {
 #[test]
 fn token_in_the_query_authenticates_upgrades() {
     // Shared: exact counts against the server.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let token = login(&server, "bob");
     let target = server.ws_url();
@@ -53,7 +53,7 @@ fn token_in_the_query_authenticates_upgrades() {
 #[test]
 fn tokens_from_a_file_one_per_connection_round_robin() {
     // Shared: exact counts against the server.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let tokens: Vec<String> = (0..3).map(|i| login(&server, &format!("user{i}"))).collect();
     let file = temp_path("tokens.txt");
@@ -82,7 +82,7 @@ fn tokens_from_a_file_one_per_connection_round_robin() {
 #[test]
 fn without_a_token_every_connection_fails_at_once_with_the_reason() {
     // Shared: counts; "at once" is 8 s of 20 s.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let target = server.ws_url();
     let started = Instant::now();
@@ -100,7 +100,7 @@ fn without_a_token_every_connection_fails_at_once_with_the_reason() {
 #[test]
 fn a_refused_port_stops_the_run_at_once() {
     // Shared: counts; "at once" is 8 s of 20 s.
-    let _g = shared();
+    let _g = light();
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let target = format!("ws://127.0.0.1:{port}/ws");
     let started = Instant::now();
@@ -116,7 +116,7 @@ fn a_refused_port_stops_the_run_at_once() {
 #[test]
 fn refused_probes_are_reported_by_status_with_advice_and_secrets_appear_nowhere() {
     // Shared: counts by status, text.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let token = login(&server, "carol");
     // The token reaches the upgrade in the query; the probes carry a wrong credential header.
@@ -151,7 +151,7 @@ fn refused_probes_are_reported_by_status_with_advice_and_secrets_appear_nowhere(
 #[test]
 fn every_connection_dropped_ends_the_run_early_with_a_warning() {
     // Shared: counts; "early" is 12 s of 30 s.
-    let _g = shared();
+    let _g = light();
     let mut server = Server::start(&[]);
     let target = server.ws_url();
     let json_path = temp_path("dropped.json");
@@ -171,7 +171,7 @@ fn every_connection_dropped_ends_the_run_early_with_a_warning() {
 #[test]
 fn sigint_labels_the_run_interrupted_and_blames_no_cut_off_delivery_on_the_target() {
     // Shared: counts; deliveries 200 ms late keep some in flight.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--broadcast-delay", "200ms"]);
     let target = server.ws_url();
     let dir = ReportDir::new("sigint");

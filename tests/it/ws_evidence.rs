@@ -45,7 +45,7 @@ fn verdict<'a>(j: &'a Value, target: &str) -> &'a Value {
 #[test]
 fn an_ack_blast_does_not_recognise_fails_the_delivery_slas_quoting_the_servers_answer() {
     // Shared: verdicts and text.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let target = server.ws_url();
     // blast serve acknowledges with {"type":"subscribed"}; blast waits for "bogus".
@@ -83,7 +83,7 @@ fn an_ack_blast_does_not_recognise_fails_the_delivery_slas_quoting_the_servers_a
 #[test]
 fn a_third_party_relay_whose_ack_never_comes_fails_quoting_what_it_relayed() {
     // Shared: verdicts and text.
-    let _g = shared();
+    let _g = light();
     let relay = Relay::start();
     // websocat acknowledges nothing: it relays each join to everyone, so what the connections
     // get while they wait for "joined" is the joins themselves.
@@ -120,7 +120,7 @@ fn a_third_party_relay_whose_ack_never_comes_fails_quoting_what_it_relayed() {
 #[test]
 fn unreadable_probes_through_a_third_party_relay_fail_quoting_a_probe_not_a_hello() {
     // Shared: verdicts and text.
-    let _g = shared();
+    let _g = light();
     let relay = Relay::start();
     // Each connection says hello on connect (relayed to all: the welcome-like chatter), then the
     // probes come as {"kind":"chat","msg":{"cid":"probe-N",...}}; blast looks at /msg/id.
@@ -175,7 +175,7 @@ fn unreadable_probes_through_a_third_party_relay_fail_quoting_a_probe_not_a_hell
 #[test]
 fn the_readmes_token_in_the_query_example_against_serve_require_auth_is_not_green() {
     // Shared: verdicts and text.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let login = |user: &str| {
         let v = server.json("POST", "/auth/login", Some(&format!(r#"{{"username":"{user}","password":"pw"}}"#)));
@@ -227,7 +227,7 @@ fn the_readmes_token_in_the_query_example_against_serve_require_auth_is_not_gree
 #[test]
 fn refused_tokens_get_advice_naming_what_was_given_and_what_the_server_answered() {
     // Shared: verdicts and text.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let dir = ReportDir::new("expired");
     let tokens = dir.path("users.jwt");
@@ -265,7 +265,7 @@ fn shard(target: &str, i: u32, start_at: &str, json: &std::path::Path, extra: &[
 #[test]
 fn probes_sent_here_are_timed_from_blasts_instant_and_a_coarse_message_time_is_stated() {
     // Shared: exact counts against the server.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--ws-layout", "chat", "--broadcast-delay", "5ms"]);
     let target = server.ws_url();
     let chat = [
@@ -359,7 +359,7 @@ fn probes_sent_here_are_timed_from_blasts_instant_and_a_coarse_message_time_is_s
 #[test]
 fn identities_hold_on_every_path_that_ends_a_run_early() {
     // Shared: identities; "gave up" is 4 s for a 1 s timeout.
-    let _g = shared();
+    let _g = light();
     // SIGINT 2 s into a 30 s run, probes in flight (each delivered 200 ms late).
     let server = Server::start(&["--broadcast-delay", "200ms"]);
     let dir = ReportDir::new("early");

@@ -40,7 +40,7 @@ while True:
 #[test]
 fn an_expired_token_closes_the_connection_with_4401_and_blast_logs_in_again() {
     // Shared: exact counts at a low rate; the second expiry (6 s) is 1 s past the run's end.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth", "--token-ttl", "3s"]);
     let dir = ReportDir::new("ws-expiry");
     users(&dir.0, 5);
@@ -115,7 +115,7 @@ fn a_ws_profile_with_an_inline_login_survives_token_expiry_with_every_delivery_c
     // end for the relogins), the second ones 14 - R s into the hold at the earliest, past its
     // 10 s end for a ramp of 1 s where 4 s would still hold. (With tokens of 10 s held 14 s this
     // took 4 s more for the same counts; 10 probes/s, not 5, keep 60 probes or more sent.)
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&["--require-auth", "--token-ttl", "7s"]);
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat4all-ws-login.toml");
     let target = server.ws_url();
@@ -197,7 +197,7 @@ fn bad_inline_logins_exit_2_with_file_line_and_field() {
 fn http_probes_of_a_login_run_are_sent_as_the_users_in_turn_past_the_expiry() {
     // Shared: exact counts judged against serve's, at 10 probes/s, as the test above (the same
     // tokens of 7 s held 10 s).
-    let _g = shared();
+    let _g = moderate();
     let server = Server::start(&["--require-auth", "--token-ttl", "7s"]);
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/chat4all-ws-login.toml");
     let target = server.ws_url();
@@ -236,7 +236,7 @@ fn http_probes_of_a_login_run_are_sent_as_the_users_in_turn_past_the_expiry() {
 /// login of its user, and fails as `http_401`; serve counts the same.
 #[test]
 fn a_refused_http_probe_logs_its_user_in_again_and_is_retried_once() {
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&["--require-auth"]);
     let dir = ReportDir::new("ws-probe-relogin");
     users(&dir.0, 2);

@@ -8,7 +8,7 @@ use crate::common::*;
 #[test]
 fn websocat_relay_with_string_ids_and_ms_timestamps_delivers_exactly_the_expected() {
     // Shared: exact counts; p50 under 100 ms.
-    let _g = shared();
+    let _g = light();
     let relay = Relay::start();
     let target = format!("ws://127.0.0.1:{}/", relay.port);
     let r = blast(&ws_probe_args(
@@ -51,7 +51,7 @@ fn websocat_relay_with_string_ids_and_ms_timestamps_delivers_exactly_the_expecte
 #[test]
 fn messages_without_a_probe_are_other_messages() {
     // Shared: counts.
-    let _g = shared();
+    let _g = light();
     let relay = Relay::start();
     let target = format!("ws://127.0.0.1:{}/", relay.port);
     // Each of the 10 connections says hello once; the relay sends every hello to all 10 (and
@@ -161,7 +161,7 @@ fn probes_timed_by_blast_when_messages_carry_no_timestamp() {
 #[test]
 fn a_wrong_pointer_is_diagnosed_with_a_received_message() {
     // Shared: a diagnosis, text.
-    let _g = shared();
+    let _g = light();
     let server = Server::start(&[]);
     let target = server.ws_url();
     let r = blast(&ws_probe_args(&target, "10", "1s", "10/s", &["--probe-id-pointer", "/message/id"]));

@@ -170,7 +170,7 @@ fn n(v: &serde_json::Value) -> u64 {
 #[test]
 fn each_connection_logs_in_as_its_user_and_upgrades_with_its_token() {
     // Shared: exact counts judged against the app's.
-    let _g = shared();
+    let _g = moderate();
     let dir = ReportDir::new("ws-login");
     let app = Uvicorn::start(&dir.0, APP, &[]);
     let file = login_file(&dir);
@@ -259,7 +259,7 @@ fn refused_upgrades_and_expired_tokens_log_in_again_counted_as_the_server_counte
 fn a_probe_relogin_starts_from_the_users_last_login_and_its_connection_from_the_probes() {
     // Shared: exact counts judged against the app's; the probe relogins (in the first second
     // of probes) have 4 s before the connections' tokens expire.
-    let _g = shared();
+    let _g = light();
     let dir = ReportDir::new("ws-probe-relogin-jar");
     let app = Uvicorn::start(&dir.0, APP, &[("TOKEN_TTL", "4"), ("PROBE_REJECT_FIRST", "1")]);
     let file = login_file(&dir);

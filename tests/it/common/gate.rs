@@ -1,44 +1,67 @@
-//! How the tests of this binary share the machine. A test that runs load takes one of two
+//! How the tests of this binary share the machine. A test that runs load takes one of four
 //! guards for its whole length:
 //!
-//! - [`exclusive`]: nothing else that runs load is running. For tests whose assertions depend
-//!   on timing or the CPU: latency and accuracy tolerances, rates achieved, per-second counts,
-//!   blast's CPU figures, high rates (which would also take the CPU from the others), and
-//!   "ended within N s" bounds close to the run's own length.
-//! - [`shared`]: runs beside at most `SHARED_MAX - 1` other shared tests, never beside an
-//!   exclusive one. For functional tests: the shape of a report, errors and exit codes, exact
-//!   counts at low rates (judged against what the server counted), which hold however slowly
-//!   the machine runs.
+//! - [`exclusive`]: no other exclusive or shared test is running, only light or moderate ones
+//!   within `BESIDE_BUDGET` (two light ones, or one moderate one). For tests whose assertions
+//!   depend on timing or the CPU: latency and accuracy tolerances, rates achieved, per-second
+//!   counts, blast's CPU figures, high rates (which would also take the CPU from the others), and
+//!   "ended within N s" bounds close to the run's own length. The accuracy suites pass with a
+//!   core kept busy by another process (`scripts/soak-tests.sh`); what may run beside them takes
+//!   a fifth of one core at most.
+//! - [`shared`]: runs beside at most `SHARED_MAX - 1` other shared, light or moderate tests,
+//!   never beside an exclusive one. For functional tests: the shape of a report, errors and exit
+//!   codes, exact counts at low rates (judged against what the server counted), which hold
+//!   however slowly the machine runs.
+//! - [`light`] and [`moderate`]: shared tests that also may run beside an exclusive one, because
+//!   they keep the machine nearly idle. Measured alone, a light test's processes (blast, its
+//!   target, any tool it starts) used at most a tenth of one core over the test's length (most
+//!   use 2-6%), or under 30 ms of CPU in all (a flag or a connection refused before the run); a
+//!   moderate one at most a fifth, and it counts twice. Tests that start Locust, Chromium or
+//!   Prometheus or upload megabytes measured above that and stay shared. Measure a test before
+//!   giving it either guard: `/usr/bin/time` on the test binary with `--exact NAME
+//!   --test-threads 1` reports the user and system time of the test and of every process it
+//!   waited for.
 //!
 //! Exclusive tests are run in batches: one waits while shared ones go on, until
 //! `EXCLUSIVE_BATCH` of them wait (or no shared test is left to run); then no new shared test
 //! starts, the running ones end, and the waiting exclusive ones run one after another, each
-//! alone. The machine is emptied of shared tests once per batch rather than once per exclusive
-//! test (each emptying leaves it idle while the longest shared test ends), and an exclusive test
-//! is never starved: the batch fills, or the shared tests run out. Each test says by its guard
+//! alone among the exclusive and shared tests while light and moderate ones go on beside them.
+//! The machine is emptied of shared tests once per batch rather than once per exclusive test
+//! (each emptying leaves it idle while the longest shared test ends), and an exclusive test is
+//! never starved: the batch fills, or the shared tests run out. Each test says by its guard
 //! which kind it is and why (a comment where that is not plain). `BLAST_TEST_TIMES=FILE` lists
 //! how long each test held its guard.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-/// At most this many shared tests at once (each is a `blast` process, a server, and mostly
-/// waiting on timers at low rates: a few fit on two cores without slowing any past its bounds).
+/// At most this many shared, light and moderate tests at once (each is a `blast` process, a
+/// server, and mostly waiting on timers at low rates: a few fit on two cores without slowing any
+/// past its bounds).
 const SHARED_MAX: usize = 4;
 
-/// This many exclusive tests waiting stop new shared ones from starting. With the test threads
-/// of .cargo/config.toml (8), 4 running shared tests and 3 waiting exclusive ones leave one
-/// thread to take the next test; fewer threads only make batches end sooner (an exclusive test
-/// starts whenever no shared one runs).
+/// What may run beside an exclusive test, in tenths of a core measured: a light test counts 1,
+/// a moderate one 2.
+const BESIDE_BUDGET: usize = 2;
+
+/// This many exclusive tests waiting stop new shared ones from starting. The test threads of
+/// .cargo/config.toml (32) let many tests wait at once, so that light and moderate ones are at
+/// hand whenever an exclusive one runs; fewer threads only make batches end sooner (an exclusive
+/// test starts whenever no shared one runs).
 const EXCLUSIVE_BATCH: usize = 4;
 
 struct State {
     shared: usize,
+    /// Light and moderate tests running.
+    beside: usize,
+    /// Their weights, summed.
+    beside_weight: usize,
     exclusive: bool,
     exclusive_waiting: usize,
 }
 
-static STATE: Mutex<State> = Mutex::new(State { shared: 0, exclusive: false, exclusive_waiting: 0 });
+static STATE: Mutex<State> =
+    Mutex::new(State { shared: 0, beside: 0, beside_weight: 0, exclusive: false, exclusive_waiting: 0 });
 static CHANGED: Condvar = Condvar::new();
 
 fn state() -> MutexGuard<'static, State> {
@@ -50,7 +73,8 @@ fn wait(s: MutexGuard<'static, State>) -> MutexGuard<'static, State> {
     CHANGED.wait(s).unwrap_or_else(|e| e.into_inner())
 }
 
-/// Held by a test that must run alone among the load tests; released when dropped.
+/// Held by a test that must run alone among the exclusive and shared tests; released when
+/// dropped.
 #[must_use = "the test runs alone only while the guard is held"]
 pub struct Exclusive(Held);
 
@@ -58,11 +82,20 @@ pub struct Exclusive(Held);
 #[must_use = "the test is counted only while the guard is held"]
 pub struct Shared(Held);
 
-/// Waits until no other load test runs, then holds the machine alone.
+/// Held by a light or moderate test, which may run beside shared tests and beside an exclusive
+/// one; released when dropped.
+#[must_use = "the test is counted only while the guard is held"]
+pub struct Beside {
+    weight: usize,
+    _held: Held,
+}
+
+/// Waits until no other exclusive or shared test runs and the light and moderate ones running
+/// fit in `BESIDE_BUDGET`, then holds the machine.
 pub fn exclusive() -> Exclusive {
     let mut s = state();
     s.exclusive_waiting += 1;
-    while s.exclusive || s.shared > 0 {
+    while s.exclusive || s.shared > 0 || s.beside_weight > BESIDE_BUDGET {
         s = wait(s);
     }
     s.exclusive_waiting -= 1;
@@ -71,20 +104,44 @@ pub fn exclusive() -> Exclusive {
 }
 
 /// Waits until no exclusive test runs, fewer than `EXCLUSIVE_BATCH` wait, and fewer than
-/// `SHARED_MAX` shared ones run; and, while an exclusive test waits, until another shared one
-/// runs (a machine free of shared tests goes to the waiting exclusive ones first, so that a
-/// batch runs whole).
+/// `SHARED_MAX` shared, light and moderate ones run; and, while an exclusive test waits, until
+/// another shared one runs (a machine free of shared tests goes to the waiting exclusive ones
+/// first, so that a batch runs whole).
 pub fn shared() -> Shared {
     let mut s = state();
     while s.exclusive
         || s.exclusive_waiting >= EXCLUSIVE_BATCH
         || (s.exclusive_waiting > 0 && s.shared == 0)
-        || s.shared >= SHARED_MAX
+        || s.shared + s.beside >= SHARED_MAX
     {
         s = wait(s);
     }
     s.shared += 1;
     Shared(Held::now("shared"))
+}
+
+/// A test measured at a tenth of a core or less: see the module's doc.
+pub fn light() -> Beside {
+    beside(1, "light")
+}
+
+/// A test measured at a fifth of a core or less: see the module's doc.
+pub fn moderate() -> Beside {
+    beside(2, "moderate")
+}
+
+/// Waits until fewer than `SHARED_MAX` shared, light and moderate tests run, and, while an
+/// exclusive test runs or waits, until `weight` more fits in `BESIDE_BUDGET`.
+fn beside(weight: usize, kind: &'static str) -> Beside {
+    let mut s = state();
+    while s.shared + s.beside >= SHARED_MAX
+        || ((s.exclusive || s.exclusive_waiting > 0) && s.beside_weight + weight > BESIDE_BUDGET)
+    {
+        s = wait(s);
+    }
+    s.beside += 1;
+    s.beside_weight += weight;
+    Beside { weight, _held: Held::now(kind) }
 }
 
 impl Drop for Exclusive {
@@ -97,6 +154,16 @@ impl Drop for Exclusive {
 impl Drop for Shared {
     fn drop(&mut self) {
         state().shared -= 1;
+        CHANGED.notify_all();
+    }
+}
+
+impl Drop for Beside {
+    fn drop(&mut self) {
+        let mut s = state();
+        s.beside -= 1;
+        s.beside_weight -= self.weight;
+        drop(s);
         CHANGED.notify_all();
     }
 }

@@ -17,7 +17,7 @@ pub mod websocat;
 
 // tests/allocations.rs shares these helpers and needs only `exclusive`.
 #[allow(unused_imports)]
-pub use gate::{exclusive, shared};
+pub use gate::{exclusive, light, moderate, shared};
 
 pub const BLAST: &str = env!("CARGO_BIN_EXE_blast");
 

@@ -12,7 +12,7 @@ use crate::import_side_by_side::{blast_rows, n, App};
 #[test]
 fn har_cookies_are_each_users_own_against_the_shop() {
     // Shared: exact counts judged against the shop's.
-    let _g = shared();
+    let _g = moderate();
     let app = App::start("cookie_shop_app.py");
     let (code, err, toml, profile) = import("cookies.har", &["--host", &app.url()]);
     assert_eq!(code, 0, "{err}");

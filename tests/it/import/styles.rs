@@ -224,7 +224,7 @@ fn same_counts(rows: &BTreeMap<String, (u64, u64)>, counts: &BTreeMap<String, u6
 #[test]
 fn imported_task_sets_and_api_suite_run_against_the_shop() {
     // Shared: exact counts judged against the shop's.
-    let _g = shared();
+    let _g = moderate();
     let shop = Shop::start();
 
     // forum: index 1 : view 20 : search 6 at 9/s for 3 s = 27 tasks, one cycle
