@@ -7,7 +7,7 @@
 //!   counts, blast's CPU figures, high rates (which would also take the CPU from the others), and
 //!   "ended within N s" bounds close to the run's own length. The accuracy suites pass with a
 //!   core kept busy by another process (`scripts/soak-tests.sh`); what may run beside them takes
-//!   a fifth of one core at most.
+//!   a quarter of one core at most.
 //! - [`shared`]: runs beside at most `SHARED_MAX - 1` other shared, light or moderate tests,
 //!   never beside an exclusive one. For functional tests: the shape of a report, errors and exit
 //!   codes, exact counts at low rates (judged against what the server counted), which hold
@@ -16,7 +16,7 @@
 //!   they keep the machine nearly idle. Measured alone, a light test's processes (blast, its
 //!   target, any tool it starts) used at most a tenth of one core over the test's length (most
 //!   use 2-6%), or under 30 ms of CPU in all (a flag or a connection refused before the run); a
-//!   moderate one at most a fifth, and it counts twice. Tests that start Locust, Chromium or
+//!   moderate one at most a quarter, and it counts twice. Tests that start Locust, Chromium or
 //!   Prometheus or upload megabytes measured above that and stay shared. Measure a test before
 //!   giving it either guard: `/usr/bin/time` on the test binary with `--exact NAME
 //!   --test-threads 1` reports the user and system time of the test and of every process it
@@ -40,8 +40,8 @@ use std::time::Instant;
 /// past its bounds).
 const SHARED_MAX: usize = 4;
 
-/// What may run beside an exclusive test, in tenths of a core measured: a light test counts 1,
-/// a moderate one 2.
+/// What may run beside an exclusive test: a light test counts 1, a moderate one 2 (each measured
+/// at most a tenth and a quarter of a core).
 const BESIDE_BUDGET: usize = 2;
 
 /// This many exclusive tests waiting stop new shared ones from starting. The test threads of
