@@ -125,7 +125,7 @@ pub fn light() -> Beside {
     beside(1, "light")
 }
 
-/// A test measured at a fifth of a core or less: see the module's doc.
+/// A test measured at a quarter of a core or less: see the module's doc.
 pub fn moderate() -> Beside {
     beside(2, "moderate")
 }
