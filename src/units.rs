@@ -148,17 +148,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-/// `I/N`: shard I (from 0) of N.
-pub fn parse_shard(s: &str) -> Result<crate::engine::Shard, String> {
-    let bad = || format!("'{s}' is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
-    let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
-    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if n == 0 || i >= n || n > 100_000 {
-        return Err(bad());
-    }
-    Ok(crate::engine::Shard::new(i, n))
-}
-
 /// A wall-clock start time: Unix seconds (`1764080000`, `1764080000.5`) no more than an hour
 /// ahead and not more than a second past.
 pub fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
@@ -186,15 +175,6 @@ mod tests {
         assert_eq!(rate_as_written(0.5), "30/min (0.5/s)");
         assert_eq!(rate_as_written(1.0 / 60.0), "1/min (0.01667/s)");
         assert_eq!(rate_as_written(2000.0), "2000/s");
-    }
-
-    #[test]
-    fn shards() {
-        assert_eq!(parse_shard("0/2"), Ok(crate::engine::Shard::new(0, 2)));
-        assert_eq!(parse_shard(" 3 / 4 "), Ok(crate::engine::Shard::new(3, 4)));
-        for bad in ["2/2", "1/0", "x/2", "1", "-1/2"] {
-            assert!(parse_shard(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

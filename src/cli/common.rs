@@ -54,7 +54,7 @@ pub struct ShardArgs {
     /// Run shard I (from 0) of N: this process takes every N-th request, connection or upload
     /// of the run's schedule, so N processes (machines) reproduce one run; merge their --json
     /// reports with `blast merge`.
-    #[arg(long, value_parser = units::parse_shard, value_name = "I/N")]
+    #[arg(long, value_parser = str::parse::<crate::engine::Shard>, value_name = "I/N")]
     pub shard: Option<crate::engine::Shard>,
     /// Start at this wall-clock time, Unix seconds (so that shards begin together).
     #[arg(long, value_parser = units::parse_start_at, value_name = "UNIX_SECONDS")]

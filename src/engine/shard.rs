@@ -34,6 +34,21 @@ impl Shard {
     }
 }
 
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N` (`--shard`): shard I (from 0) of N, at most 100,000 shards.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a shard: expected I/N with 0 <= I < N, e.g. 0/4");
+        let (i, n) = s.trim().split_once('/').ok_or_else(bad)?;
+        let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if n == 0 || i >= n || n > 100_000 {
+            return Err(bad());
+        }
+        Ok(Shard::new(i, n))
+    }
+}
+
 impl Default for Shard {
     fn default() -> Self {
         Shard::WHOLE
@@ -105,6 +120,15 @@ fn check_complete(shards: &[Shard]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shard_is_written_i_of_n() {
+        assert_eq!("0/2".parse(), Ok(Shard::new(0, 2)));
+        assert_eq!(" 3 / 4 ".parse(), Ok(Shard::new(3, 4)));
+        for bad in ["2/2", "1/0", "x/2", "1", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn shard_sets_must_be_complete_and_distinct() {
