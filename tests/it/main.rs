@@ -2,10 +2,10 @@
 //! They run the real `blast` binary against real servers on 127.0.0.1 (`blast serve` as a
 //! separate process, s3s-fs, websocat, a Python Prometheus parser), which `common` starts.
 //! Every test that generates load takes `common::exclusive()` (its assertions depend on timing,
-//! rates or CPU: it runs alone among the load tests but for two light ones),
-//! `common::shared()` (a functional test: it may run beside a few other shared ones) or
-//! `common::light()` (a shared test measured to keep the machine nearly idle: it may also run
-//! beside an exclusive one); `common/gate.rs` says how. A test that must
+//! rates or CPU: it runs alone among the load tests but for two light or one moderate one),
+//! `common::shared()` (a functional test: it may run beside a few other shared ones), or
+//! `common::light()` / `common::moderate()` (a shared test measured to use at most a tenth / a
+//! quarter of a core: it may also run beside an exclusive one); `common/gate.rs` says how. A test that must
 //! own its process (a global counting allocator) is a binary of its own: tests/allocations.rs.
 
 mod common;

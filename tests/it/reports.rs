@@ -30,7 +30,9 @@ fn num(row: &HashMap<String, String>, col: &str) -> f64 {
 #[test]
 fn csv_files_use_locust_columns_and_match_the_json() {
     // Shared: exact counts at 1,000/s (Requests/s is the JSON's rate over the span the name ran).
-    let _g = moderate();
+    // Not moderate, though it measured so: it bounds that rate (> 980/s over a 3 s run), which
+    // a late last answer beside a 20,000/s exclusive test could miss.
+    let _g = shared();
     let server = Server::start(&[]);
     let prefix = temp_path("locust");
     let prefix = prefix.to_string_lossy().to_string();

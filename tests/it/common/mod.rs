@@ -1,8 +1,8 @@
 //! Helpers for the integration tests: start the real `blast serve` as a separate process on
 //! 127.0.0.1, run the real `blast` binary against it (`ws_probe_args`: the flags of a ws probe
 //! run), read its JSON report (`read_json`) and ask the server for its own figures (`http_json`).
-//! Every test that runs load takes `exclusive()` or `shared()` (`gate`: which tests may run side
-//! by side). A third-party S3 server (s3s-fs) is in `s3`, used only by the tests that upload to
+//! Every test that runs load takes `exclusive()`, `shared()`, `light()` or `moderate()` (`gate`:
+//! which tests may run side by side). A third-party S3 server (s3s-fs) is in `s3`, used only by the tests that upload to
 //! it.
 #![allow(dead_code)]
 
