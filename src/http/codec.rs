@@ -107,6 +107,8 @@ pub struct ResponseDecoder {
     wire_bytes: u64,
     target_us: Option<u64>,
     body_bytes: u64,
+    /// The next final response answers a HEAD request (`answers_head`).
+    head_request: bool,
     pub kept: Kept,
     pub session: SessionHeaders,
 }
@@ -126,6 +128,7 @@ impl ResponseDecoder {
             wire_bytes: 0,
             target_us: None,
             body_bytes: 0,
+            head_request: false,
             kept: Kept::default(),
             session: SessionHeaders::default(),
         }
@@ -135,6 +138,15 @@ impl ResponseDecoder {
     pub fn keep(&mut self, body: bool, headers: bool) {
         self.kept.body = body.then(Vec::new);
         self.kept.headers = headers.then(Vec::new);
+    }
+
+    /// Whether the next response answers a HEAD request (`request`, the bytes sent, starts with
+    /// its method): such a response has no body, whatever its `Content-Length` or
+    /// `Transfer-Encoding` say (RFC 9112, section 6.3), and most servers send the length the GET
+    /// would have had. Set before each request; an interim (1xx) response keeps it for the final
+    /// one, which clears it.
+    pub fn answers(&mut self, request: &[u8]) {
+        self.head_request = request.starts_with(b"HEAD ");
     }
 
     /// Consumes what it can from `buf`. Returns a response once one is complete; bytes after it
@@ -312,7 +324,7 @@ impl ResponseDecoder {
             // Interim response (100 Continue, 103 Early Hints): the real one follows.
             self.wire_bytes = 0;
             State::Head
-        } else if status == 204 || status == 304 || (100..200).contains(&status) {
+        } else if status == 204 || status == 304 || (100..200).contains(&status) || self.head_request {
             State::Length(0)
         } else if chunked {
             State::ChunkSize
@@ -322,6 +334,9 @@ impl ResponseDecoder {
             self.close = true;
             State::UntilClose
         };
+        if !matches!(self.state, State::Head) {
+            self.head_request = false;
+        }
         Ok(true)
     }
 }
@@ -393,6 +408,34 @@ mod tests {
                 "step {step}"
             );
         }
+    }
+
+    #[test]
+    fn a_head_requests_answer_has_no_body_whatever_its_length_says() {
+        // What nginx sends for HEAD of a 17-byte file, then the next response on the connection.
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 17\r\n\r\n";
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+        for (answer, wire) in [(&head[..], head.len()), (&chunked[..], chunked.len())] {
+            let mut d = ResponseDecoder::new();
+            let mut input: Vec<u8> = interim.to_vec();
+            input.extend_from_slice(answer);
+            input.extend_from_slice(SIMPLE);
+            let mut buf = BytesMut::from(&input[..]);
+            d.answers(b"HEAD /index.html HTTP/1.1\r\nhost: x\r\n\r\n");
+            let r = d.decode(&mut buf).expect("valid").expect("the HEAD's answer, complete at its head");
+            assert_eq!((r.status, r.body_bytes, r.wire_bytes), (200, 0, wire as u64));
+            assert_eq!(&buf[..], SIMPLE, "the next response is left whole");
+            // The next request is a GET: its answer's length counts again.
+            d.answers(b"GET / HTTP/1.1\r\n\r\n");
+            let r = d.decode(&mut buf).expect("valid").expect("complete");
+            assert_eq!((r.status, r.body_bytes), (202, 5));
+        }
+        // A method that merely starts with the letters is not HEAD.
+        let mut d = ResponseDecoder::new();
+        d.answers(b"HEADER / HTTP/1.1\r\n\r\n");
+        let mut buf = BytesMut::from(SIMPLE);
+        assert_eq!(d.decode(&mut buf).expect("valid").map(|r| r.body_bytes), Some(5));
     }
 
     #[test]

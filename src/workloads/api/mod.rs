@@ -329,6 +329,7 @@ impl Wire {
         if keep.body || keep.headers || self.decoder.kept.body.is_some() || self.decoder.kept.headers.is_some() {
             self.decoder.keep(keep.body, keep.headers);
         }
+        self.decoder.answers(head);
         stats.sent_at = Some(Instant::now());
         self.stream.write_parts(head, body).await.map_err(|e| before_response(&e))?;
         stats.bytes_out = (head.len() + body.iter().map(|b| b.len()).sum::<usize>()) as u64;

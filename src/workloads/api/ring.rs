@@ -147,7 +147,10 @@ impl Lone for ApiWorkload {
     }
 
     fn render(&self, core: &CoreScenario, conn: &mut RingConn, job: &Job, out: &mut Vec<u8>) -> Result<(), ErrorKind> {
-        render_lone(core, job, conn.index, &mut conn.scratch, out)
+        let start = out.len();
+        render_lone(core, job, conn.index, &mut conn.scratch, out)?;
+        conn.decoder.answers(&out[start..]);
+        Ok(())
     }
 
     fn answer(&self, conn: &mut RingConn, read: &mut BytesMut, eof: bool) -> Result<Option<Answer>, ErrorKind> {
