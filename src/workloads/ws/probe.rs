@@ -262,6 +262,7 @@ fn drained(ws: &mut WebSocketStream<Stream>) -> bool {
 async fn exchange(stream: &mut Stream, buf: &mut BytesMut, request: &[u8]) -> std::io::Result<(u16, bool)> {
     stream.write_all(request).await?;
     let mut decoder = ResponseDecoder::new();
+    decoder.answers(request);
     loop {
         match decoder.decode(buf) {
             Ok(Some(r)) => return Ok((r.status, r.close)),
