@@ -10,8 +10,9 @@ use std::mem::MaybeUninit;
 
 /// Largest response head accepted (status line and headers).
 pub const MAX_HEAD: usize = 64 * 1024;
-/// Most headers accepted in one response.
-pub const MAX_HEADERS: usize = 100;
+/// Most headers accepted in one response (more is a head too large). The slots are left
+/// uninitialised until parsed, so a generous cap costs nothing per response.
+pub const MAX_HEADERS: usize = 256;
 /// Longest chunk-size or trailer line accepted.
 const MAX_LINE: usize = 4096;
 
@@ -257,7 +258,11 @@ impl ResponseDecoder {
         // first was 3.2 KB of stores per response).
         let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut []);
-        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, &mut headers);
+        // A folded header line (obsolete, RFC 9112 5.2) is taken as one value, as a user agent
+        // must: refusing it counted a server's valid answers as malformed.
+        let parsed = httparse::ParserConfig::default()
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .parse_response_with_uninit_headers(&mut resp, buf, &mut headers);
         let head_len = match parsed {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
@@ -279,7 +284,9 @@ impl ResponseDecoder {
             return Err(CodecError::BadHead(format!("status code {status:03} is not an HTTP status")));
         }
         let http10 = resp.version == Some(0);
-        let mut close = http10;
+        // `close` in any Connection line ends the connection (RFC 9112 9.6), whatever another
+        // line says; `keep-alive` keeps an HTTP/1.0 one open when no line says `close`.
+        let (mut said_close, mut said_keep_alive) = (false, false);
         let mut length: Option<u64> = None;
         let mut chunked = false;
         let mut target_us = None;
@@ -299,11 +306,8 @@ impl ResponseDecoder {
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = last_token_is(h.value, b"chunked");
             } else if h.name.eq_ignore_ascii_case("connection") {
-                if contains_token(h.value, b"close") {
-                    close = true;
-                } else if contains_token(h.value, b"keep-alive") {
-                    close = false;
-                }
+                said_close |= contains_token(h.value, b"close");
+                said_keep_alive |= contains_token(h.value, b"keep-alive");
             } else if h.name.eq_ignore_ascii_case(TARGET_TIME_HEADER) {
                 target_us = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
             } else if session && h.name.eq_ignore_ascii_case("set-cookie") {
@@ -312,6 +316,7 @@ impl ResponseDecoder {
                 self.session.location = Some(h.value.to_vec());
             }
         }
+        let close = said_close || (http10 && !said_keep_alive);
         if let Some(kept) = &mut self.kept.headers {
             kept.clear();
             kept.extend(resp.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())));
@@ -532,6 +537,41 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(decode_all(&many, many.len()), Err(CodecError::HeadTooLarge));
+    }
+
+    #[test]
+    fn close_in_any_connection_line_closes() {
+        let one = |head: &str| {
+            let input = format!("{head}Content-Length: 2\r\n\r\nok");
+            let got = decode_all(input.as_bytes(), 3).expect("valid");
+            assert_eq!(got.len(), 1, "{head}");
+            got[0].close
+        };
+        assert!(one("HTTP/1.1 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\n"));
+        assert!(one("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\n"));
+        assert!(one("HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\n"));
+        assert!(!one("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n"));
+        assert!(!one("HTTP/1.1 200 OK\r\n"));
+        assert!(one("HTTP/1.0 200 OK\r\n"));
+        assert!(!one("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"));
+        assert!(one("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\n"));
+    }
+
+    #[test]
+    fn a_folded_header_line_is_one_value_not_a_malformed_head() {
+        let input = b"HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 2\r\n\r\nok";
+        let got = decode_all(input, 5).expect("valid");
+        assert_eq!((got[0].status, got[0].body_bytes), (200, 2));
+    }
+
+    #[test]
+    fn a_head_of_many_short_headers_is_taken() {
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..150 {
+            many.extend_from_slice(format!("Set-Cookie: c{i}=v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        assert_eq!(decode_all(&many, 512).expect("valid")[0].status, 200);
     }
 
     #[test]
