@@ -2,8 +2,9 @@
 //! redirects, the method and body of the next request, where its `Location` points (absolute
 //! or relative to the URL that answered) and the head of the request sent there.
 //!
-//! Method rules: 303 turns anything but HEAD into a GET without body; 301 and 302 turn a POST
-//! into a GET without body (what browsers and requests do); 307 and 308 keep method and body.
+//! Method rules, as requests' `rebuild_method` has them: 302 and 303 turn anything but HEAD into
+//! a GET, 301 turns a POST into a GET; 307 and 308 keep method and body, and every other
+//! redirect drops the body (and its Content-Type), whatever the method.
 
 /// Whether `status` is a redirect that is followed: 301, 302, 303, 307, 308.
 pub fn is_redirect(status: u16) -> bool {
@@ -13,11 +14,13 @@ pub fn is_redirect(status: u16) -> bool {
 /// The method of the request after a `status` answered one of `method`, and whether it carries
 /// the body again.
 pub fn next_method(status: u16, method: &str) -> (&str, bool) {
-    match status {
-        303 if method != "HEAD" => ("GET", false),
-        301 | 302 if method == "POST" => ("GET", false),
-        _ => (method, true),
-    }
+    // requests' `rebuild_method`, then its body rule: only 307 and 308 send the body again.
+    let after = match status {
+        302 | 303 if method != "HEAD" => "GET",
+        301 if method == "POST" => "GET",
+        _ => method,
+    };
+    (after, matches!(status, 307 | 308))
 }
 
 /// An absolute URL a redirect points to.
@@ -212,11 +215,13 @@ mod tests {
         for (status, method, after, body) in [
             (303, "POST", "GET", false),
             (303, "PUT", "GET", false),
-            (303, "HEAD", "HEAD", true), // requests keeps HEAD on a 303
+            (303, "HEAD", "HEAD", false), // requests keeps HEAD on a 303, and drops any body
             (301, "POST", "GET", false),
             (302, "POST", "GET", false),
-            (301, "PUT", "PUT", true), // only a POST turns into a GET
-            (302, "GET", "GET", true),
+            (301, "PUT", "PUT", false), // only a POST turns into a GET; the body goes all the same
+            (302, "PUT", "GET", false), // a 302 turns anything but HEAD into a GET
+            (302, "HEAD", "HEAD", false),
+            (302, "GET", "GET", false),
             (307, "POST", "POST", true),
             (308, "PUT", "PUT", true),
         ] {
