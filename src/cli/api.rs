@@ -174,8 +174,8 @@ struct Built {
 /// The one request `blast api`'s flags describe.
 fn single_request(a: &ApiArgs, target: &HttpTarget, headers: &[(String, String)]) -> Result<Scenario, UsageError> {
     let method = a.method.trim();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!("--method '{}' is not an HTTP method (e.g. POST, GET)", a.method).into());
+    if let Some(why) = crate::http::request_rules::method_problem(method) {
+        return Err(format!("--method: {why}").into());
     }
     let body = match (&a.body, &a.body_template) {
         (Some(path), _) => {
@@ -363,7 +363,7 @@ fn parse_header(h: &str) -> Result<(String, String), UsageError> {
     if !valid_name || value.contains(['\r', '\n']) {
         return Err(format!("header '{}' is not a valid HTTP header", redact_header(h)).into());
     }
-    if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("host") {
+    if crate::http::request_rules::set_by_blast(name) {
         return Err(format!("header '{name}' is set by blast").into());
     }
     Ok((name.to_string(), value.trim().to_string()))

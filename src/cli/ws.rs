@@ -203,8 +203,8 @@ fn build(a: &WsArgs, inline: &Inline) -> Result<WsPlan, UsageError> {
         text => Some(WsTemplate::parse("--subscribe", text)?),
     };
     let method = a.probe_method.trim().to_ascii_uppercase();
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(format!("--probe-method '{}': expected an HTTP method such as POST or PUT", a.probe_method).into());
+    if let Some(why) = crate::http::request_rules::method_problem(&method) {
+        return Err(format!("--probe-method: {why}").into());
     }
     let probe_headers = ws::plan::probe_headers(&a.probe_header)?;
     let login_source = match &a.login {

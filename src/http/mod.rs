@@ -6,6 +6,7 @@
 //! - `conn`: a connected TCP stream made ready for HTTP (no Nagle, TLS when asked).
 //! - `cookies`: a virtual user's cookie jar (`Set-Cookie` in, `Cookie` out).
 //! - `redirect`: following a 3xx as requests does (method, `Location`, the next head).
+//! - `request_rules`: the methods and headers a user may write into a request.
 //! - `ws`: the WebSocket protocol settings both sides use.
 //! - `ws_upgrade`: the client side of the WebSocket opening handshake.
 //! - `transport`: the stream under an HTTP connection, epoll or io_uring (`uring`); `idle`:
@@ -16,6 +17,7 @@ pub mod conn;
 pub mod cookies;
 pub mod idle;
 pub mod redirect;
+pub mod request_rules;
 pub mod target;
 pub mod transport;
 pub mod uring;

@@ -264,6 +264,19 @@ fn bad_input_exits_2_with_one_line() {
         assert!(stderr.starts_with("blast: "), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked") && !stderr.contains("secret-value"), "{args:?}: {stderr}");
     }
+    // Framing blast writes itself, and a proxy tunnel it does not open, each refused for its reason.
+    let refused: &[(&[&str], &str)] = &[
+        (&["api", "--rate", "100", "-H", "Transfer-Encoding: chunked"], "header 'Transfer-Encoding' is set by blast"),
+        (&["api", "--rate", "100", "--method", "CONNECT"], "--method: CONNECT opens a proxy tunnel"),
+        (&["ws", "--probe-method", "CONNECT"], "--probe-method: CONNECT opens a proxy tunnel"),
+        (&["ws", "--probe-header", "Content-Length: 5"], "--probe-header Content-Length: set by blast"),
+    ];
+    for (args, says) in refused {
+        let (code, stderr) = blast_plain(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("blast: ") && stderr.trim().lines().count() == 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

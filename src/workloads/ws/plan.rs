@@ -243,6 +243,9 @@ pub fn probe_headers(given: &[String]) -> Result<Vec<(String, String)>, UsageErr
         if value.contains(['\r', '\n']) {
             return Err(format!("--probe-header {name}: the value must be one line").into());
         }
+        if crate::http::request_rules::set_by_blast(name) {
+            return Err(format!("--probe-header {name}: set by blast").into());
+        }
         probe_headers.push((name.to_string(), value.trim().to_string()));
     }
     Ok(probe_headers)

@@ -462,12 +462,8 @@ impl Builder<'_> {
         let method = match &raw.method {
             Some(m) => {
                 let v = m.get_ref().trim();
-                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_uppercase()) {
-                    return Err(f.at(
-                        m.span().start,
-                        "method",
-                        format!("'{v}' is not an HTTP method (e.g. POST, GET)"),
-                    ));
+                if let Some(why) = crate::http::request_rules::method_problem(v) {
+                    return Err(f.at(m.span().start, "method", why));
                 }
                 v.to_string()
             }
@@ -493,7 +489,7 @@ impl Builder<'_> {
             if !valid || v.get_ref().contains(['\r', '\n']) {
                 return Err(f.at(at, "headers", format!("'{k}' is not a valid HTTP header")));
             }
-            if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("host") {
+            if crate::http::request_rules::set_by_blast(k) {
                 return Err(f.at(at, "headers", format!("'{k}' is set by blast")));
             }
             headers.push((k.clone(), self.template(v.get_ref(), known, at, "headers")?));
