@@ -86,7 +86,8 @@ pub struct ApiArgs {
     /// Request body from a file, sent unchanged.
     #[arg(long, conflicts_with = "body_template")]
     pub body: Option<PathBuf>,
-    /// Body with placeholders {{seq}}, {{ts}}, {{core}}, {{conn}} (default: a chat message JSON).
+    /// Body with placeholders {{seq}}, {{ts}}, {{core}}, {{conn}} (default: a chat message JSON for
+    /// POST, PUT and PATCH; no body for other methods).
     #[arg(long)]
     pub body_template: Option<String>,
     /// HTTP method.
@@ -184,7 +185,12 @@ fn single_request(a: &ApiArgs, target: &HttpTarget, headers: &[(String, String)]
         (None, Some(t)) => {
             Body::Template(Template::parse(t, Scope::default()).map_err(|e| format!("--body-template: {e}"))?)
         }
-        (None, None) => Body::Template(Template::parse(DEFAULT_BODY, Scope::default()).map_err(|e| e.0)?),
+        // The chat message for the methods that carry content; a GET, HEAD, DELETE or OPTIONS
+        // sends none unless given one (as Locust's `self.client.get(...)` sends none).
+        (None, None) if matches!(method, "POST" | "PUT" | "PATCH") => {
+            Body::Template(Template::parse(DEFAULT_BODY, Scope::default()).map_err(|e| e.0)?)
+        }
+        (None, None) => Body::Empty,
     };
     let headers = headers.iter().map(|(k, v)| (k.clone(), Template::literal(v.clone().into_bytes()))).collect();
     let step =
