@@ -364,9 +364,7 @@ impl super::web::Steer for Steer {
 fn parse_header(h: &str) -> Result<(String, String), UsageError> {
     let (name, value) = h.split_once(':').ok_or_else(|| format!("header '{h}' must look like 'Name: value'"))?;
     let name = name.trim();
-    let valid_name =
-        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid_name || value.contains(['\r', '\n']) {
+    if !crate::http::request_rules::is_header_name(name) || value.contains(['\r', '\n']) {
         return Err(format!("header '{}' is not a valid HTTP header", redact_header(h)).into());
     }
     if crate::http::request_rules::set_by_blast(name) {

@@ -108,7 +108,7 @@ pub struct ResponseDecoder {
     wire_bytes: u64,
     target_us: Option<u64>,
     body_bytes: u64,
-    /// The next final response answers a HEAD request (`answers_head`).
+    /// The next final response answers a HEAD request (`answers`).
     head_request: bool,
     pub kept: Kept,
     pub session: SessionHeaders,
@@ -145,7 +145,7 @@ impl ResponseDecoder {
     /// its method): such a response has no body, whatever its `Content-Length` or
     /// `Transfer-Encoding` say (RFC 9112, section 6.3), and most servers send the length the GET
     /// would have had. Set before each request; an interim (1xx) response keeps it for the final
-    /// one, which clears it.
+    /// one, whose end starts the decoder afresh (`finish`).
     pub fn answers(&mut self, request: &[u8]) {
         self.head_request = request.starts_with(b"HEAD ");
     }
@@ -339,9 +339,6 @@ impl ResponseDecoder {
             self.close = true;
             State::UntilClose
         };
-        if !matches!(self.state, State::Head) {
-            self.head_request = false;
-        }
         Ok(true)
     }
 }

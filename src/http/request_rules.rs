@@ -1,5 +1,5 @@
 //! What a request blast sends may say, checked where a user writes one (`blast api` flags, a
-//! scenario file): the method, and the headers blast writes itself.
+//! scenario file): the method, a header's name, and the headers blast writes itself.
 
 /// Why `method` cannot be sent, if it cannot: it must be an upper-case token, and not CONNECT
 /// (blast speaks to the origin; a CONNECT asks a proxy for a tunnel, whose 2xx answer has no
@@ -12,6 +12,11 @@ pub fn method_problem(method: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Whether `name` is a header name (an HTTP token: letters, digits and ``!#$%&'*+-.^_`|~``).
+pub fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether blast writes header `name` itself (the framing and the authority), so that a user's
@@ -35,5 +40,9 @@ mod tests {
             assert!(set_by_blast(own), "{own}");
         }
         assert!(!set_by_blast("Content-Type"));
+        assert!(is_header_name("X-Request-Id") && is_header_name("a!#$%&'*+-.^_`|~9"));
+        for bad in ["", "Bad Header", "X:Y", "X\u{e9}"] {
+            assert!(!is_header_name(bad), "{bad}");
+        }
     }
 }

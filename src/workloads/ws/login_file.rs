@@ -173,9 +173,7 @@ fn compile(
                 up.query.push((name.clone(), template(value)?));
             }
             for (name, value) in &raw.headers {
-                let valid = !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-                if !valid || value.contains(['\r', '\n']) {
+                if !crate::http::request_rules::is_header_name(name) || value.contains(['\r', '\n']) {
                     return Err(sf.error_at(at, "upgrade", format!("headers: '{name}' is not a valid HTTP header")));
                 }
                 if OWN_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {

@@ -484,9 +484,7 @@ impl Builder<'_> {
         let mut headers = Vec::new();
         for (k, v) in &raw.headers {
             let at = v.span().start;
-            let valid =
-                !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !valid || v.get_ref().contains(['\r', '\n']) {
+            if !crate::http::request_rules::is_header_name(k) || v.get_ref().contains(['\r', '\n']) {
                 return Err(f.at(at, "headers", format!("'{k}' is not a valid HTTP header")));
             }
             if crate::http::request_rules::set_by_blast(k) {
